@@ -1,0 +1,1 @@
+"""Pure analysis over stored runs: summaries, statistics, efficiency and findings."""

@@ -1,0 +1,324 @@
+"""The `finwatt` command line: parses, calls the modules, prints. Nothing else lives here.
+
+Exit codes (design.md): 0 success, 1 runtime failure, 2 bad usage or bad input, 130
+interrupted (data kept). With `--json` a command prints exactly one JSON document on
+stdout; messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from profiler.analysis.summary import DeviceSummary, summarise_run
+from profiler.config import ConfigError, Settings, load_settings
+from profiler.durations import parse_duration
+from profiler.recording import Recording
+from profiler.sampler import check_interval
+from profiler.sensors.base import is_estimate
+from profiler.sensors.probe import SensorSet, probe_sensors
+from profiler.store import Store, StoreError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="finwatt",
+    help="Energy profiler for financial compute: where capacity idles and burns power.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="SQLite database (default $FINWATT_DB, else XDG data dir)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+# typer 0.2x vendors click, so `click.UsageError` is not what its parser raises; the
+# class is the `UsageError` base of typer's public BadParameter, on old and new typer.
+UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+out = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    """Print a one-line error to stderr and exit with `code`."""
+    err_console.print(f"finwatt: error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _settings(db: Path | None) -> Settings:
+    try:
+        return load_settings(db)
+    except ConfigError as err:
+        fail(str(err), EXIT_USAGE)
+
+
+def _open_store(settings: Settings) -> Store:
+    try:
+        return Store(settings.db_path)
+    except StoreError as err:
+        fail(str(err), EXIT_USAGE)
+
+
+def _probe(settings: Settings) -> SensorSet:
+    return probe_sensors(
+        sysfs_root=settings.sysfs_root,
+        cpu_tdp_w=settings.cpu_tdp_w,
+        cpu_idle_ratio=settings.cpu_idle_ratio,
+    )
+
+
+def _emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _provenance_label(provenance: str | None) -> str:
+    if provenance is None:
+        return "-"
+    return f"{provenance} (ESTIMATE)" if is_estimate(provenance) else provenance
+
+
+@app.command()
+def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show the sensors and devices found, their provenance, and how to get more."""
+    settings = _settings(db)
+    sensors = _probe(settings)
+    try:
+        families = [
+            {"family": a.family, "state": a.state.value, "reason": a.reason, "fix": a.fix}
+            for a in sensors.availability
+        ]
+        devices = list(sensors.devices)
+    finally:
+        sensors.close()
+    if as_json:
+        _emit_json(
+            {
+                "db": str(settings.db_path),
+                "families": families,
+                "devices": [
+                    {
+                        "device": d.device_id,
+                        "kind": d.kind,
+                        "model": d.model,
+                        "logical_cores": d.logical_cores,
+                        "mem_total_bytes": d.mem_total_bytes,
+                        "power_limit_w": d.power_limit_w,
+                        "provenance": d.provenance,
+                        "estimated": is_estimate(d.provenance),
+                        "details": d.details,
+                    }
+                    for d in devices
+                ],
+            }
+        )
+        return
+    table = Table(title="Sensor families")
+    for column in ("family", "state", "reason", "fix"):
+        table.add_column(column, overflow="fold")
+    for f in families:
+        table.add_row(f["family"], f["state"], f["reason"], f["fix"] or "")
+    out.print(table)
+    dev_table = Table(title="Devices")
+    for column in ("device", "model", "cores", "memory", "power limit", "power figures"):
+        dev_table.add_column(column, overflow="fold")
+    for d in devices:
+        mem_gib = d.mem_total_bytes / 2**30 if d.mem_total_bytes is not None else None
+        dev_table.add_row(
+            d.device_id,
+            d.model or "",
+            _fmt(d.logical_cores, "d"),
+            _fmt(mem_gib, ".1f", " GiB"),
+            _fmt(d.power_limit_w, ".1f", " W"),
+            _provenance_label(d.provenance),
+        )
+    out.print(dev_table)
+    out.print(f"database: {settings.db_path}", markup=False)
+
+
+class _StopSignal:
+    """Turns SIGINT/SIGTERM into a stop request so the run is flushed and kept."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+        self.event.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _parse_seconds(text: str, option: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint=option) from err
+
+
+@app.command()
+def monitor(
+    duration: Annotated[
+        str | None,
+        typer.Option(help="How long to record, e.g. 30s, 15m, 2h (default: until Ctrl-C)."),
+    ] = None,
+    interval: Annotated[str, typer.Option(help="Sampling interval, 0.05s to 60s.")] = "1s",
+    label: Annotated[str | None, typer.Option(help="Label stored with the run.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record utilisation and power of every device until the duration ends or Ctrl-C."""
+    duration_s = _parse_seconds(duration, "--duration") if duration is not None else None
+    interval_s = _parse_seconds(interval, "--interval")
+    try:
+        check_interval(interval_s)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--interval") from err
+    settings = _settings(db)
+    _open_store(settings).close()
+    sensors = _probe(settings)
+    config = {"command": "monitor", "duration_s": duration_s, "interval_s": interval_s}
+    with _StopSignal() as stop:
+        recording = Recording(
+            settings.db_path,
+            sensors,
+            kind="monitor",
+            interval_s=interval_s,
+            label=label,
+            config=config,
+        )
+        if not as_json:
+            err_console.print(
+                f"recording run {recording.run_id} every {interval_s:g}s"
+                + (f" for {duration_s:g}s" if duration_s else "")
+                + "; Ctrl-C stops and keeps the data",
+                markup=False,
+            )
+        recording.start()
+        try:
+            stop.event.wait(duration_s)
+        finally:
+            recording.stop("interrupted" if stop.signum is not None else "complete")
+    with Store(settings.db_path) as store:
+        run = store.get_run(recording.run_id)
+        summaries = summarise_run(store.devices(recording.run_id), store.samples(recording.run_id))
+    assert run is not None
+    seconds = max((s.seconds or 0.0 for s in summaries), default=0.0)
+    if as_json:
+        _emit_json(
+            {
+                "run": run.id,
+                "status": run.status,
+                "seconds": seconds,
+                "missed_ticks": run.missed_ticks,
+                "devices": [s.as_dict() for s in summaries],
+            }
+        )
+    else:
+        _print_summary(run.id, run.status, seconds, summaries)
+    if stop.signum is not None:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _print_summary(
+    run_id: str, status: str, seconds: float, summaries: list[DeviceSummary]
+) -> None:
+    table = Table(title=f"Run {run_id} ({status}, {seconds:.1f} s)")
+    for column in ("device", "samples", "util mean", "util p95", "energy", "mean power", "source"):
+        table.add_column(column, justify="left" if column in ("device", "source") else "right")
+    for s in summaries:
+        table.add_row(
+            s.device,
+            str(s.samples),
+            _fmt(s.util_mean and s.util_mean * 100, ".1f", "%"),
+            _fmt(s.util_p95 and s.util_p95 * 100, ".1f", "%"),
+            _fmt(s.energy_j, ".1f", " J"),
+            _fmt(s.mean_power_w, ".2f", " W"),
+            _provenance_label(s.provenance) + ("" if s.status == "ok" else f" [{s.status}]"),
+        )
+    out.print(table)
+    if any(is_estimate(s.provenance) for s in summaries):
+        out.print(
+            "ESTIMATE: figures marked estimated come from a power model, not a sensor; "
+            "`finwatt doctor` says how to get measured ones.",
+            markup=False,
+        )
+
+
+@app.command()
+def runs(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List stored runs, newest first."""
+    settings = _settings(db)
+    with _open_store(settings) as store:
+        store.mark_stale_runs()
+        records = store.list_runs()
+    if as_json:
+        _emit_json(
+            {
+                "runs": [
+                    {
+                        "id": r.id,
+                        "kind": r.kind,
+                        "label": r.label,
+                        "status": r.status,
+                        "started": r.started,
+                        "ended": r.ended,
+                    }
+                    for r in records
+                ]
+            }
+        )
+        return
+    table = Table(title=f"Runs in {settings.db_path}")
+    for column in ("id", "kind", "label", "status", "started", "ended"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(r.id, r.kind, r.label or "", r.status, r.started, r.ended or "")
+    out.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `finwatt` console script: one-line errors, design exit codes."""
+    logging.basicConfig(format="finwatt: warning: %(message)s", level=logging.WARNING)
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except UsageError as err:
+        message = str(err.format_message()).replace("\n", " ")  # type: ignore[attr-defined]
+        err_console.print(f"finwatt: error: {message}", markup=False, highlight=False)
+        sys.exit(EXIT_USAGE)
+    except typer.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except StoreError as err:
+        err_console.print(f"finwatt: error: {err}", markup=False, highlight=False)
+        sys.exit(EXIT_FAILURE)
+    sys.exit(code if isinstance(code, int) else 0)

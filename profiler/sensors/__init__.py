@@ -1,0 +1,1 @@
+"""Sensor families (one module each) and the probing factory (`probe.py`)."""

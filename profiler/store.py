@@ -1,0 +1,653 @@
+"""SQLite persistence for runs, devices, samples, phases and findings (WAL mode).
+
+Schema per ../shared/design.md ("Data model"). The schema version is SQLite's
+`user_version`; `MIGRATIONS[i]` takes a database from version i to i + 1, so opening an
+older file upgrades it in place and a newer one is refused with a clear message.
+
+Writers batch samples: `SampleWriter` commits at most one second of samples per
+transaction, so a crash or SIGKILL loses at most the last second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from profiler.sensors.base import DeviceInfo, DeviceStatus, Reading
+
+log = logging.getLogger(__name__)
+
+SAMPLE_FIELDS = (
+    "util",
+    "power_w",
+    "energy_j",
+    "energy_from_power_j",
+    "mem_used_bytes",
+    "clock_mhz",
+    "temperature_c",
+    "sm_active",
+)
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE run (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('profile', 'monitor', 'scheduled')),
+        label TEXT,
+        host TEXT NOT NULL,
+        started TEXT NOT NULL,
+        ended TEXT,
+        status TEXT NOT NULL
+            CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
+        config TEXT NOT NULL DEFAULT '{}',
+        version TEXT NOT NULL,
+        pid INTEGER,
+        interval_s REAL,
+        missed_ticks INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE device (
+        run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        model TEXT,
+        logical_cores INTEGER,
+        mem_total_bytes INTEGER,
+        power_limit_w REAL,
+        provenance TEXT,
+        details TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'ok',
+        status_reason TEXT,
+        PRIMARY KEY (run_id, device_id)
+    );
+    CREATE TABLE sample (
+        run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        t REAL NOT NULL,
+        util REAL,
+        power_w REAL,
+        energy_j REAL,
+        energy_from_power_j REAL,
+        mem_used_bytes INTEGER,
+        clock_mhz REAL,
+        temperature_c REAL,
+        sm_active REAL
+    );
+    CREATE INDEX sample_run_device_t ON sample (run_id, device_id, t);
+    CREATE TABLE phase (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+        workload TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        target_load REAL NOT NULL,
+        t_start REAL NOT NULL,
+        t_end REAL NOT NULL,
+        units REAL,
+        unit TEXT,
+        achieved_load REAL,
+        valid INTEGER,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE finding (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT REFERENCES run(id) ON DELETE CASCADE,
+        window_start TEXT,
+        window_end TEXT,
+        rule TEXT NOT NULL,
+        device_id TEXT,
+        severity TEXT NOT NULL,
+        message TEXT NOT NULL,
+        evidence TEXT NOT NULL DEFAULT '{}',
+        recommendation TEXT,
+        savings TEXT,
+        confidence TEXT,
+        assumptions TEXT NOT NULL DEFAULT '[]'
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_RUN_COLUMNS = (
+    "id",
+    "kind",
+    "label",
+    "host",
+    "started",
+    "ended",
+    "status",
+    "config",
+    "version",
+    "pid",
+    "interval_s",
+    "missed_ticks",
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used; the message says which file and why."""
+
+
+def utc_now_iso() -> str:
+    """Return the current UTC wall time as ISO 8601 with a `Z` suffix."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """Return a sortable run id: UTC timestamp plus 6 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def finwatt_version() -> str:
+    """Return the installed finwatt version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("finwatt")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the `run` table."""
+
+    id: str
+    kind: str
+    label: str | None
+    host: str
+    started: str
+    ended: str | None
+    status: str
+    config: dict[str, Any]
+    version: str
+    pid: int | None = None
+    interval_s: float | None = None
+    missed_ticks: int = 0
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """One row of the `device` table."""
+
+    info: DeviceInfo
+    status: str = DeviceStatus.OK.value
+    status_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """One device's metrics at one tick; `t` is seconds since run start."""
+
+    device_id: str
+    t: float
+    util: float | None = None
+    power_w: float | None = None
+    energy_j: float | None = None
+    energy_from_power_j: float | None = None
+    mem_used_bytes: int | None = None
+    clock_mhz: float | None = None
+    temperature_c: float | None = None
+    sm_active: float | None = None
+
+    @classmethod
+    def from_reading(cls, t: float, reading: Reading) -> SampleRow:
+        """Build a row from a sensor reading taken `t` seconds after run start."""
+        return cls(reading.device_id, t, *(getattr(reading, f) for f in SAMPLE_FIELDS))
+
+
+@dataclass(frozen=True)
+class PhaseRecord:
+    """One row of the `phase` table (a workload held at one load level on one device)."""
+
+    workload: str
+    device_id: str
+    target_load: float
+    t_start: float
+    t_end: float
+    units: float | None
+    unit: str | None
+    achieved_load: float | None = None
+    valid: bool | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """A finwatt SQLite database. One instance per thread (sqlite3 connections are not shared).
+
+    Args:
+        path: database file; its folder is created if missing.
+
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(
+                f"cannot open database {path}: {err}; pass a writable path with --db"
+            ) from err
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            self._conn.close()
+            raise StoreError(
+                f"cannot use database {path}: {err}; is it a finwatt database?"
+            ) from err
+
+    def _migrate(self) -> None:
+        current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {current}, newer than this "
+                f"finwatt ({SCHEMA_VERSION}); upgrade finwatt"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            # executescript commits any open transaction first, so the script carries its
+            # own BEGIN/COMMIT: a migration and its version bump land together or not at all.
+            self._conn.executescript(
+                f"BEGIN IMMEDIATE;{MIGRATIONS[version]}PRAGMA user_version = {version + 1};COMMIT;"
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def transaction(self) -> Store._Tx:
+        """Return a context manager running its body in one write transaction."""
+        return Store._Tx(self._conn)
+
+    # --- runs -----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        kind: str,
+        *,
+        label: str | None = None,
+        config: dict[str, Any] | None = None,
+        interval_s: float | None = None,
+        run_id: str | None = None,
+        started: str | None = None,
+        host: str | None = None,
+        status: str = "running",
+        pid: int | None = None,
+    ) -> RunRecord:
+        """Insert a new run (status `running` by default) and return it."""
+        record = RunRecord(
+            id=run_id or new_run_id(),
+            kind=kind,
+            label=label,
+            host=host or socket.gethostname(),
+            started=started or utc_now_iso(),
+            ended=None,
+            status=status,
+            config=config or {},
+            version=finwatt_version(),
+            pid=os.getpid() if pid is None and status == "running" else pid,
+            interval_s=interval_s,
+        )
+        with self.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO run ({', '.join(_RUN_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
+                (
+                    record.id,
+                    record.kind,
+                    record.label,
+                    record.host,
+                    record.started,
+                    record.ended,
+                    record.status,
+                    json.dumps(record.config, sort_keys=True),
+                    record.version,
+                    record.pid,
+                    record.interval_s,
+                    record.missed_ticks,
+                ),
+            )
+        return record
+
+    def finish_run(
+        self, run_id: str, status: str, *, ended: str | None = None, missed_ticks: int = 0
+    ) -> None:
+        """Set a run's final status, end time and missed-tick count."""
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE run SET status = ?, ended = ?, missed_ticks = ? WHERE id = ?",
+                (status, ended or utc_now_iso(), missed_ticks, run_id),
+            )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """Return one run, or None."""
+        row = self._conn.execute("SELECT * FROM run WHERE id = ?", (run_id,)).fetchone()
+        return _run_from_row(row) if row else None
+
+    def list_runs(self, *, limit: int | None = None) -> list[RunRecord]:
+        """Return runs newest first."""
+        sql = "SELECT * FROM run ORDER BY started DESC, id DESC"
+        rows = self._conn.execute(sql + (f" LIMIT {int(limit)}" if limit else ""))
+        return [_run_from_row(r) for r in rows]
+
+    def mark_stale_runs(self, *, alive: Any = None) -> list[str]:
+        """Mark `running` runs of this host whose process is gone as `interrupted`.
+
+        A run killed with SIGKILL stays `running` in the file; the next finwatt command
+        notices its pid no longer exists and marks it. Returns the ids marked.
+        """
+        is_alive = alive or _pid_alive
+        host = socket.gethostname()
+        stale = [
+            row["id"]
+            for row in self._conn.execute(
+                "SELECT id, pid FROM run WHERE status = 'running' AND host = ?", (host,)
+            )
+            if row["pid"] is None or not is_alive(int(row["pid"]))
+        ]
+        if stale:
+            with self.transaction() as tx:
+                for run_id in stale:
+                    last = tx.execute(
+                        "SELECT max(t) FROM sample WHERE run_id = ?", (run_id,)
+                    ).fetchone()[0]
+                    started = tx.execute(
+                        "SELECT started FROM run WHERE id = ?", (run_id,)
+                    ).fetchone()[0]
+                    ended = _iso_plus(started, last) if last is not None else started
+                    tx.execute(
+                        "UPDATE run SET status = 'interrupted', ended = ? WHERE id = ?",
+                        (ended, run_id),
+                    )
+        return stale
+
+    # --- devices --------------------------------------------------------------------
+
+    def add_devices(self, run_id: str, devices: Iterable[DeviceInfo]) -> None:
+        """Insert the run's device records."""
+        with self.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO device (run_id, device_id, kind, model, logical_cores, "
+                "mem_total_bytes, power_limit_w, provenance, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        d.device_id,
+                        d.kind,
+                        d.model,
+                        d.logical_cores,
+                        d.mem_total_bytes,
+                        d.power_limit_w,
+                        d.provenance,
+                        json.dumps(d.details, sort_keys=True),
+                    )
+                    for d in devices
+                ],
+            )
+
+    def set_device_status(
+        self, run_id: str, device_id: str, status: str, reason: str | None
+    ) -> None:
+        """Record a device's health (ok, degraded, lost) and why."""
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE device SET status = ?, status_reason = ? "
+                "WHERE run_id = ? AND device_id = ?",
+                (status, reason, run_id, device_id),
+            )
+
+    def devices(self, run_id: str) -> list[DeviceRecord]:
+        """Return a run's devices in id order."""
+        rows = self._conn.execute(
+            "SELECT * FROM device WHERE run_id = ? ORDER BY device_id", (run_id,)
+        )
+        return [
+            DeviceRecord(
+                DeviceInfo(
+                    r["device_id"],
+                    r["kind"],
+                    model=r["model"],
+                    logical_cores=r["logical_cores"],
+                    mem_total_bytes=r["mem_total_bytes"],
+                    power_limit_w=r["power_limit_w"],
+                    provenance=r["provenance"],
+                    details=json.loads(r["details"]),
+                ),
+                status=r["status"],
+                status_reason=r["status_reason"],
+            )
+            for r in rows
+        ]
+
+    # --- samples --------------------------------------------------------------------
+
+    def add_samples(self, run_id: str, rows: Sequence[SampleRow]) -> None:
+        """Insert sample rows in one transaction."""
+        with self.transaction() as tx:
+            self._insert_samples(tx, run_id, rows)
+
+    @staticmethod
+    def _insert_samples(conn: sqlite3.Connection, run_id: str, rows: Sequence[SampleRow]) -> None:
+        conn.executemany(
+            f"INSERT INTO sample (run_id, device_id, t, {', '.join(SAMPLE_FIELDS)}) "
+            f"VALUES (?, ?, ?, {', '.join('?' * len(SAMPLE_FIELDS))})",
+            [(run_id, r.device_id, r.t, *(getattr(r, f) for f in SAMPLE_FIELDS)) for r in rows],
+        )
+
+    def samples(self, run_id: str, device_id: str | None = None) -> list[SampleRow]:
+        """Return a run's samples ordered by device then time."""
+        sql = "SELECT * FROM sample WHERE run_id = ?"
+        args: tuple[Any, ...] = (run_id,)
+        if device_id is not None:
+            sql += " AND device_id = ?"
+            args += (device_id,)
+        rows = self._conn.execute(sql + " ORDER BY device_id, t", args)
+        return [SampleRow(r["device_id"], r["t"], *(r[f] for f in SAMPLE_FIELDS)) for r in rows]
+
+    # --- phases ---------------------------------------------------------------------
+
+    def add_phase(self, run_id: str, phase: PhaseRecord) -> None:
+        """Insert one phase record."""
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO phase (run_id, workload, device_id, target_load, t_start, t_end, "
+                "units, unit, achieved_load, valid, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    phase.workload,
+                    phase.device_id,
+                    phase.target_load,
+                    phase.t_start,
+                    phase.t_end,
+                    phase.units,
+                    phase.unit,
+                    phase.achieved_load,
+                    None if phase.valid is None else int(phase.valid),
+                    json.dumps(phase.details, sort_keys=True),
+                ),
+            )
+
+    def phases(self, run_id: str) -> list[PhaseRecord]:
+        """Return a run's phases in start order."""
+        rows = self._conn.execute(
+            "SELECT * FROM phase WHERE run_id = ? ORDER BY t_start, id", (run_id,)
+        )
+        return [
+            PhaseRecord(
+                r["workload"],
+                r["device_id"],
+                r["target_load"],
+                r["t_start"],
+                r["t_end"],
+                r["units"],
+                r["unit"],
+                r["achieved_load"],
+                None if r["valid"] is None else bool(r["valid"]),
+                json.loads(r["details"]),
+            )
+            for r in rows
+        ]
+
+
+def _run_from_row(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        kind=row["kind"],
+        label=row["label"],
+        host=row["host"],
+        started=row["started"],
+        ended=row["ended"],
+        status=row["status"],
+        config=json.loads(row["config"]),
+        version=row["version"],
+        pid=row["pid"],
+        interval_s=row["interval_s"],
+        missed_ticks=row["missed_ticks"],
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _iso_plus(started: str, seconds: float) -> str:
+    t0 = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    return (
+        datetime.fromtimestamp(t0.timestamp() + seconds, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+@dataclass(frozen=True)
+class _StatusChange:
+    device_id: str
+    status: str
+    reason: str | None
+
+
+class SampleWriter:
+    """Background writer: queues samples and commits at most one second of them at a time.
+
+    The writer owns its own connection on its own thread, so the sampler never waits on
+    the disk. `close()` flushes everything queued.
+
+    Args:
+        path: database file.
+        run_id: the run samples belong to.
+        flush_interval_s: longest time between commits (design: at most 1 s).
+
+    """
+
+    def __init__(self, path: Path, run_id: str, *, flush_interval_s: float = 1.0) -> None:
+        self._path = path
+        self._run_id = run_id
+        self._flush_interval_s = flush_interval_s
+        self._queue: queue.SimpleQueue[SampleRow | _StatusChange | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="finwatt-writer", daemon=True)
+        self.error: BaseException | None = None
+        self.rows_written = 0
+        self._thread.start()
+
+    def put(self, rows: Iterable[SampleRow]) -> None:
+        """Queue rows for the next commit."""
+        for row in rows:
+            self._queue.put(row)
+
+    def put_status(self, device_id: str, status: str, reason: str | None) -> None:
+        """Queue a device-status change."""
+        self._queue.put(_StatusChange(device_id, status, reason))
+
+    def close(self) -> None:
+        """Flush what is queued and stop the thread; raises if writing failed."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise StoreError(f"writing samples to {self._path} failed: {self.error}")
+
+    def _loop(self) -> None:
+        try:
+            with closing(Store(self._path)) as store:
+                self._drain(store)
+        except (sqlite3.Error, StoreError, OSError) as err:
+            log.error("sample writer stopped: %s", err)
+            self.error = err
+
+    def _drain(self, store: Store) -> None:
+        pending: list[SampleRow] = []
+        changes: list[_StatusChange] = []
+        deadline: float | None = None
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = _FLUSH
+            if item is None or item is _FLUSH:
+                self._commit(store, pending, changes)
+                pending, changes, deadline = [], [], None
+                if item is None:
+                    return
+                continue
+            if deadline is None:
+                deadline = time.monotonic() + self._flush_interval_s
+            if isinstance(item, _StatusChange):
+                changes.append(item)
+            else:
+                pending.append(item)
+
+    def _commit(self, store: Store, rows: list[SampleRow], changes: list[_StatusChange]) -> None:
+        if not rows and not changes:
+            return
+        with store.transaction() as tx:
+            Store._insert_samples(tx, self._run_id, rows)
+            for change in changes:
+                tx.execute(
+                    "UPDATE device SET status = ?, status_reason = ? "
+                    "WHERE run_id = ? AND device_id = ?",
+                    (change.status, change.reason, self._run_id, change.device_id),
+                )
+        self.rows_written += len(rows)
+
+
+_FLUSH: Any = object()
