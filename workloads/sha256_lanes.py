@@ -203,6 +203,7 @@ def sha256_lanes_numpy(prefix: int, data: npt.NDArray[np.uint8]) -> npt.NDArray[
 
     Raises:
         ValueError: `prefix` is not a byte or `data` is not a contiguous uint8 matrix.
+
     """
     _check_lanes(prefix, data)
     padded = _padded_bytes(prefix, data)
@@ -234,6 +235,7 @@ class CupyLanes:
 
     Args:
         cupy: the imported `cupy` module.
+
     """
 
     def __init__(self, cupy: Any) -> None:

@@ -249,8 +249,8 @@ def _frac_bits_of_root(p: int, degree: int) -> int:
 
 
 def test_kernel_constants_match_fips_180_4() -> None:
-    assert sha256_lanes.K == tuple(_frac_bits_of_root(p, 3) for p in _primes(64))
-    assert sha256_lanes.H0 == tuple(_frac_bits_of_root(p, 2) for p in _primes(8))
+    assert tuple(_frac_bits_of_root(p, 3) for p in _primes(64)) == sha256_lanes.K
+    assert tuple(_frac_bits_of_root(p, 2) for p in _primes(8)) == sha256_lanes.H0
     for value in sha256_lanes.K:
         assert f"0x{value:08x}u" in sha256_lanes.KERNEL_SOURCE
 
@@ -383,4 +383,3 @@ def test_kernel_source_gives_cpu_roots(kernel_on_cpu: ctypes.CDLL) -> None:
         return _run_kernel(kernel_on_cpu, prefix, np.ascontiguousarray(data))
 
     assert tree_root_lanes(records, hash_lanes, np) == work.last_root
-
