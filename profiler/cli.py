@@ -59,8 +59,13 @@ err_console = Console(stderr=True)
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     """Print a one-line error to stderr and exit with `code`."""
-    err_console.print(f"finwatt: error: {message}", markup=False, highlight=False)
+    _error_line(message)
     raise typer.Exit(code)
+
+
+def _error_line(message: str) -> None:
+    # Plain write, not rich: an error must stay one line whatever the terminal width.
+    print(f"finwatt: error: {' '.join(message.split())}", file=sys.stderr)
 
 
 def _settings(db: Path | None) -> Settings:
@@ -313,12 +318,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except UsageError as err:
-        message = str(err.format_message()).replace("\n", " ")  # type: ignore[attr-defined]
-        err_console.print(f"finwatt: error: {message}", markup=False, highlight=False)
+        _error_line(str(err.format_message()))  # type: ignore[attr-defined]
         sys.exit(EXIT_USAGE)
     except typer.Abort:
         sys.exit(EXIT_INTERRUPTED)
     except StoreError as err:
-        err_console.print(f"finwatt: error: {err}", markup=False, highlight=False)
+        _error_line(str(err))
         sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)

@@ -218,4 +218,6 @@ def array_ops(backend: Backend) -> ArrayOps:
     try:
         return ops[backend.name](backend)
     except KeyError as err:
-        raise WorkloadError(f"unknown backend {backend.name!r}: choose numpy, cupy or torch") from err
+        raise WorkloadError(
+            f"unknown backend {backend.name!r}: choose numpy, cupy or torch"
+        ) from err

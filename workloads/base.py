@@ -152,9 +152,7 @@ def _torch_backend(index: int) -> Backend:
     try:
         import torch  # optional GPU dependency: imported only when asked for
     except ImportError as err:
-        raise BackendUnavailable(
-            f"torch is not importable ({err}): pip install torch"
-        ) from err
+        raise BackendUnavailable(f"torch is not importable ({err}): pip install torch") from err
     if not torch.cuda.is_available():
         raise BackendUnavailable("torch finds no CUDA GPU (torch.cuda.is_available() is False)")
     count = int(torch.cuda.device_count())

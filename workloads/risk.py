@@ -80,7 +80,11 @@ class Portfolio:
 
     @classmethod
     def from_inputs(
-        cls, notionals: npt.ArrayLike, vols: npt.ArrayLike, drifts: npt.ArrayLike, corr: npt.ArrayLike
+        cls,
+        notionals: npt.ArrayLike,
+        vols: npt.ArrayLike,
+        drifts: npt.ArrayLike,
+        corr: npt.ArrayLike,
     ) -> Portfolio:
         """Validate the inputs and factor the correlation matrix.
 
@@ -349,9 +353,7 @@ class RiskWorkload(Workload):
         n_assets = _ASSETS[parse_size(size)]
         portfolio_seed, self._root = _as_seed_sequence(seed).spawn(2)
         self.portfolio = random_portfolio(n_assets, portfolio_seed)
-        self._revaluer = _Revaluer(
-            array_ops(backend), self.portfolio, DEFAULT_HORIZON_YEARS, "gbm"
-        )
+        self._revaluer = _Revaluer(array_ops(backend), self.portfolio, DEFAULT_HORIZON_YEARS, "gbm")
         self._next_block = 0
 
     def run_batch(self) -> int:
@@ -367,5 +369,3 @@ class RiskWorkload(Workload):
         self._next_block += 1
         self.last_var_es = _var_es(np.sort(tail)[::-1], k_var, k_es)
         return rows
-
-

@@ -1,0 +1,167 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from profiler.store import Store
+from tests.fakes.powercap import FakePowercap
+
+
+def finwatt(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "profiler", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "profiler", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_samples(db: Path, n: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                conn = sqlite3.connect(db)
+                count = conn.execute("SELECT count(*) FROM sample").fetchone()[0]
+                conn.close()
+                if count >= n:
+                    return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.1)
+    raise AssertionError(f"no {n} samples in {db} after {timeout_s}s")
+
+
+def test_monitor_json_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    result = finwatt("monitor", "--duration", "3s", "--interval", "0.1s", "--json", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)  # stdout is exactly one JSON document
+    assert doc["status"] == "complete"
+    assert doc["seconds"] == pytest.approx(3.0, abs=0.3)
+    devices = {d["device"]: d for d in doc["devices"]}
+    assert {"host", "cpu:0"} <= set(devices)
+    cpu = devices["cpu:0"]
+    assert cpu["samples"] >= 25
+    assert cpu["provenance"].startswith(("estimated:", "measured:"))
+    assert 0 <= cpu["util_mean"] <= 1 and 0 <= cpu["util_p95"] <= 1
+    assert cpu["energy_j"] > 0
+    assert cpu["mean_power_w"] == pytest.approx(cpu["energy_j"] / cpu["seconds"], rel=0.05)
+    assert devices["host"]["energy_j"] is None  # no power figure is invented for host
+    runs = json.loads(finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
+    assert [r["id"] for r in runs] == [doc["run"]]
+    assert runs[0]["status"] == "complete"
+
+
+def test_sigterm_flushes_marks_interrupted_and_exits_130(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    proc = start("monitor", "--interval", "0.1s", "--json", "--db", str(db))
+    wait_for_samples(db, 10)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    doc = json.loads(stdout)
+    assert doc["status"] == "interrupted"
+    with Store(db) as store:
+        run = store.get_run(doc["run"])
+        assert run is not None and run.status == "interrupted" and run.ended
+        samples = store.samples(doc["run"], "cpu:0")
+        assert len(samples) == doc["devices"][0]["samples"] >= 5
+
+
+def test_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    proc = start("monitor", "--interval", "0.1s", "--db", str(db))
+    wait_for_samples(db, 20)
+    time.sleep(1.5)
+    proc.kill()
+    killed_at = time.time()
+    proc.communicate(timeout=20)
+    with Store(db) as store:
+        (run,) = store.list_runs()
+        assert run.status == "running"  # nobody has looked yet
+        started = datetime.fromisoformat(run.started.replace("Z", "+00:00")).timestamp()
+        last_t = max(s.t for s in store.samples(run.id))
+    assert last_t >= (killed_at - started) - 1.0 - 0.3  # flush period + scheduling slack
+    runs = json.loads(finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
+    assert runs[0]["status"] == "interrupted"  # the next command notices the dead pid
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["monitor", "--duration", "5x"], "not a duration"),
+        (["monitor", "--interval", "100s"], "out of range"),
+        (["monitor", "--interval", "0.01s"], "out of range"),
+        (["monitor", "--frobnicate"], "No such option"),
+        (["explode"], "No such command"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    db = tmp_path / "f.db"
+    result = finwatt(*args, "--db", str(db)) if args[0] != "explode" else finwatt(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("finwatt: error:") and needle in lines[0]
+    assert result.stdout == ""
+    assert not db.exists()
+
+
+def test_unwritable_db_path_is_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = finwatt("monitor", "--duration", "1s", "--db", str(blocker / "sub" / "f.db"))
+    assert result.returncode == 2
+    assert "cannot open database" in result.stderr and "--db" in result.stderr
+
+
+def test_doctor_json_here_estimates_and_says_how_to_measure(tmp_path: Path) -> None:
+    result = finwatt(
+        "doctor",
+        "--json",
+        "--db",
+        str(tmp_path / "f.db"),
+        env={"FINWATT_SYSFS_ROOT": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    families = {f["family"]: f for f in doc["families"]}
+    assert families["rapl"]["state"] == "not_found" and families["rapl"]["fix"]
+    assert families["nvml"]["state"] in {"not_found", "found"}
+    cpu = next(d for d in doc["devices"] if d["device"] == "cpu:0")
+    assert cpu["provenance"].startswith("estimated:") and cpu["estimated"] is True
+    assert cpu["details"]["power_source"]
+
+
+def test_doctor_and_monitor_use_rapl_from_a_fake_powercap_root(tmp_path: Path) -> None:
+    tree = FakePowercap(tmp_path / "sys")
+    tree.add_zone("intel-rapl:0", "package-0", 1_000_000, max_power_uw=200_000_000)
+    tree.add_zone("intel-rapl:0:0", "dram", 5_000)
+    env = {"FINWATT_SYSFS_ROOT": str(tmp_path / "sys")}
+    doc = json.loads(finwatt("doctor", "--json", "--db", str(tmp_path / "f.db"), env=env).stdout)
+    provenance = {d["device"]: d["provenance"] for d in doc["devices"]}
+    assert provenance["cpu:0"] == "measured:rapl"
+    assert provenance["dram:0"] == "measured:rapl"
+    assert "model" not in {f["family"] for f in doc["families"] if f["state"] == "found"}

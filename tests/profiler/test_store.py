@@ -1,0 +1,136 @@
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from profiler.sensors.base import DeviceInfo
+from profiler.store import (
+    SCHEMA_VERSION,
+    PhaseRecord,
+    SampleRow,
+    SampleWriter,
+    Store,
+    StoreError,
+)
+
+DEVICES = [
+    DeviceInfo("host", "host", model="Xeon", logical_cores=64, mem_total_bytes=2**39),
+    DeviceInfo(
+        "cpu:0",
+        "cpu",
+        model="Xeon",
+        logical_cores=32,
+        power_limit_w=280.0,
+        provenance="measured:rapl",
+        details={"mirrors": ["intel-rapl:1"]},
+    ),
+    DeviceInfo("gpu:0", "gpu", model="H100", mem_total_bytes=80 * 2**30, power_limit_w=700.0),
+]
+
+optional_float = st.none() | st.floats(allow_nan=False, allow_infinity=False, width=32)
+sample_rows = st.builds(
+    SampleRow,
+    device_id=st.sampled_from(["host", "cpu:0", "gpu:0"]),
+    t=st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    util=st.none() | st.floats(min_value=0, max_value=1),
+    power_w=optional_float,
+    energy_j=optional_float,
+    energy_from_power_j=optional_float,
+    mem_used_bytes=st.none() | st.integers(min_value=0, max_value=2**50),
+    clock_mhz=optional_float,
+    temperature_c=optional_float,
+    sm_active=st.none() | st.floats(min_value=0, max_value=1),
+)
+
+
+def test_new_database_is_wal_with_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "finwatt.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"run", "device", "sample", "phase", "finding"} <= tables
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(sample_rows, max_size=40))
+def test_run_round_trips_unchanged(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[SampleRow]
+) -> None:
+    path = tmp_path_factory.mktemp("db") / "f.db"
+    with Store(path) as store:
+        run = store.create_run("monitor", label="<b>eod</b>", config={"interval_s": 0.1})
+        store.add_devices(run.id, DEVICES)
+        store.add_samples(run.id, rows)
+        phase = PhaseRecord(
+            "risk", "cpu:0", 0.5, 1.0, 61.0, 1.2e6, "scenario", 0.49, True, {"j": 1}
+        )
+        store.add_phase(run.id, phase)
+    with Store(path) as store:
+        assert store.get_run(run.id) == run
+        assert [d.info for d in store.devices(run.id)] == sorted(DEVICES, key=lambda d: d.device_id)
+        expected = sorted(rows, key=lambda r: (r.device_id, r.t))
+        got = store.samples(run.id)
+        assert [(r.device_id, r.t) for r in got] == [(r.device_id, r.t) for r in expected]
+        assert sorted(got, key=repr) == sorted(expected, key=repr)
+        assert store.phases(run.id) == [phase]
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this finwatt"):
+        Store(path)
+
+
+def test_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="finwatt database"):
+        Store(path)
+
+
+def test_runs_are_listed_newest_first(tmp_path: Path) -> None:
+    with Store(tmp_path / "f.db") as store:
+        a = store.create_run("monitor", started="2026-11-01T00:00:00.000Z", status="complete")
+        b = store.create_run("profile", started="2026-11-02T00:00:00.000Z", status="complete")
+        assert [r.id for r in store.list_runs()] == [b.id, a.id]
+
+
+def test_stale_running_run_is_marked_interrupted_at_its_last_sample(tmp_path: Path) -> None:
+    with Store(tmp_path / "f.db") as store:
+        run = store.create_run("monitor", started="2026-11-01T00:00:00.000Z", pid=999_999)
+        store.add_devices(run.id, DEVICES[:1])
+        store.add_samples(run.id, [SampleRow("host", 1.5, util=0.1)])
+        live = store.create_run("monitor")  # this process: alive, left alone
+        assert store.mark_stale_runs(alive=lambda pid: pid != 999_999) == [run.id]
+        marked = store.get_run(run.id)
+        assert marked is not None and marked.status == "interrupted"
+        assert marked.ended == "2026-11-01T00:00:01.500Z"
+        still = store.get_run(live.id)
+        assert still is not None and still.status == "running"
+
+
+def test_writer_commits_within_a_second_without_close(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    with Store(path) as store:
+        run = store.create_run("monitor")
+        store.add_devices(run.id, DEVICES[:1])
+    writer = SampleWriter(path, run.id, flush_interval_s=0.2)
+    writer.put([SampleRow("host", 0.1, util=0.2)])
+    deadline = time.monotonic() + 3.0
+    with Store(path) as reader:
+        while not reader.samples(run.id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(reader.samples(run.id)) == 1  # visible to another connection
+    writer.put_status("host", "degraded", "scripted")
+    writer.close()
+    with Store(path) as reader:
+        assert reader.devices(run.id)[0].status == "degraded"
+        assert writer.rows_written == 1
