@@ -80,6 +80,7 @@ def get_workload(name: str) -> type[Workload]:
     Raises:
         WorkloadError: no workload has that name (the message names the choices), or its
             module cannot be imported.
+
     """
     if name not in WORKLOADS:
         raise WorkloadError(f"unknown workload {name!r}: choose one of {', '.join(WORKLOADS)}")

@@ -74,7 +74,7 @@ class ArrayOps(abc.ABC):
     def largest(self, x: Any, k: int) -> npt.NDArray[np.float64]:
         """Return the `k` largest values of the 1-D array `x` on the host, in any order."""
 
-    def synchronize(self) -> None:
+    def synchronize(self) -> None:  # noqa: B027 - a no-op by design on the CPU
         """Wait until all queued device work is done (a no-op on the CPU)."""
 
 
@@ -107,7 +107,7 @@ class _NumpyOps(ArrayOps):
         return _sigmoid(np, x)
 
     def largest(self, x: Any, k: int) -> npt.NDArray[np.float64]:
-        return _largest(np, x, k).astype(np.float64)
+        return np.asarray(_largest(np, x, k), dtype=np.float64)
 
 
 class _CupyOps(ArrayOps):

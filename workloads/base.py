@@ -19,7 +19,7 @@ class WorkloadError(ValueError):
     """Bad workload input; the message names the parameter and what is allowed."""
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(RuntimeError):  # noqa: N818 - public name other packages use
     """An array back end cannot run here; the message says why."""
 
 
@@ -48,6 +48,7 @@ class Backend:
         name: "numpy", "cupy" or "torch".
         device: "cpu" or "gpu:N".
         module: the imported array module (numpy, cupy or torch).
+
     """
 
     name: str
@@ -86,6 +87,7 @@ def parse_device(device: str) -> tuple[str, int]:
 
     Raises:
         WorkloadError: the name is none of those forms.
+
     """
     kind, _, index = device.partition(":")
     if kind == "cpu" and not index:
@@ -110,6 +112,7 @@ def resolve_backend(name: str, device: str = "cpu") -> Backend:
         WorkloadError: `name` or `device` is unknown, or the pair does not go together.
         BackendUnavailable: the module is not importable or finds no such GPU; the
             message says which and how to fix it.
+
     """
     kind, index = parse_device(device)
     if name == "auto":

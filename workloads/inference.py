@@ -22,6 +22,7 @@ The scores therefore rank defaults about as well as the true probability does (A
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -78,6 +79,7 @@ class Applications:
         features: (n, 192) float32 standardised features.
         default_prob: (n,) true default probability of each application.
         defaulted: (n,) whether it defaulted (drawn from `default_prob`).
+
     """
 
     features: npt.NDArray[np.float32]
@@ -138,6 +140,7 @@ def planted_mlp(
     Raises:
         WorkloadError: `widths` does not start at the truth's feature count, end at 1, or
             has a hidden layer narrower than 2.
+
     """
     if len(widths) < 3 or widths[0] != truth.coef.size or widths[-1] != 1 or min(widths[1:-1]) < 2:
         raise WorkloadError(
@@ -146,7 +149,7 @@ def planted_mlp(
     rng = np.random.default_rng(seed)
     matrices: list[F64] = []
     biases: list[F64] = []
-    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
         last = i == len(widths) - 2
         scale = np.sqrt((0.01 if last else 2.0) / fan_in)
         w = rng.standard_normal((fan_in, fan_out)) * scale
@@ -211,6 +214,7 @@ def auc(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
 
     Raises:
         WorkloadError: shapes differ, or the labels do not contain both classes.
+
     """
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).astype(bool).ravel()

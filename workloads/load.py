@@ -56,6 +56,7 @@ class Calibration:
         seconds: length of each interval (it ends at the first batch boundary after
             `interval_s`).
         batches: batches completed in each interval.
+
     """
 
     units: tuple[int, ...]
@@ -92,6 +93,7 @@ class LoadResult:
         seconds: wall time from the phase start until the later of its end and the last
             batch's completion.
         busy_seconds: time spent inside `run_batch`.
+
     """
 
     target_load: float
@@ -118,6 +120,7 @@ def calibrate(
 
     Raises:
         WorkloadError: `interval_s` is not positive or `intervals` < 1.
+
     """
     if not interval_s > 0:
         raise WorkloadError(f"interval_s must be > 0 (got {interval_s})")
@@ -180,6 +183,7 @@ def run_at_load(
 
     Raises:
         WorkloadError: a negative or non-finite load, or non-positive rates or lengths.
+
     """
     if not (math.isfinite(target_load) and target_load >= 0):
         raise WorkloadError(f"target_load must be >= 0 (got {target_load})")

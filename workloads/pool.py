@@ -12,6 +12,7 @@ Example:
     with WorkerPool("risk", "standard", "numpy", n_workers=2, seed=1) as pool:
         x_max = pool.calibrate(interval_s=2.0)
         result = pool.run_phase(0.5, seconds=10.0)
+
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class PhaseResult:
         cpu_seconds: CPU time (user + system, all threads) the workers used in the phase.
         x_max: calibrated total throughput in units/s, or None if not calibrated.
         workers: each worker's own result.
+
     """
 
     workload: str
@@ -132,6 +134,7 @@ class WorkerPool:
         Raises:
             WorkloadError: unknown workload or size, n_workers < 1, or k x blas_threads
                 above the usable cores.
+
         """
         self.workload_cls = get_workload(workload)
         self.workload = workload
@@ -187,6 +190,7 @@ class WorkerPool:
 
         Raises:
             WorkerError: a worker failed to start or prepare.
+
         """
         if self._procs:
             raise WorkloadError("pool already started")
@@ -232,6 +236,7 @@ class WorkerPool:
             WorkloadError: target_load outside [0, 1], seconds not positive, or a partial
                 load before calibration.
             WorkerError: a worker failed.
+
         """
         if not 0.0 <= target_load <= 1.0:
             raise WorkloadError(f"target_load must be in [0, 1] (got {target_load})")

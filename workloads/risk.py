@@ -71,6 +71,7 @@ class Portfolio:
         vols: annualised volatility sigma_i.
         drifts: annualised drift mu_i.
         chol: lower-triangular L with L L^T = the correlation matrix.
+
     """
 
     notionals: F64
@@ -92,6 +93,7 @@ class Portfolio:
             WorkloadError: naming the parameter: mismatched shapes, non-finite values,
                 negative vols, or a correlation matrix that is not symmetric with unit
                 diagonal and positive definite.
+
         """
         w, s, m = (np.asarray(a, dtype=np.float64) for a in (notionals, vols, drifts))
         if not (w.ndim == s.ndim == m.ndim == 1 and w.shape == s.shape == m.shape and w.size):
@@ -113,7 +115,7 @@ class Portfolio:
         if not np.allclose(np.diag(c), 1.0, rtol=0, atol=1e-12):
             raise WorkloadError("corr must have a unit diagonal")
         try:
-            chol = np.linalg.cholesky(c)
+            chol = np.asarray(np.linalg.cholesky(c), dtype=np.float64)
         except np.linalg.LinAlgError as err:
             raise WorkloadError("corr is not positive definite (Cholesky failed)") from err
         return cls(w, s, m, chol)
@@ -292,6 +294,7 @@ def mc_var_es(
     Raises:
         WorkloadError: a bad input, naming the parameter.
         BackendUnavailable: the back end cannot run here.
+
     """
     portfolio = Portfolio.from_inputs(notionals, vols, drifts, corr)
     if not (math.isfinite(horizon_years) and horizon_years > 0):

@@ -208,6 +208,7 @@ class RaplSensors:
         self._probe_sleep = probe_sleep
         self._probed: _Probe | None = None
         self._started = False
+        self.last_errors: dict[str, str] = {}
 
     @property
     def powercap_dir(self) -> Path:
@@ -263,37 +264,39 @@ class RaplSensors:
         period carries `DeviceStatus.DEGRADED` and no power: a wrap may have been missed,
         so its energy is a lower bound.
 
+        A zone whose counter cannot be read or parsed makes its own device's reading
+        `DEGRADED` with null metrics (never a 0) for that tick; the other devices read
+        normally, and the zone's energy is caught up on its next good read.
+
         Raises:
-            SensorError: a counter could not be read or parsed (the message names the
-                file); no reading is returned for that tick, and never a 0.
+            SensorError: read before `start()`.
 
         """
         if not self._started:
             raise SensorError("RAPL read before start()")
-        failures: list[str] = []
+        failed: set[str] = set()
         stale: set[str] = set()
         for device in self._probe().devices:
             for zone in device.zones:
                 try:
                     now_uj = self._read_counter(zone)
-                except SensorError as err:
-                    failures.append(str(err))
+                    assert zone.prev_uj is not None and zone.t_prev is not None
+                    delta_uj = counter_delta_uj(zone.prev_uj, now_uj, zone.max_energy_range_uj)
+                except (SensorError, ValueError) as err:
+                    self.last_errors[zone.zone_id] = str(err)
+                    failed.add(zone.zone_id)
                     continue
-                assert zone.prev_uj is not None and zone.t_prev is not None
                 if t_mono - zone.t_prev > zone.wrap_period_s:
                     stale.add(zone.zone_id)
-                try:
-                    zone.total_uj += counter_delta_uj(
-                        zone.prev_uj, now_uj, zone.max_energy_range_uj
-                    )
-                except ValueError as err:
-                    failures.append(f"{zone.energy_path}: {err}")
-                    continue
+                zone.total_uj += delta_uj
                 zone.prev_uj = now_uj
                 zone.t_prev = t_mono
-        if failures:
-            raise SensorError("; ".join(failures))
-        return [self._device_reading(device, t_mono, stale) for device in self._probe().devices]
+        return [
+            Reading(device.info.device_id, status=DeviceStatus.DEGRADED)
+            if any(zone.zone_id in failed for zone in device.zones)
+            else self._device_reading(device, t_mono, stale)
+            for device in self._probe().devices
+        ]
 
     def close(self) -> None:
         """Forget the running state; nothing is held open between reads."""

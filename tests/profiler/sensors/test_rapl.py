@@ -272,7 +272,7 @@ def test_unreadable_on_single_package_machine(tmp_path: Path) -> None:
     assert str(denied) in availability.reason
 
 
-def test_mid_run_read_failure_raises_and_never_reports_zero(tmp_path: Path) -> None:
+def test_mid_run_read_failure_degrades_that_device_only_never_zero(tmp_path: Path) -> None:
     fake = two_socket_tree(tmp_path)
     opener = SwitchableOpener()
     rapl = sensors(tmp_path, opener=opener)
@@ -280,8 +280,12 @@ def test_mid_run_read_failure_raises_and_never_reports_zero(tmp_path: Path) -> N
     fake.advance("intel-rapl:0", 10_000_000)
     fake.advance("intel-rapl:1", 20_000_000)
     opener.fail_on = {fake.energy_path("intel-rapl:1")}
-    with pytest.raises(SensorError, match=str(fake.energy_path("intel-rapl:1"))):
-        rapl.read(1.0)
+    failed = by_device(rapl.read(1.0))
+    assert failed["cpu:1"].status is DeviceStatus.DEGRADED
+    assert failed["cpu:1"].energy_j is None and failed["cpu:1"].power_w is None
+    assert failed["cpu:0"].status is DeviceStatus.OK
+    assert failed["cpu:0"].energy_j == pytest.approx(10.0)
+    assert str(fake.energy_path("intel-rapl:1")) in rapl.last_errors["intel-rapl:1"]
     opener.fail_on = set()
     fake.advance("intel-rapl:0", 10_000_000)
     fake.advance("intel-rapl:1", 20_000_000)
@@ -292,17 +296,19 @@ def test_mid_run_read_failure_raises_and_never_reports_zero(tmp_path: Path) -> N
     assert readings["cpu:1"].power_w == pytest.approx(20.0)
 
 
-def test_garbage_counter_raises(tmp_path: Path) -> None:
+def test_garbage_counter_degrades_and_names_the_problem(tmp_path: Path) -> None:
     fake = FakePowercap(tmp_path)
     fake.add_zone("intel-rapl:0", "package-0", 1)
     rapl = sensors(tmp_path)
     rapl.start(0.0)
     fake.energy_path("intel-rapl:0").write_text("\n")
-    with pytest.raises(SensorError, match="not a counter value"):
-        rapl.read(1.0)
+    (reading,) = rapl.read(1.0)
+    assert reading.status is DeviceStatus.DEGRADED and reading.energy_j is None
+    assert "not a counter value" in rapl.last_errors["intel-rapl:0"]
     fake.set_energy("intel-rapl:0", RANGE_UJ + 5)
-    with pytest.raises(SensorError, match="outside"):
-        rapl.read(1.0)
+    (reading,) = rapl.read(2.0)
+    assert reading.status is DeviceStatus.DEGRADED and reading.energy_j is None
+    assert "outside" in rapl.last_errors["intel-rapl:0"]
 
 
 def test_read_before_start_raises(tmp_path: Path) -> None:
