@@ -41,18 +41,6 @@ def _message_bytes_per_block(tx: int, record_bytes: int) -> int:
     return tx * (1 + record_bytes) + (tx - 1) * NODE_MSG_BYTES + HEADER_BYTES
 
 
-def _ledger_worker(size: str, seed: int, seconds: float, barrier: Barrier, out: Any) -> None:
-    work = LedgerWorkload()
-    work.prepare(size, seed, Backend("numpy", "cpu", np))
-    work.run_batch()
-    barrier.wait()
-    units = 0
-    start = time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        units += work.run_batch()
-    out.put((units, elapsed))
-
-
 def _limit_messages(tx: int, record_bytes: int, seed: int) -> list[bytes]:
     rng = np.random.default_rng(seed)
     leaves = [rng.bytes(1 + record_bytes) for _ in range(tx)]
@@ -60,10 +48,18 @@ def _limit_messages(tx: int, record_bytes: int, seed: int) -> list[bytes]:
     return [*leaves, *nodes, rng.bytes(HEADER_BYTES)]
 
 
-def _limit_worker(
-    tx: int, record_bytes: int, seed: int, seconds: float, barrier: Barrier, out: Any
+def _worker(
+    size: str, seed: int, seconds: float, slice_s: float, barrier: Barrier, out: Any
 ) -> None:
-    msgs = _limit_messages(tx, record_bytes, seed)
+    """Alternate slices of ledger blocks and of the hashlib limit loop; report both rates.
+
+    Interleaving short slices in one process means a neighbour's burst on a shared host
+    slows both sides of the ratio alike instead of one of them.
+    """
+    work = LedgerWorkload()
+    work.prepare(size, seed, Backend("numpy", "cpu", np))
+    tx = work.tx_per_block
+    msgs = _limit_messages(tx, work.record_bytes, seed + 1)
     sha = hashlib.sha256
     digest = type(sha()).digest
 
@@ -75,33 +71,44 @@ def _limit_worker(
 
     # The limit is the faster of the two tightest Python forms, so the ratio is not
     # flattered by a slow reference loop.
-    best, best_s = loop, float("inf")
+    limit, best_s = loop, float("inf")
     for style in (loop, mapped, loop, mapped):
         t0 = time.perf_counter()
         style()
         if (took := time.perf_counter() - t0) < best_s:
-            best, best_s = style, took
+            limit, best_s = style, took
+    work.run_batch()
     barrier.wait()
-    units = 0
-    start = time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        best()
-        units += tx
-    out.put((units, elapsed))
+    ledger_units = limit_units = 0
+    ledger_s = limit_s = 0.0
+    while ledger_s < seconds or limit_s < seconds:
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < slice_s:
+            ledger_units += work.run_batch()
+        ledger_s += elapsed
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < slice_s:
+            limit()
+            limit_units += tx
+        limit_s += elapsed
+    out.put((ledger_units / ledger_s, limit_units / limit_s))
 
 
-def _run_parallel(target: Any, args: tuple[Any, ...], processes: int) -> float:
-    """Run `target` in `processes` spawned workers; return summed units per second."""
+def _run_parallel(size: str, seconds: float, processes: int) -> tuple[float, float]:
+    """Run `processes` spawned workers; return summed ledger and limit transactions/s."""
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(processes)
     out = ctx.Queue()
-    workers = [ctx.Process(target=target, args=(*args, barrier, out)) for _ in range(processes)]
+    workers = [
+        ctx.Process(target=_worker, args=(size, 10 * i, seconds, 0.2, barrier, out))
+        for i in range(processes)
+    ]
     for w in workers:
         w.start()
     results = [out.get() for _ in workers]
     for w in workers:
         w.join()
-    return float(sum(units / elapsed for units, elapsed in results))
+    return float(sum(r[0] for r in results)), float(sum(r[1] for r in results))
 
 
 def openssl_sha256_bytes_per_s(processes: int) -> float | None:
@@ -125,8 +132,9 @@ def openssl_sha256_bytes_per_s(processes: int) -> float | None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best kept")
+    parser.add_argument(
+        "--seconds", type=float, default=4.0, help="seconds of ledger and of limit per figure"
+    )
     parser.add_argument("--size", default="standard", choices=["small", "standard", "large"])
     opts = parser.parse_args(argv)
 
@@ -138,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ledger, size {opts.size}: {tx} transactions of {record_bytes} B per block")
     print(f"SHA-256 input per transaction: {sha_bytes_per_tx:.1f} B (leaf, node, header)")
     print(
-        f"best of {opts.rounds} rounds of {opts.seconds:g} s per figure; "
+        f"{opts.seconds:g} s of ledger and {opts.seconds:g} s of limit, interleaved in 0.2 s "
+        "slices; "
         f"hashlib = {hashlib.sha256.__name__}"
     )
     print()
@@ -149,14 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(header)
     for processes in sorted({1, cores}):
-        # Ledger and limit alternate and the best of each is kept, so a neighbour's burst
-        # on a shared host does not land on one side of the ratio only.
-        ledger = limit = 0.0
-        for _ in range(opts.rounds):
-            ledger_args = (opts.size, 1, opts.seconds)
-            ledger = max(ledger, _run_parallel(_ledger_worker, ledger_args, processes))
-            limit_args = (tx, record_bytes, 2, opts.seconds)
-            limit = max(limit, _run_parallel(_limit_worker, limit_args, processes))
+        ledger, limit = _run_parallel(opts.size, opts.seconds, processes)
         sha_bytes_s = ledger * sha_bytes_per_tx
         openssl = openssl_sha256_bytes_per_s(processes)
         openssl_col = "n/a" if openssl is None else f"{openssl / MIB:.1f}"

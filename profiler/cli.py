@@ -312,6 +312,200 @@ def runs(db: DbOption = None, as_json: JsonOption = False) -> None:
     out.print(table)
 
 
+def _parse_levels(text: str) -> tuple[float, ...]:
+    try:
+        levels = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise typer.BadParameter(
+            f"{text!r} is not a list of loads: use e.g. 1,0.5,0", param_hint="--levels"
+        ) from err
+    bad = [level for level in levels if not 0.0 <= level <= 1.0]
+    if not levels or bad:
+        raise typer.BadParameter(
+            f"loads must be between 0 and 1 (got {text!r})", param_hint="--levels"
+        )
+    # descending, active idle (0) last, each level once
+    return tuple(sorted(set(levels), reverse=True))
+
+
+def _resolve_devices(choice: str, sensors: SensorSet) -> tuple[str, ...]:
+    gpus = [d.device_id for d in sensors.devices if d.kind == "gpu"]
+    nvml = next((a for a in sensors.availability if a.family == "nvml"), None)
+    why = f"{nvml.reason}" + (f"; {nvml.fix}" if nvml and nvml.fix else "") if nvml else ""
+    if choice == "cpu":
+        return ("cpu",)
+    if choice == "all":
+        return ("cpu", *gpus)
+    if choice == "gpu":
+        if not gpus:
+            raise typer.BadParameter(f"no GPU available: {why}", param_hint="--device")
+        return tuple(gpus)
+    if choice.startswith("gpu:"):
+        if choice not in gpus:
+            found = ", ".join(gpus) or f"none ({why})"
+            raise typer.BadParameter(f"no {choice}; GPUs found: {found}", param_hint="--device")
+        return (choice,)
+    raise typer.BadParameter(
+        f"{choice!r} is not a device: use cpu, gpu, all or gpu:N", param_hint="--device"
+    )
+
+
+@app.command("run")
+def run_command(
+    workload: Annotated[
+        list[str] | None, typer.Argument(help="Workloads: risk, inference, ledger (default all).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, gpu, all or gpu:N.")] = "all",
+    levels: Annotated[
+        str | None, typer.Option(help="Target loads, e.g. 1,0.9,...,0.1,0 (0 = active idle).")
+    ] = None,
+    phase_seconds: Annotated[
+        str | None, typer.Option(help="Length of each load level (default 60s; quick 4s).")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option(help="Levels 100%, 50%, idle of a few seconds: indicative.")
+    ] = False,
+    size: Annotated[str, typer.Option(help="Workload size: small, standard, large.")] = "standard",
+    interval: Annotated[
+        str | None, typer.Option(help="Sampling interval (default 1s; quick 0.25s).")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="Label stored with the run.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Profile workloads on every device: calibrate, load ladder, energy per unit of work."""
+    from profiler.analysis.profile import summarise_ladders
+    from profiler.run_view import RunProgress, phase_table, summary_table
+    from profiler.runner import DEFAULT_LEVELS, QUICK_LEVELS, RunPlan, run_profile
+    from workloads import WORKLOADS
+    from workloads.base import WorkloadError, parse_size
+
+    names = tuple(workload or WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}",
+            param_hint="WORKLOAD",
+        )
+    try:
+        size_value = parse_size(size).value
+    except WorkloadError as err:
+        raise typer.BadParameter(str(err), param_hint="--size") from err
+    level_list = _parse_levels(levels) if levels else (QUICK_LEVELS if quick else DEFAULT_LEVELS)
+    phase_s = (
+        _parse_seconds(phase_seconds, "--phase-seconds")
+        if phase_seconds
+        else (4.0 if quick else 60.0)
+    )
+    interval_s = _parse_seconds(interval, "--interval") if interval else (0.25 if quick else 1.0)
+    try:
+        check_interval(interval_s)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--interval") from err
+    if report is not None:
+        fail("--report: HTML reports are not available yet (issue 6); use --json", EXIT_USAGE)
+    settings = _settings(db)
+    _open_store(settings).close()
+    sensors = _probe(settings)
+    try:
+        devices = _resolve_devices(device, sensors)
+    except typer.BadParameter:
+        sensors.close()
+        raise
+    plan = RunPlan(
+        workloads=names,
+        devices=devices,
+        levels=level_list,
+        phase_seconds=phase_s,
+        calibration_interval_s=1.0 if quick else min(10.0, phase_s),
+        size=size_value,
+        interval_s=interval_s,
+        quick=quick,
+    )
+    cpu_devices = [d.device_id for d in sensors.devices if d.kind == "cpu"]
+    recording = Recording(
+        settings.db_path,
+        sensors,
+        kind="profile",
+        interval_s=interval_s,
+        label=label,
+        config=plan.as_config(),
+    )
+    per_pair_s = 3 * plan.calibration_interval_s + len(plan.levels) * plan.phase_seconds
+    total_s = per_pair_s * len(plan.workloads) * len(plan.devices)
+    interrupted = False
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if as_json:
+            run_profile(recording, plan, cpu_devices=cpu_devices)
+        else:
+            err_console.print(
+                f"profiling run {recording.run_id}: {', '.join(plan.workloads)} on "
+                f"{', '.join(plan.devices)}, levels {', '.join(f'{x:.0%}' for x in plan.levels)}, "
+                f"{plan.phase_seconds:g}s each",
+                markup=False,
+            )
+            with RunProgress(err_console, total_s) as view:
+                run_profile(recording, plan, cpu_devices=cpu_devices, progress=view)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    with Store(settings.db_path) as store:
+        run = store.get_run(recording.run_id)
+        phases = store.phases(recording.run_id)
+    assert run is not None
+    summaries = summarise_ladders(phases)
+    if as_json:
+        _emit_json(
+            {
+                "run": run.id,
+                "status": run.status,
+                "quick": quick,
+                "phases": [_phase_json(p) for p in phases],
+                "summary": [s.as_dict() for s in summaries],
+                "report": None,
+            }
+        )
+    else:
+        out.print(phase_table(phases))
+        out.print(summary_table(summaries, quick=quick))
+        out.print(f"run {run.id}: {run.status}", markup=False)
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _phase_json(p: Any) -> dict[str, Any]:
+    d = p.details
+    return {
+        "workload": p.workload,
+        "device": p.device_id,
+        "target_load": p.target_load,
+        "achieved_load": p.achieved_load,
+        "valid": p.valid,
+        "seconds": d.get("seconds"),
+        "units": p.units,
+        "unit": p.unit,
+        "units_per_s": d.get("units_per_s"),
+        "energy_j": d.get("energy_j"),
+        "mean_power_w": d.get("mean_power_w"),
+        "units_per_j": d.get("units_per_j"),
+        "j_per_1000_units": d.get("j_per_1000_units"),
+        "cpu_share": d.get("cpu_share"),
+        "coverage": d.get("coverage"),
+        "provenance": d.get("provenance"),
+        "host_cpu_energy_j": d.get("host_cpu_energy_j"),
+        "units_per_j_incl_host": d.get("units_per_j_incl_host"),
+        "invalid_reasons": d.get("invalid_reasons"),
+        "error": d.get("error"),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `finwatt` console script: one-line errors, design exit codes."""
     logging.basicConfig(format="finwatt: warning: %(message)s", level=logging.WARNING)

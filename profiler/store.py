@@ -482,24 +482,35 @@ class Store:
     def add_phase(self, run_id: str, phase: PhaseRecord) -> None:
         """Insert one phase record."""
         with self.transaction() as tx:
-            tx.execute(
-                "INSERT INTO phase (run_id, workload, device_id, target_load, t_start, t_end, "
-                "units, unit, achieved_load, valid, details) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    phase.workload,
-                    phase.device_id,
-                    phase.target_load,
-                    phase.t_start,
-                    phase.t_end,
-                    phase.units,
-                    phase.unit,
-                    phase.achieved_load,
-                    None if phase.valid is None else int(phase.valid),
-                    json.dumps(phase.details, sort_keys=True),
-                ),
-            )
+            self._insert_phase(tx, run_id, phase)
+
+    @staticmethod
+    def _insert_phase(conn: sqlite3.Connection, run_id: str, phase: PhaseRecord) -> None:
+        conn.execute(
+            "INSERT INTO phase (run_id, workload, device_id, target_load, t_start, t_end, "
+            "units, unit, achieved_load, valid, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                phase.workload,
+                phase.device_id,
+                phase.target_load,
+                phase.t_start,
+                phase.t_end,
+                phase.units,
+                phase.unit,
+                phase.achieved_load,
+                None if phase.valid is None else int(phase.valid),
+                json.dumps(phase.details, sort_keys=True),
+            ),
+        )
+
+    def replace_phases(self, run_id: str, phases: Sequence[PhaseRecord]) -> None:
+        """Replace all of a run's phases in one transaction (after their figures are added)."""
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM phase WHERE run_id = ?", (run_id,))
+            for phase in phases:
+                self._insert_phase(tx, run_id, phase)
 
     def phases(self, run_id: str) -> list[PhaseRecord]:
         """Return a run's phases in start order."""

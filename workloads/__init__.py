@@ -7,8 +7,8 @@ for. `workloads` imports nothing from `profiler` or `reports` (design.md).
 
 from __future__ import annotations
 
+import collections.abc
 import importlib
-from collections.abc import Iterator, Mapping
 
 from workloads.base import (
     Backend,
@@ -39,10 +39,10 @@ _CLASS_PATHS = {
 }
 
 
-class _Registry(Mapping[str, type[Workload]]):
+class _Registry(collections.abc.Mapping[str, type[Workload]]):
     """Read-only name -> Workload class mapping that imports each class on first access."""
 
-    def __init__(self, paths: Mapping[str, str]) -> None:
+    def __init__(self, paths: collections.abc.Mapping[str, str]) -> None:
         self._paths = dict(paths)
         self._loaded: dict[str, type[Workload]] = {}
 
@@ -60,7 +60,7 @@ class _Registry(Mapping[str, type[Workload]]):
             self._loaded[name] = cls
         return self._loaded[name]
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> collections.abc.Iterator[str]:
         return iter(self._paths)
 
     def __len__(self) -> int:
@@ -70,7 +70,7 @@ class _Registry(Mapping[str, type[Workload]]):
         return name in self._paths
 
 
-WORKLOADS: Mapping[str, type[Workload]] = _Registry(_CLASS_PATHS)
+WORKLOADS: collections.abc.Mapping[str, type[Workload]] = _Registry(_CLASS_PATHS)
 """Workload classes by name: "risk", "inference", "ledger"."""
 
 

@@ -216,7 +216,7 @@ def run_at_load(
         if rest > 0:
             sleep(rest)
     return LoadResult(
-        target_load=target_load,
+        target_load=float(target_load),
         units=units,
         batches=batches,
         offered_batches=batches if offered is None else offered,

@@ -32,7 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from workloads import get_workload
-from workloads.base import Size, WorkloadError, parse_size, resolve_backend
+from workloads.base import Size, Workload, WorkloadError, parse_size, resolve_backend
 from workloads.load import Calibration, LoadResult, calibrate, run_at_load
 
 __all__ = ["PhaseResult", "WorkerError", "WorkerPool", "usable_cores"]
@@ -89,7 +89,7 @@ class PhaseResult:
 
 @dataclass(frozen=True)
 class _WorkerSpec:
-    workload: str
+    workload: type[Workload]
     size: str
     backend: str
     device: str
@@ -111,7 +111,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        workload: str,
+        workload: str | type[Workload],
         size: str | Size = Size.STANDARD,
         backend: str = "numpy",
         n_workers: int = 1,
@@ -123,7 +123,8 @@ class WorkerPool:
         """Describe the pool; no process starts until `start()` or `with`.
 
         Args:
-            workload: workload name ("risk", "inference", "ledger").
+            workload: workload name ("risk", "inference", "ledger"), or a Workload
+                subclass defined at module level (children import it by name).
             size: problem size.
             backend: array back end ("numpy", "cupy", "torch", "auto").
             n_workers: number of worker processes k.
@@ -136,8 +137,8 @@ class WorkerPool:
                 above the usable cores.
 
         """
-        self.workload_cls = get_workload(workload)
-        self.workload = workload
+        self.workload_cls = get_workload(workload) if isinstance(workload, str) else workload
+        self.workload = self.workload_cls.name
         self.size = parse_size(size)
         cores = usable_cores()
         if n_workers < 1:
@@ -152,7 +153,7 @@ class WorkerPool:
         root = np.random.SeedSequence(seed)
         work, schedule = root.spawn(n_workers), root.spawn(n_workers)
         self._specs = [
-            _WorkerSpec(workload, self.size.value, backend, device, blas_threads, w, s)
+            _WorkerSpec(self.workload_cls, self.size.value, backend, device, blas_threads, w, s)
             for w, s in zip(work, schedule, strict=True)
         ]
         self._procs: list[mp.process.BaseProcess] = []
@@ -250,7 +251,7 @@ class WorkerPool:
         return PhaseResult(
             workload=self.workload,
             unit=self.workload_cls.unit,
-            target_load=target_load,
+            target_load=float(target_load),
             units=sum(r.units for r in results),
             seconds=max(r.seconds for r in results),
             batches=sum(r.batches for r in results),
@@ -351,7 +352,7 @@ def _worker_main(conn: Connection, spec: _WorkerSpec) -> None:
 
 def _serve(conn: Connection, spec: _WorkerSpec) -> None:
     backend = resolve_backend(spec.backend, spec.device)
-    workload = get_workload(spec.workload)()
+    workload = spec.workload()
     workload.prepare(spec.size, spec.work_seed, backend)
     rng = np.random.default_rng(spec.schedule_seed)
     conn.send(("ready",))

@@ -120,7 +120,7 @@ def test_rapl_wraps_are_never_missed_at_the_longest_interval(tmp_path: Path) -> 
     )
     clock = FakeClock(start=0.0, end=600.0)
     clock.on_advance = lambda before, after: tree.advance(
-        "intel-rapl:0", int(round((after - before) * max_power_w * 1e6))
+        "intel-rapl:0", round((after - before) * max_power_w * 1e6)
     )
     rapl = RaplSensors(tmp_path, probe_sleep=lambda s: None)
     assert rapl.availability().state is FamilyState.FOUND

@@ -3,6 +3,7 @@ import hashlib
 import shutil
 import subprocess
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -383,3 +384,127 @@ def test_kernel_source_gives_cpu_roots(kernel_on_cpu: ctypes.CDLL) -> None:
         return _run_kernel(kernel_on_cpu, prefix, np.ascontiguousarray(data))
 
     assert tree_root_lanes(records, hash_lanes, np) == work.last_root
+
+
+class FakeCompileError(Exception):
+    pass
+
+
+class FakeRawKernel:
+    """cupy.RawKernel stand-in that runs KERNEL_SOURCE compiled for the CPU, launch for launch."""
+
+    def __init__(self, lib: ctypes.CDLL, source: str, name: str, fail: bool = False) -> None:
+        if fail:
+            raise FakeCompileError("nvrtc: error: fake failure")
+        assert source == sha256_lanes.KERNEL_SOURCE
+        assert name == sha256_lanes.KERNEL_NAME
+        self.lib = lib
+
+    def __call__(self, grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
+        data, n, data_len, stride, prefix, out = args
+        # The scalar types CuPy would pass must match the kernel's C signature.
+        assert [type(a) for a in (n, data_len, stride, prefix)] == [
+            np.uint64,
+            np.uint32,
+            np.uint64,
+            np.uint32,
+        ]
+        assert isinstance(data, np.ndarray) and data.flags.c_contiguous
+        assert isinstance(out, np.ndarray) and out.shape == (int(n), 32)
+        self.lib.run_grid(
+            data.ctypes.data_as(ctypes.c_void_p),
+            ctypes.c_ulonglong(int(n)),
+            ctypes.c_uint(int(data_len)),
+            ctypes.c_ulonglong(int(stride)),
+            ctypes.c_uint(int(prefix)),
+            out.ctypes.data_as(ctypes.c_void_p),
+            ctypes.c_uint(grid[0]),
+            ctypes.c_uint(block[0]),
+        )
+
+
+class FakeCupy:
+    """The slice of the cupy module the ledger's GPU path uses, backed by numpy."""
+
+    uint8 = np.uint8
+
+    def __init__(self, lib: ctypes.CDLL, fail_compile: bool = False) -> None:
+        self.devices: list[int] = []
+        self._lib = lib
+        self._fail = fail_compile
+        devices = self.devices
+
+        class Device:
+            def __init__(self, index: int) -> None:
+                devices.append(index)
+
+            def __enter__(self) -> None:
+                return None
+
+            def __exit__(self, *exc: object) -> None:
+                return None
+
+        self.cuda = type(
+            "cuda",
+            (),
+            {
+                "Device": Device,
+                "compiler": type("compiler", (), {"CompileException": FakeCompileError}),
+            },
+        )
+
+    def RawKernel(self, source: str, name: str) -> FakeRawKernel:  # noqa: N802
+        return FakeRawKernel(self._lib, source, name, fail=self._fail)
+
+    @staticmethod
+    def asarray(a: np.ndarray) -> np.ndarray:
+        return np.array(a, copy=True)
+
+    @staticmethod
+    def empty(shape: tuple[int, int], dtype: type) -> np.ndarray:
+        return np.empty(shape, dtype=dtype)
+
+    @staticmethod
+    def concatenate(arrays: tuple[np.ndarray, ...]) -> np.ndarray:
+        return np.concatenate(arrays)
+
+
+def test_cupy_path_seals_the_same_chain_as_the_cpu(kernel_on_cpu: ctypes.CDLL) -> None:
+    fake = FakeCupy(kernel_on_cpu)
+    gpu = LedgerWorkload()
+    gpu.prepare("small", 9, Backend("cupy", "gpu:1", fake))
+    assert gpu.tx_per_block == 2**14
+    assert set(fake.devices) == {1}
+    cpu_roots = []
+    for height in range(2):
+        assert gpu.run_batch() == 2**14
+        cpu_roots.append(merkle_root(gpu.block_records(height)))
+        assert gpu.last_root == cpu_roots[-1]
+    expected = block_hash(block_hash(GENESIS_PREV, cpu_roots[0], 0), cpu_roots[1], 1)
+    assert gpu.tip == expected
+
+
+def test_cupy_compile_failure_is_backend_unavailable(kernel_on_cpu: ctypes.CDLL) -> None:
+    fake = FakeCupy(kernel_on_cpu, fail_compile=True)
+    with pytest.raises(BackendUnavailable, match="compile"):
+        LedgerWorkload().prepare("small", 0, Backend("cupy", "gpu:0", fake))
+
+
+def test_cupy_needs_a_gpu_device(kernel_on_cpu: ctypes.CDLL) -> None:
+    with pytest.raises(WorkloadError, match="device"):
+        LedgerWorkload().prepare("small", 0, Backend("cupy", "cpu", FakeCupy(kernel_on_cpu)))
+
+
+def test_all_lists_the_public_names() -> None:
+    import types
+
+    import workloads.ledger as ledger
+
+    public = {
+        name
+        for name, value in vars(ledger).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and getattr(value, "__module__", ledger.__name__) == ledger.__name__
+    }
+    assert public == set(ledger.__all__)
