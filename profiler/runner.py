@@ -54,7 +54,7 @@ class RunPlan:
     seed: int = 0
 
     def phase_count(self) -> int:
-        """Number of ladder phases the plan runs."""
+        """Return the number of ladder phases the plan runs."""
         return len(self.workloads) * len(self.devices) * len(self.levels)
 
     def as_config(self) -> dict[str, Any]:
@@ -66,10 +66,10 @@ class Progress(Protocol):
     """Receives progress events (the CLI's rich display implements it)."""
 
     def stage(self, workload: str, device: str, what: str, seconds: float) -> None:
-        """A stage (prepare, calibrate, a load level) begins and lasts about `seconds`."""
+        """Show that a stage (prepare, calibrate, a level) begins, lasting about `seconds`."""
 
     def phase_done(self, phase: PhaseRecord) -> None:
-        """A phase ended and was stored."""
+        """Show a phase that ended and was stored."""
 
 
 @dataclass

@@ -1,5 +1,8 @@
-"""Per workload x device summary of a profiling run: the numbers the analyzer and the
-report use (peak units/s, overall units/J, IPR, EP, the power curve)."""
+"""Per workload x device summary of a profiling run.
+
+The numbers the analyzer and the report use: peak units/s, overall units/J, IPR, EP and
+the power curve.
+"""
 
 from __future__ import annotations
 
@@ -82,14 +85,13 @@ def _summarise(workload: str, device: str, phases: list[PhaseRecord]) -> LadderS
     loaded = [lvl for p in valid if p.target_load > 0 and (lvl := _level(p))]
     idle = [lvl.power_w for p in valid if p.target_load == 0 and (lvl := _level(p))]
     peak = full[0].throughput if full else None
-    if not full:
-        note = "no valid 100% level: ladder metrics not computed"
-        return LadderSummary(workload, device, unit, provenance, peak, None, note)
-    if not idle:
-        note = "no valid active-idle level: ladder metrics not computed"
+    if not full or not idle:
+        missing = "100%" if not full else "active-idle"
+        note = f"no valid {missing} level: ladder metrics not computed"
         return LadderSummary(workload, device, unit, provenance, peak, None, note)
     metrics = proportionality(loaded, idle[0], reference=full[0])
-    note = None
     if provenance and "estimated:" in provenance:
         note = ESTIMATE_NOTE.format(provenance=provenance)
+    else:
+        note = None
     return LadderSummary(workload, device, unit, provenance, peak, metrics, note)

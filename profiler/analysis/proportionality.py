@@ -15,6 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def proportionality(
     )
     area = sum(
         (u1 - u0) * (p0 + p1) / 2 / peak.power_w
-        for (u0, p0), (u1, p1) in zip(curve, curve[1:], strict=False)
+        for (u0, p0), (u1, p1) in pairwise(curve)
     )
     ipr = idle_power_w / peak.power_w
     return Proportionality(
