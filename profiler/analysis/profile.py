@@ -90,8 +90,6 @@ def _summarise(workload: str, device: str, phases: list[PhaseRecord]) -> LadderS
         note = f"no valid {missing} level: ladder metrics not computed"
         return LadderSummary(workload, device, unit, provenance, peak, None, note)
     metrics = proportionality(loaded, idle[0], reference=full[0])
-    if provenance and "estimated:" in provenance:
-        note = ESTIMATE_NOTE.format(provenance=provenance)
-    else:
-        note = None
-    return LadderSummary(workload, device, unit, provenance, peak, metrics, note)
+    estimated = bool(provenance and "estimated:" in provenance)
+    model_note = ESTIMATE_NOTE.format(provenance=provenance) if estimated else None
+    return LadderSummary(workload, device, unit, provenance, peak, metrics, model_note)
