@@ -406,11 +406,11 @@ def run_command(
     if report is not None:
         fail("--report: HTML reports are not available yet (issue 6); use --json", EXIT_USAGE)
     settings = _settings(db)
-    _open_store(settings).close()
     sensors = _probe(settings)
     try:
         devices = _resolve_devices(device, sensors)
-    except typer.BadParameter:
+        _open_store(settings).close()
+    except (typer.BadParameter, typer.Exit):
         sensors.close()
         raise
     plan = RunPlan(

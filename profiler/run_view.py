@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import (
     BarColumn,
     Progress,
@@ -14,6 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from profiler.analysis.profile import LadderSummary
 from profiler.store import PhaseRecord
@@ -65,61 +66,72 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def phase_table(phases: Sequence[PhaseRecord]) -> Table:
-    """Return the per-phase table: load, throughput, energy, efficiency, validity."""
-    table = Table(title="Phases")
-    for column in (
-        "workload",
-        "device",
-        "target",
-        "achieved",
-        "units/s",
-        "power W",
-        "units/J",
-        "J/1000 units",
-        "valid",
-        "source",
-    ):
-        table.add_column(
-            column, justify="left" if column in ("workload", "device", "source") else "right"
-        )
+def phase_table(phases: Sequence[PhaseRecord]) -> Group:
+    """Return the per-phase table, then one note per invalid phase and the power sources.
+
+    Fits 80 columns: the reasons and provenance go below the table, not in it.
+    """
+    table = Table(title="Phases", expand=False)
+    for column in ("workload", "device", "target", "achieved", "units/s", "W", "J/1k units", "ok"):
+        table.add_column(column, justify="left" if column in ("workload", "device") else "right")
+    notes: list[str] = []
     for p in phases:
         d = p.details
+        mark = "yes"
+        if not p.valid:
+            notes.append(
+                f"[{len(notes) + 1}] {p.workload} {p.device_id} {p.target_load:.0%}: "
+                + ("; ".join(d.get("invalid_reasons") or []) or str(d.get("error")))
+            )
+            mark = f"no[{len(notes)}]"
+        achieved = p.achieved_load * 100 if p.achieved_load is not None else None
         table.add_row(
             p.workload,
             p.device_id,
             f"{p.target_load:.0%}",
-            _fmt(p.achieved_load and p.achieved_load * 100, ".0f")
-            + ("%" if p.achieved_load else ""),
+            _fmt(achieved, ".0f") + ("%" if achieved is not None else ""),
             _fmt(d.get("units_per_s"), ",.0f"),
             _fmt(d.get("mean_power_w"), ".2f"),
-            _fmt(d.get("units_per_j"), ",.1f"),
-            _fmt(d.get("j_per_1000_units"), ".4g"),
-            "yes"
-            if p.valid
-            else "NO: " + "; ".join(d.get("invalid_reasons") or [d.get("error", "")]),
-            d.get("provenance") or "-",
+            _fmt(d.get("j_per_1000_units"), ".3g"),
+            mark,
         )
-    return table
+    sources = sorted(
+        {str(p.details.get("provenance")) for p in phases if p.details.get("provenance")}
+    )
+    lines = [Text(n) for n in notes]
+    for source in sources:
+        estimate = "estimated:" in source
+        lines.append(
+            Text(
+                f"power source: {source}"
+                + (" (ESTIMATE from a power model, not a measurement)" if estimate else "")
+            )
+        )
+    return Group(table, *lines)
 
 
-def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Table:
-    """Return the per workload x device table: peak, overall units/J, IPR, EP."""
+def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
+    """Return the per workload x device table (peak, overall units/J, IPR, EP) and notes."""
     title = "Summary" + (" (quick run: indicative only)" if quick else "")
     table = Table(title=title)
-    for column in ("workload", "device", "peak units/s", "overall units/J", "IPR", "EP", "note"):
+    for column in ("workload", "device", "peak units/s", "unit", "units/J", "IPR", "EP"):
         table.add_column(
-            column, justify="left" if column in ("workload", "device", "note") else "right"
+            column, justify="left" if column in ("workload", "device", "unit") else "right"
         )
+    notes: list[str] = []
     for s in summaries:
         m = s.metrics
+        mark = ""
+        if s.note:
+            notes.append(f"[{len(notes) + 1}] {s.workload} {s.device}: {s.note}")
+            mark = f" [{len(notes)}]"
         table.add_row(
             s.workload,
             s.device,
-            _fmt(s.peak_units_per_s, ",.0f") + (f" {s.unit}" if s.unit else ""),
+            _fmt(s.peak_units_per_s, ",.0f"),
+            s.unit or "",
             _fmt(m.overall_units_per_j if m else None, ",.1f"),
-            _fmt(m.ipr if m else None, ".3f"),
-            _fmt(m.ep if m else None, ".3f"),
-            s.note or "",
+            _fmt(m.ipr if m else None, ".3f") + mark,
+            _fmt(m.ep if m else None, ".3f") + mark,
         )
-    return table
+    return Group(table, *(Text(n) for n in notes))

@@ -24,7 +24,15 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from workloads.base import Backend, BackendUnavailable, Size, Workload, WorkloadError, parse_size
+from workloads.base import (
+    Backend,
+    BackendUnavailable,
+    Size,
+    Workload,
+    WorkloadError,
+    parse_device,
+    parse_size,
+)
 from workloads.sha256_lanes import CupyLanes
 
 __all__ = [
@@ -310,6 +318,7 @@ class LedgerWorkload(Workload):
             BackendUnavailable: `backend` is torch, or CuPy cannot compile the kernel.
 
         """
+        self._backend = None  # a prepare that fails part way leaves nothing runnable
         parsed = parse_size(size)
         if backend.name not in ("numpy", "cupy", "torch"):
             raise WorkloadError(f"backend must be numpy, cupy or torch, got {backend.name!r}")
@@ -342,7 +351,9 @@ class LedgerWorkload(Workload):
                     [flat[i : i + width] for i in range(start, start + n * width, width)]
                 )
         else:
-            self._gpu_index = _gpu_index(backend.device)
+            kind, self._gpu_index = parse_device(backend.device)
+            if kind != "gpu":
+                raise WorkloadError(f"device must be 'gpu:N' for cupy, got {backend.device!r}")
             cupy = backend.module
             with cupy.cuda.Device(self._gpu_index):
                 try:
@@ -375,10 +386,3 @@ class LedgerWorkload(Workload):
         self._last_root = root
         self._height += 1
         return self.tx_per_block
-
-
-def _gpu_index(device: str) -> int:
-    kind, _, index = device.partition(":")
-    if kind != "gpu" or not index.isdigit():
-        raise WorkloadError(f"device must be 'gpu:N' for the cupy back end, got {device!r}")
-    return int(index)

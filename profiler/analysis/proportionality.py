@@ -98,10 +98,7 @@ def proportionality(
         [(0.0, idle_power_w)]
         + [(level.throughput / peak.throughput, level.power_w) for level in levels]
     )
-    area = sum(
-        (u1 - u0) * (p0 + p1) / 2 / peak.power_w
-        for (u0, p0), (u1, p1) in pairwise(curve)
-    )
+    area = sum((u1 - u0) * (p0 + p1) / 2 / peak.power_w for (u0, p0), (u1, p1) in pairwise(curve))
     ipr = idle_power_w / peak.power_w
     return Proportionality(
         peak_units_per_s=peak.throughput,

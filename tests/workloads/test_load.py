@@ -12,6 +12,7 @@ from workloads.load import arrival_times, calibrate, run_at_load
 
 
 def test_calibration_is_mean_of_intervals_two_and_three():
+    # Binary fractions keep the fake clock exact: intervals end on batch boundaries.
     clock = FakeClock()
     calls = 0
 
@@ -19,14 +20,13 @@ def test_calibration_is_mean_of_intervals_two_and_three():
         # The first interval is slow (cold caches); X_max must ignore it.
         nonlocal calls
         calls += 1
-        clock.advance(0.02 if calls <= 10 else 0.01)
+        clock.advance(1 / 64 if calls <= 16 else 1 / 128)
         return 50
 
-    cal = calibrate(batch, 0.2, clock=clock)
-    assert len(cal.units) == 3
-    assert cal.throughputs[0] == pytest.approx(2500)
-    assert cal.x_max == pytest.approx((cal.throughputs[1] + cal.throughputs[2]) / 2)
-    assert cal.x_max == pytest.approx(5000)
+    cal = calibrate(batch, 0.25, clock=clock)
+    assert cal.batches == (16, 32, 32)
+    assert cal.throughputs == (3200.0, 6400.0, 6400.0)
+    assert cal.x_max == 6400.0
     assert cal.units_per_batch == 50
 
 
@@ -48,7 +48,7 @@ def test_achieved_load_within_5_percent_on_fake_clock(load, seconds):
     )
     assert result.throughput / x_max == pytest.approx(load, rel=0.05)
     assert result.batches == batches.calls
-    assert result.seconds >= seconds
+    assert result.seconds >= seconds - 1e-9
 
 
 def test_active_idle_only_sleeps():
@@ -70,7 +70,7 @@ def test_active_idle_only_sleeps():
 
 def test_full_load_runs_back_to_back():
     clock = FakeClock()
-    batches = FakeBatches(clock, 0.01)
+    batches = FakeBatches(clock, 1 / 128)
     result = run_at_load(
         batches,
         1.0,
@@ -82,7 +82,7 @@ def test_full_load_runs_back_to_back():
         sleep=clock.sleep,
     )
     assert clock.slept == []
-    assert result.batches == 100
+    assert result.batches == 128
     assert result.busy_seconds == pytest.approx(result.seconds)
 
 
@@ -129,7 +129,7 @@ def test_schedule_invariants(batch_s, load, seconds, seed):
     assert math.floor(expected) <= result.offered_batches <= math.ceil(expected)
     assert result.batches == result.offered_batches == batches.calls
     assert result.units == 7 * result.batches
-    assert result.seconds >= seconds
+    assert result.seconds >= seconds - 1e-9
     # Every offered batch arrives before the end, so at most the backlog runs over.
     assert result.seconds <= seconds + result.batches * batch_s
     assert result.busy_seconds == pytest.approx(result.batches * batch_s)
@@ -153,11 +153,13 @@ def test_bad_arguments(kwargs, needle):
 
 
 def test_real_cpu_load_levels():
-    a = np.random.default_rng(0).random((160, 160))
+    # Element-wise work, not BLAS: BLAS thread pools waking from sleep on a shared
+    # 2-core machine can stall for seconds, which would test the machine, not the code.
+    a = np.random.default_rng(0).random(50_000)
 
     def batch() -> int:
         for _ in range(8):
-            np.linalg.qr(a)
+            np.sort(a)
         return 8
 
     cal = calibrate(batch, 0.25)

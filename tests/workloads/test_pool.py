@@ -55,7 +55,7 @@ def test_dead_worker_surfaces_with_exit_code():
 
 def test_prepare_failure_surfaces():
     with (
-        pytest.raises(WorkerError, match="BackendUnavailable|WorkloadError"),
+        pytest.raises(WorkerError, match="failed in worker 0: BackendUnavailable"),
         WorkerPool(SpinWorkload, "small", backend="cupy", device="gpu:99", n_workers=1),
     ):
         pass

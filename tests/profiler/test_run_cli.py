@@ -1,0 +1,148 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from profiler.store import Store
+from tests.fakes.powercap import FakePowercap
+
+
+def finwatt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "profiler", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    result = finwatt(
+        "run", "ledger", "--levels", "1,0.5,0", "--phase-seconds", "2", "--size", "small",
+        "--json", "--db", str(db),
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "complete"
+    phases = doc["phases"]
+    assert [p["target_load"] for p in phases] == [1.0, 0.5, 0.0]
+    for p in phases:
+        assert p["workload"] == "ledger" and p["unit"] == "transaction"
+        assert p["energy_j"] > 0 and p["mean_power_w"] > 0
+        assert p["provenance"].startswith(("estimated:", "measured:"))
+        assert p["seconds"] == pytest.approx(2.0, abs=0.5)
+        # validity follows the methodology rule exactly
+        rule = abs(p["achieved_load"] - p["target_load"]) <= 0.05 and p["coverage"] >= 0.95
+        assert p["valid"] is rule
+    full, half, idle = phases
+    assert full["units"] > 0 and half["units"] > 0 and idle["units"] == 0
+    assert half["achieved_load"] == pytest.approx(0.5, abs=0.15)
+    assert idle["valid"] is True
+    assert full["units_per_j"] == pytest.approx(full["units"] / full["energy_j"])
+    assert full["j_per_1000_units"] == pytest.approx(1000 * full["energy_j"] / full["units"])
+    assert full["mean_power_w"] > idle["mean_power_w"]
+    (summary,) = doc["summary"]
+    assert summary["workload"] == "ledger"
+    if full["valid"]:
+        assert summary["peak_units_per_s"] == pytest.approx(full["units_per_s"])
+        assert 0 < summary["ipr"] < 1
+        if summary["estimated"]:
+            assert "restate the power model" in summary["note"]
+    with Store(db) as store:
+        assert len(store.phases(doc["run"])) == 3
+
+
+def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -> None:
+    sysfs = tmp_path / "sys"
+    tree = FakePowercap(sysfs)
+    tree.add_zone("intel-rapl:0", "package-0", 0, max_power_uw=300_000_000)
+    path = tree.energy_path("intel-rapl:0")
+    rate_w = 50.0
+    stop = threading.Event()
+
+    def drive() -> None:
+        t0 = time.monotonic()
+        while not stop.is_set():
+            energy_uj = int((time.monotonic() - t0) * rate_w * 1e6)
+            tmp = path.with_name("energy_uj.tmp")
+            tmp.write_text(f"{energy_uj}\n")
+            tmp.replace(path)  # atomic, as a sysfs read is
+            time.sleep(0.005)
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    try:
+        result = finwatt(
+            "run", "ledger", "--levels", "1,0", "--phase-seconds", "2", "--size", "small",
+            "--interval", "0.1s", "--json", "--db", str(tmp_path / "f.db"),
+            env={"FINWATT_SYSFS_ROOT": str(sysfs)},
+        )
+    finally:
+        stop.set()
+        driver.join()
+    assert result.returncode == 0, result.stderr
+    for phase in json.loads(result.stdout)["phases"]:
+        assert phase["provenance"] == "measured:rapl"
+        assert phase["energy_j"] == pytest.approx(rate_w * phase["seconds"], rel=0.02)
+
+
+def test_sigint_mid_ladder_keeps_finished_phases(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "profiler", "run", "ledger", "--levels", "1,0.5,0",
+         "--phase-seconds", "3", "--size", "small", "--json", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if db.exists():
+            conn = sqlite3.connect(db)
+            try:
+                if conn.execute("SELECT count(*) FROM phase").fetchone()[0] >= 1:
+                    break
+            except sqlite3.OperationalError:
+                pass
+            finally:
+                conn.close()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    doc = json.loads(stdout)
+    assert doc["status"] == "interrupted"
+    assert 1 <= len(doc["phases"]) < 3
+    assert doc["phases"][0]["energy_j"] is not None  # finished phases keep their figures
+    with Store(db) as store:
+        run = store.get_run(doc["run"])
+        assert run is not None and run.status == "interrupted"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "mining"], "choose from risk, inference, ledger"),
+        (["run", "ledger", "--device", "gpu"], "no GPU available"),
+        (["run", "ledger", "--levels", "1,1.5"], "between 0 and 1"),
+        (["run", "ledger", "--phase-seconds", "0"], "not a positive duration"),
+        (["run", "ledger", "--phase-seconds", "-3s"], "not a duration"),
+    ],
+)
+def test_run_bad_input_exit_2_nothing_stored(tmp_path: Path, args: list[str], needle: str) -> None:
+    db = tmp_path / "f.db"
+    result = finwatt(*args, "--db", str(db), env={"FINWATT_SYSFS_ROOT": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines
+    assert not db.exists() or not Store(db).list_runs()
