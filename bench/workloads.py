@@ -109,24 +109,36 @@ def _workload_rate(name: str, workers: int, seconds: float) -> float:
         return pool.calibrate(seconds / 3)
 
 
+def _best_of(name: str, workers: int, seconds: float, repeats: int) -> tuple[float, float]:
+    """Best workload rate and best limit over `repeats` alternating measurements.
+
+    Alternating, and keeping the best of each, keeps a burst of load from another process
+    on a shared machine from landing on one side of the ratio only.
+    """
+    rates, limits = [], []
+    for _ in range(repeats):
+        rates.append(_workload_rate(name, workers, seconds))
+        limits.append(_parallel_limit(name, workers, seconds))
+    return max(rates), max(limits)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds per measurement")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating measurements")
     parser.add_argument("--workers", type=int, default=usable_cores(), help="processes")
     args = parser.parse_args(argv)
     k, s = args.workers, args.seconds
     print(f"back end numpy (CPU), {k} worker process(es) x 1 BLAS thread, standard size")
     print(f"{'workload':<10} {'units/s':>12} {'limit':>12} {'ratio':>6}  target  limit is")
 
-    risk = _workload_rate("risk", k, s)
-    risk_limit = _parallel_limit("risk", k, s)
+    risk, risk_limit = _best_of("risk", k, s, args.repeats)
     print(
         f"{'risk':<10} {risk:>12,.0f} {risk_limit:>12,.0f} {risk / risk_limit:>6.2f}  >=0.75"
         "  scenarios/s of normal gen + GEMM + exp, same block"
     )
 
-    rows = _workload_rate("inference", k, s)
-    flops = _parallel_limit("inference", k, s)
+    rows, flops = _best_of("inference", k, s, args.repeats)
     widths = WIDTHS[Size.STANDARD]
     per_row = sum(2 * a * b for a, b in itertools.pairwise(widths))
     row_limit = flops / per_row

@@ -312,6 +312,70 @@ def runs(db: DbOption = None, as_json: JsonOption = False) -> None:
     out.print(table)
 
 
+@app.command()
+def live(
+    interval: Annotated[str, typer.Option(help="Sampling interval, 0.05s to 60s.")] = "1s",
+    once: Annotated[
+        bool, typer.Option(help="Print one frame to stdout after two reads, then exit.")
+    ] = False,
+    record: Annotated[
+        bool, typer.Option(help="Also store a monitor run while the view shows.")
+    ] = False,
+    carbon_intensity: Annotated[
+        float | None,
+        typer.Option(help="Grid carbon intensity, g CO2e/kWh (default 475, world average)."),
+    ] = None,
+    pue: Annotated[
+        float | None, typer.Option(help="Power usage effectiveness, >= 1 (default 1.0).")
+    ] = None,
+    price_per_kwh: Annotated[
+        float | None, typer.Option(help="Electricity price per kWh, for the cost rate.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Full-screen live view of every device's power, utilisation, energy and waste."""
+    from profiler.live import LiveState, ProfileWatch, Rates, run_live, show_once
+    from profiler.sampler import Sampler
+
+    interval_s = _parse_seconds(interval, "--interval")
+    try:
+        check_interval(interval_s)
+        rates = Rates.from_options(carbon_intensity, pue, price_per_kwh)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    settings = _settings(db)
+    sensors = _probe(settings)
+    state = LiveState(
+        sensors.devices, interval_s=interval_s, families=sensors.family_devices, rates=rates
+    )
+    source: Recording | Sampler
+    try:
+        if record:
+            config = {"command": "live", "interval_s": interval_s}
+            source = Recording(
+                settings.db_path,
+                sensors,
+                kind="monitor",
+                interval_s=interval_s,
+                config=config,
+                sinks=[state.consume],
+            )
+            state.recording_run_id = source.run_id
+        else:
+            source = Sampler(sensors.families, sensors.family_devices, interval_s, [state.consume])
+        watch = ProfileWatch(settings.db_path)
+        code = (
+            show_once(state, source, out, profile=watch)
+            if once
+            else run_live(state, source, console=out, profile=watch)
+        )
+    finally:
+        if not record:
+            sensors.close()
+    if code:
+        raise typer.Exit(code)
+
+
 def _parse_levels(text: str) -> tuple[float, ...]:
     try:
         levels = [float(part) for part in text.split(",") if part.strip()]

@@ -17,7 +17,6 @@ import queue
 import socket
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import closing
@@ -594,16 +593,16 @@ class SampleWriter:
         self._path = path
         self._run_id = run_id
         self._flush_interval_s = flush_interval_s
-        self._queue: queue.SimpleQueue[SampleRow | _StatusChange | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[SampleRow] | _StatusChange | None] = queue.SimpleQueue()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="finwatt-writer", daemon=True)
         self.error: BaseException | None = None
         self.rows_written = 0
         self._thread.start()
 
     def put(self, rows: Iterable[SampleRow]) -> None:
-        """Queue rows for the next commit."""
-        for row in rows:
-            self._queue.put(row)
+        """Queue rows (one tick's worth) for the next commit."""
+        self._queue.put(list(rows))
 
     def put_status(self, device_id: str, status: str, reason: str | None) -> None:
         """Queue a device-status change."""
@@ -611,6 +610,7 @@ class SampleWriter:
 
     def close(self) -> None:
         """Flush what is queued and stop the thread; raises if writing failed."""
+        self._closing.set()
         self._queue.put(None)
         self._thread.join()
         if self.error is not None:
@@ -625,27 +625,22 @@ class SampleWriter:
             self.error = err
 
     def _drain(self, store: Store) -> None:
-        pending: list[SampleRow] = []
-        changes: list[_StatusChange] = []
-        deadline: float | None = None
+        # Block for the first item of a batch, let the batch gather for the flush
+        # interval, then take everything queued: two wake-ups per commit, not one per tick.
         while True:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = _FLUSH
-            if item is None or item is _FLUSH:
-                self._commit(store, pending, changes)
-                pending, changes, deadline = [], [], None
-                if item is None:
-                    return
-                continue
-            if deadline is None:
-                deadline = time.monotonic() + self._flush_interval_s
-            if isinstance(item, _StatusChange):
-                changes.append(item)
-            else:
-                pending.append(item)
+            batch = [self._queue.get()]
+            if batch[0] is not None:
+                self._closing.wait(self._flush_interval_s)
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [r for item in batch if isinstance(item, list) for r in item]
+            changes = [item for item in batch if isinstance(item, _StatusChange)]
+            self._commit(store, rows, changes)
+            if any(item is None for item in batch):
+                return
 
     def _commit(self, store: Store, rows: list[SampleRow], changes: list[_StatusChange]) -> None:
         if not rows and not changes:
@@ -659,6 +654,3 @@ class SampleWriter:
                     (change.status, change.reason, self._run_id, change.device_id),
                 )
         self.rows_written += len(rows)
-
-
-_FLUSH: Any = object()

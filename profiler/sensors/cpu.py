@@ -1,7 +1,8 @@
 """CPU and memory utilisation from psutil: `host` and one `cpu:N` device per package.
 
-Utilisation is computed from `psutil.cpu_times(percpu=True)` deltas between two reads,
-never from a blocking `cpu_percent(interval=...)`, so a read costs microseconds.
+Utilisation is computed from per-CPU busy/total time deltas between two reads (the
+fields of `psutil.cpu_times(percpu=True)`, read from /proc/stat through a held descriptor
+where possible: see procfs.py), never from a blocking `cpu_percent(interval=...)`.
 Check by hand: `mpstat -P ALL 1` (sysstat) or `top` then `1`; memory: `free -b`.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 import psutil
 
 from profiler.sensors.base import Availability, DeviceInfo, FamilyState, Reading
+from profiler.sensors.procfs import ProcReader
 
 # Linux counts guest time inside user time (proc(5)); psutil's own total subtracts it too.
 _GUEST_FIELDS = ("guest", "guest_nice")
@@ -28,14 +30,23 @@ def busy_and_total(times: Any) -> tuple[float, float]:
     return total - idle, total
 
 
-def util_between(before: Any, after: Any) -> float | None:
-    """Return the busy fraction (0..1) of one CPU between two cpu_times records."""
-    busy0, total0 = busy_and_total(before)
-    busy1, total1 = busy_and_total(after)
-    d_total = total1 - total0
+def util_between(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    """Return the busy fraction (0..1) of one CPU between two (busy, total) readings."""
+    d_total = after[1] - before[1]
     if d_total <= 0:
         return None
-    return min(1.0, max(0.0, (busy1 - busy0) / d_total))
+    return min(1.0, max(0.0, (after[0] - before[0]) / d_total))
+
+
+def psutil_cpu_times() -> list[tuple[float, float]]:
+    """Return (busy, total) seconds per logical CPU from psutil (the portable fallback)."""
+    return [busy_and_total(t) for t in psutil.cpu_times(percpu=True)]
+
+
+def psutil_memory() -> tuple[int, int]:
+    """Return (total, available) memory bytes from psutil."""
+    mem = psutil.virtual_memory()
+    return int(mem.total), int(mem.available)
 
 
 def read_cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
@@ -85,11 +96,11 @@ class CpuSensors:
 
     Args:
         sysfs_root: root of sysfs, for the CPU-to-package map.
-        cpu_times: injectable `psutil.cpu_times(percpu=True)`, for tests.
-        virtual_memory: injectable `psutil.virtual_memory`.
+        cpu_times: injectable source of per-CPU (busy, total) seconds; default /proc/stat
+            through a held descriptor (see procfs.py for why), else psutil.
+        memory: injectable source of (total, available) memory bytes.
         cpu_freq: injectable `psutil.cpu_freq` (None to skip frequency).
         cpu_model: the CPU model name (read from /proc/cpuinfo when None).
-
     """
 
     name = "cpu"
@@ -98,22 +109,30 @@ class CpuSensors:
         self,
         sysfs_root: Path = Path("/sys"),
         *,
-        cpu_times: Callable[[], Sequence[Any]] | None = None,
-        virtual_memory: Callable[[], Any] = psutil.virtual_memory,
+        cpu_times: Callable[[], Sequence[tuple[float, float]]] | None = None,
+        memory: Callable[[], tuple[int, int]] | None = None,
         cpu_freq: Callable[[], Any] | None = psutil.cpu_freq,
         cpu_model: str | None = None,
     ) -> None:
-        self._cpu_times = cpu_times or (lambda: psutil.cpu_times(percpu=True))
-        self._virtual_memory = virtual_memory
+        self._proc: ProcReader | None = None
+        if cpu_times is None or memory is None:
+            try:
+                self._proc = ProcReader()
+            except OSError:
+                self._proc = None
+        self._cpu_times = cpu_times or (self._proc.cpu_times if self._proc else psutil_cpu_times)
+        self._memory = memory or (self._proc.memory if self._proc else psutil_memory)
         self._cpu_freq = cpu_freq
-        first = self._cpu_times()
+        first = list(self._cpu_times())
         self.n_cpus = len(first)
         self.packages = package_map(sysfs_root, self.n_cpus)
         self.cpu_model = cpu_model or read_cpu_model()
-        self._mem_total_bytes = int(self._virtual_memory().total)
-        self._prev = list(first)
+        self._mem_total_bytes = self._memory()[0]
+        self._prev = first
         self.per_core_util: list[float | None] = [None] * self.n_cpus
         self.package_util: dict[int, float | None] = dict.fromkeys(sorted(set(self.packages)))
+        self._freq_at: float | None = None
+        self._freq_mhz: float | None = None
 
     def availability(self) -> Availability:
         """Psutil always works on Linux; say how many CPUs and packages it sees."""
@@ -171,14 +190,13 @@ class CpuSensors:
         }
         known = [u for u in per_core if u is not None]
         host_util = sum(known) / len(known) if known else None
-        mem = self._virtual_memory()
-        clock = self._cpu_freq() if self._cpu_freq else None
-        clock_mhz = float(clock.current) if clock is not None and clock.current else None
+        mem_total, mem_available = self._memory()
+        clock_mhz = self._clock_mhz(t_mono)
         readings = [
             Reading(
                 "host",
                 util=host_util,
-                mem_used_bytes=int(mem.total - mem.available),
+                mem_used_bytes=mem_total - mem_available,
                 clock_mhz=clock_mhz,
             )
         ]
@@ -188,5 +206,18 @@ class CpuSensors:
         ]
         return readings
 
+    def _clock_mhz(self, t_mono: float) -> float | None:
+        # psutil.cpu_freq parses /proc/cpuinfo on VMs (~25 us): refresh once a second.
+        if self._cpu_freq is None:
+            return None
+        if self._freq_at is None or t_mono - self._freq_at >= 1.0:
+            freq = self._cpu_freq()
+            self._freq_mhz = float(freq.current) if freq is not None and freq.current else None
+            self._freq_at = t_mono
+        return self._freq_mhz
+
     def close(self) -> None:
-        """Nothing to release."""
+        """Close the held /proc descriptors."""
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,7 +30,7 @@ def test_window_energy_equals_sum_over_any_split(powers: list[float], cuts: list
         series.append((t, e))
     t_end = series[-1][0]
     bounds = sorted({0.0, t_end, *(c * t_end for c in cuts)})
-    parts = [window_energy_j(series, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    parts = [window_energy_j(series, a, b) for a, b in pairwise(bounds)]
     total = window_energy_j(series, 0.0, t_end)
     assert total is not None and all(p is not None for p in parts)
     assert sum(p for p in parts if p is not None) == pytest.approx(total, rel=1e-9, abs=1e-9)

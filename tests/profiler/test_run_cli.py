@@ -28,8 +28,17 @@ def finwatt(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     result = finwatt(
-        "run", "ledger", "--levels", "1,0.5,0", "--phase-seconds", "2", "--size", "small",
-        "--json", "--db", str(db),
+        "run",
+        "ledger",
+        "--levels",
+        "1,0.5,0",
+        "--phase-seconds",
+        "2",
+        "--size",
+        "small",
+        "--json",
+        "--db",
+        str(db),
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -83,8 +92,19 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
     driver.start()
     try:
         result = finwatt(
-            "run", "ledger", "--levels", "1,0", "--phase-seconds", "2", "--size", "small",
-            "--interval", "0.1s", "--json", "--db", str(tmp_path / "f.db"),
+            "run",
+            "ledger",
+            "--levels",
+            "1,0",
+            "--phase-seconds",
+            "2",
+            "--size",
+            "small",
+            "--interval",
+            "0.1s",
+            "--json",
+            "--db",
+            str(tmp_path / "f.db"),
             env={"FINWATT_SYSFS_ROOT": str(sysfs)},
         )
     finally:
@@ -99,8 +119,22 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
 def test_sigint_mid_ladder_keeps_finished_phases(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "profiler", "run", "ledger", "--levels", "1,0.5,0",
-         "--phase-seconds", "3", "--size", "small", "--json", "--db", str(db)],
+        [
+            sys.executable,
+            "-m",
+            "profiler",
+            "run",
+            "ledger",
+            "--levels",
+            "1,0.5,0",
+            "--phase-seconds",
+            "3",
+            "--size",
+            "small",
+            "--json",
+            "--db",
+            str(db),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,18 +4,25 @@ from pathlib import Path
 import pytest
 
 from profiler.sensors.base import ESTIMATED_LINEAR_TDP, ESTIMATED_VCPU_AVERAGE
-from profiler.sensors.cpu import CpuSensors, package_map, read_cpu_model, util_between
+from profiler.sensors.cpu import (
+    CpuSensors,
+    busy_and_total,
+    package_map,
+    psutil_cpu_times,
+    read_cpu_model,
+    util_between,
+)
 from profiler.sensors.model import CpuPowerModel, choose_cpu_model, lookup_tdp
+from profiler.sensors.procfs import ProcReader, parse_meminfo, parse_proc_stat
 
 CpuTimes = namedtuple(
     "CpuTimes",
     "user nice system idle iowait irq softirq steal guest guest_nice",
 )
-Mem = namedtuple("Mem", "total available")
 
 
-def times(busy: float, idle: float, guest: float = 0.0) -> CpuTimes:
-    return CpuTimes(busy, 0.0, 0.0, idle, 0.0, 0.0, 0.0, 0.0, guest, 0.0)
+def times(busy: float, idle: float, guest: float = 0.0) -> tuple[float, float]:
+    return busy_and_total(CpuTimes(busy, 0.0, 0.0, idle, 0.0, 0.0, 0.0, 0.0, guest, 0.0))
 
 
 def test_util_from_cpu_times_deltas_excludes_guest_time() -> None:
@@ -36,7 +43,7 @@ def test_cpuinfo_model_and_topology(tmp_path: Path) -> None:
     assert package_map(tmp_path, 5) == [0, 0, 1, 1, 0]  # cpu4 unreadable -> package 0
 
 
-def scripted_cpu(tmp_path: Path, series: list[list[CpuTimes]]) -> CpuSensors:
+def scripted_cpu(tmp_path: Path, series: list[list[tuple[float, float]]]) -> CpuSensors:
     for cpu, pkg in enumerate([0, 0, 1, 1]):
         topo = tmp_path / f"devices/system/cpu/cpu{cpu}/topology"
         topo.mkdir(parents=True, exist_ok=True)
@@ -45,7 +52,7 @@ def scripted_cpu(tmp_path: Path, series: list[list[CpuTimes]]) -> CpuSensors:
     return CpuSensors(
         tmp_path,
         cpu_times=lambda: next(it),
-        virtual_memory=lambda: Mem(64 * 2**30, 48 * 2**30),
+        memory=lambda: (64 * 2**30, 48 * 2**30),
         cpu_freq=None,
         cpu_model="Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz",
     )
@@ -119,3 +126,31 @@ def test_model_energy_integrates_interval_mean_utilisation_exactly(tmp_path: Pat
     # 2 s at 50 % then 1 s at 100 % of 20..100 W
     assert first["cpu:0"].power_w == pytest.approx(60.0)
     assert second["cpu:0"].energy_j == pytest.approx(2 * 60.0 + 1 * 100.0)
+
+
+def test_proc_stat_parse_matches_psutil_on_this_machine() -> None:
+    reader = ProcReader()
+    try:
+        ours = reader.cpu_times()
+        theirs = psutil_cpu_times()
+        total, available = reader.memory()
+    finally:
+        reader.close()
+    assert len(ours) == len(theirs)
+    for (busy_a, total_a), (busy_b, total_b) in zip(ours, theirs, strict=True):
+        # read a moment apart: allow a few clock ticks of drift
+        assert busy_b == pytest.approx(busy_a, abs=0.5)
+        assert total_b == pytest.approx(total_a, abs=0.5)
+    assert 0 < available <= total
+
+
+def test_proc_stat_parse_excludes_guest_and_counts_iowait_idle() -> None:
+    text = b"cpu  10 0 0 90 0 0 0 0 3 0\ncpu0 50 0 50 300 100 0 0 0 20 0\nintr 1 2 3\n"
+    ((busy, total),) = parse_proc_stat(text)
+    ticks = __import__("os").sysconf("SC_CLK_TCK")
+    assert busy == pytest.approx(100 / ticks)  # user + system; guest already in user
+    assert total == pytest.approx(500 / ticks)
+    assert parse_meminfo(b"MemTotal: 100 kB\nMemFree: 1 kB\nMemAvailable: 40 kB\n") == (
+        102400,
+        40960,
+    )

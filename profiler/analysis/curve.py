@@ -1,0 +1,80 @@
+"""The host power curve P(u) used for savings: from a measured ladder, else a power model.
+
+Methodology section 3: P(u) by piecewise-linear interpolation of the ladder's levels is
+the host power model used for savings. Without a ladder, the linear model of section 1,
+P(u) = P_idle + (P_max - P_idle) * u, with P_idle / P_max = 0.2 and the range 0.14-0.23
+(cloud SPECpower medians 2012-2021) for the low and high estimates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from profiler.analysis.proportionality import Proportionality, interpolate
+from profiler.analysis.series import DeviceSpec
+from profiler.analysis.thresholds import Thresholds
+
+CurveSource = Literal["ladder", "model"]
+
+
+@dataclass(frozen=True)
+class PowerCurve:
+    """P(u) in watts for u in 0..1, with how it was obtained.
+
+    Attributes:
+        points: sorted (u, watts) points, idle at u = 0.
+        source: "ladder" (measured on this host) or "model".
+        label: one line naming where the points come from.
+        estimated: True when the ladder's power figures were themselves estimated.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    source: CurveSource
+    label: str
+    estimated: bool = False
+
+    def power_at(self, util: float) -> float:
+        """Return P(u) in watts, clamped to the curve's ends."""
+        return interpolate(self.points, util)
+
+    @property
+    def idle_w(self) -> float:
+        """Power at u = 0 in watts."""
+        return self.points[0][1]
+
+
+def ladder_curve(metrics: Proportionality, label: str, *, estimated: bool) -> PowerCurve:
+    """Return the curve of a measured load ladder."""
+    return PowerCurve(metrics.curve, "ladder", label, estimated=estimated)
+
+
+def model_curves(
+    specs: Sequence[DeviceSpec], thresholds: Thresholds
+) -> tuple[PowerCurve, PowerCurve, PowerCurve] | None:
+    """Return the (point, low, high) linear model curves of the CPU packages, or None.
+
+    P_max is the sum of the packages' power limits (TDP); P_idle the model's own idle
+    power where the device records one (`model_idle_w`), else 0.2 x P_max. Low and high
+    use the idle ratios 0.14 and 0.23.
+    """
+    cpus = [s for s in specs if s.kind == "cpu" and s.power_limit_w]
+    if not cpus:
+        return None
+    max_w = sum(float(s.power_limit_w or 0.0) for s in cpus)
+    recorded = [s.details.get("model_idle_w") for s in cpus]
+    if all(isinstance(w, int | float) for w in recorded):
+        idle_w = float(sum(float(w) for w in recorded if w is not None))
+    else:
+        idle_w = thresholds.model_idle_ratio * max_w
+    label = f"linear model {idle_w:.1f}-{max_w:.1f} W over {len(cpus)} CPU package(s)"
+
+    def line(idle: float, name: str) -> PowerCurve:
+        return PowerCurve(((0.0, idle), (1.0, max_w)), "model", name, estimated=True)
+
+    return (
+        line(idle_w, label),
+        line(thresholds.model_idle_ratio_low * max_w, label + " (idle ratio 0.14)"),
+        line(thresholds.model_idle_ratio_high * max_w, label + " (idle ratio 0.23)"),
+    )

@@ -1,0 +1,179 @@
+"""One device's samples as numpy arrays on one time axis: the analyzer's input.
+
+`t` is seconds on any axis (run-relative for one run, absolute epoch seconds across
+runs); analysis results depend only on differences of `t`, never on its origin. Absent
+metrics are NaN, never zero (STYLE.md principle 1).
+
+Energy is kept as `energy_delta_j`: the energy of the interval ending at each sample, so
+runs whose cumulative counters each restart at 0 (at run start) concatenate without a
+seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """Static facts about a device (the `device` table, without sensor imports).
+
+    Attributes:
+        device_id: "host", "cpu:N", "dram:N" or "gpu:N".
+        kind: "host", "cpu", "dram" or "gpu".
+        logical_cores: logical cores (host and cpu).
+        mem_total_bytes: installed memory (host) or GPU memory.
+        power_limit_w: TDP or power limit in watts.
+        provenance: provenance of its power figures (`measured:...`/`estimated:...`).
+        details: source notes, e.g. the power model's `model_idle_w` and `model_max_w`.
+    """
+
+    device_id: str
+    kind: str
+    logical_cores: int | None = None
+    mem_total_bytes: int | None = None
+    power_limit_w: float | None = None
+    provenance: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def estimated(self) -> bool:
+        """True when the power figures come from a model, not a sensor."""
+        return bool(self.provenance and self.provenance.startswith("estimated:"))
+
+    @property
+    def measured(self) -> bool:
+        """True when the power figures come from a sensor."""
+        return bool(self.provenance and self.provenance.startswith("measured:"))
+
+
+@dataclass(frozen=True)
+class DeviceSeries:
+    """A device's samples, sorted by `t`; every array has one entry per sample.
+
+    Attributes:
+        spec: the device.
+        t: sample times in seconds.
+        util: utilisation 0..1 (NaN where absent).
+        power_w: power in watts (NaN where absent).
+        energy_delta_j: energy in joules of the interval ending at each sample.
+        mem_used_bytes: memory used in bytes.
+        sm_active: GPU SM activity 0..1.
+    """
+
+    spec: DeviceSpec
+    t: FloatArray
+    util: FloatArray
+    power_w: FloatArray
+    energy_delta_j: FloatArray
+    mem_used_bytes: FloatArray
+    sm_active: FloatArray
+
+    @property
+    def n(self) -> int:
+        """Number of samples."""
+        return int(self.t.size)
+
+    def shifted(self, offset_s: float) -> DeviceSeries:
+        """Return the same series with every time moved by `offset_s` seconds."""
+        return DeviceSeries(
+            self.spec,
+            self.t + offset_s,
+            self.util,
+            self.power_w,
+            self.energy_delta_j,
+            self.mem_used_bytes,
+            self.sm_active,
+        )
+
+
+def _column(values: Sequence[float | None] | FloatArray | None, n: int) -> FloatArray:
+    if values is None:
+        return np.full(n, np.nan)
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (n,):
+        raise ValueError(f"metric has {array.size} values for {n} sample times")
+    return array
+
+
+def energy_deltas(t: FloatArray, energy_j: FloatArray, power_w: FloatArray) -> FloatArray:
+    """Return per-interval energy (J) from a cumulative counter that is 0 at t = 0.
+
+    The first sample's interval starts at run start (t = 0), where the counter is 0. A
+    sample without a counter reading (or after one) falls back to power x interval.
+    """
+    prev_t = np.concatenate(([0.0], t[:-1])) if t.size else t
+    prev_e = np.concatenate(([0.0], energy_j[:-1])) if t.size else t
+    dt = np.maximum(t - prev_t, 0.0)
+    delta = energy_j - prev_e
+    return np.where(np.isnan(delta), power_w * dt, delta)
+
+
+def device_series(
+    spec: DeviceSpec,
+    t: Sequence[float] | FloatArray,
+    *,
+    util: Sequence[float | None] | FloatArray | None = None,
+    power_w: Sequence[float | None] | FloatArray | None = None,
+    energy_j: Sequence[float | None] | FloatArray | None = None,
+    mem_used_bytes: Sequence[float | None] | FloatArray | None = None,
+    sm_active: Sequence[float | None] | FloatArray | None = None,
+    offset_s: float = 0.0,
+) -> DeviceSeries:
+    """Build a series from one run's samples (t since run start, cumulative energy).
+
+    Args:
+        spec: the device.
+        t: seconds since run start, sorted.
+        util: utilisation 0..1 per sample.
+        power_w: power in watts per sample.
+        energy_j: cumulative energy in joules since run start per sample.
+        mem_used_bytes: memory used per sample.
+        sm_active: SM activity 0..1 per sample.
+        offset_s: added to `t` to place the run on a shared axis (e.g. its start time).
+
+    Raises:
+        ValueError: a metric's length differs from `t`'s.
+    """
+    times = np.asarray(t, dtype=np.float64)
+    n = times.size
+    power = _column(power_w, n)
+    return DeviceSeries(
+        spec,
+        times + offset_s,
+        _column(util, n),
+        power,
+        energy_deltas(times, _column(energy_j, n), power),
+        _column(mem_used_bytes, n),
+        _column(sm_active, n),
+    )
+
+
+def concatenate(parts: Sequence[DeviceSeries]) -> DeviceSeries:
+    """Join one device's series from several runs (already on one axis) in time order."""
+    if not parts:
+        raise ValueError("nothing to concatenate")
+    if len(parts) == 1:
+        return parts[0]
+    joined = DeviceSeries(
+        parts[0].spec,
+        *(
+            np.concatenate([getattr(p, name) for p in parts])
+            for name in ("t", "util", "power_w", "energy_delta_j", "mem_used_bytes", "sm_active")
+        ),
+    )
+    order = np.argsort(joined.t, kind="stable")
+    return DeviceSeries(
+        joined.spec,
+        *(
+            getattr(joined, name)[order]
+            for name in ("t", "util", "power_w", "energy_delta_j", "mem_used_bytes", "sm_active")
+        ),
+    )

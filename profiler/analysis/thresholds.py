@@ -1,0 +1,107 @@
+"""Every threshold the analyzer applies, in one frozen object, each with its source.
+
+Sources are ../shared/methodology.md sections 4-7 (and the studies they cite). A user
+changes one with `dataclasses.replace` (the CLI does so for `--mode`, `--min-span`,
+`--min-hours` and `--sizes`); nothing else in the analyzer holds a number of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Mode = Literal["production", "conservative"]
+
+GIB = 2**30
+DAY_S = 86_400.0
+HOURS_PER_YEAR = 8_760.0
+"""Annualise means, not peaks: E_yr = mean power x 8,760 h (methodology section 6)."""
+
+J_PER_KWH = 3_600_000.0
+"""Exact: 1 kWh = 3.6 MJ (STYLE.md: no rounded conversion constants)."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The analyzer's configuration: windows, eligibility, rule thresholds, catalogues.
+
+    Utilisation and activity are fractions (0..1); times in seconds; memory in bytes.
+    """
+
+    mode: Mode = "production"
+
+    # --- windows and eligibility: methodology section 4 ------------------------------
+    # 5-min mean windows for right-sizing; 30-min windows of the max of 1-min means for
+    # the idle test (Azure Advisor's shutdown rule works on such a series).
+    minute_s: float = 60.0
+    sizing_window_s: float = 300.0
+    idle_window_s: float = 1_800.0
+    # AWS Compute Optimizer and Azure Advisor need >= 7 days and >= 30 h of data.
+    min_span_s: float = 7 * DAY_S
+    min_valid_hours: float = 30.0
+
+    # --- IDLE_HOST: Azure Advisor shutdown rule (methodology section 5) -------------
+    idle_host_p95_util: float = 0.03  # P95 of the 30-min idle-test series < 3% CPU
+    idle_host_recent_max_util: float = 0.02  # max 30-min mean over the last 3 days <= 2%
+    idle_host_recent_s: float = 3 * DAY_S
+    idle_host_gpu_activity: float = 0.01  # no GPU with mean SM/GPU activity >= 1%
+
+    # --- CPU right-sizing: AWS Compute Optimizer; Kubecost targets 0.80/0.65/0.50 ----
+    under_cpu_quantile: float = 0.995  # P99.5 busy cores ...
+    under_cpu_headroom: float = 0.20  # ... / (1 - 0.20) > provisioned cores
+    over_cpu_quantile_production: float = 0.95  # needed = P95 busy cores / 0.65
+    over_cpu_target_production: float = 0.65
+    over_cpu_quantile_conservative: float = 0.995  # needed = P99.5 busy cores / 0.8
+    over_cpu_target_conservative: float = 0.80
+    # Kubecost's target range bounds the savings range (low savings at 0.50, high at 0.80).
+    cpu_target_low: float = 0.50
+    cpu_target_high: float = 0.80
+    over_cpu_flag_ratio: float = 0.5  # flag when the recommended size <= half provisioned
+    cpu_sizes: tuple[int, ...] = (2, 4, 8, 16, 32, 48, 64, 96, 128, 192)
+
+    # --- OVER_PROVISIONED_MEM: Kubernetes VPA margin, Google Autopilot ---------------
+    mem_margin: float = 1.15  # needed = max of daily peaks x 1.15
+    mem_min_days: float = 8.0  # ... over at least 8 days
+    mem_flag_ratio: float = 2.0  # installed >= 2 x the next catalogue size >= needed
+    mem_sizes_bytes: tuple[int, ...] = tuple(2**k * GIB for k in range(2, 13))  # 4 GiB-4 TiB
+
+    # --- GPU rules: Princeton jobstats, NVIDIA DCGM guidance ------------------------
+    gpu_idle_sm: float = 0.01  # IDLE_GPU: max util 0, mean SM activity < 1% ...
+    gpu_idle_mem_bytes: int = GIB  # ... max memory used < 1 GiB (else ALLOCATED_IDLE_GPU)
+    gpu_underused_util: float = 0.15  # UNDERUSED_GPU: mean util <= 15% ...
+    gpu_underused_sm: float = 0.5  # ... or mean SM activity < 0.5 (DCGM guidance)
+    gpu_share_activity: float = 0.15  # MIG_OR_SHARE_CANDIDATE: activity < 15% ...
+    gpu_share_mem_bytes: int = 10 * GIB  # ... and max memory used < 10 GiB
+
+    # --- ladder rules: Barroso & Hoelzle 2007; Ryckbosch et al. 2011 ----------------
+    low_rel_eff: float = 0.5  # LOW_EFFICIENCY_HOST: rel_eff at observed mean util < 0.5
+    poor_ep: float = 0.5  # POOR_PROPORTIONALITY: EP < 0.5 ...
+    poor_ipr: float = 0.5  # ... or IPR > 0.5
+    placement_ratio: float = 1.5  # BETTER_PLACEMENT: >= 1.5x units/J elsewhere (finwatt)
+
+    # --- power models: methodology section 1 (cloud SPECpower medians 2012-2021) ----
+    model_idle_ratio: float = 0.2
+    model_idle_ratio_low: float = 0.14
+    model_idle_ratio_high: float = 0.23
+
+    # --- indicative observations for INSUFFICIENT_DATA (methodology section 4) ------
+    indicative_cpu_idle_util: float = 0.03  # a 1-min mean below the IDLE_HOST P95 bound
+    indicative_gpu_idle_util: float = 0.01
+
+    # --- confidence: methodology section 7 -------------------------------------------
+    high_history_s: float = 14 * DAY_S
+    high_history_coverage: float = 0.90
+
+    @property
+    def over_cpu_quantile(self) -> float:
+        """The busy-core percentile of the chosen mode (0.95 production, 0.995 conservative)."""
+        if self.mode == "conservative":
+            return self.over_cpu_quantile_conservative
+        return self.over_cpu_quantile_production
+
+    @property
+    def over_cpu_target(self) -> float:
+        """The target utilisation of the chosen mode (0.65 production, 0.80 conservative)."""
+        if self.mode == "conservative":
+            return self.over_cpu_target_conservative
+        return self.over_cpu_target_production
