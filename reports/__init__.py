@@ -1,0 +1,1 @@
+"""HTML efficiency reports: rendering, templates and charts (reads stored runs, never samples)."""
