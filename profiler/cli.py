@@ -376,6 +376,84 @@ def live(
         raise typer.Exit(code)
 
 
+EXPORT_FORMATS = ("json", "csv")
+
+
+@app.command("export")
+def export_command(
+    run_id: Annotated[str, typer.Argument(help="Run to export (`finwatt runs` lists them).")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="json (interchange document) or csv (samples).")
+    ] = "json",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a run: the JSON interchange document, or its samples as CSV."""
+    import os
+    import tempfile
+
+    from profiler.interchange import write_csv, write_json
+
+    if fmt == "parquet":
+        fail("--format parquet is not supported in this version; use json or csv", EXIT_USAGE)
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: use json or csv", param_hint="--format")
+    writer = write_json if fmt == "json" else write_csv
+    settings = _settings(db)
+    with _open_store(settings) as store:
+        if store.get_run(run_id) is None:
+            fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
+        try:
+            if output is None:
+                writer(store, run_id, sys.stdout)
+                return
+            # Write beside the target and rename: a failed export leaves no partial file.
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+            except OSError as err:
+                fail(f"cannot write {output}: {err.strerror}", EXIT_USAGE)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+                    count = writer(store, run_id, stream)
+                umask = os.umask(0o022)
+                os.umask(umask)
+                Path(tmp).chmod(0o666 & ~umask)
+                Path(tmp).replace(output)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        except ValueError as err:
+            fail(f"cannot export run {run_id}: {err}")
+    err_console.print(f"wrote run {run_id} ({count} samples) to {output}", markup=False)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[str, typer.Argument(help="Interchange JSON document; - reads stdin.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a run from the JSON interchange format and print its id."""
+    from profiler.interchange import InterchangeError, import_run, parse_document
+
+    name = "stdin" if file == "-" else file
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as err:
+        fail(f"cannot read {file}: {err.strerror}", EXIT_USAGE)
+    settings = _settings(db)
+    with _open_store(settings) as store:
+        try:
+            run_id = import_run(store, parse_document(data), source=name)
+        except InterchangeError as err:
+            fail(f"{name}: {err}; nothing imported", EXIT_USAGE)
+    if as_json:
+        _emit_json({"run": run_id})
+    else:
+        out.print(f"imported run {run_id} from {name}", markup=False)
+
+
 def _parse_levels(text: str) -> tuple[float, ...]:
     try:
         levels = [float(part) for part in text.split(",") if part.strip()]

@@ -324,7 +324,8 @@ def _describe(error: ErrorDetails) -> str:
     }
     if kind in bounds:
         symbol, key = bounds[kind]
-        text = f"must be {symbol} {ctx[key]}"
+        bound = ctx[key]
+        text = f"must be {symbol} {bound:g}" if isinstance(bound, float) else f"must be {symbol} {bound}"
     elif kind == "literal_error":
         text = f"must be {ctx['expected']}"
     elif kind == "string_too_short":
@@ -703,13 +704,16 @@ def _loads_or_null(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _sample_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[tuple[Any, ...]]:
-    """Yield (device, t, *SAMPLE_FIELDS) tuples ordered by device, then t."""
+def _sample_rows(
+    conn: sqlite3.Connection, run_id: str, *, t_first: bool = False
+) -> Iterator[tuple[Any, ...]]:
+    """Yield (device, t, *SAMPLE_FIELDS) tuples, or (t, device, ...), by device then t."""
+    leading = "t, device_id" if t_first else "device_id, t"
     cursor = conn.cursor()
     cursor.row_factory = None
     cursor.arraysize = CHUNK
     cursor.execute(
-        f"SELECT device_id, t, {', '.join(SAMPLE_FIELDS)} FROM sample "
+        f"SELECT {leading}, {', '.join(SAMPLE_FIELDS)} FROM sample "
         "WHERE run_id = ? ORDER BY device_id, t, rowid",
         (run_id,),
     )
@@ -717,9 +721,12 @@ def _sample_rows(conn: sqlite3.Connection, run_id: str) -> Iterator[tuple[Any, .
         yield from rows
 
 
+_EXPORT_KEYS = ("t", "device", *SAMPLE_FIELDS)
+
+
 def _sample_dicts(conn: sqlite3.Connection, run_id: str) -> Iterator[dict[str, Any]]:
-    keys = _SAMPLE_KEYS
-    for row in _sample_rows(conn, run_id):
+    keys = _EXPORT_KEYS
+    for row in _sample_rows(conn, run_id, t_first=True):
         yield dict(zip(keys, row, strict=True))
 
 
@@ -758,10 +765,9 @@ def write_json(store: Store, run_id: str, stream: TextIO) -> int:
         for key in ("format", "version", "run", "devices"):
             stream.write(f"{encode(key)}:{encode(head[key])},\n")
         stream.write('"samples":[')
-        keys = _SAMPLE_KEYS
         separator = "\n"
-        for row in _sample_rows(conn, run_id):
-            stream.write(separator + encode(dict(zip(keys, row, strict=True))))
+        for sample in _sample_dicts(conn, run_id):
+            stream.write(separator + encode(sample))
             separator = ",\n"
             count += 1
         stream.write("\n],\n")

@@ -667,26 +667,28 @@ def _device_lines(
 
 
 def _header(state: LiveState, width: int) -> list[Text]:
+    """Title line, then the sensors in use packed into at most two lines."""
     shown_at = state.wall_start + timedelta(seconds=state.last_t or 0.0)
-    stamp = shown_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
-    bits = [f"{state.host}", stamp, f"every {state.interval_s:g}s"]
-    if state.last_t is None:
-        bits.append("waiting for the first reading")
-    else:
-        bits.append(f"up {fmt_duration(state.last_t)}")
+    bits = [state.host, shown_at.strftime("%H:%M:%S %Z").strip(), f"every {state.interval_s:g}s"]
+    bits.append("no reading yet" if state.last_t is None else f"up {fmt_duration(state.last_t)}")
     if state.missed_ticks:
         bits.append(f"{state.missed_ticks} ticks missed")
-    if state.recording_run_id:
-        bits.append(f"recording run {state.recording_run_id}")
-    title = _line(width, ("finwatt live", "bold"), " · " + " · ".join(bits))
+    title = _line(width, ("finwatt live", "bold"), " (q quits) · " + " · ".join(bits))
     by_provenance: dict[str, list[str]] = {}
     for view in state.devices.values():
         if view.info.provenance:
             by_provenance.setdefault(view.info.provenance, []).append(view.info.device_id)
-    sensors = ", ".join(state.families) or "none"
-    powers = [f"{','.join(ids)} {p}" for p, ids in sorted(by_provenance.items())]
-    source = _line(width, "sensors: ", sensors, " · power: ", "; ".join(powers) or "none")
-    return [title, source]
+    segments = [f"sensors: {', '.join(state.families) or 'none'}"]
+    segments += [f"{','.join(ids)} {p}" for p, ids in sorted(by_provenance.items())]
+    if state.recording_run_id:
+        segments.append(f"recording run {state.recording_run_id}")
+    lines = [segments[0]]
+    for segment in segments[1:]:
+        if len(lines[-1]) + 3 + len(segment) <= width or len(lines) == 2:
+            lines[-1] += " · " + segment
+        else:
+            lines.append("  " + segment)
+    return [title, *(_line(width, line) for line in lines)]
 
 
 def _totals(state: LiveState, width: int) -> list[Text]:
@@ -810,12 +812,11 @@ def _profile(profile: ProfileStatus, width: int) -> list[Text]:
         lines.append(
             _line(
                 width,
-                f"last: {last.workload} on {last.device_id} at {last.target_load:.0%} "
-                f"(achieved {achieved}): ",
-                (rate, "bold"),
-                f" · {per_k} per 1,000 {unit}",
+                f"last: {last.workload} on {last.device_id} at {last.target_load:.0%} load "
+                f"(achieved {achieved})",
             )
         )
+        lines.append(_line(width, "      ", (rate, "bold"), f" · {per_k} per 1,000 {unit}"))
     return lines
 
 
@@ -833,70 +834,63 @@ def render(state: LiveState, width: int, height: int | None) -> RenderableType:
 
 def _frame(state: LiveState, width: int, height: int) -> list[Text]:
     cols = _columns(width)
-    head = [
-        *_header(state, width),
-        Text(),
-        _line(
-            width,
-            (
-                "device".ljust(cols.name + 1)
-                + "util".ljust(cols.bar + 6)
-                + "power".rjust(cols.power - 10)
-                + " source".ljust(11)
-                + "energy".rjust(cols.energy)
-                + " "
-                + (
-                    "temp".rjust(cols.temp)
-                    + " "
-                    + "clock".rjust(cols.clock)
-                    + " "
-                    + "memory".rjust(cols.mem)
-                    + " "
-                    if cols.detail
-                    else ""
-                )
-                + "power, last 2 min",
-                "bold",
-            ),
+    detail_heads = (
+        "temp".rjust(cols.temp) + " " + "clock".rjust(cols.clock) + " " + "memory".rjust(cols.mem)
+    )
+    column_heads = _line(
+        width,
+        (
+            "device".ljust(cols.name + 1)
+            + "util".ljust(cols.bar + 6)
+            + "power".rjust(cols.power - 10)
+            + " source".ljust(11)
+            + "energy".rjust(cols.energy)
+            + " "
+            + (detail_heads + " " if cols.detail else "")
+            + "power, last 2 min",
+            "bold",
         ),
-    ]
+    )
+    header = _header(state, width)
     totals = [_heading("Totals", width), *_totals(state, width)]
     profile = (
         [_heading("Profiling run", width), *_profile(state.profile, width)]
         if state.profile is not None
         else []
     )
-    footer = _line(
+    legend = _line(
         width,
-        ("q", "bold"),
-        " quits · ESTIMATED = from a power model, not a sensor (finwatt doctor says why)",
+        ("ESTIMATED", "bold yellow"),
+        " = from a power model, not a sensor; `finwatt doctor` says why",
     )
     waste_title = f"Waste: below {IDLE_UTIL:.0%} utilisation since the view started"
     views = list(state.devices.values())
 
-    def assemble(spaced: bool, detail: bool, max_notes: int, max_rows: int) -> list[Text]:
-        gap = [Text()] if spaced else []
+    def assemble(level: int, max_rows: int) -> list[Text]:
+        """Level 0 has everything; each level drops more to fit a short terminal."""
+        gap = [Text()] if level == 0 else []
         rows: list[Text] = []
         for view in views[:max_rows]:
-            rows += _device_lines(view, state.last_t, cols, width, detail_line=detail)
+            rows += _device_lines(view, state.last_t, cols, width, detail_line=level <= 2)
         if max_rows < len(views):
             more = f"… {len(views) - max_rows} more devices: enlarge the terminal"
             rows.append(_line(width, (more, "dim")))
-        waste = [_heading(waste_title, width), *_waste(state, width, max_notes)]
-        sections = [*rows, *gap, *totals, *gap, *waste]
+        waste = [_heading(waste_title, width), *_waste(state, width, 3 if level <= 3 else 1)]
+        frame = [*header, *gap, column_heads, *rows, *gap, *totals, *gap, *waste]
         if profile:
-            sections += [*gap, *profile]
-        return [*head, *sections, *gap, footer]
+            frame += [*gap, *profile]
+        if level <= 1:
+            frame += [*gap, legend]
+        return frame
 
-    everything = len(views)
-    frame = assemble(True, True, 3, everything)
-    for spaced, detail, notes in ((False, True, 3), (False, False, 3), (False, False, 1)):
+    frame = assemble(0, len(views))
+    for level in (1, 2, 3, 4):
         if len(frame) <= height:
             break
-        frame = assemble(spaced, detail, notes, everything)
+        frame = assemble(level, len(views))
     if len(frame) > height:
-        spare = height - len(assemble(False, False, 1, 0))
-        frame = assemble(False, False, 1, max(0, spare))
+        spare = height - len(assemble(4, 0))
+        frame = assemble(4, max(0, spare))
     return frame[:height]
 
 

@@ -18,12 +18,14 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from profiler.sensors.base import DeviceInfo, DeviceStatus, Reading
 
@@ -476,6 +478,22 @@ class Store:
         rows = self._conn.execute(sql + " ORDER BY device_id, t", args)
         return [SampleRow(r["device_id"], r["t"], *(r[f] for f in SAMPLE_FIELDS)) for r in rows]
 
+    def sample_arrays(self, run_id: str, device_id: str) -> dict[str, np.ndarray[Any, Any]]:
+        """Return one device's samples as float64 numpy columns (`t` and SAMPLE_FIELDS).
+
+        Nulls become NaN. One query, no per-row Python objects: for long histories.
+        """
+        columns = ("t", *SAMPLE_FIELDS)
+        cursor = self._conn.execute(
+            f"SELECT {', '.join(columns)} FROM sample WHERE run_id = ? AND device_id = ? "
+            "ORDER BY t",
+            (run_id, device_id),
+        )
+        cursor.row_factory = None
+        rows = cursor.fetchall()
+        data = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
+        return {name: data[:, i] for i, name in enumerate(columns)}
+
     # --- phases ---------------------------------------------------------------------
 
     def add_phase(self, run_id: str, phase: PhaseRecord) -> None:
@@ -532,6 +550,103 @@ class Store:
             for r in rows
         ]
 
+    # --- analysis inputs and findings ---------------------------------------------
+
+    def sample_columns(
+        self, run_id: str, device_id: str, *, min_t: float | None = None
+    ) -> Iterator[tuple[float | None, ...]]:
+        """Yield (t, util, power_w, energy_j, mem_used_bytes, sm_active) rows in time order.
+
+        One indexed query per device: the analyzer reads millions of rows straight into
+        numpy from this cursor without building a `SampleRow` each. `min_t` skips rows
+        before that many seconds after run start.
+        """
+        cursor = self._conn.execute(
+            "SELECT t, util, power_w, energy_j, mem_used_bytes, sm_active FROM sample "
+            "WHERE run_id = ? AND device_id = ? AND t >= ? ORDER BY t",
+            (run_id, device_id, float("-inf") if min_t is None else min_t),
+        )
+        cursor.row_factory = None
+        return iter(cursor)
+
+    def add_findings(
+        self,
+        run_id: str | None,
+        findings: Sequence[dict[str, Any]],
+        *,
+        window_start: str | None = None,
+        window_end: str | None = None,
+    ) -> None:
+        """Replace the findings of a run (or of a `--since` window) in one transaction.
+
+        Each finding is design.md's JSON shape (rule, device, severity, message, evidence,
+        recommendation, savings, confidence, assumptions).
+        """
+        with self.transaction() as tx:
+            if run_id is not None:
+                tx.execute("DELETE FROM finding WHERE run_id = ?", (run_id,))
+            else:
+                tx.execute(
+                    "DELETE FROM finding WHERE run_id IS NULL AND window_start IS ? "
+                    "AND window_end IS ?",
+                    (window_start, window_end),
+                )
+            tx.executemany(
+                "INSERT INTO finding (run_id, window_start, window_end, rule, device_id, "
+                "severity, message, evidence, recommendation, savings, confidence, assumptions) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        window_start,
+                        window_end,
+                        f["rule"],
+                        f.get("device"),
+                        f["severity"],
+                        f["message"],
+                        json.dumps(f.get("evidence") or {}, sort_keys=True),
+                        _json_or_null(f.get("recommendation")),
+                        _json_or_null(f.get("savings")),
+                        f.get("confidence"),
+                        json.dumps(list(f.get("assumptions") or [])),
+                    )
+                    for f in findings
+                ],
+            )
+
+    def findings(
+        self,
+        run_id: str | None,
+        *,
+        window_start: str | None = None,
+        window_end: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return stored findings of a run (or `--since` window) in design.md's JSON shape."""
+        if run_id is not None:
+            rows = self._conn.execute(
+                "SELECT * FROM finding WHERE run_id = ? ORDER BY id", (run_id,)
+            )
+        else:
+            rows = self._conn.execute(
+                "SELECT * FROM finding WHERE run_id IS NULL AND window_start IS ? "
+                "AND window_end IS ? ORDER BY id",
+                (window_start, window_end),
+            )
+        return [
+            {
+                "rule": r["rule"],
+                "device": r["device_id"],
+                "severity": r["severity"],
+                "message": r["message"],
+                "evidence": json.loads(r["evidence"]),
+                "recommendation": _loads_or_null(r["recommendation"]),
+                "savings": _loads_or_null(r["savings"]),
+                "confidence": r["confidence"],
+                "assumptions": json.loads(r["assumptions"]),
+            }
+            for r in rows
+        ]
+
 
 def _run_from_row(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
@@ -548,6 +663,14 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
         interval_s=row["interval_s"],
         missed_ticks=row["missed_ticks"],
     )
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def _loads_or_null(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -79,9 +79,7 @@ def idle_host(
         if savings
         else ""
     )
-    notes = [
-        "idle test: 30-min windows of the max of 1-min mean CPU utilisation (Azure Advisor)"
-    ]
+    notes = ["idle test: 30-min windows of the max of 1-min mean CPU utilisation (Azure Advisor)"]
     if idle_power:
         notes.append(f"idle power {idle_power.watts.point:.1f} W: {idle_power.label}")
         notes.append("GPU power is counted in the GPU findings, not here")

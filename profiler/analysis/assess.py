@@ -1,0 +1,383 @@
+"""Run every rule over a usage window or a profiling run; apply precedence; rank.
+
+Two entry points, both pure:
+
+- `assess_usage`: monitoring data (one run, or several runs on one axis) of one host:
+  eligibility, then IDLE_HOST, CPU/memory right-sizing and the GPU rules, or
+  INSUFFICIENT_DATA with indicative observations; LOW_EFFICIENCY_HOST where a measured
+  ladder of this host is given.
+- `assess_profile`: a profiling run's phases: POOR_PROPORTIONALITY, BETTER_PLACEMENT and
+  LOW_EFFICIENCY_HOST (given an observed utilisation). Profiling runs never produce idle
+  or right-sizing findings (methodology section 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from profiler.analysis.confidence import Quality, curve_tier, history_tier, power_tier
+from profiler.analysis.curve import PowerCurve, ladder_curve, model_curves
+from profiler.analysis.findings import Finding, apply_precedence, ranked
+from profiler.analysis.gpu_rules import gpu_findings
+from profiler.analysis.host_rules import (
+    IdlePower,
+    idle_host,
+    over_provisioned_cpu,
+    over_provisioned_mem,
+    under_provisioned_cpu,
+)
+from profiler.analysis.ladder_rules import (
+    better_placement,
+    low_efficiency_host,
+    poor_proportionality,
+)
+from profiler.analysis.profile import LadderSummary, summarise_ladders
+from profiler.analysis.savings import Estimate, Site
+from profiler.analysis.series import DeviceSeries, FloatArray
+from profiler.analysis.thresholds import DAY_S, Thresholds
+from profiler.analysis.usage import UsageStats, usage_stats, valid_seconds
+from profiler.store import PhaseRecord
+
+DEFAULTS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Ranked findings, the figures behind them, and every assumption made.
+
+    Attributes:
+        findings: after precedence, ranked by facility kWh saved.
+        metrics: per device (and per workload) figures for `finwatt analyze --json`.
+        assumptions: the union of the findings' and the site's assumption lines.
+    """
+
+    findings: list[Finding]
+    metrics: dict[str, Any]
+    assumptions: list[str]
+
+    def as_dict(self, run: str | None) -> dict[str, Any]:
+        """Return the JSON shape of design.md's Findings section."""
+        return {
+            "run": run,
+            "findings": [f.as_dict() for f in self.findings],
+            "metrics": self.metrics,
+        }
+
+
+def _finish(findings: list[Finding], metrics: dict[str, Any], site: Site) -> Assessment:
+    kept = ranked(apply_precedence(findings))
+    metrics["site"] = site.assumptions()
+    lines: list[str] = []
+    for line in [*(a for f in kept for a in f.assumptions), *site.assumptions()]:
+        if line not in lines:
+            lines.append(line)
+    return Assessment(kept, metrics, lines)
+
+
+def mean_power_w(series: DeviceSeries) -> float | None:
+    """Return the device's mean power in watts: energy over the time it covers."""
+    delta = series.energy_delta_j
+    if np.isnan(delta).all():
+        return None
+    seconds = valid_seconds(series.t, delta)
+    return float(np.nansum(delta)) / seconds if seconds > 0 else None
+
+
+def energy_j(series: DeviceSeries) -> float | None:
+    """Return the device's energy in joules over the window (None without any)."""
+    delta = series.energy_delta_j
+    return None if np.isnan(delta).all() else float(np.nansum(delta))
+
+
+def _host_subject(series: Sequence[DeviceSeries]) -> DeviceSeries | None:
+    def has_util(s: DeviceSeries) -> bool:
+        return bool(s.n and not np.isnan(s.util).all())
+
+    hosts = [s for s in series if s.spec.kind == "host" and has_util(s)]
+    if hosts:
+        return hosts[0]
+    cpus = [s for s in series if s.spec.kind == "cpu" and has_util(s)]
+    return cpus[0] if len(cpus) == 1 else None
+
+
+def _idle_power(
+    power_devices: Sequence[DeviceSeries], ladder: PowerCurve | None, thresholds: Thresholds
+) -> IdlePower | None:
+    if ladder is not None and not ladder.estimated:
+        w = ladder.idle_w
+        return IdlePower(Estimate(w, w, w), "ladder", f"active idle of {ladder.label}")
+    if not power_devices:
+        return None
+    means = [mean_power_w(s) for s in power_devices]
+    if all(s.spec.measured for s in power_devices) and all(m is not None for m in means):
+        w = sum(m for m in means if m is not None)
+        ids = ", ".join(s.spec.device_id for s in power_devices)
+        return IdlePower(Estimate(w, w, w), "measured", f"mean measured power of {ids}")
+    curves = model_curves([s.spec for s in power_devices], thresholds)
+    if curves is None:
+        return None
+    point, low, high = (c.idle_w for c in curves)
+    return IdlePower(Estimate(point, low, high), "model", curves[0].label)
+
+
+def _minute_bins(series: DeviceSeries, origin: float, minute_s: float) -> np.ndarray[Any, Any]:
+    return np.floor((series.t - origin) / minute_s).astype(np.int64)
+
+
+def _indicative(
+    subject: DeviceSeries,
+    power_devices: Sequence[DeviceSeries],
+    origin: float,
+    idle_util: float,
+    thresholds: Thresholds,
+) -> tuple[float | None, float | None]:
+    """Return (share of 1-min means below `idle_util`, energy in J of those minutes)."""
+    valid = ~np.isnan(subject.util)
+    if not valid.any():
+        return None, None
+    bins = _minute_bins(subject, origin, thresholds.minute_s)[valid]
+    sums = np.bincount(bins, weights=subject.util[valid])
+    counts = np.bincount(bins)
+    present = counts > 0
+    means: FloatArray = np.where(present, sums / np.maximum(counts, 1), np.nan)
+    idle = present & (means < idle_util)
+    share = float(idle.sum() / present.sum())
+    energies = []
+    for device in power_devices:
+        has = ~np.isnan(device.energy_delta_j)
+        if not has.any():
+            continue
+        dbins = _minute_bins(device, origin, thresholds.minute_s)[has]
+        per_minute = np.bincount(dbins, weights=device.energy_delta_j[has])
+        n = min(per_minute.size, idle.size)
+        energies.append(float(per_minute[:n][idle[:n]].sum()))
+    return share, (sum(energies) if energies else None)
+
+
+def _insufficient(
+    usage: UsageStats,
+    share: float | None,
+    idle_energy_j: float | None,
+    notes: tuple[str, ...],
+    thresholds: Thresholds,
+) -> Finding:
+    observed = (
+        f" Indicative only, not a recommendation: idle in {share:.0%} of minutes"
+        + (f", {idle_energy_j:,.1f} J drawn while idle." if idle_energy_j is not None else ".")
+        if share is not None
+        else ""
+    )
+    return Finding(
+        rule="INSUFFICIENT_DATA",
+        device=usage.device_id,
+        severity="info",
+        message=(
+            f"{usage.device_id}: {usage.span_s / DAY_S:.2f} days and "
+            f"{usage.valid_hours:.1f} h of data, below the {thresholds.min_span_s / DAY_S:g} "
+            f"days and {thresholds.min_valid_hours:g} h needed for idle and right-sizing "
+            f"findings; keep monitoring.{observed}"
+        ),
+        evidence={
+            "span_s": usage.span_s,
+            "valid_hours": usage.valid_hours,
+            "required_span_s": thresholds.min_span_s,
+            "required_hours": thresholds.min_valid_hours,
+            "indicative": {"idle_share": share, "idle_energy_j": idle_energy_j},
+        },
+        confidence="low",
+        assumptions=(
+            *notes,
+            "eligibility: >= 7 days span and >= 30 h of valid data (AWS Compute Optimizer, "
+            "Azure Advisor)",
+            "indicative observations are not recommendations",
+        ),
+    )
+
+
+def _device_metrics(series: DeviceSeries, usage: UsageStats, th: Thresholds) -> dict[str, Any]:
+    return {
+        "kind": series.spec.kind,
+        "provenance": series.spec.provenance,
+        "estimated": series.spec.estimated,
+        "samples": usage.samples,
+        "span_s": usage.span_s,
+        "valid_hours": usage.valid_hours,
+        "coverage": usage.coverage,
+        "eligible": usage.eligible(th),
+        "util_mean": usage.util_mean,
+        "util_p95": usage.percentile(0.95),
+        "sm_active_mean": usage.sm_mean,
+        "mem_max_bytes": usage.mem_max_bytes,
+        "energy_j": energy_j(series),
+        "mean_power_w": mean_power_w(series),
+    }
+
+
+def _eligibility_notes(th: Thresholds) -> tuple[str, ...]:
+    if th.min_span_s >= DEFAULTS.min_span_s and th.min_valid_hours >= DEFAULTS.min_valid_hours:
+        return ()
+    return (
+        f"eligibility lowered to {th.min_span_s:g} s span and {th.min_valid_hours:g} h of "
+        f"data (methodology: 7 days and 30 h): findings are indicative",
+    )
+
+
+def assess_usage(
+    series: Sequence[DeviceSeries],
+    site: Site,
+    thresholds: Thresholds = DEFAULTS,
+    *,
+    ladder: LadderSummary | None = None,
+) -> Assessment:
+    """Assess one host's monitoring window.
+
+    Args:
+        series: every device of the host, on one time axis.
+        site: PUE, grid intensity and tariff.
+        thresholds: rule thresholds and eligibility limits.
+        ladder: a CPU load ladder measured on this host (its power curve), if any.
+    """
+    present = [s for s in series if s.n]
+    origin = min((float(s.t[0]) for s in present), default=0.0)
+    usage = {s.spec.device_id: usage_stats(s, origin, thresholds) for s in present}
+    metrics: dict[str, Any] = {
+        "devices": {
+            s.spec.device_id: _device_metrics(s, usage[s.spec.device_id], thresholds)
+            for s in present
+        },
+    }
+    base_notes = _eligibility_notes(thresholds) + tuple(
+        f"{s.spec.device_id} power is {s.spec.provenance}: a model, not a measurement"
+        for s in present
+        if s.spec.estimated
+    )
+    gpus = [s for s in present if s.spec.kind == "gpu"]
+    power_devices = [s for s in present if s.spec.kind in ("cpu", "dram") and s.spec.provenance]
+    curve = (
+        ladder_curve(
+            ladder.metrics,
+            f"{ladder.workload} ladder on {ladder.device}",
+            estimated=bool(ladder.provenance and "estimated:" in ladder.provenance),
+        )
+        if ladder and ladder.metrics
+        else None
+    )
+    findings: list[Finding] = []
+    host = _host_subject(present)
+    if host is not None:
+        stats = usage[host.spec.device_id]
+        host_quality = Quality(
+            power=power_tier(s.spec.provenance for s in power_devices),
+            history=history_tier(stats, thresholds),
+            site_defaulted=site.defaulted,
+            notes=base_notes,
+        )
+        if not stats.eligible(thresholds):
+            share, idle_j = _indicative(
+                host, power_devices, origin, thresholds.indicative_cpu_idle_util, thresholds
+            )
+            findings.append(_insufficient(stats, share, idle_j, base_notes, thresholds))
+        else:
+            activity = {
+                g.spec.device_id: (
+                    usage[g.spec.device_id].sm_mean
+                    if usage[g.spec.device_id].sm_mean is not None
+                    else usage[g.spec.device_id].util_mean
+                )
+                for g in gpus
+            }
+            idle = idle_host(
+                stats,
+                activity,
+                _idle_power(power_devices, curve, thresholds),
+                site,
+                host_quality,
+                thresholds,
+            )
+            findings.extend([idle] if idle else [])
+            cores = host.spec.logical_cores
+            if cores:
+                curves = (
+                    (curve, curve, curve)
+                    if curve and not curve.estimated
+                    else model_curves([s.spec for s in power_devices], thresholds)
+                )
+                cpu_quality = Quality(
+                    power=host_quality.power,
+                    curve=curve_tier(curves[0] if curves else None),
+                    history=host_quality.history,
+                    site_defaulted=site.defaulted,
+                    notes=base_notes,
+                )
+                for rule in (
+                    under_provisioned_cpu(stats, cores, host_quality, thresholds),
+                    over_provisioned_cpu(stats, cores, curves, site, cpu_quality, thresholds),
+                ):
+                    findings.extend([rule] if rule else [])
+            if host.spec.mem_total_bytes:
+                mem = over_provisioned_mem(
+                    stats, host.spec.mem_total_bytes, host_quality, thresholds
+                )
+                findings.extend([mem] if mem else [])
+        if ladder is not None:
+            low = low_efficiency_host(ladder, stats.util_mean, thresholds)
+            findings.extend([low] if low else [])
+    for gpu in gpus:
+        stats = usage[gpu.spec.device_id]
+        quality = Quality(
+            power=power_tier([gpu.spec.provenance]),
+            history=history_tier(stats, thresholds),
+            site_defaulted=site.defaulted,
+            gpu_util_fallback=stats.sm_mean is None,
+            notes=base_notes,
+        )
+        if stats.eligible(thresholds):
+            findings.extend(gpu_findings(stats, mean_power_w(gpu), site, quality, thresholds))
+        else:
+            share, idle_j = _indicative(
+                gpu, [gpu], origin, thresholds.indicative_gpu_idle_util, thresholds
+            )
+            findings.append(_insufficient(stats, share, idle_j, base_notes, thresholds))
+    if ladder is not None:
+        metrics["workloads"] = [ladder.as_dict()]
+    return _finish(findings, metrics, site)
+
+
+def assess_profile(
+    phases: Sequence[PhaseRecord],
+    site: Site,
+    thresholds: Thresholds = DEFAULTS,
+    *,
+    observed_util: float | None = None,
+) -> Assessment:
+    """Assess a profiling run from its phases (with their energy figures).
+
+    Args:
+        phases: the run's phases, `details` carrying units_per_s, mean_power_w, units_per_j
+            and provenance (`phases.phase_metrics`).
+        site: PUE, grid intensity and tariff (for the assumption lines).
+        thresholds: rule thresholds.
+        observed_util: this host's observed mean CPU utilisation, for LOW_EFFICIENCY_HOST.
+    """
+    summaries = summarise_ladders(phases)
+    findings: list[Finding] = []
+    for summary in summaries:
+        for rule in (
+            poor_proportionality(summary, thresholds),
+            low_efficiency_host(summary, observed_util, thresholds),
+        ):
+            findings.extend([rule] if rule else [])
+    findings.extend(better_placement(phases, thresholds))
+    metrics = {
+        "workloads": [
+            {**s.as_dict(), "units_per_joule": s.metrics.overall_units_per_j if s.metrics else None}
+            for s in summaries
+        ],
+        "phases": len(phases),
+        "observed_util": observed_util,
+    }
+    return _finish(findings, metrics, site)

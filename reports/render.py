@@ -1,0 +1,105 @@
+"""Render a `ReportData` to one self-contained HTML file (jinja2, autoescaping on).
+
+The page loads nothing: inline CSS, charts as data: URIs, and a Content-Security-Policy
+that forbids every network load. Every string from outside (labels, host and model
+names, workload names, configuration) goes through jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from reports import charts
+from reports.data import J_PER_KWH, ReportData
+
+
+@dataclass(frozen=True)
+class SiteFactors:
+    """Grid and site factors for the summary's CO2e and cost of the run's energy.
+
+    Attributes:
+        carbon_g_per_kwh: grid carbon intensity.
+        carbon_source: where it came from (e.g. "codecarbon: GBR", "world average (default)").
+        pue: power usage effectiveness applied to IT energy.
+        pue_defaulted: True when PUE was not given.
+        price_per_kwh: tariff, or None when not given (no cost shown).
+    """
+
+    carbon_g_per_kwh: float = 475.0
+    carbon_source: str = "world average 475 g/kWh (default; codecarbon)"
+    pue: float = 1.0
+    pue_defaulted: bool = True
+    price_per_kwh: float | None = None
+
+
+def _fmt(value: Any, spec: str = ".3g", unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{format(value, spec)}{unit}"
+
+
+def _savings_point(finding: dict[str, Any], key: str) -> float:
+    savings = finding.get("savings") or {}
+    figure = savings.get(key) or {}
+    point = figure.get("point")
+    return float(point) if isinstance(point, int | float) else 0.0
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = _fmt
+    env.filters["pct"] = lambda v: _fmt(v * 100 if v is not None else None, ".0f", "%")
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, default=str)
+    return env
+
+
+def render_html(data: ReportData, site: SiteFactors | None = None) -> str:
+    """Return the report of `data` as one HTML document."""
+    site = site or SiteFactors()
+    findings = list((data.analysis or {}).get("findings") or [])
+    findings.sort(key=lambda f: _savings_point(f, "facility_kwh_per_year"), reverse=True)
+    energy_kwh = data.total_energy_kwh
+    facility_kwh = energy_kwh * site.pue if energy_kwh is not None else None
+    co2e_kg = facility_kwh * site.carbon_g_per_kwh / 1000 if facility_kwh is not None else None
+    cost = (
+        facility_kwh * site.price_per_kwh
+        if facility_kwh is not None and site.price_per_kwh is not None
+        else None
+    )
+    timeline_charts = [(tl, charts.timeline_chart(tl, data.phases)) for tl in data.timelines]
+    template = _environment().get_template("report.html")
+    return template.render(
+        data=data,
+        run=data.run,
+        site=site,
+        findings=findings,
+        top_findings=findings[:3],
+        energy_kwh=energy_kwh,
+        energy_j=data.total_energy_j,
+        facility_kwh=facility_kwh,
+        co2e_kg=co2e_kg,
+        cost=cost,
+        j_per_kwh=J_PER_KWH,
+        efficiency_chart=charts.efficiency_chart(data.phases),
+        proportionality_chart=charts.proportionality_chart(data.ladders),
+        timeline_charts=timeline_charts,
+        invalid_phases=[p for p in data.phases if not p.valid],
+    )
+
+
+def write_report(path: Path, data: ReportData, site: SiteFactors | None = None) -> Path:
+    """Write the report to `path` (its folder must exist) and return the path."""
+    path.write_text(render_html(data, site), encoding="utf-8")
+    return path

@@ -1,0 +1,489 @@
+import copy
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from profiler import interchange
+from profiler.interchange import (
+    CSV_COLUMNS,
+    InterchangeError,
+    canonical_utc,
+    export_run,
+    import_run,
+    parse_document,
+    validate_document,
+    write_csv,
+    write_json,
+)
+from profiler.store import SAMPLE_FIELDS, Store
+from tests.fakes.history import history_doc, write_history
+
+
+def finwatt(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "profiler", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        env=os.environ.copy(),
+        check=False,
+    )
+
+
+def small_doc() -> dict[str, Any]:
+    t = np.arange(4, dtype=float)
+    return history_doc(
+        [
+            {"id": "cpu:0", "kind": "cpu", "power_limit_w": 280.0, "provenance": "measured:rapl"},
+            {"id": "host", "kind": "host", "logical_cores": 64},
+        ],
+        t,
+        {
+            "cpu:0": {"util": [0.1, 0.2, 0.3, 0.4], "power_w": [100.0, 110.0, 120.0, 130.0]},
+            "host": {"util": [0.5, 0.5, 0.5, 0.5], "mem_used_bytes": [1, 2, 3, 4]},
+        },
+        run_id="small",
+        phases=[
+            {
+                "workload": "risk",
+                "device": "cpu:0",
+                "target_load": 1.0,
+                "t_start": 0.0,
+                "t_end": 3.0,
+                "units": 1.2e6,
+                "unit": "scenario",
+            }
+        ],
+    )
+
+
+def counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("run", "device", "sample", "phase", "finding")
+        }
+    finally:
+        conn.close()
+
+
+def without_id(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    doc["run"].pop("id")
+    return doc
+
+
+# --- property: export -> import -> export is lossless -------------------------------
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+non_negative = st.floats(min_value=0, max_value=1e12, allow_nan=False)
+fraction = st.floats(min_value=0, max_value=1)
+
+
+def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | strategy
+
+
+device_ids = st.sampled_from(["cpu:0", "cpu:1", "dram:0", "gpu:0", "gpu:1", "host"])
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | finite | st.text()
+json_objects = st.dictionaries(st.text(max_size=5), json_scalars, max_size=3)
+timestamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)).map(
+    lambda d: canonical_utc(d.isoformat() + "Z")
+)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> dict[str, Any]:
+    ids = sorted(draw(st.sets(device_ids, min_size=1, max_size=4)))
+    devices = [
+        {
+            "id": d,
+            "kind": d.split(":")[0],
+            "model": draw(optional(st.text(max_size=8))),
+            "logical_cores": draw(optional(st.integers(1, 512))),
+            "mem_total_bytes": draw(optional(st.integers(0, 2**50))),
+            "power_limit_w": draw(optional(st.floats(min_value=1, max_value=1e4))),
+            "provenance": draw(
+                st.sampled_from([None, "measured:rapl", "measured:nvml-energy", "estimated:x"])
+            ),
+            "details": draw(json_objects),
+            "status": draw(st.sampled_from(["ok", "degraded", "lost"])),
+            "status_reason": draw(optional(st.text(max_size=8))),
+        }
+        for d in ids
+    ]
+    samples = []
+    for d in ids:
+        for t in sorted(draw(st.lists(non_negative, max_size=6))):
+            samples.append(
+                {
+                    "t": t,
+                    "device": d,
+                    "util": draw(optional(fraction)),
+                    "power_w": draw(optional(non_negative)),
+                    "energy_j": draw(optional(non_negative)),
+                    "energy_from_power_j": draw(optional(non_negative)),
+                    "mem_used_bytes": draw(optional(st.integers(0, 2**62))),
+                    "clock_mhz": draw(optional(non_negative)),
+                    "temperature_c": draw(optional(finite)),
+                    "sm_active": draw(optional(fraction)),
+                }
+            )
+    phases = []
+    for start in sorted(draw(st.lists(non_negative, max_size=3))):
+        phases.append(
+            {
+                "workload": draw(st.sampled_from(["risk", "inference", "ledger"])),
+                "device": draw(st.sampled_from(ids)),
+                "target_load": draw(fraction),
+                "t_start": start,
+                "t_end": start + draw(non_negative),
+                "units": draw(optional(non_negative)),
+                "unit": draw(optional(st.text(max_size=8))),
+                "achieved_load": draw(optional(fraction)),
+                "valid": draw(optional(st.booleans())),
+                "details": draw(json_objects),
+            }
+        )
+    findings = [
+        {
+            "rule": draw(st.sampled_from(["IDLE_GPU", "OVER_PROVISIONED_CPU"])),
+            "device": draw(optional(st.sampled_from(ids))),
+            "severity": "warning",
+            "message": draw(st.text(max_size=20)),
+            "evidence": draw(json_objects),
+            "recommendation": draw(optional(json_objects)),
+            "savings": draw(optional(json_objects)),
+            "confidence": draw(optional(st.sampled_from(["low", "medium", "high"]))),
+            "assumptions": draw(st.lists(st.text(max_size=8), max_size=2)),
+        }
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    started = draw(timestamps)
+    status = draw(st.sampled_from(["running", "complete", "interrupted", "failed"]))
+    return {
+        "format": "finwatt-run",
+        "version": 1,
+        "run": {
+            "id": draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,20}", fullmatch=True)),
+            "kind": draw(st.sampled_from(["profile", "monitor", "scheduled"])),
+            "label": draw(optional(st.text(max_size=10))),
+            "host": draw(st.text(min_size=1, max_size=10)),
+            "started": started,
+            "ended": None if status == "running" else started,
+            "status": status,
+            "interval_s": draw(optional(st.floats(min_value=0.05, max_value=60))),
+            "missed_ticks": draw(st.integers(0, 100)),
+            "finwatt_version": "0.1.0",
+            "config": draw(json_objects),
+        },
+        "devices": devices,
+        "samples": samples,
+        "phases": phases,
+        "findings": findings,
+    }
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=documents())
+def test_import_export_lossless(doc: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "f.db") as store:
+        run_id = import_run(store, copy.deepcopy(doc))
+        assert run_id == doc["run"]["id"]  # a free id is kept
+        exported = export_run(store, run_id)
+        assert exported == doc
+        again = import_run(store, exported)  # same database: the id is taken
+        assert again != run_id
+        assert without_id(export_run(store, again)) == without_id(doc)
+        assert store.get_run(again).config["imported_from"]["run_id"] == run_id  # type: ignore[union-attr]
+        stream = io.StringIO()
+        assert write_json(store, run_id, stream) == len(doc["samples"])
+        assert json.loads(stream.getvalue()) == doc
+
+
+def test_streamed_and_in_memory_exports_agree(tmp_path: Path) -> None:
+    with Store(tmp_path / "f.db") as store:
+        run_id = import_run(store, small_doc())
+        stream = io.StringIO()
+        write_json(store, run_id, stream)
+        assert json.loads(stream.getvalue()) == export_run(store, run_id)
+        assert stream.getvalue().count("\n") > len(small_doc()["samples"])  # a sample a line
+
+
+def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
+    doc = small_doc()
+    doc["run"]["started"] = "2026-11-01T02:00:00+02:00"
+    doc["samples"][0] = {"t": 0, "device": "cpu:0"}  # absent metrics read as null
+    with Store(tmp_path / "f.db") as store:
+        run_id = import_run(store, doc, source="x.json")
+        run = store.get_run(run_id)
+        assert run is not None
+        assert run.started == "2026-11-01T00:00:00.000Z"
+        assert run.pid is None
+        assert run.config["imported_from"]["source"] == "x.json"
+        first = store.samples(run_id, "cpu:0")[0]
+        assert first.t == 0.0
+        assert all(getattr(first, f) is None for f in SAMPLE_FIELDS)
+        exported = export_run(store, run_id)
+        assert exported["devices"][1]["status"] == "ok"
+        assert "imported_from" not in exported["run"]["config"]
+
+
+def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "f.db"
+    original = interchange._insert_samples
+
+    def failing(conn: sqlite3.Connection, run_id: str, samples: list[Any]) -> None:
+        original(conn, run_id, samples)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(interchange, "_insert_samples", failing)
+    with Store(db) as store, pytest.raises(sqlite3.OperationalError):
+        import_run(store, small_doc())
+    assert counts(db) == {"run": 0, "device": 0, "sample": 0, "phase": 0, "finding": 0}
+
+
+def test_error_count_and_path() -> None:
+    doc = small_doc()
+    doc["samples"][1]["util"] = 1.5
+    doc["samples"][5]["util"] = -1
+    doc["run"]["kind"] = "batch"
+    with pytest.raises(InterchangeError) as caught:
+        validate_document(doc)
+    assert str(caught.value) == (
+        "run.kind: must be 'profile', 'monitor' or 'scheduled' (got \"batch\") (and 2 more)"
+    )
+
+
+def test_large_sample_index_in_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(interchange, "CHUNK", 3)  # errors in a later chunk keep their index
+    doc = small_doc()
+    doc["samples"][7]["util"] = 2.0
+    with pytest.raises(InterchangeError, match=r"^samples\[7\]\.util: must be <= 1 \(got 2.0\)$"):
+        validate_document(doc)
+
+
+# --- the CLI ------------------------------------------------------------------------
+
+
+def test_monitor_export_import_roundtrip(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    result = finwatt("monitor", "--duration", "2s", "--interval", "0.1s", "--json", "--db", str(a))
+    assert result.returncode == 0, result.stderr
+    run_id = json.loads(result.stdout)["run"]
+    first = tmp_path / "first.json"
+    result = finwatt("export", run_id, "--format", "json", "-o", str(first), "--db", str(a))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    doc = json.loads(first.read_text())
+    assert doc["run"]["id"] == run_id
+    assert len(doc["samples"]) > 10
+
+    result = finwatt("import", str(first), "--json", "--db", str(b))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"run": run_id}
+    second = finwatt("export", run_id, "--db", str(b))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.read_text()  # byte for byte
+
+    result = finwatt("import", "-", "--json", "--db", str(a), stdin=first.read_text())
+    assert result.returncode == 0, result.stderr
+    copy_id = json.loads(result.stdout)["run"]
+    assert copy_id != run_id
+    third = json.loads(finwatt("export", copy_id, "--db", str(a)).stdout)
+    assert without_id(third) == without_id(doc)
+
+    result = finwatt("export", run_id, "--format", "csv", "--db", str(a))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 1 + len(doc["samples"])
+    assert {r[0] for r in rows[1:]} == {run_id}
+    by_key = {(s["device"], s["t"]): s for s in doc["samples"]}
+    for row in rows[1:]:
+        sample = by_key[(row[1], float(row[2]))]
+        for name, cell in zip(CSV_COLUMNS[3:], row[3:], strict=True):
+            assert (None if cell == "" else float(cell)) == sample[name]
+
+
+def test_import_text_confirmation(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(small_doc()))
+    result = finwatt("import", str(path), "--db", str(tmp_path / "f.db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"imported run small from {path}"
+
+
+def mutate(change: Callable[[dict[str, Any]], object]) -> str:
+    doc = small_doc()
+    change(doc)
+    return json.dumps(doc)
+
+
+def set_at(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        target: Any = doc
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+
+    return change
+
+
+INVALID = [
+    ("missing field", mutate(lambda d: d["run"].pop("host")), "run.host: required field missing"),
+    ("missing samples", mutate(lambda d: d.pop("samples")), "samples: required field missing"),
+    (
+        "wrong type",
+        mutate(set_at(("samples", 1, "util"), "high")),
+        'samples[1].util: must be a number (got "high")',
+    ),
+    (
+        "string number",
+        mutate(set_at(("samples", 2, "power_w"), "5.0")),
+        "samples[2].power_w: must be a number",
+    ),
+    (
+        "non-monotone t",
+        mutate(set_at(("samples", 2, "t"), 0.5)),
+        "samples[2].t: 0.5 is before the previous sample of cpu:0 (t=1.0)",
+    ),
+    (
+        "util > 1",
+        mutate(set_at(("samples", 6, "util"), 1.5)),
+        "samples[6].util: must be <= 1 (got 1.5)",
+    ),
+    ("negative t", mutate(set_at(("samples", 0, "t"), -1.0)), "samples[0].t: must be >= 0"),
+    (
+        "unknown device",
+        mutate(set_at(("samples", 3, "device"), "gpu:9")),
+        "samples[3].device: unknown device 'gpu:9' (not in devices)",
+    ),
+    (
+        "unknown phase device",
+        mutate(set_at(("phases", 0, "device"), "gpu:0")),
+        "phases[0].device: unknown device 'gpu:0'",
+    ),
+    (
+        "unknown field",
+        mutate(set_at(("samples", 0, "utilization"), 0.1)),
+        "samples[0].utilization: unknown field",
+    ),
+    ("bad kind", mutate(set_at(("devices", 0, "kind"), "tpu")), "devices[0].kind: must be"),
+    (
+        "id/kind mismatch",
+        mutate(set_at(("devices", 0, "kind"), "gpu")),
+        "devices[0].id: 'cpu:0' does not match kind 'gpu'",
+    ),
+    (
+        "duplicate device",
+        mutate(lambda d: d["devices"].append(d["devices"][0])),
+        "devices[2].id: duplicate device 'cpu:0'",
+    ),
+    ("bad status", mutate(set_at(("run", "status"), "done")), "run.status: must be"),
+    (
+        "naive timestamp",
+        mutate(set_at(("run", "started"), "2026-11-01T00:00:00")),
+        "run.started: '2026-11-01T00:00:00' has no UTC offset",
+    ),
+    (
+        "not a timestamp",
+        mutate(set_at(("run", "started"), "yesterday")),
+        "run.started: 'yesterday' is not an ISO-8601 timestamp",
+    ),
+    (
+        "ended before started",
+        mutate(set_at(("run", "ended"), "2026-10-01T00:00:00Z")),
+        "run.ended: '2026-10-01T00:00:00Z' is before run.started",
+    ),
+    (
+        "bad format",
+        mutate(set_at(("format",), "other")),
+        "format: must be 'finwatt-run' (got \"other\")",
+    ),
+    (
+        "bad version",
+        mutate(set_at(("version",), 2)),
+        "version: this finwatt reads version 1 (got 2)",
+    ),
+    ("malformed JSON", '{"format": "finwatt-run", ', "not valid JSON: "),
+    ("not an object", "[1, 2]", "document: must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+)
+def test_invalid_document_refused(tmp_path: Path, text: str, expected: str) -> None:
+    db = tmp_path / "f.db"
+    with Store(db) as store:
+        import_run(store, small_doc())
+    before = counts(db)
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    result = finwatt("import", str(path), "--json", "--db", str(db))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"finwatt: error: {path}: ")
+    assert expected in lines[0]
+    assert lines[0].endswith("; nothing imported")
+    assert counts(db) == before
+
+
+def test_export_errors(tmp_path: Path) -> None:
+    db = str(tmp_path / "f.db")
+    result = finwatt("export", "nope", "--db", db)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "finwatt: error: no run nope; `finwatt runs` lists them"
+    with Store(Path(db)) as store:
+        import_run(store, small_doc())
+    result = finwatt("export", "small", "--format", "parquet", "--db", db)
+    assert result.returncode == 2
+    assert "parquet is not supported in this version" in result.stderr
+    result = finwatt("import", str(tmp_path / "missing.json"), "--db", db)
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+
+
+# --- helpers for synthetic histories ------------------------------------------------
+
+
+def test_history_doc_and_write_history_agree(tmp_path: Path) -> None:
+    t = np.arange(0.0, 600.0, 2.5)
+    util = np.linspace(0, 1, t.size)
+    power = 100.0 + 200.0 * util
+    power[3] = np.nan  # absent reading
+    series = {
+        "gpu:0": {"util": util, "power_w": power, "mem_used_bytes": np.full(t.size, 2.0**30)},
+        "host": {"util": util / 2},
+    }
+    devices = [{"id": "gpu:0", "kind": "gpu", "power_limit_w": 700.0}, "host"]
+    doc = history_doc(devices, t, series, run_id="h", started="2026-11-01T00:00:00.000Z")
+    path = tmp_path / "h.json"
+    assert write_history(path, devices, t, series, run_id="h") == 2 * t.size
+    assert parse_document(path.read_bytes()) == doc
+    assert doc["samples"][3]["power_w"] is None
+    assert isinstance(doc["samples"][0]["mem_used_bytes"], int)
+    with Store(tmp_path / "f.db") as store:
+        run_id = import_run(store, doc)
+        assert len(store.samples(run_id, "gpu:0")) == t.size
+        stream = io.StringIO()
+        assert write_csv(store, run_id, stream) == 2 * t.size
