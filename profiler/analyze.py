@@ -19,7 +19,13 @@ import numpy as np
 from profiler.analysis.assess import Assessment, assess_profile, assess_usage
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.savings import Site
-from profiler.analysis.series import DeviceSeries, DeviceSpec, concatenate, device_series
+from profiler.analysis.series import (
+    FIELDS,
+    DeviceSeries,
+    DeviceSpec,
+    concatenate,
+    device_series,
+)
 from profiler.analysis.thresholds import Thresholds
 from profiler.store import DeviceRecord, RunRecord, Store
 
@@ -94,7 +100,12 @@ def spec_of(record: DeviceRecord) -> DeviceSpec:
 
 
 def load_device(
-    store: Store, run_id: str, spec: DeviceSpec, *, offset_s: float = 0.0, min_t: float | None = None
+    store: Store,
+    run_id: str,
+    spec: DeviceSpec,
+    *,
+    offset_s: float = 0.0,
+    min_t: float | None = None,
 ) -> DeviceSeries:
     """Read one device of one run into arrays (one query), `t` shifted by `offset_s`."""
     rows = np.fromiter(store.sample_columns(run_id, spec.device_id, min_t=min_t), dtype=_COLUMNS)
@@ -207,7 +218,9 @@ def analyze_since(
     for run in sorted(runs, key=lambda r: epoch_s(r.started)):
         offset = epoch_s(run.started)
         for record in store.devices(run.id):
-            series = load_device(store, run.id, spec_of(record), offset_s=offset, min_t=start - offset)
+            series = load_device(
+                store, run.id, spec_of(record), offset_s=offset, min_t=start - offset
+            )
             keep = series.t <= end
             if not keep.all():
                 series = _take(series, keep)
@@ -221,7 +234,7 @@ def analyze_since(
 
 
 def _arrays(s: DeviceSeries) -> tuple[Any, ...]:
-    return (s.t, s.util, s.power_w, s.energy_delta_j, s.mem_used_bytes, s.sm_active)
+    return tuple(getattr(s, name) for name in FIELDS)
 
 
 def _take(s: DeviceSeries, mask: Any) -> DeviceSeries:

@@ -425,7 +425,9 @@ def export_command(
                 Path(tmp).unlink(missing_ok=True)
         except ValueError as err:
             fail(f"cannot export run {run_id}: {err}")
-    err_console.print(f"wrote run {run_id} ({count} samples) to {output}", markup=False)
+    err_console.print(
+        f"wrote run {run_id} ({count} samples) to {output}", markup=False, soft_wrap=True
+    )
 
 
 @app.command("import")
@@ -451,7 +453,149 @@ def import_command(
     if as_json:
         _emit_json({"run": run_id})
     else:
-        out.print(f"imported run {run_id} from {name}", markup=False)
+        out.print(f"imported run {run_id} from {name}", markup=False, soft_wrap=True)
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError as err:
+        raise typer.BadParameter(
+            f"{text!r} is not a list of core counts: use e.g. 8,16,32,64", param_hint="--sizes"
+        ) from err
+    if not sizes or sizes[0] <= 0:
+        raise typer.BadParameter(
+            f"core counts must be positive (got {text!r})", param_hint="--sizes"
+        )
+    return sizes
+
+
+def _evidence_line(evidence: dict[str, Any]) -> str:
+    parts = []
+    for key, value in evidence.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        parts.append(f"{key}={value:.4g}")
+        if len(parts) == 3:
+            break
+    return ", ".join(parts)
+
+
+def _print_findings(document: dict[str, Any], assumptions: list[str]) -> None:
+    window = document["metrics"]["window"]
+    label = document["run"] or f"window {window['start']} to {window['end']}"
+    table = Table(title=f"Findings for {label}, ranked by savings")
+    for column in ("rule", "device", "saves/yr", "confidence", "finding", "evidence"):
+        table.add_column(column, overflow="fold")
+    for f in document["findings"]:
+        s = f["savings"]
+        saves = "-"
+        if s:
+            saves = f"{s['facility_kwh_per_year']['point']:,.1f} kWh"
+            saves += f", {s['co2e_kg_per_year']['point']:,.1f} kg CO2e"
+            if s["cost_per_year"]:
+                saves += f", {s['cost_per_year']['point']:,.2f}"
+        table.add_row(
+            f["rule"],
+            f["device"],
+            saves,
+            f["confidence"],
+            f["message"],
+            _evidence_line(f["evidence"]),
+        )
+    out.print(table)
+    if not document["findings"]:
+        out.print("no findings", markup=False)
+    out.print("Assumptions:", markup=False)
+    for line in assumptions:
+        out.print(f"  - {line}", markup=False)
+
+
+@app.command()
+def analyze(
+    run_id: Annotated[
+        str | None, typer.Argument(help="Run to analyse (default: the newest run).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Analyse all monitoring runs of this host in the window, e.g. 7d."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Host whose runs --since covers (default: this machine).")
+    ] = None,
+    country: Annotated[
+        str | None, typer.Option(help="Site country, ISO 3166 alpha-3 (e.g. GBR), for CO2e.")
+    ] = None,
+    carbon_intensity: Annotated[
+        float | None, typer.Option(help="Grid intensity in g CO2e/kWh (instead of --country).")
+    ] = None,
+    pue: Annotated[
+        float | None, typer.Option(help="Power usage effectiveness of the site (default 1.0).")
+    ] = None,
+    price_per_kwh: Annotated[
+        float | None, typer.Option(help="Tariff per kWh, in your currency.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="Right-sizing mode: production (P95/0.65) or conservative.")
+    ] = "production",
+    min_span: Annotated[
+        str | None, typer.Option(help="Shortest span for idle/right-sizing findings (7d).")
+    ] = None,
+    min_hours: Annotated[
+        float | None, typer.Option(help="Fewest hours of valid data for them (30).")
+    ] = None,
+    sizes: Annotated[
+        str | None, typer.Option(help="CPU size catalogue in cores, e.g. 8,16,32,64.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find idle, oversized and inefficient capacity and what fixing it saves per year."""
+    import dataclasses
+
+    from profiler.analysis.thresholds import Thresholds
+    from profiler.analyze import AnalyzeError, analyze_run, analyze_since, resolve_run
+    from profiler.analyze import store_findings as keep_findings
+    from profiler.carbon import SiteError, make_site
+
+    if run_id is not None and since is not None:
+        fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
+    if mode not in ("production", "conservative"):
+        fail(f"--mode {mode!r}: use production or conservative", EXIT_USAGE)
+    if min_hours is not None and min_hours < 0:
+        fail(f"--min-hours must be >= 0, got {min_hours:g}", EXIT_USAGE)
+    since_s = _parse_seconds(since, "--since") if since is not None else None
+    thresholds = Thresholds(mode="conservative" if mode == "conservative" else "production")
+    if min_span is not None:
+        thresholds = dataclasses.replace(
+            thresholds, min_span_s=_parse_seconds(min_span, "--min-span")
+        )
+    if min_hours is not None:
+        thresholds = dataclasses.replace(thresholds, min_valid_hours=min_hours)
+    if sizes is not None:
+        thresholds = dataclasses.replace(thresholds, cpu_sizes=_parse_sizes(sizes))
+    try:
+        site = make_site(
+            country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
+        )
+    except SiteError as err:
+        fail(str(err), EXIT_USAGE)
+    settings = _settings(db)
+    with _open_store(settings) as store:
+        store.mark_stale_runs()
+        try:
+            if since_s is not None:
+                result = analyze_since(store, since_s, site, thresholds, host=host)
+            else:
+                result = analyze_run(store, resolve_run(store, run_id), site, thresholds)
+        except AnalyzeError as err:
+            fail(str(err), EXIT_USAGE)
+        keep_findings(store, result)
+    document = result.as_dict()
+    if as_json:
+        _emit_json(document)
+    else:
+        _print_findings(document, result.assessment.assumptions)
 
 
 def _parse_levels(text: str) -> tuple[float, ...]:

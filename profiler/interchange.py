@@ -325,7 +325,11 @@ def _describe(error: ErrorDetails) -> str:
     if kind in bounds:
         symbol, key = bounds[kind]
         bound = ctx[key]
-        text = f"must be {symbol} {bound:g}" if isinstance(bound, float) else f"must be {symbol} {bound}"
+        text = (
+            f"must be {symbol} {bound:g}"
+            if isinstance(bound, float)
+            else f"must be {symbol} {bound}"
+        )
     elif kind == "literal_error":
         text = f"must be {ctx['expected']}"
     elif kind == "string_too_short":
@@ -472,7 +476,7 @@ def _check_references(doc: _Envelope, samples: list[Any], problems: _Problems) -
             before = float(t[rows[np.searchsorted(rows, i) - 1]])
             problems.add(
                 (top["samples"], i),
-                f"samples[{i}].t: {t[i]!r} is before the previous sample of "
+                f"samples[{i}].t: {float(t[i])!r} is before the previous sample of "
                 f"{samples[i]['device']} (t={before!r}); t must not decrease per device",
                 int(back.size),
             )

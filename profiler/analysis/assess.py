@@ -13,6 +13,7 @@ Two entry points, both pure:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.savings import Estimate, Site
 from profiler.analysis.series import DeviceSeries, FloatArray
 from profiler.analysis.thresholds import DAY_S, Thresholds
-from profiler.analysis.usage import UsageStats, usage_stats, valid_seconds
+from profiler.analysis.usage import UsageStats, usage_stats
 from profiler.store import PhaseRecord
 
 DEFAULTS = Thresholds()
@@ -81,10 +82,9 @@ def _finish(findings: list[Finding], metrics: dict[str, Any], site: Site) -> Ass
 def mean_power_w(series: DeviceSeries) -> float | None:
     """Return the device's mean power in watts: energy over the time it covers."""
     delta = series.energy_delta_j
-    if np.isnan(delta).all():
-        return None
-    seconds = valid_seconds(series.t, delta)
-    return float(np.nansum(delta)) / seconds if seconds > 0 else None
+    known = ~np.isnan(delta)
+    seconds = float(series.interval_s[known].sum())
+    return float(delta[known].sum()) / seconds if seconds > 0 else None
 
 
 def energy_j(series: DeviceSeries) -> float | None:
@@ -313,14 +313,18 @@ def assess_usage(
                     site_defaulted=site.defaulted,
                     notes=base_notes,
                 )
+                usage_only = dataclasses.replace(host_quality, power=None)
                 for rule in (
-                    under_provisioned_cpu(stats, cores, host_quality, thresholds),
+                    under_provisioned_cpu(stats, cores, usage_only, thresholds),
                     over_provisioned_cpu(stats, cores, curves, site, cpu_quality, thresholds),
                 ):
                     findings.extend([rule] if rule else [])
             if host.spec.mem_total_bytes:
                 mem = over_provisioned_mem(
-                    stats, host.spec.mem_total_bytes, host_quality, thresholds
+                    stats,
+                    host.spec.mem_total_bytes,
+                    dataclasses.replace(host_quality, power=None),
+                    thresholds,
                 )
                 findings.extend([mem] if mem else [])
         if ladder is not None:

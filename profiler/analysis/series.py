@@ -20,6 +20,8 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
+FIELDS = ("t", "util", "power_w", "energy_delta_j", "mem_used_bytes", "sm_active", "interval_s")
+
 
 @dataclass(frozen=True)
 class DeviceSpec:
@@ -66,6 +68,8 @@ class DeviceSeries:
         energy_delta_j: energy in joules of the interval ending at each sample.
         mem_used_bytes: memory used in bytes.
         sm_active: GPU SM activity 0..1.
+        interval_s: seconds each sample's energy covers (since the previous sample of its
+            run; the first since run start).
     """
 
     spec: DeviceSpec
@@ -75,6 +79,7 @@ class DeviceSeries:
     energy_delta_j: FloatArray
     mem_used_bytes: FloatArray
     sm_active: FloatArray
+    interval_s: FloatArray
 
     @property
     def n(self) -> int:
@@ -91,6 +96,7 @@ class DeviceSeries:
             self.energy_delta_j,
             self.mem_used_bytes,
             self.sm_active,
+            self.interval_s,
         )
 
 
@@ -103,15 +109,20 @@ def _column(values: Sequence[float | None] | FloatArray | None, n: int) -> Float
     return array
 
 
+def intervals(t: FloatArray) -> FloatArray:
+    """Return each sample's interval in seconds: since the previous one, the first since 0."""
+    prev_t = np.concatenate(([0.0], t[:-1])) if t.size else t
+    return np.maximum(t - prev_t, 0.0)
+
+
 def energy_deltas(t: FloatArray, energy_j: FloatArray, power_w: FloatArray) -> FloatArray:
     """Return per-interval energy (J) from a cumulative counter that is 0 at t = 0.
 
     The first sample's interval starts at run start (t = 0), where the counter is 0. A
     sample without a counter reading (or after one) falls back to power x interval.
     """
-    prev_t = np.concatenate(([0.0], t[:-1])) if t.size else t
     prev_e = np.concatenate(([0.0], energy_j[:-1])) if t.size else t
-    dt = np.maximum(t - prev_t, 0.0)
+    dt = intervals(t)
     delta = energy_j - prev_e
     return np.where(np.isnan(delta), power_w * dt, delta)
 
@@ -153,6 +164,7 @@ def device_series(
         energy_deltas(times, _column(energy_j, n), power),
         _column(mem_used_bytes, n),
         _column(sm_active, n),
+        intervals(times),
     )
 
 
@@ -164,16 +176,10 @@ def concatenate(parts: Sequence[DeviceSeries]) -> DeviceSeries:
         return parts[0]
     joined = DeviceSeries(
         parts[0].spec,
-        *(
-            np.concatenate([getattr(p, name) for p in parts])
-            for name in ("t", "util", "power_w", "energy_delta_j", "mem_used_bytes", "sm_active")
-        ),
+        *(np.concatenate([getattr(p, name) for p in parts]) for name in FIELDS),
     )
     order = np.argsort(joined.t, kind="stable")
     return DeviceSeries(
         joined.spec,
-        *(
-            getattr(joined, name)[order]
-            for name in ("t", "util", "power_w", "energy_delta_j", "mem_used_bytes", "sm_active")
-        ),
+        *(getattr(joined, name)[order] for name in FIELDS),
     )
