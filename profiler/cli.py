@@ -321,6 +321,9 @@ def live(
     record: Annotated[
         bool, typer.Option(help="Also store a monitor run while the view shows.")
     ] = False,
+    country: Annotated[
+        str | None, typer.Option(help="Site country, ISO 3166 alpha-3 (e.g. GBR), for CO2e.")
+    ] = None,
     carbon_intensity: Annotated[
         float | None,
         typer.Option(help="Grid carbon intensity, g CO2e/kWh (default 475, world average)."),
@@ -340,7 +343,7 @@ def live(
     interval_s = _parse_seconds(interval, "--interval")
     try:
         check_interval(interval_s)
-        rates = Rates.from_options(carbon_intensity, pue, price_per_kwh)
+        rates = Rates.from_options(carbon_intensity, pue, price_per_kwh, country=country)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     settings = _settings(db)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, TextIO
 
 import numpy as np
+import pydantic_core
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -71,7 +72,7 @@ CSV_COLUMNS = ("run_id", "device", "t", *SAMPLE_FIELDS)
 
 #: Samples validated and inserted per chunk: large enough to amortise calls, small
 #: enough that one chunk's rows stay a few tens of MB.
-CHUNK = 50_000
+_CHUNK = 50_000
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _DEVICE_ID = re.compile(r"(cpu|dram|gpu):(0|[1-9][0-9]*)|host")
@@ -106,16 +107,12 @@ def canonical_utc(text: str) -> str:
     return when.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def _utc(value: str) -> str:
-    return canonical_utc(value)
-
-
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-01T00:00:00Z")]
-Fraction = Annotated[float, Field(ge=0, le=1)]
-NonNegative = Annotated[float, Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
+_Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-01T00:00:00Z")]
+_Fraction = Annotated[float, Field(ge=0, le=1)]
+_NonNegative = Annotated[float, Field(ge=0)]
+_Count = Annotated[int, Field(ge=0, le=2**63 - 1)]  # SQLite INTEGER is 64-bit
 
 
 class RunDoc(BaseModel):
@@ -127,11 +124,11 @@ class RunDoc(BaseModel):
     kind: Literal["profile", "monitor", "scheduled"]
     label: str | None = None
     host: Annotated[str, Field(min_length=1)]
-    started: Timestamp
-    ended: Timestamp | None = None
+    started: _Timestamp
+    ended: _Timestamp | None = None
     status: Literal["running", "complete", "interrupted", "failed"]
     interval_s: Annotated[float, Field(gt=0)] | None = None
-    missed_ticks: Count = 0
+    missed_ticks: _Count = 0
     finwatt_version: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
 
@@ -148,14 +145,14 @@ class RunDoc(BaseModel):
     @field_validator("started")
     @classmethod
     def _check_started(cls, value: str) -> str:
-        return _utc(value)
+        return canonical_utc(value)
 
     @field_validator("ended")
     @classmethod
     def _check_ended(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        ended = _utc(value)
+        ended = canonical_utc(value)
         started = info.data.get("started")
         if started is not None and _instant(ended) < _instant(started):
             raise ValueError(f"{value!r} is before run.started {started!r}")
@@ -171,7 +168,7 @@ class DeviceDoc(BaseModel):
     id: str
     model: str | None = None
     logical_cores: Annotated[int, Field(gt=0)] | None = None
-    mem_total_bytes: Count | None = None
+    mem_total_bytes: _Count | None = None
     power_limit_w: Annotated[float, Field(gt=0)] | None = None
     provenance: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
@@ -207,16 +204,16 @@ class SampleDoc(TypedDict):
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
 
-    t: NonNegative
+    t: _NonNegative
     device: str
-    util: NotRequired[Fraction | None]
-    power_w: NotRequired[NonNegative | None]
-    energy_j: NotRequired[NonNegative | None]
-    energy_from_power_j: NotRequired[NonNegative | None]
-    mem_used_bytes: NotRequired[Count | None]
-    clock_mhz: NotRequired[NonNegative | None]
+    util: NotRequired[_Fraction | None]
+    power_w: NotRequired[_NonNegative | None]
+    energy_j: NotRequired[_NonNegative | None]
+    energy_from_power_j: NotRequired[_NonNegative | None]
+    mem_used_bytes: NotRequired[_Count | None]
+    clock_mhz: NotRequired[_NonNegative | None]
     temperature_c: NotRequired[float | None]
-    sm_active: NotRequired[Fraction | None]
+    sm_active: NotRequired[_Fraction | None]
 
 
 class PhaseDoc(BaseModel):
@@ -226,12 +223,12 @@ class PhaseDoc(BaseModel):
 
     workload: Annotated[str, Field(min_length=1)]
     device: str
-    target_load: Fraction
-    t_start: NonNegative
-    t_end: NonNegative
-    units: NonNegative | None = None
+    target_load: _Fraction
+    t_start: _NonNegative
+    t_end: _NonNegative
+    units: _NonNegative | None = None
     unit: str | None = None
-    achieved_load: NonNegative | None = None
+    achieved_load: _NonNegative | None = None
     valid: bool | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -386,13 +383,11 @@ def parse_document(data: bytes | str) -> dict[str, Any]:
 
     """
     try:
-        doc = json.loads(data)
-    except json.JSONDecodeError as err:
-        raise InterchangeError(
-            f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from err
-    except UnicodeDecodeError as err:
-        raise InterchangeError(f"not UTF-8 text: {err.reason} at byte {err.start}") from err
+        # pydantic-core's parser: 2-3x faster than json.loads on millions of samples and
+        # shares one string object per repeated key and device id.
+        doc = pydantic_core.from_json(data, cache_strings="all")
+    except ValueError as err:
+        raise InterchangeError(f"not valid JSON: {err}") from err
     if not isinstance(doc, dict):
         raise InterchangeError("document: must be a JSON object")
     return doc
@@ -429,9 +424,9 @@ def validate_document(doc: Mapping[str, Any]) -> _Envelope:
     if not isinstance(samples, list):
         problems.raise_if_any()
         raise InterchangeError("samples: must be a list")
-    for start in range(0, len(samples), CHUNK):
+    for start in range(0, len(samples), _CHUNK):
         try:
-            _SAMPLES.validate_python(samples[start : start + CHUNK])
+            _SAMPLES.validate_python(samples[start : start + _CHUNK])
         except ValidationError as err:
             problems.add_errors(err.errors(), offset=("samples", start))
     problems.raise_if_any()
@@ -612,10 +607,10 @@ _INSERT_SAMPLE = (
 
 def _insert_samples(conn: sqlite3.Connection, run_id: str, samples: list[dict[str, Any]]) -> None:
     keys = _SAMPLE_KEYS
-    for start in range(0, len(samples), CHUNK):
+    for start in range(0, len(samples), _CHUNK):
         conn.executemany(
             _INSERT_SAMPLE,
-            [(run_id, *map(s.get, keys)) for s in samples[start : start + CHUNK]],
+            [(run_id, *map(s.get, keys)) for s in samples[start : start + _CHUNK]],
         )
 
 
@@ -708,30 +703,30 @@ def _loads_or_null(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _sample_rows(
+def _sample_batches(
     conn: sqlite3.Connection, run_id: str, *, t_first: bool = False
-) -> Iterator[tuple[Any, ...]]:
-    """Yield (device, t, *SAMPLE_FIELDS) tuples, or (t, device, ...), by device then t."""
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Yield lists of (device, t, *SAMPLE_FIELDS), or (t, device, ...), by device then t."""
     leading = "t, device_id" if t_first else "device_id, t"
     cursor = conn.cursor()
     cursor.row_factory = None
-    cursor.arraysize = CHUNK
+    cursor.arraysize = _CHUNK
     cursor.execute(
         f"SELECT {leading}, {', '.join(SAMPLE_FIELDS)} FROM sample "
         "WHERE run_id = ? ORDER BY device_id, t, rowid",
         (run_id,),
     )
     while rows := cursor.fetchmany():
-        yield from rows
+        yield rows
 
 
 _EXPORT_KEYS = ("t", "device", *SAMPLE_FIELDS)
 
 
-def _sample_dicts(conn: sqlite3.Connection, run_id: str) -> Iterator[dict[str, Any]]:
+def _sample_dicts(conn: sqlite3.Connection, run_id: str) -> Iterator[list[dict[str, Any]]]:
     keys = _EXPORT_KEYS
-    for row in _sample_rows(conn, run_id, t_first=True):
-        yield dict(zip(keys, row, strict=True))
+    for rows in _sample_batches(conn, run_id, t_first=True):
+        yield [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def export_run(store: Store, run_id: str) -> dict[str, Any]:
@@ -744,7 +739,7 @@ def export_run(store: Store, run_id: str) -> dict[str, Any]:
     with closing(_read_only(store)) as conn:
         conn.execute("BEGIN")  # one snapshot even while a recorder is writing
         head = _head(conn, run_id)
-        samples = list(_sample_dicts(conn, run_id))
+        samples = [sample for batch in _sample_dicts(conn, run_id) for sample in batch]
     order = ("format", "version", "run", "devices", "samples", "phases", "findings")
     return {key: samples if key == "samples" else head[key] for key in order}
 
@@ -770,10 +765,10 @@ def write_json(store: Store, run_id: str, stream: TextIO) -> int:
             stream.write(f"{encode(key)}:{encode(head[key])},\n")
         stream.write('"samples":[')
         separator = "\n"
-        for sample in _sample_dicts(conn, run_id):
-            stream.write(separator + encode(sample))
+        for batch in _sample_dicts(conn, run_id):
+            stream.write(separator + ",\n".join(map(encode, batch)))
             separator = ",\n"
-            count += 1
+            count += len(batch)
         stream.write("\n],\n")
         stream.write(f'"phases":{encode(head["phases"])},\n')
         stream.write(f'"findings":{encode(head["findings"])}}}\n')
@@ -794,7 +789,7 @@ def write_csv(store: Store, run_id: str, stream: TextIO) -> int:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         count = 0
-        for row in _sample_rows(conn, run_id):
-            writer.writerow((run_id, *row))
-            count += 1
+        for rows in _sample_batches(conn, run_id):
+            writer.writerows((run_id, *row) for row in rows)
+            count += len(rows)
     return count

@@ -48,6 +48,7 @@ from rich.live import Live
 from rich.text import Text
 
 from profiler.analysis.phases import energy_devices, phase_metrics
+from profiler.carbon import country_intensities
 from profiler.recording import Recording
 from profiler.sampler import Tick
 from profiler.sensors.base import DeviceInfo, DeviceStatus, Reading, is_estimate
@@ -72,8 +73,8 @@ IDLE_REDRAW_S = 2.0
 """Redraw (and re-read the store for a profiling run) at least this often."""
 
 DEFAULT_CARBON_G_PER_KWH = 475.0
-"""World-average grid carbon intensity, g CO2e/kWh (IEA 2019, as codecarbon's global
-default); the screen says "default" when it is used."""
+"""World-average grid carbon intensity, g CO2e/kWh: codecarbon's world average (IEA 2019),
+methodology section 6; the screen says "default" when it is used."""
 
 DEFAULT_PUE = 1.0
 """Power usage effectiveness when none is given: IT power only."""
@@ -97,15 +98,18 @@ class Rates:
 
     Attributes:
         carbon_g_per_kwh: grid carbon intensity, g CO2e per kWh.
-        carbon_is_default: True when `carbon_g_per_kwh` is the world-average default.
+        carbon_source: shown beside the intensity: "default" (world average), an ISO3
+            country code, or None when the user gave the figure.
         pue: power usage effectiveness (facility power / IT power), >= 1.
+        pue_given: False when `pue` is the default (the screen says so).
         price_per_kwh: tariff in the user's currency per kWh; None when not given.
 
     """
 
     carbon_g_per_kwh: float = DEFAULT_CARBON_G_PER_KWH
-    carbon_is_default: bool = True
+    carbon_source: str | None = "default"
     pue: float = DEFAULT_PUE
+    pue_given: bool = False
     price_per_kwh: float | None = None
 
     @classmethod
@@ -114,8 +118,14 @@ class Rates:
         carbon_intensity: float | None = None,
         pue: float | None = None,
         price_per_kwh: float | None = None,
+        *,
+        country: str | None = None,
     ) -> Rates:
-        """Build rates from CLI options (None = default); ValueError names a bad option."""
+        """Build rates from CLI options (None = default); ValueError names a bad option.
+
+        `country` (ISO 3166 alpha-3) takes the intensity from codecarbon's per-country
+        data (`profiler.carbon`), as `finwatt analyze --country` does.
+        """
         if carbon_intensity is not None and not (
             math.isfinite(carbon_intensity) and carbon_intensity >= 0
         ):
@@ -124,12 +134,26 @@ class Rates:
             raise ValueError(f"--pue must be >= 1.0 (facility / IT power), got {pue:g}")
         if price_per_kwh is not None and not (math.isfinite(price_per_kwh) and price_per_kwh >= 0):
             raise ValueError(f"--price-per-kwh must be >= 0, got {price_per_kwh:g}")
+        carbon: float = DEFAULT_CARBON_G_PER_KWH
+        source: str | None = "default"
+        if country is not None:
+            if carbon_intensity is not None:
+                raise ValueError("--country and --carbon-intensity: give one or the other")
+            code = country.strip().upper()
+            found = country_intensities().get(code)
+            if found is None:
+                raise ValueError(
+                    f"--country {country!r} is not an ISO 3166 alpha-3 code in codecarbon's "
+                    "data (e.g. USA, GBR, FRA, DEU, SGP)"
+                )
+            carbon, source = found[0], code
+        elif carbon_intensity is not None:
+            carbon, source = carbon_intensity, None
         return cls(
-            carbon_g_per_kwh=(
-                DEFAULT_CARBON_G_PER_KWH if carbon_intensity is None else carbon_intensity
-            ),
-            carbon_is_default=carbon_intensity is None,
+            carbon_g_per_kwh=carbon,
+            carbon_source=source,
             pue=DEFAULT_PUE if pue is None else pue,
+            pue_given=pue is not None,
             price_per_kwh=price_per_kwh,
         )
 
@@ -494,6 +518,10 @@ def fmt_idle(seconds: float) -> str:
 
 
 def _fmt_rate(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) < 0.001:
+        return "<0.001"
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
@@ -705,10 +733,8 @@ def _totals(state: LiveState, width: int) -> list[Text]:
     if missing and now_w:
         notes.append(f"without {','.join(missing)}")
     power_txt = fmt_power(power_w) + (f" ({'; '.join(notes)})" if notes else "")
-    pue = f"PUE {rates.pue:.2f}" + (" (default)" if rates.pue == DEFAULT_PUE else "")
-    first = _line(
-        width, "power now ", (power_txt, "bold"), f" · energy {fmt_energy(energy_j)} · {pue}"
-    )
+    pue = f"PUE {rates.pue:.2f}" + ("" if rates.pue_given else " (default)")
+    first = _line(width, "power now ", (power_txt, "bold"), f" · energy {fmt_energy(energy_j)}")
     facility_kw = None if power_w is None else power_w * rates.pue / 1000
     facility_kwh = None if energy_j is None else energy_j / J_PER_KWH * rates.pue
     carbon = rates.carbon_g_per_kwh
@@ -718,7 +744,8 @@ def _totals(state: LiveState, width: int) -> list[Text]:
         else f"CO2e {_fmt_rate(facility_kw * carbon)} g/h"
         + ("" if facility_kwh is None else f", {_fmt_rate(facility_kwh * carbon)} g so far")
     )
-    intensity = f" at {carbon:g} g/kWh" + (" (default)" if rates.carbon_is_default else "")
+    source = f" ({rates.carbon_source})" if rates.carbon_source else ""
+    intensity = f" at {carbon:.4g} g/kWh{source}"
     price = rates.price_per_kwh
     if price is None:
         cost = "cost n/a (no tariff)"
@@ -728,8 +755,8 @@ def _totals(state: LiveState, width: int) -> list[Text]:
         cost = f"cost {_fmt_rate(facility_kw * price)}/h" + (
             "" if facility_kwh is None else f", {_fmt_rate(facility_kwh * price)} so far"
         )
-    second = _line(width, co2, intensity, f" · {cost}")
-    return [first, second]
+    facility = "IT power only" if rates.pue == 1.0 else "facility = IT x PUE"
+    return [first, _line(width, co2, intensity), _line(width, f"{pue}, {facility} · {cost}")]
 
 
 def _waste(state: LiveState, width: int, max_notes: int) -> list[Text]:

@@ -272,7 +272,7 @@ def test_error_count_and_path() -> None:
 
 
 def test_large_sample_index_in_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(interchange, "CHUNK", 3)  # errors in a later chunk keep their index
+    monkeypatch.setattr(interchange, "_CHUNK", 3)  # errors in a later chunk keep their index
     doc = small_doc()
     doc["samples"][7]["util"] = 2.0
     with pytest.raises(InterchangeError, match=r"^samples\[7\]\.util: must be <= 1 \(got 2.0\)$"):
@@ -427,10 +427,25 @@ INVALID = [
 ]
 
 
+# The list runs through the real CLI; every case also runs in-process (fast).
+CLI_CASES = {
+    "missing field",
+    "wrong type",
+    "non-monotone t",
+    "util > 1",
+    "unknown device",
+    "bad format",
+    "bad version",
+    "malformed JSON",
+}
+
+
 @pytest.mark.parametrize(
-    ("text", "expected"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+    ("text", "expected"),
+    [c[1:] for c in INVALID if c[0] in CLI_CASES],
+    ids=[c[0] for c in INVALID if c[0] in CLI_CASES],
 )
-def test_invalid_document_refused(tmp_path: Path, text: str, expected: str) -> None:
+def test_invalid_document_refused_by_cli(tmp_path: Path, text: str, expected: str) -> None:
     db = tmp_path / "f.db"
     with Store(db) as store:
         import_run(store, small_doc())
@@ -445,6 +460,21 @@ def test_invalid_document_refused(tmp_path: Path, text: str, expected: str) -> N
     assert lines[0].startswith(f"finwatt: error: {path}: ")
     assert expected in lines[0]
     assert lines[0].endswith("; nothing imported")
+    assert counts(db) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+)
+def test_invalid_document_refused(tmp_path: Path, text: str, expected: str) -> None:
+    db = tmp_path / "f.db"
+    with Store(db) as store:
+        import_run(store, small_doc())
+        before = counts(db)
+        with pytest.raises(InterchangeError) as caught:
+            import_run(store, parse_document(text))
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
     assert counts(db) == before
 
 
@@ -487,3 +517,13 @@ def test_history_doc_and_write_history_agree(tmp_path: Path) -> None:
         assert len(store.samples(run_id, "gpu:0")) == t.size
         stream = io.StringIO()
         assert write_csv(store, run_id, stream) == 2 * t.size
+
+
+def test_all_lists_the_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(interchange).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == "profiler.interchange"
+    }
+    assert public <= set(interchange.__all__)
+    assert all(hasattr(interchange, name) for name in interchange.__all__)

@@ -281,11 +281,17 @@ def test_energy_units() -> None:
 
 def test_rates_from_options() -> None:
     rates = Rates.from_options(None, None, None)
-    assert (rates.carbon_g_per_kwh, rates.carbon_is_default, rates.pue) == (475.0, True, 1.0)
-    assert Rates.from_options(200.0, 1.5, 0.2).carbon_is_default is False
+    assert (rates.carbon_g_per_kwh, rates.carbon_source, rates.pue) == (475.0, "default", 1.0)
+    assert Rates.from_options(200.0, 1.5, 0.2).carbon_source is None
+    france = Rates.from_options(country="fra")
+    assert france.carbon_source == "FRA" and 0 < france.carbon_g_per_kwh < 475
     for bad in ((-1.0, None, None), (None, 0.9, None), (None, None, -0.1)):
         with pytest.raises(ValueError, match="--"):
             Rates.from_options(*bad)
+    with pytest.raises(ValueError, match="--country"):
+        Rates.from_options(country="XXX")
+    with pytest.raises(ValueError, match="one or the other"):
+        Rates.from_options(100.0, country="FRA")
 
 
 def test_totals_use_rates() -> None:
@@ -295,9 +301,9 @@ def test_totals_use_rates() -> None:
     )
     text = "\n".join(frame_text(state, 100, 30))
     # 400 W x 1.5 = 0.6 kW: 120 g/h at 200 g/kWh, 0.15/h at 0.25/kWh
-    assert "CO2e 120 g/h" in text and "at 200 g/kWh ·" in text
+    assert "CO2e 120 g/h, 0.0333 g so far at 200 g/kWh\n" in text
     assert "cost 0.15/h" in text
-    assert "PUE 1.50 ·" not in text and "PUE 1.50" in text
+    assert "PUE 1.50, facility = IT x PUE · cost" in text
     assert "without cpu:0" in text  # the CPU's power is unknown, not zero
 
 

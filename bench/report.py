@@ -1,0 +1,72 @@
+"""Report rendering time and size for a 24-hour, 1 Hz, 3-device run (target <= 10 s, <= 3 MB).
+
+The run is written straight into a temporary SQLite store (not timed), then
+`reports.data.gather` + `reports.render.render_html` are timed together, as
+`finwatt report` runs them. Also prints 1 h and 6 h for growth.
+
+Run: .venv/bin/python -m bench.report
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from profiler.sensors.base import DeviceInfo
+from profiler.store import SampleRow, Store
+from reports.data import gather
+from reports.render import render_html
+
+
+def build(db: Path, hours: float) -> str:
+    t = np.arange(0.0, hours * 3600.0)
+    rng = np.random.default_rng(0)
+    util = rng.random(t.size)
+    with Store(db) as store:
+        run = store.create_run("monitor", label=f"{hours:g}h", interval_s=1.0, status="running")
+        store.add_devices(
+            run.id,
+            [
+                DeviceInfo("host", "host", logical_cores=8),
+                DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"),
+                DeviceInfo("dram:0", "dram", provenance="measured:rapl"),
+            ],
+        )
+        for device, base in (("cpu:0", 60.0), ("dram:0", 8.0)):
+            power = base + 40 * util
+            energy = np.cumsum(power)
+            store.add_samples(
+                run.id,
+                [
+                    SampleRow(device, float(x), util=float(u), power_w=float(p), energy_j=float(e))
+                    for x, u, p, e in zip(t, util, power, energy, strict=True)
+                ],
+            )
+        store.add_samples(
+            run.id,
+            [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
+        )
+        store.finish_run(run.id, "complete")
+    return run.id
+
+
+def main() -> None:
+    print(f"{'hours':>6} {'samples':>9} {'render s':>9} {'size MiB':>9}")
+    for hours in (1.0, 6.0, 24.0):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "b.db"
+            run_id = build(db, hours)
+            start = time.monotonic()
+            with Store(db) as store:
+                html = render_html(gather(store, run_id, None))
+            seconds = time.monotonic() - start
+            samples = int(hours * 3600 * 3)
+            print(f"{hours:>6g} {samples:>9,} {seconds:>9.2f} {len(html.encode()) / 2**20:>9.2f}")
+    print("target (24 h): render <= 10 s, file <= 3 MB")
+
+
+if __name__ == "__main__":
+    main()
