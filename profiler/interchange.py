@@ -393,7 +393,7 @@ def parse_document(data: bytes | str) -> dict[str, Any]:
     return doc
 
 
-def validate_document(doc: Mapping[str, Any]) -> _Envelope:
+def validate_document(doc: Mapping[str, Any]) -> RunDocument:
     """Validate a whole document; returns it with run/devices/phases/findings as models.
 
     Samples are checked but left as given (plain dicts, strict types, so already in
@@ -436,7 +436,7 @@ def validate_document(doc: Mapping[str, Any]) -> _Envelope:
     return envelope
 
 
-def _check_references(doc: _Envelope, samples: list[Any], problems: _Problems) -> None:
+def _check_references(doc: RunDocument, samples: list[Any], problems: _Problems) -> None:
     top = _TOP_ORDER
     index: dict[str, int] = {}
     for i, device in enumerate(doc.devices):
