@@ -625,7 +625,7 @@ def _applicable(kind: str) -> tuple[bool, bool, bool]:
     return (kind in ("cpu", "gpu"), kind in ("cpu", "gpu"), kind in ("gpu", "host"))
 
 
-def _badge(view: DeviceView, wide: bool) -> tuple[str, str]:
+def _badge(view: DeviceView) -> tuple[str, str]:
     if not view.has_power:
         return ("", "")
     if view.estimated:
@@ -638,7 +638,7 @@ def _device_lines(
 ) -> list[Text]:
     r = view.reading
     power = fmt_power(r.power_w if r else None)
-    badge, badge_style = _badge(view, cols.detail)
+    badge, badge_style = _badge(view)
     energy = fmt_energy(view.energy_j) if view.has_power else "n/a"
     status = r.status if r is not None else DeviceStatus.OK
     spark = sparkline(list(view.history), now_t or 0.0, cols.spark, view.info.power_limit_w)
