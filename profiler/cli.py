@@ -601,6 +601,66 @@ def analyze(
         _print_findings(document, result.assessment.assumptions)
 
 
+def _site(
+    country: str | None,
+    carbon_intensity: float | None,
+    pue: float | None,
+    price_per_kwh: float | None,
+) -> Any:
+    from profiler.carbon import SiteError, make_site
+
+    try:
+        return make_site(
+            country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
+        )
+    except SiteError as err:
+        fail(str(err), EXIT_USAGE)
+
+
+CountryOption = Annotated[
+    str | None, typer.Option(help="Site country, ISO 3166 alpha-3 (e.g. GBR), for CO2e.")
+]
+IntensityOption = Annotated[
+    float | None, typer.Option(help="Grid intensity in g CO2e/kWh (instead of --country).")
+]
+PueOption = Annotated[float | None, typer.Option(help="Site PUE (default 1.0).")]
+PriceOption = Annotated[float | None, typer.Option(help="Tariff per kWh, in your currency.")]
+
+
+@app.command()
+def report(
+    run_id: Annotated[str | None, typer.Argument(help="Run to report (default: newest).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="HTML file (default finwatt-report-<run>.html)."),
+    ] = None,
+    country: CountryOption = None,
+    carbon_intensity: IntensityOption = None,
+    pue: PueOption = None,
+    price_per_kwh: PriceOption = None,
+    db: DbOption = None,
+) -> None:
+    """Write a self-contained HTML efficiency report of a run and print its path."""
+    from profiler.analyze import AnalyzeError, resolve_run
+    from profiler.reporting import report_run
+
+    site = _site(country, carbon_intensity, pue, price_per_kwh)
+    settings = _settings(db)
+    if not settings.db_path.exists():
+        fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
+    with _open_store(settings) as store:
+        store.mark_stale_runs()
+        try:
+            run = resolve_run(store, run_id)
+        except AnalyzeError as err:
+            fail(str(err), EXIT_USAGE)
+        try:
+            path = report_run(store, run, site, output)
+        except OSError as err:
+            fail(f"cannot write the report: {err}", EXIT_FAILURE)
+    print(path)
+
+
 def _parse_levels(text: str) -> tuple[float, ...]:
     try:
         levels = [float(part) for part in text.split(",") if part.strip()]
@@ -660,6 +720,10 @@ def run_command(
     ] = None,
     label: Annotated[str | None, typer.Option(help="Label stored with the run.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    country: CountryOption = None,
+    carbon_intensity: IntensityOption = None,
+    pue: PueOption = None,
+    price_per_kwh: PriceOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -692,8 +756,7 @@ def run_command(
         check_interval(interval_s)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--interval") from err
-    if report is not None:
-        fail("--report: HTML reports are not available yet (issue 6); use --json", EXIT_USAGE)
+    site = _site(country, carbon_intensity, pue, price_per_kwh)
     settings = _settings(db)
     sensors = _probe(settings)
     try:
@@ -746,6 +809,15 @@ def run_command(
         phases = store.phases(recording.run_id)
     assert run is not None
     summaries = summarise_ladders(phases)
+    report_path = None
+    if report is not None:
+        from profiler.reporting import report_run
+
+        try:
+            with Store(settings.db_path) as store:
+                report_path = str(report_run(store, run, site, report))  # site set above
+        except OSError as err:
+            fail(f"the run is stored ({run.id}) but the report could not be written: {err}")
     if as_json:
         _emit_json(
             {
@@ -754,13 +826,15 @@ def run_command(
                 "quick": quick,
                 "phases": [_phase_json(p) for p in phases],
                 "summary": [s.as_dict() for s in summaries],
-                "report": None,
+                "report": report_path,
             }
         )
     else:
         out.print(phase_table(phases))
         out.print(summary_table(summaries, quick=quick))
         out.print(f"run {run.id}: {run.status}", markup=False)
+        if report_path:
+            out.print(f"report: {report_path}", markup=False)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
 

@@ -114,7 +114,7 @@ def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
     """Return the per workload x device table (peak, overall units/J, IPR, EP) and notes."""
     title = "Summary" + (" (quick run: indicative only)" if quick else "")
     table = Table(title=title)
-    for column in ("workload", "device", "peak units/s", "unit", "units/J", "IPR", "EP"):
+    for column in ("workload", "device", "peak units/s", "unit", "units/J", "IPR", "EP", "note"):
         table.add_column(
             column, justify="left" if column in ("workload", "device", "unit") else "right"
         )
@@ -124,14 +124,15 @@ def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
         mark = ""
         if s.note:
             notes.append(f"[{len(notes) + 1}] {s.workload} {s.device}: {s.note}")
-            mark = f" [{len(notes)}]"
+            mark = f"[{len(notes)}]"
         table.add_row(
             s.workload,
             s.device,
             _fmt(s.peak_units_per_s, ",.0f"),
             s.unit or "",
-            _fmt(m.overall_units_per_j if m else None, ",.1f"),
-            _fmt(m.ipr if m else None, ".3f") + mark,
-            _fmt(m.ep if m else None, ".3f") + mark,
+            _fmt(m.overall_units_per_j if m else None, ",.0f"),
+            _fmt(m.ipr if m else None, ".3f"),
+            _fmt(m.ep if m else None, ".3f"),
+            mark,
         )
     return Group(table, *(Text(n) for n in notes))

@@ -9,33 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from profiler.analysis.savings import Site
 from reports import charts
 from reports.data import J_PER_KWH, ReportData
-
-
-@dataclass(frozen=True)
-class SiteFactors:
-    """Grid and site factors for the summary's CO2e and cost of the run's energy.
-
-    Attributes:
-        carbon_g_per_kwh: grid carbon intensity.
-        carbon_source: where it came from (e.g. "codecarbon: GBR", "world average (default)").
-        pue: power usage effectiveness applied to IT energy.
-        pue_defaulted: True when PUE was not given.
-        price_per_kwh: tariff, or None when not given (no cost shown).
-    """
-
-    carbon_g_per_kwh: float = 475.0
-    carbon_source: str = "world average 475 g/kWh (default; codecarbon)"
-    pue: float = 1.0
-    pue_defaulted: bool = True
-    price_per_kwh: float | None = None
 
 
 def _fmt(value: Any, spec: str = ".3g", unit: str = "") -> str:
@@ -65,14 +46,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(data: ReportData, site: SiteFactors | None = None) -> str:
+def render_html(data: ReportData, site: Site | None = None) -> str:
     """Return the report of `data` as one HTML document."""
-    site = site or SiteFactors()
+    site = site or Site()
     findings = list((data.analysis or {}).get("findings") or [])
     findings.sort(key=lambda f: _savings_point(f, "facility_kwh_per_year"), reverse=True)
     energy_kwh = data.total_energy_kwh
     facility_kwh = energy_kwh * site.pue if energy_kwh is not None else None
-    co2e_kg = facility_kwh * site.carbon_g_per_kwh / 1000 if facility_kwh is not None else None
+    co2e_kg = facility_kwh * site.grid_g_per_kwh / 1000 if facility_kwh is not None else None
     cost = (
         facility_kwh * site.price_per_kwh
         if facility_kwh is not None and site.price_per_kwh is not None
@@ -99,7 +80,7 @@ def render_html(data: ReportData, site: SiteFactors | None = None) -> str:
     )
 
 
-def write_report(path: Path, data: ReportData, site: SiteFactors | None = None) -> Path:
+def write_report(path: Path, data: ReportData, site: Site | None = None) -> Path:
     """Write the report to `path` (its folder must exist) and return the path."""
     path.write_text(render_html(data, site), encoding="utf-8")
     return path

@@ -10,10 +10,11 @@ import pytest
 
 from profiler.analysis.phases import phase_metrics
 from profiler.analysis.profile import summarise_ladders
+from profiler.analysis.savings import Site
 from profiler.sensors.base import DeviceInfo
 from profiler.store import PhaseRecord, SampleRow, Store
 from reports.data import downsample, gather
-from reports.render import SiteFactors, render_html
+from reports.render import render_html
 
 EVIL_LABEL = "<script>alert(1)</script>"
 EVIL_MODEL = '"><img src=x onerror=alert(1)>'
@@ -124,11 +125,12 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
         phases = store.phases(run_id)
     html = render_html(
         data,
-        SiteFactors(
-            carbon_g_per_kwh=500.0,
-            carbon_source="test",
+        Site(
             pue=1.5,
-            pue_defaulted=False,
+            pue_given=True,
+            grid_g_per_kwh=500.0,
+            grid_label="test",
+            grid_defaulted=False,
             price_per_kwh=0.2,
         ),
     )
