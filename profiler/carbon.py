@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import math
 from functools import cache
 from typing import Any
 
@@ -68,8 +69,11 @@ def make_site(
     """
     if country is not None and carbon_intensity is not None:
         raise SiteError("--country and --carbon-intensity: give one or the other, not both")
-    if pue is not None and pue <= 0:
-        raise SiteError(f"--pue must be a positive number (usually 1.0-3.0), got {pue:g}")
+    if pue is not None and not (math.isfinite(pue) and pue >= 1.0):
+        # facility energy can never be less than IT energy
+        raise SiteError(
+            f"--pue must be >= 1.0 (facility / IT energy; usually 1.1-2.0), got {pue:g}"
+        )
     if carbon_intensity is not None and carbon_intensity < 0:
         raise SiteError(f"--carbon-intensity must be >= 0 g/kWh, got {carbon_intensity:g}")
     if price_per_kwh is not None and price_per_kwh < 0:

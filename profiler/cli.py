@@ -199,6 +199,10 @@ def monitor(
     ] = None,
     interval: Annotated[str, typer.Option(help="Sampling interval, 0.05s to 60s.")] = "1s",
     label: Annotated[str | None, typer.Option(help="Label stored with the run.")] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Also serve the readings to Prometheus (loopback).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="With --serve: TCP port of /metrics.")] = 9464,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -213,6 +217,7 @@ def monitor(
     _open_store(settings).close()
     sensors = _probe(settings)
     config = {"command": "monitor", "duration_s": duration_s, "interval_s": interval_s}
+    exporter = _start_exporter(sensors.devices, "127.0.0.1", port) if serve else None
     with _StopSignal() as stop:
         recording = Recording(
             settings.db_path,
@@ -221,6 +226,7 @@ def monitor(
             interval_s=interval_s,
             label=label,
             config=config,
+            sinks=[exporter[0].observe] if exporter else [],
         )
         if not as_json:
             err_console.print(
@@ -234,6 +240,8 @@ def monitor(
             stop.event.wait(duration_s)
         finally:
             recording.stop("interrupted" if stop.signum is not None else "complete")
+            if exporter:
+                exporter[1].close()
     with Store(settings.db_path) as store:
         run = store.get_run(recording.run_id)
         summaries = summarise_run(store.devices(recording.run_id), store.samples(recording.run_id))
@@ -550,6 +558,16 @@ def analyze(
     sizes: Annotated[
         str | None, typer.Option(help="CPU size catalogue in cores, e.g. 8,16,32,64.")
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(help="Analyse the fleet a Prometheus scrapes, e.g. http://prom:9090."),
+    ] = None,
+    step: Annotated[
+        str | None, typer.Option(help="With --prometheus: resolution of the series (5m).")
+    ] = None,
+    match: Annotated[
+        str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -583,6 +601,9 @@ def analyze(
         )
     except SiteError as err:
         fail(str(err), EXIT_USAGE)
+    if prometheus is not None or step is not None or match is not None:
+        _analyze_prometheus(prometheus, run_id, since_s, step, match, site, thresholds, as_json)
+        return
     settings = _settings(db)
     with _open_store(settings) as store:
         store.mark_stale_runs()
@@ -659,6 +680,118 @@ def report(
         except OSError as err:
             fail(f"cannot write the report: {err}", EXIT_FAILURE)
     print(path)
+
+
+def _analyze_prometheus(
+    url: str | None,
+    run_id: str | None,
+    since_s: float | None,
+    step: str | None,
+    match: str | None,
+    site: Any,
+    thresholds: Any,
+    as_json: bool,
+) -> None:
+    """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes (profiler.fleet)."""
+    import time
+
+    from profiler.analyze import iso_utc
+    from profiler.fleet import (
+        DEFAULT_MATCH,
+        FleetError,
+        FleetOptions,
+        FleetUsageError,
+        analyze_prometheus,
+    )
+
+    if url is None:
+        fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
+    if run_id is not None:
+        fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
+    options = FleetOptions(
+        url=url,
+        since_s=since_s if since_s is not None else 14 * 86_400.0,
+        step_s=_parse_seconds(step, "--step") if step is not None else 300.0,
+        match=match if match is not None else DEFAULT_MATCH,
+    )
+    try:
+        result = analyze_prometheus(options, site, thresholds, now_s=time.time())
+    except FleetUsageError as err:
+        fail(str(err), EXIT_USAGE)
+    except FleetError as err:
+        fail(str(err), EXIT_FAILURE)
+    document = result.as_dict(iso_utc)
+    if as_json:
+        _emit_json(document)
+    else:
+        _print_findings(document, result.assumptions)
+
+
+def _start_exporter(devices: Any, host: str, port: int) -> tuple[Any, Any]:
+    """Start serving `/metrics` for `devices`; return (collector, server). Fails in one line."""
+    from profiler.exporter import FinwattCollector, MetricsServer, is_loopback, make_registry
+    from profiler.store import finwatt_version
+
+    if not 0 <= port <= 65535:
+        fail(f"--port {port}: use 1 to 65535", EXIT_USAGE)
+    collector = FinwattCollector(devices, finwatt_version())
+    try:
+        server = MetricsServer(make_registry(collector), host, port)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        fail(f"cannot serve metrics on {host}:{port}: {reason}; choose another --port/--host")
+    if not is_loopback(host):
+        print(
+            f"finwatt: warning: serving metrics on {host}:{server.port}, reachable from other "
+            "machines; the default --host 127.0.0.1 keeps them on this one",
+            file=sys.stderr,
+        )
+    return collector, server
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback by default; others warn).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port of /metrics.")] = 9464,
+    interval: Annotated[str, typer.Option(help="Sampling interval, 0.05s to 60s.")] = "1s",
+    db: DbOption = None,
+) -> None:
+    """Serve live sensor readings to Prometheus at /metrics until Ctrl-C or SIGTERM.
+
+    Stopping a server is its normal end, so Ctrl-C and SIGTERM exit 0 (nothing is stored,
+    nothing is lost). `--db` only locates the settings; use `finwatt monitor --serve` to
+    record while serving.
+    """
+    from profiler.sampler import Sampler
+
+    interval_s = _parse_seconds(interval, "--interval")
+    try:
+        check_interval(interval_s)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--interval") from err
+    settings = _settings(db)
+    sensors = _probe(settings)
+    try:
+        with _StopSignal() as stop:
+            collector, server = _start_exporter(sensors.devices, host, port)
+            sampler = Sampler(
+                sensors.families, sensors.family_devices, interval_s, [collector.observe]
+            )
+            sampler.start()
+            print(
+                f"finwatt: serving http://{host}:{server.port}/metrics, sampling every "
+                f"{interval_s:g}s; Ctrl-C stops",
+                file=sys.stderr,
+            )
+            try:
+                stop.event.wait()
+            finally:
+                sampler.stop()
+                server.close()
+    finally:
+        sensors.close()
 
 
 def _parse_levels(text: str) -> tuple[float, ...]:

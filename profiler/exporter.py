@@ -138,7 +138,8 @@ class FinwattCollector:
                 value = getattr(reading, attribute)
                 if value is not None:
                     gauge.add_metric(self._labels(device_id), float(value))
-            yield gauge
+            if gauge.samples:
+                yield gauge
         counter = CounterMetricFamily(
             "finwatt_energy_joules",
             "Energy used by the device since the exporter started, in joules.",
@@ -146,7 +147,8 @@ class FinwattCollector:
         )
         for device_id, total_j in sorted(energy.items()):
             counter.add_metric(self._labels(device_id), total_j)
-        yield counter
+        if counter.samples:
+            yield counter
         yield from self._static_metrics()
         yield CounterMetricFamily(
             "finwatt_sampler_missed_ticks",
@@ -189,7 +191,7 @@ class FinwattCollector:
                 if value is not None:
                     gauge.add_metric(labels, float(value))
         yield info
-        yield from gauges
+        yield from (g for g in gauges if g.samples)
 
 
 def make_registry(collector: FinwattCollector) -> CollectorRegistry:

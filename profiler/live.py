@@ -23,23 +23,20 @@ What it shows and where each figure comes from:
 
 from __future__ import annotations
 
-import math
 import os
 import select
 import signal
 import socket
-import sqlite3
 import sys
 import termios
 import threading
 import time
 import tty
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import IO, Any, Protocol
 
@@ -47,12 +44,11 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from profiler.analysis.phases import energy_devices, phase_metrics
-from profiler.carbon import country_intensities
+from profiler.carbon import make_site
+from profiler.profile_watch import ProfileStatus, ProfileWatch
 from profiler.recording import Recording
 from profiler.sampler import Tick
 from profiler.sensors.base import DeviceInfo, DeviceStatus, Reading, is_estimate
-from profiler.store import PhaseRecord, RunRecord, Store, StoreError
 
 J_PER_KWH = 3_600_000.0
 """Exact: 1 kWh = 3,600,000 J."""
@@ -121,96 +117,22 @@ class Rates:
         *,
         country: str | None = None,
     ) -> Rates:
-        """Build rates from CLI options (None = default); ValueError names a bad option.
+        """Build rates from CLI options (None = default), validated as `analyze` does.
 
-        `country` (ISO 3166 alpha-3) takes the intensity from codecarbon's per-country
-        data (`profiler.carbon`), as `finwatt analyze --country` does.
+        Raises:
+            ValueError: a bad option (`profiler.carbon.SiteError`, naming it).
         """
-        if carbon_intensity is not None and not (
-            math.isfinite(carbon_intensity) and carbon_intensity >= 0
-        ):
-            raise ValueError(f"--carbon-intensity must be >= 0 g/kWh, got {carbon_intensity:g}")
-        if pue is not None and not (math.isfinite(pue) and pue >= 1.0):
-            raise ValueError(f"--pue must be >= 1.0 (facility / IT power), got {pue:g}")
-        if price_per_kwh is not None and not (math.isfinite(price_per_kwh) and price_per_kwh >= 0):
-            raise ValueError(f"--price-per-kwh must be >= 0, got {price_per_kwh:g}")
-        carbon: float = DEFAULT_CARBON_G_PER_KWH
-        source: str | None = "default"
-        if country is not None:
-            if carbon_intensity is not None:
-                raise ValueError("--country and --carbon-intensity: give one or the other")
-            code = country.strip().upper()
-            found = country_intensities().get(code)
-            if found is None:
-                raise ValueError(
-                    f"--country {country!r} is not an ISO 3166 alpha-3 code in codecarbon's "
-                    "data (e.g. USA, GBR, FRA, DEU, SGP)"
-                )
-            carbon, source = found[0], code
-        elif carbon_intensity is not None:
-            carbon, source = carbon_intensity, None
-        return cls(
-            carbon_g_per_kwh=carbon,
-            carbon_source=source,
-            pue=DEFAULT_PUE if pue is None else pue,
-            pue_given=pue is not None,
-            price_per_kwh=price_per_kwh,
+        site = make_site(
+            country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
         )
-
-
-@dataclass(frozen=True)
-class PhaseFigures:
-    """A finished phase of a profiling run, as the store has it while the run goes on.
-
-    Attributes:
-        workload: workload name.
-        device_id: the device its energy is charged to (`cpu:0`, `cpu`, `gpu:N`).
-        target_load: target load, 0..1.
-        achieved_load: achieved load, 0..1, None where unknown.
-        units_per_s: throughput (units / phase seconds), None for a failed phase.
-        unit: the unit of work ("scenario", "row", ...).
-        j_per_1000_units: energy per 1,000 units, None where samples lack energy.
-        error: why the phase failed, None when it ran.
-
-    """
-
-    workload: str
-    device_id: str
-    target_load: float
-    achieved_load: float | None
-    units_per_s: float | None
-    unit: str | None
-    j_per_1000_units: float | None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ProfileStatus:
-    """A profiling run in progress, read from the store.
-
-    Attributes:
-        run_id: the run's id.
-        label: its label.
-        workloads: planned workloads.
-        devices: planned devices ("cpu", "gpu:N").
-        phases_done: phases stored so far.
-        phases_planned: phases in the plan, None when the config does not say.
-        now: (workload, device, target load) the plan puts after the stored phases;
-            None when the stored phases do not follow the plan.
-        last: the latest finished phase.
-        error: why the store could not be read (the panel shows it instead).
-
-    """
-
-    run_id: str
-    label: str | None = None
-    workloads: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    phases_done: int = 0
-    phases_planned: int | None = None
-    now: tuple[str, str, float] | None = None
-    last: PhaseFigures | None = None
-    error: str | None = None
+        source = "default" if site.grid_defaulted else (country or "").strip().upper() or None
+        return cls(
+            carbon_g_per_kwh=site.grid_g_per_kwh,
+            carbon_source=source,
+            pue=site.pue,
+            pue_given=site.pue_given,
+            price_per_kwh=site.price_per_kwh,
+        )
 
 
 # --- state --------------------------------------------------------------------------
@@ -336,142 +258,6 @@ def _update_device(view: DeviceView, reading: Reading, prev_t: float, t: float) 
     while view.history and view.history[0][0] < t - HISTORY_S:
         view.history.popleft()
     view.reading = reading
-
-
-# --- the profiling run, from the store ----------------------------------------------
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class ProfileWatch:
-    """Finds a profiling run in progress in the database and summarises it.
-
-    Reads only: a database that does not exist is not created. Phase figures are
-    recomputed only when a phase was added.
-
-    Args:
-        db_path: the SQLite file.
-        host: this host's name (a `running` run of this host whose pid is gone was
-            killed, and is not shown).
-        pid_alive: checks a process id (tests inject one).
-
-    """
-
-    def __init__(
-        self,
-        db_path: Path,
-        *,
-        host: str | None = None,
-        pid_alive: Callable[[int], bool] = _pid_alive,
-    ) -> None:
-        self.db_path = db_path
-        self._host = host or socket.gethostname()
-        self._pid_alive = pid_alive
-        self._cache: tuple[str, int, PhaseFigures | None] | None = None
-
-    def poll(self) -> ProfileStatus | None:
-        """Return the newest profiling run in progress, or None when there is none."""
-        if not self.db_path.exists():
-            return None
-        try:
-            with Store(self.db_path) as store:
-                run = self._running_profile(store)
-                return None if run is None else self._status(store, run)
-        except (StoreError, sqlite3.Error) as err:
-            return ProfileStatus(run_id="?", error=f"cannot read {self.db_path}: {err}")
-
-    def _running_profile(self, store: Store) -> RunRecord | None:
-        for run in store.list_runs():
-            if run.kind != "profile" or run.status != "running":
-                continue
-            if run.host == self._host and (run.pid is None or not self._pid_alive(run.pid)):
-                continue
-            return run
-        return None
-
-    def _status(self, store: Store, run: RunRecord) -> ProfileStatus:
-        config = run.config
-        workloads = tuple(str(w) for w in config.get("workloads", ()))
-        devices = tuple(str(d) for d in config.get("devices", ()))
-        levels = tuple(float(x) for x in config.get("levels", ()))
-        phases = store.phases(run.id)
-        if self._cache is None or self._cache[:2] != (run.id, len(phases)):
-            last = _phase_figures(store, run, phases[-1]) if phases else None
-            self._cache = (run.id, len(phases), last)
-        planned = len(workloads) * len(devices) * len(levels) if levels else None
-        return ProfileStatus(
-            run_id=run.id,
-            label=run.label,
-            workloads=workloads,
-            devices=devices,
-            phases_done=len(phases),
-            phases_planned=planned,
-            now=_next_step(workloads, devices, levels, phases),
-            last=self._cache[2],
-        )
-
-
-def _phase_figures(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseFigures:
-    if phase.units is None:
-        return PhaseFigures(
-            phase.workload,
-            phase.device_id,
-            phase.target_load,
-            phase.achieved_load,
-            None,
-            phase.unit,
-            None,
-            error=str(phase.details.get("error") or "failed"),
-        )
-    devices = store.devices(run.id)
-    samples = [
-        s
-        for device_id in energy_devices(phase.device_id, devices)
-        for s in store.samples(run.id, device_id)
-    ]
-    metrics = phase_metrics(phase, devices, samples, run.interval_s or 1.0)["details"]
-    return PhaseFigures(
-        phase.workload,
-        phase.device_id,
-        phase.target_load,
-        phase.achieved_load,
-        metrics.get("units_per_s"),
-        phase.unit,
-        metrics.get("j_per_1000_units"),
-    )
-
-
-def _next_step(
-    workloads: Sequence[str],
-    devices: Sequence[str],
-    levels: Sequence[float],
-    phases: Sequence[PhaseRecord],
-) -> tuple[str, str, float] | None:
-    """Return the plan's step after the stored phases (runner.run_profile's order).
-
-    A failed workload on a device stores one phase and skips that pair's other levels.
-    None when the run is past its plan or the stored phases do not follow it.
-    """
-    stored = iter(phases)
-    for workload in workloads:
-        for device in devices:
-            for level in levels:
-                phase = next(stored, None)
-                if phase is None:
-                    return (workload, device, level)
-                if phase.workload != workload:
-                    return None
-                if phase.units is None:
-                    break
-    return None
 
 
 # --- formatting ---------------------------------------------------------------------

@@ -6,12 +6,20 @@ older file upgrades it in place and a newer one is refused with a clear message.
 
 Writers batch samples: `SampleWriter` commits at most one second of samples per
 transaction, so a crash or SIGKILL loses at most the last second.
+
+Every write path also keeps `sample_minute` up to date: one row per run, device and
+minute of run time (`floor(t / 60)`) with the counts, sums and maxima the analyzer's
+rules need (docs/decisions.md, "Rollups and retention"). The rollup is defined once, as
+SQL over the raw samples (`_rollup_sql`), and every path (migration, `SampleWriter`,
+`add_samples`, import) recomputes the minutes it touched with it, so all paths give the
+same rows for the same samples.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
 import socket
@@ -41,6 +49,113 @@ SAMPLE_FIELDS = (
     "temperature_c",
     "sm_active",
 )
+
+MINUTE_S = 60.0
+"""Width of a rollup row: minute index = floor(t / 60) of run time (t since run start)."""
+
+MINUTE_COLUMNS = (
+    "minute",
+    "n",
+    "t_first",
+    "t_last",
+    "util_n",
+    "util_sum",
+    "util_max",
+    "power_n",
+    "power_sum",
+    "energy_j",
+    "energy_s",
+    "covered_s",
+    "mem_max_bytes",
+    "sm_n",
+    "sm_sum",
+)
+
+
+def _rollup_sql(where: str, keep: str) -> str:
+    """Return the SELECT that rolls raw samples up into `sample_minute` rows.
+
+    `where` filters the sample rows fed to the window (each device's rows in time order,
+    the row before the first kept minute included so its energy delta is known); `keep`
+    filters the minutes (`m`) produced. Per sample, as `profiler.analysis.series` does:
+    `dt` is the time since the device's previous sample (the first since run start, 0),
+    and the energy of that interval is the cumulative counter's delta (the counter is 0
+    at run start), else power x dt, else unknown. `energy_s` is the time covered by the
+    known energies, so energy_j / energy_s is the minute's mean power.
+    """
+    return f"""
+    SELECT run_id, device_id, m, count(*), min(t), max(t),
+        count(util), sum(util), max(util),
+        count(power_w), sum(power_w),
+        sum(de), sum(CASE WHEN de IS NOT NULL THEN dt END), total(dt),
+        max(mem_used_bytes), count(sm_active), sum(sm_active)
+    FROM (
+        SELECT run_id, device_id, t, util, power_w, mem_used_bytes, sm_active, dt,
+            CAST(floor(t / {MINUTE_S!r}) AS INTEGER) AS m,
+            COALESCE(energy_j - prev_e, power_w * dt) AS de
+        FROM (
+            SELECT run_id, device_id, t, util, power_w, energy_j, mem_used_bytes, sm_active,
+                max(t - COALESCE(LAG(t) OVER w, 0.0), 0.0) AS dt,
+                CASE WHEN LAG(t) OVER w IS NULL THEN 0.0 ELSE LAG(energy_j) OVER w END
+                    AS prev_e
+            FROM sample WHERE {where}
+            WINDOW w AS (PARTITION BY run_id, device_id ORDER BY t, rowid)
+        )
+    )
+    WHERE {keep}
+    GROUP BY run_id, device_id, m
+    """
+
+
+def refresh_minutes(
+    conn: sqlite3.Connection,
+    run_id: str,
+    device_id: str | None = None,
+    t_range: tuple[float, float] | None = None,
+) -> None:
+    """Recompute the `sample_minute` rows of a run (or of one device's samples in a range).
+
+    Call inside the write transaction that inserted the samples. With `device_id` and
+    `t_range` (the lowest and highest `t` written), only the minutes those samples fall
+    in are rebuilt, plus the minute of the next sample after them (its energy delta
+    starts at the last new sample): one indexed read of about a minute of rows per device
+    for a writer batch.
+    """
+    if device_id is None or t_range is None:
+        conn.execute("DELETE FROM sample_minute WHERE run_id = ?", (run_id,))
+        conn.execute(
+            f"INSERT INTO sample_minute {_rollup_sql('run_id = ?', '1')}", (run_id,)
+        )
+        return
+    lo_t, hi_t = t_range
+    key = (run_id, device_id)
+    following = conn.execute(
+        "SELECT min(t) FROM sample WHERE run_id = ? AND device_id = ? AND t > ?", (*key, hi_t)
+    ).fetchone()[0]
+    lo_m = math.floor(lo_t / MINUTE_S)
+    hi_m = math.floor((hi_t if following is None else following) / MINUTE_S)
+    # One second of slack either side: floor(t / 60) of a t just below a minute boundary
+    # may round up into the next minute.
+    before = conn.execute(
+        "SELECT max(t) FROM sample WHERE run_id = ? AND device_id = ? AND t < ?",
+        (*key, lo_m * MINUTE_S - 1.0),
+    ).fetchone()[0]
+    conn.execute(
+        "DELETE FROM sample_minute WHERE run_id = ? AND device_id = ? AND minute BETWEEN ? AND ?",
+        (*key, lo_m, hi_m),
+    )
+    conn.execute(
+        "INSERT INTO sample_minute "
+        + _rollup_sql("run_id = ? AND device_id = ? AND t >= ? AND t < ?", "m BETWEEN ? AND ?"),
+        (
+            *key,
+            float("-inf") if before is None else before,
+            (hi_m + 1) * MINUTE_S + 1.0,
+            lo_m,
+            hi_m,
+        ),
+    )
+
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -116,6 +231,29 @@ MIGRATIONS: tuple[str, ...] = (
         confidence TEXT,
         assumptions TEXT NOT NULL DEFAULT '[]'
     );
+    """,
+    f"""
+    CREATE TABLE sample_minute (
+        run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        t_first REAL NOT NULL,
+        t_last REAL NOT NULL,
+        util_n INTEGER NOT NULL,
+        util_sum REAL,
+        util_max REAL,
+        power_n INTEGER NOT NULL,
+        power_sum REAL,
+        energy_j REAL,
+        energy_s REAL,
+        covered_s REAL NOT NULL,
+        mem_max_bytes INTEGER,
+        sm_n INTEGER NOT NULL,
+        sm_sum REAL,
+        PRIMARY KEY (run_id, device_id, minute)
+    ) WITHOUT ROWID;
+    INSERT INTO sample_minute {_rollup_sql("1", "1")};
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -369,7 +507,7 @@ class Store:
         A run killed with SIGKILL stays `running` in the file; the next finwatt command
         notices its pid no longer exists and marks it. Returns the ids marked.
         """
-        is_alive = alive or _pid_alive
+        is_alive = alive or pid_alive
         host = socket.gethostname()
         stale = [
             row["id"]
@@ -456,9 +594,19 @@ class Store:
     # --- samples --------------------------------------------------------------------
 
     def add_samples(self, run_id: str, rows: Sequence[SampleRow]) -> None:
-        """Insert sample rows in one transaction."""
+        """Insert sample rows and update their minutes' rollups in one transaction."""
         with self.transaction() as tx:
             self._insert_samples(tx, run_id, rows)
+            self._refresh_rows(tx, run_id, rows)
+
+    @staticmethod
+    def _refresh_rows(conn: sqlite3.Connection, run_id: str, rows: Sequence[SampleRow]) -> None:
+        ranges: dict[str, tuple[float, float]] = {}
+        for r in rows:
+            lo, hi = ranges.get(r.device_id, (r.t, r.t))
+            ranges[r.device_id] = (min(lo, r.t), max(hi, r.t))
+        for device_id, t_range in ranges.items():
+            refresh_minutes(conn, run_id, device_id, t_range)
 
     @staticmethod
     def _insert_samples(conn: sqlite3.Connection, run_id: str, rows: Sequence[SampleRow]) -> None:
@@ -673,7 +821,8 @@ def _loads_or_null(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Return True when process `pid` exists on this host (it may belong to someone else)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -770,6 +919,7 @@ class SampleWriter:
             return
         with store.transaction() as tx:
             Store._insert_samples(tx, self._run_id, rows)
+            Store._refresh_rows(tx, self._run_id, rows)
             for change in changes:
                 tx.execute(
                     "UPDATE device SET status = ?, status_reason = ? "

@@ -28,9 +28,6 @@ import profiler.live as live_module
 from profiler.live import (
     EXIT_INTERRUPTED,
     LiveState,
-    PhaseFigures,
-    ProfileStatus,
-    ProfileWatch,
     Rates,
     fmt_energy,
     live_notes,
@@ -38,6 +35,7 @@ from profiler.live import (
     run_live,
     sparkline,
 )
+from profiler.profile_watch import PhaseFigures, ProfileStatus, ProfileWatch
 from profiler.runner import RunPlan
 from profiler.sampler import Sampler, Tick
 from profiler.sensors.base import (
