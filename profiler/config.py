@@ -48,7 +48,7 @@ def data_home() -> Path:
 
 def use_config_file(path: Path | None) -> None:
     """Make `path` the config file of this process (`finwatt --config`); None resets."""
-    global _config_override  # noqa: PLW0603 - one process-wide choice, set by the CLI
+    global _config_override  # one process-wide choice, set by the CLI
     _config_override = path
 
 

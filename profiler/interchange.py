@@ -42,7 +42,14 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from profiler.store import SAMPLE_FIELDS, Store, finwatt_version, new_run_id, utc_now_iso
+from profiler.store import (
+    SAMPLE_FIELDS,
+    Store,
+    finwatt_version,
+    new_run_id,
+    refresh_minutes,
+    utc_now_iso,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -550,6 +557,7 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
             ],
         )
         _insert_samples(tx, run_id, samples)
+        refresh_minutes(tx, run_id)
         tx.executemany(
             "INSERT INTO phase (run_id, workload, device_id, target_load, t_start, t_end, "
             "units, unit, achieved_load, valid, details) "

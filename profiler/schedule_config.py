@@ -115,7 +115,7 @@ def duration_value(raw: Any, where: str, *, allow_zero: bool = False) -> float:
 
 def check_cron(expression: Any, where: str) -> str:
     """Return a valid 5-field cron expression, else raise `ConfigError` naming `where`."""
-    from croniter import croniter
+    from croniter import croniter  # type: ignore[import-untyped]  # no stubs shipped
 
     if not isinstance(expression, str):
         raise ConfigError(f"{where} must be a string such as \"0 2 * * *\", got {expression!r}")

@@ -35,20 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from profiler.sensors.base import DeviceInfo, DeviceStatus, Reading
+from profiler.sensors.base import METRICS, DeviceInfo, DeviceStatus, Reading
 
 log = logging.getLogger(__name__)
 
-SAMPLE_FIELDS = (
-    "util",
-    "power_w",
-    "energy_j",
-    "energy_from_power_j",
-    "mem_used_bytes",
-    "clock_mhz",
-    "temperature_c",
-    "sm_active",
-)
+SAMPLE_FIELDS = METRICS
 
 MINUTE_S = 60.0
 """Width of a rollup row: minute index = floor(t / 60) of run time (t since run start)."""
@@ -716,6 +707,110 @@ class Store:
         )
         cursor.row_factory = None
         return iter(cursor)
+
+    def minute_columns(
+        self, run_id: str, device_id: str, *, min_t: float | None = None
+    ) -> Iterator[tuple[float | None, ...]]:
+        """Yield one device's rollup rows in time order, as the analyzer reads them.
+
+        Each row is (minute start s, samples, util samples, mean util, max util, mean
+        power W, energy J, seconds that energy covers, max memory bytes, SM samples, mean
+        SM activity); means are NULL where the minute has no such value. `min_t` skips
+        minutes with a sample before that many seconds after run start.
+        """
+        cursor = self._conn.execute(
+            f"SELECT minute * {MINUTE_S!r}, n, util_n, util_sum / util_n, util_max, "
+            "power_sum / power_n, energy_j, energy_s, mem_max_bytes, sm_n, sm_sum / sm_n "
+            "FROM sample_minute WHERE run_id = ? AND device_id = ? AND t_first >= ? "
+            "ORDER BY minute",
+            (run_id, device_id, float("-inf") if min_t is None else min_t),
+        )
+        cursor.row_factory = None
+        return iter(cursor)
+
+    def minute_rows(self, run_id: str, device_id: str) -> list[dict[str, Any]]:
+        """Return one device's `sample_minute` rows (MINUTE_COLUMNS) in minute order."""
+        rows = self._conn.execute(
+            f"SELECT {', '.join(MINUTE_COLUMNS)} FROM sample_minute "
+            "WHERE run_id = ? AND device_id = ? ORDER BY minute",
+            (run_id, device_id),
+        )
+        return [dict(r) for r in rows]
+
+    def minute_span(
+        self, run_id: str, *, min_t: float | None = None
+    ) -> tuple[float | None, float | None]:
+        """Return (first, last) sample t of a run's rollups, from `min_t` on if given."""
+        row = self._conn.execute(
+            "SELECT min(t_first), max(t_last) FROM sample_minute WHERE run_id = ? "
+            "AND t_first >= ?",
+            (run_id, float("-inf") if min_t is None else min_t),
+        ).fetchone()
+        return row[0], row[1]
+
+    def delete_raw_before(self, run_id: str, minute: int) -> int:
+        """Delete a run's raw samples in minutes before `minute` that have a rollup row.
+
+        Returns the number of samples deleted. One transaction.
+        """
+        with self.transaction() as tx:
+            cursor = tx.execute(
+                "DELETE FROM sample WHERE run_id = ? AND t < ? "
+                f"AND CAST(floor(t / {MINUTE_S!r}) AS INTEGER) < ? "
+                "AND EXISTS (SELECT 1 FROM sample_minute AS m WHERE m.run_id = sample.run_id "
+                "AND m.device_id = sample.device_id "
+                f"AND m.minute = CAST(floor(sample.t / {MINUTE_S!r}) AS INTEGER))",
+                (run_id, minute * MINUTE_S + 1.0, minute),
+            )
+            return int(cursor.rowcount)
+
+    def delete_minutes_before(self, run_id: str, minute: int) -> int:
+        """Delete a run's rollup rows of minutes before `minute`; return how many."""
+        with self.transaction() as tx:
+            cursor = tx.execute(
+                "DELETE FROM sample_minute WHERE run_id = ? AND minute < ?", (run_id, minute)
+            )
+            return int(cursor.rowcount)
+
+    def table_rows(self) -> dict[str, int]:
+        """Return the number of rows of each finwatt table."""
+        tables = ("run", "device", "sample", "sample_minute", "phase", "finding")
+        return {
+            name: int(self._conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+            for name in tables
+        }
+
+    def table_bytes(self) -> dict[str, int] | None:
+        """Return the bytes of pages each table and index holds (None without `dbstat`)."""
+        try:
+            rows = self._conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")
+            return {str(r[0]): int(r[1]) for r in rows}
+        except sqlite3.OperationalError:
+            return None
+
+    def page_bytes(self) -> tuple[int, int]:
+        """Return (bytes of all pages, bytes of free pages) of the main database file."""
+        size = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+        pages = int(self._conn.execute("PRAGMA page_count").fetchone()[0])
+        free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return pages * size, free * size
+
+    def time_bounds(self, run_id: str, device_id: str) -> dict[str, float | None]:
+        """Return the first and last t of a device's raw samples and of its rollups."""
+        conn = self._conn
+        key = (run_id, device_id)
+        one = "SELECT {} FROM {} WHERE run_id = ? AND device_id = ? ORDER BY {} LIMIT 1"
+
+        def first(sql: str) -> float | None:
+            row = conn.execute(sql, key).fetchone()
+            return None if row is None else float(row[0])
+
+        return {
+            "raw_first": first(one.format("t", "sample", "t")),
+            "raw_last": first(one.format("t", "sample", "t DESC")),
+            "minute_first": first(one.format("t_first", "sample_minute", "minute")),
+            "minute_last": first(one.format("t_last", "sample_minute", "minute DESC")),
+        }
 
     def add_findings(
         self,

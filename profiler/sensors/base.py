@@ -22,6 +22,19 @@ ESTIMATED_LINEAR_TDP = "estimated:linear-tdp"
 ESTIMATED_VCPU_AVERAGE = "estimated:vcpu-average"
 
 
+METRICS = (
+    "util",
+    "power_w",
+    "energy_j",
+    "energy_from_power_j",
+    "mem_used_bytes",
+    "clock_mhz",
+    "temperature_c",
+    "sm_active",
+)
+"""The per-tick metrics of a `Reading`, in storage order (the `sample` table's columns)."""
+
+
 def is_estimate(provenance: str | None) -> bool:
     """Return True when a provenance string names a model rather than a sensor."""
     return provenance is not None and provenance.startswith("estimated:")
@@ -126,16 +139,7 @@ class Reading:
 
     def merge(self, other: Reading) -> None:
         """Fill this reading's null metrics from `other` (same device, same tick)."""
-        for name in (
-            "util",
-            "power_w",
-            "energy_j",
-            "energy_from_power_j",
-            "mem_used_bytes",
-            "clock_mhz",
-            "temperature_c",
-            "sm_active",
-        ):
+        for name in METRICS:
             if getattr(self, name) is None:
                 setattr(self, name, getattr(other, name))
         if other.status is not DeviceStatus.OK and self.status is DeviceStatus.OK:

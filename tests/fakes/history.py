@@ -23,16 +23,9 @@ from typing import Any
 
 import numpy as np
 
-METRICS = (
-    "util",
-    "power_w",
-    "energy_j",
-    "energy_from_power_j",
-    "mem_used_bytes",
-    "clock_mhz",
-    "temperature_c",
-    "sm_active",
-)
+from profiler.store import SAMPLE_FIELDS
+
+METRICS = SAMPLE_FIELDS
 INT_METRICS = frozenset({"mem_used_bytes"})
 
 DeviceSpec = str | Mapping[str, Any]
