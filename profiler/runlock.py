@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import IO
 
 
-class LockHeld(RuntimeError):
+class LockHeldError(RuntimeError):
     """The lock is held by another process; the message names the holder."""
 
 
@@ -123,7 +123,7 @@ class FileLock:
             on_wait: told once, with the holder's description, when waiting begins.
 
         Raises:
-            LockHeld: still held after `wait_s` (the message names the holder and file).
+            LockHeldError: still held after `wait_s` (the message names the holder and file).
 
         """
         deadline = time.monotonic() + wait_s
@@ -132,7 +132,7 @@ class FileLock:
             holder = describe_holder(self.path)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (stop is not None and stop.is_set()):
-                raise LockHeld(f"{holder} holds {self.path}; wait for it to finish or stop it")
+                raise LockHeldError(f"{holder} holds {self.path}; wait for it to finish or stop it")
             if on_wait is not None and not told:
                 on_wait(holder)
                 told = True

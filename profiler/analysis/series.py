@@ -7,10 +7,18 @@ metrics are NaN, never zero (STYLE.md principle 1).
 Energy is kept as `energy_delta_j`: the energy of the interval ending at each sample, so
 runs whose cumulative counters each restart at 0 (at run start) concatenate without a
 seam.
+
+An entry is either one raw sample or one minute of rolled-up samples (`minute_series`,
+from the store's `sample_minute` table): `util` and `sm_active` are then the minute's
+means, `util_n`/`sm_n` how many samples they average (the weights that keep window means
+exact), `util_peak` its highest sample, `n_samples` its sample count, `energy_delta_j`
+its energy and `interval_s` the seconds that energy covers. For raw samples the weights
+are 1 (0 where the metric is absent) and `util_peak` is `util`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +28,23 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-FIELDS = ("t", "util", "power_w", "energy_delta_j", "mem_used_bytes", "sm_active", "interval_s")
+FIELDS = (
+    "t",
+    "util",
+    "power_w",
+    "energy_delta_j",
+    "mem_used_bytes",
+    "sm_active",
+    "interval_s",
+    "n_samples",
+    "util_n",
+    "util_peak",
+    "sm_n",
+)
+
+
+def _unset() -> FloatArray:
+    return np.empty(0)
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,10 @@ class DeviceSeries:
         sm_active: GPU SM activity 0..1.
         interval_s: seconds each sample's energy covers (since the previous sample of its
             run; the first since run start).
+        n_samples: samples each entry stands for (1 for a raw sample; default).
+        util_n: samples behind each `util` value (1, or 0 where absent; default).
+        util_peak: highest utilisation behind each entry (default `util`).
+        sm_n: samples behind each `sm_active` value (1, or 0 where absent; default).
     """
 
     spec: DeviceSpec
@@ -80,24 +108,34 @@ class DeviceSeries:
     mem_used_bytes: FloatArray
     sm_active: FloatArray
     interval_s: FloatArray
+    n_samples: FloatArray = field(default_factory=_unset)
+    util_n: FloatArray = field(default_factory=_unset)
+    util_peak: FloatArray = field(default_factory=_unset)
+    sm_n: FloatArray = field(default_factory=_unset)
+
+    def __post_init__(self) -> None:
+        n = self.t.size
+        defaults = {
+            "n_samples": lambda: np.ones(n),
+            "util_n": lambda: (~np.isnan(self.util)).astype(np.float64),
+            "util_peak": lambda: self.util,
+            "sm_n": lambda: (~np.isnan(self.sm_active)).astype(np.float64),
+        }
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            if value.size == 0 and n:
+                object.__setattr__(self, name, default())
+            elif value.shape != (n,):
+                raise ValueError(f"{name} has {value.size} values for {n} entries")
 
     @property
     def n(self) -> int:
-        """Number of samples."""
+        """Number of entries (samples, or minutes of a rolled-up series)."""
         return int(self.t.size)
 
     def shifted(self, offset_s: float) -> DeviceSeries:
         """Return the same series with every time moved by `offset_s` seconds."""
-        return DeviceSeries(
-            self.spec,
-            self.t + offset_s,
-            self.util,
-            self.power_w,
-            self.energy_delta_j,
-            self.mem_used_bytes,
-            self.sm_active,
-            self.interval_s,
-        )
+        return dataclasses.replace(self, t=self.t + offset_s)
 
 
 def _column(values: Sequence[float | None] | FloatArray | None, n: int) -> FloatArray:
@@ -165,6 +203,58 @@ def device_series(
         _column(mem_used_bytes, n),
         _column(sm_active, n),
         intervals(times),
+    )
+
+
+def minute_series(
+    spec: DeviceSpec,
+    minute_start_s: FloatArray,
+    *,
+    n_samples: FloatArray,
+    util: FloatArray,
+    util_n: FloatArray,
+    util_peak: FloatArray,
+    power_w: FloatArray,
+    energy_j: FloatArray,
+    energy_s: FloatArray,
+    mem_used_bytes: FloatArray,
+    sm_active: FloatArray,
+    sm_n: FloatArray,
+    offset_s: float = 0.0,
+) -> DeviceSeries:
+    """Build a series from one run's minute rollups, one entry per minute (NaN: absent).
+
+    Each entry sits at its minute's start, so windows anchored at a minute boundary hold
+    exactly the minutes, and the samples, they would hold from raw data.
+
+    Args:
+        spec: the device.
+        minute_start_s: start of each minute, seconds since run start, sorted.
+        n_samples: samples in each minute.
+        util: mean utilisation of the minute's samples.
+        util_n: samples with a utilisation.
+        util_peak: highest utilisation sampled.
+        power_w: mean power in watts.
+        energy_j: energy of the minute in joules.
+        energy_s: seconds that energy covers.
+        mem_used_bytes: highest memory used.
+        sm_active: mean SM activity.
+        sm_n: samples with an SM activity.
+        offset_s: added to the times to place the run on a shared axis.
+    """
+    return DeviceSeries(
+        spec,
+        minute_start_s + offset_s,
+        util,
+        power_w,
+        energy_j,
+        mem_used_bytes,
+        sm_active,
+        np.nan_to_num(energy_s, nan=0.0),
+        n_samples,
+        np.nan_to_num(util_n, nan=0.0),
+        util_peak,
+        np.nan_to_num(sm_n, nan=0.0),
     )
 
 
