@@ -2,9 +2,15 @@
 
 The I/O half of the analyzer; `profiler.analysis` holds the pure half. Samples are read
 with one indexed query per device per run, straight into a structured numpy array (no
-`SampleRow` per sample). With `--since`, every `monitor` and `scheduled` run of the host
-that overlaps the window is placed on one absolute time axis (each run's `started` plus
-its `t`) and concatenated per device.
+`SampleRow` per sample). A run (or the part of it in the window) spanning at least
+`ROLLUP_MIN_SPAN_S`, or whose oldest raw samples were pruned, is read from its minute
+rollups instead (`sample_minute`: 60x fewer rows at 1-s sampling); every rule gives the
+same result from them (docs/decisions.md, "Rollups and retention"); shorter runs keep
+their raw samples, so their figures stay exact to the sample.
+
+With `--since`, every `monitor` and `scheduled` run of the host that overlaps the window
+is placed on one absolute time axis (each run's `started` plus its `t`) and concatenated
+per device.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,11 +31,21 @@ from profiler.analysis.series import (
     DeviceSpec,
     concatenate,
     device_series,
+    minute_series,
 )
 from profiler.analysis.thresholds import Thresholds
 from profiler.store import DeviceRecord, RunRecord, Store
 
 MONITORING_KINDS = ("monitor", "scheduled")
+
+
+def is_profiling_run(run: RunRecord) -> bool:
+    """Return True for a profiling run: kind `profile`, or a scheduled `run` action.
+
+    A scheduled profiling run has kind `scheduled` and config `"command": "run"`; its
+    benchmark load is not usage, so `--since` leaves it out (profiler.schedule_actions).
+    """
+    return run.kind == "profile" or (run.kind == "scheduled" and run.config.get("command") == "run")
 _COLUMNS = np.dtype(
     [
         ("t", "f8"),
@@ -40,6 +56,27 @@ _COLUMNS = np.dtype(
         ("sm_active", "f8"),
     ]
 )
+_MINUTE_ROWS = np.dtype(
+    [
+        ("t", "f8"),
+        ("n", "f8"),
+        ("util_n", "f8"),
+        ("util", "f8"),
+        ("util_peak", "f8"),
+        ("power_w", "f8"),
+        ("energy_j", "f8"),
+        ("energy_s", "f8"),
+        ("mem_used_bytes", "f8"),
+        ("sm_n", "f8"),
+        ("sm_active", "f8"),
+    ]
+)
+
+Source = Literal["auto", "raw", "minute"]
+"""Where samples are read from: raw `sample` rows, `sample_minute` rollups, or chosen."""
+
+ROLLUP_MIN_SPAN_S = 6 * 3600.0
+"""Runs (or parts in a window) at least this long are analysed from minute rollups."""
 
 
 class AnalyzeError(ValueError):
@@ -99,7 +136,35 @@ def spec_of(record: DeviceRecord) -> DeviceSpec:
     )
 
 
-def load_device(
+def choose_source(
+    store: Store,
+    run_id: str,
+    device_ids: list[str],
+    *,
+    min_t: float | None = None,
+    source: Source = "auto",
+) -> Literal["raw", "minute"]:
+    """Return where to read a run from: raw samples or minute rollups.
+
+    `source` decides unless it is "auto"; then rollups when the run's data from `min_t` on
+    span `ROLLUP_MIN_SPAN_S` or more, or when any device's raw samples there were pruned
+    (its first raw sample is after its first rolled-up one).
+    """
+    if source != "auto":
+        return source
+    first, last = store.minute_span(run_id, min_t=min_t)
+    if first is None or last is None:
+        return "raw"
+    floor_t = float("-inf") if min_t is None else min_t
+    for device_id in device_ids:
+        bounds = store.time_bounds(run_id, device_id)
+        rolled, raw = bounds["minute_first"], bounds["raw_first"]
+        if rolled is not None and (raw is None or raw > max(rolled, floor_t)):
+            return "minute"
+    return "minute" if last - first >= ROLLUP_MIN_SPAN_S else "raw"
+
+
+def load_minutes(
     store: Store,
     run_id: str,
     spec: DeviceSpec,
@@ -107,7 +172,39 @@ def load_device(
     offset_s: float = 0.0,
     min_t: float | None = None,
 ) -> DeviceSeries:
+    """Read one device of one run from its minute rollups (one query), one entry a minute."""
+    rows = np.fromiter(
+        store.minute_columns(run_id, spec.device_id, min_t=min_t), dtype=_MINUTE_ROWS
+    )
+    return minute_series(
+        spec,
+        rows["t"],
+        n_samples=rows["n"],
+        util=rows["util"],
+        util_n=rows["util_n"],
+        util_peak=rows["util_peak"],
+        power_w=rows["power_w"],
+        energy_j=rows["energy_j"],
+        energy_s=rows["energy_s"],
+        mem_used_bytes=rows["mem_used_bytes"],
+        sm_active=rows["sm_active"],
+        sm_n=rows["sm_n"],
+        offset_s=offset_s,
+    )
+
+
+def load_device(
+    store: Store,
+    run_id: str,
+    spec: DeviceSpec,
+    *,
+    offset_s: float = 0.0,
+    min_t: float | None = None,
+    source: Literal["raw", "minute"] = "raw",
+) -> DeviceSeries:
     """Read one device of one run into arrays (one query), `t` shifted by `offset_s`."""
+    if source == "minute":
+        return load_minutes(store, run_id, spec, offset_s=offset_s, min_t=min_t)
     rows = np.fromiter(store.sample_columns(run_id, spec.device_id, min_t=min_t), dtype=_COLUMNS)
     series = device_series(
         spec,
@@ -125,17 +222,21 @@ def load_device(
     return series
 
 
-def load_run(store: Store, run: RunRecord, *, offset_s: float = 0.0) -> list[DeviceSeries]:
-    """Read every device of a run."""
+def load_run(
+    store: Store, run: RunRecord, *, offset_s: float = 0.0, source: Source = "auto"
+) -> list[DeviceSeries]:
+    """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
+    records = store.devices(run.id)
+    chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
     return [
-        load_device(store, run.id, spec_of(d), offset_s=offset_s) for d in store.devices(run.id)
+        load_device(store, run.id, spec_of(d), offset_s=offset_s, source=chosen) for d in records
     ]
 
 
 def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
     """The newest measured CPU ladder of `host` (its power curve), if any."""
     for run in store.list_runs():
-        if run.kind != "profile" or run.host != host:
+        if not is_profiling_run(run) or run.host != host:
             continue
         for summary in summarise_ladders(store.phases(run.id)):
             estimated = bool(summary.provenance and "estimated:" in summary.provenance)
@@ -147,7 +248,7 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 def _observed_util(store: Store, host: str) -> float | None:
     """Mean utilisation of `host` in its newest monitoring run, for LOW_EFFICIENCY_HOST."""
     for run in store.list_runs():
-        if run.kind in MONITORING_KINDS and run.host == host:
+        if run.kind in MONITORING_KINDS and not is_profiling_run(run) and run.host == host:
             for series in load_run(store, run):
                 if series.spec.kind == "host" and not np.isnan(series.util).all():
                     return float(np.nanmean(series.util))
@@ -171,15 +272,25 @@ def resolve_run(store: Store, run_id: str | None) -> RunRecord:
     return runs[0]
 
 
-def analyze_run(store: Store, run: RunRecord, site: Site, thresholds: Thresholds) -> AnalyzeResult:
-    """Assess one stored run (profiling or monitoring)."""
-    if run.kind == "profile":
+def analyze_run(
+    store: Store,
+    run: RunRecord,
+    site: Site,
+    thresholds: Thresholds,
+    *,
+    source: Source = "auto",
+) -> AnalyzeResult:
+    """Assess one stored run (profiling or monitoring); `source` as in `choose_source`."""
+    if is_profiling_run(run):
         assessment = assess_profile(
             store.phases(run.id), site, thresholds, observed_util=_observed_util(store, run.host)
         )
     else:
         assessment = assess_usage(
-            load_run(store, run), site, thresholds, ladder=_cpu_ladder(store, run.host)
+            load_run(store, run, source=source),
+            site,
+            thresholds,
+            ladder=_cpu_ladder(store, run.host),
         )
     return AnalyzeResult(run.id, assessment, [run.id])
 
@@ -192,6 +303,7 @@ def analyze_since(
     *,
     host: str | None = None,
     now_s: float | None = None,
+    source: Source = "auto",
 ) -> AnalyzeResult:
     """Assess all monitoring data of `host` (default this machine) in the last `since_s`.
 
@@ -205,6 +317,7 @@ def analyze_since(
         r
         for r in store.list_runs()
         if r.kind in MONITORING_KINDS
+        and not is_profiling_run(r)
         and r.host == host
         and epoch_s(r.started) <= end
         and (r.ended is None or epoch_s(r.ended) >= start)
@@ -217,9 +330,22 @@ def analyze_since(
     parts: dict[str, list[DeviceSeries]] = {}
     for run in sorted(runs, key=lambda r: epoch_s(r.started)):
         offset = epoch_s(run.started)
-        for record in store.devices(run.id):
+        records = store.devices(run.id)
+        chosen = choose_source(
+            store,
+            run.id,
+            [d.info.device_id for d in records],
+            min_t=start - offset,
+            source=source,
+        )
+        for record in records:
             series = load_device(
-                store, run.id, spec_of(record), offset_s=offset, min_t=start - offset
+                store,
+                run.id,
+                spec_of(record),
+                offset_s=offset,
+                min_t=start - offset,
+                source=chosen,
             )
             keep = series.t <= end
             if not keep.all():

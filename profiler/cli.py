@@ -57,6 +57,21 @@ out = Console()
 err_console = Console(stderr=True)
 
 
+@app.callback()
+def _global_options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Config file (default $XDG_CONFIG_HOME/finwatt/config.toml)."
+        ),
+    ] = None,
+) -> None:
+    """Energy profiler for financial compute: where capacity idles and burns power."""
+    from profiler.config import use_config_file
+
+    use_config_file(config)
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     """Print a one-line error to stderr and exit with `code`."""
     _error_line(message)
@@ -733,7 +748,7 @@ def _start_exporter(devices: Any, host: str, port: int) -> tuple[Any, Any]:
     from profiler.store import finwatt_version
 
     if not 0 <= port <= 65535:
-        fail(f"--port {port}: use 1 to 65535", EXIT_USAGE)
+        fail(f"--port {port}: use 1 to 65535 (0 picks a free port)", EXIT_USAGE)
     collector = FinwattCollector(devices, finwatt_version())
     try:
         server = MetricsServer(make_registry(collector), host, port)
@@ -792,6 +807,378 @@ def serve(
                 server.close()
     finally:
         sensors.close()
+
+
+RUN_LOCK_WAIT_S = 10.0
+"""How long `finwatt run` waits for another run (or the scheduler's) to finish."""
+
+
+def _take_run_lock(settings: Settings, sensors: SensorSet) -> Any:
+    """Hold the database's run lock (profiler.runlock), or fail naming its holder."""
+    from profiler.runlock import FileLock, LockHeldError, run_lock_path
+
+    lock = FileLock(run_lock_path(settings.db_path), "finwatt run")
+    try:
+        lock.acquire(
+            wait_s=RUN_LOCK_WAIT_S,
+            on_wait=lambda holder: err_console.print(
+                f"waiting up to {RUN_LOCK_WAIT_S:g}s for {holder}", markup=False
+            ),
+        )
+    except LockHeldError as err:
+        sensors.close()
+        fail(f"cannot start the run: {err}", EXIT_FAILURE)
+    return lock
+
+
+schedule_app = typer.Typer(
+    help="Scheduled profiling and monitoring runs ([[schedule]] in config.toml).",
+    no_args_is_help=True,
+)
+app.add_typer(schedule_app, name="schedule")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file (default $XDG_CONFIG_HOME/finwatt/config.toml)."),
+]
+
+
+def _schedule_settings(config: Path | None, db: Path | None) -> Settings:
+    from profiler.config import use_config_file
+
+    if config is not None:
+        use_config_file(config)
+    return _settings(db)
+
+
+def _iso_z(moment: Any) -> str:
+    return str(moment.isoformat(timespec="seconds")).replace("+00:00", "Z")
+
+
+@schedule_app.command("list")
+def schedule_list(
+    config: ConfigOption = None, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Show each entry with its next three fire times, last run and status."""
+    from datetime import UTC, datetime
+
+    from profiler.schedule import upcoming
+    from profiler.schedule_state import ScheduleStateError, StateFile, state_path
+
+    settings = _schedule_settings(config, db)
+    try:
+        book = StateFile(state_path(settings.db_path))
+    except ScheduleStateError as err:
+        fail(str(err), EXIT_FAILURE)
+    states = book.states()
+    now = datetime.now(UTC)
+    rows = []
+    for entry in settings.schedules:
+        record = book.entry(entry.name)
+        rows.append(
+            {
+                **entry.as_dict(),
+                "trigger": entry.trigger,
+                "next": [_iso_z(t) for t in upcoming(entry, states.get(entry.name), now)],
+                "last_run": record.get("last_run"),
+                "last_fire": record.get("last_fire"),
+                "skipped_total": record.get("skipped_total", 0),
+            }
+        )
+    if as_json:
+        _emit_json(
+            {"config": str(settings.config_file), "db": str(settings.db_path), "entries": rows}
+        )
+        return
+    table = Table(title=f"Schedule in {settings.config_file}")
+    for column in ("name", "trigger", "action", "next fire times (UTC)", "last run", "skipped"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        last = row["last_run"]
+        last_text = "never" if not last else f"{last['status']} {last['run'] or ''}".strip()
+        table.add_row(
+            row["name"],
+            row["trigger"],
+            row["action"],
+            "\n".join(row["next"]),
+            last_text,
+            str(row["skipped_total"]),
+        )
+    out.print(table)
+    if not rows:
+        out.print("no [[schedule]] entries; add one with `finwatt schedule add`", markup=False)
+
+
+@schedule_app.command("add")
+def schedule_add(
+    name: Annotated[str, typer.Argument(help="Entry name (letters, digits, _ . -).")],
+    action: Annotated[str, typer.Option(help="run (profiling) or monitor.")],
+    cron: Annotated[str | None, typer.Option(help="5-field cron, UTC, e.g. '0 2 * * *'.")] = None,
+    every: Annotated[str | None, typer.Option(help="Period, e.g. 15m, 24h.")] = None,
+    workload: Annotated[
+        list[str] | None, typer.Option(help="Workload of a run action (repeat; default all).")
+    ] = None,
+    levels: Annotated[str | None, typer.Option(help="Loads of a run action, e.g. 1,0.5,0.")] = None,
+    phase_seconds: Annotated[str | None, typer.Option(help="Length of each level.")] = None,
+    size: Annotated[str | None, typer.Option(help="small, standard or large.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, gpu, all or gpu:N.")] = None,
+    duration: Annotated[str | None, typer.Option(help="How long a monitor records.")] = None,
+    interval: Annotated[str | None, typer.Option(help="Sampling interval.")] = None,
+    report: Annotated[
+        str | None, typer.Option(help="HTML report path, e.g. reports/{name}-{date}.html.")
+    ] = None,
+    analyze: Annotated[bool, typer.Option(help="Analyse each run and keep findings.")] = False,
+    grace_period: Annotated[
+        str | None, typer.Option(help="How late a missed fire may still run (default 1h).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a [[schedule]] entry to the config file, keeping its comments and layout."""
+    from profiler.config import config_path, use_config_file
+    from profiler.schedule_edit import add_entry
+
+    if config is not None:
+        use_config_file(config)
+    table: dict[str, Any] = {
+        "name": name,
+        "cron": cron,
+        "every": every,
+        "action": action,
+        "workloads": list(workload) if workload else None,
+        "levels": list(_parse_levels(levels)) if levels else None,
+        "phase_seconds": phase_seconds,
+        "size": size,
+        "device": device,
+        "duration": duration,
+        "interval": interval,
+        "report": report,
+        "analyze": True if analyze else None,
+        "grace_period": grace_period,
+    }
+    path = config_path()
+    try:
+        entry = add_entry(path, table)
+    except ConfigError as err:
+        fail(str(err), EXIT_USAGE)
+    print(f"added {entry.name} ({entry.trigger}, {entry.action}) to {path}")
+
+
+@schedule_app.command("remove")
+def schedule_remove(
+    name: Annotated[str, typer.Argument(help="Entry to remove.")], config: ConfigOption = None
+) -> None:
+    """Remove a [[schedule]] entry from the config file, keeping the rest as it was."""
+    from profiler.config import config_path, use_config_file
+    from profiler.schedule_edit import remove_entry
+
+    if config is not None:
+        use_config_file(config)
+    path = config_path()
+    try:
+        remove_entry(path, name)
+    except ConfigError as err:
+        fail(str(err), EXIT_USAGE)
+    print(f"removed {name} from {path}")
+
+
+def _scheduler(settings: Settings, *, once: bool) -> list[Any]:
+    from profiler.schedule_actions import SchedulerBusyError, run_scheduler
+    from profiler.schedule_state import ScheduleStateError
+
+    if not settings.schedules:
+        fail(
+            f"{settings.config_file}: no [[schedule]] entries; add one with `finwatt schedule add`",
+            EXIT_USAGE,
+        )
+    _open_store(settings).close()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s finwatt %(levelname)s: %(message)s"))
+    logger = logging.getLogger("profiler")
+    previous_level, previous_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        return run_scheduler(settings, once=once)
+    except (SchedulerBusyError, ScheduleStateError) as err:
+        fail(str(err), EXIT_FAILURE)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+        logger.propagate = previous_propagate
+
+
+@schedule_app.command("daemon")
+def schedule_daemon(config: ConfigOption = None, db: DbOption = None) -> None:
+    """Run the schedule in the foreground until SIGTERM or Ctrl-C (then exit 0).
+
+    Logs to stderr. A second daemon (or run-due) on the same database exits 1 naming
+    the holder of the lock.
+    """
+    _scheduler(_schedule_settings(config, db), once=False)
+
+
+@schedule_app.command("run-due")
+def schedule_run_due(
+    config: ConfigOption = None, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Run whatever is due now, once, and exit (for cron and systemd timers).
+
+    Exit 1 when an action failed or another scheduler holds the database.
+    """
+    results = _scheduler(_schedule_settings(config, db), once=True)
+    if as_json:
+        _emit_json(
+            {
+                "results": [
+                    {
+                        "name": r.name,
+                        "fire_time": _iso_z(r.fire_time),
+                        "status": r.status,
+                        "run": r.run_id,
+                        "message": r.message,
+                    }
+                    for r in results
+                ]
+            }
+        )
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def trend(
+    since: Annotated[str, typer.Option(help="Window, e.g. 30d.")] = "30d",
+    host: Annotated[str | None, typer.Option(help="Only runs of this host.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Units/J per workload and device over time, daily energy, and regressions (> 10%)."""
+    from profiler.trend import gather_trend
+
+    since_s = _parse_seconds(since, "--since")
+    settings = _settings(db)
+    with _open_store(settings) as store:
+        result = gather_trend(store, since_s, host=host)
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    table = Table(
+        title=f"Units per joule at 100% load, {result.window_start} to {result.window_end}"
+    )
+    for column in ("workload", "device", "size", "runs", "latest", "median before", "change", ""):
+        table.add_column(column, justify="left" if column in ("workload", "device") else "right")
+    for s in result.series:
+        p = s.latest
+        table.add_row(
+            s.workload,
+            s.device,
+            s.size,
+            str(len(s.points)),
+            f"{p.units_per_j:.4g}",
+            _fmt(p.baseline_units_per_j, ".4g"),
+            _fmt(p.change and p.change * 100, "+.1f", "%"),
+            "REGRESSION" if p.regression else "",
+        )
+    out.print(table)
+    energy = Table(title="Daily energy (UTC days)")
+    for column in ("day", "energy", "source"):
+        energy.add_column(column)
+    for d in result.daily_energy:
+        energy.add_row(
+            d.day, f"{d.energy_j / 3_600_000:.4f} kWh", "ESTIMATE" if d.estimated else "measured"
+        )
+    out.print(energy)
+    for s, p in result.regressions:
+        out.print(
+            f"REGRESSION: {s.workload} on {s.device} ({s.size}) run {p.run_id}: "
+            f"{p.units_per_j:.4g} units/J, {-(p.change or 0) * 100:.1f}% below the median "
+            f"of {p.baseline_runs} earlier run(s)",
+            markup=False,
+        )
+
+
+db_app = typer.Typer(
+    help="Database housekeeping: sizes, retention.", no_args_is_help=True, add_completion=False
+)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "n/a"
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 1024:,.1f} KiB"
+
+
+@db_app.command("stats")
+def db_stats_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show the database's size, rows per table, and the time raw samples and rollups cover."""
+    from profiler.retention import db_stats
+
+    settings = _settings(db)
+    if not settings.db_path.exists():
+        fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
+    try:
+        stats = db_stats(settings.db_path)
+    except StoreError as err:
+        fail(str(err), EXIT_USAGE)
+    if as_json:
+        _emit_json(stats.as_dict())
+        return
+    out.print(
+        f"{stats.path}: {_size(stats.file_bytes)} on disk, {_size(stats.free_bytes)} free "
+        f"(schema {stats.schema_version})",
+        markup=False,
+    )
+    table = Table("table", "rows", "size", box=None)
+    for name, rows in stats.rows.items():
+        size = stats.table_bytes.get(name) if stats.table_bytes is not None else None
+        table.add_row(name, f"{rows:,}", _size(size))
+    out.print(table)
+    out.print(f"raw samples: {stats.raw_oldest or 'none'} .. {stats.raw_newest or 'none'}")
+    out.print(f"rollups:     {stats.rollup_oldest or 'none'} .. {stats.rollup_newest or 'none'}")
+    if stats.rollup_only_runs:
+        out.print(f"runs whose oldest samples are rollups only: {len(stats.rollup_only_runs)}")
+
+
+@db_app.command("prune")
+def db_prune_command(
+    keep_raw: Annotated[
+        str, typer.Option("--keep-raw", help="Keep raw samples this long (e.g. 14d).")
+    ] = "14d",
+    keep_rollups: Annotated[
+        str, typer.Option("--keep-rollups", help="Keep minute rollups this long (e.g. 400d).")
+    ] = "400d",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete raw samples and rollups past their retention; runs, phases, findings stay."""
+    from profiler.retention import prune
+
+    raw_s = _parse_seconds(keep_raw, "--keep-raw")
+    rollup_s = _parse_seconds(keep_rollups, "--keep-rollups")
+    if rollup_s < raw_s:
+        fail(f"--keep-rollups {keep_rollups} is shorter than --keep-raw {keep_raw}", EXIT_USAGE)
+    settings = _settings(db)
+    if not settings.db_path.exists():
+        fail(f"no database at {settings.db_path}; nothing to prune", EXIT_USAGE)
+    try:
+        result = prune(
+            settings.db_path, keep_raw_days=raw_s / 86_400, keep_rollup_days=rollup_s / 86_400
+        )
+    except StoreError as err:
+        fail(str(err), EXIT_USAGE)
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    out.print(
+        f"deleted {result.raw_samples_deleted:,} raw samples before {result.raw_cutoff} and "
+        f"{result.rollup_rows_deleted:,} minute rollups before {result.rollup_cutoff} "
+        f"from {len(result.runs_pruned)} run(s)",
+        markup=False,
+    )
+
+
+app.add_typer(db_app, name="db")
 
 
 def _parse_levels(text: str) -> tuple[float, ...]:
@@ -909,6 +1296,7 @@ def run_command(
         quick=quick,
     )
     cpu_devices = [d.device_id for d in sensors.devices if d.kind == "cpu"]
+    run_lock = _take_run_lock(settings, sensors)
     recording = Recording(
         settings.db_path,
         sensors,
@@ -937,6 +1325,7 @@ def run_command(
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
+        run_lock.release()
     with Store(settings.db_path) as store:
         run = store.get_run(recording.run_id)
         phases = store.phases(recording.run_id)

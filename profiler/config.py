@@ -186,6 +186,21 @@ def _grace_s(path: Path, raw: Any) -> float:
     return duration_value(raw, f"{path}: [defaults] grace_period", allow_zero=True)
 
 
+def check_document(path: Path, document: dict[str, Any]) -> tuple[ScheduleEntry, ...]:
+    """Validate a parsed config file as a whole (for editors); return its schedule.
+
+    Raises:
+        ConfigError: see `load_settings`.
+
+    """
+    from profiler.schedule_config import parse_schedules
+
+    values = _file_values(path, document)
+    _site(path, values)
+    _grace_s(path, values.get("grace_period"))
+    return parse_schedules(path, document.get("schedule", []))
+
+
 def load_settings(db: Path | None = None) -> Settings:
     """Resolve settings; `db` (the `--db` option) wins over everything else.
 

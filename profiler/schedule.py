@@ -19,6 +19,7 @@ fire time or the end of a background monitor.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -94,7 +95,9 @@ def _cron_times(expression: str, after: datetime) -> Iterator[datetime]:
         yield utc(it.get_next(datetime))
 
 
-def fire_times_after(entry: ScheduleEntry, state: EntryState, after: datetime) -> Iterator[datetime]:
+def fire_times_after(
+    entry: ScheduleEntry, state: EntryState, after: datetime
+) -> Iterator[datetime]:
     """Yield the entry's fire times strictly after `after`, in order (endless).
 
     For an `every` entry that never fired, the first fire time is its baseline.
@@ -150,10 +153,8 @@ def decide(
                 break
             before_newest, newest = newest, moment
             count += 1
-    grace = timedelta(seconds=entry.grace_period_s or grace_period_s)
-    if entry.grace_period_s == 0:
-        grace = timedelta(0)
-    if now - newest <= grace:
+    grace_s = entry.grace_period_s if entry.grace_period_s is not None else grace_period_s
+    if now - newest <= timedelta(seconds=grace_s):
         skipped = count - 1
         return Decision(
             entry,
@@ -175,7 +176,7 @@ def upcoming(
     first = _first_pending(entry, state)
     if first <= utc(now):
         times.append(utc(now))
-    times.extend(t for _, t in zip(range(count - len(times)), fire_times_after(entry, state, now)))
+    times.extend(itertools.islice(fire_times_after(entry, state, now), count - len(times)))
     return times
 
 
@@ -254,8 +255,8 @@ class StateBook(Protocol):
     def states(self) -> dict[str, EntryState]:
         """Return every entry's state by name."""
 
-    def handled(self, entry: ScheduleEntry, state: EntryState, decision: Decision) -> None:
-        """Record that the decision's fire times were handled (skips included)."""
+    def handled(self, entry: ScheduleEntry, state: EntryState, decision: Decision | None) -> None:
+        """Keep the entry's state and the fire times the decision handled (skips included)."""
 
     def outcome(self, result: FireResult) -> None:
         """Record the result of a fired entry."""
@@ -305,10 +306,9 @@ def run_loop(
                 now = clock.now()
                 state = fresh_state(entry, book.states().get(entry.name), now)
                 decision = decide(entry, state, now, grace_period_s)
-                if decision is None:
-                    book.handled(entry, state, Decision(entry, None, 0, None, None, now))
-                    continue
                 book.handled(entry, state, decision)
+                if decision is None:
+                    continue
                 if decision.skipped:
                     assert decision.first_skipped is not None
                     assert decision.last_skipped is not None

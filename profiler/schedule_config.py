@@ -100,7 +100,7 @@ def duration_value(raw: Any, where: str, *, allow_zero: bool = False) -> float:
 
     """
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        raise ConfigError(f"{where} must be a duration such as \"90s\", \"15m\", got {raw!r}")
+        raise ConfigError(f'{where} must be a duration such as "90s", "15m", got {raw!r}')
     if isinstance(raw, int | float):
         if raw > 0 or (allow_zero and raw == 0):
             return float(raw)
@@ -118,12 +118,12 @@ def check_cron(expression: Any, where: str) -> str:
     from croniter import croniter  # type: ignore[import-untyped]  # no stubs shipped
 
     if not isinstance(expression, str):
-        raise ConfigError(f"{where} must be a string such as \"0 2 * * *\", got {expression!r}")
+        raise ConfigError(f'{where} must be a string such as "0 2 * * *", got {expression!r}')
     fields = expression.split()
     if len(fields) != 5 or not croniter.is_valid(expression):
         raise ConfigError(
             f"{where} {expression!r} is not a valid 5-field cron expression "
-            "(minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\")"
+            '(minute hour day-of-month month day-of-week, e.g. "0 2 * * *")'
         )
     return " ".join(fields)
 
@@ -131,7 +131,7 @@ def check_cron(expression: Any, where: str) -> str:
 def check_report_template(template: Any, where: str) -> str:
     """Return a report path template using only {name}, {date}, {time} and {run}."""
     if not isinstance(template, str) or not template.strip():
-        raise ConfigError(f"{where} must be a path such as \"reports/{{name}}-{{date}}.html\"")
+        raise ConfigError(f'{where} must be a path such as "reports/{{name}}-{{date}}.html"')
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as err:
@@ -188,7 +188,7 @@ def _workloads(entry: _Entry) -> tuple[str, ...]:
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{entry.where('workloads')} must be a list such as [\"risk\"]")
+        raise ConfigError(f'{entry.where("workloads")} must be a list such as ["risk"]')
     for name in raw:
         if name not in WORKLOADS:
             raise ConfigError(
@@ -213,13 +213,13 @@ def parse_entry(path: Path, index: int, raw: Any) -> ScheduleEntry:
     entry = _Entry(path, index, raw)
     action = entry.string("action")
     if action not in ACTIONS:
-        raise ConfigError(f"{entry.where('action')} must be \"run\" or \"monitor\", got {action!r}")
+        raise ConfigError(f'{entry.where("action")} must be "run" or "monitor", got {action!r}')
     allowed = (*COMMON_KEYS, *(RUN_KEYS if action == "run" else MONITOR_KEYS))
     for key in raw:
         if key not in allowed:
             other = "monitor" if action == "run" else "run"
             hint = (
-                f" (it applies to action = \"{other}\")"
+                f' (it applies to action = "{other}")'
                 if key in (*RUN_KEYS, *MONITOR_KEYS)
                 else f"; allowed: {', '.join(allowed)}"
             )
@@ -249,7 +249,7 @@ def parse_entry(path: Path, index: int, raw: Any) -> ScheduleEntry:
         raise ConfigError(f"{entry.where('device')} must be cpu, gpu, all or gpu:N, got {device!r}")
     duration_s = entry.duration("duration")
     if action == "monitor" and duration_s is None:
-        raise ConfigError(f"{entry.prefix}: duration is required for action = \"monitor\"")
+        raise ConfigError(f'{entry.prefix}: duration is required for action = "monitor"')
     analyze = raw.get("analyze", False)
     if not isinstance(analyze, bool):
         raise ConfigError(f"{entry.where('analyze')} must be true or false, got {analyze!r}")

@@ -10,9 +10,11 @@ transaction, so a crash or SIGKILL loses at most the last second.
 Every write path also keeps `sample_minute` up to date: one row per run, device and
 minute of run time (`floor(t / 60)`) with the counts, sums and maxima the analyzer's
 rules need (docs/decisions.md, "Rollups and retention"). The rollup is defined once, as
-SQL over the raw samples (`_rollup_sql`), and every path (migration, `SampleWriter`,
-`add_samples`, import) recomputes the minutes it touched with it, so all paths give the
-same rows for the same samples.
+SQL over the raw samples (`_rollup_sql`); migration, `add_samples` and import recompute
+the minutes they touched with it. `SampleWriter`, whose CPU time counts against the
+sampler's overhead budget, adds each batch's per-minute sums to the rows instead
+(`_MinuteSums`, an UPSERT), remembering each device's last sample across batches: the
+same rows, up to the order of floating-point additions.
 """
 
 from __future__ import annotations
@@ -114,9 +116,7 @@ def refresh_minutes(
     """
     if device_id is None or t_range is None:
         conn.execute("DELETE FROM sample_minute WHERE run_id = ?", (run_id,))
-        conn.execute(
-            f"INSERT INTO sample_minute {_rollup_sql('run_id = ?', '1')}", (run_id,)
-        )
+        conn.execute(f"INSERT INTO sample_minute {_rollup_sql('run_id = ?', '1')}", (run_id,))
         return
     lo_t, hi_t = t_range
     key = (run_id, device_id)
@@ -146,6 +146,90 @@ def refresh_minutes(
             hi_m,
         ),
     )
+
+
+_UPSERT_MINUTE = f"""
+    INSERT INTO sample_minute (run_id, device_id, {", ".join(MINUTE_COLUMNS)})
+    VALUES ({", ".join("?" * (len(MINUTE_COLUMNS) + 2))})
+    ON CONFLICT (run_id, device_id, minute) DO UPDATE SET
+        n = n + excluded.n,
+        t_first = min(t_first, excluded.t_first),
+        t_last = max(t_last, excluded.t_last),
+        util_n = util_n + excluded.util_n,
+        util_sum = COALESCE(util_sum + excluded.util_sum, util_sum, excluded.util_sum),
+        util_max = COALESCE(max(util_max, excluded.util_max), util_max, excluded.util_max),
+        power_n = power_n + excluded.power_n,
+        power_sum = COALESCE(power_sum + excluded.power_sum, power_sum, excluded.power_sum),
+        energy_j = COALESCE(energy_j + excluded.energy_j, energy_j, excluded.energy_j),
+        energy_s = COALESCE(energy_s + excluded.energy_s, energy_s, excluded.energy_s),
+        covered_s = covered_s + excluded.covered_s,
+        mem_max_bytes = COALESCE(
+            max(mem_max_bytes, excluded.mem_max_bytes), mem_max_bytes, excluded.mem_max_bytes
+        ),
+        sm_n = sm_n + excluded.sm_n,
+        sm_sum = COALESCE(sm_sum + excluded.sm_sum, sm_sum, excluded.sm_sum)
+"""
+
+
+def _plus(total: float | None, value: float | None) -> float | None:
+    if value is None:
+        return total
+    return value if total is None else total + value
+
+
+def _peak(top: Any, value: Any) -> Any:
+    if value is None:
+        return top
+    return value if top is None else max(top, value)
+
+
+class _MinuteSums:
+    """The writer's incremental rollup: each batch's per-minute sums, as `_rollup_sql` rows.
+
+    Remembers each device's last (t, energy_j) across batches, so a sample's interval and
+    energy delta are those of the SQL definition (the first sample's since run start).
+    Samples must arrive in time order per device, as the sampler writes them.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, float | None]] = {}
+
+    def rows(self, run_id: str, samples: Sequence[SampleRow]) -> list[list[Any]]:
+        """Return one `sample_minute` row (run_id, device_id, MINUTE_COLUMNS) per minute."""
+        minutes: dict[tuple[str, int], list[Any]] = {}
+        for r in samples:
+            prev_t, prev_e = self._last.get(r.device_id, (0.0, 0.0))
+            self._last[r.device_id] = (r.t, r.energy_j)
+            dt = max(r.t - prev_t, 0.0)
+            if r.energy_j is not None and prev_e is not None:
+                de: float | None = r.energy_j - prev_e
+            else:
+                de = None if r.power_w is None else r.power_w * dt
+            minute = math.floor(r.t / MINUTE_S)
+            row = minutes.get((r.device_id, minute))
+            if row is None:
+                row = [run_id, r.device_id, minute, 0, r.t, r.t, 0, None, None, 0, None]
+                row += [None, None, 0.0, None, 0, None]
+                minutes[(r.device_id, minute)] = row
+            row[3] += 1
+            row[4] = min(row[4], r.t)
+            row[5] = max(row[5], r.t)
+            if r.util is not None:
+                row[6] += 1
+                row[7] = _plus(row[7], r.util)
+                row[8] = _peak(row[8], r.util)
+            if r.power_w is not None:
+                row[9] += 1
+                row[10] = _plus(row[10], r.power_w)
+            if de is not None:
+                row[11] = _plus(row[11], de)
+                row[12] = _plus(row[12], dt)
+            row[13] += dt
+            row[14] = _peak(row[14], r.mem_used_bytes)
+            if r.sm_active is not None:
+                row[15] += 1
+                row[16] = _plus(row[16], r.sm_active)
+        return list(minutes.values())
 
 
 MIGRATIONS: tuple[str, ...] = (
@@ -742,8 +826,7 @@ class Store:
     ) -> tuple[float | None, float | None]:
         """Return (first, last) sample t of a run's rollups, from `min_t` on if given."""
         row = self._conn.execute(
-            "SELECT min(t_first), max(t_last) FROM sample_minute WHERE run_id = ? "
-            "AND t_first >= ?",
+            "SELECT min(t_first), max(t_last) FROM sample_minute WHERE run_id = ? AND t_first >= ?",
             (run_id, float("-inf") if min_t is None else min_t),
         ).fetchone()
         return row[0], row[1]
@@ -965,6 +1048,7 @@ class SampleWriter:
         self._thread = threading.Thread(target=self._loop, name="finwatt-writer", daemon=True)
         self.error: BaseException | None = None
         self.rows_written = 0
+        self._minutes = _MinuteSums()
         self._thread.start()
 
     def put(self, rows: Iterable[SampleRow]) -> None:
@@ -1012,9 +1096,10 @@ class SampleWriter:
     def _commit(self, store: Store, rows: list[SampleRow], changes: list[_StatusChange]) -> None:
         if not rows and not changes:
             return
+        minute_rows = self._minutes.rows(self._run_id, rows)
         with store.transaction() as tx:
             Store._insert_samples(tx, self._run_id, rows)
-            Store._refresh_rows(tx, self._run_id, rows)
+            tx.executemany(_UPSERT_MINUTE, minute_rows)
             for change in changes:
                 tx.execute(
                     "UPDATE device SET status = ?, status_reason = ? "

@@ -140,8 +140,9 @@ def _indicative(
     if not valid.any():
         return None, None
     bins = _minute_bins(subject, origin, thresholds.minute_s)[valid]
-    sums = np.bincount(bins, weights=subject.util[valid])
-    counts = np.bincount(bins)
+    weights = subject.util_n[valid]
+    sums = np.bincount(bins, weights=subject.util[valid] * weights)
+    counts = np.bincount(bins, weights=weights)
     present = counts > 0
     means: FloatArray = np.where(present, sums / np.maximum(counts, 1), np.nan)
     idle = present & (means < idle_util)

@@ -115,18 +115,20 @@ class DeviceSeries:
 
     def __post_init__(self) -> None:
         n = self.t.size
-        defaults = {
-            "n_samples": lambda: np.ones(n),
-            "util_n": lambda: (~np.isnan(self.util)).astype(np.float64),
-            "util_peak": lambda: self.util,
-            "sm_n": lambda: (~np.isnan(self.sm_active)).astype(np.float64),
-        }
-        for name, default in defaults.items():
+        for name in ("n_samples", "util_n", "util_peak", "sm_n"):
             value = getattr(self, name)
             if value.size == 0 and n:
-                object.__setattr__(self, name, default())
+                object.__setattr__(self, name, self._default(name))
             elif value.shape != (n,):
                 raise ValueError(f"{name} has {value.size} values for {n} entries")
+
+    def _default(self, name: str) -> FloatArray:
+        if name == "n_samples":
+            return np.ones(self.t.size)
+        if name == "util_peak":
+            return self.util
+        values = self.util if name == "util_n" else self.sm_active
+        return (~np.isnan(values)).astype(np.float64)
 
     @property
     def n(self) -> int:

@@ -17,6 +17,10 @@ Span is last - first sample time plus one typical interval (each sample stands f
 interval ending at it). Valid time is the sum, over samples with a valid utilisation, of
 the interval since the previous valid sample, each capped at twice the median interval,
 so an outage between two runs does not count as data.
+
+A rolled-up series (one entry per minute, see `series`) gives the same window means:
+each minute's mean is weighted by its sample count, so a window's mean is the mean of its
+samples, and windows anchored at the first minute hold whole minutes.
 """
 
 from __future__ import annotations
@@ -46,25 +50,43 @@ def nearest_rank_array(values: FloatArray, q: float) -> float | None:
 
 
 def window_means(
-    t: FloatArray, values: FloatArray, origin: float, width_s: float
+    t: FloatArray,
+    values: FloatArray,
+    origin: float,
+    width_s: float,
+    weights: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Return (window start offsets from origin, mean of each window with data)."""
+    """Return (window start offsets from origin, mean of each window with data).
+
+    `weights` (samples behind each value, default 1 each) make the mean of entries that
+    are themselves means the mean of the samples behind them.
+    """
     valid = ~np.isnan(values)
     if not valid.any():
         return np.empty(0), np.empty(0)
     index = np.floor((t[valid] - origin) / width_s).astype(np.int64)
-    sums = np.bincount(index, weights=values[valid])
-    counts = np.bincount(index)
+    if weights is None:
+        sums = np.bincount(index, weights=values[valid])
+        counts = np.bincount(index)
+    else:
+        w = weights[valid]
+        sums = np.bincount(index, weights=values[valid] * w)
+        counts = np.bincount(index, weights=w)
     present = counts > 0
     starts = np.flatnonzero(present).astype(np.float64) * width_s
     return starts, sums[present] / counts[present]
 
 
 def window_max_of_means(
-    t: FloatArray, values: FloatArray, origin: float, inner_s: float, outer_s: float
+    t: FloatArray,
+    values: FloatArray,
+    origin: float,
+    inner_s: float,
+    outer_s: float,
+    weights: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Return (window start offsets, max of the `inner_s` means in each `outer_s` window)."""
-    inner_starts, inner_means = window_means(t, values, origin, inner_s)
+    inner_starts, inner_means = window_means(t, values, origin, inner_s, weights)
     if inner_means.size == 0:
         return inner_starts, inner_means
     outer = np.floor(inner_starts / outer_s + 1e-9).astype(np.int64)
@@ -160,9 +182,10 @@ class UsageStats:
         return float(self.half_hour_util[recent].max())
 
 
-def _nanmean(values: FloatArray) -> float | None:
-    finite = values[~np.isnan(values)]
-    return float(finite.mean()) if finite.size else None
+def _nanmean(values: FloatArray, weights: FloatArray) -> float | None:
+    valid = ~np.isnan(values)
+    total = float(weights[valid].sum())
+    return float((values[valid] * weights[valid]).sum()) / total if total > 0 else None
 
 
 def _nanmax(values: FloatArray) -> float | None:
@@ -175,11 +198,14 @@ def usage_stats(series: DeviceSeries, origin: float, thresholds: Thresholds) -> 
     t = series.t
     step = typical_interval_s(t)
     span_s = float(t[-1] - t[0]) + step if t.size else 0.0
-    sizing_starts, sizing_util = window_means(t, series.util, origin, thresholds.sizing_window_s)
-    idle_starts, idle_util = window_max_of_means(
-        t, series.util, origin, thresholds.minute_s, thresholds.idle_window_s
+    weights = series.util_n
+    sizing_starts, sizing_util = window_means(
+        t, series.util, origin, thresholds.sizing_window_s, weights
     )
-    half_starts, half_util = window_means(t, series.util, origin, thresholds.idle_window_s)
+    idle_starts, idle_util = window_max_of_means(
+        t, series.util, origin, thresholds.minute_s, thresholds.idle_window_s, weights
+    )
+    half_starts, half_util = window_means(t, series.util, origin, thresholds.idle_window_s, weights)
     mem = series.mem_used_bytes
     has_mem = ~np.isnan(mem)
     if has_mem.any():
@@ -191,18 +217,18 @@ def usage_stats(series: DeviceSeries, origin: float, thresholds: Thresholds) -> 
         daily_peaks = np.empty(0)
     return UsageStats(
         device_id=series.spec.device_id,
-        samples=series.n,
+        samples=int(series.n_samples.sum()),
         span_s=span_s,
         valid_s=valid_seconds(t, series.util),
-        util_mean=_nanmean(series.util),
-        util_max=_nanmax(series.util),
+        util_mean=_nanmean(series.util, series.util_n),
+        util_max=_nanmax(series.util_peak),
         sizing_starts=sizing_starts,
         sizing_util=sizing_util,
         idle_starts=idle_starts,
         idle_util=idle_util,
         half_hour_starts=half_starts,
         half_hour_util=half_util,
-        sm_mean=_nanmean(series.sm_active),
+        sm_mean=_nanmean(series.sm_active, series.sm_n),
         mem_max_bytes=_nanmax(mem),
         daily_mem_peaks_bytes=daily_peaks,
     )
