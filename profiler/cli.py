@@ -360,7 +360,8 @@ def live(
     db: DbOption = None,
 ) -> None:
     """Full-screen live view of every device's power, utilisation, energy and waste."""
-    from profiler.live import LiveState, ProfileWatch, Rates, run_live, show_once
+    from profiler.live import LiveState, Rates, run_live, show_once
+    from profiler.profile_watch import ProfileWatch
     from profiler.sampler import Sampler
 
     interval_s = _parse_seconds(interval, "--interval")

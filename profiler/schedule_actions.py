@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 MIN_RESUME_S = 1.0
 """A paused monitor with less than this left is not resumed."""
+PRUNE_EVERY = timedelta(days=1)
+"""How often the daemon applies the retention policy (`profiler.retention.prune`)."""
 
 
 def resolve_devices(choice: str, sensors: SensorSet) -> tuple[str, ...]:
@@ -116,6 +118,7 @@ class ScheduledActions:
         self.profiling = False
         self._monitors: dict[str, _Monitor] = {}
         self._pending: list[FireResult] = []
+        self._last_prune: datetime | None = None
 
     def _probe(self) -> SensorSet:
         return probe_sensors(
@@ -308,7 +311,13 @@ class ScheduledActions:
             return FireResult(monitor.entry.name, monitor.fire_time, "failed", None, str(err))
 
     def poll(self, now: datetime) -> list[FireResult]:
-        """End the monitors whose duration is over; return every result since last time."""
+        """End the monitors whose duration is over; return every result since last time.
+
+        Also applies the retention policy at start and then once a day.
+        """
+        if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            self._prune(now)
         results, self._pending = self._pending, []
         for name, monitor in list(self._monitors.items()):
             if monitor.deadline > now:
@@ -344,6 +353,24 @@ class ScheduledActions:
                 )
             )
         return results
+
+    def _prune(self, now: datetime) -> None:
+        """Apply the default retention (14 days raw, 400 days rollups) to the database."""
+        try:
+            from profiler.retention import prune
+        except ImportError:
+            log.info("no retention module: samples are kept forever")
+            return
+        try:
+            result = prune(self.settings.db_path, now=now)
+        except Exception:  # loop boundary: log, retry tomorrow
+            log.exception("retention pruning of %s failed", self.settings.db_path)
+            return
+        log.info(
+            "retention: %d raw sample rows and %d rollup rows deleted",
+            result.raw_samples_deleted,
+            result.rollup_rows_deleted,
+        )
 
     # --- after a run ----------------------------------------------------------------
 

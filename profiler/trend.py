@@ -184,9 +184,9 @@ def daily_energy(
 ) -> list[DayEnergy]:
     """Sum energy per UTC day over the window (pure); overlapping traces count once.
 
-    Each interval between two known counter readings is attributed to the day its end
-    falls in; intervals ending outside the window, or starting before the end of an
-    earlier trace of the same host and device, are left out.
+    Each interval between two known counter readings is attributed to the day its start
+    falls in (days are half-open, [00:00, 24:00)); intervals starting outside the window,
+    or before the end of an earlier trace of the same host and device, are left out.
     """
     covered: dict[tuple[str, str], float] = {}
     per_day: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -199,8 +199,11 @@ def daily_energy(
             continue
         key = (trace.host, trace.device)
         delta = np.clip(np.diff(energy), 0.0, None)
-        keep = (t[:-1] >= covered.get(key, -np.inf)) & (t[1:] > start_epoch) & (t[1:] <= end_epoch)
-        days = np.floor(t[1:][keep] / DAY_S)
+        begins = t[:-1]
+        keep = (
+            (begins >= covered.get(key, -np.inf)) & (begins >= start_epoch) & (begins < end_epoch)
+        )
+        days = np.floor(begins[keep] / DAY_S)
         for day_index, joules in zip(days, delta[keep], strict=True):
             day = datetime.fromtimestamp(day_index * DAY_S, UTC).strftime("%Y-%m-%d")
             per_day[day][f"{trace.host}/{trace.device}"] += float(joules)

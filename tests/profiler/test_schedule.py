@@ -51,9 +51,7 @@ def test_cron_fire_times_are_crons_in_utc() -> None:
     entry = cron("0 2 * * *")
     state = fresh_state(entry, None, T0)
     times = list(zip(range(3), fire_times_after(entry, state, T0), strict=False))
-    assert [t for _, t in times] == [
-        datetime(2026, 3, d, 2, 0, tzinfo=UTC) for d in (2, 3, 4)
-    ]
+    assert [t for _, t in times] == [datetime(2026, 3, d, 2, 0, tzinfo=UTC) for d in (2, 3, 4)]
     # a cron entry first seen at noon did not miss this morning's 02:00
     assert decide(entry, state, T0 + timedelta(hours=1), HOUR) is None
     due = decide(entry, state, datetime(2026, 3, 2, 2, 0, 30, tzinfo=UTC), HOUR)
@@ -116,15 +114,19 @@ class FakeClock:
         self.t = start
         self.end = end
         self.waits: list[float] = []
+        self.stop = threading.Event()
 
     def now(self) -> datetime:
         return self.t
 
-    def wait(self, stop: threading.Event, seconds: float) -> bool:
-        self.waits.append(seconds)
+    def advance(self, seconds: float) -> None:
         self.t += timedelta(seconds=seconds)
         if self.t >= self.end:
-            stop.set()
+            self.stop.set()
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.advance(seconds)
         return stop.is_set()
 
 
@@ -140,7 +142,7 @@ class FakeActions:
     def fire(self, entry: ScheduleEntry, fire_time: datetime) -> FireResult:
         self.fired.append((entry.name, fire_time))
         if entry.action == "run":
-            self.clock.t += timedelta(seconds=self.run_s)
+            self.clock.advance(self.run_s)
             return FireResult(entry.name, fire_time, "complete", f"run{len(self.fired)}")
         deadline = self.clock.now() + timedelta(seconds=entry.duration_s or 0)
         self.monitors[entry.name] = (fire_time, deadline)
@@ -166,7 +168,7 @@ def test_daemon_loop_fires_every_two_seconds_on_a_fake_clock(tmp_path: Path) -> 
     clock = FakeClock(T0, T0 + timedelta(seconds=7))
     actions = FakeActions(clock)
     book = StateFile(tmp_path / "state.json")
-    results = run_loop([every(2)], book, actions, clock, threading.Event(), grace_period_s=HOUR)
+    results = run_loop([every(2)], book, actions, clock, clock.stop, grace_period_s=HOUR)
     assert [t for _, t in actions.fired] == [T0 + timedelta(seconds=s) for s in (0, 2, 4, 6)]
     assert results[-1].status == "interrupted"  # the last monitor was stopped
     assert sum(clock.waits) == pytest.approx(7)
@@ -178,9 +180,9 @@ def test_a_long_run_makes_the_next_times_late_newest_runs_once(tmp_path: Path) -
     actions = FakeActions(clock, run_s=5)
     entry = ScheduleEntry("bench", "run", every_s=2, every="2s")
     book = StateFile(tmp_path / "state.json")
-    run_loop([entry], book, actions, clock, threading.Event(), grace_period_s=HOUR)
-    # fires at 0, finishes at 5: 2 is skipped, 4 runs late; finishes at 10: 6 skipped, 8 runs
-    assert [t for _, t in actions.fired][:3] == [T0 + timedelta(seconds=s) for s in (0, 4, 8)]
+    run_loop([entry], book, actions, clock, clock.stop, grace_period_s=HOUR)
+    # fires at 0, ends at 5: 2 skipped, 4 runs late; ends at 10: 6 and 8 skipped, 10 runs
+    assert [t for _, t in actions.fired][:3] == [T0 + timedelta(seconds=s) for s in (0, 4, 10)]
     assert book.entry("bench")["skipped_total"] >= 2
 
 
@@ -189,8 +191,13 @@ def test_run_due_once_waits_for_its_monitor_then_returns(tmp_path: Path) -> None
     actions = FakeActions(clock)
     entries = [every(2, name="m"), ScheduleEntry("r", "run", cron="0 * * * *")]
     results = run_loop(
-        entries, StateFile(tmp_path / "s.json"), actions, clock, threading.Event(),
-        grace_period_s=HOUR, once=True,
+        entries,
+        StateFile(tmp_path / "s.json"),
+        actions,
+        clock,
+        clock.stop,
+        grace_period_s=HOUR,
+        once=True,
     )
     assert [(r.name, r.status) for r in results] == [("m", "running"), ("m", "complete")]
     assert clock.t == T0 + timedelta(seconds=1)
