@@ -99,7 +99,7 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
             "--levels",
             "1,0",
             "--phase-seconds",
-            "2",
+            "4",
             "--size",
             "small",
             "--interval",
