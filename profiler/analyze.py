@@ -46,6 +46,8 @@ def is_profiling_run(run: RunRecord) -> bool:
     benchmark load is not usage, so `--since` leaves it out (profiler.schedule_actions).
     """
     return run.kind == "profile" or (run.kind == "scheduled" and run.config.get("command") == "run")
+
+
 _COLUMNS = np.dtype(
     [
         ("t", "f8"),
