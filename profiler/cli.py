@@ -668,6 +668,13 @@ PriceOption = Annotated[float | None, typer.Option(help="Tariff per kWh, in your
 @app.command()
 def report(
     run_id: Annotated[str | None, typer.Argument(help="Run to report (default: newest).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Report a window across runs instead, e.g. 30d: findings, trend."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Host whose runs --since covers (default: this one).")
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="HTML file (default finwatt-report-<run>.html)."),
@@ -680,14 +687,23 @@ def report(
 ) -> None:
     """Write a self-contained HTML efficiency report of a run and print its path."""
     from profiler.analyze import AnalyzeError, resolve_run
-    from profiler.reporting import report_run
+    from profiler.reporting import report_run, report_window
 
+    if run_id is not None and since is not None:
+        fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
+    since_s = _parse_seconds(since, "--since") if since is not None else None
     site = _site(country, carbon_intensity, pue, price_per_kwh)
     settings = _settings(db)
     if not settings.db_path.exists():
         fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
     with _open_store(settings) as store:
         store.mark_stale_runs()
+        if since_s is not None:
+            try:
+                print(report_window(store, since_s, site, output, host=host))
+            except OSError as err:
+                fail(f"cannot write the report: {err}", EXIT_FAILURE)
+            return
         try:
             run = resolve_run(store, run_id)
         except AnalyzeError as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import matplotlib
@@ -118,3 +119,53 @@ def timeline_chart(timeline: Timeline, phases: Sequence[PhaseRecord]) -> str:
                     ax.axvspan(phase.t_start, phase.t_end, color="#9ae6b4", alpha=0.25)
         fig.tight_layout()
         return _to_data_uri(fig)
+
+
+def trend_chart(series: Sequence[Any]) -> str | None:
+    """Units/J at 100% load over time, one line per host x workload x device series.
+
+    Points flagged as regressions are drawn as red crosses.
+    """
+    drawable = [s for s in series if s.points]
+    if not drawable:
+        return None
+    first = min(_epoch_s(p.started) for s in drawable for p in s.points)
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 3.0))
+        for s in drawable:
+            x = [(_epoch_s(p.started) - first) / 86400.0 for p in s.points]
+            y = [p.units_per_j for p in s.points]
+            ax.plot(x, y, marker="o", label=f"{s.workload} on {s.device} ({s.host})")
+            flagged = [i for i, p in enumerate(s.points) if p.regression]
+            if flagged:
+                ax.scatter(
+                    [x[i] for i in flagged],
+                    [y[i] for i in flagged],
+                    marker="x",
+                    color="red",
+                    s=60,
+                    zorder=3,
+                )
+        ax.set_xlabel("days since the window's first run")
+        ax.set_ylabel("units per J at 100%")
+        ax.set_yscale("log")
+        ax.legend(fontsize=6, loc="best")
+        fig.tight_layout()
+        return _to_data_uri(fig)
+
+
+def daily_energy_chart(days: Sequence[Any]) -> str | None:
+    """Bar chart of energy per UTC day in kWh."""
+    if not days:
+        return None
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.0, 2.4))
+        ax.bar([d.day[5:] for d in days], [d.energy_j / 3_600_000 for d in days], color="#2b6cb0")
+        ax.set_ylabel("kWh")
+        ax.tick_params(axis="x", labelrotation=60, labelsize=6)
+        fig.tight_layout()
+        return _to_data_uri(fig)
+
+
+def _epoch_s(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

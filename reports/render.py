@@ -15,6 +15,8 @@ from typing import Any
 import jinja2
 
 from profiler.analysis.savings import Site
+from profiler.store import RunRecord
+from profiler.trend import REGRESSION_DROP, Trend
 from reports import charts
 from reports.data import J_PER_KWH, ReportData
 
@@ -84,3 +86,51 @@ def write_report(path: Path, data: ReportData, site: Site | None = None) -> Path
     """Write the report to `path` (its folder must exist) and return the path."""
     path.write_text(render_html(data, site), encoding="utf-8")
     return path
+
+
+def render_window_html(
+    *,
+    host: str | None,
+    runs: list[RunRecord],
+    trend: Trend,
+    analysis: dict[str, Any] | None,
+    assumptions: list[str],
+    site: Site | None = None,
+) -> str:
+    """Return the report of a time window across runs: findings, trend, daily energy."""
+    site = site or Site()
+    findings = list((analysis or {}).get("findings") or [])
+    findings.sort(key=lambda f: _savings_point(f, "facility_kwh_per_year"), reverse=True)
+    energy_j = sum(d.energy_j for d in trend.daily_energy) if trend.daily_energy else None
+    energy_kwh = energy_j / J_PER_KWH if energy_j is not None else None
+    facility_kwh = energy_kwh * site.pue if energy_kwh is not None else None
+    missing = []
+    if not runs:
+        missing.append("no runs in the window")
+    if analysis is None:
+        missing.append("no monitoring data to analyse: findings are not shown")
+    if not trend.series:
+        missing.append("no profiling runs: no efficiency trend")
+    template = _environment().get_template("window.html")
+    return template.render(
+        host=host,
+        window_start=trend.window_start,
+        window_end=trend.window_end,
+        runs=runs,
+        trend=trend,
+        drop=REGRESSION_DROP,
+        findings=findings,
+        assumptions=assumptions,
+        site=site,
+        energy_kwh=energy_kwh,
+        estimated=any(d.estimated for d in trend.daily_energy),
+        co2e_kg=facility_kwh * site.grid_g_per_kwh / 1000 if facility_kwh is not None else None,
+        cost=(
+            facility_kwh * site.price_per_kwh
+            if facility_kwh is not None and site.price_per_kwh is not None
+            else None
+        ),
+        missing=missing,
+        trend_chart=charts.trend_chart(trend.series),
+        daily_chart=charts.daily_energy_chart(trend.daily_energy),
+    )
