@@ -1027,13 +1027,36 @@ def _scheduler(settings: Settings, *, once: bool) -> list[Any]:
 
 
 @schedule_app.command("daemon")
-def schedule_daemon(config: ConfigOption = None, db: DbOption = None) -> None:
+def schedule_daemon(
+    config: ConfigOption = None,
+    db: DbOption = None,
+    serve_metrics: Annotated[
+        bool, typer.Option("--serve", help="Also serve live readings to Prometheus.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of /metrics with --serve (loopback).")] = 9464,
+) -> None:
     """Run the schedule in the foreground until SIGTERM or Ctrl-C (then exit 0).
 
     Logs to stderr. A second daemon (or run-due) on the same database exits 1 naming
-    the holder of the lock.
+    the holder of the lock. With --serve, an exporter samples on its own (1 s) and serves
+    /metrics on 127.0.0.1 for as long as the daemon runs.
     """
-    _scheduler(_schedule_settings(config, db), once=False)
+    settings = _schedule_settings(config, db)
+    if not serve_metrics:
+        _scheduler(settings, once=False)
+        return
+    from profiler.sampler import Sampler
+
+    sensors = _probe(settings)
+    collector, server = _start_exporter(sensors.devices, "127.0.0.1", port)
+    sampler = Sampler(sensors.families, sensors.family_devices, 1.0, [collector.observe])
+    sampler.start()
+    try:
+        _scheduler(settings, once=False)
+    finally:
+        sampler.stop()
+        server.close()
+        sensors.close()
 
 
 @schedule_app.command("run-due")

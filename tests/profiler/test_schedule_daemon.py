@@ -161,3 +161,40 @@ def test_a_scheduled_profiling_run_with_analysis_and_report(tmp_path: Path) -> N
     reports = list((tmp_path / "reports").glob("bench-*.html"))
     assert len(reports) == 1 and "<html" in reports[0].read_text()[:500].lower()
     assert run_lock_path(db).read_text() == ""
+
+
+def test_daemon_with_serve_exposes_metrics_while_it_runs(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config, db = tmp_path / "c.toml", tmp_path / "f.db"
+    config.write_text(CONFIG)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "profiler", "schedule", "daemon", "--config", str(config),
+         "--db", str(db), "--serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "XDG_CONFIG_HOME": str(config.parent / "xdg")},
+    )  # fmt: skip
+    try:
+        body = ""
+
+        def scraped() -> bool:
+            nonlocal body
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    body = r.read().decode()
+            except OSError:
+                return False
+            return 'finwatt_utilization_ratio{device="host"' in body
+
+        wait_for(scraped)
+        assert "finwatt_build_info" in body
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0, err
