@@ -679,6 +679,14 @@ def report(
         Path | None,
         typer.Option("-o", "--output", help="HTML file (default finwatt-report-<run>.html)."),
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(help="Fleet report from this Prometheus (with --since, default 14d)."),
+    ] = None,
+    step: Annotated[str | None, typer.Option(help="With --prometheus: resolution (5m).")] = None,
+    match: Annotated[
+        str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
+    ] = None,
     country: CountryOption = None,
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
@@ -693,6 +701,27 @@ def report(
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = _parse_seconds(since, "--since") if since is not None else None
     site = _site(country, carbon_intensity, pue, price_per_kwh)
+    if prometheus is not None:
+        if run_id is not None:
+            fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
+        from profiler.analysis.thresholds import Thresholds
+        from reports.render import render_fleet_html
+
+        document, assumptions = _fleet_document(
+            prometheus, since_s, step, match, site, Thresholds()
+        )
+        target = output or Path.cwd() / "finwatt-fleet-report.html"
+        html = render_fleet_html(
+            source=prometheus, document=document, assumptions=assumptions, site=site
+        )
+        try:
+            target.write_text(html, encoding="utf-8")
+        except OSError as err:
+            fail(f"cannot write the report: {err}", EXIT_FAILURE)
+        print(target)
+        return
+    if step is not None or match is not None:
+        fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
     settings = _settings(db)
     if not settings.db_path.exists():
         fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
@@ -726,6 +755,26 @@ def _analyze_prometheus(
     as_json: bool,
 ) -> None:
     """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes (profiler.fleet)."""
+    if url is None:
+        fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
+    if run_id is not None:
+        fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
+    document, assumptions = _fleet_document(url, since_s, step, match, site, thresholds)
+    if as_json:
+        _emit_json(document)
+    else:
+        _print_findings(document, assumptions)
+
+
+def _fleet_document(
+    url: str,
+    since_s: float | None,
+    step: str | None,
+    match: str | None,
+    site: Any,
+    thresholds: Any,
+) -> tuple[dict[str, Any], list[str]]:
+    """Read and assess the fleet a Prometheus scrapes; one-line errors (1, or 2 for usage)."""
     import time
 
     from profiler.analyze import iso_utc
@@ -737,10 +786,6 @@ def _analyze_prometheus(
         analyze_prometheus,
     )
 
-    if url is None:
-        fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
-    if run_id is not None:
-        fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
     options = FleetOptions(
         url=url,
         since_s=since_s if since_s is not None else 14 * 86_400.0,
@@ -753,11 +798,7 @@ def _analyze_prometheus(
         fail(str(err), EXIT_USAGE)
     except FleetError as err:
         fail(str(err), EXIT_FAILURE)
-    document = result.as_dict(iso_utc)
-    if as_json:
-        _emit_json(document)
-    else:
-        _print_findings(document, result.assumptions)
+    return result.as_dict(iso_utc), result.assumptions
 
 
 def _start_exporter(devices: Any, host: str, port: int) -> tuple[Any, Any]:

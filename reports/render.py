@@ -134,3 +134,41 @@ def render_window_html(
         trend_chart=charts.trend_chart(trend.series),
         daily_chart=charts.daily_energy_chart(trend.daily_energy),
     )
+
+
+def render_fleet_html(
+    *,
+    source: str,
+    document: dict[str, Any],
+    assumptions: list[str],
+    site: Site | None = None,
+) -> str:
+    """Return the fleet report of `finwatt analyze --prometheus`'s findings document."""
+    site = site or Site()
+    findings = list(document.get("findings") or [])
+    findings.sort(key=lambda f: _savings_point(f, "facility_kwh_per_year"), reverse=True)
+    metrics = document.get("metrics") or {}
+    window = metrics.get("window") or {}
+    hosts = sorted((metrics.get("hosts") or {}).keys())
+    by_host: dict[str, list[str]] = {}
+    for f in findings:
+        host = str(f.get("device", "")).split("/")[0]
+        by_host.setdefault(host, []).append(str(f.get("rule")))
+    cost = [_savings_point(f, "cost_per_year") for f in findings]
+    return (
+        _environment()
+        .get_template("fleet.html")
+        .render(
+            source=source,
+            window_start=window.get("start"),
+            window_end=window.get("end"),
+            hosts=hosts,
+            by_host=by_host,
+            findings=findings,
+            total_kwh=sum(_savings_point(f, "facility_kwh_per_year") for f in findings),
+            total_co2e=sum(_savings_point(f, "co2e_kg_per_year") for f in findings),
+            total_cost=sum(cost) if site.price_per_kwh is not None else None,
+            assumptions=assumptions,
+            site=site,
+        )
+    )

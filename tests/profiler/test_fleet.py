@@ -255,3 +255,29 @@ def test_grafana_dashboard_queries_run_on_prometheus(fleet_prometheus: Prometheu
         )
         result = fleet_prometheus.api("query", query=concrete, time=at)["result"]
         assert {r["metric"]["instance"] for r in result} == set(FLEET), expr
+
+
+def test_fleet_report_renders_the_same_findings(
+    fleet_prometheus: Prometheus, tmp_path: Path
+) -> None:
+    from tests.reports.test_report import Cells
+
+    doc = json.loads(analyze("--prometheus", fleet_prometheus.url, "--json").stdout)
+    out = tmp_path / "fleet.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "profiler", "report", "--prometheus", fleet_prometheus.url,
+         "-o", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    cells = Cells()
+    cells.feed(html)
+    ranked = sorted(
+        doc["findings"],
+        key=lambda f: (f["savings"] or {}).get("facility_kwh_per_year", {}).get("point") or 0.0,
+        reverse=True,
+    )
+    assert sorted(cells.by_class["rule"]) == sorted(f["rule"] for f in ranked)
+    assert cells.by_id["host-count"] == str(len(FLEET))
+    assert "<script" not in html.lower() and "https://" not in html
