@@ -47,6 +47,14 @@ DbOption = Annotated[
     typer.Option("--db", help="SQLite database (default $FINWATT_DB, else XDG data dir)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+CountryOption = Annotated[
+    str | None, typer.Option(help="Site country, ISO 3166 alpha-3 (e.g. GBR), for CO2e.")
+]
+IntensityOption = Annotated[
+    float | None, typer.Option(help="Grid intensity in g CO2e/kWh (instead of --country).")
+]
+PueOption = Annotated[float | None, typer.Option(help="Site PUE (default 1.0).")]
+PriceOption = Annotated[float | None, typer.Option(help="Tariff per kWh, in your currency.")]
 
 # typer 0.2x vendors click, so `click.UsageError` is not what its parser raises; the
 # class is the `UsageError` base of typer's public BadParameter, on old and new typer.
@@ -345,19 +353,10 @@ def live(
     record: Annotated[
         bool, typer.Option(help="Also store a monitor run while the view shows.")
     ] = False,
-    country: Annotated[
-        str | None, typer.Option(help="Site country, ISO 3166 alpha-3 (e.g. GBR), for CO2e.")
-    ] = None,
-    carbon_intensity: Annotated[
-        float | None,
-        typer.Option(help="Grid carbon intensity, g CO2e/kWh (default 475, world average)."),
-    ] = None,
-    pue: Annotated[
-        float | None, typer.Option(help="Power usage effectiveness, >= 1 (default 1.0).")
-    ] = None,
-    price_per_kwh: Annotated[
-        float | None, typer.Option(help="Electricity price per kWh, for the cost rate.")
-    ] = None,
+    country: CountryOption = None,
+    carbon_intensity: IntensityOption = None,
+    pue: PueOption = None,
+    price_per_kwh: PriceOption = None,
     db: DbOption = None,
 ) -> None:
     """Full-screen live view of every device's power, utilisation, energy and waste."""
@@ -551,18 +550,10 @@ def analyze(
     host: Annotated[
         str | None, typer.Option(help="Host whose runs --since covers (default: this machine).")
     ] = None,
-    country: Annotated[
-        str | None, typer.Option(help="Site country, ISO 3166 alpha-3 (e.g. GBR), for CO2e.")
-    ] = None,
-    carbon_intensity: Annotated[
-        float | None, typer.Option(help="Grid intensity in g CO2e/kWh (instead of --country).")
-    ] = None,
-    pue: Annotated[
-        float | None, typer.Option(help="Power usage effectiveness of the site (default 1.0).")
-    ] = None,
-    price_per_kwh: Annotated[
-        float | None, typer.Option(help="Tariff per kWh, in your currency.")
-    ] = None,
+    country: CountryOption = None,
+    carbon_intensity: IntensityOption = None,
+    pue: PueOption = None,
+    price_per_kwh: PriceOption = None,
     mode: Annotated[
         str, typer.Option(help="Right-sizing mode: production (P95/0.65) or conservative.")
     ] = "production",
@@ -653,16 +644,6 @@ def _site(
         )
     except SiteError as err:
         fail(str(err), EXIT_USAGE)
-
-
-CountryOption = Annotated[
-    str | None, typer.Option(help="Site country, ISO 3166 alpha-3 (e.g. GBR), for CO2e.")
-]
-IntensityOption = Annotated[
-    float | None, typer.Option(help="Grid intensity in g CO2e/kWh (instead of --country).")
-]
-PueOption = Annotated[float | None, typer.Option(help="Site PUE (default 1.0).")]
-PriceOption = Annotated[float | None, typer.Option(help="Tariff per kWh, in your currency.")]
 
 
 @app.command()

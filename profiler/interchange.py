@@ -45,6 +45,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from profiler.store import (
     SAMPLE_FIELDS,
     Store,
+    finding_from_row,
     finwatt_version,
     new_run_id,
     refresh_minutes,
@@ -684,17 +685,7 @@ def _head(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
         )
     ]
     findings = [
-        {
-            "rule": r["rule"],
-            "device": r["device_id"],
-            "severity": r["severity"],
-            "message": r["message"],
-            "evidence": json.loads(r["evidence"]),
-            "recommendation": _loads_or_null(r["recommendation"]),
-            "savings": _loads_or_null(r["savings"]),
-            "confidence": r["confidence"],
-            "assumptions": json.loads(r["assumptions"]),
-        }
+        finding_from_row(r)
         for r in conn.execute("SELECT * FROM finding WHERE run_id = ? ORDER BY id", (run_id,))
     ]
     return {
@@ -705,10 +696,6 @@ def _head(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
         "phases": phases,
         "findings": findings,
     }
-
-
-def _loads_or_null(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 def _sample_batches(

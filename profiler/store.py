@@ -958,20 +958,22 @@ class Store:
                 "AND window_end IS ? ORDER BY id",
                 (window_start, window_end),
             )
-        return [
-            {
-                "rule": r["rule"],
-                "device": r["device_id"],
-                "severity": r["severity"],
-                "message": r["message"],
-                "evidence": json.loads(r["evidence"]),
-                "recommendation": _loads_or_null(r["recommendation"]),
-                "savings": _loads_or_null(r["savings"]),
-                "confidence": r["confidence"],
-                "assumptions": json.loads(r["assumptions"]),
-            }
-            for r in rows
-        ]
+        return [finding_from_row(r) for r in rows]
+
+
+def finding_from_row(r: sqlite3.Row) -> dict[str, Any]:
+    """Return a `finding` row as design.md's finding object."""
+    return {
+        "rule": r["rule"],
+        "device": r["device_id"],
+        "severity": r["severity"],
+        "message": r["message"],
+        "evidence": json.loads(r["evidence"]),
+        "recommendation": _loads_or_null(r["recommendation"]),
+        "savings": _loads_or_null(r["savings"]),
+        "confidence": r["confidence"],
+        "assumptions": json.loads(r["assumptions"]),
+    }
 
 
 def _run_from_row(row: sqlite3.Row) -> RunRecord:
