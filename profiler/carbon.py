@@ -54,21 +54,62 @@ def world_average_g_per_kwh() -> float:
     return float(_load("carbon_intensity_per_source.json")["world_average"])
 
 
+LB_PER_MWH_TO_G_PER_KWH = 0.45359237
+"""eGRID publishes lb CO2e/MWh: 453.59237 g per lb / 1,000 kWh per MWh (exact)."""
+
+
+@cache
+def region_intensities() -> dict[str, tuple[float, str, int | None]]:
+    """Return {region code: (g CO2e/kWh, name, year)} for codecarbon's sub-national data.
+
+    Codes: China's provinces as `CN-BJ` (2023 provincial factors), US states as `US-NY`
+    (EPA eGRID2023 state output emission rates, converted from lb/MWh), and the Nordic
+    bidding zones as `SE1`, `NO1`, `DK1`, `FI` ... (codecarbon's nordic_emissions.json).
+    """
+    regions: dict[str, tuple[float, str, int | None]] = {}
+    for name in ("2023/china_provincial_emissions.json", "nordic_emissions.json"):
+        for code, row in _load(name)["data"].items():
+            regions[code.upper()] = (
+                float(row["emission_factor"]),
+                str(row.get("description", code)),
+                row.get("year"),
+            )
+    usa = _load("2023/usa_emissions.json")
+    year = usa.get("_source", {}).get("year")
+    for state, row in usa.items():
+        if state.startswith("_") or "regionCode" not in row:
+            continue
+        grams = float(row["emissions"]) * LB_PER_MWH_TO_G_PER_KWH
+        regions[f"US-{row['regionCode'].upper()}"] = (grams, state.title(), year)
+    return regions
+
+
 def make_site(
     *,
     country: str | None = None,
     carbon_intensity: float | None = None,
     pue: float | None = None,
     price_per_kwh: float | None = None,
+    region: str | None = None,
 ) -> Site:
     """Resolve the CLI's site options into a `Site`.
 
     Raises:
-        SiteError: both --country and --carbon-intensity, an unknown country code, or a
-            negative or zero PUE, intensity or tariff (the message names the option).
+        SiteError: more than one of --country, --region and --carbon-intensity, an
+            unknown country or region code, or a PUE below 1 or a negative intensity or
+            tariff (the message names the option).
     """
-    if country is not None and carbon_intensity is not None:
-        raise SiteError("--country and --carbon-intensity: give one or the other, not both")
+    given = [
+        n
+        for n, v in (
+            ("--country", country),
+            ("--region", region),
+            ("--carbon-intensity", carbon_intensity),
+        )
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise SiteError(f"{' and '.join(given)}: give one of them, not several")
     if pue is not None and not (math.isfinite(pue) and pue >= 1.0):
         # facility energy can never be less than IT energy
         raise SiteError(
@@ -78,7 +119,18 @@ def make_site(
         raise SiteError(f"--carbon-intensity must be >= 0 g/kWh, got {carbon_intensity:g}")
     if price_per_kwh is not None and price_per_kwh < 0:
         raise SiteError(f"--price-per-kwh must be >= 0, got {price_per_kwh:g}")
-    if country is not None:
+    if region is not None:
+        code = region.strip().upper()
+        found = region_intensities().get(code)
+        if found is None:
+            examples = "CN-BJ, CN-SH, CN-GD, US-NY, US-CA, SE3, NO1"
+            raise SiteError(
+                f"--region {region!r} has no sub-national data in codecarbon (e.g. {examples})"
+            )
+        grams, name, year = found
+        label = f"{name} ({code}), codecarbon sub-national data, {year}"
+        defaulted = False
+    elif country is not None:
         found = country_intensities().get(country.strip().upper())
         if found is None:
             raise SiteError(

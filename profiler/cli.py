@@ -54,6 +54,10 @@ IntensityOption = Annotated[
     float | None, typer.Option(help="Grid intensity in g CO2e/kWh (instead of --country).")
 ]
 PueOption = Annotated[float | None, typer.Option(help="Site PUE (default 1.0).")]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(help="Sub-national grid data instead of --country: CN-BJ, US-NY, SE3 ..."),
+]
 PriceOption = Annotated[float | None, typer.Option(help="Tariff per kWh, in your currency.")]
 
 # typer 0.2x vendors click, so `click.UsageError` is not what its parser raises; the
@@ -354,6 +358,7 @@ def live(
         bool, typer.Option(help="Also store a monitor run while the view shows.")
     ] = False,
     country: CountryOption = None,
+    region: RegionOption = None,
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
@@ -367,7 +372,9 @@ def live(
     interval_s = _parse_seconds(interval, "--interval")
     try:
         check_interval(interval_s)
-        rates = Rates.from_options(carbon_intensity, pue, price_per_kwh, country=country)
+        rates = Rates.from_options(
+            carbon_intensity, pue, price_per_kwh, country=country, region=region
+        )
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     settings = _settings(db)
@@ -551,6 +558,7 @@ def analyze(
         str | None, typer.Option(help="Host whose runs --since covers (default: this machine).")
     ] = None,
     country: CountryOption = None,
+    region: RegionOption = None,
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
@@ -605,7 +613,11 @@ def analyze(
         thresholds = dataclasses.replace(thresholds, cpu_sizes=_parse_sizes(sizes))
     try:
         site = make_site(
-            country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
+            country=country,
+            region=region,
+            carbon_intensity=carbon_intensity,
+            pue=pue,
+            price_per_kwh=price_per_kwh,
         )
     except SiteError as err:
         fail(str(err), EXIT_USAGE)
@@ -635,12 +647,17 @@ def _site(
     carbon_intensity: float | None,
     pue: float | None,
     price_per_kwh: float | None,
+    region: str | None = None,
 ) -> Any:
     from profiler.carbon import SiteError, make_site
 
     try:
         return make_site(
-            country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
+            country=country,
+            region=region,
+            carbon_intensity=carbon_intensity,
+            pue=pue,
+            price_per_kwh=price_per_kwh,
         )
     except SiteError as err:
         fail(str(err), EXIT_USAGE)
@@ -669,6 +686,7 @@ def report(
         str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
     ] = None,
     country: CountryOption = None,
+    region: RegionOption = None,
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
@@ -681,7 +699,7 @@ def report(
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = _parse_seconds(since, "--since") if since is not None else None
-    site = _site(country, carbon_intensity, pue, price_per_kwh)
+    site = _site(country, carbon_intensity, pue, price_per_kwh, region)
     if prometheus is not None:
         if run_id is not None:
             fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
@@ -1304,6 +1322,7 @@ def run_command(
     label: Annotated[str | None, typer.Option(help="Label stored with the run.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
     country: CountryOption = None,
+    region: RegionOption = None,
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
@@ -1339,7 +1358,7 @@ def run_command(
         check_interval(interval_s)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--interval") from err
-    site = _site(country, carbon_intensity, pue, price_per_kwh)
+    site = _site(country, carbon_intensity, pue, price_per_kwh, region)
     settings = _settings(db)
     sensors = _probe(settings)
     try:

@@ -116,6 +116,7 @@ class Rates:
         price_per_kwh: float | None = None,
         *,
         country: str | None = None,
+        region: str | None = None,
     ) -> Rates:
         """Build rates from CLI options (None = default), validated as `analyze` does.
 
@@ -123,9 +124,14 @@ class Rates:
             ValueError: a bad option (`profiler.carbon.SiteError`, naming it).
         """
         site = make_site(
-            country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
+            country=country,
+            region=region,
+            carbon_intensity=carbon_intensity,
+            pue=pue,
+            price_per_kwh=price_per_kwh,
         )
-        source = "default" if site.grid_defaulted else (country or "").strip().upper() or None
+        code = region or country
+        source = "default" if site.grid_defaulted else (code or "").strip().upper() or None
         return cls(
             carbon_g_per_kwh=site.grid_g_per_kwh,
             carbon_source=source,

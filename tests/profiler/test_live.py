@@ -288,7 +288,7 @@ def test_rates_from_options() -> None:
             Rates.from_options(*bad)
     with pytest.raises(ValueError, match="--country"):
         Rates.from_options(country="XXX")
-    with pytest.raises(ValueError, match="one or the other"):
+    with pytest.raises(ValueError, match="not several"):
         Rates.from_options(100.0, country="FRA")
 
 

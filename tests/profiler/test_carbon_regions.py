@@ -1,0 +1,28 @@
+import importlib.resources
+import json
+
+import pytest
+
+from profiler.carbon import LB_PER_MWH_TO_G_PER_KWH, SiteError, make_site, region_intensities
+
+
+def test_china_province_as_methodology_quotes_it() -> None:
+    site = make_site(region="cn-bj")
+    assert site.grid_g_per_kwh == 555.4  # methodology section 6: CN-BJ Beijing 555.4
+    assert "Beijing (CN-BJ)" in site.grid_label and not site.grid_defaulted
+
+
+def test_us_state_converted_from_egrid_lb_per_mwh() -> None:
+    ref = importlib.resources.files("codecarbon") / "data/private_infra/2023/usa_emissions.json"
+    lb_per_mwh = json.loads(ref.read_text())["new york"]["emissions"]
+    assert region_intensities()["US-NY"][0] == pytest.approx(lb_per_mwh * 0.45359237)
+    assert LB_PER_MWH_TO_G_PER_KWH == 453.59237 / 1000
+
+
+def test_region_excludes_country_and_intensity_and_unknown_codes_are_named() -> None:
+    with pytest.raises(SiteError, match="--country and --region"):
+        make_site(country="CHN", region="CN-BJ")
+    with pytest.raises(SiteError, match="--region and --carbon-intensity"):
+        make_site(region="CN-BJ", carbon_intensity=500.0)
+    with pytest.raises(SiteError, match="--region 'XX'"):
+        make_site(region="XX")
