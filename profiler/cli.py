@@ -1321,6 +1321,9 @@ def run_command(
     ] = None,
     label: Annotated[str | None, typer.Option(help="Label stored with the run.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    live_view: Annotated[
+        bool, typer.Option("--live", help="Show the live view while the run goes on.")
+    ] = False,
     country: CountryOption = None,
     region: RegionOption = None,
     carbon_intensity: IntensityOption = None,
@@ -1379,6 +1382,18 @@ def run_command(
     )
     cpu_devices = [d.device_id for d in sensors.devices if d.kind == "cpu"]
     run_lock = _take_run_lock(settings, sensors)
+    live_state = None
+    if live_view:
+        from profiler.live import LiveState, Rates
+
+        live_state = LiveState(
+            sensors.devices,
+            interval_s=interval_s,
+            families=sensors.family_devices,
+            rates=Rates.from_options(
+                carbon_intensity, pue, price_per_kwh, country=country, region=region
+            ),
+        )
     recording = Recording(
         settings.db_path,
         sensors,
@@ -1386,13 +1401,20 @@ def run_command(
         interval_s=interval_s,
         label=label,
         config=plan.as_config(),
+        sinks=[live_state.consume] if live_state is not None else [],
     )
     per_pair_s = 3 * plan.calibration_interval_s + len(plan.levels) * plan.phase_seconds
     total_s = per_pair_s * len(plan.workloads) * len(plan.devices)
     interrupted = False
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if as_json:
+        if live_state is not None:
+            from profiler.live import live_display
+            from profiler.profile_watch import ProfileWatch
+
+            with live_display(live_state, err_console, ProfileWatch(settings.db_path)):
+                run_profile(recording, plan, cpu_devices=cpu_devices)
+        elif as_json:
             run_profile(recording, plan, cpu_devices=cpu_devices)
         else:
             err_console.print(

@@ -848,6 +848,33 @@ def run_live(
     return EXIT_INTERRUPTED if received else EXIT_OK
 
 
+@contextmanager
+def live_display(
+    state: LiveState, console: Console, profile: ProfileWatch | None = None
+) -> Iterator[None]:
+    """Show the view full-screen while the body runs (`finwatt run --live`).
+
+    The body keeps the main thread (a profiling run, whose Ctrl-C handling stays as it
+    is); the view redraws from its own thread as `run_live` does, without reading keys.
+    """
+    stop = threading.Event()
+    live = Live(console=console, screen=True, auto_refresh=False, transient=True)
+    with live:
+        refresher = threading.Thread(
+            target=_refresh_loop,
+            args=(live, state, console, profile, stop),
+            name="finwatt-live",
+            daemon=True,
+        )
+        refresher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            state.changed.set()
+            refresher.join()
+
+
 def _wait_for_quit(
     keys: _KeyReader, console: Console, state: LiveState, stop: threading.Event
 ) -> None:

@@ -546,3 +546,38 @@ def test_live_in_tmux_shows_devices_and_quits_on_q(tmp_path: Path) -> None:
         assert not db.exists()  # the view records nothing unless --record
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (.ci/run installs it)")
+def test_run_live_shows_the_profiling_panel_in_a_real_terminal(tmp_path: Path) -> None:
+    db, status = tmp_path / "f.db", tmp_path / "status"
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m profiler run ledger "
+        f"--levels 1,0.5,0 --phase-seconds 2 --size small --live --interval 0.2s "
+        f"--db {shlex.quote(str(db))} > /dev/null; echo $? > {shlex.quote(str(status))}"
+    )
+    tmux = ["tmux", "-S", str(tmp_path / "tmux.sock")]
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-x", "100", "-y", "30", "-s", "run", "sh", "-c", command],
+        check=True,
+    )
+    try:
+        screen = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not status.exists():
+            screen = subprocess.run(
+                [*tmux, "capture-pane", "-p", "-t", "run"], capture_output=True, text=True
+            ).stdout
+            if "Profiling run" in screen and "ledger" in screen:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the profiling panel never appeared; pane:\n{screen}")
+        assert "cpu:0" in screen and "Totals" in screen
+        deadline = time.monotonic() + 60
+        while not status.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status.read_text().strip() == "0"
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
