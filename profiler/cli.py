@@ -372,11 +372,10 @@ def live(
     interval_s = _parse_seconds(interval, "--interval")
     try:
         check_interval(interval_s)
-        rates = Rates.from_options(
-            carbon_intensity, pue, price_per_kwh, country=country, region=region
-        )
     except ValueError as err:
-        raise typer.BadParameter(str(err)) from err
+        raise typer.BadParameter(str(err), param_hint="--interval") from err
+    site = _site(country, carbon_intensity, pue, price_per_kwh, region)
+    rates = Rates.from_site(site, code=region or country or _settings(db).site.country)
     settings = _settings(db)
     sensors = _probe(settings)
     state = LiveState(
@@ -593,7 +592,6 @@ def analyze(
     from profiler.analysis.thresholds import Thresholds
     from profiler.analyze import AnalyzeError, analyze_run, analyze_since, resolve_run
     from profiler.analyze import store_findings as keep_findings
-    from profiler.carbon import SiteError, make_site
 
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
@@ -611,16 +609,7 @@ def analyze(
         thresholds = dataclasses.replace(thresholds, min_valid_hours=min_hours)
     if sizes is not None:
         thresholds = dataclasses.replace(thresholds, cpu_sizes=_parse_sizes(sizes))
-    try:
-        site = make_site(
-            country=country,
-            region=region,
-            carbon_intensity=carbon_intensity,
-            pue=pue,
-            price_per_kwh=price_per_kwh,
-        )
-    except SiteError as err:
-        fail(str(err), EXIT_USAGE)
+    site = _site(country, carbon_intensity, pue, price_per_kwh, region)
     if prometheus is not None or step is not None or match is not None:
         _analyze_prometheus(prometheus, run_id, since_s, step, match, site, thresholds, as_json)
         return
@@ -649,15 +638,23 @@ def _site(
     price_per_kwh: float | None,
     region: str | None = None,
 ) -> Any:
+    """Resolve the site options; what the command line leaves out comes from `[defaults]`.
+
+    The grid source (country, region or intensity) is taken as a whole: any one of them
+    on the command line replaces the configured one.
+    """
     from profiler.carbon import SiteError, make_site
 
+    defaults = _settings(None).site
+    if country is None and region is None and carbon_intensity is None:
+        country, carbon_intensity = defaults.country, defaults.carbon_intensity
     try:
         return make_site(
             country=country,
             region=region,
             carbon_intensity=carbon_intensity,
-            pue=pue,
-            price_per_kwh=price_per_kwh,
+            pue=defaults.pue if pue is None else pue,
+            price_per_kwh=defaults.price_per_kwh if price_per_kwh is None else price_per_kwh,
         )
     except SiteError as err:
         fail(str(err), EXIT_USAGE)
@@ -1390,9 +1387,7 @@ def run_command(
             sensors.devices,
             interval_s=interval_s,
             families=sensors.family_devices,
-            rates=Rates.from_options(
-                carbon_intensity, pue, price_per_kwh, country=country, region=region
-            ),
+            rates=Rates.from_site(site, code=region or country or settings.site.country),
         )
     recording = Recording(
         settings.db_path,

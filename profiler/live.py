@@ -44,6 +44,7 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from profiler.analysis.savings import Site
 from profiler.carbon import make_site
 from profiler.profile_watch import ProfileStatus, ProfileWatch
 from profiler.recording import Recording
@@ -130,7 +131,11 @@ class Rates:
             pue=pue,
             price_per_kwh=price_per_kwh,
         )
-        code = region or country
+        return cls.from_site(site, code=region or country)
+
+    @classmethod
+    def from_site(cls, site: Site, *, code: str | None = None) -> Rates:
+        """Build rates from resolved site factors; `code` is the country or region shown."""
         source = "default" if site.grid_defaulted else (code or "").strip().upper() or None
         return cls(
             carbon_g_per_kwh=site.grid_g_per_kwh,

@@ -208,3 +208,29 @@ def test_real_monitor_then_analyze(tmp_path: Path) -> None:
         assert any("estimated:" in a for a in finding["assumptions"])
         assert any("eligibility lowered" in a for a in finding["assumptions"])
         assert finding["rule"] != "INSUFFICIENT_DATA"
+
+
+def test_config_defaults_fill_the_site_options_the_command_line_leaves_out(
+    idle_db: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[defaults]\ncountry = "FRA"\npue = 1.3\nprice_per_kwh = 0.2\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle", "--json",
+         "--db", str(idle_db)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (finding,) = json.loads(result.stdout)["findings"]
+    lines = " | ".join(finding["assumptions"])
+    assert "(FRA)" in lines and "PUE 1.3 (given)" in lines
+    assert finding["savings"]["cost_per_year"] is not None
+    # a grid option on the command line replaces the configured country as a whole
+    override = subprocess.run(
+        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle", "--json",
+         "--carbon-intensity", "100", "--db", str(idle_db)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert override.returncode == 0, override.stderr
+    lines = " | ".join(json.loads(override.stdout)["findings"][0]["assumptions"])
+    assert "(FRA)" not in lines and "100" in lines and "PUE 1.3 (given)" in lines
