@@ -54,6 +54,16 @@ IntensityOption = Annotated[
     float | None, typer.Option(help="Grid intensity in g CO2e/kWh (instead of --country).")
 ]
 PueOption = Annotated[float | None, typer.Option(help="Site PUE (default 1.0).")]
+PrometheusOption = Annotated[
+    str | None,
+    typer.Option(help="The fleet a Prometheus scrapes, e.g. http://prom:9090 (--since 14d)."),
+]
+StepOption = Annotated[
+    str | None, typer.Option(help="With --prometheus: resolution of the series (5m).")
+]
+MatchOption = Annotated[
+    str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
+]
 RegionOption = Annotated[
     str | None,
     typer.Option(help="Sub-national grid data instead of --country: CN-BJ, US-NY, SE3 ..."),
@@ -573,16 +583,9 @@ def analyze(
     sizes: Annotated[
         str | None, typer.Option(help="CPU size catalogue in cores, e.g. 8,16,32,64.")
     ] = None,
-    prometheus: Annotated[
-        str | None,
-        typer.Option(help="Analyse the fleet a Prometheus scrapes, e.g. http://prom:9090."),
-    ] = None,
-    step: Annotated[
-        str | None, typer.Option(help="With --prometheus: resolution of the series (5m).")
-    ] = None,
-    match: Annotated[
-        str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
-    ] = None,
+    prometheus: PrometheusOption = None,
+    step: StepOption = None,
+    match: MatchOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -674,14 +677,9 @@ def report(
         Path | None,
         typer.Option("-o", "--output", help="HTML file (default finwatt-report-<run>.html)."),
     ] = None,
-    prometheus: Annotated[
-        str | None,
-        typer.Option(help="Fleet report from this Prometheus (with --since, default 14d)."),
-    ] = None,
-    step: Annotated[str | None, typer.Option(help="With --prometheus: resolution (5m).")] = None,
-    match: Annotated[
-        str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
-    ] = None,
+    prometheus: PrometheusOption = None,
+    step: StepOption = None,
+    match: MatchOption = None,
     country: CountryOption = None,
     region: RegionOption = None,
     carbon_intensity: IntensityOption = None,
