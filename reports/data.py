@@ -171,6 +171,38 @@ def _summary_from_columns(
     return DeviceSummary(**{**summary.as_dict(), "samples": int(t.size)})
 
 
+def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.NDArray[np.float64]]:
+    """Return one device's minute rollups shaped like `Store.sample_arrays` columns.
+
+    `t` is each minute's last sample, `util`/`power_w` the minute means, `energy_j` the
+    cumulative energy at the minute's end; metrics rollups do not keep are NaN.
+    """
+    rows = store.minute_rows(run_id, device_id)
+    n = len(rows)
+
+    def column(fn: Any) -> npt.NDArray[np.float64]:
+        return np.array([fn(r) for r in rows], dtype=np.float64).reshape(n)
+
+    def mean(total: str, count: str) -> Any:
+        return lambda r: r[total] / r[count] if r[count] else np.nan
+
+    energy = column(lambda r: np.nan if r["energy_j"] is None else r["energy_j"])
+    nan = np.full(n, np.nan)
+    return {
+        "t": column(lambda r: r["t_last"]),
+        "util": column(mean("util_sum", "util_n")),
+        "power_w": column(mean("power_sum", "power_n")),
+        "energy_j": np.where(np.isnan(energy), np.nan, np.nancumsum(energy)),
+        "energy_from_power_j": nan,
+        "mem_used_bytes": column(
+            lambda r: np.nan if r["mem_max_bytes"] is None else r["mem_max_bytes"]
+        ),
+        "clock_mhz": nan,
+        "temperature_c": nan,
+        "sm_active": column(mean("sm_sum", "sm_n")),
+    }
+
+
 def _duration_s(run: RunRecord) -> float | None:
     if not run.ended:
         return None
@@ -193,8 +225,15 @@ def gather(store: Store, run_id: str, analysis: dict[str, Any] | None) -> Report
     timelines: list[Timeline] = []
     quality: list[Quality] = []
     summaries: list[DeviceSummary] = []
+    pruned: list[str] = []
     for device in devices:
         cols = store.sample_arrays(run_id, device.info.device_id)
+        rolled = _minute_arrays(store, run_id, device.info.device_id)
+        if rolled["t"].size and (not cols["t"].size or rolled["t"][0] < cols["t"][0] - 60.0):
+            # retention pruned this device's early raw samples: its minute rollups still
+            # cover the whole run, so the report uses them (exact energy, minute means)
+            cols = rolled
+            pruned.append(device.info.device_id)
         summaries.append(_summary_from_columns(device, cols))
         quality.append(_quality(device, cols, run.interval_s))
         if cols["t"].size:
@@ -208,6 +247,11 @@ def gather(store: Store, run_id: str, analysis: dict[str, Any] | None) -> Report
         missing.append("no samples were recorded")
     if analysis is None:
         missing.append("no analysis: findings and savings are not shown")
+    if pruned:
+        missing.append(
+            f"raw samples of {', '.join(pruned)} were pruned by retention: their timelines, "
+            "energy and utilisation come from 1-minute rollups (minute means)"
+        )
     return ReportData(
         run=run,
         devices=devices,

@@ -276,3 +276,38 @@ def test_a_day_at_1hz_for_3_devices_renders_within_3_mb(tmp_path: Path) -> None:
     # the render time target (<= 10 s) is measured in bench/report.py, not asserted here
     assert len(html.encode()) <= 3 * 2**20
     assert html.count("data:image/svg+xml") == 3 + 0  # one timeline per device, no ladder
+
+
+def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from profiler.retention import prune
+
+    db = tmp_path / "f.db"
+    started = datetime.now(UTC) - timedelta(days=30)
+    t = np.arange(1.0, 3601.0)
+    with Store(db) as store:
+        run = store.create_run(
+            "monitor",
+            interval_s=1.0,
+            status="running",
+            pid=1,
+            started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
+        store.add_devices(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
+        store.add_samples(
+            run.id,
+            [SampleRow("cpu:0", float(x), util=0.5, power_w=80.0, energy_j=80.0 * x) for x in t],
+        )
+        store.finish_run(run.id, "complete")
+        before = gather(store, run.id, None).total_energy_j
+    prune(db, keep_raw_days=14)
+    with Store(db) as store:
+        assert not store.samples(run.id)  # the raw rows are gone
+        data = gather(store, run.id, None)
+    assert before == pytest.approx(80.0 * 3600)
+    assert data.total_energy_j == pytest.approx(before)
+    assert any("pruned by retention" in m for m in data.missing)
+    (timeline,) = data.timelines
+    assert timeline.samples == np.unique(np.floor(t / 60)).size  # one point per minute
+    assert "pruned by retention" in render_html(data)
