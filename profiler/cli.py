@@ -448,6 +448,14 @@ def export_command(
     with _open_store(settings) as store:
         if store.get_run(run_id) is None:
             fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
+        first_minute_t, _ = store.minute_span(run_id)
+        first_raw = store.first_sample_t(run_id)
+        if first_minute_t is not None and (first_raw is None or first_raw > first_minute_t + 60):
+            print(
+                f"finwatt: warning: run {run_id}'s raw samples before t={first_raw or 0:g}s were "
+                "pruned by retention; the export holds only the raw samples that remain",
+                file=sys.stderr,
+            )
         try:
             if output is None:
                 writer(store, run_id, sys.stdout)

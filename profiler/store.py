@@ -821,6 +821,12 @@ class Store:
         )
         return [dict(r) for r in rows]
 
+    def first_sample_t(self, run_id: str) -> float | None:
+        """Return the time of a run's first raw sample (seconds since start), or None."""
+        first = self._conn.execute("SELECT min(t) FROM sample WHERE run_id = ?", (run_id,))
+        value = first.fetchone()[0]
+        return None if value is None else float(value)
+
     def minute_span(
         self, run_id: str, *, min_t: float | None = None
     ) -> tuple[float | None, float | None]:

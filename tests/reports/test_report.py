@@ -1,6 +1,8 @@
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -311,3 +313,41 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
     (timeline,) = data.timelines
     assert timeline.samples == np.unique(np.floor(t / 60)).size  # one point per minute
     assert "pruned by retention" in render_html(data)
+
+
+def test_export_of_a_pruned_run_warns_that_raw_samples_are_gone(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from profiler.retention import prune
+
+    db = tmp_path / "f.db"
+    started = datetime.now(UTC) - timedelta(days=30)
+    with Store(db) as store:
+        run = store.create_run(
+            "monitor",
+            interval_s=1.0,
+            status="running",
+            pid=1,
+            started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
+        store.add_devices(run.id, [DeviceInfo("host", "host")])
+        store.add_samples(run.id, [SampleRow("host", float(x), util=0.1) for x in range(1, 200)])
+        store.finish_run(run.id, "complete")
+    fresh = subprocess.run(
+        [sys.executable, "-m", "profiler", "export", run.id, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "pruned" not in fresh.stderr
+    prune(db, keep_raw_days=14)
+    pruned = subprocess.run(
+        [sys.executable, "-m", "profiler", "export", run.id, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "pruned by retention" in pruned.stderr
+    assert json.loads(pruned.stdout)["samples"] == []
