@@ -385,7 +385,7 @@ def live(
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--interval") from err
     site = _site(country, carbon_intensity, pue, price_per_kwh, region)
-    rates = Rates.from_site(site, code=region or country or _settings(db).site.country)
+    rates = Rates.from_site(site, code=region or country or _grid_code(_settings(db)))
     settings = _settings(db)
     sensors = _probe(settings)
     state = LiveState(
@@ -658,7 +658,8 @@ def _site(
 
     defaults = _settings(None).site
     if country is None and region is None and carbon_intensity is None:
-        country, carbon_intensity = defaults.country, defaults.carbon_intensity
+        country, region = defaults.country, defaults.region
+        carbon_intensity = defaults.carbon_intensity
     try:
         return make_site(
             country=country,
@@ -669,6 +670,10 @@ def _site(
         )
     except SiteError as err:
         fail(str(err), EXIT_USAGE)
+
+
+def _grid_code(settings: Settings) -> str | None:
+    return settings.site.region or settings.site.country
 
 
 @app.command()
@@ -1393,7 +1398,7 @@ def run_command(
             sensors.devices,
             interval_s=interval_s,
             families=sensors.family_devices,
-            rates=Rates.from_site(site, code=region or country or settings.site.country),
+            rates=Rates.from_site(site, code=region or country or _grid_code(settings)),
         )
     recording = Recording(
         settings.db_path,

@@ -8,7 +8,8 @@ another one. Its settings may sit at the top level or under `[defaults]`:
 - `FINWATT_SYSFS_ROOT` / `sysfs_root`: where powercap lives (default `/sys`).
 - `FINWATT_CPU_TDP_W` / `cpu_tdp_w`: the CPU's TDP in watts for the power model.
 - `FINWATT_CPU_IDLE_RATIO` / `cpu_idle_ratio`: P_idle / P_max for the model (0.2).
-- `[defaults]` only: `country` (ISO 3166 alpha-3) or `carbon_intensity` (g CO2e/kWh),
+- `[defaults]` only: `country` (ISO 3166 alpha-3), `region` (sub-national grid data,
+  e.g. `CN-SH`, `US-NY`, `SE3`) or `carbon_intensity` (g CO2e/kWh),
   `pue`, `price_per_kwh` (the site, for scheduled analyses and reports), and
   `grace_period` (how late a missed scheduled run may still start, default `1h`).
 
@@ -25,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from profiler.analysis.savings import Site
     from profiler.schedule_config import ScheduleEntry
 
 DEFAULT_GRACE_PERIOD_S = 3600.0
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
-SITE_KEYS = ("country", "carbon_intensity", "pue", "price_per_kwh")
+SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh")
 DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period")
 TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule")
 
@@ -77,6 +79,24 @@ class SiteDefaults:
     carbon_intensity: float | None = None
     pue: float | None = None
     price_per_kwh: float | None = None
+    region: str | None = None
+
+
+def site_from_defaults(defaults: SiteDefaults) -> Site:
+    """Resolve `[defaults]` into site factors (the scheduler's analyses and reports).
+
+    Raises:
+        profiler.carbon.SiteError: a bad value (named with its command-line option).
+    """
+    from profiler.carbon import make_site
+
+    return make_site(
+        country=defaults.country,
+        region=defaults.region,
+        carbon_intensity=defaults.carbon_intensity,
+        pue=defaults.pue,
+        price_per_kwh=defaults.price_per_kwh,
+    )
 
 
 @dataclass(frozen=True)
@@ -149,7 +169,7 @@ def _file_values(path: Path, document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _site(path: Path, values: dict[str, Any]) -> SiteDefaults:
-    from profiler.carbon import SiteError, make_site
+    from profiler.carbon import SiteError
 
     def number(key: str) -> float | None:
         raw = values.get(key)
@@ -159,21 +179,26 @@ def _site(path: Path, values: dict[str, Any]) -> SiteDefaults:
             raise ConfigError(f"{path}: [defaults] {key} must be a number, got {raw!r}")
         return float(raw)
 
-    country = values.get("country")
-    if country is not None and not isinstance(country, str):
-        raise ConfigError(f"{path}: [defaults] country must be a string, got {country!r}")
-    site = SiteDefaults(country, number("carbon_intensity"), number("pue"), number("price_per_kwh"))
+    def text(key: str) -> str | None:
+        raw = values.get(key)
+        if raw is not None and not isinstance(raw, str):
+            raise ConfigError(f"{path}: [defaults] {key} must be a string, got {raw!r}")
+        return raw
+
+    site = SiteDefaults(
+        text("country"),
+        number("carbon_intensity"),
+        number("pue"),
+        number("price_per_kwh"),
+        text("region"),
+    )
     try:
-        make_site(
-            country=site.country,
-            carbon_intensity=site.carbon_intensity,
-            pue=site.pue,
-            price_per_kwh=site.price_per_kwh,
-        )
+        site_from_defaults(site)
     except SiteError as err:
         message = str(err).replace("--carbon-intensity", "carbon_intensity")
         message = message.replace("--price-per-kwh", "price_per_kwh")
         message = message.replace("--country", "country").replace("--pue", "pue")
+        message = message.replace("--region", "region")
         raise ConfigError(f"{path}: [defaults] {message}") from err
     return site
 

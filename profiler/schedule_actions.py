@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from profiler.config import Settings
+from profiler.config import Settings, site_from_defaults
 from profiler.recording import Recording
 from profiler.runlock import (
     FileLock,
@@ -381,16 +381,9 @@ class ScheduledActions:
         try:
             from profiler.analysis.thresholds import Thresholds
             from profiler.analyze import analyze_run, store_findings
-            from profiler.carbon import make_site
             from profiler.reporting import report_run
 
-            site_defaults = self.settings.site
-            site = make_site(
-                country=site_defaults.country,
-                carbon_intensity=site_defaults.carbon_intensity,
-                pue=site_defaults.pue,
-                price_per_kwh=site_defaults.price_per_kwh,
-            )
+            site = site_from_defaults(self.settings.site)
             with Store(self.settings.db_path) as store:
                 run = store.get_run(run_id)
                 assert run is not None

@@ -234,3 +234,23 @@ def test_config_defaults_fill_the_site_options_the_command_line_leaves_out(
     assert override.returncode == 0, override.stderr
     lines = " | ".join(json.loads(override.stdout)["findings"][0]["assumptions"])
     assert "(FRA)" not in lines and "100" in lines and "PUE 1.3 (given)" in lines
+
+
+def test_config_region_default(idle_db: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[defaults]\nregion = "CN-BJ"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle", "--json",
+         "--db", str(idle_db)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = " | ".join(json.loads(result.stdout)["findings"][0]["assumptions"])
+    assert "555.4" in lines and "(CN-BJ)" in lines
+    config.write_text('[defaults]\nregion = "CN-BJ"\ncountry = "CHN"\n')
+    bad = subprocess.run(
+        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle",
+         "--db", str(idle_db)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "country and region" in bad.stderr
