@@ -42,11 +42,17 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from profiler.sensors.base import DeviceInfo
 from profiler.store import (
     SAMPLE_FIELDS,
+    DeviceRecord,
+    PhaseRecord,
     Store,
     finding_from_row,
     finwatt_version,
+    insert_devices,
+    insert_findings,
+    insert_phases,
     new_run_id,
     refresh_minutes,
     utc_now_iso,
@@ -536,36 +542,34 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
                 run.missed_ticks,
             ),
         )
-        tx.executemany(
-            "INSERT INTO device (run_id, device_id, kind, model, logical_cores, "
-            "mem_total_bytes, power_limit_w, provenance, details, status, status_reason) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    run_id,
-                    d.id,
-                    d.kind,
-                    d.model,
-                    d.logical_cores,
-                    d.mem_total_bytes,
-                    d.power_limit_w,
-                    d.provenance,
-                    json.dumps(d.details, sort_keys=True),
-                    d.status,
-                    d.status_reason,
+        insert_devices(
+            tx,
+            run_id,
+            (
+                DeviceRecord(
+                    DeviceInfo(
+                        d.id,
+                        d.kind,
+                        model=d.model,
+                        logical_cores=d.logical_cores,
+                        mem_total_bytes=d.mem_total_bytes,
+                        power_limit_w=d.power_limit_w,
+                        provenance=d.provenance,
+                        details=d.details,
+                    ),
+                    status=d.status,
+                    status_reason=d.status_reason,
                 )
                 for d in valid.devices
-            ],
+            ),
         )
         _insert_samples(tx, run_id, samples)
         refresh_minutes(tx, run_id)
-        tx.executemany(
-            "INSERT INTO phase (run_id, workload, device_id, target_load, t_start, t_end, "
-            "units, unit, achieved_load, valid, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    run_id,
+        insert_phases(
+            tx,
+            run_id,
+            (
+                PhaseRecord(
                     p.workload,
                     p.device,
                     p.target_load,
@@ -574,32 +578,13 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
                     p.units,
                     p.unit,
                     p.achieved_load,
-                    None if p.valid is None else int(p.valid),
-                    json.dumps(p.details, sort_keys=True),
+                    p.valid,
+                    p.details,
                 )
                 for p in valid.phases
-            ],
+            ),
         )
-        tx.executemany(
-            "INSERT INTO finding (run_id, rule, device_id, severity, message, evidence, "
-            "recommendation, savings, confidence, assumptions) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    run_id,
-                    f.rule,
-                    f.device,
-                    f.severity,
-                    f.message,
-                    json.dumps(f.evidence, sort_keys=True),
-                    _json_or_null(f.recommendation),
-                    _json_or_null(f.savings),
-                    f.confidence,
-                    json.dumps(f.assumptions),
-                )
-                for f in valid.findings
-            ],
-        )
+        insert_findings(tx, run_id, (f.model_dump() for f in valid.findings))
     return run_id
 
 

@@ -610,27 +610,9 @@ class Store:
     # --- devices --------------------------------------------------------------------
 
     def add_devices(self, run_id: str, devices: Iterable[DeviceInfo]) -> None:
-        """Insert the run's device records."""
+        """Insert the run's device records (status ok)."""
         with self.transaction() as tx:
-            tx.executemany(
-                "INSERT INTO device (run_id, device_id, kind, model, logical_cores, "
-                "mem_total_bytes, power_limit_w, provenance, details) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        run_id,
-                        d.device_id,
-                        d.kind,
-                        d.model,
-                        d.logical_cores,
-                        d.mem_total_bytes,
-                        d.power_limit_w,
-                        d.provenance,
-                        json.dumps(d.details, sort_keys=True),
-                    )
-                    for d in devices
-                ],
-            )
+            insert_devices(tx, run_id, (DeviceRecord(d) for d in devices))
 
     def set_device_status(
         self, run_id: str, device_id: str, status: str, reason: str | None
@@ -722,35 +704,13 @@ class Store:
     def add_phase(self, run_id: str, phase: PhaseRecord) -> None:
         """Insert one phase record."""
         with self.transaction() as tx:
-            self._insert_phase(tx, run_id, phase)
-
-    @staticmethod
-    def _insert_phase(conn: sqlite3.Connection, run_id: str, phase: PhaseRecord) -> None:
-        conn.execute(
-            "INSERT INTO phase (run_id, workload, device_id, target_load, t_start, t_end, "
-            "units, unit, achieved_load, valid, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                phase.workload,
-                phase.device_id,
-                phase.target_load,
-                phase.t_start,
-                phase.t_end,
-                phase.units,
-                phase.unit,
-                phase.achieved_load,
-                None if phase.valid is None else int(phase.valid),
-                json.dumps(phase.details, sort_keys=True),
-            ),
-        )
+            insert_phases(tx, run_id, [phase])
 
     def replace_phases(self, run_id: str, phases: Sequence[PhaseRecord]) -> None:
         """Replace all of a run's phases in one transaction (after their figures are added)."""
         with self.transaction() as tx:
             tx.execute("DELETE FROM phase WHERE run_id = ?", (run_id,))
-            for phase in phases:
-                self._insert_phase(tx, run_id, phase)
+            insert_phases(tx, run_id, phases)
 
     def phases(self, run_id: str) -> list[PhaseRecord]:
         """Return a run's phases in start order."""
@@ -923,28 +883,7 @@ class Store:
                     "AND window_end IS ?",
                     (window_start, window_end),
                 )
-            tx.executemany(
-                "INSERT INTO finding (run_id, window_start, window_end, rule, device_id, "
-                "severity, message, evidence, recommendation, savings, confidence, assumptions) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        run_id,
-                        window_start,
-                        window_end,
-                        f["rule"],
-                        f.get("device"),
-                        f["severity"],
-                        f["message"],
-                        json.dumps(f.get("evidence") or {}, sort_keys=True),
-                        _json_or_null(f.get("recommendation")),
-                        _json_or_null(f.get("savings")),
-                        f.get("confidence"),
-                        json.dumps(list(f.get("assumptions") or [])),
-                    )
-                    for f in findings
-                ],
-            )
+            insert_findings(tx, run_id, findings, window_start, window_end)
 
     def findings(
         self,
@@ -965,6 +904,88 @@ class Store:
                 (window_start, window_end),
             )
         return [finding_from_row(r) for r in rows]
+
+
+def insert_devices(conn: sqlite3.Connection, run_id: str, records: Iterable[DeviceRecord]) -> None:
+    """Insert device rows inside the caller's transaction (store and import share it)."""
+    conn.executemany(
+        "INSERT INTO device (run_id, device_id, kind, model, logical_cores, "
+        "mem_total_bytes, power_limit_w, provenance, details, status, status_reason) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run_id,
+                r.info.device_id,
+                r.info.kind,
+                r.info.model,
+                r.info.logical_cores,
+                r.info.mem_total_bytes,
+                r.info.power_limit_w,
+                r.info.provenance,
+                json.dumps(r.info.details, sort_keys=True),
+                r.status,
+                r.status_reason,
+            )
+            for r in records
+        ],
+    )
+
+
+def insert_phases(conn: sqlite3.Connection, run_id: str, phases: Iterable[PhaseRecord]) -> None:
+    """Insert phase rows inside the caller's transaction."""
+    conn.executemany(
+        "INSERT INTO phase (run_id, workload, device_id, target_load, t_start, t_end, "
+        "units, unit, achieved_load, valid, details) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run_id,
+                p.workload,
+                p.device_id,
+                p.target_load,
+                p.t_start,
+                p.t_end,
+                p.units,
+                p.unit,
+                p.achieved_load,
+                None if p.valid is None else int(p.valid),
+                json.dumps(p.details, sort_keys=True),
+            )
+            for p in phases
+        ],
+    )
+
+
+def insert_findings(
+    conn: sqlite3.Connection,
+    run_id: str | None,
+    findings: Iterable[dict[str, Any]],
+    window_start: str | None = None,
+    window_end: str | None = None,
+) -> None:
+    """Insert design.md-shaped findings inside the caller's transaction."""
+    conn.executemany(
+        "INSERT INTO finding (run_id, window_start, window_end, rule, device_id, "
+        "severity, message, evidence, recommendation, savings, confidence, assumptions) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run_id,
+                window_start,
+                window_end,
+                f["rule"],
+                f.get("device"),
+                f["severity"],
+                f["message"],
+                json.dumps(f.get("evidence") or {}, sort_keys=True),
+                _json_or_null(f.get("recommendation")),
+                _json_or_null(f.get("savings")),
+                f.get("confidence"),
+                json.dumps(list(f.get("assumptions") or [])),
+            )
+            for f in findings
+        ],
+    )
 
 
 def finding_from_row(r: sqlite3.Row) -> dict[str, Any]:
