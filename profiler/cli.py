@@ -136,6 +136,11 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     return "n/a" if value is None else f"{value:{spec}}{suffix}"
 
 
+def _pct(fraction: float | None, spec: str) -> str:
+    """Format a 0..1 fraction as a percentage; a real 0 shows as 0%, only None as n/a."""
+    return _fmt(None if fraction is None else fraction * 100, spec, "%")
+
+
 def _provenance_label(provenance: str | None) -> str:
     if provenance is None:
         return "-"
@@ -311,8 +316,8 @@ def _print_summary(
         table.add_row(
             s.device,
             str(s.samples),
-            _fmt(s.util_mean and s.util_mean * 100, ".1f", "%"),
-            _fmt(s.util_p95 and s.util_p95 * 100, ".1f", "%"),
+            _pct(s.util_mean, ".1f"),
+            _pct(s.util_p95, ".1f"),
             _fmt(s.energy_j, ".1f", " J"),
             _fmt(s.mean_power_w, ".2f", " W"),
             _provenance_label(s.provenance) + ("" if s.status == "ok" else f" [{s.status}]"),

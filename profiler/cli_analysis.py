@@ -25,6 +25,8 @@ from profiler.cli import (
     _fmt,
     _open_store,
     _parse_seconds,
+    _pct,
+    _provenance_label,
     _settings,
     _site,
     app,
@@ -320,8 +322,11 @@ def trend(
     table = Table(
         title=f"Units per joule at 100% load, {result.window_start} to {result.window_end}"
     )
-    for column in ("workload", "device", "size", "runs", "latest", "median before", "change", ""):
-        table.add_column(column, justify="left" if column in ("workload", "device") else "right")
+    columns = ("workload", "device", "size", "runs", "latest", "median before", "change", "")
+    for column in (*columns, "power figures"):
+        table.add_column(
+            column, justify="left" if column in ("workload", "device", "power figures") else "right"
+        )
     for s in result.series:
         p = s.latest
         table.add_row(
@@ -331,8 +336,9 @@ def trend(
             str(len(s.points)),
             f"{p.units_per_j:.4g}",
             _fmt(p.baseline_units_per_j, ".4g"),
-            _fmt(p.change and p.change * 100, "+.1f", "%"),
+            _pct(p.change, "+.1f"),
             "REGRESSION" if p.regression else "",
+            _provenance_label(p.provenance),
         )
     out.print(table)
     energy = Table(title="Daily energy (UTC days)")

@@ -165,3 +165,11 @@ def test_doctor_and_monitor_use_rapl_from_a_fake_powercap_root(tmp_path: Path) -
     assert provenance["cpu:0"] == "measured:rapl"
     assert provenance["dram:0"] == "measured:rapl"
     assert "model" not in {f["family"] for f in doc["families"] if f["state"] == "found"}
+
+
+def test_percentages_show_a_real_zero_and_only_unknown_as_na() -> None:
+    from profiler.cli import _pct
+
+    assert _pct(0.0, ".1f") == "0.0%"
+    assert _pct(0.256, ".1f") == "25.6%"
+    assert _pct(None, ".1f") == "n/a"

@@ -183,7 +183,7 @@ def test_interval_out_of_range_is_refused(bad: float) -> None:
         check_interval(bad)
 
 
-def test_stop_takes_a_final_tick_and_joins_the_thread() -> None:
+def test_stop_takes_a_final_tick_at_the_stop_time() -> None:
     clock = FakeClock(start=0.0)
     family = ScriptedFamily(clock)
     ticks: list[Tick] = []

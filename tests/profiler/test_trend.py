@@ -130,3 +130,17 @@ def test_trend_command_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixt
         main(["trend", "--db", str(db)])
     out = capsys.readouterr().out
     assert "REGRESSION: ledger on cpu:0 (small)" in out and "20.0% below" in out
+
+
+def test_trend_table_names_the_power_source_of_each_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    db = tmp_path / "f.db"
+    now = datetime.now(UTC).timestamp()
+    with Store(db) as store:
+        add_run(store, now - DAY, 100.0)
+    with pytest.raises(SystemExit):
+        main(["trend", "--db", str(db)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "ledger" in line]
+    assert rows and all("measured:rapl" in row or "ESTIMATE" in row for row in rows)
