@@ -44,8 +44,8 @@ from profiler.analysis.savings import (
     savings_from_power,
 )
 from profiler.analysis.series import DeviceSeries, DeviceSpec, FloatArray
+from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import HOURS_PER_YEAR, J_PER_KWH, Thresholds
-from profiler.analysis.usage import nearest_rank_array
 
 DEFAULT_MATCH = '{job="finwatt"}'
 DEFAULT_TIMEOUT_S = 30.0
@@ -425,7 +425,7 @@ def consolidation(
     counted = (~np.isnan(stacked)).sum(axis=0)
     fleet_util = np.where(counted > 0, np.nansum(stacked, axis=0) / np.maximum(counted, 1), np.nan)
     q, target = thresholds.over_cpu_quantile, thresholds.over_cpu_target
-    pq = nearest_rank_array(fleet_util, q)
+    pq = nearest_rank(fleet_util, q)
     finite = fleet_util[~np.isnan(fleet_util)]
     mean_u = float(finite.mean()) if finite.size else None
     n = len(group)

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from profiler.analysis.profile import LadderSummary, summarise_ladders
-from profiler.analysis.summary import DeviceSummary, summarise_device
-from profiler.store import DeviceRecord, PhaseRecord, RunRecord, SampleRow, Store
+from profiler.analysis.summary import DeviceSummary, summarise_columns
+from profiler.store import DeviceRecord, PhaseRecord, RunRecord, Store
 
 J_PER_KWH = 3_600_000.0
 MAX_TIMELINE_POINTS = 1200
@@ -147,30 +147,6 @@ def _quality(
     )
 
 
-def _summary_from_columns(
-    device: DeviceRecord, cols: dict[str, npt.NDArray[np.float64]]
-) -> DeviceSummary:
-    # The summary needs only the last energy point and the utilisation series; build the
-    # few rows it reads rather than one object per sample.
-    t = cols["t"]
-    util = cols["util"]
-    energy = cols["energy_j"]
-    rows: list[SampleRow] = []
-    known = ~np.isnan(util)
-    rows.extend(
-        SampleRow(device.info.device_id, float(x), util=float(u))
-        for x, u in zip(t[known], util[known], strict=True)
-    )
-    has_energy = np.flatnonzero(~np.isnan(energy))
-    if has_energy.size:
-        last = has_energy[-1]
-        rows.append(SampleRow(device.info.device_id, float(t[last]), energy_j=float(energy[last])))
-    rows.sort(key=lambda r: r.t)
-    summary = summarise_device(device, rows)
-    # `samples` counts stored samples, not the rows rebuilt above.
-    return DeviceSummary(**{**summary.as_dict(), "samples": int(t.size)})
-
-
 def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.NDArray[np.float64]]:
     """Return one device's minute rollups shaped like `Store.sample_arrays` columns.
 
@@ -234,7 +210,7 @@ def gather(store: Store, run_id: str, analysis: dict[str, Any] | None) -> Report
             # cover the whole run, so the report uses them (exact energy, minute means)
             cols = rolled
             pruned.append(device.info.device_id)
-        summaries.append(_summary_from_columns(device, cols))
+        summaries.append(summarise_columns(device, cols["t"], cols["util"], cols["energy_j"]))
         quality.append(_quality(device, cols, run.interval_s))
         if cols["t"].size:
             timelines.append(_timeline(device.info.device_id, cols))

@@ -20,8 +20,9 @@ from profiler.analysis.savings import (
     consolidation_saving_w,
     savings_from_power,
 )
+from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import GIB, Thresholds
-from profiler.analysis.usage import UsageStats, nearest_rank_array
+from profiler.analysis.usage import UsageStats
 
 PowerSource = Literal["ladder", "measured", "model"]
 
@@ -60,7 +61,7 @@ def idle_host(
         quality: what the figures rest on.
         thresholds: rule thresholds.
     """
-    p95 = nearest_rank_array(host.idle_util, 0.95)
+    p95 = nearest_rank(host.idle_util, 0.95)
     recent = host.recent_half_hour_max(thresholds.idle_host_recent_s, thresholds.idle_window_s)
     if p95 is None or recent is None:
         return None

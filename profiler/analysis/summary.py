@@ -10,6 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from profiler.analysis.stats import nearest_rank
 from profiler.store import DeviceRecord, SampleRow
 
@@ -41,21 +44,37 @@ class DeviceSummary:
 
 def summarise_device(device: DeviceRecord, samples: Sequence[SampleRow]) -> DeviceSummary:
     """Summarise one device's samples (ordered by time)."""
-    utils = [s.util for s in samples if s.util is not None]
-    energy = [(s.t, s.energy_j) for s in samples if s.energy_j is not None]
-    energy_j = energy[-1][1] if energy else None
-    span_s = energy[-1][0] if energy else None
+    nan = float("nan")
+    return summarise_columns(
+        device,
+        np.array([s.t for s in samples], dtype=np.float64),
+        np.array([nan if s.util is None else s.util for s in samples], dtype=np.float64),
+        np.array([nan if s.energy_j is None else s.energy_j for s in samples], dtype=np.float64),
+    )
+
+
+def summarise_columns(
+    device: DeviceRecord,
+    t: npt.NDArray[np.float64],
+    util: npt.NDArray[np.float64],
+    energy_j: npt.NDArray[np.float64],
+) -> DeviceSummary:
+    """Summarise one device from time-ordered columns (NaN = absent), no per-sample objects."""
+    known_util = util[~np.isnan(util)]
+    with_energy = np.flatnonzero(~np.isnan(energy_j))
+    energy = float(energy_j[with_energy[-1]]) if with_energy.size else None
+    span_s = float(t[with_energy[-1]]) if with_energy.size else None
     return DeviceSummary(
         device=device.info.device_id,
         kind=device.info.kind,
         provenance=device.info.provenance,
         status=device.status,
-        samples=len(samples),
-        seconds=samples[-1].t if samples else None,
-        util_mean=sum(utils) / len(utils) if utils else None,
-        util_p95=nearest_rank(utils, 0.95),
-        energy_j=energy_j,
-        mean_power_w=energy_j / span_s if energy_j is not None and span_s else None,
+        samples=int(t.size),
+        seconds=float(t[-1]) if t.size else None,
+        util_mean=float(known_util.mean()) if known_util.size else None,
+        util_p95=nearest_rank(known_util, 0.95),
+        energy_j=energy,
+        mean_power_w=energy / span_s if energy is not None and span_s else None,
     )
 
 

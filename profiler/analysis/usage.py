@@ -25,28 +25,13 @@ samples, and windows anchored at the first minute hold whole minutes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from profiler.analysis.series import DeviceSeries, FloatArray
+from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import DAY_S, Thresholds
-
-
-def nearest_rank_array(values: FloatArray, q: float) -> float | None:
-    """Return the nearest-rank percentile of the non-NaN `values` (None when none).
-
-    Raises:
-        ValueError: q is outside (0, 1].
-    """
-    if not 0 < q <= 1:
-        raise ValueError(f"quantile must be in (0, 1], got {q}")
-    finite = values[~np.isnan(values)]
-    if finite.size == 0:
-        return None
-    rank = max(1, math.ceil(q * finite.size))
-    return float(np.partition(finite, rank - 1)[rank - 1])
 
 
 def window_means(
@@ -163,7 +148,7 @@ class UsageStats:
 
     def percentile(self, q: float) -> float | None:
         """Nearest-rank percentile of the 5-min mean utilisation series."""
-        return nearest_rank_array(self.sizing_util, q)
+        return nearest_rank(self.sizing_util, q)
 
     def eligible(self, thresholds: Thresholds) -> bool:
         """True when span and valid hours meet the eligibility limits (section 4)."""

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from profiler.analysis.assess import assess_usage
 from profiler.analysis.savings import Estimate, Site, savings_from_power
 from profiler.analysis.series import DeviceSpec, device_series
+from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds
-from profiler.analysis.usage import nearest_rank_array
 from tests.profiler.analysis.examples import idle_host_util, oversized_cpu_util
 
 SHORT = Thresholds(min_span_s=3600.0, min_valid_hours=1.0, cpu_sizes=(8, 16, 32, 64))
@@ -63,7 +63,7 @@ def test_savings_monotone_in_pue_and_tariff(
 def test_percentiles_within_min_and_max(values: list[float], q: float) -> None:
     array = np.array(values)
     finite = array[~np.isnan(array)]
-    result = nearest_rank_array(array, q)
+    result = nearest_rank(array, q)
     if finite.size == 0:
         assert result is None
     else:
