@@ -588,10 +588,6 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
     return run_id
 
 
-def _json_or_null(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True)
-
-
 _SAMPLE_KEYS = ("device", "t", *SAMPLE_FIELDS)
 _INSERT_SAMPLE = (
     f"INSERT INTO sample (run_id, device_id, t, {', '.join(SAMPLE_FIELDS)}) "
