@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from profiler.analysis.thresholds import J_PER_KWH
 from profiler.cli import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -346,7 +347,7 @@ def trend(
         energy.add_column(column)
     for d in result.daily_energy:
         energy.add_row(
-            d.day, f"{d.energy_j / 3_600_000:.4f} kWh", "ESTIMATE" if d.estimated else "measured"
+            d.day, f"{d.energy_j / J_PER_KWH:.4f} kWh", "ESTIMATE" if d.estimated else "measured"
         )
     out.print(energy)
     for s, p in result.regressions:

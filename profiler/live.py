@@ -45,14 +45,12 @@ from rich.live import Live
 from rich.text import Text
 
 from profiler.analysis.savings import Site
+from profiler.analysis.thresholds import J_PER_KWH
 from profiler.carbon import make_site
 from profiler.profile_watch import ProfileStatus, ProfileWatch
 from profiler.recording import Recording
 from profiler.sampler import Tick
 from profiler.sensors.base import DeviceInfo, DeviceStatus, Reading, is_estimate
-
-J_PER_KWH = 3_600_000.0
-"""Exact: 1 kWh = 3,600,000 J."""
 
 IDLE_UTIL = 0.05
 """Below 5% utilisation a device counts as idle for the waste panel (issue 7)."""

@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from profiler.analysis.profile import LadderSummary
+from profiler.analysis.thresholds import J_PER_KWH
 from profiler.store import PhaseRecord
 from reports.data import Timeline
 
@@ -160,7 +161,7 @@ def daily_energy_chart(days: Sequence[Any]) -> str | None:
         return None
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.0, 2.4))
-        ax.bar([d.day[5:] for d in days], [d.energy_j / 3_600_000 for d in days], color="#2b6cb0")
+        ax.bar([d.day[5:] for d in days], [d.energy_j / J_PER_KWH for d in days], color="#2b6cb0")
         ax.set_ylabel("kWh")
         ax.tick_params(axis="x", labelrotation=60, labelsize=6)
         fig.tight_layout()

@@ -16,9 +16,9 @@ import numpy.typing as npt
 
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.summary import DeviceSummary, summarise_columns
+from profiler.analysis.thresholds import J_PER_KWH
 from profiler.store import DeviceRecord, PhaseRecord, RunRecord, Store
 
-J_PER_KWH = 3_600_000.0
 MAX_TIMELINE_POINTS = 1200
 """Buckets per device timeline: enough for a print-width chart, small enough for 3 MB."""
 

@@ -15,10 +15,11 @@ from typing import Any
 import jinja2
 
 from profiler.analysis.savings import Site
+from profiler.analysis.thresholds import J_PER_KWH
 from profiler.store import RunRecord
 from profiler.trend import REGRESSION_DROP, Trend
 from reports import charts
-from reports.data import J_PER_KWH, ReportData
+from reports.data import ReportData
 
 
 def _fmt(value: Any, spec: str = ".3g", unit: str = "") -> str:
