@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from profiler.analysis.savings import Site  # noqa: E402
 from profiler.analysis.thresholds import Thresholds  # noqa: E402
-from profiler.analyze import Source, analyze_run, load_run  # noqa: E402
-from profiler.sensors.base import DeviceInfo  # noqa: E402
-from profiler.store import Store, refresh_minutes  # noqa: E402
+from profiler.model.device import DeviceInfo  # noqa: E402
+from profiler.store.database import Store, refresh_minutes  # noqa: E402
+from profiler.workflows.analyze import Source, analyze_run, load_run  # noqa: E402
 
 DEVICES = (
     DeviceInfo("host", "host", logical_cores=64, mem_total_bytes=512 * 2**30),

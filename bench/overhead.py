@@ -30,7 +30,7 @@ def _cpu_s() -> float:
 
 
 def _finwatt(interval_s: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    from profiler.recording import Recording
+    from profiler.capture.recording import Recording
     from profiler.sensors.probe import probe_sensors
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from profiler.sensors.base import DeviceInfo
-from profiler.store import SampleRow, Store
+from profiler.model.device import DeviceInfo
+from profiler.model.samples import SampleRow
+from profiler.store.database import Store
 from reports.data import gather
 from reports.render import render_html
 

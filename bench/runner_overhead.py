@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from profiler.recording import Recording
-from profiler.runner import RunPlan, run_profile
+from profiler.capture.recording import Recording
+from profiler.capture.runner import RunPlan, run_profile
+from profiler.model.run import PhaseRecord
 from profiler.sensors.probe import probe_sensors
-from profiler.store import PhaseRecord
 
 
 class Meter:

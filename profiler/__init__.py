@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from profiler.measurement import Measurement, measure
+    from profiler.workflows.measure import Measurement, measure
 
 __all__ = ["Measurement", "measure"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from profiler import measurement as module
+        from profiler.workflows import measure as module
 
         return getattr(module, name)
     raise AttributeError(f"module 'profiler' has no attribute {name!r}")

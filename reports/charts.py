@@ -22,8 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from profiler.analysis.profile import LadderSummary
-from profiler.analysis.thresholds import J_PER_KWH
-from profiler.store import PhaseRecord
+from profiler.model.run import PhaseRecord
+from profiler.model.units import J_PER_KWH
 from reports.data import Timeline
 
 # matplotlib's stubs type rcParams keys as a Literal union; the dict is checked at runtime.

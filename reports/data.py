@@ -16,8 +16,10 @@ import numpy.typing as npt
 
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.summary import DeviceSummary, summarise_columns
-from profiler.analysis.thresholds import J_PER_KWH
-from profiler.store import DeviceRecord, PhaseRecord, RunRecord, Store
+from profiler.model.device import DeviceRecord
+from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.units import J_PER_KWH
+from profiler.store.database import Store
 
 MAX_TIMELINE_POINTS = 1200
 """Buckets per device timeline: enough for a print-width chart, small enough for 3 MB."""

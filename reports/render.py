@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 
 from profiler.analysis.savings import Site
-from profiler.analysis.thresholds import J_PER_KWH
-from profiler.store import RunRecord
-from profiler.trend import REGRESSION_DROP, Trend
+from profiler.model.run import RunRecord
+from profiler.model.units import J_PER_KWH
+from profiler.workflows.trend import REGRESSION_DROP, Trend
 from reports import charts
 from reports.data import ReportData
 

@@ -38,10 +38,11 @@ from profiler.analysis.ladder_rules import (
 )
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.savings import Estimate, Site
-from profiler.analysis.series import DeviceSeries, FloatArray
-from profiler.analysis.thresholds import DAY_S, Thresholds
+from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats, usage_stats
-from profiler.store import PhaseRecord
+from profiler.model.run import PhaseRecord
+from profiler.model.series import DeviceSeries, FloatArray
+from profiler.model.units import DAY_S
 
 DEFAULTS = Thresholds()
 

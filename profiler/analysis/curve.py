@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from profiler.analysis.proportionality import Proportionality, interpolate
-from profiler.analysis.series import DeviceSpec
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.device import DeviceInfo
 
 CurveSource = Literal["ladder", "model"]
 
@@ -51,7 +51,7 @@ def ladder_curve(metrics: Proportionality, label: str, *, estimated: bool) -> Po
 
 
 def model_curves(
-    specs: Sequence[DeviceSpec], thresholds: Thresholds
+    specs: Sequence[DeviceInfo], thresholds: Thresholds
 ) -> tuple[PowerCurve, PowerCurve, PowerCurve] | None:
     """Return the (point, low, high) linear model curves of the CPU packages, or None.
 

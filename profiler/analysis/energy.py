@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from profiler.store import SampleRow
+from profiler.model.samples import SampleRow
 
 
 def energy_at(series: Sequence[tuple[float, float]], t: float) -> float | None:

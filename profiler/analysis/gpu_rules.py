@@ -14,8 +14,9 @@ from __future__ import annotations
 from profiler.analysis.confidence import Quality
 from profiler.analysis.findings import Finding
 from profiler.analysis.savings import Estimate, Site, savings_from_power
-from profiler.analysis.thresholds import GIB, Thresholds
+from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
+from profiler.model.units import GIB
 
 
 def gpu_findings(

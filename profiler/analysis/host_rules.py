@@ -21,8 +21,9 @@ from profiler.analysis.savings import (
     savings_from_power,
 )
 from profiler.analysis.stats import nearest_rank
-from profiler.analysis.thresholds import GIB, Thresholds
+from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
+from profiler.model.units import GIB
 
 PowerSource = Literal["ladder", "measured", "model"]
 

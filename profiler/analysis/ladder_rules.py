@@ -21,7 +21,7 @@ from profiler.analysis.curve import ladder_curve
 from profiler.analysis.findings import Finding
 from profiler.analysis.profile import ESTIMATE_NOTE, LadderSummary
 from profiler.analysis.thresholds import Thresholds
-from profiler.store import PhaseRecord
+from profiler.model.run import PhaseRecord
 
 
 def _estimated(provenance: str | None) -> bool:

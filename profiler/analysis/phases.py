@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from profiler.analysis.energy import coverage, energy_series, window_energy_j
-from profiler.store import DeviceRecord, PhaseRecord, SampleRow
+from profiler.model.device import DeviceRecord
+from profiler.model.run import PhaseRecord
+from profiler.model.samples import SampleRow
 
 LOAD_TOLERANCE = 0.05
 """Achieved load must be within ±5 points of target (methodology section 3.2)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from profiler.analysis.proportionality import LadderLevel, Proportionality, proportionality
-from profiler.store import PhaseRecord
+from profiler.model.run import PhaseRecord
 
 ESTIMATE_NOTE = (
     "power is estimated ({provenance}): EP and IPR restate the power model, "

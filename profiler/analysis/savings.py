@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from profiler.analysis.curve import PowerCurve
-from profiler.analysis.thresholds import HOURS_PER_YEAR
+from profiler.model.units import HOURS_PER_YEAR
 
 
 @dataclass(frozen=True)

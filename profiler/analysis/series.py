@@ -18,126 +18,12 @@ are 1 (0 where the metric is absent) and `util_peak` is `util`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-
-FIELDS = (
-    "t",
-    "util",
-    "power_w",
-    "energy_delta_j",
-    "mem_used_bytes",
-    "sm_active",
-    "interval_s",
-    "n_samples",
-    "util_n",
-    "util_peak",
-    "sm_n",
-)
-
-
-def _unset() -> FloatArray:
-    return np.empty(0)
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    """Static facts about a device (the `device` table, without sensor imports).
-
-    Attributes:
-        device_id: "host", "cpu:N", "dram:N" or "gpu:N".
-        kind: "host", "cpu", "dram" or "gpu".
-        logical_cores: logical cores (host and cpu).
-        mem_total_bytes: installed memory (host) or GPU memory.
-        power_limit_w: TDP or power limit in watts.
-        provenance: provenance of its power figures (`measured:...`/`estimated:...`).
-        details: source notes, e.g. the power model's `model_idle_w` and `model_max_w`.
-    """
-
-    device_id: str
-    kind: str
-    logical_cores: int | None = None
-    mem_total_bytes: int | None = None
-    power_limit_w: float | None = None
-    provenance: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def estimated(self) -> bool:
-        """True when the power figures come from a model, not a sensor."""
-        return bool(self.provenance and self.provenance.startswith("estimated:"))
-
-    @property
-    def measured(self) -> bool:
-        """True when the power figures come from a sensor."""
-        return bool(self.provenance and self.provenance.startswith("measured:"))
-
-
-@dataclass(frozen=True)
-class DeviceSeries:
-    """A device's samples, sorted by `t`; every array has one entry per sample.
-
-    Attributes:
-        spec: the device.
-        t: sample times in seconds.
-        util: utilisation 0..1 (NaN where absent).
-        power_w: power in watts (NaN where absent).
-        energy_delta_j: energy in joules of the interval ending at each sample.
-        mem_used_bytes: memory used in bytes.
-        sm_active: GPU SM activity 0..1.
-        interval_s: seconds each sample's energy covers (since the previous sample of its
-            run; the first since run start).
-        n_samples: samples each entry stands for (1 for a raw sample; default).
-        util_n: samples behind each `util` value (1, or 0 where absent; default).
-        util_peak: highest utilisation behind each entry (default `util`).
-        sm_n: samples behind each `sm_active` value (1, or 0 where absent; default).
-    """
-
-    spec: DeviceSpec
-    t: FloatArray
-    util: FloatArray
-    power_w: FloatArray
-    energy_delta_j: FloatArray
-    mem_used_bytes: FloatArray
-    sm_active: FloatArray
-    interval_s: FloatArray
-    n_samples: FloatArray = field(default_factory=_unset)
-    util_n: FloatArray = field(default_factory=_unset)
-    util_peak: FloatArray = field(default_factory=_unset)
-    sm_n: FloatArray = field(default_factory=_unset)
-
-    def __post_init__(self) -> None:
-        n = self.t.size
-        for name in ("n_samples", "util_n", "util_peak", "sm_n"):
-            value = getattr(self, name)
-            if value.size == 0 and n:
-                object.__setattr__(self, name, self._default(name))
-            elif value.shape != (n,):
-                raise ValueError(f"{name} has {value.size} values for {n} entries")
-
-    def _default(self, name: str) -> FloatArray:
-        if name == "n_samples":
-            return np.ones(self.t.size)
-        if name == "util_peak":
-            return self.util
-        values = self.util if name == "util_n" else self.sm_active
-        return (~np.isnan(values)).astype(np.float64)
-
-    @property
-    def n(self) -> int:
-        """Number of entries (samples, or minutes of a rolled-up series)."""
-        return int(self.t.size)
-
-    def shifted(self, offset_s: float) -> DeviceSeries:
-        """Return the same series with every time moved by `offset_s` seconds."""
-        return dataclasses.replace(self, t=self.t + offset_s)
+from profiler.model.device import DeviceInfo
+from profiler.model.series import FIELDS, DeviceSeries, FloatArray
 
 
 def _column(values: Sequence[float | None] | FloatArray | None, n: int) -> FloatArray:
@@ -168,7 +54,7 @@ def energy_deltas(t: FloatArray, energy_j: FloatArray, power_w: FloatArray) -> F
 
 
 def device_series(
-    spec: DeviceSpec,
+    spec: DeviceInfo,
     t: Sequence[float] | FloatArray,
     *,
     util: Sequence[float | None] | FloatArray | None = None,
@@ -209,7 +95,7 @@ def device_series(
 
 
 def minute_series(
-    spec: DeviceSpec,
+    spec: DeviceInfo,
     minute_start_s: FloatArray,
     *,
     n_samples: FloatArray,

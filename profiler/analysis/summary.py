@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from profiler.analysis.stats import nearest_rank
-from profiler.store import DeviceRecord, SampleRow
+from profiler.model.device import DeviceRecord
+from profiler.model.samples import SampleRow
 
 
 @dataclass(frozen=True)

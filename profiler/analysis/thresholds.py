@@ -10,15 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from profiler.model.units import DAY_S, GIB
+
 Mode = Literal["production", "conservative"]
-
-GIB = 2**30
-DAY_S = 86_400.0
-HOURS_PER_YEAR = 8_760.0
-"""Annualise means, not peaks: E_yr = mean power x 8,760 h (methodology section 6)."""
-
-J_PER_KWH = 3_600_000.0
-"""Exact: 1 kWh = 3.6 MJ (STYLE.md: no rounded conversion constants)."""
 
 
 @dataclass(frozen=True)

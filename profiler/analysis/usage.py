@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from profiler.analysis.series import DeviceSeries, FloatArray
 from profiler.analysis.stats import nearest_rank
-from profiler.analysis.thresholds import DAY_S, Thresholds
+from profiler.analysis.thresholds import Thresholds
+from profiler.model.series import DeviceSeries, FloatArray
+from profiler.model.units import DAY_S
 
 
 def window_means(

@@ -14,7 +14,9 @@ from typing import Any
 
 import psutil
 
-from profiler.sensors.base import Availability, DeviceInfo, FamilyState, Reading
+from profiler.model.device import DeviceInfo
+from profiler.model.samples import Reading
+from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.procfs import ProcReader
 
 # Linux counts guest time inside user time (proc(5)); psutil's own total subtracts it too.

@@ -29,16 +29,10 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from profiler.sensors.base import (
-    MEASURED_NVML_ENERGY,
-    MEASURED_NVML_POWER,
-    Availability,
-    DeviceInfo,
-    DeviceStatus,
-    FamilyState,
-    Reading,
-    SensorError,
-)
+from profiler.model.device import DeviceInfo, DeviceStatus
+from profiler.model.provenance import MEASURED_NVML_ENERGY, MEASURED_NVML_POWER
+from profiler.model.samples import Reading
+from profiler.sensors.base import Availability, FamilyState, SensorError
 
 log = logging.getLogger(__name__)
 

@@ -12,15 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from profiler.sensors.base import (
-    Availability,
-    DeviceInfo,
-    FamilyState,
-    SensorFamily,
-)
+from profiler.model.device import DeviceInfo
+from profiler.sensors.base import Availability, FamilyState, SensorFamily
 from profiler.sensors.cpu import CpuSensors
-from profiler.sensors.model import CpuPowerModel
 from profiler.sensors.nvml import NvmlSensors
+from profiler.sensors.power_model import CpuPowerModel
 from profiler.sensors.rapl import RaplSensors
 
 

@@ -46,15 +46,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from profiler.sensors.base import (
-    MEASURED_RAPL,
-    Availability,
-    DeviceInfo,
-    DeviceStatus,
-    FamilyState,
-    Reading,
-    SensorError,
-)
+from profiler.model.device import DeviceInfo, DeviceStatus
+from profiler.model.provenance import MEASURED_RAPL
+from profiler.model.samples import Reading
+from profiler.sensors.base import Availability, FamilyState, SensorError
 
 __all__ = [
     "CONSERVATIVE_MAX_POWER_W",

@@ -23,16 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from profiler.store import SAMPLE_FIELDS
+from profiler.model.samples import METRICS
 
-METRICS = SAMPLE_FIELDS
+METRICS = METRICS
 INT_METRICS = frozenset({"mem_used_bytes"})
 
-DeviceSpec = str | Mapping[str, Any]
+DeviceInfo = str | Mapping[str, Any]
 Series = Mapping[str, Mapping[str, Any]]
 
 
-def device_doc(spec: DeviceSpec) -> dict[str, Any]:
+def device_doc(spec: DeviceInfo) -> dict[str, Any]:
     """Expand "cpu:0" into {"id": "cpu:0", "kind": "cpu"}; a mapping is copied as is."""
     if isinstance(spec, str):
         return {"id": spec, "kind": spec.split(":")[0]}
@@ -98,7 +98,7 @@ def _device_samples(
 
 
 def history_doc(
-    devices: Sequence[DeviceSpec],
+    devices: Sequence[DeviceInfo],
     t: Any,
     series: Series,
     *,
@@ -136,7 +136,7 @@ def history_doc(
 
 def write_history(
     path: Path,
-    devices: Sequence[DeviceSpec],
+    devices: Sequence[DeviceInfo],
     t: Any,
     series: Series,
     **run: Any,

@@ -3,7 +3,12 @@ import json
 
 import pytest
 
-from profiler.carbon import LB_PER_MWH_TO_G_PER_KWH, SiteError, make_site, region_intensities
+from profiler.settings.carbon import (
+    LB_PER_MWH_TO_G_PER_KWH,
+    SiteError,
+    make_site,
+    region_intensities,
+)
 
 
 def test_china_province_as_methodology_quotes_it() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.store import Store
+from profiler.store.database import Store
 from tests.fakes.powercap import FakePowercap
 
 
@@ -168,8 +168,8 @@ def test_doctor_and_monitor_use_rapl_from_a_fake_powercap_root(tmp_path: Path) -
 
 
 def test_percentages_show_a_real_zero_and_only_unknown_as_na() -> None:
-    from profiler.cli import _pct
+    from profiler.cli.common import pct
 
-    assert _pct(0.0, ".1f") == "0.0%"
-    assert _pct(0.256, ".1f") == "25.6%"
-    assert _pct(None, ".1f") == "n/a"
+    assert pct(0.0, ".1f") == "0.0%"
+    assert pct(0.256, ".1f") == "25.6%"
+    assert pct(None, ".1f") == "n/a"

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from profiler.analysis.energy import coverage, energy_at, window_energy_j
-from profiler.store import SampleRow
+from profiler.model.samples import SampleRow
 
 SERIES = [(1.0, 10.0), (2.0, 30.0), (4.0, 50.0)]
 

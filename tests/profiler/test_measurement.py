@@ -2,7 +2,7 @@ import hashlib
 from pathlib import Path
 
 import profiler
-from profiler.store import Store
+from profiler.store.database import Store
 
 
 def test_measure_stores_the_window_and_reports_energy_with_provenance(tmp_path: Path) -> None:

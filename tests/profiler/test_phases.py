@@ -1,8 +1,9 @@
 import pytest
 
 from profiler.analysis.phases import phase_metrics
-from profiler.sensors.base import DeviceInfo
-from profiler.store import DeviceRecord, PhaseRecord, SampleRow
+from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.run import PhaseRecord
+from profiler.model.samples import SampleRow
 
 DEVICES = [
     DeviceRecord(DeviceInfo("host", "host", logical_cores=4)),

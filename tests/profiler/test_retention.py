@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from profiler.analysis.savings import Site
-from profiler.analysis.thresholds import DAY_S, GIB, Thresholds
-from profiler.analyze import analyze_run, analyze_since, choose_source, store_findings
-from profiler.interchange import import_run
-from profiler.retention import db_stats, prune
-from profiler.store import Store
+from profiler.analysis.thresholds import Thresholds
+from profiler.model.units import DAY_S, GIB
+from profiler.store.database import Store
+from profiler.store.interchange import import_run
+from profiler.store.retention import db_stats, prune
+from profiler.workflows.analyze import analyze_run, analyze_since, choose_source, store_findings
 from tests.fakes.history import history_doc
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

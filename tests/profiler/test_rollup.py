@@ -14,19 +14,20 @@ from hypothesis import strategies as st
 
 from profiler.analysis.savings import Site
 from profiler.analysis.series import energy_deltas, intervals
-from profiler.analysis.thresholds import DAY_S, GIB, Thresholds
-from profiler.analyze import analyze_run, choose_source, load_run
-from profiler.interchange import import_run
-from profiler.sensors.base import DeviceInfo
-from profiler.store import (
+from profiler.analysis.thresholds import Thresholds
+from profiler.model.device import DeviceInfo
+from profiler.model.samples import SampleRow
+from profiler.model.units import DAY_S, GIB
+from profiler.store.database import (
     _UPSERT_MINUTE,
     MIGRATIONS,
     MINUTE_COLUMNS,
-    SampleRow,
     SampleWriter,
     Store,
     _MinuteSums,
 )
+from profiler.store.interchange import import_run
+from profiler.workflows.analyze import analyze_run, choose_source, load_run
 from tests.fakes.history import history_doc
 from tests.profiler.analysis.examples import oversized_cpu_util
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.store import Store
+from profiler.store.database import Store
 from tests.fakes.powercap import FakePowercap
 
 

@@ -4,14 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from profiler.sampler import Sampler, Tick, check_interval
-from profiler.sensors.base import (
-    Availability,
-    DeviceInfo,
-    DeviceStatus,
-    FamilyState,
-    Reading,
-)
+from profiler.capture.sampler import Sampler, check_interval
+from profiler.model.device import DeviceInfo, DeviceStatus
+from profiler.model.samples import Reading, Tick
+from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.rapl import RaplSensors
 from tests.fakes.clock import FakeClock
 from tests.fakes.powercap import FakePowercap

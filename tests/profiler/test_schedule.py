@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from profiler.schedule import (
+from profiler.schedule.entries import ScheduleEntry
+from profiler.schedule.state import ScheduleStateError, StateFile
+from profiler.schedule.timing import (
     Decision,
     EntryState,
     FireResult,
@@ -16,8 +18,6 @@ from profiler.schedule import (
     run_loop,
     upcoming,
 )
-from profiler.schedule_config import ScheduleEntry
-from profiler.schedule_state import ScheduleStateError, StateFile
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = 3600.0

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from profiler.cli import main
-from profiler.config import use_config_file
+from profiler.settings.config import use_config_file
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +150,7 @@ def test_every_command_reads_the_named_config(
 
 
 def test_top_level_settings_still_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from profiler.config import load_settings
+    from profiler.settings.config import load_settings
 
     config = tmp_path / "c.toml"
     config.write_text(f'db = "{tmp_path / "x.db"}"\ncpu_tdp_w = 150\n')

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, run_lock_path
 from profiler.cli import main
-from profiler.config import use_config_file
-from profiler.runlock import FileLock, LockHeldError, describe_holder, run_lock_path
-from profiler.store import Store
+from profiler.settings.config import use_config_file
+from profiler.store.database import Store
 
 CONFIG = """\
 [[schedule]]
@@ -115,9 +115,9 @@ def test_run_lock_names_its_holder_and_excludes_another(tmp_path: Path) -> None:
 def test_manual_run_refuses_while_the_lock_is_held(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import profiler.cli
+    import profiler.cli.common
 
-    monkeypatch.setattr(profiler.cli, "RUN_LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(profiler.cli.common, "RUN_LOCK_WAIT_S", 0.3)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     db = tmp_path / "f.db"
     holder = FileLock(run_lock_path(db), "finwatt schedule daemon (nightly)")

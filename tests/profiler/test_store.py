@@ -6,15 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from profiler.sensors.base import DeviceInfo
-from profiler.store import (
-    SCHEMA_VERSION,
-    PhaseRecord,
-    SampleRow,
-    SampleWriter,
-    Store,
-    StoreError,
-)
+from profiler.model.device import DeviceInfo
+from profiler.model.run import PhaseRecord
+from profiler.model.samples import SampleRow
+from profiler.store.database import SCHEMA_VERSION, SampleWriter, Store, StoreError
 
 DEVICES = [
     DeviceInfo("host", "host", model="Xeon", logical_cores=64, mem_total_bytes=2**39),

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from profiler.cli import main
-from profiler.sensors.base import DeviceInfo
-from profiler.store import PhaseRecord, SampleRow, Store
-from profiler.trend import (
+from profiler.model.device import DeviceInfo
+from profiler.model.run import PhaseRecord
+from profiler.model.samples import SampleRow
+from profiler.store.database import Store
+from profiler.workflows.trend import (
     EnergyTrace,
     Observation,
     compute_series,

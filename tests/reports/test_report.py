@@ -13,8 +13,10 @@ import pytest
 from profiler.analysis.phases import phase_metrics
 from profiler.analysis.profile import summarise_ladders
 from profiler.analysis.savings import Site
-from profiler.sensors.base import DeviceInfo
-from profiler.store import PhaseRecord, SampleRow, Store
+from profiler.model.device import DeviceInfo
+from profiler.model.run import PhaseRecord
+from profiler.model.samples import SampleRow
+from profiler.store.database import Store
 from reports.data import downsample, gather
 from reports.render import render_html
 
@@ -283,7 +285,7 @@ def test_a_day_at_1hz_for_3_devices_renders_within_3_mb(tmp_path: Path) -> None:
 def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from profiler.retention import prune
+    from profiler.store.retention import prune
 
     db = tmp_path / "f.db"
     started = datetime.now(UTC) - timedelta(days=30)
@@ -318,7 +320,7 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
 def test_export_of_a_pruned_run_warns_that_raw_samples_are_gone(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from profiler.retention import prune
+    from profiler.store.retention import prune
 
     db = tmp_path / "f.db"
     started = datetime.now(UTC) - timedelta(days=30)

@@ -7,8 +7,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from profiler.sensors.base import DeviceInfo
-from profiler.store import PhaseRecord, SampleRow, Store
+from profiler.model.device import DeviceInfo
+from profiler.model.run import PhaseRecord
+from profiler.model.samples import SampleRow
+from profiler.store.database import Store
 from tests.reports.test_report import EVIL_LABEL, Cells
 
 

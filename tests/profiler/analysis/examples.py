@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from profiler.analysis.thresholds import DAY_S, GIB
+from profiler.model.units import DAY_S, GIB
 
 HALF_HOUR_S = 1800.0
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from profiler.analysis.assess import assess_profile
 from profiler.analysis.savings import Site
-from profiler.store import PhaseRecord
+from profiler.model.run import PhaseRecord
 
 
 def _phase(device: str, load: float, ups: float, watts: float, prov: str) -> PhaseRecord:

@@ -6,9 +6,10 @@ from hypothesis import strategies as st
 
 from profiler.analysis.assess import assess_usage
 from profiler.analysis.savings import Estimate, Site, savings_from_power
-from profiler.analysis.series import DeviceSpec, device_series
+from profiler.analysis.series import device_series
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.device import DeviceInfo
 from tests.profiler.analysis.examples import idle_host_util, oversized_cpu_util
 
 SHORT = Thresholds(min_span_s=3600.0, min_valid_hours=1.0, cpu_sizes=(8, 16, 32, 64))
@@ -26,9 +27,9 @@ def _doc(findings: list) -> list[dict]:
 def test_findings_unchanged_when_all_timestamps_shift(shift: float, example: str) -> None:
     t, util = idle_host_util() if example == "idle" else oversized_cpu_util()
     t = np.round(t)  # whole seconds: exact in float64 at any shift we draw
-    host = device_series(DeviceSpec("host", "host", logical_cores=64), t, util=util)
+    host = device_series(DeviceInfo("host", "host", logical_cores=64), t, util=util)
     cpu = device_series(
-        DeviceSpec("cpu:0", "cpu", provenance="measured:rapl"), t, power_w=np.full(t.size, 90.0)
+        DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"), t, power_w=np.full(t.size, 90.0)
     )
     shift = float(np.round(shift))
     base = assess_usage([host, cpu], Site(), SHORT)

@@ -9,8 +9,9 @@ import pytest
 
 from profiler.analysis.assess import assess_usage
 from profiler.analysis.savings import Site
-from profiler.analysis.series import DeviceSpec, device_series
+from profiler.analysis.series import device_series
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.device import DeviceInfo
 from tests.profiler.analysis.examples import eight_gpus, idle_host_util, oversized_cpu_util
 
 SITE_EXAMPLE = Site(
@@ -25,9 +26,9 @@ SITE_EXAMPLE = Site(
 
 def test_idle_host_example() -> None:
     t, util = idle_host_util()
-    host = device_series(DeviceSpec("host", "host", logical_cores=16), t, util=util)
+    host = device_series(DeviceInfo("host", "host", logical_cores=16), t, util=util)
     cpu = device_series(
-        DeviceSpec("cpu:0", "cpu", provenance="measured:rapl"),
+        DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"),
         t,
         power_w=np.full(t.size, 120.0),
         energy_j=120.0 * t,
@@ -51,14 +52,14 @@ def test_idle_host_example() -> None:
 def test_idle_host_fails_when_recent_days_are_busy() -> None:
     t, util = idle_host_util()
     util[-1] = 0.025  # a 30-min mean above 2% in the last 3 days
-    host = device_series(DeviceSpec("host", "host", logical_cores=16), t, util=util)
+    host = device_series(DeviceInfo("host", "host", logical_cores=16), t, util=util)
     rules = [f.rule for f in assess_usage([host], SITE_EXAMPLE).findings]
     assert "IDLE_HOST" not in rules
 
 
 def test_oversized_cpu_conservative_example() -> None:
     t, util = oversized_cpu_util()
-    host = device_series(DeviceSpec("host", "host", logical_cores=64), t, util=util)
+    host = device_series(DeviceInfo("host", "host", logical_cores=64), t, util=util)
     th = Thresholds(mode="conservative", cpu_sizes=(8, 16, 32, 64))
     result = assess_usage([host], SITE_EXAMPLE, th)
     assert [f.rule for f in result.findings] == ["OVER_PROVISIONED_CPU"]
@@ -71,9 +72,9 @@ def test_oversized_cpu_conservative_example() -> None:
 
 def test_oversized_cpu_savings_on_the_model_curve() -> None:
     t, util = oversized_cpu_util()
-    host = device_series(DeviceSpec("host", "host", logical_cores=64), t, util=util)
+    host = device_series(DeviceInfo("host", "host", logical_cores=64), t, util=util)
     cpu = device_series(
-        DeviceSpec(
+        DeviceInfo(
             "cpu:0",
             "cpu",
             power_limit_w=280.0,
@@ -96,7 +97,7 @@ def test_oversized_cpu_savings_on_the_model_curve() -> None:
 
 def test_oversized_cpu_production_mode_uses_p95() -> None:
     t, util = oversized_cpu_util()
-    host = device_series(DeviceSpec("host", "host", logical_cores=64), t, util=util)
+    host = device_series(DeviceInfo("host", "host", logical_cores=64), t, util=util)
     finding = assess_usage([host], SITE_EXAMPLE, Thresholds(cpu_sizes=(8, 16, 32, 64))).findings[0]
     # P95 = 15% of 64 = 9.6 cores / 0.65 = 14.8 -> 16
     assert finding.evidence["p95_busy_cores"] == pytest.approx(9.6)
@@ -106,7 +107,7 @@ def test_oversized_cpu_production_mode_uses_p95() -> None:
 def test_eight_gpu_example() -> None:
     t, gpus = eight_gpus()
     series = [
-        device_series(DeviceSpec(g, "gpu", provenance="measured:nvml-energy"), t, **m)
+        device_series(DeviceInfo(g, "gpu", provenance="measured:nvml-energy"), t, **m)
         for g, m in gpus.items()
     ]
     result = assess_usage(series, SITE_EXAMPLE)
@@ -126,7 +127,7 @@ def test_under_provisioned_suppresses_over_provisioned() -> None:
     util[-100:] = 0.95
     mem = np.full(t.size, 10.0 * 2**30)
     host = device_series(
-        DeviceSpec("host", "host", logical_cores=64, mem_total_bytes=512 * 2**30),
+        DeviceInfo("host", "host", logical_cores=64, mem_total_bytes=512 * 2**30),
         t,
         util=util,
         mem_used_bytes=mem,
@@ -140,9 +141,9 @@ def test_under_provisioned_suppresses_over_provisioned() -> None:
 
 def test_short_window_gives_insufficient_data_with_indicative_figures() -> None:
     t = np.arange(0.0, 2 * 86400.0, 60.0)
-    host = device_series(DeviceSpec("host", "host", logical_cores=8), t, util=np.full(t.size, 0.01))
+    host = device_series(DeviceInfo("host", "host", logical_cores=8), t, util=np.full(t.size, 0.01))
     cpu = device_series(
-        DeviceSpec("cpu:0", "cpu", provenance="measured:rapl"), t, power_w=np.full(t.size, 50.0)
+        DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"), t, power_w=np.full(t.size, 50.0)
     )
     result = assess_usage([host, cpu], SITE_EXAMPLE)
     assert [f.rule for f in result.findings] == ["INSUFFICIENT_DATA"]

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.sensors.base import ESTIMATED_LINEAR_TDP, ESTIMATED_VCPU_AVERAGE
+from profiler.model.provenance import ESTIMATED_LINEAR_TDP, ESTIMATED_VCPU_AVERAGE
 from profiler.sensors.cpu import (
     CpuSensors,
     busy_and_total,
@@ -12,7 +12,7 @@ from profiler.sensors.cpu import (
     read_cpu_model,
     util_between,
 )
-from profiler.sensors.model import CpuPowerModel, choose_cpu_model, lookup_tdp
+from profiler.sensors.power_model import CpuPowerModel, choose_cpu_model, lookup_tdp
 from profiler.sensors.procfs import ProcReader, parse_meminfo, parse_proc_stat
 
 CpuTimes = namedtuple(

@@ -6,14 +6,9 @@ import sys
 import pynvml
 import pytest
 
-from profiler.sensors.base import (
-    MEASURED_NVML_ENERGY,
-    MEASURED_NVML_POWER,
-    DeviceStatus,
-    FamilyState,
-    SensorError,
-    SensorFamily,
-)
+from profiler.model.device import DeviceStatus
+from profiler.model.provenance import MEASURED_NVML_ENERGY, MEASURED_NVML_POWER
+from profiler.sensors.base import FamilyState, SensorError, SensorFamily
 from profiler.sensors.nvml import (
     LOST_AFTER_FAILED_TICKS,
     NVML_CONSTANTS,

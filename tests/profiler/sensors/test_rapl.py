@@ -8,14 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from profiler.sensors.base import (
-    MEASURED_RAPL,
-    DeviceStatus,
-    FamilyState,
-    Reading,
-    SensorError,
-    SensorFamily,
-)
+from profiler.model.device import DeviceStatus
+from profiler.model.provenance import MEASURED_RAPL
+from profiler.model.samples import Reading
+from profiler.sensors.base import FamilyState, SensorError, SensorFamily
 from profiler.sensors.rapl import (
     CONSERVATIVE_MAX_POWER_W,
     RaplSensors,

@@ -1,0 +1,218 @@
+"""Profiling runs: workloads x devices x a SPECpower-style load ladder, while recording.
+
+Per workload and device (methodology sections 2-3): start the workers (child processes,
+spawn), calibrate (3 unthrottled intervals, X_max = mean of the last two), run the
+ladder in descending order, then active idle. Each phase is stored as it ends, so an
+interrupted run keeps the phases it finished; once sampling has stopped and every sample
+is on disk, `finalise_phases` adds each phase's energy figures and validity.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
+
+from profiler.analysis.phases import phase_metrics
+from profiler.capture.recording import Recording
+from profiler.model.run import PhaseRecord
+from profiler.store.database import Store
+from workloads.base import WorkloadError
+from workloads.pool import PhaseResult, WorkerError, WorkerPool, usable_cores
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEVELS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
+QUICK_LEVELS = (1.0, 0.5, 0.0)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a profiling run does.
+
+    Attributes:
+        workloads: workload names, in run order.
+        devices: "cpu" and/or "gpu:N".
+        levels: target loads, descending; 0 is active idle and runs last.
+        phase_seconds: length of each level.
+        calibration_interval_s: length of each of the 3 calibration intervals.
+        size: workload problem size.
+        interval_s: sampling interval.
+        quick: results are indicative (short phases).
+        seed: root seed of the workloads.
+    """
+
+    workloads: tuple[str, ...]
+    devices: tuple[str, ...]
+    levels: tuple[float, ...] = DEFAULT_LEVELS
+    phase_seconds: float = 60.0
+    calibration_interval_s: float = 10.0
+    size: str = "standard"
+    interval_s: float = 1.0
+    quick: bool = False
+    seed: int = 0
+
+    def phase_count(self) -> int:
+        """Return the number of ladder phases the plan runs."""
+        return len(self.workloads) * len(self.devices) * len(self.levels)
+
+    def as_config(self) -> dict[str, Any]:
+        """Return the plan as the run's stored configuration."""
+        return {"command": "run", **asdict(self)}
+
+
+class Progress(Protocol):
+    """Receives progress events (the CLI's rich display implements it)."""
+
+    def stage(self, workload: str, device: str, what: str, seconds: float) -> None:
+        """Show that a stage (prepare, calibrate, a level) begins, lasting about `seconds`."""
+
+    def phase_done(self, phase: PhaseRecord) -> None:
+        """Show a phase that ended and was stored."""
+
+
+@dataclass
+class _NullProgress:
+    events: list[str] = field(default_factory=list)
+
+    def stage(self, workload: str, device: str, what: str, seconds: float) -> None:
+        self.events.append(f"{workload} {device} {what}")
+
+    def phase_done(self, phase: PhaseRecord) -> None:
+        pass
+
+
+def _pool_for(plan: RunPlan, workload: str, device: str) -> WorkerPool:
+    if device == "cpu":
+        return WorkerPool(
+            workload, plan.size, "numpy", usable_cores(), plan.seed, device="cpu", blas_threads=1
+        )
+    return WorkerPool(workload, plan.size, "auto", 1, plan.seed, device=device)
+
+
+def _energy_device(device: str, cpu_devices: Sequence[str]) -> str:
+    """Return the stored device id a phase's energy comes from."""
+    if device != "cpu":
+        return device
+    return cpu_devices[0] if len(cpu_devices) == 1 else "cpu"
+
+
+def run_profile(
+    recording: Recording,
+    plan: RunPlan,
+    *,
+    cpu_devices: Sequence[str],
+    progress: Progress | None = None,
+) -> str:
+    """Run `plan` while `recording` samples; returns the final status.
+
+    Stops the recording at the end ("complete"), on Ctrl-C / SIGTERM ("interrupted",
+    re-raising KeyboardInterrupt after the data is safe), or on an unexpected error
+    ("failed"). A worker crash fails its workload and the run goes on.
+    """
+    report = progress or _NullProgress()
+    status = "failed"
+    recording.start()
+    assert recording.sampler.t0 is not None
+    t0 = recording.sampler.t0
+    try:
+        for workload in plan.workloads:
+            for device in plan.devices:
+                _profile_one(recording, plan, workload, device, t0, cpu_devices, report)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        recording.stop(status)
+        finalise_phases(recording, plan)
+    return status
+
+
+def _profile_one(
+    recording: Recording,
+    plan: RunPlan,
+    workload: str,
+    device: str,
+    t0: float,
+    cpu_devices: Sequence[str],
+    report: Progress,
+) -> None:
+    energy_device = _energy_device(device, cpu_devices)
+    t_begin = time.monotonic() - t0
+    try:
+        report.stage(workload, device, "prepare", 0.0)
+        with _pool_for(plan, workload, device) as pool:
+            report.stage(workload, device, "calibrate", 3 * plan.calibration_interval_s)
+            x_max = pool.calibrate(plan.calibration_interval_s, intervals=3)
+            for level in plan.levels:
+                report.stage(workload, device, f"{level:.0%}", plan.phase_seconds)
+                t_start = time.monotonic() - t0
+                result = pool.run_phase(level, plan.phase_seconds)
+                t_end = time.monotonic() - t0
+                phase = _phase_record(result, energy_device, t_start, t_end, x_max, pool)
+                with Store(recording.db_path) as store:
+                    store.add_phase(recording.run_id, phase)
+                report.phase_done(phase)
+    except (WorkerError, WorkloadError) as err:
+        log.error("%s on %s failed: %s", workload, device, err)
+        failed = PhaseRecord(
+            workload,
+            energy_device,
+            plan.levels[0] if plan.levels else 1.0,
+            t_begin,
+            time.monotonic() - t0,
+            None,
+            None,
+            valid=False,
+            details={"error": str(err)},
+        )
+        with Store(recording.db_path) as store:
+            store.add_phase(recording.run_id, failed)
+        report.phase_done(failed)
+
+
+def _phase_record(
+    result: PhaseResult,
+    device: str,
+    t_start: float,
+    t_end: float,
+    x_max: float,
+    pool: WorkerPool,
+) -> PhaseRecord:
+    achieved = 0.0 if result.target_load == 0 else result.achieved_load
+    return PhaseRecord(
+        workload=result.workload,
+        device_id=device,
+        target_load=result.target_load,
+        t_start=t_start,
+        t_end=t_end,
+        units=float(result.units),
+        unit=result.unit,
+        achieved_load=achieved,
+        valid=None,
+        details={
+            "x_max_units_per_s": x_max,
+            "worker_seconds": result.seconds,
+            "worker_cpu_seconds": result.cpu_seconds,
+            "batches": result.batches,
+            "workers": pool.n_workers,
+        },
+    )
+
+
+def finalise_phases(recording: Recording, plan: RunPlan) -> None:
+    """Add energy, power, efficiency, CPU share and validity to every stored phase."""
+    with Store(recording.db_path) as store:
+        devices = store.devices(recording.run_id)
+        samples = store.samples(recording.run_id)
+        phases = store.phases(recording.run_id)
+        updated = [
+            replace(phase, **phase_metrics(phase, devices, samples, plan.interval_s))
+            if phase.units is not None
+            else phase
+            for phase in phases
+        ]
+        store.replace_phases(recording.run_id, updated)

@@ -1,0 +1,359 @@
+"""`finwatt analyze`, `finwatt report` and `finwatt trend`: findings and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from profiler.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    CountryOption,
+    DbOption,
+    IntensityOption,
+    JsonOption,
+    MatchOption,
+    PriceOption,
+    PrometheusOption,
+    PueOption,
+    RegionOption,
+    StepOption,
+    app,
+    cli_settings,
+    emit_json,
+    fail,
+    fmt,
+    open_store,
+    out,
+    parse_seconds,
+    pct,
+    provenance_label,
+    site_options,
+)
+from profiler.model.units import J_PER_KWH
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError as err:
+        raise typer.BadParameter(
+            f"{text!r} is not a list of core counts: use e.g. 8,16,32,64", param_hint="--sizes"
+        ) from err
+    if not sizes or sizes[0] <= 0:
+        raise typer.BadParameter(
+            f"core counts must be positive (got {text!r})", param_hint="--sizes"
+        )
+    return sizes
+
+
+def _evidence_line(evidence: dict[str, Any]) -> str:
+    parts = []
+    for key, value in evidence.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        parts.append(f"{key}={value:.4g}")
+        if len(parts) == 3:
+            break
+    return ", ".join(parts)
+
+
+def _print_findings(document: dict[str, Any], assumptions: list[str]) -> None:
+    window = document["metrics"]["window"]
+    label = document["run"] or f"window {window['start']} to {window['end']}"
+    table = Table(title=f"Findings for {label}, ranked by savings")
+    for column in ("rule", "device", "saves/yr", "confidence", "finding", "evidence"):
+        table.add_column(column, overflow="fold")
+    for f in document["findings"]:
+        s = f["savings"]
+        saves = "-"
+        if s:
+            saves = f"{s['facility_kwh_per_year']['point']:,.1f} kWh"
+            saves += f", {s['co2e_kg_per_year']['point']:,.1f} kg CO2e"
+            if s["cost_per_year"]:
+                saves += f", {s['cost_per_year']['point']:,.2f}"
+        table.add_row(
+            f["rule"],
+            f["device"],
+            saves,
+            f["confidence"],
+            f["message"],
+            _evidence_line(f["evidence"]),
+        )
+    out.print(table)
+    if not document["findings"]:
+        out.print("no findings", markup=False)
+    out.print("Assumptions:", markup=False)
+    for line in assumptions:
+        out.print(f"  - {line}", markup=False)
+
+
+@app.command()
+def analyze(
+    run_id: Annotated[
+        str | None, typer.Argument(help="Run to analyse (default: the newest run).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Analyse all monitoring runs of this host in the window, e.g. 7d."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Host whose runs --since covers (default: this machine).")
+    ] = None,
+    country: CountryOption = None,
+    region: RegionOption = None,
+    carbon_intensity: IntensityOption = None,
+    pue: PueOption = None,
+    price_per_kwh: PriceOption = None,
+    mode: Annotated[
+        str, typer.Option(help="Right-sizing mode: production (P95/0.65) or conservative.")
+    ] = "production",
+    min_span: Annotated[
+        str | None, typer.Option(help="Shortest span for idle/right-sizing findings (7d).")
+    ] = None,
+    min_hours: Annotated[
+        float | None, typer.Option(help="Fewest hours of valid data for them (30).")
+    ] = None,
+    sizes: Annotated[
+        str | None, typer.Option(help="CPU size catalogue in cores, e.g. 8,16,32,64.")
+    ] = None,
+    prometheus: PrometheusOption = None,
+    step: StepOption = None,
+    match: MatchOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find idle, oversized and inefficient capacity and what fixing it saves per year."""
+    import dataclasses
+
+    from profiler.analysis.thresholds import Thresholds
+    from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, resolve_run
+    from profiler.workflows.analyze import store_findings as keep_findings
+
+    if run_id is not None and since is not None:
+        fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
+    if mode not in ("production", "conservative"):
+        fail(f"--mode {mode!r}: use production or conservative", EXIT_USAGE)
+    if min_hours is not None and min_hours < 0:
+        fail(f"--min-hours must be >= 0, got {min_hours:g}", EXIT_USAGE)
+    since_s = parse_seconds(since, "--since") if since is not None else None
+    thresholds = Thresholds(mode="conservative" if mode == "conservative" else "production")
+    if min_span is not None:
+        thresholds = dataclasses.replace(
+            thresholds, min_span_s=parse_seconds(min_span, "--min-span")
+        )
+    if min_hours is not None:
+        thresholds = dataclasses.replace(thresholds, min_valid_hours=min_hours)
+    if sizes is not None:
+        thresholds = dataclasses.replace(thresholds, cpu_sizes=_parse_sizes(sizes))
+    site = site_options(country, carbon_intensity, pue, price_per_kwh, region)
+    if prometheus is not None or step is not None or match is not None:
+        _analyze_prometheus(prometheus, run_id, since_s, step, match, site, thresholds, as_json)
+        return
+    settings = cli_settings(db)
+    with open_store(settings) as store:
+        store.mark_stale_runs()
+        try:
+            if since_s is not None:
+                result = analyze_since(store, since_s, site, thresholds, host=host)
+            else:
+                result = analyze_run(store, resolve_run(store, run_id), site, thresholds)
+        except AnalyzeError as err:
+            fail(str(err), EXIT_USAGE)
+        keep_findings(store, result)
+    document = result.as_dict()
+    if as_json:
+        emit_json(document)
+    else:
+        _print_findings(document, result.assessment.assumptions)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str | None, typer.Argument(help="Run to report (default: newest).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Report a window across runs instead, e.g. 30d: findings, trend."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Host whose runs --since covers (default: this one).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="HTML file (default finwatt-report-<run>.html)."),
+    ] = None,
+    prometheus: PrometheusOption = None,
+    step: StepOption = None,
+    match: MatchOption = None,
+    country: CountryOption = None,
+    region: RegionOption = None,
+    carbon_intensity: IntensityOption = None,
+    pue: PueOption = None,
+    price_per_kwh: PriceOption = None,
+    db: DbOption = None,
+) -> None:
+    """Write a self-contained HTML efficiency report of a run and print its path."""
+    from profiler.workflows.analyze import AnalyzeError, resolve_run
+    from profiler.workflows.report import report_run, report_window
+
+    if run_id is not None and since is not None:
+        fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
+    since_s = parse_seconds(since, "--since") if since is not None else None
+    site = site_options(country, carbon_intensity, pue, price_per_kwh, region)
+    if prometheus is not None:
+        if run_id is not None:
+            fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
+        from profiler.analysis.thresholds import Thresholds
+        from reports.render import render_fleet_html
+
+        document, assumptions = _fleet_document(
+            prometheus, since_s, step, match, site, Thresholds()
+        )
+        target = output or Path.cwd() / "finwatt-fleet-report.html"
+        html = render_fleet_html(
+            source=prometheus, document=document, assumptions=assumptions, site=site
+        )
+        try:
+            target.write_text(html, encoding="utf-8")
+        except OSError as err:
+            fail(f"cannot write the report: {err}", EXIT_FAILURE)
+        print(target)
+        return
+    if step is not None or match is not None:
+        fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
+    settings = cli_settings(db)
+    if not settings.db_path.exists():
+        fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
+    with open_store(settings) as store:
+        store.mark_stale_runs()
+        if since_s is not None:
+            try:
+                print(report_window(store, since_s, site, output, host=host))
+            except OSError as err:
+                fail(f"cannot write the report: {err}", EXIT_FAILURE)
+            return
+        try:
+            run = resolve_run(store, run_id)
+        except AnalyzeError as err:
+            fail(str(err), EXIT_USAGE)
+        try:
+            path = report_run(store, run, site, output)
+        except OSError as err:
+            fail(f"cannot write the report: {err}", EXIT_FAILURE)
+    print(path)
+
+
+def _analyze_prometheus(
+    url: str | None,
+    run_id: str | None,
+    since_s: float | None,
+    step: str | None,
+    match: str | None,
+    site: Any,
+    thresholds: Any,
+    as_json: bool,
+) -> None:
+    """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes."""
+    if url is None:
+        fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
+    if run_id is not None:
+        fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
+    document, assumptions = _fleet_document(url, since_s, step, match, site, thresholds)
+    if as_json:
+        emit_json(document)
+    else:
+        _print_findings(document, assumptions)
+
+
+def _fleet_document(
+    url: str,
+    since_s: float | None,
+    step: str | None,
+    match: str | None,
+    site: Any,
+    thresholds: Any,
+) -> tuple[dict[str, Any], list[str]]:
+    """Read and assess the fleet a Prometheus scrapes; one-line errors (1, or 2 for usage)."""
+    import time
+
+    from profiler.prometheus.query import (
+        DEFAULT_MATCH,
+        FleetError,
+        FleetOptions,
+        FleetUsageError,
+        analyze_prometheus,
+    )
+    from profiler.workflows.analyze import iso_utc
+
+    options = FleetOptions(
+        url=url,
+        since_s=since_s if since_s is not None else 14 * 86_400.0,
+        step_s=parse_seconds(step, "--step") if step is not None else 300.0,
+        match=match if match is not None else DEFAULT_MATCH,
+    )
+    try:
+        result = analyze_prometheus(options, site, thresholds, now_s=time.time())
+    except FleetUsageError as err:
+        fail(str(err), EXIT_USAGE)
+    except FleetError as err:
+        fail(str(err), EXIT_FAILURE)
+    return result.as_dict(iso_utc), result.assumptions
+
+
+@app.command()
+def trend(
+    since: Annotated[str, typer.Option(help="Window, e.g. 30d.")] = "30d",
+    host: Annotated[str | None, typer.Option(help="Only runs of this host.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Units/J per workload and device over time, daily energy, and regressions (> 10%)."""
+    from profiler.workflows.trend import gather_trend
+
+    since_s = parse_seconds(since, "--since")
+    settings = cli_settings(db)
+    with open_store(settings) as store:
+        result = gather_trend(store, since_s, host=host)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    table = Table(
+        title=f"Units per joule at 100% load, {result.window_start} to {result.window_end}"
+    )
+    columns = ("workload", "device", "size", "runs", "latest", "median before", "change", "")
+    for column in (*columns, "power figures"):
+        table.add_column(
+            column, justify="left" if column in ("workload", "device", "power figures") else "right"
+        )
+    for s in result.series:
+        p = s.latest
+        table.add_row(
+            s.workload,
+            s.device,
+            s.size,
+            str(len(s.points)),
+            f"{p.units_per_j:.4g}",
+            fmt(p.baseline_units_per_j, ".4g"),
+            pct(p.change, "+.1f"),
+            "REGRESSION" if p.regression else "",
+            provenance_label(p.provenance),
+        )
+    out.print(table)
+    energy = Table(title="Daily energy (UTC days)")
+    for column in ("day", "energy", "source"):
+        energy.add_column(column)
+    for d in result.daily_energy:
+        energy.add_row(
+            d.day, f"{d.energy_j / J_PER_KWH:.4f} kWh", "ESTIMATE" if d.estimated else "measured"
+        )
+    out.print(energy)
+    for s, p in result.regressions:
+        out.print(
+            f"REGRESSION: {s.workload} on {s.device} ({s.size}) run {p.run_id}: "
+            f"{p.units_per_j:.4g} units/J, {-(p.change or 0) * 100:.1f}% below the median "
+            f"of {p.baseline_runs} earlier run(s)",
+            markup=False,
+        )

@@ -1,0 +1,195 @@
+"""`finwatt export`, `finwatt import` and `finwatt db`: the stored data itself."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from profiler.cli.common import (
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    app,
+    cli_settings,
+    emit_json,
+    err_console,
+    fail,
+    open_store,
+    out,
+    parse_seconds,
+)
+from profiler.store.database import StoreError
+
+EXPORT_FORMATS = ("json", "csv")
+
+
+@app.command("export")
+def export_command(
+    run_id: Annotated[str, typer.Argument(help="Run to export (`finwatt runs` lists them).")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="json (interchange document) or csv (samples).")
+    ] = "json",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a run: the JSON interchange document, or its samples as CSV."""
+    import os
+    import tempfile
+
+    from profiler.store.interchange import write_csv, write_json
+
+    if fmt == "parquet":
+        fail("--format parquet is not supported in this version; use json or csv", EXIT_USAGE)
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: use json or csv", param_hint="--format")
+    writer = write_json if fmt == "json" else write_csv
+    settings = cli_settings(db)
+    with open_store(settings) as store:
+        if store.get_run(run_id) is None:
+            fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
+        first_minute_t, _ = store.minute_span(run_id)
+        first_raw = store.first_sample_t(run_id)
+        if first_minute_t is not None and (first_raw is None or first_raw > first_minute_t + 60):
+            print(
+                f"finwatt: warning: run {run_id}'s raw samples before t={first_raw or 0:g}s were "
+                "pruned by retention; the export holds only the raw samples that remain",
+                file=sys.stderr,
+            )
+        try:
+            if output is None:
+                writer(store, run_id, sys.stdout)
+                return
+            # Write beside the target and rename: a failed export leaves no partial file.
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+            except OSError as err:
+                fail(f"cannot write {output}: {err.strerror}", EXIT_USAGE)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+                    count = writer(store, run_id, stream)
+                umask = os.umask(0o022)
+                os.umask(umask)
+                Path(tmp).chmod(0o666 & ~umask)
+                Path(tmp).replace(output)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        except ValueError as err:
+            fail(f"cannot export run {run_id}: {err}")
+    err_console.print(
+        f"wrote run {run_id} ({count} samples) to {output}", markup=False, soft_wrap=True
+    )
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[str, typer.Argument(help="Interchange JSON document; - reads stdin.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a run from the JSON interchange format and print its id."""
+    from profiler.store.interchange import InterchangeError, import_run, parse_document
+
+    name = "stdin" if file == "-" else file
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as err:
+        fail(f"cannot read {file}: {err.strerror}", EXIT_USAGE)
+    settings = cli_settings(db)
+    with open_store(settings) as store:
+        try:
+            run_id = import_run(store, parse_document(data), source=name)
+        except InterchangeError as err:
+            fail(f"{name}: {err}; nothing imported", EXIT_USAGE)
+    if as_json:
+        emit_json({"run": run_id})
+    else:
+        out.print(f"imported run {run_id} from {name}", markup=False, soft_wrap=True)
+
+
+db_app = typer.Typer(
+    help="Database housekeeping: sizes, retention.", no_args_is_help=True, add_completion=False
+)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "n/a"
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 1024:,.1f} KiB"
+
+
+@db_app.command("stats")
+def db_stats_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show the database's size, rows per table, and the time raw samples and rollups cover."""
+    from profiler.store.retention import db_stats
+
+    settings = cli_settings(db)
+    if not settings.db_path.exists():
+        fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
+    try:
+        stats = db_stats(settings.db_path)
+    except StoreError as err:
+        fail(str(err), EXIT_USAGE)
+    if as_json:
+        emit_json(stats.as_dict())
+        return
+    out.print(
+        f"{stats.path}: {_size(stats.file_bytes)} on disk, {_size(stats.free_bytes)} free "
+        f"(schema {stats.schema_version})",
+        markup=False,
+    )
+    table = Table("table", "rows", "size", box=None)
+    for name, rows in stats.rows.items():
+        size = stats.table_bytes.get(name) if stats.table_bytes is not None else None
+        table.add_row(name, f"{rows:,}", _size(size))
+    out.print(table)
+    out.print(f"raw samples: {stats.raw_oldest or 'none'} .. {stats.raw_newest or 'none'}")
+    out.print(f"rollups:     {stats.rollup_oldest or 'none'} .. {stats.rollup_newest or 'none'}")
+    if stats.rollup_only_runs:
+        out.print(f"runs whose oldest samples are rollups only: {len(stats.rollup_only_runs)}")
+
+
+@db_app.command("prune")
+def db_prune_command(
+    keep_raw: Annotated[
+        str, typer.Option("--keep-raw", help="Keep raw samples this long (e.g. 14d).")
+    ] = "14d",
+    keep_rollups: Annotated[
+        str, typer.Option("--keep-rollups", help="Keep minute rollups this long (e.g. 400d).")
+    ] = "400d",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete raw samples and rollups past their retention; runs, phases, findings stay."""
+    from profiler.store.retention import prune
+
+    raw_s = parse_seconds(keep_raw, "--keep-raw")
+    rollup_s = parse_seconds(keep_rollups, "--keep-rollups")
+    if rollup_s < raw_s:
+        fail(f"--keep-rollups {keep_rollups} is shorter than --keep-raw {keep_raw}", EXIT_USAGE)
+    settings = cli_settings(db)
+    if not settings.db_path.exists():
+        fail(f"no database at {settings.db_path}; nothing to prune", EXIT_USAGE)
+    try:
+        result = prune(
+            settings.db_path, keep_raw_days=raw_s / 86_400, keep_rollup_days=rollup_s / 86_400
+        )
+    except StoreError as err:
+        fail(str(err), EXIT_USAGE)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    out.print(
+        f"deleted {result.raw_samples_deleted:,} raw samples before {result.raw_cutoff} and "
+        f"{result.rollup_rows_deleted:,} minute rollups before {result.rollup_cutoff} "
+        f"from {len(result.runs_pruned)} run(s)",
+        markup=False,
+    )
+
+
+app.add_typer(db_app, name="db")

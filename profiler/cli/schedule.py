@@ -1,0 +1,266 @@
+"""`finwatt schedule`: scheduled profiling and monitoring runs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from profiler.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    app,
+    cli_settings,
+    emit_json,
+    fail,
+    open_store,
+    out,
+    parse_levels,
+    probe,
+    start_exporter,
+)
+from profiler.model.errors import ConfigError
+from profiler.settings.config import Settings
+
+schedule_app = typer.Typer(
+    help="Scheduled profiling and monitoring runs ([[schedule]] in config.toml).",
+    no_args_is_help=True,
+)
+app.add_typer(schedule_app, name="schedule")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file (default $XDG_CONFIG_HOME/finwatt/config.toml)."),
+]
+
+
+def _schedule_settings(config: Path | None, db: Path | None) -> Settings:
+    from profiler.settings.config import use_config_file
+
+    if config is not None:
+        use_config_file(config)
+    return cli_settings(db)
+
+
+def _iso_z(moment: Any) -> str:
+    return str(moment.isoformat(timespec="seconds")).replace("+00:00", "Z")
+
+
+@schedule_app.command("list")
+def schedule_list(
+    config: ConfigOption = None, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Show each entry with its next three fire times, last run and status."""
+    from datetime import UTC, datetime
+
+    from profiler.schedule.state import ScheduleStateError, StateFile, state_path
+    from profiler.schedule.timing import upcoming
+
+    settings = _schedule_settings(config, db)
+    try:
+        book = StateFile(state_path(settings.db_path))
+    except ScheduleStateError as err:
+        fail(str(err), EXIT_FAILURE)
+    states = book.states()
+    now = datetime.now(UTC)
+    rows = []
+    for entry in settings.schedules:
+        record = book.entry(entry.name)
+        rows.append(
+            {
+                **entry.as_dict(),
+                "trigger": entry.trigger,
+                "next": [_iso_z(t) for t in upcoming(entry, states.get(entry.name), now)],
+                "last_run": record.get("last_run"),
+                "last_fire": record.get("last_fire"),
+                "skipped_total": record.get("skipped_total", 0),
+            }
+        )
+    if as_json:
+        emit_json(
+            {"config": str(settings.config_file), "db": str(settings.db_path), "entries": rows}
+        )
+        return
+    table = Table(title=f"Schedule in {settings.config_file}")
+    for column in ("name", "trigger", "action", "next fire times (UTC)", "last run", "skipped"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        last = row["last_run"]
+        last_text = "never" if not last else f"{last['status']} {last['run'] or ''}".strip()
+        table.add_row(
+            row["name"],
+            row["trigger"],
+            row["action"],
+            "\n".join(row["next"]),
+            last_text,
+            str(row["skipped_total"]),
+        )
+    out.print(table)
+    if not rows:
+        out.print("no [[schedule]] entries; add one with `finwatt schedule add`", markup=False)
+
+
+@schedule_app.command("add")
+def schedule_add(
+    name: Annotated[str, typer.Argument(help="Entry name (letters, digits, _ . -).")],
+    action: Annotated[str, typer.Option(help="run (profiling) or monitor.")],
+    cron: Annotated[str | None, typer.Option(help="5-field cron, UTC, e.g. '0 2 * * *'.")] = None,
+    every: Annotated[str | None, typer.Option(help="Period, e.g. 15m, 24h.")] = None,
+    workload: Annotated[
+        list[str] | None, typer.Option(help="Workload of a run action (repeat; default all).")
+    ] = None,
+    levels: Annotated[str | None, typer.Option(help="Loads of a run action, e.g. 1,0.5,0.")] = None,
+    phase_seconds: Annotated[str | None, typer.Option(help="Length of each level.")] = None,
+    size: Annotated[str | None, typer.Option(help="small, standard or large.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, gpu, all or gpu:N.")] = None,
+    duration: Annotated[str | None, typer.Option(help="How long a monitor records.")] = None,
+    interval: Annotated[str | None, typer.Option(help="Sampling interval.")] = None,
+    report: Annotated[
+        str | None, typer.Option(help="HTML report path, e.g. reports/{name}-{date}.html.")
+    ] = None,
+    analyze: Annotated[bool, typer.Option(help="Analyse each run and keep findings.")] = False,
+    grace_period: Annotated[
+        str | None, typer.Option(help="How late a missed fire may still run (default 1h).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a [[schedule]] entry to the config file, keeping its comments and layout."""
+    from profiler.schedule.edit import add_entry
+    from profiler.settings.config import config_path, use_config_file
+
+    if config is not None:
+        use_config_file(config)
+    table: dict[str, Any] = {
+        "name": name,
+        "cron": cron,
+        "every": every,
+        "action": action,
+        "workloads": list(workload) if workload else None,
+        "levels": list(parse_levels(levels)) if levels else None,
+        "phase_seconds": phase_seconds,
+        "size": size,
+        "device": device,
+        "duration": duration,
+        "interval": interval,
+        "report": report,
+        "analyze": True if analyze else None,
+        "grace_period": grace_period,
+    }
+    path = config_path()
+    try:
+        entry = add_entry(path, table)
+    except ConfigError as err:
+        fail(str(err), EXIT_USAGE)
+    print(f"added {entry.name} ({entry.trigger}, {entry.action}) to {path}")
+
+
+@schedule_app.command("remove")
+def schedule_remove(
+    name: Annotated[str, typer.Argument(help="Entry to remove.")], config: ConfigOption = None
+) -> None:
+    """Remove a [[schedule]] entry from the config file, keeping the rest as it was."""
+    from profiler.schedule.edit import remove_entry
+    from profiler.settings.config import config_path, use_config_file
+
+    if config is not None:
+        use_config_file(config)
+    path = config_path()
+    try:
+        remove_entry(path, name)
+    except ConfigError as err:
+        fail(str(err), EXIT_USAGE)
+    print(f"removed {name} from {path}")
+
+
+def _scheduler(settings: Settings, *, once: bool) -> list[Any]:
+    from profiler.schedule.state import ScheduleStateError
+    from profiler.workflows.scheduler import SchedulerBusyError, run_scheduler
+
+    if not settings.schedules:
+        fail(
+            f"{settings.config_file}: no [[schedule]] entries; add one with `finwatt schedule add`",
+            EXIT_USAGE,
+        )
+    open_store(settings).close()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s finwatt %(levelname)s: %(message)s"))
+    logger = logging.getLogger("profiler")
+    previous_level, previous_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        return run_scheduler(settings, once=once)
+    except (SchedulerBusyError, ScheduleStateError) as err:
+        fail(str(err), EXIT_FAILURE)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+        logger.propagate = previous_propagate
+
+
+@schedule_app.command("daemon")
+def schedule_daemon(
+    config: ConfigOption = None,
+    db: DbOption = None,
+    serve_metrics: Annotated[
+        bool, typer.Option("--serve", help="Also serve live readings to Prometheus.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of /metrics with --serve (loopback).")] = 9464,
+) -> None:
+    """Run the schedule in the foreground until SIGTERM or Ctrl-C (then exit 0).
+
+    Logs to stderr. A second daemon (or run-due) on the same database exits 1 naming
+    the holder of the lock. With --serve, an exporter samples on its own (1 s) and serves
+    /metrics on 127.0.0.1 for as long as the daemon runs.
+    """
+    settings = _schedule_settings(config, db)
+    if not serve_metrics:
+        _scheduler(settings, once=False)
+        return
+    from profiler.capture.sampler import Sampler
+
+    sensors = probe(settings)
+    collector, server = start_exporter(sensors.devices, "127.0.0.1", port)
+    sampler = Sampler(sensors.families, sensors.family_devices, 1.0, [collector.observe])
+    sampler.start()
+    try:
+        _scheduler(settings, once=False)
+    finally:
+        sampler.stop()
+        server.close()
+        sensors.close()
+
+
+@schedule_app.command("run-due")
+def schedule_run_due(
+    config: ConfigOption = None, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Run whatever is due now, once, and exit (for cron and systemd timers).
+
+    Exit 1 when an action failed or another scheduler holds the database.
+    """
+    results = _scheduler(_schedule_settings(config, db), once=True)
+    if as_json:
+        emit_json(
+            {
+                "results": [
+                    {
+                        "name": r.name,
+                        "fire_time": _iso_z(r.fire_time),
+                        "status": r.status,
+                        "run": r.run_id,
+                        "message": r.message,
+                    }
+                    for r in results
+                ]
+            }
+        )
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(EXIT_FAILURE)

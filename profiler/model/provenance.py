@@ -1,0 +1,64 @@
+"""Where a power or energy figure came from: `measured:<source>` or `estimated:<model>`.
+
+design.md, "Sensors and provenance". A `Provenance` is a `str` (so it stores, prints and
+serialises as the provenance string it is) that knows whether it names a sensor or a
+model; `is_estimate` is the one test of that for a plain string, used from the sensor to
+the report.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Kind = Literal["measured", "estimated"]
+
+
+class Provenance(str):
+    """A provenance string, checked on construction: `measured:<source>` or `estimated:<model>`.
+
+    Raises:
+        ValueError: the string is neither form (the message shows both).
+
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> Provenance:  # noqa: D102
+        kind, sep, source = text.partition(":")
+        if not sep or kind not in ("measured", "estimated") or not source:
+            raise ValueError(
+                f"{text!r} is not a provenance: use measured:<source> or estimated:<model>"
+            )
+        return super().__new__(cls, text)
+
+    @property
+    def kind(self) -> Kind:
+        """Either "measured" or "estimated"."""
+        return "estimated" if self.startswith("estimated:") else "measured"
+
+    @property
+    def source(self) -> str:
+        """The sensor or model name after the colon (`rapl`, `linear-tdp`)."""
+        return self.partition(":")[2]
+
+    @property
+    def is_estimate(self) -> bool:
+        """True when the figure comes from a power model, not a sensor."""
+        return self.kind == "estimated"
+
+
+MEASURED_RAPL = Provenance("measured:rapl")
+MEASURED_NVML_ENERGY = Provenance("measured:nvml-energy")
+MEASURED_NVML_POWER = Provenance("measured:nvml-power")
+ESTIMATED_LINEAR_TDP = Provenance("estimated:linear-tdp")
+ESTIMATED_VCPU_AVERAGE = Provenance("estimated:vcpu-average")
+
+
+def is_estimate(provenance: str | None) -> bool:
+    """Return True when a provenance string names a model rather than a sensor."""
+    return provenance is not None and provenance.startswith("estimated:")
+
+
+def is_measured(provenance: str | None) -> bool:
+    """Return True when a provenance string names a sensor."""
+    return provenance is not None and provenance.startswith("measured:")

@@ -1,0 +1,242 @@
+"""Prometheus exposition of the sampler's latest tick (`finwatt serve`, `monitor --serve`).
+
+A custom collector (prometheus client_python's `Collector` protocol) registered in its own
+`CollectorRegistry`, never the process-global default one. The sampler hands every tick
+to `FinwattCollector.observe`; a scrape renders the latest tick. Check a figure by hand
+with `curl -s http://127.0.0.1:9464/metrics | grep finwatt_power_watts`.
+
+Metrics (Prometheus naming conventions: base units, `_total` for counters, `_info` for
+labels-only series):
+
+| metric | type | source |
+| --- | --- | --- |
+| `finwatt_power_watts` | gauge | `Reading.power_w` |
+| `finwatt_energy_joules_total` | counter | sum of non-negative `Reading.energy_j` deltas |
+| `finwatt_utilization_ratio` | gauge | `Reading.util` (0..1) |
+| `finwatt_sm_active_ratio` | gauge | `Reading.sm_active` (GPUs, 0..1) |
+| `finwatt_memory_used_bytes` | gauge | `Reading.mem_used_bytes` |
+| `finwatt_temperature_celsius` | gauge | `Reading.temperature_c` |
+| `finwatt_device_info` | gauge, 1 | model, kind, provenance of each device |
+| `finwatt_device_logical_cores` | gauge | `DeviceInfo.logical_cores` |
+| `finwatt_device_memory_total_bytes` | gauge | `DeviceInfo.mem_total_bytes` |
+| `finwatt_device_power_limit_watts` | gauge | `DeviceInfo.power_limit_w` |
+| `finwatt_sampler_missed_ticks_total` | counter | `Tick.missed_ticks` |
+| `finwatt_build_info` | gauge, 1 | finwatt version |
+
+Per-device metrics carry the labels `device`, `kind` and `provenance` (the provenance of
+the device's power figures; empty, which Prometheus treats as absent, for `host`). A metric
+the device does not have, or could not read this tick, is not emitted: never a 0
+(STYLE.md principle 1). The capacity gauges are what `finwatt analyze --prometheus` needs
+to right-size and consolidate hosts (`profiler.prometheus.query`).
+
+The energy counter starts at 0 when the exporter starts and adds each tick's increase of
+the device's cumulative `energy_j`. The sensors already correct RAPL wraps (methodology
+section 1), so the increase is never negative; should a family restart and its counter
+fall, that tick adds nothing rather than letting the Prometheus counter go backwards.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest, start_http_server
+from prometheus_client.registry import CollectorRegistry
+
+from profiler.model.device import DeviceInfo
+from profiler.model.samples import Reading, Tick
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9464
+"""The port registered for OpenTelemetry's Prometheus exporter; free on most hosts."""
+
+DEVICE_LABELS = ("device", "kind", "provenance")
+
+#: (metric name, Reading attribute, help text) of the per-device gauges.
+_GAUGES = (
+    ("finwatt_power_watts", "power_w", "Power drawn by the device, in watts."),
+    ("finwatt_utilization_ratio", "util", "Share of the device's capacity in use (0..1)."),
+    ("finwatt_sm_active_ratio", "sm_active", "GPU streaming-multiprocessor activity (0..1)."),
+    ("finwatt_memory_used_bytes", "mem_used_bytes", "Memory in use on the device, in bytes."),
+    ("finwatt_temperature_celsius", "temperature_c", "Device temperature, in degrees Celsius."),
+)
+
+
+@dataclass
+class _EnergyState:
+    last_j: float
+    total_j: float
+
+
+class FinwattCollector:
+    """Collects finwatt's metrics from the latest sampler tick.
+
+    Args:
+        devices: the probed devices (their static facts become the info and capacity
+            metrics and the label values of every series).
+        version: finwatt's version, for `finwatt_build_info`.
+
+    """
+
+    def __init__(self, devices: Sequence[DeviceInfo], version: str) -> None:
+        self._devices = {d.device_id: d for d in devices}
+        self._version = version
+        self._lock = threading.Lock()
+        self._readings: dict[str, Reading] = {}
+        self._energy: dict[str, _EnergyState] = {}
+        self._missed_ticks = 0
+
+    def observe(self, tick: Tick) -> None:
+        """Keep `tick` as the latest; accumulate each device's energy increase (a sink)."""
+        with self._lock:
+            self._readings = dict(tick.readings)
+            self._missed_ticks = max(self._missed_ticks, tick.missed_ticks)
+            for device_id, reading in tick.readings.items():
+                if reading.energy_j is None:
+                    continue
+                state = self._energy.get(device_id)
+                if state is None:
+                    # The first reading counts from the family's baseline, taken when the
+                    # sampler (started with the exporter) began.
+                    self._energy[device_id] = _EnergyState(
+                        reading.energy_j, max(0.0, reading.energy_j)
+                    )
+                    continue
+                delta = reading.energy_j - state.last_j
+                if delta < 0:
+                    log.warning(
+                        "energy counter of %s fell by %.3f J; the exported counter holds",
+                        device_id,
+                        -delta,
+                    )
+                else:
+                    state.total_j += delta
+                state.last_j = reading.energy_j
+
+    def _labels(self, device_id: str) -> list[str]:
+        device = self._devices.get(device_id)
+        kind = device.kind if device else device_id.partition(":")[0]
+        provenance = device.provenance if device and device.provenance else ""
+        return [device_id, kind, provenance]
+
+    def collect(self) -> Iterable[Metric]:
+        """Yield every metric family (the prometheus-client `Collector` protocol)."""
+        with self._lock:
+            readings = dict(self._readings)
+            energy = {d: s.total_j for d, s in self._energy.items()}
+            missed = self._missed_ticks
+        for name, attribute, help_text in _GAUGES:
+            gauge = GaugeMetricFamily(name, help_text, labels=DEVICE_LABELS)
+            for device_id, reading in sorted(readings.items()):
+                value = getattr(reading, attribute)
+                if value is not None:
+                    gauge.add_metric(self._labels(device_id), float(value))
+            if gauge.samples:
+                yield gauge
+        counter = CounterMetricFamily(
+            "finwatt_energy_joules",
+            "Energy used by the device since the exporter started, in joules.",
+            labels=DEVICE_LABELS,
+        )
+        for device_id, total_j in sorted(energy.items()):
+            counter.add_metric(self._labels(device_id), total_j)
+        if counter.samples:
+            yield counter
+        yield from self._static_metrics()
+        yield CounterMetricFamily(
+            "finwatt_sampler_missed_ticks",
+            "Sampler ticks skipped because sampling fell behind.",
+            value=missed,
+        )
+        build = GaugeMetricFamily(
+            "finwatt_build_info",
+            "finwatt build information; the value is always 1.",
+            labels=["version"],
+        )
+        build.add_metric([self._version], 1.0)
+        yield build
+
+    def _static_metrics(self) -> Iterable[Metric]:
+        info = GaugeMetricFamily(
+            "finwatt_device_info",
+            "Static description of a device; the value is always 1.",
+            labels=[*DEVICE_LABELS, "model"],
+        )
+        capacity = [
+            ("finwatt_device_logical_cores", "logical_cores", "Logical CPU cores of the device."),
+            (
+                "finwatt_device_memory_total_bytes",
+                "mem_total_bytes",
+                "Installed memory of the host, or GPU memory, in bytes.",
+            ),
+            (
+                "finwatt_device_power_limit_watts",
+                "power_limit_w",
+                "TDP or power limit of the device, in watts.",
+            ),
+        ]
+        gauges = [GaugeMetricFamily(n, h, labels=DEVICE_LABELS) for n, _, h in capacity]
+        for device_id, device in sorted(self._devices.items()):
+            labels = self._labels(device_id)
+            info.add_metric([*labels, device.model or ""], 1.0)
+            for gauge, (_, attribute, _) in zip(gauges, capacity, strict=True):
+                value = getattr(device, attribute)
+                if value is not None:
+                    gauge.add_metric(labels, float(value))
+        yield info
+        yield from (g for g in gauges if g.samples)
+
+
+def make_registry(collector: FinwattCollector) -> CollectorRegistry:
+    """Return a new registry holding only `collector` (never the global default registry)."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(collector)
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> str:
+    """Return the registry's metrics in the Prometheus text format (what /metrics serves)."""
+    return generate_latest(registry).decode("utf-8")
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is a loopback address or `localhost` (reachable from here only)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class MetricsServer:
+    """The HTTP endpoint serving a registry at `/metrics` (prometheus-client's WSGI server).
+
+    Args:
+        registry: what to serve.
+        host: address to bind; loopback by default.
+        port: TCP port; 0 picks a free one.
+
+    Raises:
+        OSError: the address cannot be bound (port in use, address not local).
+
+    """
+
+    def __init__(self, registry: CollectorRegistry, host: str = DEFAULT_HOST, port: int = 0):
+        self._server: WSGIServer
+        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        self.host = host
+        self.port = int(self._server.server_address[1])
+
+    def close(self) -> None:
+        """Stop serving and release the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5.0)

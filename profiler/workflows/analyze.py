@@ -1,0 +1,375 @@
+"""Load stored runs into numpy arrays, assess them, and keep the findings (`finwatt analyze`).
+
+The I/O half of the analyzer; `profiler.analysis` holds the pure half. Samples are read
+with one indexed query per device per run, straight into a structured numpy array (no
+`SampleRow` per sample). A run (or the part of it in the window) spanning at least
+`ROLLUP_MIN_SPAN_S`, or whose oldest raw samples were pruned, is read from its minute
+rollups instead (`sample_minute`: 60x fewer rows at 1-s sampling); every rule gives the
+same result from them (docs/decisions.md, "Rollups and retention"); shorter runs keep
+their raw samples, so their figures stay exact to the sample.
+
+With `--since`, every `monitor` and `scheduled` run of the host that overlaps the window
+is placed on one absolute time axis (each run's `started` plus its `t`) and concatenated
+per device.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from profiler.analysis.assess import Assessment, assess_profile, assess_usage
+from profiler.analysis.profile import LadderSummary, summarise_ladders
+from profiler.analysis.savings import Site
+from profiler.analysis.series import concatenate, device_series, minute_series
+from profiler.analysis.thresholds import Thresholds
+from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.run import RunRecord
+from profiler.model.series import FIELDS, DeviceSeries
+from profiler.store.database import Store
+
+MONITORING_KINDS = ("monitor", "scheduled")
+
+
+def is_profiling_run(run: RunRecord) -> bool:
+    """Return True for a profiling run: kind `profile`, or a scheduled `run` action.
+
+    A scheduled profiling run has kind `scheduled` and config `"command": "run"`; its
+    benchmark load is not usage, so `--since` leaves it out (profiler.workflows.scheduler).
+    """
+    return run.kind == "profile" or (run.kind == "scheduled" and run.config.get("command") == "run")
+
+
+_COLUMNS = np.dtype(
+    [
+        ("t", "f8"),
+        ("util", "f8"),
+        ("power_w", "f8"),
+        ("energy_j", "f8"),
+        ("mem_used_bytes", "f8"),
+        ("sm_active", "f8"),
+    ]
+)
+_MINUTE_ROWS = np.dtype(
+    [
+        ("t", "f8"),
+        ("n", "f8"),
+        ("util_n", "f8"),
+        ("util", "f8"),
+        ("util_peak", "f8"),
+        ("power_w", "f8"),
+        ("energy_j", "f8"),
+        ("energy_s", "f8"),
+        ("mem_used_bytes", "f8"),
+        ("sm_n", "f8"),
+        ("sm_active", "f8"),
+    ]
+)
+
+Source = Literal["auto", "raw", "minute"]
+"""Where samples are read from: raw `sample` rows, `sample_minute` rollups, or chosen."""
+
+ROLLUP_MIN_SPAN_S = 6 * 3600.0
+"""Runs (or parts in a window) at least this long are analysed from minute rollups."""
+
+
+class AnalyzeError(ValueError):
+    """Bad input to `finwatt analyze`; the message names it."""
+
+
+@dataclass(frozen=True)
+class AnalyzeResult:
+    """An assessment and what it covered.
+
+    Attributes:
+        run: the run analysed, None for a `--since` window.
+        assessment: findings and metrics.
+        runs: ids of the runs whose data were used.
+        window_start: UTC ISO start of the window (`--since`), else None.
+        window_end: UTC ISO end of the window (`--since`), else None.
+    """
+
+    run: str | None
+    assessment: Assessment
+    runs: list[str] = field(default_factory=list)
+    window_start: str | None = None
+    window_end: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return design.md's Findings document."""
+        document = self.assessment.as_dict(self.run)
+        document["metrics"]["window"] = {
+            "runs": self.runs,
+            "start": self.window_start,
+            "end": self.window_end,
+        }
+        return document
+
+
+def epoch_s(iso: str) -> float:
+    """Return the epoch seconds of an ISO 8601 UTC time (`Z` suffix accepted)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def iso_utc(epoch: float) -> str:
+    """Return epoch seconds as ISO 8601 UTC with a `Z` suffix."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def spec_of(record: DeviceRecord) -> DeviceInfo:
+    """Return the analyzer's view of a stored device."""
+    info = record.info
+    return DeviceInfo(
+        device_id=info.device_id,
+        kind=info.kind,
+        logical_cores=info.logical_cores,
+        mem_total_bytes=info.mem_total_bytes,
+        power_limit_w=info.power_limit_w,
+        provenance=info.provenance,
+        details=dict(info.details),
+    )
+
+
+def choose_source(
+    store: Store,
+    run_id: str,
+    device_ids: list[str],
+    *,
+    min_t: float | None = None,
+    source: Source = "auto",
+) -> Literal["raw", "minute"]:
+    """Return where to read a run from: raw samples or minute rollups.
+
+    `source` decides unless it is "auto"; then rollups when the run's data from `min_t` on
+    span `ROLLUP_MIN_SPAN_S` or more, or when any device's raw samples there were pruned
+    (its first raw sample is after its first rolled-up one).
+    """
+    if source != "auto":
+        return source
+    first, last = store.minute_span(run_id, min_t=min_t)
+    if first is None or last is None:
+        return "raw"
+    floor_t = float("-inf") if min_t is None else min_t
+    for device_id in device_ids:
+        bounds = store.time_bounds(run_id, device_id)
+        rolled, raw = bounds["minute_first"], bounds["raw_first"]
+        if rolled is not None and (raw is None or raw > max(rolled, floor_t)):
+            return "minute"
+    return "minute" if last - first >= ROLLUP_MIN_SPAN_S else "raw"
+
+
+def load_minutes(
+    store: Store,
+    run_id: str,
+    spec: DeviceInfo,
+    *,
+    offset_s: float = 0.0,
+    min_t: float | None = None,
+) -> DeviceSeries:
+    """Read one device of one run from its minute rollups (one query), one entry a minute."""
+    rows = np.fromiter(
+        store.minute_columns(run_id, spec.device_id, min_t=min_t), dtype=_MINUTE_ROWS
+    )
+    return minute_series(
+        spec,
+        rows["t"],
+        n_samples=rows["n"],
+        util=rows["util"],
+        util_n=rows["util_n"],
+        util_peak=rows["util_peak"],
+        power_w=rows["power_w"],
+        energy_j=rows["energy_j"],
+        energy_s=rows["energy_s"],
+        mem_used_bytes=rows["mem_used_bytes"],
+        sm_active=rows["sm_active"],
+        sm_n=rows["sm_n"],
+        offset_s=offset_s,
+    )
+
+
+def load_device(
+    store: Store,
+    run_id: str,
+    spec: DeviceInfo,
+    *,
+    offset_s: float = 0.0,
+    min_t: float | None = None,
+    source: Literal["raw", "minute"] = "raw",
+) -> DeviceSeries:
+    """Read one device of one run into arrays (one query), `t` shifted by `offset_s`."""
+    if source == "minute":
+        return load_minutes(store, run_id, spec, offset_s=offset_s, min_t=min_t)
+    rows = np.fromiter(store.sample_columns(run_id, spec.device_id, min_t=min_t), dtype=_COLUMNS)
+    series = device_series(
+        spec,
+        rows["t"],
+        util=rows["util"],
+        power_w=rows["power_w"],
+        energy_j=rows["energy_j"],
+        mem_used_bytes=rows["mem_used_bytes"],
+        sm_active=rows["sm_active"],
+        offset_s=offset_s,
+    )
+    if min_t is not None and min_t > 0 and series.n:
+        # rows before min_t were skipped: the first kept interval's energy is unknown
+        series.energy_delta_j[0] = np.nan
+    return series
+
+
+def load_run(
+    store: Store, run: RunRecord, *, offset_s: float = 0.0, source: Source = "auto"
+) -> list[DeviceSeries]:
+    """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
+    records = store.devices(run.id)
+    chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
+    return [
+        load_device(store, run.id, spec_of(d), offset_s=offset_s, source=chosen) for d in records
+    ]
+
+
+def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
+    """The newest measured CPU ladder of `host` (its power curve), if any."""
+    for run in store.list_runs():
+        if not is_profiling_run(run) or run.host != host:
+            continue
+        for summary in summarise_ladders(store.phases(run.id)):
+            estimated = bool(summary.provenance and "estimated:" in summary.provenance)
+            if summary.device == "cpu" and summary.metrics and not estimated:
+                return summary
+    return None
+
+
+def _observed_util(store: Store, host: str) -> float | None:
+    """Mean utilisation of `host` in its newest monitoring run, for LOW_EFFICIENCY_HOST."""
+    for run in store.list_runs():
+        if run.kind in MONITORING_KINDS and not is_profiling_run(run) and run.host == host:
+            for series in load_run(store, run):
+                if series.spec.kind == "host" and not np.isnan(series.util).all():
+                    return float(np.nanmean(series.util))
+    return None
+
+
+def resolve_run(store: Store, run_id: str | None) -> RunRecord:
+    """Return the run to analyse: `run_id`, else the newest run.
+
+    Raises:
+        AnalyzeError: no such run, or no runs at all.
+    """
+    if run_id is not None:
+        run = store.get_run(run_id)
+        if run is None:
+            raise AnalyzeError(f"RUN_ID: no run {run_id!r} in {store.path}; see `finwatt runs`")
+        return run
+    runs = store.list_runs(limit=1)
+    if not runs:
+        raise AnalyzeError(f"no runs in {store.path}: record one with `finwatt monitor`")
+    return runs[0]
+
+
+def analyze_run(
+    store: Store,
+    run: RunRecord,
+    site: Site,
+    thresholds: Thresholds,
+    *,
+    source: Source = "auto",
+) -> AnalyzeResult:
+    """Assess one stored run (profiling or monitoring); `source` as in `choose_source`."""
+    if is_profiling_run(run):
+        assessment = assess_profile(
+            store.phases(run.id), site, thresholds, observed_util=_observed_util(store, run.host)
+        )
+    else:
+        assessment = assess_usage(
+            load_run(store, run, source=source),
+            site,
+            thresholds,
+            ladder=_cpu_ladder(store, run.host),
+        )
+    return AnalyzeResult(run.id, assessment, [run.id])
+
+
+def analyze_since(
+    store: Store,
+    since_s: float,
+    site: Site,
+    thresholds: Thresholds,
+    *,
+    host: str | None = None,
+    now_s: float | None = None,
+    source: Source = "auto",
+) -> AnalyzeResult:
+    """Assess all monitoring data of `host` (default this machine) in the last `since_s`.
+
+    Raises:
+        AnalyzeError: no monitoring run of the host overlaps the window.
+    """
+    host = host or socket.gethostname()
+    end = datetime.now(UTC).timestamp() if now_s is None else now_s
+    start = end - since_s
+    runs = [
+        r
+        for r in store.list_runs()
+        if r.kind in MONITORING_KINDS
+        and not is_profiling_run(r)
+        and r.host == host
+        and epoch_s(r.started) <= end
+        and (r.ended is None or epoch_s(r.ended) >= start)
+    ]
+    if not runs:
+        raise AnalyzeError(
+            f"--since: no monitor or scheduled run of host {host!r} in the last "
+            f"{since_s:g} s; see `finwatt runs`"
+        )
+    parts: dict[str, list[DeviceSeries]] = {}
+    for run in sorted(runs, key=lambda r: epoch_s(r.started)):
+        offset = epoch_s(run.started)
+        records = store.devices(run.id)
+        chosen = choose_source(
+            store,
+            run.id,
+            [d.info.device_id for d in records],
+            min_t=start - offset,
+            source=source,
+        )
+        for record in records:
+            series = load_device(
+                store,
+                run.id,
+                spec_of(record),
+                offset_s=offset,
+                min_t=start - offset,
+                source=chosen,
+            )
+            keep = series.t <= end
+            if not keep.all():
+                series = _take(series, keep)
+            parts.setdefault(record.info.device_id, []).append(series)
+    # the newest run's description of each device wins (parts are in start order)
+    merged = [
+        concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()
+    ]
+    assessment = assess_usage(merged, site, thresholds, ladder=_cpu_ladder(store, host))
+    return AnalyzeResult(None, assessment, [r.id for r in runs], iso_utc(start), iso_utc(end))
+
+
+def _arrays(s: DeviceSeries) -> tuple[Any, ...]:
+    return tuple(getattr(s, name) for name in FIELDS)
+
+
+def _take(s: DeviceSeries, mask: Any) -> DeviceSeries:
+    return DeviceSeries(s.spec, *(a[mask] for a in _arrays(s)))
+
+
+def store_findings(store: Store, result: AnalyzeResult) -> None:
+    """Replace the stored findings of the run (or window) with this result's."""
+    store.add_findings(
+        result.run,
+        [f.as_dict() for f in result.assessment.findings],
+        window_start=result.window_start,
+        window_end=result.window_end,
+    )

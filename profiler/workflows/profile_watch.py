@@ -1,0 +1,195 @@
+"""A profiling run in progress, read from the store (the live view's profiling panel).
+
+Reads only: a database that does not exist is not created. Figures of finished phases
+come from the same `phase_metrics` the runner uses once the run ends.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from profiler.analysis.phases import energy_devices, phase_metrics
+from profiler.model.run import PhaseRecord, RunRecord
+from profiler.store.database import Store, StoreError, pid_alive
+
+
+@dataclass(frozen=True)
+class PhaseFigures:
+    """A finished phase of a profiling run, as the store has it while the run goes on.
+
+    Attributes:
+        workload: workload name.
+        device_id: the device its energy is charged to (`cpu:0`, `cpu`, `gpu:N`).
+        target_load: target load, 0..1.
+        achieved_load: achieved load, 0..1, None where unknown.
+        units_per_s: throughput (units / phase seconds), None for a failed phase.
+        unit: the unit of work ("scenario", "row", ...).
+        j_per_1000_units: energy per 1,000 units, None where samples lack energy.
+        error: why the phase failed, None when it ran.
+
+    """
+
+    workload: str
+    device_id: str
+    target_load: float
+    achieved_load: float | None
+    units_per_s: float | None
+    unit: str | None
+    j_per_1000_units: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileStatus:
+    """A profiling run in progress, read from the store.
+
+    Attributes:
+        run_id: the run's id.
+        label: its label.
+        workloads: planned workloads.
+        devices: planned devices ("cpu", "gpu:N").
+        phases_done: phases stored so far.
+        phases_planned: phases in the plan, None when the config does not say.
+        now: (workload, device, target load) the plan puts after the stored phases;
+            None when the stored phases do not follow the plan.
+        last: the latest finished phase.
+        error: why the store could not be read (the panel shows it instead).
+
+    """
+
+    run_id: str
+    label: str | None = None
+    workloads: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    phases_done: int = 0
+    phases_planned: int | None = None
+    now: tuple[str, str, float] | None = None
+    last: PhaseFigures | None = None
+    error: str | None = None
+
+
+class ProfileWatch:
+    """Finds a profiling run in progress in the database and summarises it.
+
+    Reads only: a database that does not exist is not created. Phase figures are
+    recomputed only when a phase was added.
+
+    Args:
+        db_path: the SQLite file.
+        host: this host's name (a `running` run of this host whose pid is gone was
+            killed, and is not shown).
+        pid_alive: checks a process id (tests inject one).
+
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        host: str | None = None,
+        pid_alive: Callable[[int], bool] = pid_alive,
+    ) -> None:
+        self.db_path = db_path
+        self._host = host or socket.gethostname()
+        self._pid_alive = pid_alive
+        self._cache: tuple[str, int, PhaseFigures | None] | None = None
+
+    def poll(self) -> ProfileStatus | None:
+        """Return the newest profiling run in progress, or None when there is none."""
+        if not self.db_path.exists():
+            return None
+        try:
+            with Store(self.db_path) as store:
+                run = self._running_profile(store)
+                return None if run is None else self._status(store, run)
+        except (StoreError, sqlite3.Error) as err:
+            return ProfileStatus(run_id="?", error=f"cannot read {self.db_path}: {err}")
+
+    def _running_profile(self, store: Store) -> RunRecord | None:
+        for run in store.list_runs():
+            if run.kind != "profile" or run.status != "running":
+                continue
+            if run.host == self._host and (run.pid is None or not self._pid_alive(run.pid)):
+                continue
+            return run
+        return None
+
+    def _status(self, store: Store, run: RunRecord) -> ProfileStatus:
+        config = run.config
+        workloads = tuple(str(w) for w in config.get("workloads", ()))
+        devices = tuple(str(d) for d in config.get("devices", ()))
+        levels = tuple(float(x) for x in config.get("levels", ()))
+        phases = store.phases(run.id)
+        if self._cache is None or self._cache[:2] != (run.id, len(phases)):
+            last = _phase_figures(store, run, phases[-1]) if phases else None
+            self._cache = (run.id, len(phases), last)
+        planned = len(workloads) * len(devices) * len(levels) if levels else None
+        return ProfileStatus(
+            run_id=run.id,
+            label=run.label,
+            workloads=workloads,
+            devices=devices,
+            phases_done=len(phases),
+            phases_planned=planned,
+            now=_next_step(workloads, devices, levels, phases),
+            last=self._cache[2],
+        )
+
+
+def _phase_figures(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseFigures:
+    if phase.units is None:
+        return PhaseFigures(
+            phase.workload,
+            phase.device_id,
+            phase.target_load,
+            phase.achieved_load,
+            None,
+            phase.unit,
+            None,
+            error=str(phase.details.get("error") or "failed"),
+        )
+    devices = store.devices(run.id)
+    samples = [
+        s
+        for device_id in energy_devices(phase.device_id, devices)
+        for s in store.samples(run.id, device_id)
+    ]
+    metrics = phase_metrics(phase, devices, samples, run.interval_s or 1.0)["details"]
+    return PhaseFigures(
+        phase.workload,
+        phase.device_id,
+        phase.target_load,
+        phase.achieved_load,
+        metrics.get("units_per_s"),
+        phase.unit,
+        metrics.get("j_per_1000_units"),
+    )
+
+
+def _next_step(
+    workloads: Sequence[str],
+    devices: Sequence[str],
+    levels: Sequence[float],
+    phases: Sequence[PhaseRecord],
+) -> tuple[str, str, float] | None:
+    """Return the plan's step after the stored phases (runner.run_profile's order).
+
+    A failed workload on a device stores one phase and skips that pair's other levels.
+    None when the run is past its plan or the stored phases do not follow it.
+    """
+    stored = iter(phases)
+    for workload in workloads:
+        for device in devices:
+            for level in levels:
+                phase = next(stored, None)
+                if phase is None:
+                    return (workload, device, level)
+                if phase.workload != workload:
+                    return None
+                if phase.units is None:
+                    break
+    return None
