@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import matplotlib
+
+from profiler.model.units import DAY_S
+from profiler.model.units import epoch_s as _epoch_s
 
 matplotlib.use("Agg")
 
@@ -134,7 +136,7 @@ def trend_chart(series: Sequence[Any]) -> str | None:
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.0, 3.0))
         for s in drawable:
-            x = [(_epoch_s(p.started) - first) / 86400.0 for p in s.points]
+            x = [(_epoch_s(p.started) - first) / DAY_S for p in s.points]
             y = [p.units_per_j for p in s.points]
             ax.plot(x, y, marker="o", label=f"{s.workload} on {s.device} ({s.host})")
             flagged = [i for i, p in enumerate(s.points) if p.regression]
@@ -166,7 +168,3 @@ def daily_energy_chart(days: Sequence[Any]) -> str | None:
         ax.tick_params(axis="x", labelrotation=60, labelsize=6)
         fig.tight_layout()
         return _to_data_uri(fig)
-
-
-def _epoch_s(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

@@ -8,7 +8,6 @@ in a day-long run stays visible.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.model.device import DeviceRecord
 from profiler.model.run import PhaseRecord, RunRecord
-from profiler.model.units import J_PER_KWH
+from profiler.model.units import J_PER_KWH, epoch_s
 from profiler.store.database import Store
 
 MAX_TIMELINE_POINTS = 1200
@@ -184,9 +183,7 @@ def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.N
 def _duration_s(run: RunRecord) -> float | None:
     if not run.ended:
         return None
-    start = datetime.fromisoformat(run.started.replace("Z", "+00:00"))
-    end = datetime.fromisoformat(run.ended.replace("Z", "+00:00"))
-    return (end - start).total_seconds()
+    return epoch_s(run.ended) - epoch_s(run.started)
 
 
 def gather(store: Store, run_id: str, analysis: dict[str, Any] | None) -> ReportData:

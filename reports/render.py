@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from profiler.analysis.savings import Site
+from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.units import J_PER_KWH
 from profiler.workflows.trend import REGRESSION_DROP, Trend
@@ -44,6 +45,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = _fmt
+    env.tests["estimate"] = is_estimate
     env.filters["pct"] = lambda v: _fmt(v * 100 if v is not None else None, ".0f", "%")
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, default=str)
     return env

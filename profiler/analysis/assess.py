@@ -40,6 +40,7 @@ from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.savings import Estimate, Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats, usage_stats
+from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
 from profiler.model.series import DeviceSeries, FloatArray
 from profiler.model.units import DAY_S
@@ -263,7 +264,7 @@ def assess_usage(
         ladder_curve(
             ladder.metrics,
             f"{ladder.workload} ladder on {ladder.device}",
-            estimated=bool(ladder.provenance and "estimated:" in ladder.provenance),
+            estimated=is_estimate(ladder.provenance),
         )
         if ladder and ladder.metrics
         else None

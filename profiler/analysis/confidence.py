@@ -19,6 +19,7 @@ from typing import Literal
 from profiler.analysis.curve import PowerCurve
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
+from profiler.model.provenance import is_measured
 
 Tier = Literal["high", "medium", "low"]
 TIERS: tuple[Tier, ...] = ("low", "medium", "high")
@@ -29,7 +30,7 @@ WALL_PROVENANCE_PREFIX = "measured:wall"
 def power_tier(provenances: Iterable[str | None]) -> Tier:
     """Return the tier of the power figures used: wall meter, sensors (RAPL/NVML), model."""
     seen = list(provenances)
-    if not seen or any(p is None or not p.startswith("measured:") for p in seen):
+    if not seen or not all(is_measured(p) for p in seen):
         return "low"
     if all(p is not None and p.startswith(WALL_PROVENANCE_PREFIX) for p in seen):
         return "high"

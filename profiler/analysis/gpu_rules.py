@@ -16,7 +16,7 @@ from profiler.analysis.findings import Finding
 from profiler.analysis.savings import Estimate, Site, savings_from_power
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
-from profiler.model.units import GIB
+from profiler.model.units import DAY_S, GIB
 
 
 def gpu_findings(
@@ -37,7 +37,7 @@ def gpu_findings(
         "mean_sm_active": sm,
         "max_mem_used_bytes": mem,
         "mean_power_w": mean_power_w,
-        "span_days": usage.span_s / 86_400.0,
+        "span_days": usage.span_s / DAY_S,
     }
     notes = list(quality.notes)
     if sm is None:
@@ -115,7 +115,7 @@ def _idle(
         rule = "ALLOCATED_IDLE_GPU"
         message = (
             f"{usage.device_id} is held but idle: {mem / GIB:.1f} GiB allocated, no "
-            f"utilisation in {usage.span_s / 86_400:.1f} days; find and stop the process "
+            f"utilisation in {usage.span_s / DAY_S:.1f} days; find and stop the process "
             f"holding it{saves}."
         )
         action = "stop the process holding the GPU, then release it"
@@ -123,7 +123,7 @@ def _idle(
         rule = "IDLE_GPU"
         message = (
             f"{usage.device_id} is idle: no utilisation and under 1 GiB used in "
-            f"{usage.span_s / 86_400:.1f} days; release it to the pool or power it "
+            f"{usage.span_s / DAY_S:.1f} days; release it to the pool or power it "
             f"down{saves}."
         )
         action = "release or power down"

@@ -23,7 +23,7 @@ from profiler.analysis.savings import (
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
-from profiler.model.units import GIB
+from profiler.model.units import DAY_S, GIB
 
 PowerSource = Literal["ladder", "measured", "model"]
 
@@ -100,7 +100,7 @@ def idle_host(
             "p95_idle_test_util": p95,
             "max_recent_30min_mean_util": recent,
             "idle_test_windows": int(host.idle_util.size),
-            "span_days": host.span_s / 86_400.0,
+            "span_days": host.span_s / DAY_S,
             "idle_power_w": idle_power.watts.point if idle_power else None,
             "idle_power_source": idle_power.source if idle_power else None,
             "gpu_mean_activity": dict(gpu_activity),
@@ -233,7 +233,7 @@ def over_provisioned_mem(
     needed = max of the daily peaks of memory used x 1.15, over at least 8 days.
     """
     peaks = host.daily_mem_peaks_bytes
-    if peaks.size < thresholds.mem_min_days or host.span_s < thresholds.mem_min_days * 86_400.0:
+    if peaks.size < thresholds.mem_min_days or host.span_s < thresholds.mem_min_days * DAY_S:
         return None
     needed = float(peaks.max()) * thresholds.mem_margin
     fitting = [s for s in sorted(thresholds.mem_sizes_bytes) if s >= needed]

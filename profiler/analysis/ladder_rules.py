@@ -21,17 +21,14 @@ from profiler.analysis.curve import ladder_curve
 from profiler.analysis.findings import Finding
 from profiler.analysis.profile import ESTIMATE_NOTE, LadderSummary
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
-
-
-def _estimated(provenance: str | None) -> bool:
-    return bool(provenance and "estimated:" in provenance)
 
 
 def _quality(summary: LadderSummary) -> Quality:
     provenances = (summary.provenance or "none").split(",")
     curve = (
-        ladder_curve(summary.metrics, summary.workload, estimated=_estimated(summary.provenance))
+        ladder_curve(summary.metrics, summary.workload, estimated=is_estimate(summary.provenance))
         if summary.metrics
         else None
     )
@@ -47,7 +44,7 @@ def poor_proportionality(summary: LadderSummary, thresholds: Thresholds) -> Find
     if m is None or (m.ep >= thresholds.poor_ep and m.ipr <= thresholds.poor_ipr):
         return None
     quality = _quality(summary)
-    estimated = _estimated(summary.provenance)
+    estimated = is_estimate(summary.provenance)
     if estimated:
         message = (
             f"the power model for {summary.device} ({summary.provenance}) gives EP {m.ep:.2f} "
@@ -83,7 +80,7 @@ def low_efficiency_host(
 ) -> Finding | None:
     """LOW_EFFICIENCY_HOST: rel_eff at the observed mean utilisation < 0.5 (CPU ladders)."""
     m = summary.metrics
-    if m is None or observed_util is None or _estimated(summary.provenance):
+    if m is None or observed_util is None or is_estimate(summary.provenance):
         return None
     if summary.device != "cpu" and not summary.device.startswith("cpu:"):
         return None
@@ -148,7 +145,7 @@ def better_placement(phases: Sequence[PhaseRecord], thresholds: Thresholds) -> l
                 continue
             ratio, other, here, there = best
             provenances = [str(p.details.get("provenance") or "none") for p in (here, there)]
-            estimated = any(_estimated(p) for p in provenances)
+            estimated = any(is_estimate(p) for p in provenances)
             quality = Quality(power=power_tier(",".join(provenances).split(",")), curve="high")
             notes = ["units/J compared at the same target load; GPU figures include host CPU"]
             if estimated:

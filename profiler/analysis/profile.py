@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from profiler.analysis.proportionality import LadderLevel, Proportionality, proportionality
+from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
 
 ESTIMATE_NOTE = (
@@ -54,7 +55,7 @@ class LadderSummary:
             "ep": m.ep if m else None,
             "power_curve": [list(point) for point in m.curve] if m else None,
             "provenance": self.provenance,
-            "estimated": bool(self.provenance and "estimated:" in self.provenance),
+            "estimated": is_estimate(self.provenance),
             "note": self.note,
         }
 
@@ -90,6 +91,6 @@ def _summarise(workload: str, device: str, phases: list[PhaseRecord]) -> LadderS
         note = f"no valid {missing} level: ladder metrics not computed"
         return LadderSummary(workload, device, unit, provenance, peak, None, note)
     metrics = proportionality(loaded, idle[0], reference=full[0])
-    estimated = bool(provenance and "estimated:" in provenance)
+    estimated = is_estimate(provenance)
     model_note = ESTIMATE_NOTE.format(provenance=provenance) if estimated else None
     return LadderSummary(workload, device, unit, provenance, peak, metrics, model_note)

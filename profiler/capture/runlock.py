@@ -27,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from profiler.model.units import iso_z
+
 
 class LockHeldError(RuntimeError):
     """The lock is held by another process; the message names the holder."""
@@ -99,7 +101,7 @@ class FileLock:
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "what": self.what,
-            "since": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "since": iso_z(datetime.now(UTC)),
         }
         handle.write(json.dumps(holder) + "\n")
         handle.flush()

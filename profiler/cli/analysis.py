@@ -279,6 +279,7 @@ def _fleet_document(
     """Read and assess the fleet a Prometheus scrapes; one-line errors (1, or 2 for usage)."""
     import time
 
+    from profiler.model.units import epoch_to_iso
     from profiler.prometheus.query import (
         DEFAULT_MATCH,
         FleetError,
@@ -286,7 +287,6 @@ def _fleet_document(
         FleetUsageError,
         analyze_prometheus,
     )
-    from profiler.workflows.analyze import iso_utc
 
     options = FleetOptions(
         url=url,
@@ -300,7 +300,7 @@ def _fleet_document(
         fail(str(err), EXIT_USAGE)
     except FleetError as err:
         fail(str(err), EXIT_FAILURE)
-    return result.as_dict(iso_utc), result.assumptions
+    return result.as_dict(epoch_to_iso), result.assumptions
 
 
 @app.command()

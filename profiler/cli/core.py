@@ -44,6 +44,7 @@ from profiler.cli.common import (
     take_run_lock,
 )
 from profiler.model.provenance import is_estimate
+from profiler.model.units import GIB
 from profiler.store.database import Store
 
 
@@ -92,7 +93,7 @@ def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
     for column in ("device", "model", "cores", "memory", "power limit", "power figures"):
         dev_table.add_column(column, overflow="fold")
     for d in devices:
-        mem_gib = d.mem_total_bytes / 2**30 if d.mem_total_bytes is not None else None
+        mem_gib = d.mem_total_bytes / GIB if d.mem_total_bytes is not None else None
         dev_table.add_row(
             d.device_id,
             d.model or "",

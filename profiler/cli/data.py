@@ -22,6 +22,7 @@ from profiler.cli.common import (
     out,
     parse_seconds,
 )
+from profiler.model.units import DAY_S
 from profiler.store.database import StoreError
 
 EXPORT_FORMATS = ("json", "csv")
@@ -177,7 +178,7 @@ def db_prune_command(
         fail(f"no database at {settings.db_path}; nothing to prune", EXIT_USAGE)
     try:
         result = prune(
-            settings.db_path, keep_raw_days=raw_s / 86_400, keep_rollup_days=rollup_s / 86_400
+            settings.db_path, keep_raw_days=raw_s / DAY_S, keep_rollup_days=rollup_s / DAY_S
         )
     except StoreError as err:
         fail(str(err), EXIT_USAGE)

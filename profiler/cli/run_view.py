@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from profiler.analysis.profile import LadderSummary
+from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
 
 
@@ -100,7 +101,7 @@ def phase_table(phases: Sequence[PhaseRecord]) -> Group:
     )
     lines = [Text(n) for n in notes]
     for source in sources:
-        estimate = "estimated:" in source
+        estimate = is_estimate(source)
         lines.append(
             Text(
                 f"power source: {source}"

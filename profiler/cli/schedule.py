@@ -26,6 +26,7 @@ from profiler.cli.common import (
     start_exporter,
 )
 from profiler.model.errors import ConfigError
+from profiler.model.units import iso_z
 from profiler.settings.config import Settings
 
 schedule_app = typer.Typer(
@@ -46,10 +47,6 @@ def _schedule_settings(config: Path | None, db: Path | None) -> Settings:
     if config is not None:
         use_config_file(config)
     return cli_settings(db)
-
-
-def _iso_z(moment: Any) -> str:
-    return str(moment.isoformat(timespec="seconds")).replace("+00:00", "Z")
 
 
 @schedule_app.command("list")
@@ -76,7 +73,7 @@ def schedule_list(
             {
                 **entry.as_dict(),
                 "trigger": entry.trigger,
-                "next": [_iso_z(t) for t in upcoming(entry, states.get(entry.name), now)],
+                "next": [iso_z(t) for t in upcoming(entry, states.get(entry.name), now)],
                 "last_run": record.get("last_run"),
                 "last_fire": record.get("last_fire"),
                 "skipped_total": record.get("skipped_total", 0),
@@ -253,7 +250,7 @@ def schedule_run_due(
                 "results": [
                     {
                         "name": r.name,
-                        "fire_time": _iso_z(r.fire_time),
+                        "fire_time": iso_z(r.fire_time),
                         "status": r.status,
                         "run": r.run_id,
                         "message": r.message,

@@ -54,11 +54,20 @@ ESTIMATED_LINEAR_TDP = Provenance("estimated:linear-tdp")
 ESTIMATED_VCPU_AVERAGE = Provenance("estimated:vcpu-average")
 
 
+def _parts(provenance: str | None) -> list[str]:
+    return [part.strip() for part in (provenance or "").split(",") if part.strip()]
+
+
 def is_estimate(provenance: str | None) -> bool:
-    """Return True when a provenance string names a model rather than a sensor."""
-    return provenance is not None and provenance.startswith("estimated:")
+    """Return True when a provenance names a model rather than a sensor.
+
+    A phase charged to several devices carries their provenances joined by commas
+    (`measured:rapl,estimated:linear-tdp`); it is an estimate when any part is one.
+    """
+    return any(part.startswith("estimated:") for part in _parts(provenance))
 
 
 def is_measured(provenance: str | None) -> bool:
-    """Return True when a provenance string names a sensor."""
-    return provenance is not None and provenance.startswith("measured:")
+    """Return True when every part of a provenance names a sensor (None: False)."""
+    parts = _parts(provenance)
+    return bool(parts) and all(part.startswith("measured:") for part in parts)

@@ -22,7 +22,7 @@ HOURS_PER_YEAR = 8_760.0
 GIB = 2**30
 """Bytes in a GiB."""
 
-TimeSpec = Literal["seconds", "milliseconds"]
+TimeSpec = Literal["seconds", "milliseconds", "microseconds"]
 
 
 def parse_iso(text: str) -> datetime:

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from profiler.model.units import iso_z, parse_iso
 from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.timing import Decision, EntryState, FireResult, utc
 
@@ -34,11 +35,11 @@ def state_path(db_path: Path) -> Path:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else utc(moment).isoformat().replace("+00:00", "Z")
+    return None if moment is None else iso_z(utc(moment), "microseconds")
 
 
 def _time(text: str | None) -> datetime | None:
-    return None if text is None else utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return None if text is None else parse_iso(text)
 
 
 class StateFile:

@@ -16,6 +16,7 @@ import psutil
 
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import Reading
+from profiler.model.units import GIB
 from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.procfs import ProcReader
 
@@ -143,7 +144,7 @@ class CpuSensors:
             "cpu",
             FamilyState.FOUND,
             f"psutil: {self.n_cpus} logical CPUs in {n_pkg} package(s), "
-            f"{self._mem_total_bytes / 2**30:.1f} GiB memory",
+            f"{self._mem_total_bytes / GIB:.1f} GiB memory",
         )
 
     def devices(self) -> list[DeviceInfo]:

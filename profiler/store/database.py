@@ -40,6 +40,7 @@ import numpy as np
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseRecord, RunRecord
 from profiler.model.samples import METRICS, SampleRow
+from profiler.model.units import epoch_s, epoch_to_iso, iso_z
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +356,7 @@ class StoreError(RuntimeError):
 
 def utc_now_iso() -> str:
     """Return the current UTC wall time as ISO 8601 with a `Z` suffix."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_z(datetime.now(UTC), "milliseconds")
 
 
 def new_run_id() -> str:
@@ -976,12 +977,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def _iso_plus(started: str, seconds: float) -> str:
-    t0 = datetime.fromisoformat(started.replace("Z", "+00:00"))
-    return (
-        datetime.fromtimestamp(t0.timestamp() + seconds, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    return epoch_to_iso(epoch_s(started) + seconds, "milliseconds")
 
 
 @dataclass(frozen=True)

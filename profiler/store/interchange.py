@@ -25,7 +25,7 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired, TextIO
 
 import numpy as np
@@ -45,6 +45,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseRecord
 from profiler.model.samples import METRICS
+from profiler.model.units import TimeSpec, iso_z, parse_iso
 from profiler.store.database import (
     Store,
     finding_from_row,
@@ -108,16 +109,15 @@ def canonical_utc(text: str) -> str:
 
     """
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as err:
         raise ValueError(
             f"{text!r} is not an ISO-8601 timestamp such as 2026-11-01T00:00:00Z"
         ) from err
     if when.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset; write it as UTC, e.g. ending in Z")
-    when = when.astimezone(UTC)
-    spec = "milliseconds" if when.microsecond % 1000 == 0 else "microseconds"
-    return when.isoformat(timespec=spec).replace("+00:00", "Z")
+    spec: TimeSpec = "milliseconds" if when.microsecond % 1000 == 0 else "microseconds"
+    return iso_z(when, spec)
 
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -298,7 +298,7 @@ _TOP_ORDER = {name: i for i, name in enumerate(RunDocument.model_fields)}
 
 
 def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_iso(text)
 
 
 def _path(loc: Sequence[int | str]) -> str:

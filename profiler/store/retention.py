@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from profiler.model.units import DAY_S
+from profiler.model.units import epoch_s as _epoch_s
+from profiler.model.units import epoch_to_iso as _iso
 from profiler.store.database import MINUTE_S, SCHEMA_VERSION, Store
 
 PRUNE_CHUNK_S = 6 * 3600.0
@@ -47,14 +49,6 @@ class PruneResult:
     def as_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-ready dict."""
         return asdict(self)
-
-
-def _epoch_s(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _minute_before(cutoff_s: float, started_s: float) -> int:

@@ -28,8 +28,11 @@ from profiler.analysis.savings import Site
 from profiler.analysis.series import concatenate, device_series, minute_series
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.series import FIELDS, DeviceSeries
+from profiler.model.units import epoch_s
+from profiler.model.units import epoch_to_iso as iso_utc
 from profiler.store.database import Store
 
 MONITORING_KINDS = ("monitor", "scheduled")
@@ -108,16 +111,6 @@ class AnalyzeResult:
             "end": self.window_end,
         }
         return document
-
-
-def epoch_s(iso: str) -> float:
-    """Return the epoch seconds of an ISO 8601 UTC time (`Z` suffix accepted)."""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def iso_utc(epoch: float) -> str:
-    """Return epoch seconds as ISO 8601 UTC with a `Z` suffix."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def spec_of(record: DeviceRecord) -> DeviceInfo:
@@ -237,7 +230,7 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
         if not is_profiling_run(run) or run.host != host:
             continue
         for summary in summarise_ladders(store.phases(run.id)):
-            estimated = bool(summary.provenance and "estimated:" in summary.provenance)
+            estimated = is_estimate(summary.provenance)
             if summary.device == "cpu" and summary.metrics and not estimated:
                 return summary
     return None

@@ -6,12 +6,12 @@ Used by `finwatt report`, `finwatt run --report` and scheduled runs.
 from __future__ import annotations
 
 import socket
-from datetime import datetime
 from pathlib import Path
 
 from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.run import RunRecord
+from profiler.model.units import epoch_s as _epoch
 from profiler.store.database import Store
 from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
 from profiler.workflows.trend import gather_trend
@@ -83,7 +83,3 @@ def report_window(
     target = path or Path.cwd() / f"finwatt-report-last-{int(since_s)}s.html"
     target.write_text(html, encoding="utf-8")
     return target
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

@@ -33,6 +33,7 @@ from profiler.capture.runlock import (
     run_lock_path,
     scheduler_lock_path,
 )
+from profiler.model.units import iso_z
 from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.state import StateFile, state_path
 from profiler.schedule.timing import Clock, FireResult, SystemClock, run_loop, utc
@@ -89,7 +90,7 @@ def _schedule_config(entry: ScheduleEntry, fire_time: datetime) -> dict[str, Any
         "name": entry.name,
         "action": entry.action,
         "trigger": entry.trigger,
-        "fire_time": utc(fire_time).isoformat().replace("+00:00", "Z"),
+        "fire_time": iso_z(utc(fire_time), "microseconds"),
         "label": entry.label,
     }
 

@@ -29,13 +29,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
+from profiler.model.units import DAY_S
+from profiler.model.units import epoch_s as _epoch
+from profiler.model.units import epoch_to_iso as _iso
 from profiler.store.database import Store
 from profiler.workflows.analyze import is_profiling_run
 
 REGRESSION_DROP = 0.10
 """Units/J more than 10% below the median of earlier runs is a regression (issue 8)."""
-DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -217,14 +220,6 @@ def daily_energy(
     ]
 
 
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def observations(store: Store, run: RunRecord) -> list[Observation]:
     """Return a profiling run's valid 100%-load phases as observations."""
     size = str(run.config.get("size", "standard"))
@@ -281,7 +276,7 @@ def gather_trend(
                     info.device_id,
                     cols["t"] + offset,
                     cols["energy_j"],
-                    bool(info.provenance and info.provenance.startswith("estimated")),
+                    is_estimate(info.provenance),
                 )
             )
     return Trend(

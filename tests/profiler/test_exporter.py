@@ -1,4 +1,3 @@
-import ast
 import itertools
 import json
 import os
@@ -215,7 +214,6 @@ def test_is_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
     assert not is_loopback("example.org")
-
 
 
 # --- the CLI: a real server -----------------------------------------------------------

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from profiler.store import interchange
 from profiler.model.samples import METRICS
+from profiler.store import interchange
 from profiler.store.database import Store
 from profiler.store.interchange import (
     CSV_COLUMNS,

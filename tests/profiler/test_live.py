@@ -3,7 +3,6 @@ the real CLI (`--once`, bad input) and a real terminal (tmux)."""
 
 from __future__ import annotations
 
-import ast
 import difflib
 import itertools
 import json
@@ -210,7 +209,6 @@ def test_before_any_tick_everything_is_na_not_zero() -> None:
     assert "power now n/a" in text
     assert "CO2e n/a" in text
     assert " 0.0 " not in text
-
 
 
 # --- state --------------------------------------------------------------------------
