@@ -1,1 +1,67 @@
-"""live."""
+"""Terminal live view (`finwatt live`, `finwatt run --live`): every device's power now.
+
+Data flows one way: a `TickSource` hands each sampler tick to `LiveState.consume`,
+`render` turns the state into one frame of a given size, and `run_live` (or
+`live_display`, `show_once`) shows it. The view reads no sensors and stores nothing:
+it imports only `profiler.model`, `profiler.analysis`, rich and the standard library;
+the CLI resolves the site into `Rates` and wires the sampler, recording and profile
+watcher in through the protocols of `live.sources`.
+
+Modules: `state` (LiveState, DeviceView, Rates), `format` (figures as text), `lines`,
+`device_rows`, `panels`, `profile_panel` and `layout` (the frame, pure), `sources`
+(protocols for what feeds the view) and `terminal` (keys, signals, refresh thread).
+"""
+
+from profiler.live.format import (
+    fmt_duration,
+    fmt_energy,
+    fmt_idle,
+    fmt_power,
+    sparkline,
+)
+from profiler.live.layout import render
+from profiler.live.panels import live_notes
+from profiler.live.sources import ProfileSource, TickSource, UnrecordedSource
+from profiler.live.state import (
+    HISTORY_S,
+    IDLE_NOTE_AFTER_S,
+    IDLE_UTIL,
+    DeviceView,
+    LiveState,
+    Rates,
+)
+from profiler.live.terminal import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    IDLE_REDRAW_S,
+    MAX_REFRESH_HZ,
+    live_display,
+    run_live,
+    show_once,
+)
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "HISTORY_S",
+    "IDLE_NOTE_AFTER_S",
+    "IDLE_REDRAW_S",
+    "IDLE_UTIL",
+    "MAX_REFRESH_HZ",
+    "DeviceView",
+    "LiveState",
+    "ProfileSource",
+    "Rates",
+    "TickSource",
+    "UnrecordedSource",
+    "fmt_duration",
+    "fmt_energy",
+    "fmt_idle",
+    "fmt_power",
+    "live_display",
+    "live_notes",
+    "render",
+    "run_live",
+    "show_once",
+    "sparkline",
+]

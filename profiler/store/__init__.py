@@ -1,1 +1,24 @@
-"""store."""
+"""SQLite persistence: the only package that holds SQL.
+
+`Store` is a finwatt database (runs, devices, samples, their minute rollups, phases,
+findings); `SampleWriter` is the recorder's background writer into one. The modules:
+`schema` (migrations), `rollup` (the minute rollup, in SQL and in the writer's Python),
+`rows` (model records <-> rows), `database` (`Store`), `sample_reads` and `housekeeping`
+(`Store`'s sample reads and pruning queries), `writer`, `stamps` (run ids, times,
+version, owner pid), `retention` (what to prune), `interchange` and `interchange_schema`
+(the JSON run document, without SQL).
+"""
+
+from profiler.store.database import Store, StoreError
+from profiler.store.stamps import finwatt_version, new_run_id, pid_alive, utc_now_iso
+from profiler.store.writer import SampleWriter
+
+__all__ = [
+    "SampleWriter",
+    "Store",
+    "StoreError",
+    "finwatt_version",
+    "new_run_id",
+    "pid_alive",
+    "utc_now_iso",
+]

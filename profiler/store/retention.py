@@ -1,19 +1,22 @@
 """Bounded history: prune old raw samples and rollups; report what the database holds.
 
 Issue 8's retention policy: raw samples are kept `keep_raw_days` (default 14); older
-samples survive as their minute rollups (`sample_minute`, see `profiler.store.database`), kept
+samples survive as their minute rollups (`sample_minute`, see `profiler.store.rollup`), kept
 `keep_rollup_days` (default 400). Age is absolute: a sample's time is its run's
 `started` plus its `t`. Only whole minutes are pruned, and a raw sample only when its
 minute's rollup row exists, so the analyzer can always read the run from its rollups.
 Runs, devices, phases and findings are never deleted.
 
 Each run is pruned in its own short transactions (`PRUNE_CHUNK_S` of run time each) so
-a recorder writing to the same database waits at most a moment.
+a recorder writing to the same database waits at most a moment. This module decides what
+to prune and reports; the deletes and size queries are `Store` methods
+(`profiler.store.housekeeping`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +25,9 @@ from typing import Any
 from profiler.model.units import DAY_S
 from profiler.model.units import epoch_s as _epoch_s
 from profiler.model.units import epoch_to_iso as _iso
-from profiler.store.database import MINUTE_S, SCHEMA_VERSION, Store
+from profiler.store.database import Store
+from profiler.store.rollup import MINUTE_S
+from profiler.store.schema import SCHEMA_VERSION
 
 PRUNE_CHUNK_S = 6 * 3600.0
 """Run time deleted per transaction (about 86,000 raw rows for 4 devices at 1 Hz)."""
@@ -150,7 +155,7 @@ class DbStats:
         return asdict(self)
 
 
-def _extreme(values: list[float], pick: Any) -> str | None:
+def _extreme(values: list[float], pick: Callable[[list[float]], float]) -> str | None:
     return _iso(pick(values)) if values else None
 
 

@@ -1,6 +1,6 @@
 """Synthetic run histories in the interchange format, built from numpy arrays.
 
-For tests (and benches) that feed `finwatt import` / `profiler.interchange.import_run`
+For tests (and benches) that feed `finwatt import` / `profiler.store.interchange.import_run`
 days of samples without recording them:
 
     t = np.arange(0.0, 7 * 86400.0, 60.0)

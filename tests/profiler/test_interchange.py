@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiler.model.samples import METRICS
-from profiler.store import interchange
+from profiler.store import database, interchange
 from profiler.store.database import Store
 from profiler.store.interchange import (
     CSV_COLUMNS,
@@ -31,6 +31,7 @@ from profiler.store.interchange import (
     write_csv,
     write_json,
 )
+from profiler.store.rows import insert_sample_values
 from tests.fakes.history import history_doc, write_history
 
 
@@ -248,13 +249,13 @@ def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
 
 def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "f.db"
-    original = interchange._insert_samples
+    original = insert_sample_values
 
-    def failing(conn: sqlite3.Connection, run_id: str, samples: list[Any]) -> None:
+    def failing(conn: sqlite3.Connection, run_id: str, samples: Iterable[Any]) -> None:
         original(conn, run_id, samples)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(interchange, "_insert_samples", failing)
+    monkeypatch.setattr(database, "insert_sample_values", failing)  # as `Store.add_run` calls it
     with Store(db) as store, pytest.raises(sqlite3.OperationalError):
         import_run(store, small_doc())
     assert counts(db) == {"run": 0, "device": 0, "sample": 0, "phase": 0, "finding": 0}

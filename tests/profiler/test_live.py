@@ -18,18 +18,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from rich.console import Console
 from rich.text import Text
 
-import profiler.live.view as live_module
+import profiler.live
+import profiler.live.terminal as terminal_module
+from profiler.analysis.savings import Site
 from profiler.capture.runner import RunPlan
 from profiler.capture.sampler import Sampler
-from profiler.live.view import (
+from profiler.live import (
     EXIT_INTERRUPTED,
     LiveState,
     Rates,
+    UnrecordedSource,
     fmt_energy,
     live_notes,
     render,
@@ -37,12 +41,14 @@ from profiler.live.view import (
     sparkline,
 )
 from profiler.model.device import DeviceInfo, DeviceStatus
+from profiler.model.profile_status import PhaseFigures, ProfileStatus
 from profiler.model.provenance import ESTIMATED_LINEAR_TDP, MEASURED_NVML_ENERGY
 from profiler.model.run import PhaseRecord
 from profiler.model.samples import Reading, SampleRow, Tick
 from profiler.sensors.probe import probe_sensors
+from profiler.settings.carbon import make_site
 from profiler.store.database import Store
-from profiler.workflows.profile_watch import PhaseFigures, ProfileStatus, ProfileWatch
+from profiler.workflows.profile_watch import ProfileWatch
 from tests.fakes.clock import FakeClock
 from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeNvml
 
@@ -264,23 +270,43 @@ def test_energy_units() -> None:
     assert fmt_energy(3_600_000.0) == "1.000 kWh"
 
 
+def rates_from_options(
+    carbon_intensity: float | None = None,
+    pue: float | None = None,
+    price_per_kwh: float | None = None,
+    *,
+    country: str | None = None,
+) -> Rates:
+    """What the CLI does: resolve (and validate) the site options, then build the rates."""
+    site = make_site(
+        country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
+    )
+    return Rates.from_site(site, code=country)
+
+
 def test_rates_from_options() -> None:
-    rates = Rates.from_options(None, None, None)
+    rates = rates_from_options(None, None, None)
     assert (rates.carbon_g_per_kwh, rates.carbon_source, rates.pue) == (475.0, "default", 1.0)
-    assert Rates.from_options(200.0, 1.5, 0.2).carbon_source is None
-    france = Rates.from_options(country="fra")
+    assert rates_from_options(200.0, 1.5, 0.2).carbon_source is None
+    france = rates_from_options(country="fra")
     assert france.carbon_source == "FRA" and 0 < france.carbon_g_per_kwh < 475
     for bad in ((-1.0, None, None), (None, 0.9, None), (None, None, -0.1)):
         with pytest.raises(ValueError, match="--"):
-            Rates.from_options(*bad)
+            rates_from_options(*bad)
     with pytest.raises(ValueError, match="--country"):
-        Rates.from_options(country="XXX")
+        rates_from_options(country="XXX")
     with pytest.raises(ValueError, match="not several"):
-        Rates.from_options(100.0, country="FRA")
+        rates_from_options(100.0, country="FRA")
+
+
+def test_default_rates_are_the_default_site() -> None:
+    assert new_state().rates == Rates.from_site(Site())
+    rates = new_state().rates
+    assert (rates.carbon_source, rates.pue_given, rates.price_per_kwh) == ("default", False, None)
 
 
 def test_totals_use_rates() -> None:
-    state = new_state(rates=Rates.from_options(200.0, 1.5, 0.25))
+    state = new_state(rates=rates_from_options(200.0, 1.5, 0.25))
     state.consume(
         Tick(1, 1.0, {"gpu:0": Reading("gpu:0", util=0.5, power_w=400.0, energy_j=400.0)}, 0)
     )
@@ -384,6 +410,7 @@ class FakeSource:
     def __init__(self, state: LiveState) -> None:
         self.state = state
         self.started = self.stopped = False
+        self.status: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._feed, daemon=True)
 
@@ -397,23 +424,24 @@ class FakeSource:
         self.started = True
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, status: str) -> None:
         self._stop.set()
         self._thread.join()
         self.stopped = True
+        self.status = status
 
 
 def test_run_live_redraws_at_most_4_hz_and_stops_on_sigterm(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     renders: list[float] = []
-    real_render = live_module.render
+    real_render = terminal_module.render
 
     def counting_render(state: LiveState, width: int, height: int | None) -> Text | object:
         renders.append(time.monotonic())
         return real_render(state, width, height)
 
-    monkeypatch.setattr(live_module, "render", counting_render)
+    monkeypatch.setattr(terminal_module, "render", counting_render)
     state = new_state()
     source = FakeSource(state)
     console = Console(file=StringIO(), width=80, height=24, force_terminal=True)
@@ -423,9 +451,38 @@ def test_run_live_redraws_at_most_4_hz_and_stops_on_sigterm(
     killer.join()
     assert code == EXIT_INTERRUPTED
     assert source.started and source.stopped
+    assert source.status == "interrupted"  # a --record run is stored as interrupted
     assert 3 <= len(renders) <= 8, renders  # ~1.5 s at <= 4 Hz
     gaps = [b - a for a, b in itertools.pairwise(renders)]
     assert min(gaps) >= 0.24
+
+
+class PlainSampler:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+
+def test_unrecorded_source_drops_the_status() -> None:
+    sampler = PlainSampler()
+    source = UnrecordedSource(sampler)
+    source.start()
+    source.stop("interrupted")
+    assert sampler.calls == ["start", "stop"]
+
+
+# --- the public API -----------------------------------------------------------------
+
+
+def test_all_names_the_public_api() -> None:
+    modules = {name for name, value in vars(profiler.live).items() if isinstance(value, ModuleType)}
+    public = {name for name in vars(profiler.live) if not name.startswith("_")} - modules
+    assert sorted(profiler.live.__all__) == sorted(public)
 
 
 # --- the real CLI -------------------------------------------------------------------

@@ -18,15 +18,10 @@ from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
 from profiler.model.units import DAY_S, GIB
-from profiler.store.database import (
-    _UPSERT_MINUTE,
-    MIGRATIONS,
-    MINUTE_COLUMNS,
-    SampleWriter,
-    Store,
-    _MinuteSums,
-)
+from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
+from profiler.store.rollup import MINUTE_COLUMNS, MinuteSums, upsert_minutes
+from profiler.store.schema import MIGRATIONS
 from profiler.workflows.analyze import analyze_run, choose_source, load_run
 from tests.fakes.history import history_doc
 from tests.profiler.analysis.examples import oversized_cpu_util
@@ -165,6 +160,46 @@ def test_add_samples_rollup_equals_numpy(seed: int, n: int, splits: int) -> None
         actual = stored_rows(path, run.id)
     for device, rows_expected in expected_rows(t, metrics).items():
         assert_rows_equal(actual[device], rows_expected)
+
+
+def tick_rows(t: np.ndarray, metrics: dict) -> list[SampleRow]:
+    """The samples in the order a recorder writes them: tick by tick, every device."""
+    return [
+        r
+        for i in range(t.size)
+        for d in metrics
+        for r in to_rows(d, t[i : i + 1], {k: v[i : i + 1] for k, v in metrics[d].items()})
+    ]
+
+
+def test_sample_minute_table_has_the_rollup_columns(tmp_path: Path) -> None:
+    Store(tmp_path / "f.db").close()
+    conn = sqlite3.connect(tmp_path / "f.db")
+    names = [r[1] for r in conn.execute("PRAGMA table_info(sample_minute)")]
+    conn.close()
+    assert names == ["run_id", "device_id", *MINUTE_COLUMNS]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60), splits=st.integers(1, 6))
+def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
+    # the one definition's two forms on the same samples: SQL over the stored rows
+    # (`add_samples`), Python folding batches into partial rows (the writer's UPSERTs)
+    t, metrics = random_run(seed, n)
+    rows = tick_rows(t, metrics)
+    bounds = np.linspace(0, len(rows), splits + 1).astype(int)
+    sums = MinuteSums()
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "f.db") as store:
+        for run_id in ("sql", "python"):
+            store.create_run("monitor", run_id=run_id, status="complete")
+            store.add_devices(run_id, DEVICES)
+        store.add_samples("sql", rows)
+        for lo, hi in itertools.pairwise(bounds):
+            with store.transaction() as tx:
+                upsert_minutes(tx, sums.rows("python", rows[lo:hi]))
+        for d in DEVICES:
+            sql_rows = store.minute_rows("sql", d.device_id)
+            assert_rows_equal(store.minute_rows("python", d.device_id), sql_rows)
 
 
 def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, Path]:
@@ -369,7 +404,7 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
     # every tick in its own commit: each minute's row is built by many UPSERTs
     t, metrics = random_run(5, 200)
     path = tmp_path / "f.db"
-    sums = _MinuteSums()
+    sums = MinuteSums()
     with Store(path) as store:
         store.create_run("monitor", run_id="r", status="complete")
         store.add_devices("r", DEVICES)
@@ -380,7 +415,7 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
                 for r in to_rows(d, t[i : i + 1], {k: v[i : i + 1] for k, v in metrics[d].items()})
             ]
             with store.transaction() as tx:
-                tx.executemany(_UPSERT_MINUTE, sums.rows("r", rows))
+                upsert_minutes(tx, sums.rows("r", rows))
     actual = stored_rows(path, "r")
     for device, rows_expected in expected_rows(t, metrics).items():
         assert_rows_equal(actual[device], rows_expected)

@@ -1,15 +1,17 @@
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from profiler.model.device import DeviceInfo
+from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseRecord
 from profiler.model.samples import SampleRow
-from profiler.store.database import SCHEMA_VERSION, SampleWriter, Store, StoreError
+from profiler.store import SampleWriter, Store, StoreError
+from profiler.store.schema import SCHEMA_VERSION
 
 DEVICES = [
     DeviceInfo("host", "host", model="Xeon", logical_cores=64, mem_total_bytes=2**39),
@@ -129,3 +131,44 @@ def test_writer_commits_within_a_second_without_close(tmp_path: Path) -> None:
     with Store(path) as reader:
         assert reader.devices(run.id)[0].status == "degraded"
         assert writer.rows_written == 1
+
+
+def test_add_run_stores_everything_or_renames_a_taken_id(tmp_path: Path) -> None:
+    with Store(tmp_path / "f.db") as store:
+        run = store.create_run("monitor", started="2026-11-01T00:00:00.000Z", status="complete")
+        devices = [DeviceRecord(DEVICES[0], status="degraded", status_reason="x")]
+        samples = [("host", 0.0, 0.5, *[None] * 7), ("host", 1.0, 0.25, *[None] * 7)]
+        phase = PhaseRecord("risk", "host", 1.0, 0.0, 1.0, 10.0, "scenario")
+        finding = {"rule": "R", "device": "host", "severity": "info", "message": "m"}
+        with pytest.raises(StoreError, match="already has a run"):
+            store.add_run(run, devices=devices, samples=samples)
+        stored = store.add_run(
+            run,
+            devices=devices,
+            samples=samples,
+            phases=[phase],
+            findings=[finding],
+            if_taken=lambda taken: replace(taken, id="renamed"),
+        )
+        assert stored == replace(run, id="renamed")
+        assert store.get_run("renamed") == stored
+        assert store.devices("renamed") == devices
+        assert [(r.t, r.util) for r in store.samples("renamed")] == [(0.0, 0.5), (1.0, 0.25)]
+        assert store.minute_rows("renamed", "host")[0]["util_sum"] == 0.75
+        assert store.phases("renamed") == [phase]
+        assert store.findings("renamed")[0]["rule"] == "R"
+        assert store.samples(run.id) == []  # the refused add left nothing
+
+
+def test_sample_values_in_batches_and_only_sample_columns(tmp_path: Path) -> None:
+    with Store(tmp_path / "f.db") as store:
+        run = store.create_run("monitor", status="complete")
+        store.add_devices(run.id, DEVICES)
+        store.add_samples(
+            run.id, [SampleRow(d, float(t)) for t in range(5) for d in ("host", "gpu:0")]
+        )
+        batches = list(store.sample_values(run.id, ("t", "device_id"), batch_rows=4))
+        assert [len(b) for b in batches] == [4, 4, 2]
+        assert batches[0][:2] == [(0.0, "gpu:0"), (1.0, "gpu:0")]
+        with pytest.raises(ValueError, match="not sample columns"):
+            next(store.sample_values(run.id, ("t", "run_id; DROP TABLE sample")))

@@ -1,0 +1,53 @@
+"""The profiling-run panel: a running profile's progress, the planned next step, last phase.
+
+The figures come from a `ProfileSource` (`live.sources`; the CLI passes
+`workflows.profile_watch.ProfileWatch`, which reads the store): the phases stored so far,
+the step the run's plan puts next, and the last finished phase's throughput (units /
+phase seconds) and J per 1,000 units.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from profiler.live.lines import line
+from profiler.model.profile_status import PhaseFigures, ProfileStatus
+
+
+def profile_lines(profile: ProfileStatus, width: int) -> list[Text]:
+    """Return the panel's lines (without its heading) for `profile`."""
+    if profile.error:
+        return [line(width, ("profiling run: ", "bold"), profile.error)]
+    planned = f" of {profile.phases_planned}" if profile.phases_planned is not None else ""
+    label = f" '{profile.label}'" if profile.label else ""
+    lines = [
+        line(
+            width,
+            ("run ", "bold"),
+            f"{profile.run_id}{label} · {', '.join(profile.workloads) or 'n/a'} on "
+            f"{', '.join(profile.devices) or 'n/a'} · {profile.phases_done}{planned} phases done",
+        )
+    ]
+    if profile.now is not None:
+        workload, device, level = profile.now
+        lines.append(line(width, f"now (per plan): {workload} on {device} at {level:.0%} load"))
+    return lines + _last_phase(profile.last, width)
+
+
+def _last_phase(last: PhaseFigures | None, width: int) -> list[Text]:
+    if last is None:
+        return [line(width, ("no phase finished yet (calibrating or first level)", "dim"))]
+    if last.error is not None:
+        return [line(width, f"last: {last.workload} on {last.device_id} FAILED: {last.error}")]
+    unit = last.unit or "units"
+    achieved = "n/a" if last.achieved_load is None else f"{last.achieved_load:.0%}"
+    rate = "n/a" if last.units_per_s is None else f"{last.units_per_s:,.0f} {unit}/s"
+    per_k = "n/a" if last.j_per_1000_units is None else f"{last.j_per_1000_units:.3g} J"
+    return [
+        line(
+            width,
+            f"last: {last.workload} on {last.device_id} at {last.target_load:.0%} load "
+            f"(achieved {achieved})",
+        ),
+        line(width, "      ", (rate, "bold"), f" · {per_k} per 1,000 {unit}"),
+    ]

@@ -1,0 +1,343 @@
+"""The run interchange document's schema (version 1): pydantic models of its objects.
+
+The shape is ../shared/design.md's "Run interchange format" plus the optional fields
+that make export -> import -> export lossless (docs/interchange.md). Every model is
+strict and refuses unknown fields; `SampleDoc` is a `TypedDict`, not a model, so millions
+of samples validate without a Python object each. `profiler.store.interchange` validates
+documents against these models and streams runs in and out.
+
+Each object maps to its model record both ways, side by side: a model's `record()` for
+import, `run_object`/`device_object`/`phase_object` (plain dicts, the exported JSON) for
+export. Findings are design.md's finding object on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+
+from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.units import TimeSpec, iso_z, parse_iso
+from profiler.store.stamps import finwatt_version
+
+__all__ = [
+    "FORMAT",
+    "IMPORT_NOTE_KEY",
+    "VERSION",
+    "DeviceDoc",
+    "FindingDoc",
+    "PhaseDoc",
+    "RunDoc",
+    "RunDocument",
+    "SampleDoc",
+    "canonical_utc",
+    "device_object",
+    "phase_object",
+    "run_object",
+]
+
+FORMAT = "finwatt-run"
+VERSION = 1
+
+IMPORT_NOTE_KEY = "imported_from"
+"""Key of a run's config that notes where an imported run came from (left out on export)."""
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_DEVICE_ID = re.compile(r"(cpu|dram|gpu):(0|[1-9][0-9]*)|host")
+_PROVENANCE = re.compile(r"(measured|estimated):\S+")
+
+
+def canonical_utc(text: str) -> str:
+    """Return an ISO-8601 timestamp with an explicit offset as UTC with a `Z` suffix.
+
+    Milliseconds are kept as finwatt writes them (`2026-11-01T00:00:00.000Z`);
+    microseconds only when the value has them, so nothing is rounded away.
+
+    Raises:
+        ValueError: `text` is not ISO 8601 or has no UTC offset.
+
+    """
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as err:
+        raise ValueError(
+            f"{text!r} is not an ISO-8601 timestamp such as 2026-11-01T00:00:00Z"
+        ) from err
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset; write it as UTC, e.g. ending in Z")
+    spec: TimeSpec = "milliseconds" if when.microsecond % 1000 == 0 else "microseconds"
+    return iso_z(when, spec)
+
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+_Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-01T00:00:00Z")]
+_Fraction = Annotated[float, Field(ge=0, le=1)]
+_NonNegative = Annotated[float, Field(ge=0)]
+_Count = Annotated[int, Field(ge=0, le=2**63 - 1)]  # SQLite INTEGER is 64-bit
+
+
+class RunDoc(BaseModel):
+    """The `run` object: identity, kind, host and wall-clock span of a run (UTC)."""
+
+    model_config = _STRICT
+
+    id: str
+    kind: Literal["profile", "monitor", "scheduled"]
+    label: str | None = None
+    host: Annotated[str, Field(min_length=1)]
+    started: _Timestamp
+    ended: _Timestamp | None = None
+    status: Literal["running", "complete", "interrupted", "failed"]
+    interval_s: Annotated[float, Field(gt=0)] | None = None
+    missed_ticks: _Count = 0
+    finwatt_version: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _RUN_ID.fullmatch(value):
+            raise ValueError(
+                "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a "
+                "letter or digit"
+            )
+        return value
+
+    @field_validator("started")
+    @classmethod
+    def _check_started(cls, value: str) -> str:
+        return canonical_utc(value)
+
+    @field_validator("ended")
+    @classmethod
+    def _check_ended(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        ended = canonical_utc(value)
+        started = info.data.get("started")
+        if started is not None and _instant(ended) < _instant(started):
+            raise ValueError(f"{value!r} is before run.started {started!r}")
+        return ended
+
+    def record(self, config: dict[str, Any]) -> RunRecord:
+        """Return the run to store: `config` as given, no owner process (it ran elsewhere)."""
+        return RunRecord(
+            id=self.id,
+            kind=self.kind,
+            label=self.label,
+            host=self.host,
+            started=self.started,
+            ended=self.ended,
+            status=self.status,
+            config=config,
+            version=self.finwatt_version or finwatt_version(),
+            pid=None,
+            interval_s=self.interval_s,
+            missed_ticks=self.missed_ticks,
+        )
+
+
+class DeviceDoc(BaseModel):
+    """One device: `cpu:N`, `dram:N`, `gpu:N` or `host`, its capacity and power provenance."""
+
+    model_config = _STRICT
+
+    kind: Literal["cpu", "dram", "gpu", "host"]
+    id: str
+    model: str | None = None
+    logical_cores: Annotated[int, Field(gt=0)] | None = None
+    mem_total_bytes: _Count | None = None
+    power_limit_w: Annotated[float, Field(gt=0)] | None = None
+    provenance: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["ok", "degraded", "lost"] = "ok"
+    status_reason: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str, info: ValidationInfo) -> str:
+        if not _DEVICE_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a device id: use cpu:N, dram:N, gpu:N or host")
+        kind = info.data.get("kind")
+        if kind is not None and value.split(":")[0] != kind:
+            raise ValueError(f"{value!r} does not match kind {kind!r}")
+        return value
+
+    @field_validator("provenance")
+    @classmethod
+    def _check_provenance(cls, value: str | None) -> str | None:
+        if value is not None and not _PROVENANCE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a provenance: use measured:<source> or estimated:<model>"
+            )
+        return value
+
+    def record(self) -> DeviceRecord:
+        """Return the device to store."""
+        info = DeviceInfo(
+            self.id,
+            self.kind,
+            model=self.model,
+            logical_cores=self.logical_cores,
+            mem_total_bytes=self.mem_total_bytes,
+            power_limit_w=self.power_limit_w,
+            provenance=self.provenance,
+            details=self.details,
+        )
+        return DeviceRecord(info, status=self.status, status_reason=self.status_reason)
+
+
+class SampleDoc(TypedDict):
+    """One device's metrics at `t` seconds since `run.started`; any metric may be null.
+
+    A `TypedDict`, not a model: millions of samples validate without a Python object
+    each.
+    """
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+
+    t: _NonNegative
+    device: str
+    util: NotRequired[_Fraction | None]
+    power_w: NotRequired[_NonNegative | None]
+    energy_j: NotRequired[_NonNegative | None]
+    energy_from_power_j: NotRequired[_NonNegative | None]
+    mem_used_bytes: NotRequired[_Count | None]
+    clock_mhz: NotRequired[_NonNegative | None]
+    temperature_c: NotRequired[float | None]
+    sm_active: NotRequired[_Fraction | None]
+
+
+class PhaseDoc(BaseModel):
+    """A workload held at one target load on one device from `t_start` to `t_end` (s)."""
+
+    model_config = _STRICT
+
+    workload: Annotated[str, Field(min_length=1)]
+    device: str
+    target_load: _Fraction
+    t_start: _NonNegative
+    t_end: _NonNegative
+    units: _NonNegative | None = None
+    unit: str | None = None
+    achieved_load: _NonNegative | None = None
+    valid: bool | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("t_end")
+    @classmethod
+    def _check_end(cls, value: float, info: ValidationInfo) -> float:
+        start = info.data.get("t_start")
+        if start is not None and value < start:
+            raise ValueError(f"{value!r} is before t_start {start!r}")
+        return value
+
+    def record(self) -> PhaseRecord:
+        """Return the phase to store."""
+        return PhaseRecord(
+            self.workload,
+            self.device,
+            self.target_load,
+            self.t_start,
+            self.t_end,
+            self.units,
+            self.unit,
+            self.achieved_load,
+            self.valid,
+            self.details,
+        )
+
+
+class FindingDoc(BaseModel):
+    """A finding as `finwatt analyze --json` prints it (design.md, "Findings")."""
+
+    model_config = _STRICT
+
+    rule: Annotated[str, Field(min_length=1)]
+    device: str | None = None
+    severity: Annotated[str, Field(min_length=1)]
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    recommendation: dict[str, Any] | None = None
+    savings: dict[str, Any] | None = None
+    confidence: str | None = None
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class RunDocument(BaseModel):
+    """A whole run in the interchange format (the schema; import validates it in passes)."""
+
+    model_config = _STRICT
+
+    format: Literal["finwatt-run"]
+    version: Literal[1]
+    run: RunDoc
+    devices: list[DeviceDoc]
+    samples: list[SampleDoc]
+    phases: list[PhaseDoc] = Field(default_factory=list)
+    findings: list[FindingDoc] = Field(default_factory=list)
+
+
+def _instant(text: str) -> datetime:
+    return parse_iso(text)
+
+
+# --- records -> exported objects ---------------------------------------------------------
+
+
+def run_object(run: RunRecord) -> dict[str, Any]:
+    """Return the document's `run` object for a stored run."""
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "label": run.label,
+        "host": run.host,
+        "started": canonical_utc(run.started),
+        "ended": None if run.ended is None else canonical_utc(run.ended),
+        "status": run.status,
+        "interval_s": run.interval_s,
+        "missed_ticks": run.missed_ticks,
+        "finwatt_version": run.version,
+        # The import note describes this database's copy, not the run: leave it out so
+        # it never accumulates across round trips.
+        "config": {k: v for k, v in run.config.items() if k != IMPORT_NOTE_KEY},
+    }
+
+
+def device_object(record: DeviceRecord) -> dict[str, Any]:
+    """Return a `devices[]` object for a stored device."""
+    d = record.info
+    return {
+        "id": d.device_id,
+        "kind": d.kind,
+        "model": d.model,
+        "logical_cores": d.logical_cores,
+        "mem_total_bytes": d.mem_total_bytes,
+        "power_limit_w": d.power_limit_w,
+        "provenance": d.provenance,
+        "details": d.details,
+        "status": record.status,
+        "status_reason": record.status_reason,
+    }
+
+
+def phase_object(p: PhaseRecord) -> dict[str, Any]:
+    """Return a `phases[]` object for a stored phase."""
+    return {
+        "workload": p.workload,
+        "device": p.device_id,
+        "target_load": p.target_load,
+        "t_start": p.t_start,
+        "t_end": p.t_end,
+        "units": p.units,
+        "unit": p.unit,
+        "achieved_load": p.achieved_load,
+        "valid": p.valid,
+        "details": p.details,
+    }

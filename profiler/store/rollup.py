@@ -1,0 +1,303 @@
+"""The minute rollup (`sample_minute`): one definition, in SQL and in the writer's Python.
+
+One row per run, device and minute of run time (`minute = floor(t / 60)`) holds the
+counts, sums and maxima the analyzer's rules need (docs/decisions.md, "Rollups and
+retention"). `ROLLUP_COLUMNS` is the definition: each column folds one per-sample value
+(`count`, `sum`, `total`, `min` or `max`). Per sample, as `profiler.analysis.series`
+computes it, `dt` is the time since the device's previous sample (the first sample's
+since run start, 0) and `de` the energy of that interval: the cumulative counter's delta
+(the counter is 0 at run start), else power x dt, else unknown; `de_dt` is `dt` where
+`de` is known, so energy_j / energy_s is the minute's mean power.
+
+The definition has two forms, side by side below, built from that one column list:
+
+- SQL (`rollup_sql`, `refresh_minutes`): a window query over the raw samples. Migration,
+  `Store.add_samples` and import recompute the minutes they touched with it.
+- Python (`MinuteSums`): the `SampleWriter`, whose CPU time counts against the
+  sampler's overhead budget, folds each batch into per-minute partial rows and adds them
+  to the stored rows (`UPSERT_MINUTE_SQL`), remembering each device's last sample
+  across batches instead of re-reading it.
+
+Both give the same rows for the same samples, up to the order of floating-point
+additions (tests/profiler/test_rollup.py checks them against numpy and each other).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from profiler.model.samples import SampleRow
+
+MINUTE_S = 60.0
+"""Width of a rollup row: minute index = floor(t / 60) of run time (t since run start)."""
+
+
+def minute_of_sql(t: str = "t") -> str:
+    """Return SQL for the minute a time column falls in, floor(t / 60) (retention uses it too)."""
+    return f"CAST(floor({t} / {MINUTE_S!r}) AS INTEGER)"
+
+
+EVERY_SAMPLE = "*"
+"""`RollupColumn.of` for a column that counts every sample (SQL `count(*)`)."""
+
+
+class Fold(enum.Enum):
+    """How a rollup column folds its per-sample values, and merges two partial rows."""
+
+    COUNT = "count"
+    """Samples whose value is not null; 0 when none."""
+    SUM = "sum"
+    """Sum of the non-null values; null when none."""
+    TOTAL = "total"
+    """Sum of the values; 0.0 when none (for values that are never null)."""
+    MIN = "min"
+    """Smallest non-null value; null when none."""
+    MAX = "max"
+    """Largest non-null value; null when none."""
+
+
+@dataclass(frozen=True)
+class RollupColumn:
+    """One column of `sample_minute` after (run_id, device_id, minute).
+
+    Attributes:
+        name: the column.
+        fold: how it folds the per-sample values.
+        of: the per-sample value folded (a column of the per-sample query and a key of
+            `MinuteSums`' per-sample values), or `EVERY_SAMPLE`.
+
+    """
+
+    name: str
+    fold: Fold
+    of: str
+
+
+ROLLUP_COLUMNS: tuple[RollupColumn, ...] = (
+    RollupColumn("n", Fold.COUNT, EVERY_SAMPLE),
+    RollupColumn("t_first", Fold.MIN, "t"),
+    RollupColumn("t_last", Fold.MAX, "t"),
+    RollupColumn("util_n", Fold.COUNT, "util"),
+    RollupColumn("util_sum", Fold.SUM, "util"),
+    RollupColumn("util_max", Fold.MAX, "util"),
+    RollupColumn("power_n", Fold.COUNT, "power_w"),
+    RollupColumn("power_sum", Fold.SUM, "power_w"),
+    RollupColumn("energy_j", Fold.SUM, "de"),
+    RollupColumn("energy_s", Fold.SUM, "de_dt"),
+    RollupColumn("covered_s", Fold.TOTAL, "dt"),
+    RollupColumn("mem_max_bytes", Fold.MAX, "mem_used_bytes"),
+    RollupColumn("sm_n", Fold.COUNT, "sm_active"),
+    RollupColumn("sm_sum", Fold.SUM, "sm_active"),
+)
+"""The rollup: what each `sample_minute` column folds, and how."""
+
+MINUTE_COLUMNS = ("minute", *(c.name for c in ROLLUP_COLUMNS))
+"""Columns of a `sample_minute` row after (run_id, device_id), in table order."""
+
+_KEY_AND_COLUMNS = ", ".join(("run_id", "device_id", *MINUTE_COLUMNS))
+
+
+# --- the SQL form -----------------------------------------------------------------------
+
+
+def _fold_sql(column: RollupColumn) -> str:
+    return f"{column.fold.value}({column.of})"
+
+
+def _merge_sql(column: RollupColumn) -> str:
+    """Return the UPSERT assignment adding a partial row's value to the stored one."""
+    name, fold = column.name, column.fold
+    if fold in (Fold.COUNT, Fold.TOTAL):
+        return f"{name} = {name} + excluded.{name}"
+    # SQLite's scalar min/max and + give null when either side is null: keep the other.
+    both = (
+        f"{name} + excluded.{name}"
+        if fold is Fold.SUM
+        else f"{fold.value}({name}, excluded.{name})"
+    )
+    return f"{name} = COALESCE({both}, {name}, excluded.{name})"
+
+
+def rollup_sql(where: str, keep: str) -> str:
+    """Return the SELECT that rolls raw samples up into `sample_minute` rows.
+
+    Its columns are (run_id, device_id, `MINUTE_COLUMNS`). `where` filters the sample
+    rows fed to the window (each device's rows in time order, the row before the first
+    kept minute included so its energy delta is known); `keep` filters the minutes (`m`)
+    produced.
+    """
+    folds = ", ".join(_fold_sql(c) for c in ROLLUP_COLUMNS)
+    return f"""
+    SELECT run_id, device_id, m, {folds}
+    FROM (
+        SELECT run_id, device_id, t, util, power_w, mem_used_bytes, sm_active, dt, de, m,
+            CASE WHEN de IS NOT NULL THEN dt END AS de_dt
+        FROM (
+            SELECT run_id, device_id, t, util, power_w, mem_used_bytes, sm_active, dt,
+                {minute_of_sql()} AS m,
+                COALESCE(energy_j - prev_e, power_w * dt) AS de
+            FROM (
+                SELECT run_id, device_id, t, util, power_w, energy_j, mem_used_bytes,
+                    sm_active,
+                    max(t - COALESCE(LAG(t) OVER w, 0.0), 0.0) AS dt,
+                    CASE WHEN LAG(t) OVER w IS NULL THEN 0.0 ELSE LAG(energy_j) OVER w END
+                        AS prev_e
+                FROM sample WHERE {where}
+                WINDOW w AS (PARTITION BY run_id, device_id ORDER BY t, rowid)
+            )
+        )
+    )
+    WHERE {keep}
+    GROUP BY run_id, device_id, m
+    """
+
+
+def insert_rollup_sql(where: str, keep: str) -> str:
+    """Return the INSERT of `rollup_sql(where, keep)`'s rows into `sample_minute`."""
+    return f"INSERT INTO sample_minute ({_KEY_AND_COLUMNS}) {rollup_sql(where, keep)}"
+
+
+def refresh_minutes(
+    conn: sqlite3.Connection,
+    run_id: str,
+    device_id: str | None = None,
+    t_range: tuple[float, float] | None = None,
+) -> None:
+    """Recompute the `sample_minute` rows of a run (or of one device's samples in a range).
+
+    Call inside the write transaction that inserted the samples. With `device_id` and
+    `t_range` (the lowest and highest `t` written), only the minutes those samples fall
+    in are rebuilt, plus the minute of the next sample after them (its energy delta
+    starts at the last new sample): one indexed read of about a minute of rows per device.
+    """
+    if device_id is None or t_range is None:
+        conn.execute("DELETE FROM sample_minute WHERE run_id = ?", (run_id,))
+        conn.execute(insert_rollup_sql("run_id = ?", "1"), (run_id,))
+        return
+    lo_t, hi_t = t_range
+    key = (run_id, device_id)
+    following = conn.execute(
+        "SELECT min(t) FROM sample WHERE run_id = ? AND device_id = ? AND t > ?", (*key, hi_t)
+    ).fetchone()[0]
+    lo_m = math.floor(lo_t / MINUTE_S)
+    hi_m = math.floor((hi_t if following is None else following) / MINUTE_S)
+    # One second of slack either side: floor(t / 60) of a t just below a minute boundary
+    # may round up into the next minute.
+    before = conn.execute(
+        "SELECT max(t) FROM sample WHERE run_id = ? AND device_id = ? AND t < ?",
+        (*key, lo_m * MINUTE_S - 1.0),
+    ).fetchone()[0]
+    conn.execute(
+        "DELETE FROM sample_minute WHERE run_id = ? AND device_id = ? AND minute BETWEEN ? AND ?",
+        (*key, lo_m, hi_m),
+    )
+    conn.execute(
+        insert_rollup_sql("run_id = ? AND device_id = ? AND t >= ? AND t < ?", "m BETWEEN ? AND ?"),
+        (
+            *key,
+            float("-inf") if before is None else before,
+            (hi_m + 1) * MINUTE_S + 1.0,
+            lo_m,
+            hi_m,
+        ),
+    )
+
+
+UPSERT_MINUTE_SQL = f"""
+    INSERT INTO sample_minute ({_KEY_AND_COLUMNS})
+    VALUES ({", ".join("?" * (len(MINUTE_COLUMNS) + 2))})
+    ON CONFLICT (run_id, device_id, minute) DO UPDATE SET
+        {", ".join(_merge_sql(c) for c in ROLLUP_COLUMNS)}
+"""
+"""Add a partial row (run_id, device_id, `MINUTE_COLUMNS`) to the stored minute."""
+
+
+# --- the Python form --------------------------------------------------------------------
+
+
+def _count(acc: Any, value: Any) -> Any:
+    return acc if value is None else acc + 1
+
+
+def _sum(acc: Any, value: Any) -> Any:
+    if value is None:
+        return acc
+    return value if acc is None else acc + value
+
+
+def _least(acc: Any, value: Any) -> Any:
+    if value is None:
+        return acc
+    return value if acc is None else min(acc, value)
+
+
+def _greatest(acc: Any, value: Any) -> Any:
+    if value is None:
+        return acc
+    return value if acc is None else max(acc, value)
+
+
+# Each fold as (start value, step), the Python twins of SQL's aggregates.
+_PY_FOLDS: dict[Fold, tuple[Any, Callable[[Any, Any], Any]]] = {
+    Fold.COUNT: (0, _count),
+    Fold.SUM: (None, _sum),
+    Fold.TOTAL: (0.0, _sum),
+    Fold.MIN: (None, _least),
+    Fold.MAX: (None, _greatest),
+}
+_STEPS = [(c.of, _PY_FOLDS[c.fold][1]) for c in ROLLUP_COLUMNS]
+_STARTS = [_PY_FOLDS[c.fold][0] for c in ROLLUP_COLUMNS]
+
+
+class MinuteSums:
+    """The writer's incremental rollup: each batch folded into partial `sample_minute` rows.
+
+    Remembers each device's last (t, energy_j) across batches, so a sample's `dt` and
+    `de` are those of the SQL form (the first sample's since run start). Samples must
+    arrive in time order per device, as the sampler writes them.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, float | None]] = {}
+
+    def _values(self, r: SampleRow) -> dict[str, Any]:
+        """Return the per-sample values `ROLLUP_COLUMNS` fold (the SQL form's inner query)."""
+        prev_t, prev_e = self._last.get(r.device_id, (0.0, 0.0))
+        self._last[r.device_id] = (r.t, r.energy_j)
+        dt = max(r.t - prev_t, 0.0)
+        if r.energy_j is not None and prev_e is not None:
+            de: float | None = r.energy_j - prev_e
+        else:
+            de = None if r.power_w is None else r.power_w * dt
+        return {
+            EVERY_SAMPLE: True,
+            "t": r.t,
+            "util": r.util,
+            "power_w": r.power_w,
+            "mem_used_bytes": r.mem_used_bytes,
+            "sm_active": r.sm_active,
+            "dt": dt,
+            "de": de,
+            "de_dt": None if de is None else dt,
+        }
+
+    def rows(self, run_id: str, samples: Iterable[SampleRow]) -> list[tuple[Any, ...]]:
+        """Return one partial row (run_id, device_id, `MINUTE_COLUMNS`) per device and minute."""
+        minutes: dict[tuple[str, int], list[Any]] = {}
+        for r in samples:
+            values = self._values(r)
+            key = (r.device_id, math.floor(r.t / MINUTE_S))
+            acc = minutes.setdefault(key, list(_STARTS))
+            for i, (of, step) in enumerate(_STEPS):
+                acc[i] = step(acc[i], values[of])
+        return [(run_id, device_id, minute, *acc) for (device_id, minute), acc in minutes.items()]
+
+
+def upsert_minutes(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """Add `MinuteSums.rows` to the stored minutes, inside the caller's transaction."""
+    conn.executemany(UPSERT_MINUTE_SQL, rows)

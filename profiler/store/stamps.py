@@ -1,0 +1,45 @@
+"""What a stored run is stamped with: its id, UTC times, the finwatt version, its owner's pid.
+
+No SQL and no database here: the import path, the recorder and the CLI stamp runs with
+these before (or without) touching a `Store`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+from profiler.model.units import iso_z
+
+
+def utc_now_iso() -> str:
+    """Return the current UTC wall time as ISO 8601 with a `Z` suffix (milliseconds)."""
+    return iso_z(datetime.now(UTC), "milliseconds")
+
+
+def new_run_id() -> str:
+    """Return a sortable run id: UTC timestamp plus 6 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def finwatt_version() -> str:
+    """Return the installed finwatt version (`0+unknown` when not installed)."""
+    # Imported here: importlib.metadata costs milliseconds that most commands never need.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("finwatt")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def pid_alive(pid: int) -> bool:
+    """Return True when process `pid` exists on this host (it may belong to someone else)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

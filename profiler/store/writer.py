@@ -1,0 +1,118 @@
+"""The recorder's background writer: samples reach the database at most a second late.
+
+Design.md: writes are batched, at most one second of samples per transaction, so a crash
+or SIGKILL loses at most the last second. The writer thread owns its own `Store`
+(sqlite3 connections are not shared between threads), so the sampler never waits on
+the disk. Each commit adds the batch's minute rollups with the incremental form of the
+rollup (`profiler.store.rollup.MinuteSums`), not by re-reading samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterable
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from profiler.model.samples import SampleRow
+from profiler.store.database import Store, StoreError
+from profiler.store.rollup import MinuteSums, upsert_minutes
+from profiler.store.rows import insert_samples, update_device_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _StatusChange:
+    device_id: str
+    status: str
+    reason: str | None
+
+
+class SampleWriter:
+    """Background writer: queues samples and commits at most one second of them at a time.
+
+    `close()` flushes everything queued.
+
+    Args:
+        path: database file.
+        run_id: the run samples belong to.
+        flush_interval_s: longest time between commits (design: at most 1 s).
+
+    """
+
+    def __init__(self, path: Path, run_id: str, *, flush_interval_s: float = 1.0) -> None:
+        self._path = path
+        self._run_id = run_id
+        self._flush_interval_s = flush_interval_s
+        self._queue: queue.SimpleQueue[list[SampleRow] | _StatusChange | None] = queue.SimpleQueue()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="finwatt-writer", daemon=True)
+        self.error: BaseException | None = None
+        self.rows_written = 0
+        self._minutes = MinuteSums()
+        self._thread.start()
+
+    def put(self, rows: Iterable[SampleRow]) -> None:
+        """Queue rows (one tick's worth) for the next commit."""
+        self._queue.put(list(rows))
+
+    def put_status(self, device_id: str, status: str, reason: str | None) -> None:
+        """Queue a device-status change."""
+        self._queue.put(_StatusChange(device_id, status, reason))
+
+    def close(self) -> None:
+        """Flush what is queued and stop the thread.
+
+        Raises:
+            StoreError: writing failed (the thread logged why when it stopped).
+
+        """
+        self._closing.set()
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise StoreError(f"writing samples to {self._path} failed: {self.error}")
+
+    def _loop(self) -> None:
+        try:
+            with closing(Store(self._path)) as store:
+                self._drain(store)
+        except (sqlite3.Error, StoreError, OSError) as err:
+            log.error("sample writer stopped: %s", err)
+            self.error = err
+
+    def _drain(self, store: Store) -> None:
+        # Block for the first item of a batch, let the batch gather for the flush
+        # interval, then take everything queued: two wake-ups per commit, not one per tick.
+        while True:
+            batch = [self._queue.get()]
+            if batch[0] is not None:
+                self._closing.wait(self._flush_interval_s)
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [r for item in batch if isinstance(item, list) for r in item]
+            changes = [item for item in batch if isinstance(item, _StatusChange)]
+            self._commit(store, rows, changes)
+            if any(item is None for item in batch):
+                return
+
+    def _commit(self, store: Store, rows: list[SampleRow], changes: list[_StatusChange]) -> None:
+        if not rows and not changes:
+            return
+        minute_rows = self._minutes.rows(self._run_id, rows)
+        with store.transaction() as tx:
+            insert_samples(tx, self._run_id, rows)
+            upsert_minutes(tx, minute_rows)
+            for change in changes:
+                update_device_status(
+                    tx, self._run_id, change.device_id, change.status, change.reason
+                )
+        self.rows_written += len(rows)
