@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from profiler.analysis.savings import Site  # noqa: E402
 from profiler.analysis.thresholds import Thresholds  # noqa: E402
 from profiler.model.device import DeviceInfo  # noqa: E402
-from profiler.store.database import Store, refresh_minutes  # noqa: E402
+from profiler.store.database import Store  # noqa: E402
+from profiler.store.rollup import refresh_minutes  # noqa: E402
 from profiler.workflows.analyze import Source, analyze_run, load_run  # noqa: E402
 
 DEVICES = (

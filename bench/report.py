@@ -1,8 +1,8 @@
 """Report rendering time and size for a 24-hour, 1 Hz, 3-device run (target <= 10 s, <= 3 MB).
 
 The run is written straight into a temporary SQLite store (not timed), then
-`reports.data.gather` + `reports.render.render_html` are timed together, as
-`finwatt report` runs them. Also prints 1 h and 6 h for growth.
+`profiler.workflows.report.gather_report` + `reports.render.render_html` are timed
+together, as `finwatt report` runs them (without the analysis). Also prints 1 h and 6 h for growth.
 
 Run: .venv/bin/python -m bench.report
 """
@@ -18,7 +18,7 @@ import numpy as np
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
-from reports.data import gather
+from profiler.workflows.report import gather_report
 from reports.render import render_html
 
 
@@ -62,7 +62,7 @@ def main() -> None:
             run_id = build(db, hours)
             start = time.monotonic()
             with Store(db) as store:
-                html = render_html(gather(store, run_id, None))
+                html = render_html(gather_report(store, run_id), None)
             seconds = time.monotonic() - start
             samples = int(hours * 3600 * 3)
             print(f"{hours:>6g} {samples:>9,} {seconds:>9.2f} {len(html.encode()) / 2**20:>9.2f}")

@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from profiler.analysis.profile import LadderSummary
+from profiler.analysis.trend import DayEnergy, TrendSeries
 from profiler.model.run import PhaseRecord
 from profiler.model.units import J_PER_KWH
 from reports.data import Timeline
@@ -124,7 +125,7 @@ def timeline_chart(timeline: Timeline, phases: Sequence[PhaseRecord]) -> str:
         return _to_data_uri(fig)
 
 
-def trend_chart(series: Sequence[Any]) -> str | None:
+def trend_chart(series: Sequence[TrendSeries]) -> str | None:
     """Units/J at 100% load over time, one line per host x workload x device series.
 
     Points flagged as regressions are drawn as red crosses.
@@ -157,7 +158,7 @@ def trend_chart(series: Sequence[Any]) -> str | None:
         return _to_data_uri(fig)
 
 
-def daily_energy_chart(days: Sequence[Any]) -> str | None:
+def daily_energy_chart(days: Sequence[DayEnergy]) -> str | None:
     """Bar chart of energy per UTC day in kWh."""
     if not days:
         return None

@@ -1,14 +1,14 @@
-"""Everything a report shows, gathered from a stored run and its analysis.
+"""Everything a report shows about one run, built from records and sample columns.
 
-Reports read stored runs and analysis results; they never sample (design.md). Long
-timelines are downsampled into buckets keeping min, mean and max, so a one-second spike
-in a day-long run stays visible.
+Reports take data, never a database: `profiler.workflows.report.gather_report` reads the
+store and calls `report_data` here. Long timelines are downsampled into buckets keeping
+min, mean and max, so a one-second spike in a day-long run stays visible.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,10 +18,13 @@ from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.model.device import DeviceRecord
 from profiler.model.run import PhaseRecord, RunRecord
 from profiler.model.units import J_PER_KWH, epoch_s
-from profiler.store.database import Store
 
 MAX_TIMELINE_POINTS = 1200
 """Buckets per device timeline: enough for a print-width chart, small enough for 3 MB."""
+
+Columns = Mapping[str, npt.NDArray[np.float64]]
+"""One device's samples as columns: `t` (seconds since run start) and every metric of
+`profiler.model.samples.METRICS`, NaN where absent (the shape of `Store.sample_arrays`)."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,8 @@ class Timeline:
 
 
 @dataclass(frozen=True)
-class Quality:
-    """Data-quality facts of one device."""
+class DataQuality:
+    """Data-quality facts of one device: provenance, status, gaps, counter agreement."""
 
     device: str
     provenance: str | None
@@ -54,7 +57,12 @@ class Quality:
 
 @dataclass
 class ReportData:
-    """The whole content of one report."""
+    """The whole content of one run's report, findings aside (they come with the analysis).
+
+    Attributes:
+        missing: what the report lacks (status, phases, samples, pruned raw samples), one
+            sentence each.
+    """
 
     run: RunRecord
     devices: list[DeviceRecord]
@@ -62,8 +70,7 @@ class ReportData:
     ladders: list[LadderSummary]
     device_summaries: list[DeviceSummary]
     timelines: list[Timeline]
-    quality: list[Quality]
-    analysis: dict[str, Any] | None
+    quality: list[DataQuality]
     duration_s: float | None
     missing: list[str] = field(default_factory=list)
 
@@ -114,16 +121,14 @@ def downsample(
     return centres, means, mins, maxs
 
 
-def _timeline(device: str, cols: dict[str, npt.NDArray[np.float64]]) -> Timeline:
+def _timeline(device: str, cols: Columns) -> Timeline:
     t = cols["t"]
     tc, p_mean, p_min, p_max = downsample(t, cols["power_w"], MAX_TIMELINE_POINTS)
     _, u_mean, _, u_max = downsample(t, cols["util"], MAX_TIMELINE_POINTS)
     return Timeline(device, tc, p_mean, p_min, p_max, u_mean, u_max, int(t.size))
 
 
-def _quality(
-    device: DeviceRecord, cols: dict[str, npt.NDArray[np.float64]], interval_s: float | None
-) -> Quality:
+def _quality(device: DeviceRecord, cols: Columns, interval_s: float | None) -> DataQuality:
     t = cols["t"]
     gaps = 0
     longest: float | None = None
@@ -136,7 +141,7 @@ def _quality(
     integrated = cols["energy_from_power_j"][~np.isnan(cols["energy_from_power_j"])]
     if counter.size and integrated.size and counter[-1] > 0:
         disagreement = float((integrated[-1] - counter[-1]) / counter[-1])
-    return Quality(
+    return DataQuality(
         device.info.device_id,
         device.info.provenance,
         device.status,
@@ -148,94 +153,64 @@ def _quality(
     )
 
 
-def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.NDArray[np.float64]]:
-    """Return one device's minute rollups shaped like `Store.sample_arrays` columns.
-
-    `t` is each minute's last sample, `util`/`power_w` the minute means, `energy_j` the
-    cumulative energy at the minute's end; metrics rollups do not keep are NaN.
-    """
-    rows = store.minute_rows(run_id, device_id)
-    n = len(rows)
-
-    def column(fn: Any) -> npt.NDArray[np.float64]:
-        return np.array([fn(r) for r in rows], dtype=np.float64).reshape(n)
-
-    def mean(total: str, count: str) -> Any:
-        return lambda r: r[total] / r[count] if r[count] else np.nan
-
-    energy = column(lambda r: np.nan if r["energy_j"] is None else r["energy_j"])
-    nan = np.full(n, np.nan)
-    return {
-        "t": column(lambda r: r["t_last"]),
-        "util": column(mean("util_sum", "util_n")),
-        "power_w": column(mean("power_sum", "power_n")),
-        "energy_j": np.where(np.isnan(energy), np.nan, np.nancumsum(energy)),
-        "energy_from_power_j": nan,
-        "mem_used_bytes": column(
-            lambda r: np.nan if r["mem_max_bytes"] is None else r["mem_max_bytes"]
-        ),
-        "clock_mhz": nan,
-        "temperature_c": nan,
-        "sm_active": column(mean("sm_sum", "sm_n")),
-    }
-
-
 def _duration_s(run: RunRecord) -> float | None:
     if not run.ended:
         return None
     return epoch_s(run.ended) - epoch_s(run.started)
 
 
-def gather(store: Store, run_id: str, analysis: dict[str, Any] | None) -> ReportData:
-    """Collect a stored run, its phases and its analysis into a `ReportData`.
-
-    Raises:
-        KeyError: no run `run_id` in the store.
-    """
-    run = store.get_run(run_id)
-    if run is None:
-        raise KeyError(run_id)
-    devices = store.devices(run_id)
-    phases = store.phases(run_id)
-    timelines: list[Timeline] = []
-    quality: list[Quality] = []
-    summaries: list[DeviceSummary] = []
-    pruned: list[str] = []
-    for device in devices:
-        cols = store.sample_arrays(run_id, device.info.device_id)
-        rolled = _minute_arrays(store, run_id, device.info.device_id)
-        if rolled["t"].size and (not cols["t"].size or rolled["t"][0] < cols["t"][0] - 60.0):
-            # retention pruned this device's early raw samples: its minute rollups still
-            # cover the whole run, so the report uses them (exact energy, minute means)
-            cols = rolled
-            pruned.append(device.info.device_id)
-        summaries.append(summarise_columns(device, cols["t"], cols["util"], cols["energy_j"]))
-        quality.append(_quality(device, cols, run.interval_s))
-        if cols["t"].size:
-            timelines.append(_timeline(device.info.device_id, cols))
+def _missing(
+    run: RunRecord, phases: Sequence[PhaseRecord], samples: int, pruned: Sequence[str]
+) -> list[str]:
     missing = []
     if run.status != "complete":
         missing.append(f"the run is {run.status}: figures cover only the part that was recorded")
     if not phases:
         missing.append("no workload phases: efficiency and proportionality sections are empty")
-    if not any(q.samples for q in quality):
+    if not samples:
         missing.append("no samples were recorded")
-    if analysis is None:
-        missing.append("no analysis: findings and savings are not shown")
     if pruned:
         missing.append(
             f"raw samples of {', '.join(pruned)} were pruned by retention: their timelines, "
             "energy and utilisation come from 1-minute rollups (minute means)"
         )
+    return missing
+
+
+def report_data(
+    run: RunRecord,
+    devices: Sequence[DeviceRecord],
+    phases: Sequence[PhaseRecord],
+    columns: Mapping[str, Columns],
+    pruned: Sequence[str] = (),
+) -> ReportData:
+    """Build a run's `ReportData` from its records and each device's sample columns.
+
+    Args:
+        run: the run.
+        devices: its devices, in report order.
+        phases: its phases (with their energy figures).
+        columns: device id -> that device's samples (a device without an entry has none).
+        pruned: ids of the devices whose columns are 1-minute rollups because retention
+            pruned their raw samples.
+    """
+    timelines: list[Timeline] = []
+    quality: list[DataQuality] = []
+    summaries: list[DeviceSummary] = []
+    for device in devices:
+        cols = columns[device.info.device_id]
+        summaries.append(summarise_columns(device, cols["t"], cols["util"], cols["energy_j"]))
+        quality.append(_quality(device, cols, run.interval_s))
+        if cols["t"].size:
+            timelines.append(_timeline(device.info.device_id, cols))
     return ReportData(
         run=run,
-        devices=devices,
-        phases=phases,
+        devices=list(devices),
+        phases=list(phases),
         ladders=summarise_ladders(phases),
         device_summaries=summaries,
         timelines=timelines,
         quality=quality,
-        analysis=analysis,
         duration_s=_duration_s(run),
-        missing=missing,
+        missing=_missing(run, phases, sum(q.samples for q in quality), pruned),
     )

@@ -14,13 +14,16 @@ from typing import Any
 
 import jinja2
 
+from profiler.analysis.assess import Assessment
 from profiler.analysis.savings import Site
+from profiler.analysis.trend import REGRESSION_DROP, Trend
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.units import J_PER_KWH
-from profiler.workflows.trend import REGRESSION_DROP, Trend
 from reports import charts
 from reports.data import ReportData
+
+NO_ANALYSIS = "no analysis: findings and savings are not shown"
 
 
 def _fmt(value: Any, spec: str = ".3g", unit: str = "") -> str:
@@ -51,11 +54,23 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(data: ReportData, site: Site | None = None) -> str:
-    """Return the report of `data` as one HTML document."""
-    site = site or Site()
-    findings = list((data.analysis or {}).get("findings") or [])
+def _ranked_findings(assessment: Assessment | None) -> list[dict[str, Any]]:
+    """Return the findings as design.md's JSON shape, the most facility kWh saved first."""
+    findings = [f.as_dict() for f in assessment.findings] if assessment is not None else []
     findings.sort(key=lambda f: _savings_point(f, "facility_kwh_per_year"), reverse=True)
+    return findings
+
+
+def render_html(data: ReportData, assessment: Assessment | None, site: Site | None = None) -> str:
+    """Return the report of a run as one HTML document.
+
+    Args:
+        data: the run's records and figures.
+        assessment: its analysis (findings, assumptions), None when not analysed.
+        site: PUE, grid intensity and tariff for the energy figures.
+    """
+    site = site or Site()
+    findings = _ranked_findings(assessment)
     energy_kwh = data.total_energy_kwh
     facility_kwh = energy_kwh * site.pue if energy_kwh is not None else None
     co2e_kg = facility_kwh * site.grid_g_per_kwh / 1000 if facility_kwh is not None else None
@@ -69,6 +84,9 @@ def render_html(data: ReportData, site: Site | None = None) -> str:
     return template.render(
         data=data,
         run=data.run,
+        missing=[*data.missing, *([] if assessment is not None else [NO_ANALYSIS])],
+        analysed=assessment is not None,
+        assumptions=assessment.assumptions if assessment is not None else [],
         site=site,
         findings=findings,
         top_findings=findings[:3],
@@ -85,9 +103,11 @@ def render_html(data: ReportData, site: Site | None = None) -> str:
     )
 
 
-def write_report(path: Path, data: ReportData, site: Site | None = None) -> Path:
+def write_report(
+    path: Path, data: ReportData, assessment: Assessment | None, site: Site | None = None
+) -> Path:
     """Write the report to `path` (its folder must exist) and return the path."""
-    path.write_text(render_html(data, site), encoding="utf-8")
+    path.write_text(render_html(data, assessment, site), encoding="utf-8")
     return path
 
 
@@ -96,21 +116,29 @@ def render_window_html(
     host: str | None,
     runs: list[RunRecord],
     trend: Trend,
-    analysis: dict[str, Any] | None,
+    assessment: Assessment | None,
     assumptions: list[str],
     site: Site | None = None,
 ) -> str:
-    """Return the report of a time window across runs: findings, trend, daily energy."""
+    """Return the report of a time window across runs: findings, trend, daily energy.
+
+    Args:
+        host: the host the window covers.
+        runs: the runs overlapping the window.
+        trend: units/J series and daily energy of the window.
+        assessment: findings of the window's monitoring data, None when there was none.
+        assumptions: the assumption lines to list.
+        site: PUE, grid intensity and tariff for the energy figures.
+    """
     site = site or Site()
-    findings = list((analysis or {}).get("findings") or [])
-    findings.sort(key=lambda f: _savings_point(f, "facility_kwh_per_year"), reverse=True)
+    findings = _ranked_findings(assessment)
     energy_j = sum(d.energy_j for d in trend.daily_energy) if trend.daily_energy else None
     energy_kwh = energy_j / J_PER_KWH if energy_j is not None else None
     facility_kwh = energy_kwh * site.pue if energy_kwh is not None else None
     missing = []
     if not runs:
         missing.append("no runs in the window")
-    if analysis is None:
+    if assessment is None:
         missing.append("no monitoring data to analyse: findings are not shown")
     if not trend.series:
         missing.append("no profiling runs: no efficiency trend")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from profiler.analysis.confidence import Quality, curve_tier, history_tier, power_tier
 from profiler.analysis.curve import PowerCurve, ladder_curve, model_curves
@@ -47,6 +48,8 @@ from profiler.model.units import DAY_S
 
 DEFAULTS = Thresholds()
 
+IntArray = npt.NDArray[np.int64]
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -71,7 +74,11 @@ class Assessment:
         }
 
 
-def _finish(findings: list[Finding], metrics: dict[str, Any], site: Site) -> Assessment:
+def conclude(findings: list[Finding], metrics: dict[str, Any], site: Site) -> Assessment:
+    """Apply precedence, rank, and collect every assumption line once (site lines last).
+
+    Adds the site's assumption lines to `metrics` as `site`.
+    """
     kept = ranked(apply_precedence(findings))
     metrics["site"] = site.assumptions()
     lines: list[str] = []
@@ -126,7 +133,7 @@ def _idle_power(
     return IdlePower(Estimate(point, low, high), "model", curves[0].label)
 
 
-def _minute_bins(series: DeviceSeries, origin: float, minute_s: float) -> np.ndarray[Any, Any]:
+def _minute_bins(series: DeviceSeries, origin: float, minute_s: float) -> IntArray:
     return np.floor((series.t - origin) / minute_s).astype(np.int64)
 
 
@@ -229,6 +236,137 @@ def _eligibility_notes(th: Thresholds) -> tuple[str, ...]:
     )
 
 
+def _keep(findings: list[Finding], *maybe: Finding | None) -> None:
+    """Append the findings that fired (a rule returns None when it does not)."""
+    findings.extend(f for f in maybe if f is not None)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What every rule over one host's window shares.
+
+    Attributes:
+        origin: the window's first sample time, for minute bins.
+        usage: device id -> usage statistics.
+        power_devices: CPU package and DRAM devices with power figures.
+        notes: assumption lines every finding of the window carries.
+    """
+
+    origin: float
+    usage: dict[str, UsageStats]
+    power_devices: list[DeviceSeries]
+    notes: tuple[str, ...]
+
+
+def _ladder_curve(ladder: LadderSummary | None) -> PowerCurve | None:
+    if ladder is None or not ladder.metrics:
+        return None
+    return ladder_curve(
+        ladder.metrics,
+        f"{ladder.workload} ladder on {ladder.device}",
+        estimated=is_estimate(ladder.provenance),
+    )
+
+
+def _rightsizing_findings(
+    host: DeviceSeries,
+    stats: UsageStats,
+    window: _Window,
+    curve: PowerCurve | None,
+    host_quality: Quality,
+    site: Site,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """CPU (under, over) and memory right-sizing of an eligible host."""
+    findings: list[Finding] = []
+    usage_only = dataclasses.replace(host_quality, power=None)
+    cores = host.spec.logical_cores
+    if cores:
+        curves = (
+            (curve, curve, curve)
+            if curve and not curve.estimated
+            else model_curves([s.spec for s in window.power_devices], thresholds)
+        )
+        cpu_quality = Quality(
+            power=host_quality.power,
+            curve=curve_tier(curves[0] if curves else None),
+            history=host_quality.history,
+            site_defaulted=site.defaulted,
+            notes=window.notes,
+        )
+        _keep(
+            findings,
+            under_provisioned_cpu(stats, cores, usage_only, thresholds),
+            over_provisioned_cpu(stats, cores, curves, site, cpu_quality, thresholds),
+        )
+    if host.spec.mem_total_bytes:
+        _keep(
+            findings,
+            over_provisioned_mem(stats, host.spec.mem_total_bytes, usage_only, thresholds),
+        )
+    return findings
+
+
+def _host_findings(
+    host: DeviceSeries,
+    gpus: Sequence[DeviceSeries],
+    window: _Window,
+    ladder: LadderSummary | None,
+    site: Site,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """INSUFFICIENT_DATA, or IDLE_HOST and right-sizing; LOW_EFFICIENCY_HOST with a ladder."""
+    stats = window.usage[host.spec.device_id]
+    host_quality = Quality(
+        power=power_tier(s.spec.provenance for s in window.power_devices),
+        history=history_tier(stats, thresholds),
+        site_defaulted=site.defaulted,
+        notes=window.notes,
+    )
+    findings: list[Finding] = []
+    if not stats.eligible(thresholds):
+        idle_util = thresholds.indicative_cpu_idle_util
+        share, idle_j = _indicative(
+            host, window.power_devices, window.origin, idle_util, thresholds
+        )
+        findings.append(_insufficient(stats, share, idle_j, window.notes, thresholds))
+    else:
+        activity = {}
+        for g in gpus:
+            gpu_stats = window.usage[g.spec.device_id]
+            sm_mean = gpu_stats.sm_mean
+            activity[g.spec.device_id] = sm_mean if sm_mean is not None else gpu_stats.util_mean
+        curve = _ladder_curve(ladder)
+        idle_power = _idle_power(window.power_devices, curve, thresholds)
+        _keep(findings, idle_host(stats, activity, idle_power, site, host_quality, thresholds))
+        findings.extend(
+            _rightsizing_findings(host, stats, window, curve, host_quality, site, thresholds)
+        )
+    if ladder is not None:
+        _keep(findings, low_efficiency_host(ladder, stats.util_mean, thresholds))
+    return findings
+
+
+def _gpu_findings(
+    gpu: DeviceSeries, window: _Window, site: Site, thresholds: Thresholds
+) -> list[Finding]:
+    """The GPU rules of an eligible GPU, else INSUFFICIENT_DATA with indicative figures."""
+    stats = window.usage[gpu.spec.device_id]
+    if not stats.eligible(thresholds):
+        share, idle_j = _indicative(
+            gpu, [gpu], window.origin, thresholds.indicative_gpu_idle_util, thresholds
+        )
+        return [_insufficient(stats, share, idle_j, window.notes, thresholds)]
+    quality = Quality(
+        power=power_tier([gpu.spec.provenance]),
+        history=history_tier(stats, thresholds),
+        site_defaulted=site.defaulted,
+        gpu_util_fallback=stats.sm_mean is None,
+        notes=window.notes,
+    )
+    return gpu_findings(stats, mean_power_w(gpu), site, quality, thresholds)
+
+
 def assess_usage(
     series: Sequence[DeviceSeries],
     site: Site,
@@ -253,105 +391,23 @@ def assess_usage(
             for s in present
         },
     }
-    base_notes = _eligibility_notes(thresholds) + tuple(
+    notes = _eligibility_notes(thresholds) + tuple(
         f"{s.spec.device_id} power is {s.spec.provenance}: a model, not a measurement"
         for s in present
         if s.spec.estimated
     )
-    gpus = [s for s in present if s.spec.kind == "gpu"]
     power_devices = [s for s in present if s.spec.kind in ("cpu", "dram") and s.spec.provenance]
-    curve = (
-        ladder_curve(
-            ladder.metrics,
-            f"{ladder.workload} ladder on {ladder.device}",
-            estimated=is_estimate(ladder.provenance),
-        )
-        if ladder and ladder.metrics
-        else None
-    )
+    window = _Window(origin, usage, power_devices, notes)
+    gpus = [s for s in present if s.spec.kind == "gpu"]
     findings: list[Finding] = []
     host = _host_subject(present)
     if host is not None:
-        stats = usage[host.spec.device_id]
-        host_quality = Quality(
-            power=power_tier(s.spec.provenance for s in power_devices),
-            history=history_tier(stats, thresholds),
-            site_defaulted=site.defaulted,
-            notes=base_notes,
-        )
-        if not stats.eligible(thresholds):
-            share, idle_j = _indicative(
-                host, power_devices, origin, thresholds.indicative_cpu_idle_util, thresholds
-            )
-            findings.append(_insufficient(stats, share, idle_j, base_notes, thresholds))
-        else:
-            activity = {
-                g.spec.device_id: (
-                    usage[g.spec.device_id].sm_mean
-                    if usage[g.spec.device_id].sm_mean is not None
-                    else usage[g.spec.device_id].util_mean
-                )
-                for g in gpus
-            }
-            idle = idle_host(
-                stats,
-                activity,
-                _idle_power(power_devices, curve, thresholds),
-                site,
-                host_quality,
-                thresholds,
-            )
-            findings.extend([idle] if idle else [])
-            cores = host.spec.logical_cores
-            if cores:
-                curves = (
-                    (curve, curve, curve)
-                    if curve and not curve.estimated
-                    else model_curves([s.spec for s in power_devices], thresholds)
-                )
-                cpu_quality = Quality(
-                    power=host_quality.power,
-                    curve=curve_tier(curves[0] if curves else None),
-                    history=host_quality.history,
-                    site_defaulted=site.defaulted,
-                    notes=base_notes,
-                )
-                usage_only = dataclasses.replace(host_quality, power=None)
-                for rule in (
-                    under_provisioned_cpu(stats, cores, usage_only, thresholds),
-                    over_provisioned_cpu(stats, cores, curves, site, cpu_quality, thresholds),
-                ):
-                    findings.extend([rule] if rule else [])
-            if host.spec.mem_total_bytes:
-                mem = over_provisioned_mem(
-                    stats,
-                    host.spec.mem_total_bytes,
-                    dataclasses.replace(host_quality, power=None),
-                    thresholds,
-                )
-                findings.extend([mem] if mem else [])
-        if ladder is not None:
-            low = low_efficiency_host(ladder, stats.util_mean, thresholds)
-            findings.extend([low] if low else [])
+        findings.extend(_host_findings(host, gpus, window, ladder, site, thresholds))
     for gpu in gpus:
-        stats = usage[gpu.spec.device_id]
-        quality = Quality(
-            power=power_tier([gpu.spec.provenance]),
-            history=history_tier(stats, thresholds),
-            site_defaulted=site.defaulted,
-            gpu_util_fallback=stats.sm_mean is None,
-            notes=base_notes,
-        )
-        if stats.eligible(thresholds):
-            findings.extend(gpu_findings(stats, mean_power_w(gpu), site, quality, thresholds))
-        else:
-            share, idle_j = _indicative(
-                gpu, [gpu], origin, thresholds.indicative_gpu_idle_util, thresholds
-            )
-            findings.append(_insufficient(stats, share, idle_j, base_notes, thresholds))
+        findings.extend(_gpu_findings(gpu, window, site, thresholds))
     if ladder is not None:
         metrics["workloads"] = [ladder.as_dict()]
-    return _finish(findings, metrics, site)
+    return conclude(findings, metrics, site)
 
 
 def assess_profile(
@@ -373,11 +429,11 @@ def assess_profile(
     summaries = summarise_ladders(phases)
     findings: list[Finding] = []
     for summary in summaries:
-        for rule in (
+        _keep(
+            findings,
             poor_proportionality(summary, thresholds),
             low_efficiency_host(summary, observed_util, thresholds),
-        ):
-            findings.extend([rule] if rule else [])
+        )
     findings.extend(better_placement(phases, thresholds))
     metrics = {
         "workloads": [
@@ -387,4 +443,4 @@ def assess_profile(
         "phases": len(phases),
         "observed_util": observed_util,
     }
-    return _finish(findings, metrics, site)
+    return conclude(findings, metrics, site)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from profiler.analysis.energy import coverage, energy_series, window_energy_j
-from profiler.model.device import DeviceRecord
+from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseRecord
 from profiler.model.samples import SampleRow
 
@@ -100,7 +100,7 @@ def phase_metrics(
 def _cpu_share(
     phase: PhaseRecord,
     by_device: dict[str, list[SampleRow]],
-    info: dict[str, Any],
+    info: dict[str, DeviceInfo],
     seconds: float,
 ) -> float | None:
     """Workers' CPU time over all CPU time on the host in the phase (Scaphandre/Kepler)."""

@@ -70,6 +70,23 @@ class DeviceInfo:
         )
 
 
+CAPACITY_METRICS = (
+    ("logical_cores", "finwatt_device_logical_cores", "Logical CPU cores of the device."),
+    (
+        "mem_total_bytes",
+        "finwatt_device_memory_total_bytes",
+        "Installed memory of the host, or GPU memory, in bytes.",
+    ),
+    (
+        "power_limit_w",
+        "finwatt_device_power_limit_watts",
+        "TDP or power limit of the device, in watts.",
+    ),
+)
+"""(DeviceInfo field, Prometheus gauge, HELP text) of the static capacity of a device: the
+exporter publishes them, fleet analysis reads them back to right-size and consolidate."""
+
+
 @dataclass(frozen=True)
 class DeviceRecord:
     """One row of the `device` table: the device and how it fared in the run."""

@@ -48,8 +48,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest, start_http_server
 from prometheus_client.registry import CollectorRegistry
 
-from profiler.model.device import DeviceInfo
-from profiler.model.samples import Reading, Tick
+from profiler.model.device import CAPACITY_METRICS, DeviceInfo
+from profiler.model.samples import METRIC_SPECS, Reading, Tick
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,9 @@ DEFAULT_PORT = 9464
 
 DEVICE_LABELS = ("device", "kind", "provenance")
 
-#: (metric name, Reading attribute, help text) of the per-device gauges.
-_GAUGES = (
-    ("finwatt_power_watts", "power_w", "Power drawn by the device, in watts."),
-    ("finwatt_utilization_ratio", "util", "Share of the device's capacity in use (0..1)."),
-    ("finwatt_sm_active_ratio", "sm_active", "GPU streaming-multiprocessor activity (0..1)."),
-    ("finwatt_memory_used_bytes", "mem_used_bytes", "Memory in use on the device, in bytes."),
-    ("finwatt_temperature_celsius", "temperature_c", "Device temperature, in degrees Celsius."),
-)
+_GAUGES = tuple((spec.prometheus, spec.name, spec.help) for spec in METRIC_SPECS if spec.prometheus)
+"""(metric name, Reading attribute, help text) of the per-device gauges, from the one
+metric table (`profiler.model.samples.METRIC_SPECS`)."""
 
 
 @dataclass
@@ -169,24 +164,11 @@ class FinwattCollector:
             "Static description of a device; the value is always 1.",
             labels=[*DEVICE_LABELS, "model"],
         )
-        capacity = [
-            ("finwatt_device_logical_cores", "logical_cores", "Logical CPU cores of the device."),
-            (
-                "finwatt_device_memory_total_bytes",
-                "mem_total_bytes",
-                "Installed memory of the host, or GPU memory, in bytes.",
-            ),
-            (
-                "finwatt_device_power_limit_watts",
-                "power_limit_w",
-                "TDP or power limit of the device, in watts.",
-            ),
-        ]
-        gauges = [GaugeMetricFamily(n, h, labels=DEVICE_LABELS) for n, _, h in capacity]
+        gauges = [GaugeMetricFamily(n, h, labels=DEVICE_LABELS) for _, n, h in CAPACITY_METRICS]
         for device_id, device in sorted(self._devices.items()):
             labels = self._labels(device_id)
             info.add_metric([*labels, device.model or ""], 1.0)
-            for gauge, (_, attribute, _) in zip(gauges, capacity, strict=True):
+            for gauge, (attribute, _, _) in zip(gauges, CAPACITY_METRICS, strict=True):
                 value = getattr(device, attribute)
                 if value is not None:
                     gauge.add_metric(labels, float(value))

@@ -1,12 +1,18 @@
 """Write HTML reports: one run (analysed, findings kept) or a window across runs.
 
-Used by `finwatt report`, `finwatt run --report` and scheduled runs.
+Used by `finwatt report`, `finwatt run --report` and scheduled runs. This module reads the
+store and runs the analysis; `reports` renders the records it is given.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
@@ -14,14 +20,74 @@ from profiler.model.run import RunRecord
 from profiler.model.units import epoch_s as _epoch
 from profiler.store.database import Store
 from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
-from profiler.workflows.trend import gather_trend
-from reports.data import gather
+from profiler.workflows.trend import gather_trend, runs_in_window
+from reports.data import Columns, ReportData, report_data
 from reports.render import render_window_html, write_report
+
+MinuteRow = dict[str, Any]
 
 
 def default_report_path(run_id: str) -> Path:
     """Return `finwatt-report-<run id>.html` in the current directory."""
     return Path.cwd() / f"finwatt-report-{run_id}.html"
+
+
+def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.NDArray[np.float64]]:
+    """Return one device's minute rollups shaped like `Store.sample_arrays` columns.
+
+    `t` is each minute's last sample, `util`/`power_w` the minute means, `energy_j` the
+    cumulative energy at the minute's end; metrics rollups do not keep are NaN.
+    """
+    rows = store.minute_rows(run_id, device_id)
+    n = len(rows)
+
+    def column(fn: Callable[[MinuteRow], float]) -> npt.NDArray[np.float64]:
+        return np.array([fn(r) for r in rows], dtype=np.float64).reshape(n)
+
+    def mean(total: str, count: str) -> Callable[[MinuteRow], float]:
+        return lambda r: r[total] / r[count] if r[count] else np.nan
+
+    energy = column(lambda r: np.nan if r["energy_j"] is None else r["energy_j"])
+    nan = np.full(n, np.nan)
+    return {
+        "t": column(lambda r: r["t_last"]),
+        "util": column(mean("util_sum", "util_n")),
+        "power_w": column(mean("power_sum", "power_n")),
+        "energy_j": np.where(np.isnan(energy), np.nan, np.nancumsum(energy)),
+        "energy_from_power_j": nan,
+        "mem_used_bytes": column(
+            lambda r: np.nan if r["mem_max_bytes"] is None else r["mem_max_bytes"]
+        ),
+        "clock_mhz": nan,
+        "temperature_c": nan,
+        "sm_active": column(mean("sm_sum", "sm_n")),
+    }
+
+
+def gather_report(store: Store, run_id: str) -> ReportData:
+    """Read a stored run, its devices, phases and samples into a `ReportData`.
+
+    A device whose early raw samples retention pruned is reported from its minute
+    rollups, which still cover the whole run (exact energy, minute means).
+
+    Raises:
+        KeyError: no run `run_id` in the store.
+    """
+    run = store.get_run(run_id)
+    if run is None:
+        raise KeyError(run_id)
+    devices = store.devices(run_id)
+    columns: dict[str, Columns] = {}
+    pruned: list[str] = []
+    for device in devices:
+        device_id = device.info.device_id
+        cols = store.sample_arrays(run_id, device_id)
+        rolled = _minute_arrays(store, run_id, device_id)
+        if rolled["t"].size and (not cols["t"].size or rolled["t"][0] < cols["t"][0] - 60.0):
+            cols = rolled
+            pruned.append(device_id)
+        columns[device_id] = cols
+    return report_data(run, devices, store.phases(run_id), columns, pruned)
 
 
 def report_run(
@@ -39,8 +105,7 @@ def report_run(
     result = analyze_run(store, run, site, thresholds or Thresholds())
     store_findings(store, result)
     target = path or default_report_path(run.id)
-    data = gather(store, run.id, result.as_dict() | {"assumptions": result.assessment.assumptions})
-    return write_report(target, data, site)
+    return write_report(target, gather_report(store, run.id), result.assessment, site)
 
 
 def report_window(
@@ -57,26 +122,20 @@ def report_window(
     Findings cover the monitoring data of `host` (default this machine) in the window;
     when there is none the report says so instead of failing.
     """
-    trend = gather_trend(store, since_s, host=host or socket.gethostname())
+    shown_host = host or socket.gethostname()
+    trend = gather_trend(store, since_s, host=shown_host)
     try:
         result = analyze_since(store, since_s, site, thresholds or Thresholds(), host=host)
     except AnalyzeError:
-        analysis, assumptions = None, site.assumptions()
+        assessment, assumptions = None, site.assumptions()
     else:
-        analysis, assumptions = result.as_dict(), result.assessment.assumptions
+        assessment, assumptions = result.assessment, result.assessment.assumptions
     start, end = _epoch(trend.window_start), _epoch(trend.window_end)
-    runs = [
-        r
-        for r in store.list_runs()
-        if (host or socket.gethostname()) == r.host
-        and _epoch(r.started) <= end
-        and (r.ended is None or _epoch(r.ended) >= start)
-    ]
     html = render_window_html(
-        host=host or socket.gethostname(),
-        runs=runs,
+        host=shown_host,
+        runs=runs_in_window(store, start, end, shown_host),
         trend=trend,
-        analysis=analysis,
+        assessment=assessment,
         assumptions=assumptions,
         site=site,
     )

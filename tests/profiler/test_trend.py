@@ -7,18 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from profiler.analysis.trend import EnergyTrace, Observation, compute_series, daily_energy
 from profiler.cli import main
 from profiler.model.device import DeviceInfo
 from profiler.model.run import PhaseRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
-from profiler.workflows.trend import (
-    EnergyTrace,
-    Observation,
-    compute_series,
-    daily_energy,
-    gather_trend,
-)
+from profiler.workflows.trend import gather_trend
 
 DAY = 86400.0
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC).timestamp()

@@ -10,14 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from profiler.analysis.assess import Assessment
+from profiler.analysis.findings import Finding
 from profiler.analysis.phases import phase_metrics
 from profiler.analysis.profile import summarise_ladders
 from profiler.analysis.savings import Site
-from profiler.model.device import DeviceInfo
-from profiler.model.run import PhaseRecord
+from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.run import PhaseRecord, RunRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
-from reports.data import downsample, gather
+from profiler.workflows.report import gather_report
+from reports.data import downsample, report_data
 from reports.render import render_html
 
 EVIL_LABEL = "<script>alert(1)</script>"
@@ -125,10 +128,11 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     run_id = make_run(db)
     with Store(db) as store:
-        data = gather(store, run_id, None)
+        data = gather_report(store, run_id)
         phases = store.phases(run_id)
     html = render_html(
         data,
+        None,
         Site(
             pue=1.5,
             pue_given=True,
@@ -160,7 +164,7 @@ def test_injection_renders_as_text_and_nothing_loads_from_the_network(tmp_path: 
     db = tmp_path / "f.db"
     run_id = make_run(db, label=EVIL_LABEL, model=EVIL_MODEL)
     with Store(db) as store:
-        html = render_html(gather(store, run_id, None))
+        html = render_html(gather_report(store, run_id), None)
     assert "<script" not in html.lower()
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -184,10 +188,38 @@ def test_interrupted_run_without_phases_still_renders_saying_what_is_missing(
         run = store.create_run("monitor", label="cut short", status="running", pid=1)
         store.add_devices(run.id, [DeviceInfo("host", "host", logical_cores=2)])
         store.finish_run(run.id, "interrupted")
-        html = render_html(gather(store, run.id, None))
+        html = render_html(gather_report(store, run.id), None)
     assert "the run is interrupted" in html
     assert "no workload phases" in html
     assert "no samples were recorded" in html
+
+
+def test_reports_render_records_and_columns_without_a_database() -> None:
+    run = RunRecord(
+        "r1", "monitor", EVIL_LABEL, "h", "2026-11-01T00:00:00.000Z",
+        "2026-11-01T00:00:10.000Z", "complete", {}, "0", interval_s=1.0,
+    )  # fmt: skip
+    cpu = DeviceRecord(DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"))
+    t = np.arange(1.0, 11.0)
+    nan = np.full(t.size, np.nan)
+    columns = {
+        "cpu:0": {
+            "t": t, "util": np.full(t.size, 0.5), "power_w": np.full(t.size, 30.0),
+            "energy_j": 30.0 * t, "energy_from_power_j": nan, "mem_used_bytes": nan,
+            "clock_mhz": nan, "temperature_c": nan, "sm_active": nan,
+        }
+    }  # fmt: skip
+    data = report_data(run, [cpu], [], columns)
+    assert data.total_energy_j == 300.0 and data.duration_s == 10.0
+    finding = Finding("IDLE_HOST", "cpu:0", "warning", "switch it off", {"p95_util": 0.01})
+    assessment = Assessment([finding], {}, ["PUE 1.5 (given)"])
+    cells = Cells()
+    cells.feed(render_html(data, assessment))
+    assert cells.by_id["total-j"].startswith("300.0 J")
+    assert cells.by_class["rule"] == ["IDLE_HOST"]
+    assert "PUE 1.5 (given)" in cells.by_id["assumptions"]
+    assert "no analysis" not in cells.by_id["missing"]
+    assert "no workload phases" in cells.by_id["missing"]
 
 
 def test_downsample_keeps_spikes_in_the_envelope() -> None:
@@ -214,7 +246,7 @@ def test_headless_chromium_renders_a_nonblank_page_and_prints_pdf(tmp_path: Path
     run_id = make_run(db)
     page = tmp_path / "report.html"
     with Store(db) as store:
-        page.write_text(render_html(gather(store, run_id, None)))
+        page.write_text(render_html(gather_report(store, run_id), None))
     flags = [
         "--headless",
         "--no-sandbox",
@@ -276,7 +308,7 @@ def test_a_day_at_1hz_for_3_devices_renders_within_3_mb(tmp_path: Path) -> None:
             [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
         )
         store.finish_run(run.id, "complete")
-        html = render_html(gather(store, run.id, None))
+        html = render_html(gather_report(store, run.id), None)
     # the render time target (<= 10 s) is measured in bench/report.py, not asserted here
     assert len(html.encode()) <= 3 * 2**20
     assert html.count("data:image/svg+xml") == 3 + 0  # one timeline per device, no ladder
@@ -304,17 +336,17 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
             [SampleRow("cpu:0", float(x), util=0.5, power_w=80.0, energy_j=80.0 * x) for x in t],
         )
         store.finish_run(run.id, "complete")
-        before = gather(store, run.id, None).total_energy_j
+        before = gather_report(store, run.id).total_energy_j
     prune(db, keep_raw_days=14)
     with Store(db) as store:
         assert not store.samples(run.id)  # the raw rows are gone
-        data = gather(store, run.id, None)
+        data = gather_report(store, run.id)
     assert before == pytest.approx(80.0 * 3600)
     assert data.total_energy_j == pytest.approx(before)
     assert any("pruned by retention" in m for m in data.missing)
     (timeline,) = data.timelines
     assert timeline.samples == np.unique(np.floor(t / 60)).size  # one point per minute
-    assert "pruned by retention" in render_html(data)
+    assert "pruned by retention" in render_html(data, None)
 
 
 def test_export_of_a_pruned_run_warns_that_raw_samples_are_gone(tmp_path: Path) -> None:
