@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from profiler.store.database import Store
+from profiler.store import Store
 from profiler.store.interchange import import_run, parse_document, validate_document, write_json
 from tests.fakes.history import write_history
 

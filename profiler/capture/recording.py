@@ -16,7 +16,7 @@ from profiler.capture.sampler import Sampler, TickSink
 from profiler.model.device import DeviceStatus
 from profiler.model.samples import SampleRow, Tick
 from profiler.sensors.probe import SensorSet
-from profiler.store.database import SampleWriter, Store
+from profiler.store import SampleWriter, Store
 
 
 class Recording:

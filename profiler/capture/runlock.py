@@ -27,10 +27,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from profiler.model.errors import FinwattRuntimeError
 from profiler.model.units import iso_z
 
 
-class LockHeldError(RuntimeError):
+class LockHeldError(FinwattRuntimeError):
     """The lock is held by another process; the message names the holder."""
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
 
 from profiler.analysis.phases import phase_metrics
+from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording
 from profiler.model.run import PhaseRecord
 from profiler.store.database import Store
@@ -24,53 +24,14 @@ from workloads.pool import PhaseResult, WorkerError, WorkerPool, usable_cores
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEVELS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
-QUICK_LEVELS = (1.0, 0.5, 0.0)
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What a profiling run does.
-
-    Attributes:
-        workloads: workload names, in run order.
-        devices: "cpu" and/or "gpu:N".
-        levels: target loads, descending; 0 is active idle and runs last.
-        phase_seconds: length of each level.
-        calibration_interval_s: length of each of the 3 calibration intervals.
-        size: workload problem size.
-        interval_s: sampling interval.
-        quick: results are indicative (short phases).
-        seed: root seed of the workloads.
-    """
-
-    workloads: tuple[str, ...]
-    devices: tuple[str, ...]
-    levels: tuple[float, ...] = DEFAULT_LEVELS
-    phase_seconds: float = 60.0
-    calibration_interval_s: float = 10.0
-    size: str = "standard"
-    interval_s: float = 1.0
-    quick: bool = False
-    seed: int = 0
-
-    def phase_count(self) -> int:
-        """Return the number of ladder phases the plan runs."""
-        return len(self.workloads) * len(self.devices) * len(self.levels)
-
-    def as_config(self) -> dict[str, Any]:
-        """Return the plan as the run's stored configuration."""
-        return {"command": "run", **asdict(self)}
-
-
-class Progress(Protocol):
-    """Receives progress events (the CLI's rich display implements it)."""
-
-    def stage(self, workload: str, device: str, what: str, seconds: float) -> None:
-        """Show that a stage (prepare, calibrate, a level) begins, lasting about `seconds`."""
-
-    def phase_done(self, phase: PhaseRecord) -> None:
-        """Show a phase that ended and was stored."""
+__all__ = [
+    "DEFAULT_LEVELS",
+    "QUICK_LEVELS",
+    "Progress",
+    "RunPlan",
+    "finalise_phases",
+    "run_profile",
+]
 
 
 @dataclass
@@ -115,8 +76,9 @@ def run_profile(
     report = progress or _NullProgress()
     status = "failed"
     recording.start()
-    assert recording.sampler.t0 is not None
     t0 = recording.sampler.t0
+    if t0 is None:  # Sampler.start() sets it; a sampler factory that does not is a bug
+        raise RuntimeError("the recording's sampler did not start")
     try:
         for workload in plan.workloads:
             for device in plan.devices:

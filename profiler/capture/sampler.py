@@ -126,23 +126,21 @@ class Sampler:
             self._thread.join()
             self._thread = None
         if self.t0 is not None:
-            self._tick(self._clock.now())
+            self._tick(self._clock.now(), self.t0)
 
     # --- the loop -------------------------------------------------------------------
 
     def run(self) -> None:
         """Run ticks (and wrap-guard polls) until `stop()`; call `begin()` first."""
-        if self.t0 is None:
-            self.begin()
-        assert self.t0 is not None
-        next_tick = self.t0 + self.interval_s
-        next_poll = self.t0 + self._poll_s if self._poll_s else math.inf
+        t0 = self.t0 if self.t0 is not None else self.begin()
+        next_tick = t0 + self.interval_s
+        next_poll = t0 + self._poll_s if self._poll_s else math.inf
         while True:
             now = self._clock.now()
             if now >= next_tick:
                 behind = int((now - next_tick) // self.interval_s)
                 self.missed_ticks += behind
-                self._tick(now)
+                self._tick(now, t0)
                 next_tick += (behind + 1) * self.interval_s
                 next_poll = now + self._poll_s if self._poll_s else math.inf
                 continue
@@ -162,8 +160,7 @@ class Sampler:
             except Exception as err:  # noqa: BLE001 - loop boundary: log, degrade, go on
                 self._family_failed(family, err)
 
-    def _tick(self, now: float) -> None:
-        assert self.t0 is not None
+    def _tick(self, now: float, t0: float) -> None:
         merged: dict[str, Reading] = {}
         for family in self._families:
             try:
@@ -184,7 +181,7 @@ class Sampler:
                 else:
                     merged[reading.device_id] = reading
         self.ticks += 1
-        tick = Tick(self.ticks, now - self.t0, merged, self.missed_ticks)
+        tick = Tick(self.ticks, now - t0, merged, self.missed_ticks)
         self.last_tick = tick
         for sink in self._sinks:
             sink(tick)

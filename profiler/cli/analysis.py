@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from profiler.cli.common import (
-    EXIT_FAILURE,
-    EXIT_USAGE,
     CountryOption,
     DbOption,
     IntensityOption,
@@ -22,7 +21,6 @@ from profiler.cli.common import (
     RegionOption,
     StepOption,
     app,
-    cli_settings,
     emit_json,
     fail,
     fmt,
@@ -33,7 +31,13 @@ from profiler.cli.common import (
     provenance_label,
     site_options,
 )
+from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
 from profiler.model.units import J_PER_KWH
+from profiler.settings.config import load_settings
+
+if TYPE_CHECKING:
+    from profiler.analysis.savings import Site
+    from profiler.analysis.thresholds import Thresholds
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:
@@ -50,7 +54,7 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _evidence_line(evidence: dict[str, Any]) -> str:
+def _evidence_line(evidence: Mapping[str, object]) -> str:
     parts = []
     for key, value in evidence.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -130,7 +134,7 @@ def analyze(
     import dataclasses
 
     from profiler.analysis.thresholds import Thresholds
-    from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, resolve_run
+    from profiler.workflows.analyze import analyze_run, analyze_since, resolve_run
     from profiler.workflows.analyze import store_findings as keep_findings
 
     if run_id is not None and since is not None:
@@ -149,20 +153,17 @@ def analyze(
         thresholds = dataclasses.replace(thresholds, min_valid_hours=min_hours)
     if sizes is not None:
         thresholds = dataclasses.replace(thresholds, cpu_sizes=_parse_sizes(sizes))
-    site = site_options(country, carbon_intensity, pue, price_per_kwh, region)
+    settings = load_settings(db)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
     if prometheus is not None or step is not None or match is not None:
         _analyze_prometheus(prometheus, run_id, since_s, step, match, site, thresholds, as_json)
         return
-    settings = cli_settings(db)
     with open_store(settings) as store:
         store.mark_stale_runs()
-        try:
-            if since_s is not None:
-                result = analyze_since(store, since_s, site, thresholds, host=host)
-            else:
-                result = analyze_run(store, resolve_run(store, run_id), site, thresholds)
-        except AnalyzeError as err:
-            fail(str(err), EXIT_USAGE)
+        if since_s is not None:
+            result = analyze_since(store, since_s, site, thresholds, host=host)
+        else:
+            result = analyze_run(store, resolve_run(store, run_id), site, thresholds)
         keep_findings(store, result)
     document = result.as_dict()
     if as_json:
@@ -196,13 +197,14 @@ def report(
     db: DbOption = None,
 ) -> None:
     """Write a self-contained HTML efficiency report of a run and print its path."""
-    from profiler.workflows.analyze import AnalyzeError, resolve_run
+    from profiler.workflows.analyze import resolve_run
     from profiler.workflows.report import report_run, report_window
 
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
-    site = site_options(country, carbon_intensity, pue, price_per_kwh, region)
+    settings = load_settings(db)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
     if prometheus is not None:
         if run_id is not None:
             fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
@@ -224,9 +226,11 @@ def report(
         return
     if step is not None or match is not None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
-    settings = cli_settings(db)
     if not settings.db_path.exists():
-        fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
+        fail(
+            f"no database at {settings.db_path}; record a run first (finwatt run --quick)",
+            EXIT_USAGE,
+        )
     with open_store(settings) as store:
         store.mark_stale_runs()
         if since_s is not None:
@@ -235,10 +239,7 @@ def report(
             except OSError as err:
                 fail(f"cannot write the report: {err}", EXIT_FAILURE)
             return
-        try:
-            run = resolve_run(store, run_id)
-        except AnalyzeError as err:
-            fail(str(err), EXIT_USAGE)
+        run = resolve_run(store, run_id)
         try:
             path = report_run(store, run, site, output)
         except OSError as err:
@@ -252,8 +253,8 @@ def _analyze_prometheus(
     since_s: float | None,
     step: str | None,
     match: str | None,
-    site: Any,
-    thresholds: Any,
+    site: Site,
+    thresholds: Thresholds,
     as_json: bool,
 ) -> None:
     """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes."""
@@ -273,33 +274,28 @@ def _fleet_document(
     since_s: float | None,
     step: str | None,
     match: str | None,
-    site: Any,
-    thresholds: Any,
+    site: Site,
+    thresholds: Thresholds,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Read and assess the fleet a Prometheus scrapes; one-line errors (1, or 2 for usage)."""
+    """Read and assess the fleet a Prometheus scrapes (FleetError exits 1, FleetUsageError 2)."""
     import time
 
     from profiler.model.units import epoch_to_iso
     from profiler.prometheus.query import (
         DEFAULT_MATCH,
-        FleetError,
+        DEFAULT_SINCE_S,
+        DEFAULT_STEP_S,
         FleetOptions,
-        FleetUsageError,
-        analyze_prometheus,
     )
+    from profiler.workflows.fleet import analyze_prometheus
 
     options = FleetOptions(
         url=url,
-        since_s=since_s if since_s is not None else 14 * 86_400.0,
-        step_s=parse_seconds(step, "--step") if step is not None else 300.0,
+        since_s=since_s if since_s is not None else DEFAULT_SINCE_S,
+        step_s=parse_seconds(step, "--step") if step is not None else DEFAULT_STEP_S,
         match=match if match is not None else DEFAULT_MATCH,
     )
-    try:
-        result = analyze_prometheus(options, site, thresholds, now_s=time.time())
-    except FleetUsageError as err:
-        fail(str(err), EXIT_USAGE)
-    except FleetError as err:
-        fail(str(err), EXIT_FAILURE)
+    result = analyze_prometheus(options, site, thresholds, now_s=time.time())
     return result.as_dict(epoch_to_iso), result.assumptions
 
 
@@ -314,7 +310,7 @@ def trend(
     from profiler.workflows.trend import gather_trend
 
     since_s = parse_seconds(since, "--since")
-    settings = cli_settings(db)
+    settings = load_settings(db)
     with open_store(settings) as store:
         result = gather_trend(store, since_s, host=host)
     if as_json:

@@ -10,11 +10,9 @@ import typer
 from rich.table import Table
 
 from profiler.cli.common import (
-    EXIT_USAGE,
     DbOption,
     JsonOption,
     app,
-    cli_settings,
     emit_json,
     err_console,
     fail,
@@ -22,7 +20,9 @@ from profiler.cli.common import (
     out,
     parse_seconds,
 )
+from profiler.model.errors import EXIT_USAGE
 from profiler.model.units import DAY_S
+from profiler.settings.config import load_settings
 from profiler.store.database import StoreError
 
 EXPORT_FORMATS = ("json", "csv")
@@ -50,7 +50,7 @@ def export_command(
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"{fmt!r}: use json or csv", param_hint="--format")
     writer = write_json if fmt == "json" else write_csv
-    settings = cli_settings(db)
+    settings = load_settings(db)
     with open_store(settings) as store:
         if store.get_run(run_id) is None:
             fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
@@ -101,7 +101,7 @@ def import_command(
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as err:
         fail(f"cannot read {file}: {err.strerror}", EXIT_USAGE)
-    settings = cli_settings(db)
+    settings = load_settings(db)
     with open_store(settings) as store:
         try:
             run_id = import_run(store, parse_document(data), source=name)
@@ -129,9 +129,12 @@ def db_stats_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show the database's size, rows per table, and the time raw samples and rollups cover."""
     from profiler.store.retention import db_stats
 
-    settings = cli_settings(db)
+    settings = load_settings(db)
     if not settings.db_path.exists():
-        fail(f"no database at {settings.db_path}; record a run first (finwatt run --quick)", 2)
+        fail(
+            f"no database at {settings.db_path}; record a run first (finwatt run --quick)",
+            EXIT_USAGE,
+        )
     try:
         stats = db_stats(settings.db_path)
     except StoreError as err:
@@ -173,7 +176,7 @@ def db_prune_command(
     rollup_s = parse_seconds(keep_rollups, "--keep-rollups")
     if rollup_s < raw_s:
         fail(f"--keep-rollups {keep_rollups} is shorter than --keep-raw {keep_raw}", EXIT_USAGE)
-    settings = cli_settings(db)
+    settings = load_settings(db)
     if not settings.db_path.exists():
         fail(f"no database at {settings.db_path}; nothing to prune", EXIT_USAGE)
     try:

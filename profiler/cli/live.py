@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
 
 from profiler.capture.recording import Recording
-from profiler.capture.sampler import check_interval
+from profiler.capture.signals import stop_on_signals
 from profiler.cli.common import (
     CountryOption,
     DbOption,
@@ -16,16 +17,16 @@ from profiler.cli.common import (
     PriceOption,
     PueOption,
     RegionOption,
-    StopSignal,
     app,
-    cli_settings,
     grid_code,
+    metrics_server_errors,
     out,
-    parse_seconds,
-    probe,
+    parse_interval,
     site_options,
-    start_exporter,
+    warn_public,
 )
+from profiler.settings.config import load_settings
+from profiler.workflows.probe import probe
 
 
 @app.command()
@@ -46,36 +47,33 @@ def live(
 ) -> None:
     """Full-screen live view of every device's power, utilisation, energy and waste."""
     from profiler.capture.sampler import Sampler
-    from profiler.live.view import LiveState, Rates, run_live, show_once
+    from profiler.live import LiveState, Rates, UnrecordedSource, run_live, show_once
+    from profiler.workflows.monitor import monitor_recording
     from profiler.workflows.profile_watch import ProfileWatch
 
-    interval_s = parse_seconds(interval, "--interval")
-    try:
-        check_interval(interval_s)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--interval") from err
-    site = site_options(country, carbon_intensity, pue, price_per_kwh, region)
-    rates = Rates.from_site(site, code=region or country or grid_code(cli_settings(db)))
-    settings = cli_settings(db)
+    interval_s = parse_interval(interval)
+    settings = load_settings(db)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
+    rates = Rates.from_site(site, code=region or country or grid_code(settings))
     sensors = probe(settings)
     state = LiveState(
         sensors.devices, interval_s=interval_s, families=sensors.family_devices, rates=rates
     )
-    source: Recording | Sampler
+    source: Recording | UnrecordedSource
     try:
         if record:
-            config = {"command": "live", "interval_s": interval_s}
-            source = Recording(
-                settings.db_path,
-                sensors,
-                kind="monitor",
+            source = monitor_recording(
+                settings,
                 interval_s=interval_s,
-                config=config,
+                config={"command": "live", "interval_s": interval_s},
+                sensors=sensors,
                 sinks=[state.consume],
             )
             state.recording_run_id = source.run_id
         else:
-            source = Sampler(sensors.families, sensors.family_devices, interval_s, [state.consume])
+            source = UnrecordedSource(
+                Sampler(sensors.families, sensors.family_devices, interval_s, [state.consume])
+            )
         watch = ProfileWatch(settings.db_path)
         code = (
             show_once(state, source, out, profile=watch)
@@ -104,31 +102,18 @@ def serve(
     nothing is lost). `--db` only locates the settings; use `finwatt monitor --serve` to
     record while serving.
     """
-    from profiler.capture.sampler import Sampler
+    from profiler.workflows.serve import serving
 
-    interval_s = parse_seconds(interval, "--interval")
-    try:
-        check_interval(interval_s)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--interval") from err
-    settings = cli_settings(db)
-    sensors = probe(settings)
-    try:
-        with StopSignal() as stop:
-            collector, server = start_exporter(sensors.devices, host, port)
-            sampler = Sampler(
-                sensors.families, sensors.family_devices, interval_s, [collector.observe]
-            )
-            sampler.start()
-            print(
-                f"finwatt: serving http://{host}:{server.port}/metrics, sampling every "
-                f"{interval_s:g}s; Ctrl-C stops",
-                file=sys.stderr,
-            )
-            try:
-                stop.event.wait()
-            finally:
-                sampler.stop()
-                server.close()
-    finally:
-        sensors.close()
+    interval_s = parse_interval(interval)
+    settings = load_settings(db)
+    with ExitStack() as cleanup:
+        stop = cleanup.enter_context(stop_on_signals())
+        with metrics_server_errors(port):
+            exporter = cleanup.enter_context(serving(settings, host, port, interval_s))
+        warn_public(host, exporter.port)
+        print(
+            f"finwatt: serving http://{host}:{exporter.port}/metrics, sampling every "
+            f"{interval_s:g}s; Ctrl-C stops",
+            file=sys.stderr,
+        )
+        stop.event.wait()

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from profiler.cli.common import (
-    EXIT_FAILURE,
-    EXIT_USAGE,
     DbOption,
     JsonOption,
     app,
-    cli_settings,
     emit_json,
     fail,
+    metrics_server_errors,
     open_store,
     out,
     parse_levels,
-    probe,
-    start_exporter,
 )
-from profiler.model.errors import ConfigError
+from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
 from profiler.model.units import iso_z
-from profiler.settings.config import Settings
+from profiler.settings.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from profiler.schedule.timing import FireResult
 
 schedule_app = typer.Typer(
     help="Scheduled profiling and monitoring runs ([[schedule]] in config.toml).",
@@ -46,7 +46,7 @@ def _schedule_settings(config: Path | None, db: Path | None) -> Settings:
 
     if config is not None:
         use_config_file(config)
-    return cli_settings(db)
+    return load_settings(db)
 
 
 @schedule_app.command("list")
@@ -56,14 +56,11 @@ def schedule_list(
     """Show each entry with its next three fire times, last run and status."""
     from datetime import UTC, datetime
 
-    from profiler.schedule.state import ScheduleStateError, StateFile, state_path
+    from profiler.schedule.state import StateFile, state_path
     from profiler.schedule.timing import upcoming
 
     settings = _schedule_settings(config, db)
-    try:
-        book = StateFile(state_path(settings.db_path))
-    except ScheduleStateError as err:
-        fail(str(err), EXIT_FAILURE)
+    book = StateFile(state_path(settings.db_path))
     states = book.states()
     now = datetime.now(UTC)
     rows = []
@@ -128,8 +125,8 @@ def schedule_add(
     config: ConfigOption = None,
 ) -> None:
     """Add a [[schedule]] entry to the config file, keeping its comments and layout."""
-    from profiler.schedule.edit import add_entry
     from profiler.settings.config import config_path, use_config_file
+    from profiler.settings.config_edit import add_entry
 
     if config is not None:
         use_config_file(config)
@@ -150,10 +147,7 @@ def schedule_add(
         "grace_period": grace_period,
     }
     path = config_path()
-    try:
-        entry = add_entry(path, table)
-    except ConfigError as err:
-        fail(str(err), EXIT_USAGE)
+    entry = add_entry(path, table)
     print(f"added {entry.name} ({entry.trigger}, {entry.action}) to {path}")
 
 
@@ -162,22 +156,19 @@ def schedule_remove(
     name: Annotated[str, typer.Argument(help="Entry to remove.")], config: ConfigOption = None
 ) -> None:
     """Remove a [[schedule]] entry from the config file, keeping the rest as it was."""
-    from profiler.schedule.edit import remove_entry
     from profiler.settings.config import config_path, use_config_file
+    from profiler.settings.config_edit import remove_entry
 
     if config is not None:
         use_config_file(config)
     path = config_path()
-    try:
-        remove_entry(path, name)
-    except ConfigError as err:
-        fail(str(err), EXIT_USAGE)
+    remove_entry(path, name)
     print(f"removed {name} from {path}")
 
 
-def _scheduler(settings: Settings, *, once: bool) -> list[Any]:
-    from profiler.schedule.state import ScheduleStateError
-    from profiler.workflows.scheduler import SchedulerBusyError, run_scheduler
+def _scheduler(settings: Settings, *, once: bool) -> list[FireResult]:
+    """Run the schedule with its log on stderr; SchedulerBusyError and the like exit 1."""
+    from profiler.workflows.scheduler import run_scheduler
 
     if not settings.schedules:
         fail(
@@ -194,8 +185,6 @@ def _scheduler(settings: Settings, *, once: bool) -> list[Any]:
     logger.propagate = False
     try:
         return run_scheduler(settings, once=once)
-    except (SchedulerBusyError, ScheduleStateError) as err:
-        fail(str(err), EXIT_FAILURE)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
@@ -217,22 +206,16 @@ def schedule_daemon(
     the holder of the lock. With --serve, an exporter samples on its own (1 s) and serves
     /metrics on 127.0.0.1 for as long as the daemon runs.
     """
+    from profiler.workflows.serve import serving
+
     settings = _schedule_settings(config, db)
     if not serve_metrics:
         _scheduler(settings, once=False)
         return
-    from profiler.capture.sampler import Sampler
-
-    sensors = probe(settings)
-    collector, server = start_exporter(sensors.devices, "127.0.0.1", port)
-    sampler = Sampler(sensors.families, sensors.family_devices, 1.0, [collector.observe])
-    sampler.start()
-    try:
+    with ExitStack() as cleanup:
+        with metrics_server_errors(port):
+            cleanup.enter_context(serving(settings, "127.0.0.1", port, interval_s=1.0))
         _scheduler(settings, once=False)
-    finally:
-        sampler.stop()
-        server.close()
-        sensors.close()
 
 
 @schedule_app.command("run-due")

@@ -3,7 +3,9 @@
 design.md's exit codes: 1 runtime failure, 2 bad usage or bad input. Each package's
 errors subclass `FinwattRuntimeError` (exit 1) or `FinwattInputError` (exit 2); the CLI maps
 any `FinwattError` to a one-line message and `exit_code` in one place
-(`profiler.cli.main`).
+(`profiler.cli.main`). The two branches also keep the builtin each error had before the
+root existed (`RuntimeError`, `ValueError`), so an `except ValueError` around a parser
+still catches a `FinwattInputError`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ class FinwattError(Exception):
     exit_code: int = EXIT_FAILURE
 
 
-class FinwattRuntimeError(FinwattError):
-    """Something failed at run time (a sensor, a file, a server): exit 1."""
+class FinwattRuntimeError(FinwattError, RuntimeError):
+    """Something failed at run time (a sensor, a file, a server, a lock): exit 1."""
 
     exit_code = EXIT_FAILURE
 

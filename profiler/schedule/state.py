@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from profiler.model.errors import FinwattRuntimeError
 from profiler.model.units import iso_z, parse_iso
 from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.timing import Decision, EntryState, FireResult, utc
@@ -25,7 +26,7 @@ FORMAT_VERSION = 1
 MAX_EVENTS = 200
 
 
-class ScheduleStateError(RuntimeError):
+class ScheduleStateError(FinwattRuntimeError):
     """The state file cannot be read or written; the message names it and the fix."""
 
 
@@ -96,8 +97,7 @@ class StateFile:
         """Return every entry's scheduling state by name."""
         out: dict[str, EntryState] = {}
         for name, record in self._data["entries"].items():
-            since = _time(record["since"])
-            assert since is not None
+            since = parse_iso(record["since"])
             out[name] = EntryState(record["trigger"], since, _time(record.get("last_fire")))
         return out
 

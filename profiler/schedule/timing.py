@@ -23,7 +23,7 @@ import itertools
 import logging
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -106,7 +106,8 @@ def fire_times_after(
     if entry.cron is not None:
         yield from _cron_times(entry.cron, after)
         return
-    assert entry.every_s is not None
+    if entry.every_s is None:  # parse_entry requires one of cron and every
+        raise ValueError(f"schedule entry {entry.name!r} has neither cron nor every")
     period = timedelta(seconds=entry.every_s)
     anchor = state.last_fire + period if state.last_fire is not None else state.since
     if anchor <= after:
@@ -250,7 +251,7 @@ class Actions(Protocol):
 
 
 class StateBook(Protocol):
-    """Keeps entry states and outcomes (`profiler.schedule_state.StateFile`)."""
+    """Keeps entry states and outcomes (`profiler.schedule.state.StateFile`)."""
 
     def states(self) -> dict[str, EntryState]:
         """Return every entry's state by name."""
@@ -279,11 +280,34 @@ def run_loop(
     and return (`finwatt schedule run-due`). Sleeps at most `max_sleep_s` at a time, so
     a clock jump (suspend, NTP) is noticed within that.
     """
-    results: list[FireResult] = []
+    outcomes = _Outcomes(book)
+    first_pass = True
+    while not stop.is_set():
+        outcomes.record_all(actions.poll(clock.now()))
+        if first_pass or not once:
+            _fire_due(entries, book, actions, clock, stop, grace_period_s, outcomes)
+        first_pass = False
+        if once and not actions.active():
+            break
+        _sleep_until_next(entries, book, actions, clock, stop, once=once, max_sleep_s=max_sleep_s)
+    outcomes.record_all(actions.stop_all())
+    return outcomes.results
 
-    def record(result: FireResult) -> None:
-        book.outcome(result)
-        results.append(result)
+
+class _Outcomes:
+    """Every result of a loop, in order: kept in the state book and logged."""
+
+    def __init__(self, book: StateBook) -> None:
+        self.book = book
+        self.results: list[FireResult] = []
+
+    def record_all(self, results: Iterable[FireResult]) -> None:
+        for result in results:
+            self.record(result)
+
+    def record(self, result: FireResult) -> None:
+        self.book.outcome(result)
+        self.results.append(result)
         level = logging.INFO if result.status in ("running", "complete") else logging.WARNING
         log.log(
             level,
@@ -295,46 +319,70 @@ def run_loop(
             f": {result.message}" if result.message else "",
         )
 
-    first_pass = True
-    while not stop.is_set():
-        for result in actions.poll(clock.now()):
-            record(result)
-        if first_pass or not once:
-            for entry in entries:
-                if stop.is_set():
-                    break
-                now = clock.now()
-                state = fresh_state(entry, book.states().get(entry.name), now)
-                decision = decide(entry, state, now, grace_period_s)
-                book.handled(entry, state, decision)
-                if decision is None:
-                    continue
-                if decision.skipped:
-                    assert decision.first_skipped is not None
-                    assert decision.last_skipped is not None
-                    log.warning(
-                        "%s: skipped %d missed fire time(s) from %s to %s (beyond the "
-                        "grace period, or superseded by a newer one)",
-                        entry.name,
-                        decision.skipped,
-                        decision.first_skipped.isoformat(timespec="seconds"),
-                        decision.last_skipped.isoformat(timespec="seconds"),
-                    )
-                if decision.fire_time is not None:
-                    log.info("%s: firing (%s, %s)", entry.name, entry.action, entry.trigger)
-                    record(actions.fire(entry, decision.fire_time))
-        first_pass = False
-        if once and not actions.active():
-            break
-        now = clock.now()
-        wakes = [t for t in (actions.next_deadline(),) if t is not None]
-        if not once:
-            pending = next_wake(entries, book.states(), now)
-            if pending is not None:
-                wakes.append(pending)
-        sleep_s = min([(t - now).total_seconds() for t in wakes] + [max_sleep_s])
-        if sleep_s > 0:
-            clock.wait(stop, sleep_s)
-    for result in actions.stop_all():
-        record(result)
-    return results
+
+def _fire_due(
+    entries: Sequence[ScheduleEntry],
+    book: StateBook,
+    actions: Actions,
+    clock: Clock,
+    stop: threading.Event,
+    grace_period_s: float,
+    outcomes: _Outcomes,
+) -> None:
+    """Decide each entry in turn and fire it if due.
+
+    Each entry is decided just before it fires, not all at once first: a profiling run
+    takes minutes, and the entries after it are decided at the time it ends.
+    """
+    for entry in entries:
+        if stop.is_set():
+            return
+        decision = _decide(entry, book, clock.now(), grace_period_s)
+        if decision is not None and decision.fire_time is not None:
+            log.info("%s: firing (%s, %s)", entry.name, entry.action, entry.trigger)
+            outcomes.record(actions.fire(entry, decision.fire_time))
+
+
+def _decide(
+    entry: ScheduleEntry, book: StateBook, now: datetime, grace_period_s: float
+) -> Decision | None:
+    """Return what is due for `entry` now, keeping the decision (skips too) in the book."""
+    state = fresh_state(entry, book.states().get(entry.name), now)
+    decision = decide(entry, state, now, grace_period_s)
+    book.handled(entry, state, decision)
+    if decision is not None and decision.skipped:
+        log.warning(
+            "%s: skipped %d missed fire time(s) from %s to %s (beyond the grace period, or "
+            "superseded by a newer one)",
+            entry.name,
+            decision.skipped,
+            _when(decision.first_skipped),
+            _when(decision.last_skipped),
+        )
+    return decision
+
+
+def _when(moment: datetime | None) -> str:
+    return "?" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _sleep_until_next(
+    entries: Sequence[ScheduleEntry],
+    book: StateBook,
+    actions: Actions,
+    clock: Clock,
+    stop: threading.Event,
+    *,
+    once: bool,
+    max_sleep_s: float,
+) -> None:
+    """Sleep until the next fire time or monitor end, at most `max_sleep_s`, or a stop."""
+    now = clock.now()
+    wakes = [t for t in (actions.next_deadline(),) if t is not None]
+    if not once:
+        pending = next_wake(entries, book.states(), now)
+        if pending is not None:
+            wakes.append(pending)
+    sleep_s = min([(t - now).total_seconds() for t in wakes] + [max_sleep_s])
+    if sleep_s > 0:
+        clock.wait(stop, sleep_s)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from profiler.model.device import DeviceInfo
+from profiler.model.errors import FinwattRuntimeError
 from profiler.model.samples import Reading
 
 
@@ -26,7 +27,7 @@ class FamilyState(enum.StrEnum):
     NOT_READABLE = "not_readable"
 
 
-class SensorError(Exception):
+class SensorError(FinwattRuntimeError):
     """A sensor could not be read; the message says which file or call and how to fix it."""
 
 

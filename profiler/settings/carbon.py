@@ -16,16 +16,18 @@ from __future__ import annotations
 import importlib.resources
 import json
 import math
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from profiler.analysis.savings import Site
+from profiler.model.errors import FinwattInputError
 
 _DATA = ("data", "private_infra")
 
 
-class SiteError(ValueError):
-    """A site option is unusable; the message names the option and what is allowed."""
+class SiteError(FinwattInputError):
+    """A site input is unusable; the message names it and what is allowed (exit 2)."""
 
 
 def _load(name: str) -> Any:
@@ -84,6 +86,25 @@ def region_intensities() -> dict[str, tuple[float, str, int | None]]:
     return regions
 
 
+@dataclass(frozen=True)
+class SiteNames:
+    """How `SiteError` messages name each site input.
+
+    The defaults are the setting keys of `[defaults]`; the CLI passes its option names
+    (`--country` ...), so each caller's errors name what its user typed.
+    """
+
+    country: str = "country"
+    region: str = "region"
+    carbon_intensity: str = "carbon_intensity"
+    pue: str = "pue"
+    price_per_kwh: str = "price_per_kwh"
+
+
+SETTING_NAMES = SiteNames()
+"""Errors that name the `[defaults]` keys."""
+
+
 def make_site(
     *,
     country: str | None = None,
@@ -91,61 +112,25 @@ def make_site(
     pue: float | None = None,
     price_per_kwh: float | None = None,
     region: str | None = None,
+    names: SiteNames = SETTING_NAMES,
 ) -> Site:
-    """Resolve the CLI's site options into a `Site`.
+    """Resolve a grid source, PUE and tariff into a `Site`.
+
+    Args:
+        country: ISO 3166 alpha-3 code.
+        carbon_intensity: grid intensity in g CO2e/kWh.
+        pue: facility / IT energy, >= 1.
+        price_per_kwh: tariff per kWh.
+        region: sub-national grid code (`CN-BJ`, `US-NY`, `SE3` ...).
+        names: how the error messages name each input.
 
     Raises:
-        SiteError: more than one of --country, --region and --carbon-intensity, an
-            unknown country or region code, or a PUE below 1 or a negative intensity or
-            tariff (the message names the option).
+        SiteError: more than one of country, region and carbon intensity, an unknown
+            country or region code, or a PUE below 1 or a negative intensity or tariff
+            (the message names the input as `names` spells it).
     """
-    given = [
-        n
-        for n, v in (
-            ("--country", country),
-            ("--region", region),
-            ("--carbon-intensity", carbon_intensity),
-        )
-        if v is not None
-    ]
-    if len(given) > 1:
-        raise SiteError(f"{' and '.join(given)}: give one of them, not several")
-    if pue is not None and not (math.isfinite(pue) and pue >= 1.0):
-        # facility energy can never be less than IT energy
-        raise SiteError(
-            f"--pue must be >= 1.0 (facility / IT energy; usually 1.1-2.0), got {pue:g}"
-        )
-    if carbon_intensity is not None and carbon_intensity < 0:
-        raise SiteError(f"--carbon-intensity must be >= 0 g/kWh, got {carbon_intensity:g}")
-    if price_per_kwh is not None and price_per_kwh < 0:
-        raise SiteError(f"--price-per-kwh must be >= 0, got {price_per_kwh:g}")
-    if region is not None:
-        code = region.strip().upper()
-        found = region_intensities().get(code)
-        if found is None:
-            examples = "CN-BJ, CN-SH, CN-GD, US-NY, US-CA, SE3, NO1"
-            raise SiteError(
-                f"--region {region!r} has no sub-national data in codecarbon (e.g. {examples})"
-            )
-        grams, name, year = found
-        label = f"{name} ({code}), codecarbon sub-national data, {year}"
-        defaulted = False
-    elif country is not None:
-        found = country_intensities().get(country.strip().upper())
-        if found is None:
-            raise SiteError(
-                f"--country {country!r} is not an ISO 3166 alpha-3 code in codecarbon's data "
-                f"(e.g. USA, GBR, FRA, DEU, CHN, IND, JPN, SGP)"
-            )
-        grams, name, year = found
-        label = f"{name} ({country.upper()}), codecarbon global_energy_mix.json, {year}"
-        defaulted = False
-    elif carbon_intensity is not None:
-        grams, label, defaulted = carbon_intensity, "given with --carbon-intensity", False
-    else:
-        grams = world_average_g_per_kwh()
-        label = "codecarbon world average (site country unknown; pass --country ISO3)"
-        defaulted = True
+    _check_site(country, carbon_intensity, pue, price_per_kwh, region, names)
+    grams, label, defaulted = _grid(country, carbon_intensity, region, names)
     return Site(
         pue=1.0 if pue is None else pue,
         pue_given=pue is not None,
@@ -154,3 +139,68 @@ def make_site(
         grid_defaulted=defaulted,
         price_per_kwh=price_per_kwh,
     )
+
+
+def _check_site(
+    country: str | None,
+    carbon_intensity: float | None,
+    pue: float | None,
+    price_per_kwh: float | None,
+    region: str | None,
+    names: SiteNames,
+) -> None:
+    given = [
+        name
+        for name, value in (
+            (names.country, country),
+            (names.region, region),
+            (names.carbon_intensity, carbon_intensity),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise SiteError(f"{' and '.join(given)}: give one of them, not several")
+    if pue is not None and not (math.isfinite(pue) and pue >= 1.0):
+        # facility energy can never be less than IT energy
+        raise SiteError(
+            f"{names.pue} must be >= 1.0 (facility / IT energy; usually 1.1-2.0), got {pue:g}"
+        )
+    if carbon_intensity is not None and carbon_intensity < 0:
+        raise SiteError(f"{names.carbon_intensity} must be >= 0 g/kWh, got {carbon_intensity:g}")
+    if price_per_kwh is not None and price_per_kwh < 0:
+        raise SiteError(f"{names.price_per_kwh} must be >= 0, got {price_per_kwh:g}")
+
+
+def _grid(
+    country: str | None, carbon_intensity: float | None, region: str | None, names: SiteNames
+) -> tuple[float, str, bool]:
+    """Return (g CO2e/kWh, label, defaulted) of the one grid source given, if any."""
+    if region is not None:
+        code = region.strip().upper()
+        found = region_intensities().get(code)
+        if found is None:
+            examples = "CN-BJ, CN-SH, CN-GD, US-NY, US-CA, SE3, NO1"
+            raise SiteError(
+                f"{names.region} {region!r} has no sub-national data in codecarbon "
+                f"(e.g. {examples})"
+            )
+        grams, name, year = found
+        return grams, f"{name} ({code}), codecarbon sub-national data, {year}", False
+    if country is not None:
+        found = country_intensities().get(country.strip().upper())
+        if found is None:
+            raise SiteError(
+                f"{names.country} {country!r} is not an ISO 3166 alpha-3 code in codecarbon's "
+                f"data (e.g. USA, GBR, FRA, DEU, CHN, IND, JPN, SGP)"
+            )
+        grams, name, year = found
+        return (
+            grams,
+            f"{name} ({country.upper()}), codecarbon global_energy_mix.json, {year}",
+            False,
+        )
+    if carbon_intensity is not None:
+        return carbon_intensity, "given with --carbon-intensity", False
+    # The label is shown in reports whatever the caller; it keeps its historical wording.
+    label = "codecarbon world average (site country unknown; pass --country ISO3)"
+    return world_average_g_per_kwh(), label, True

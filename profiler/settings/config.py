@@ -84,7 +84,7 @@ def site_from_defaults(defaults: SiteDefaults) -> Site:
     """Resolve `[defaults]` into site factors (the scheduler's analyses and reports).
 
     Raises:
-        profiler.carbon.SiteError: a bad value (named with its command-line option).
+        profiler.settings.carbon.SiteError: a bad value (named with its `[defaults]` key).
     """
     from profiler.settings.carbon import make_site
 
@@ -193,11 +193,7 @@ def _site(path: Path, values: dict[str, Any]) -> SiteDefaults:
     try:
         site_from_defaults(site)
     except SiteError as err:
-        message = str(err).replace("--carbon-intensity", "carbon_intensity")
-        message = message.replace("--price-per-kwh", "price_per_kwh")
-        message = message.replace("--country", "country").replace("--pue", "pue")
-        message = message.replace("--region", "region")
-        raise ConfigError(f"{path}: [defaults] {message}") from err
+        raise ConfigError(f"{path}: [defaults] {err}") from err
     return site
 
 

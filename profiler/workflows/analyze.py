@@ -28,6 +28,7 @@ from profiler.analysis.savings import Site
 from profiler.analysis.series import concatenate, device_series, minute_series
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.series import FIELDS, DeviceSeries
@@ -80,8 +81,8 @@ ROLLUP_MIN_SPAN_S = 6 * 3600.0
 """Runs (or parts in a window) at least this long are analysed from minute rollups."""
 
 
-class AnalyzeError(ValueError):
-    """Bad input to `finwatt analyze`; the message names it."""
+class AnalyzeError(FinwattInputError):
+    """Bad input to `finwatt analyze` (no such run, nothing in the window): exit 2."""
 
 
 @dataclass(frozen=True)

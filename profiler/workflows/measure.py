@@ -13,11 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from profiler.analysis.summary import DeviceSummary, summarise_run
-from profiler.capture.recording import Recording
-from profiler.sensors.probe import probe_sensors
+from profiler.analysis.summary import DeviceSummary
 from profiler.settings.config import load_settings
-from profiler.store.database import Store
+from profiler.workflows.monitor import monitor_outcome, monitor_recording
 
 
 @dataclass
@@ -62,23 +60,10 @@ def measure(
 
     """
     settings = load_settings(db)
-    sensors = probe_sensors(
-        sysfs_root=settings.sysfs_root,
-        cpu_tdp_w=settings.cpu_tdp_w,
-        cpu_idle_ratio=settings.cpu_idle_ratio,
-    )
-    recording = Recording(
-        settings.db_path,
-        sensors,
-        kind="monitor",
-        interval_s=interval_s,
-        label=label,
-        config={"source": "profiler.measure"},
+    recording = monitor_recording(
+        settings, interval_s=interval_s, label=label, config={"source": "profiler.measure"}
     )
     measurement = Measurement(label, recording.run_id)
     with recording:
         yield measurement
-    with Store(settings.db_path) as store:
-        measurement.devices = summarise_run(
-            store.devices(recording.run_id), store.samples(recording.run_id)
-        )
+    measurement.devices = monitor_outcome(settings.db_path, recording.run_id).devices

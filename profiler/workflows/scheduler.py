@@ -1,7 +1,10 @@
-"""What a fired `[[schedule]]` entry does, and the daemon that fires them.
+"""What a fired `[[schedule]]` entry does, and `run_scheduler`: the loop under its locks.
 
-A `run` action is a profiling run through `profiler.runner.run_profile`, like
-`finwatt run`, holding the run lock (`<db>.lock`) so no other benchmark shares the
+The loop itself (what is due, when to wake) is `profiler.schedule.timing.run_loop`, pure
+and clock-injected; this module gives it real actions, the state file and the signals.
+
+A `run` action is a profiling run through `profiler.workflows.profile`, the sequence
+`finwatt run` uses, holding the run lock (`<db>.lock`) so no other benchmark shares the
 machine. A `monitor` action records in the background, like `finwatt monitor`, for its
 `duration`; the daemon goes on scheduling meanwhile. A profiling action pauses the
 scheduled monitors (their run ends `complete`) and resumes them afterwards as new runs
@@ -17,65 +20,51 @@ the database's folder, so it does not depend on where the daemon was started.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from profiler.capture.plan import DEFAULT_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording
-from profiler.capture.runlock import (
-    FileLock,
-    LockHeldError,
-    describe_holder,
-    run_lock_path,
-    scheduler_lock_path,
-)
+from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, scheduler_lock_path
+from profiler.capture.signals import stop_on_signals
+from profiler.model.errors import FinwattRuntimeError
 from profiler.model.units import iso_z
 from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.state import StateFile, state_path
 from profiler.schedule.timing import Clock, FireResult, SystemClock, run_loop, utc
-from profiler.sensors.probe import SensorSet, probe_sensors
 from profiler.settings.config import Settings, site_from_defaults
-from profiler.store.database import Store
+from profiler.store.database import Store, StoreError
+from profiler.workflows.monitor import monitor_recording
+from profiler.workflows.profile import LockWait, ProfileObserver, ProfileRequest, profile
 
 log = logging.getLogger(__name__)
 
 MIN_RESUME_S = 1.0
 """A paused monitor with less than this left is not resumed."""
 PRUNE_EVERY = timedelta(days=1)
-"""How often the daemon applies the retention policy (`profiler.retention.prune`)."""
+"""How often the daemon applies the retention policy (`profiler.store.retention.prune`)."""
 
 
-def resolve_devices(choice: str, sensors: SensorSet) -> tuple[str, ...]:
-    """Return the runner's devices for `cpu`, `gpu`, `all` or `gpu:N`.
+def report_path(
+    entry: ScheduleEntry, template: str, run_id: str, fire_time: datetime, db_path: Path
+) -> Path:
+    """Return the entry's report path for one run ({name}, {date}, {time}, {run} filled).
 
-    Raises:
-        ValueError: a GPU was asked for and is not there.
+    Args:
+        entry: the fired entry.
+        template: its `report` setting.
+        run_id: the run reported.
+        fire_time: the fire time the run stands for.
+        db_path: the database; a relative path is resolved against its folder.
     """
-    gpus = tuple(d.device_id for d in sensors.devices if d.kind == "gpu")
-    if choice == "cpu":
-        return ("cpu",)
-    if choice == "all":
-        return ("cpu", *gpus)
-    if choice == "gpu":
-        if not gpus:
-            raise ValueError('device = "gpu" but no GPU is available (see `finwatt doctor`)')
-        return gpus
-    if choice not in gpus:
-        found = ", ".join(gpus) or "none"
-        raise ValueError(f"device = {choice!r} is not here; GPUs found: {found}")
-    return (choice,)
-
-
-def report_path(entry: ScheduleEntry, run_id: str, fire_time: datetime, db_path: Path) -> Path:
-    """Return the entry's report path for one run ({name}, {date}, {time}, {run} filled)."""
-    assert entry.report is not None
     moment = utc(fire_time)
     path = Path(
-        entry.report.format(
+        template.format(
             name=entry.name,
             date=moment.strftime("%Y-%m-%d"),
             time=moment.strftime("%H%M%S"),
@@ -104,7 +93,7 @@ class _Monitor:
 
 
 class ScheduledActions:
-    """Carries out fired entries (implements `profiler.schedule.Actions`).
+    """Carries out fired entries (implements `profiler.schedule.timing.Actions`).
 
     Args:
         settings: resolved settings (database, sensors, site).
@@ -120,13 +109,6 @@ class ScheduledActions:
         self._monitors: dict[str, _Monitor] = {}
         self._pending: list[FireResult] = []
         self._last_prune: datetime | None = None
-
-    def _probe(self) -> SensorSet:
-        return probe_sensors(
-            sysfs_root=self.settings.sysfs_root,
-            cpu_tdp_w=self.settings.cpu_tdp_w,
-            cpu_idle_ratio=self.settings.cpu_idle_ratio,
-        )
 
     def _grace_s(self, entry: ScheduleEntry) -> float:
         if entry.grace_period_s is not None:
@@ -175,61 +157,41 @@ class ScheduledActions:
     # --- profiling ------------------------------------------------------------------
 
     def _fire_run(self, entry: ScheduleEntry, fire_time: datetime) -> FireResult:
-        from profiler.capture.runner import DEFAULT_LEVELS, RunPlan, run_profile
         from workloads import WORKLOADS
 
-        lock = FileLock(
-            run_lock_path(self.settings.db_path), f"finwatt schedule daemon ({entry.name})"
+        plan = RunPlan(
+            workloads=entry.workloads or tuple(WORKLOADS),
+            devices=(),
+            levels=entry.levels or DEFAULT_LEVELS,
+            phase_seconds=entry.phase_seconds,
+            calibration_interval_s=min(10.0, entry.phase_seconds),
+            size=entry.size,
+            interval_s=entry.interval_s,
         )
+        request = ProfileRequest(
+            plan,
+            device=entry.device,
+            kind="scheduled",
+            label=entry.name,
+            config={"schedule": _schedule_config(entry, fire_time)},
+        )
+        lock = LockWait(
+            f"finwatt schedule daemon ({entry.name})",
+            wait_s=self._grace_s(entry),
+            poll_s=1.0,
+            stop=self.stop,
+        )
+        observer = _ScheduledProfile(self, entry.name)
         try:
-            lock.acquire(
-                wait_s=self._grace_s(entry),
-                poll_s=1.0,
-                stop=self.stop,
-                on_wait=lambda holder: log.warning("%s: waiting for %s", entry.name, holder),
-            )
+            outcome = profile(self.settings, request, lock, observer)
         except LockHeldError as err:
             return FireResult(entry.name, fire_time, "skipped", None, str(err))
-        paused: list[tuple[_Monitor, float]] = []
-        try:
-            paused = self._pause_monitors(entry.name)
-            sensors = self._probe()
-            try:
-                devices = resolve_devices(entry.device, sensors)
-            except ValueError:
-                sensors.close()
-                raise
-            plan = RunPlan(
-                workloads=entry.workloads or tuple(WORKLOADS),
-                devices=devices,
-                levels=entry.levels or DEFAULT_LEVELS,
-                phase_seconds=entry.phase_seconds,
-                calibration_interval_s=min(10.0, entry.phase_seconds),
-                size=entry.size,
-                interval_s=entry.interval_s,
-            )
-            recording = Recording(
-                self.settings.db_path,
-                sensors,
-                kind="scheduled",
-                interval_s=entry.interval_s,
-                label=entry.name,
-                config={**plan.as_config(), "schedule": _schedule_config(entry, fire_time)},
-            )
-            cpu_devices = [d.device_id for d in sensors.devices if d.kind == "cpu"]
-            self.profiling = True
-            try:
-                status = run_profile(recording, plan, cpu_devices=cpu_devices)
-            except KeyboardInterrupt:
-                status = "interrupted"
-            finally:
-                self.profiling = False
         finally:
-            lock.release()
             if not self.stop.is_set():
-                self._resume(paused)
-        message = self._after(entry, recording.run_id, fire_time) if status == "complete" else None
-        return FireResult(entry.name, fire_time, status, recording.run_id, message)
+                self._resume(observer.paused)
+        run = outcome.run
+        message = self._after(entry, run.id, fire_time) if run.status == "complete" else None
+        return FireResult(entry.name, fire_time, run.status, run.id, message)
 
     # --- monitoring -----------------------------------------------------------------
 
@@ -252,7 +214,6 @@ class ScheduledActions:
                     "ended early: the entry fired again",
                 )
             )
-        sensors = self._probe()
         config: dict[str, Any] = {
             "command": "monitor",
             "duration_s": duration_s,
@@ -261,9 +222,8 @@ class ScheduledActions:
         }
         if continues is not None:
             config["continues"] = continues
-        recording = Recording(
-            self.settings.db_path,
-            sensors,
+        recording = monitor_recording(
+            self.settings,
             kind="scheduled",
             interval_s=entry.interval_s,
             label=entry.name,
@@ -274,7 +234,11 @@ class ScheduledActions:
         self._monitors[entry.name] = _Monitor(entry, fire_time, recording, deadline)
         return FireResult(entry.name, fire_time, "running", recording.run_id)
 
-    def _pause_monitors(self, why: str) -> list[tuple[_Monitor, float]]:
+    def pause_monitors(self, why: str) -> list[tuple[_Monitor, float]]:
+        """Stop every background monitor (`complete`) for a profiling run; return them.
+
+        Each comes back with the seconds it had left, for `resume`.
+        """
         paused = []
         now = self.clock.now()
         for name, monitor in list(self._monitors.items()):
@@ -294,6 +258,7 @@ class ScheduledActions:
         return paused
 
     def _resume(self, paused: list[tuple[_Monitor, float]]) -> None:
+        """Start the rest of each paused monitor as a new run (the daemon is not stopping)."""
         for monitor, _ in paused:
             remaining = (monitor.deadline - self.clock.now()).total_seconds()
             if remaining < MIN_RESUME_S:
@@ -387,9 +352,12 @@ class ScheduledActions:
             site = site_from_defaults(self.settings.site)
             with Store(self.settings.db_path) as store:
                 run = store.get_run(run_id)
-                assert run is not None
+                if run is None:
+                    raise StoreError(f"run {run_id} is no longer in {self.settings.db_path}")
                 if entry.report is not None:
-                    path = report_path(entry, run_id, fire_time, self.settings.db_path)
+                    path = report_path(
+                        entry, entry.report, run_id, fire_time, self.settings.db_path
+                    )
                     path.parent.mkdir(parents=True, exist_ok=True)
                     report_run(store, run, site, path)
                     log.info("%s: report written to %s", entry.name, path)
@@ -401,7 +369,33 @@ class ScheduledActions:
         return None
 
 
-class SchedulerBusyError(RuntimeError):
+class _ScheduledProfile(ProfileObserver):
+    """A scheduled profiling run: log the lock wait, pause monitors, allow interrupts."""
+
+    def __init__(self, actions: ScheduledActions, name: str) -> None:
+        self.actions = actions
+        self.name = name
+        self.paused: list[tuple[_Monitor, float]] = []
+
+    def waiting(self, holder: str) -> None:
+        """Log that the entry waits for the run lock."""
+        log.warning("%s: waiting for %s", self.name, holder)
+
+    def locked(self) -> None:
+        """Pause the background monitors: benchmark load must not enter usage history."""
+        self.paused = self.actions.pause_monitors(self.name)
+
+    @contextmanager
+    def running(self, run_id: str, plan: RunPlan) -> Iterator[Progress | None]:
+        """While the ladder runs, a SIGTERM/SIGINT interrupts it (see `run_scheduler`)."""
+        self.actions.profiling = True
+        try:
+            yield None
+        finally:
+            self.actions.profiling = False
+
+
+class SchedulerBusyError(FinwattRuntimeError):
     """Another scheduler holds the database's scheduler lock; the message names it."""
 
 
@@ -438,38 +432,24 @@ def run_scheduler(
             store.mark_stale_runs()
         book = StateFile(state_path(settings.db_path))
         actions = ScheduledActions(settings, clock, stop)
-        interrupted = threading.Event()
-
-        def handle(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-            if actions.profiling and not interrupted.is_set():
-                interrupted.set()
-                raise KeyboardInterrupt
-
-        on_main = threading.current_thread() is threading.main_thread()
-        previous = {}
-        if on_main:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                previous[signum] = signal.signal(signum, handle)
-        try:
+        with stop_on_signals(stop, interrupt=lambda: actions.profiling):
             log.info(
                 "scheduler started: %d entr%s, database %s",
                 len(settings.schedules),
                 "y" if len(settings.schedules) == 1 else "ies",
                 settings.db_path,
             )
-            return run_loop(
-                settings.schedules,
-                book,
-                actions,
-                clock,
-                stop,
-                grace_period_s=settings.grace_period_s,
-                once=once,
-            )
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            log.info("scheduler stopped")
+            try:
+                return run_loop(
+                    settings.schedules,
+                    book,
+                    actions,
+                    clock,
+                    stop,
+                    grace_period_s=settings.grace_period_s,
+                    once=once,
+                )
+            finally:
+                log.info("scheduler stopped")
     finally:
         lock.release()

@@ -25,9 +25,28 @@ def test_us_state_converted_from_egrid_lb_per_mwh() -> None:
 
 
 def test_region_excludes_country_and_intensity_and_unknown_codes_are_named() -> None:
+    from profiler.cli.common import SITE_OPTION_NAMES
+
     with pytest.raises(SiteError, match="--country and --region"):
-        make_site(country="CHN", region="CN-BJ")
+        make_site(country="CHN", region="CN-BJ", names=SITE_OPTION_NAMES)
     with pytest.raises(SiteError, match="--region and --carbon-intensity"):
-        make_site(region="CN-BJ", carbon_intensity=500.0)
+        make_site(region="CN-BJ", carbon_intensity=500.0, names=SITE_OPTION_NAMES)
     with pytest.raises(SiteError, match="--region 'XX'"):
-        make_site(region="XX")
+        make_site(region="XX", names=SITE_OPTION_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"country": "CHN", "region": "CN-BJ"}, "country and region: give one"),
+        ({"pue": 0.5}, "pue must be >= 1.0"),
+        ({"carbon_intensity": -1.0}, "carbon_intensity must be >= 0 g/kWh"),
+        ({"price_per_kwh": -1.0}, "price_per_kwh must be >= 0"),
+        ({"country": "XXX"}, "country 'XXX' is not an ISO 3166"),
+    ],
+)
+def test_errors_name_the_setting_keys_by_default(inputs: dict[str, object], message: str) -> None:
+    with pytest.raises(SiteError) as caught:
+        make_site(**inputs)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
+    assert "--" not in str(caught.value)

@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,3 +174,77 @@ def test_percentages_show_a_real_zero_and_only_unknown_as_na() -> None:
     assert pct(0.0, ".1f") == "0.0%"
     assert pct(0.256, ".1f") == "25.6%"
     assert pct(None, ".1f") == "n/a"
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from profiler.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"finwatt {version('finwatt')}\n"
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    import typer
+
+    from profiler.cli import app
+
+    # typer may vendor its own click, so groups are recognised by their `commands`
+    paths: list[tuple[str, ...]] = [()]
+    groups: list[tuple[tuple[str, ...], Any]] = [((), typer.main.get_group(app))]
+    while groups:
+        prefix, group = groups.pop()
+        for name, command in group.commands.items():
+            paths.append((*prefix, name))
+            if hasattr(command, "commands"):
+                groups.append(((*prefix, name), command))
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "finwatt")
+def test_dash_h_is_help_on_every_command(
+    path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from profiler.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*path, "-h"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage: ") and "-h, --help" in out
+
+
+def test_every_finwatt_error_has_one_root_and_its_exit_code() -> None:
+    from profiler.capture.runlock import LockHeldError
+    from profiler.model.errors import ConfigError, FinwattError
+    from profiler.prometheus.query import FleetError, FleetUsageError
+    from profiler.schedule.state import ScheduleStateError
+    from profiler.sensors.base import SensorError
+    from profiler.sensors.nvml import NvmlError
+    from profiler.settings.carbon import SiteError
+    from profiler.store.database import StoreError
+    from profiler.store.interchange import InterchangeError
+    from profiler.workflows.analyze import AnalyzeError
+    from profiler.workflows.scheduler import SchedulerBusyError
+
+    codes = {
+        SiteError: 2,
+        AnalyzeError: 2,
+        ConfigError: 2,
+        InterchangeError: 2,
+        FleetUsageError: 2,
+        LockHeldError: 1,
+        SchedulerBusyError: 1,
+        ScheduleStateError: 1,
+        SensorError: 1,
+        NvmlError: 1,
+        StoreError: 1,
+        FleetError: 1,
+    }
+    for error, code in codes.items():
+        assert issubclass(error, FinwattError) and error.exit_code == code, error
+        # the builtin each had before the root existed still catches it
+        assert issubclass(error, ValueError if code == 2 else RuntimeError), error

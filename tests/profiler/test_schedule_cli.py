@@ -219,3 +219,14 @@ def test_daemon_without_entries_is_bad_usage(
         capsys, "schedule", "daemon", "--config", str(config), "--db", str(tmp_path / "f.db")
     )
     assert code == 2 and "no [[schedule]] entries" in err
+
+
+def test_a_damaged_state_file_is_one_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, db = tmp_path / "c.toml", tmp_path / "f.db"
+    config.write_text(GOOD)
+    db.with_name("f.db.schedule.json").write_text("{not json")
+    code, out, err = finwatt(capsys, "schedule", "list", "--config", str(config), "--db", str(db))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("finwatt: error: ") and "delete it" in err

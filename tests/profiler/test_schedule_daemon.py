@@ -115,9 +115,9 @@ def test_run_lock_names_its_holder_and_excludes_another(tmp_path: Path) -> None:
 def test_manual_run_refuses_while_the_lock_is_held(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import profiler.cli.common
+    import profiler.cli.run
 
-    monkeypatch.setattr(profiler.cli.common, "RUN_LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(profiler.cli.run, "RUN_LOCK_WAIT_S", 0.3)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     db = tmp_path / "f.db"
     holder = FileLock(run_lock_path(db), "finwatt schedule daemon (nightly)")

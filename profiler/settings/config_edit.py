@@ -1,5 +1,9 @@
 """`finwatt schedule add` and `remove`: edit config.toml, keeping comments and layout.
 
+It lives with the settings, not in `profiler.schedule`, because it edits and validates
+the whole config file (`check_document`); `profiler.schedule` only reads entries, so
+the arrow runs one way: settings -> schedule.
+
 `add` appends a `[[schedule]]` table with tomlkit, which leaves every other byte as it
 was. `remove` deletes the entry's lines (its header, its keys, and the comment lines
 directly above its header) from the text, so the comments of its neighbours stay with

@@ -1,0 +1,303 @@
+"""`finwatt run`: profile workloads on a load ladder and print the energy per unit of work.
+
+The command parses its options into a `ProfileRequest`, hands it to
+`profiler.workflows.profile` with what to show meanwhile (a progress bar, the live view,
+or nothing for `--json`), then writes the report if asked and prints the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from profiler.analysis.savings import Site
+from profiler.capture.plan import Progress, RunPlan
+from profiler.capture.sampler import TickSink
+from profiler.capture.signals import always, stop_on_signals
+from profiler.cli.common import (
+    CountryOption,
+    DbOption,
+    IntensityOption,
+    JsonOption,
+    LabelOption,
+    PriceOption,
+    PueOption,
+    RegionOption,
+    app,
+    emit_json,
+    err_console,
+    fail,
+    grid_code,
+    open_store,
+    out,
+    parse_interval,
+    parse_levels,
+    parse_seconds,
+    site_options,
+)
+from profiler.model.errors import EXIT_INTERRUPTED
+from profiler.model.run import PhaseRecord
+from profiler.sensors.probe import SensorSet
+from profiler.settings.config import Settings, load_settings
+from profiler.workflows.profile import ProfileObserver, ProfileOutcome, ProfileRequest
+
+if TYPE_CHECKING:
+    from profiler.live import LiveState
+
+RUN_LOCK_WAIT_S = 10.0
+"""How long `finwatt run` waits for another run (or the scheduler's) to finish."""
+
+WorkloadArgument = Annotated[
+    list[str] | None, typer.Argument(help="Workloads: risk, inference, ledger (default all).")
+]
+DeviceOption = Annotated[str, typer.Option(help="cpu, gpu, all or gpu:N.")]
+LevelsOption = Annotated[
+    str | None, typer.Option(help="Target loads, e.g. 1,0.9,...,0.1,0 (0 = active idle).")
+]
+PhaseSecondsOption = Annotated[
+    str | None, typer.Option(help="Length of each load level (default 60s; quick 4s).")
+]
+QuickOption = Annotated[
+    bool, typer.Option(help="Levels 100%, 50%, idle of a few seconds: indicative.")
+]
+SizeOption = Annotated[str, typer.Option(help="Workload size: small, standard, large.")]
+RunIntervalOption = Annotated[
+    str | None, typer.Option(help="Sampling interval (default 1s; quick 0.25s).")
+]
+ReportOption = Annotated[Path | None, typer.Option(help="Write the HTML report here.")]
+LiveOption = Annotated[
+    bool, typer.Option("--live", help="Show the live view while the run goes on.")
+]
+
+
+@app.command("run")
+def run_command(
+    workload: WorkloadArgument = None,
+    device: DeviceOption = "all",
+    levels: LevelsOption = None,
+    phase_seconds: PhaseSecondsOption = None,
+    quick: QuickOption = False,
+    size: SizeOption = "standard",
+    interval: RunIntervalOption = None,
+    label: LabelOption = None,
+    report: ReportOption = None,
+    live_view: LiveOption = False,
+    country: CountryOption = None,
+    region: RegionOption = None,
+    carbon_intensity: IntensityOption = None,
+    pue: PueOption = None,
+    price_per_kwh: PriceOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Profile workloads on every device: calibrate, load ladder, energy per unit of work."""
+    request = _plan_from_options(
+        workload, device, levels, phase_seconds, quick, size, interval, label
+    )
+    settings = load_settings(db)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
+    observer: ProfileObserver = _ProgressView(quiet=as_json)
+    if live_view:
+        observer = _LiveView(settings, site, region or country or grid_code(settings))
+    outcome = _profile(settings, request, observer)
+    report_path = _write_report(settings, outcome, site, report)
+    _print_profile(outcome, report_path, quick=quick, as_json=as_json)
+    if outcome.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _plan_from_options(
+    workload: list[str] | None,
+    device: str,
+    levels: str | None,
+    phase_seconds: str | None,
+    quick: bool,
+    size: str,
+    interval: str | None,
+    label: str | None,
+) -> ProfileRequest:
+    """Turn `finwatt run`'s options into a request; a bad one is a usage error naming it."""
+    from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS
+    from workloads import WORKLOADS
+    from workloads.base import WorkloadError, parse_size
+
+    names = tuple(workload or WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown workload {unknown[0]!r}: choose from {', '.join(WORKLOADS)}",
+            param_hint="WORKLOAD",
+        )
+    try:
+        size_value = parse_size(size).value
+    except WorkloadError as err:
+        raise typer.BadParameter(str(err), param_hint="--size") from err
+    level_list = parse_levels(levels) if levels else (QUICK_LEVELS if quick else DEFAULT_LEVELS)
+    phase_s = (
+        parse_seconds(phase_seconds, "--phase-seconds")
+        if phase_seconds
+        else (4.0 if quick else 60.0)
+    )
+    interval_s = parse_interval(interval) if interval else (0.25 if quick else 1.0)
+    plan = RunPlan(
+        workloads=names,
+        devices=(),
+        levels=level_list,
+        phase_seconds=phase_s,
+        calibration_interval_s=1.0 if quick else min(10.0, phase_s),
+        size=size_value,
+        interval_s=interval_s,
+        quick=quick,
+    )
+    return ProfileRequest(plan, device=device, label=label)
+
+
+def _profile(
+    settings: Settings, request: ProfileRequest, observer: ProfileObserver
+) -> ProfileOutcome:
+    """Run the profile workflow; SIGINT/SIGTERM interrupt the ladder and keep its data."""
+    from profiler.capture.runlock import LockHeldError
+    from profiler.workflows.profile import DeviceChoiceError, LockWait, profile
+
+    try:
+        with stop_on_signals(interrupt=always):
+            return profile(settings, request, LockWait("finwatt run", RUN_LOCK_WAIT_S), observer)
+    except DeviceChoiceError as err:
+        raise typer.BadParameter(str(err), param_hint="--device") from err
+    except LockHeldError as err:
+        fail(f"cannot start the run: {err}")
+
+
+class _ProgressView(ProfileObserver):
+    """A progress bar on stderr while the ladder runs; nothing with `--json`."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def waiting(self, holder: str) -> None:
+        """Say whose run the command waits for."""
+        err_console.print(f"waiting up to {RUN_LOCK_WAIT_S:g}s for {holder}", markup=False)
+
+    @contextmanager
+    def running(self, run_id: str, plan: RunPlan) -> Iterator[Progress | None]:
+        """Announce the run and show its progress."""
+        from profiler.cli.run_view import RunProgress
+
+        if self.quiet:
+            yield None
+            return
+        err_console.print(
+            f"profiling run {run_id}: {', '.join(plan.workloads)} on "
+            f"{', '.join(plan.devices)}, levels {', '.join(f'{x:.0%}' for x in plan.levels)}, "
+            f"{plan.phase_seconds:g}s each",
+            markup=False,
+        )
+        with RunProgress(err_console, plan.duration_s()) as view:
+            yield view
+
+
+class _LiveView(_ProgressView):
+    """The full-screen live view while the ladder runs (`--live`)."""
+
+    def __init__(self, settings: Settings, site: Site, code: str | None) -> None:
+        super().__init__(quiet=True)
+        self.settings = settings
+        self.site = site
+        self.code = code
+        self.state: LiveState | None = None
+
+    def sinks(self, sensors: SensorSet, plan: RunPlan) -> Sequence[TickSink]:
+        """Feed every tick to the live view's state."""
+        from profiler.live import LiveState, Rates
+
+        state = LiveState(
+            sensors.devices,
+            interval_s=plan.interval_s,
+            families=sensors.family_devices,
+            rates=Rates.from_site(self.site, code=self.code),
+        )
+        self.state = state
+        return [state.consume]
+
+    @contextmanager
+    def running(self, run_id: str, plan: RunPlan) -> Iterator[Progress | None]:
+        """Show the view, with the profiling panel, until the ladder ends."""
+        from profiler.live import live_display
+        from profiler.workflows.profile_watch import ProfileWatch
+
+        if self.state is None:  # the workflow asks for sinks before the run starts
+            raise RuntimeError("the live view has no state: sinks() was not called")
+        with live_display(self.state, err_console, ProfileWatch(self.settings.db_path)):
+            yield None
+
+
+def _write_report(
+    settings: Settings, outcome: ProfileOutcome, site: Site, path: Path | None
+) -> str | None:
+    """Write the run's HTML report to `path` if asked; return where it went."""
+    if path is None:
+        return None
+    from profiler.workflows.report import report_run
+
+    try:
+        with open_store(settings) as store:
+            return str(report_run(store, outcome.run, site, path))
+    except OSError as err:
+        fail(f"the run is stored ({outcome.run.id}) but the report could not be written: {err}")
+
+
+def _print_profile(
+    outcome: ProfileOutcome, report_path: str | None, *, quick: bool, as_json: bool
+) -> None:
+    """Print the outcome: one JSON document, or the phase and summary tables."""
+    from profiler.cli.run_view import phase_table, summary_table
+
+    run = outcome.run
+    if as_json:
+        emit_json(
+            {
+                "run": run.id,
+                "status": run.status,
+                "quick": quick,
+                "phases": [phase_json(p) for p in outcome.phases],
+                "summary": [s.as_dict() for s in outcome.summaries],
+                "report": report_path,
+            }
+        )
+        return
+    out.print(phase_table(outcome.phases))
+    out.print(summary_table(outcome.summaries, quick=quick))
+    out.print(f"run {run.id}: {run.status}", markup=False)
+    if report_path:
+        out.print(f"report: {report_path}", markup=False)
+
+
+def phase_json(p: PhaseRecord) -> dict[str, object]:
+    """Return one phase of `finwatt run --json`."""
+    d = p.details
+    return {
+        "workload": p.workload,
+        "device": p.device_id,
+        "target_load": p.target_load,
+        "achieved_load": p.achieved_load,
+        "valid": p.valid,
+        "seconds": d.get("seconds"),
+        "units": p.units,
+        "unit": p.unit,
+        "units_per_s": d.get("units_per_s"),
+        "energy_j": d.get("energy_j"),
+        "mean_power_w": d.get("mean_power_w"),
+        "units_per_j": d.get("units_per_j"),
+        "j_per_1000_units": d.get("j_per_1000_units"),
+        "cpu_share": d.get("cpu_share"),
+        "coverage": d.get("coverage"),
+        "provenance": d.get("provenance"),
+        "host_cpu_energy_j": d.get("host_cpu_energy_j"),
+        "units_per_j_incl_host": d.get("units_per_j_incl_host"),
+        "invalid_reasons": d.get("invalid_reasons"),
+        "error": d.get("error"),
+    }

@@ -1,0 +1,30 @@
+"""Open the settings' database for a command, or say in one line why it cannot be used.
+
+A database that cannot be opened (a path under a file, no permission, a newer schema)
+is the user's input to fix (`--db`, `FINWATT_DB`, `db` in the config file), so it is a
+`FinwattInputError` (exit 2) here, where a command starts, whereas a store failure in
+the middle of a run stays a runtime `StoreError` (exit 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from profiler.model.errors import FinwattInputError
+from profiler.store.database import Store, StoreError
+
+
+class UnusableDatabaseError(FinwattInputError):
+    """The database cannot be opened; the message names the file and the fix."""
+
+
+def open_database(db_path: Path) -> Store:
+    """Open (creating if missing) the database at `db_path`.
+
+    Raises:
+        UnusableDatabaseError: it cannot be opened or upgraded.
+    """
+    try:
+        return Store(db_path)
+    except StoreError as err:
+        raise UnusableDatabaseError(str(err)) from err

@@ -1,0 +1,114 @@
+"""Record every device for a window and summarise it: `finwatt monitor` and `measure()`.
+
+`monitor_recording` sets up the stored run (probe, `Recording`); `monitor_outcome` reads
+it back as one `DeviceSummary` per device. `monitor` is the whole command-line sequence:
+record until the duration ends or a signal asks to stop, then summarise. The Python API
+(`profiler.workflows.measure`) records for the length of a `with` block instead and
+uses the two halves directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from profiler.analysis.summary import DeviceSummary, summarise_run
+from profiler.capture.recording import Recording
+from profiler.capture.sampler import TickSink
+from profiler.capture.signals import StopRequest
+from profiler.model.run import RunRecord
+from profiler.sensors.probe import SensorSet
+from profiler.settings.config import Settings
+from profiler.store.database import Store, StoreError
+from profiler.workflows.probe import probe
+
+
+def monitor_recording(
+    settings: Settings,
+    *,
+    interval_s: float,
+    config: dict[str, Any],
+    label: str | None = None,
+    kind: str = "monitor",
+    sensors: SensorSet | None = None,
+    sinks: Sequence[TickSink] = (),
+) -> Recording:
+    """Create a run recording every device (not started yet).
+
+    Args:
+        settings: where the database is and how to probe.
+        interval_s: sampling interval in seconds (0.05 to 60).
+        config: the run's configuration, stored as JSON.
+        label: stored with the run.
+        kind: the run's kind (`monitor`; the scheduler's are `scheduled`).
+        sensors: already probed sensors (the exporter needs them first); probed here
+            when None. The recording closes them when it stops.
+        sinks: extra consumers of every tick (the Prometheus exporter, the live view).
+    """
+    return Recording(
+        settings.db_path,
+        sensors if sensors is not None else probe(settings),
+        kind=kind,
+        interval_s=interval_s,
+        label=label,
+        config=config,
+        sinks=sinks,
+    )
+
+
+@dataclass(frozen=True)
+class MonitorOutcome:
+    """A recorded window as stored: the run and one summary per device.
+
+    Attributes:
+        run: the run record.
+        devices: per-device utilisation, energy and power, with provenance.
+    """
+
+    run: RunRecord
+    devices: list[DeviceSummary]
+
+    @property
+    def seconds(self) -> float:
+        """The longest device span of the window, in seconds (0 with no samples)."""
+        return max((s.seconds or 0.0 for s in self.devices), default=0.0)
+
+
+def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
+    """Read a stored window back and summarise each device.
+
+    Raises:
+        StoreError: the run is not in the database (removed while it recorded).
+    """
+    with Store(db_path) as store:
+        run = store.get_run(run_id)
+        summaries = summarise_run(store.devices(run_id), store.samples(run_id))
+    if run is None:
+        raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
+    return MonitorOutcome(run, summaries)
+
+
+def monitor(
+    recording: Recording,
+    stop: StopRequest,
+    duration_s: float | None,
+    on_start: Callable[[str], None] | None = None,
+) -> MonitorOutcome:
+    """Record until `duration_s` passes (None: until stopped), then summarise.
+
+    Args:
+        recording: from `monitor_recording`; started and stopped here.
+        stop: a signal's stop request; the run then ends `interrupted`.
+        duration_s: how long to record, or None for as long as it takes.
+        on_start: told the run id just before sampling starts.
+    """
+    if on_start is not None:
+        on_start(recording.run_id)
+    recording.start()
+    try:
+        stop.event.wait(duration_s)
+    finally:
+        recording.stop("interrupted" if stop.signalled else "complete")
+    return monitor_outcome(recording.db_path, recording.run_id)
