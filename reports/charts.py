@@ -48,7 +48,7 @@ def _to_data_uri(fig: Figure) -> str:
 
 def efficiency_chart(phases: Sequence[PhaseRecord]) -> str | None:
     """Bar chart of units/J at 100% load per workload, one bar per device."""
-    full = [p for p in phases if p.target_load == 1.0 and p.details.get("units_per_j") is not None]
+    full = [p for p in phases if p.target_load == 1.0 and p.metrics.units_per_j is not None]
     if not full:
         return None
     workloads = sorted({p.workload for p in full})
@@ -59,7 +59,7 @@ def efficiency_chart(phases: Sequence[PhaseRecord]) -> str | None:
             values = [
                 next(
                     (
-                        float(p.details["units_per_j"])
+                        p.metrics.units_per_j or 0.0
                         for p in full
                         if p.workload == workload and p.device_id == d
                     ),
@@ -116,8 +116,8 @@ def timeline_chart(timeline: Timeline, phases: Sequence[PhaseRecord]) -> str:
         ax_u.set_ylim(0, 105)
         ax_u.set_xlabel("seconds since run start")
         for phase in phases:
-            if timeline.device == phase.device_id or timeline.device in phase.details.get(
-                "energy_devices", []
+            if timeline.device == phase.device_id or timeline.device in (
+                phase.metrics.energy_devices or ()
             ):
                 for ax in (ax_p, ax_u):
                     ax.axvspan(phase.t_start, phase.t_end, color="#9ae6b4", alpha=0.25)

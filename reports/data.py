@@ -17,7 +17,7 @@ from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.model.device import DeviceRecord
 from profiler.model.run import PhaseRecord, RunRecord
-from profiler.model.units import J_PER_KWH, epoch_s
+from profiler.model.units import J_PER_KWH
 
 MAX_TIMELINE_POINTS = 1200
 """Buckets per device timeline: enough for a print-width chart, small enough for 3 MB."""
@@ -153,12 +153,6 @@ def _quality(device: DeviceRecord, cols: Columns, interval_s: float | None) -> D
     )
 
 
-def _duration_s(run: RunRecord) -> float | None:
-    if not run.ended:
-        return None
-    return epoch_s(run.ended) - epoch_s(run.started)
-
-
 def _missing(
     run: RunRecord, phases: Sequence[PhaseRecord], samples: int, pruned: Sequence[str]
 ) -> list[str]:
@@ -211,6 +205,6 @@ def report_data(
         device_summaries=summaries,
         timelines=timelines,
         quality=quality,
-        duration_s=_duration_s(run),
+        duration_s=run.duration_s,
         missing=_missing(run, phases, sum(q.samples for q in quality), pruned),
     )

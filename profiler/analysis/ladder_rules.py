@@ -115,8 +115,8 @@ def low_efficiency_host(
 
 
 def _efficiency(phase: PhaseRecord) -> float | None:
-    with_host = phase.details.get("units_per_j_incl_host")
-    value = with_host if with_host is not None else phase.details.get("units_per_j")
+    with_host = phase.metrics.units_per_j_incl_host
+    value = with_host if with_host is not None else phase.metrics.units_per_j
     return float(value) if value else None
 
 
@@ -144,7 +144,7 @@ def better_placement(phases: Sequence[PhaseRecord], thresholds: Thresholds) -> l
             if best is None or best[0] < thresholds.placement_ratio:
                 continue
             ratio, other, here, there = best
-            provenances = [str(p.details.get("provenance") or "none") for p in (here, there)]
+            provenances = [p.metrics.provenance or "none" for p in (here, there)]
             estimated = any(is_estimate(p) for p in provenances)
             quality = Quality(power=power_tier(",".join(provenances).split(",")), curve="high")
             notes = ["units/J compared at the same target load; GPU figures include host CPU"]

@@ -10,11 +10,11 @@ are present; invalid phases are kept and shown, and excluded from curves.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
 
 from profiler.analysis.energy import coverage, energy_series, window_energy_j
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 
 LOAD_TOLERANCE = 0.05
@@ -48,12 +48,12 @@ def phase_metrics(
     devices: Sequence[DeviceRecord],
     samples: Sequence[SampleRow],
     interval_s: float,
-) -> dict[str, Any]:
-    """Return `valid` and the phase's `details` with its energy figures added.
+) -> PhaseMetrics:
+    """Return the phase's figures with its energy figures added from the samples.
 
     Figures (None where unknown): seconds, energy_j, mean_power_w, units_per_s,
-    units_per_j, j_per_1000_units, coverage, cpu_share, provenance; for GPU phases also
-    host_cpu_energy_j and units_per_j_incl_host.
+    units_per_j, j_per_1000_units, coverage, cpu_share, provenance, invalid_reasons
+    (empty when valid); for GPU phases also host_cpu_energy_j and units_per_j_incl_host.
     """
     by_device: dict[str, list[SampleRow]] = {}
     for sample in samples:
@@ -67,25 +67,25 @@ def phase_metrics(
     units = phase.units or 0.0
     covered = min((coverage(by_device.get(i, []), t0, t1, interval_s) for i in ids), default=0.0)
     provenances = sorted({info[i].provenance or "none" for i in ids if i in info})
-    details: dict[str, Any] = {
-        **phase.details,
-        "seconds": seconds,
-        "energy_devices": ids,
-        "energy_j": energy_j,
-        "mean_power_w": energy_j / seconds if energy_j is not None and seconds > 0 else None,
-        "units_per_s": units / seconds if seconds > 0 else None,
-        "units_per_j": units / energy_j if energy_j else None,
-        "j_per_1000_units": 1000 * energy_j / units if energy_j is not None and units else None,
-        "coverage": covered,
-        "provenance": ",".join(provenances) if provenances else None,
-        "cpu_share": _cpu_share(phase, by_device, info, seconds),
-    }
+    metrics = phase.metrics.updated(
+        seconds=seconds,
+        energy_devices=ids,
+        energy_j=energy_j,
+        mean_power_w=energy_j / seconds if energy_j is not None and seconds > 0 else None,
+        units_per_s=units / seconds if seconds > 0 else None,
+        units_per_j=units / energy_j if energy_j else None,
+        j_per_1000_units=1000 * energy_j / units if energy_j is not None and units else None,
+        coverage=covered,
+        provenance=",".join(provenances) if provenances else None,
+        cpu_share=_cpu_share(phase, by_device, info, seconds),
+    )
     if phase.device_id.startswith("gpu:"):
         cpu_ids = energy_devices("cpu", devices)
         host_j = _sum_energy(by_device, cpu_ids, t0, t1)
-        details["host_cpu_energy_j"] = host_j
         both = (energy_j or 0.0) + host_j if host_j is not None and energy_j is not None else None
-        details["units_per_j_incl_host"] = units / both if both else None
+        metrics = metrics.updated(
+            host_cpu_energy_j=host_j, units_per_j_incl_host=units / both if both else None
+        )
     reasons = []
     if phase.achieved_load is None or abs(phase.achieved_load - phase.target_load) > LOAD_TOLERANCE:
         reasons.append("achieved load misses target by more than 5 points")
@@ -93,8 +93,18 @@ def phase_metrics(
         reasons.append(f"only {covered:.0%} of expected samples present (need 95%)")
     if energy_j is None:
         reasons.append("no energy figure for the phase's device")
-    details["invalid_reasons"] = reasons
-    return {"valid": not reasons, "details": details}
+    return metrics.updated(invalid_reasons=reasons)
+
+
+def evaluated(
+    phase: PhaseRecord,
+    devices: Sequence[DeviceRecord],
+    samples: Sequence[SampleRow],
+    interval_s: float,
+) -> PhaseRecord:
+    """Return the phase with its figures (`phase_metrics`) and its validity set."""
+    metrics = phase_metrics(phase, devices, samples, interval_s)
+    return replace(phase, metrics=metrics, valid=not metrics.invalid_reasons)
 
 
 def _cpu_share(
@@ -104,7 +114,7 @@ def _cpu_share(
     seconds: float,
 ) -> float | None:
     """Workers' CPU time over all CPU time on the host in the phase (Scaphandre/Kepler)."""
-    worker_cpu_s = phase.details.get("worker_cpu_seconds")
+    worker_cpu_s = phase.metrics.worker_cpu_seconds
     host = info.get("host")
     utils = [
         s.util

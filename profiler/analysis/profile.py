@@ -69,8 +69,8 @@ def summarise_ladders(phases: Sequence[PhaseRecord]) -> list[LadderSummary]:
 
 
 def _level(phase: PhaseRecord) -> LadderLevel | None:
-    throughput = phase.details.get("units_per_s")
-    power_w = phase.details.get("mean_power_w")
+    throughput = phase.metrics.units_per_s
+    power_w = phase.metrics.mean_power_w
     if throughput is None or power_w is None:
         return None
     return LadderLevel(float(throughput), float(power_w))
@@ -78,9 +78,7 @@ def _level(phase: PhaseRecord) -> LadderLevel | None:
 
 def _summarise(workload: str, device: str, phases: list[PhaseRecord]) -> LadderSummary:
     valid = [p for p in phases if p.valid]
-    provenance = next(
-        (p.details["provenance"] for p in phases if p.details.get("provenance")), None
-    )
+    provenance = next((p.metrics.provenance for p in phases if p.metrics.provenance), None)
     unit = next((p.unit for p in phases if p.unit), None)
     full = [lvl for p in valid if p.target_load == 1.0 and (lvl := _level(p))]
     loaded = [lvl for p in valid if p.target_load > 0 and (lvl := _level(p))]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from profiler.analysis.phases import phase_metrics
+from profiler.analysis.phases import evaluated
 from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.store.database import Store
 from workloads.base import WorkloadError
 from workloads.pool import PhaseResult, WorkerError, WorkerPool, usable_cores
@@ -129,7 +129,7 @@ def _profile_one(
             None,
             None,
             valid=False,
-            details={"error": str(err)},
+            metrics=PhaseMetrics.of(error=str(err)),
         )
         with Store(recording.db_path) as store:
             store.add_phase(recording.run_id, failed)
@@ -155,13 +155,13 @@ def _phase_record(
         unit=result.unit,
         achieved_load=achieved,
         valid=None,
-        details={
-            "x_max_units_per_s": x_max,
-            "worker_seconds": result.seconds,
-            "worker_cpu_seconds": result.cpu_seconds,
-            "batches": result.batches,
-            "workers": pool.n_workers,
-        },
+        metrics=PhaseMetrics.of(
+            x_max_units_per_s=x_max,
+            worker_seconds=result.seconds,
+            worker_cpu_seconds=result.cpu_seconds,
+            batches=result.batches,
+            workers=pool.n_workers,
+        ),
     )
 
 
@@ -172,7 +172,7 @@ def finalise_phases(recording: Recording, plan: RunPlan) -> None:
         samples = store.samples(recording.run_id)
         phases = store.phases(recording.run_id)
         updated = [
-            replace(phase, **phase_metrics(phase, devices, samples, plan.interval_s))
+            evaluated(phase, devices, samples, plan.interval_s)
             if phase.units is not None
             else phase
             for phase in phases

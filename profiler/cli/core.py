@@ -207,8 +207,8 @@ def runs(db: DbOption = None, as_json: JsonOption = False) -> None:
                         "kind": r.kind,
                         "label": r.label,
                         "status": r.status,
-                        "started": r.started,
-                        "ended": r.ended,
+                        "started": r.started_iso,
+                        "ended": r.ended_iso,
                     }
                     for r in records
                 ]
@@ -219,5 +219,5 @@ def runs(db: DbOption = None, as_json: JsonOption = False) -> None:
     for column in ("id", "kind", "label", "status", "started", "ended"):
         table.add_column(column)
     for r in records:
-        table.add_row(r.id, r.kind, r.label or "", r.status, r.started, r.ended or "")
+        table.add_row(r.id, r.kind, r.label or "", r.status, r.started_iso, r.ended_iso or "")
     out.print(table)

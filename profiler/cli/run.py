@@ -278,26 +278,26 @@ def _print_profile(
 
 def phase_json(p: PhaseRecord) -> dict[str, object]:
     """Return one phase of `finwatt run --json`."""
-    d = p.details
+    d = p.metrics
     return {
         "workload": p.workload,
         "device": p.device_id,
         "target_load": p.target_load,
         "achieved_load": p.achieved_load,
         "valid": p.valid,
-        "seconds": d.get("seconds"),
+        "seconds": d.seconds,
         "units": p.units,
         "unit": p.unit,
-        "units_per_s": d.get("units_per_s"),
-        "energy_j": d.get("energy_j"),
-        "mean_power_w": d.get("mean_power_w"),
-        "units_per_j": d.get("units_per_j"),
-        "j_per_1000_units": d.get("j_per_1000_units"),
-        "cpu_share": d.get("cpu_share"),
-        "coverage": d.get("coverage"),
-        "provenance": d.get("provenance"),
-        "host_cpu_energy_j": d.get("host_cpu_energy_j"),
-        "units_per_j_incl_host": d.get("units_per_j_incl_host"),
-        "invalid_reasons": d.get("invalid_reasons"),
-        "error": d.get("error"),
+        "units_per_s": d.units_per_s,
+        "energy_j": d.energy_j,
+        "mean_power_w": d.mean_power_w,
+        "units_per_j": d.units_per_j,
+        "j_per_1000_units": d.j_per_1000_units,
+        "cpu_share": d.cpu_share,
+        "coverage": d.coverage,
+        "provenance": d.provenance,
+        "host_cpu_energy_j": d.host_cpu_energy_j,
+        "units_per_j_incl_host": d.units_per_j_incl_host,
+        "invalid_reasons": None if d.invalid_reasons is None else list(d.invalid_reasons),
+        "error": d.error,
     }

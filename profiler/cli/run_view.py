@@ -58,7 +58,7 @@ class RunProgress:
         """Print one line per finished phase above the bar."""
         if phase.units is None:
             self._progress.console.print(
-                f"{phase.workload} on {phase.device_id}: FAILED: {phase.details.get('error')}",
+                f"{phase.workload} on {phase.device_id}: FAILED: {phase.metrics.error}",
                 markup=False,
             )
 
@@ -77,12 +77,12 @@ def phase_table(phases: Sequence[PhaseRecord]) -> Group:
         table.add_column(column, justify="left" if column in ("workload", "device") else "right")
     notes: list[str] = []
     for p in phases:
-        d = p.details
+        d = p.metrics
         mark = "yes"
         if not p.valid:
             notes.append(
                 f"[{len(notes) + 1}] {p.workload} {p.device_id} {p.target_load:.0%}: "
-                + ("; ".join(d.get("invalid_reasons") or []) or str(d.get("error")))
+                + ("; ".join(d.invalid_reasons or ()) or str(d.error))
             )
             mark = f"no[{len(notes)}]"
         achieved = p.achieved_load * 100 if p.achieved_load is not None else None
@@ -91,14 +91,12 @@ def phase_table(phases: Sequence[PhaseRecord]) -> Group:
             p.device_id,
             f"{p.target_load:.0%}",
             _fmt(achieved, ".0f") + ("%" if achieved is not None else ""),
-            _fmt(d.get("units_per_s"), ",.0f"),
-            _fmt(d.get("mean_power_w"), ".2f"),
-            _fmt(d.get("j_per_1000_units"), ".3g"),
+            _fmt(d.units_per_s, ",.0f"),
+            _fmt(d.mean_power_w, ".2f"),
+            _fmt(d.j_per_1000_units, ".3g"),
             mark,
         )
-    sources = sorted(
-        {str(p.details.get("provenance")) for p in phases if p.details.get("provenance")}
-    )
+    sources = sorted({p.metrics.provenance for p in phases if p.metrics.provenance})
     lines = [Text(n) for n in notes]
     for source in sources:
         estimate = is_estimate(source)

@@ -22,7 +22,7 @@ HOURS_PER_YEAR = 8_760.0
 GIB = 2**30
 """Bytes in a GiB."""
 
-TimeSpec = Literal["seconds", "milliseconds", "microseconds"]
+TimeSpec = Literal["seconds", "milliseconds", "microseconds", "stored"]
 
 
 def parse_iso(text: str) -> datetime:
@@ -39,8 +39,14 @@ def parse_iso(text: str) -> datetime:
 
 
 def iso_z(when: datetime, timespec: TimeSpec = "seconds") -> str:
-    """Return `when` as ISO 8601 in UTC with a `Z` suffix (naive times are taken as UTC)."""
+    """Return `when` as ISO 8601 in UTC with a `Z` suffix (naive times are taken as UTC).
+
+    `timespec="stored"` is the form run times are stored in: milliseconds, or
+    microseconds when the time has them, so nothing is rounded away.
+    """
     aware = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if timespec == "stored":
+        timespec = "milliseconds" if aware.microsecond % 1000 == 0 else "microseconds"
     return aware.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 

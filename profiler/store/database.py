@@ -22,7 +22,7 @@ from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import PhaseRecord, RunRecord
 from profiler.model.samples import SampleRow
-from profiler.model.units import epoch_s, epoch_to_iso
+from profiler.model.units import epoch_s, epoch_to_iso, parse_iso
 from profiler.store.housekeeping import Housekeeping
 from profiler.store.rollup import refresh_minutes
 from profiler.store.rows import (
@@ -134,7 +134,7 @@ class Store(SampleReads, Housekeeping):
             kind=kind,
             label=label,
             host=host or socket.gethostname(),
-            started=started or utc_now_iso(),
+            started=parse_iso(started or utc_now_iso()),
             ended=None,
             status=status,
             config=config or {},

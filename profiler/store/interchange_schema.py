@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.units import TimeSpec, iso_z, parse_iso
 from profiler.store.stamps import finwatt_version
 
@@ -132,8 +132,8 @@ class RunDoc(BaseModel):
             kind=self.kind,
             label=self.label,
             host=self.host,
-            started=self.started,
-            ended=self.ended,
+            started=parse_iso(self.started),
+            ended=None if self.ended is None else parse_iso(self.ended),
             status=self.status,
             config=config,
             version=self.finwatt_version or finwatt_version(),
@@ -250,7 +250,7 @@ class PhaseDoc(BaseModel):
             self.unit,
             self.achieved_load,
             self.valid,
-            self.details,
+            PhaseMetrics.from_details(self.details),
         )
 
 
@@ -298,8 +298,8 @@ def run_object(run: RunRecord) -> dict[str, Any]:
         "kind": run.kind,
         "label": run.label,
         "host": run.host,
-        "started": canonical_utc(run.started),
-        "ended": None if run.ended is None else canonical_utc(run.ended),
+        "started": run.started_iso,
+        "ended": run.ended_iso,
         "status": run.status,
         "interval_s": run.interval_s,
         "missed_ticks": run.missed_ticks,
@@ -339,5 +339,5 @@ def phase_object(p: PhaseRecord) -> dict[str, Any]:
         "unit": p.unit,
         "achieved_load": p.achieved_load,
         "valid": p.valid,
-        "details": p.details,
+        "details": p.metrics.as_details(),
     }

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from profiler.model.units import DAY_S
-from profiler.model.units import epoch_s as _epoch_s
 from profiler.model.units import epoch_to_iso as _iso
 from profiler.store.database import Store
 from profiler.store.rollup import MINUTE_S
@@ -95,7 +94,7 @@ def prune(
     pruned: list[str] = []
     with Store(store_path) as store:
         for run in store.list_runs():
-            started = _epoch_s(run.started)
+            started = run.started.timestamp()
             raw_end = _minute_before(raw_cutoff, started)
             rollup_end = _minute_before(rollup_cutoff, started)
             if raw_end <= 0:
@@ -170,7 +169,7 @@ def db_stats(store_path: Path) -> DbStats:
     rollup_only: list[str] = []
     with Store(store_path) as store:
         for run in store.list_runs():
-            started = _epoch_s(run.started)
+            started = run.started.timestamp()
             for record in store.devices(run.id):
                 b = store.time_bounds(run.id, record.info.device_id)
                 raw += [started + v for v in (b["raw_first"], b["raw_last"]) if v is not None]

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.samples import METRICS, SampleRow
+from profiler.model.units import parse_iso
 
 RUN_COLUMNS = (
     "id",
@@ -51,8 +52,8 @@ def insert_run(conn: sqlite3.Connection, run: RunRecord) -> None:
             run.kind,
             run.label,
             run.host,
-            run.started,
-            run.ended,
+            run.started_iso,
+            run.ended_iso,
             run.status,
             json.dumps(run.config, sort_keys=True),
             run.version,
@@ -70,8 +71,8 @@ def run_from_row(row: sqlite3.Row) -> RunRecord:
         kind=row["kind"],
         label=row["label"],
         host=row["host"],
-        started=row["started"],
-        ended=row["ended"],
+        started=parse_iso(row["started"]),
+        ended=None if row["ended"] is None else parse_iso(row["ended"]),
         status=row["status"],
         config=json.loads(row["config"]),
         version=row["version"],
@@ -176,7 +177,7 @@ def insert_phases(conn: sqlite3.Connection, run_id: str, phases: Iterable[PhaseR
                 p.unit,
                 p.achieved_load,
                 None if p.valid is None else int(p.valid),
-                json.dumps(p.details, sort_keys=True),
+                json.dumps(p.metrics.as_details(), sort_keys=True),
             )
             for p in phases
         ],
@@ -195,7 +196,7 @@ def phase_from_row(r: sqlite3.Row) -> PhaseRecord:
         r["unit"],
         r["achieved_load"],
         None if r["valid"] is None else bool(r["valid"]),
-        json.loads(r["details"]),
+        PhaseMetrics.from_details(json.loads(r["details"])),
     )
 
 

@@ -32,7 +32,6 @@ from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.series import FIELDS, DeviceSeries
-from profiler.model.units import epoch_s
 from profiler.model.units import epoch_to_iso as iso_utc
 from profiler.store.database import Store
 
@@ -311,8 +310,8 @@ def analyze_since(
         if r.kind in MONITORING_KINDS
         and not is_profiling_run(r)
         and r.host == host
-        and epoch_s(r.started) <= end
-        and (r.ended is None or epoch_s(r.ended) >= start)
+        and r.started.timestamp() <= end
+        and (r.ended is None or r.ended.timestamp() >= start)
     ]
     if not runs:
         raise AnalyzeError(
@@ -320,8 +319,8 @@ def analyze_since(
             f"{since_s:g} s; see `finwatt runs`"
         )
     parts: dict[str, list[DeviceSeries]] = {}
-    for run in sorted(runs, key=lambda r: epoch_s(r.started)):
-        offset = epoch_s(run.started)
+    for run in sorted(runs, key=lambda r: r.started):
+        offset = run.started.timestamp()
         records = store.devices(run.id)
         chosen = choose_source(
             store,

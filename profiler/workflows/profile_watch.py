@@ -98,7 +98,7 @@ def _phase_figures(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseFig
             None,
             phase.unit,
             None,
-            error=str(phase.details.get("error") or "failed"),
+            error=phase.metrics.error or "failed",
         )
     devices = store.devices(run.id)
     samples = [
@@ -106,15 +106,15 @@ def _phase_figures(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseFig
         for device_id in energy_devices(phase.device_id, devices)
         for s in store.samples(run.id, device_id)
     ]
-    metrics = phase_metrics(phase, devices, samples, run.interval_s or 1.0)["details"]
+    metrics = phase_metrics(phase, devices, samples, run.interval_s or 1.0)
     return PhaseFigures(
         phase.workload,
         phase.device_id,
         phase.target_load,
         phase.achieved_load,
-        metrics.get("units_per_s"),
+        metrics.units_per_s,
         phase.unit,
-        metrics.get("j_per_1000_units"),
+        metrics.j_per_1000_units,
     )
 
 

@@ -20,7 +20,6 @@ from profiler.analysis.trend import (
 )
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
-from profiler.model.units import epoch_s as _epoch
 from profiler.model.units import epoch_to_iso as _iso
 from profiler.store.database import Store
 from profiler.workflows.analyze import is_profiling_run
@@ -31,19 +30,19 @@ def observations(store: Store, run: RunRecord) -> list[Observation]:
     size = str(run.config.get("size", "standard"))
     found = []
     for phase in store.phases(run.id):
-        upj = phase.details.get("units_per_j")
+        upj = phase.metrics.units_per_j
         if phase.target_load != 1.0 or phase.valid is not True or not upj or upj <= 0:
             continue
         found.append(
             Observation(
                 run.id,
-                run.started,
+                run.started_iso,
                 run.host,
                 phase.workload,
                 phase.device_id,
                 size,
                 phase.unit,
-                phase.details.get("provenance"),
+                phase.metrics.provenance,
                 float(upj),
             )
         )
@@ -52,7 +51,7 @@ def observations(store: Store, run: RunRecord) -> list[Observation]:
 
 def energy_traces(store: Store, run: RunRecord) -> list[EnergyTrace]:
     """Return the energy counter of each of the run's devices but `host`, on epoch time."""
-    offset = _epoch(run.started)
+    offset = run.started.timestamp()
     traces = []
     for device in store.devices(run.id):
         info = device.info
@@ -81,8 +80,8 @@ def runs_in_window(
         r
         for r in store.list_runs()
         if (host is None or r.host == host)
-        and _epoch(r.started) <= end_s
-        and (r.ended is None or _epoch(r.ended) >= start_s)
+        and r.started.timestamp() <= end_s
+        and (r.ended is None or r.ended.timestamp() >= start_s)
     ]
 
 
@@ -96,7 +95,7 @@ def gather_trend(
     found: list[Observation] = []
     traces: list[EnergyTrace] = []
     for run in runs:
-        if is_profiling_run(run) and _epoch(run.started) >= start:
+        if is_profiling_run(run) and run.started.timestamp() >= start:
             found.extend(observations(store, run))
         traces.extend(energy_traces(store, run))
     return Trend(

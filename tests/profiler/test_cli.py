@@ -5,7 +5,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +100,7 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
     with Store(db) as store:
         (run,) = store.list_runs()
         assert run.status == "running"  # nobody has looked yet
-        started = datetime.fromisoformat(run.started.replace("Z", "+00:00")).timestamp()
+        started = run.started.timestamp()
         last_t = max(s.t for s in store.samples(run.id))
     assert last_t >= (killed_at - started) - 1.0 - 0.3  # flush period + scheduling slack
     runs = json.loads(finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]

@@ -236,7 +236,7 @@ def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
         run_id = import_run(store, doc, source="x.json")
         run = store.get_run(run_id)
         assert run is not None
-        assert run.started == "2026-11-01T00:00:00.000Z"
+        assert run.started_iso == "2026-11-01T00:00:00.000Z"
         assert run.pid is None
         assert run.config["imported_from"]["source"] == "x.json"
         first = store.samples(run_id, "cpu:0")[0]

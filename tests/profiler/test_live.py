@@ -29,6 +29,7 @@ import profiler.live.terminal as terminal_module
 from profiler.analysis.savings import Site
 from profiler.capture.runner import RunPlan
 from profiler.capture.sampler import Sampler
+from profiler.cli.common import SITE_OPTION_NAMES
 from profiler.live import (
     EXIT_INTERRUPTED,
     LiveState,
@@ -43,7 +44,7 @@ from profiler.live import (
 from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.profile_status import PhaseFigures, ProfileStatus
 from profiler.model.provenance import ESTIMATED_LINEAR_TDP, MEASURED_NVML_ENERGY
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import Reading, SampleRow, Tick
 from profiler.sensors.probe import probe_sensors
 from profiler.settings.carbon import make_site
@@ -279,7 +280,11 @@ def rates_from_options(
 ) -> Rates:
     """What the CLI does: resolve (and validate) the site options, then build the rates."""
     site = make_site(
-        country=country, carbon_intensity=carbon_intensity, pue=pue, price_per_kwh=price_per_kwh
+        country=country,
+        carbon_intensity=carbon_intensity,
+        pue=pue,
+        price_per_kwh=price_per_kwh,
+        names=SITE_OPTION_NAMES,
     )
     return Rates.from_site(site, code=country)
 
@@ -383,7 +388,7 @@ def test_profile_watch_after_a_failed_workload(profile_db: tuple[Path, str]) -> 
     db, run_id = profile_db
     with Store(db) as store:
         failed = PhaseRecord("risk", "cpu:0", 1.0, 10.0, 11.0, None, None, valid=False,
-                             details={"error": "worker died"})  # fmt: skip
+                             metrics=PhaseMetrics.of(error="worker died"))  # fmt: skip
         store.add_phase(run_id, failed)
     status = ProfileWatch(db).poll()
     assert status is not None and status.now == ("ledger", "cpu", 1.0)

@@ -1,8 +1,8 @@
 import pytest
 
-from profiler.analysis.phases import phase_metrics
+from profiler.analysis.phases import evaluated
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 
 DEVICES = [
@@ -20,39 +20,40 @@ def samples(device: str, power_w: float, util: float | None = None) -> list[Samp
     ]
 
 
-def phase(device: str, **details: float) -> PhaseRecord:
-    return PhaseRecord("risk", device, 1.0, 5.0, 15.0, 20_000.0, "scenario", 1.02, None, details)
+def phase(device: str, **figures: float) -> PhaseRecord:
+    metrics = PhaseMetrics.of(**figures)
+    return PhaseRecord("risk", device, 1.0, 5.0, 15.0, 20_000.0, "scenario", 1.02, None, metrics)
 
 
 def test_gpu_phase_reports_host_cpu_energy_beside_gpu_energy() -> None:
     rows = samples("gpu:0", 300.0) + samples("cpu:0", 60.0) + samples("cpu:1", 40.0)
     rows += samples("host", 0.0, util=0.25)
-    result = phase_metrics(phase("gpu:0", worker_cpu_seconds=5.0), DEVICES, rows, 1.0)
-    d = result["details"]
-    assert d["energy_j"] == pytest.approx(3000.0)  # 300 W x 10 s, the GPU only
-    assert d["host_cpu_energy_j"] == pytest.approx(1000.0)  # both packages, same window
-    assert d["units_per_j"] == pytest.approx(20_000 / 3000)
-    assert d["units_per_j_incl_host"] == pytest.approx(20_000 / 4000)
-    assert d["provenance"] == "measured:nvml-energy"
-    assert d["cpu_share"] == pytest.approx(5.0 / (0.25 * 4 * 10))
-    assert result["valid"] is True
+    result = evaluated(phase("gpu:0", worker_cpu_seconds=5.0), DEVICES, rows, 1.0)
+    d = result.metrics
+    assert d.energy_j == pytest.approx(3000.0)  # 300 W x 10 s, the GPU only
+    assert d.host_cpu_energy_j == pytest.approx(1000.0)  # both packages, same window
+    assert d.units_per_j == pytest.approx(20_000 / 3000)
+    assert d.units_per_j_incl_host == pytest.approx(20_000 / 4000)
+    assert d.provenance == "measured:nvml-energy"
+    assert d.cpu_share == pytest.approx(5.0 / (0.25 * 4 * 10))
+    assert result.valid is True
 
 
 def test_cpu_phase_on_two_packages_sums_them_and_flags_missing_samples() -> None:
     rows = samples("cpu:0", 60.0) + [s for s in samples("cpu:1", 40.0) if not 8 <= s.t <= 10]
-    result = phase_metrics(phase("cpu"), DEVICES, rows, 1.0)
-    d = result["details"]
-    assert d["energy_j"] == pytest.approx(1000.0)  # interpolation bridges the gap exactly
-    assert d["coverage"] == pytest.approx(0.7)
-    assert result["valid"] is False
-    assert any("95%" in r for r in d["invalid_reasons"])
+    result = evaluated(phase("cpu"), DEVICES, rows, 1.0)
+    d = result.metrics
+    assert d.energy_j == pytest.approx(1000.0)  # interpolation bridges the gap exactly
+    assert d.coverage == pytest.approx(0.7)
+    assert result.valid is False
+    assert any("95%" in r for r in d.invalid_reasons or ())
 
 
 def ladder(valid_full: bool, provenance: str) -> list[PhaseRecord]:
     def p(target: float, ups: float, watts: float, valid: bool = True) -> PhaseRecord:
-        details = {"units_per_s": ups, "mean_power_w": watts, "provenance": provenance}
+        figures = PhaseMetrics.of(units_per_s=ups, mean_power_w=watts, provenance=provenance)
         return PhaseRecord(
-            "risk", "cpu:0", target, 0.0, 1.0, ups, "scenario", target, valid, details
+            "risk", "cpu:0", target, 0.0, 1.0, ups, "scenario", target, valid, figures
         )
 
     return [p(1.0, 1000.0, 100.0, valid_full), p(0.5, 500.0, 70.0), p(0.0, 0.0, 40.0)]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 from profiler.store import SampleWriter, Store, StoreError
 from profiler.store.schema import SCHEMA_VERSION
@@ -64,8 +64,9 @@ def test_run_round_trips_unchanged(
         store.add_devices(run.id, DEVICES)
         store.add_samples(run.id, rows)
         phase = PhaseRecord(
-            "risk", "cpu:0", 0.5, 1.0, 61.0, 1.2e6, "scenario", 0.49, True, {"j": 1}
-        )
+            "risk", "cpu:0", 0.5, 1.0, 61.0, 1.2e6, "scenario", 0.49, True,
+            PhaseMetrics.from_details({"j": 1, "energy_j": 5.0, "cpu_share": None}),
+        )  # fmt: skip
         store.add_phase(run.id, phase)
     with Store(path) as store:
         assert store.get_run(run.id) == run
@@ -109,7 +110,7 @@ def test_stale_running_run_is_marked_interrupted_at_its_last_sample(tmp_path: Pa
         assert store.mark_stale_runs(alive=lambda pid: pid != 999_999) == [run.id]
         marked = store.get_run(run.id)
         assert marked is not None and marked.status == "interrupted"
-        assert marked.ended == "2026-11-01T00:00:01.500Z"
+        assert marked.ended_iso == "2026-11-01T00:00:01.500Z"
         still = store.get_run(live.id)
         assert still is not None and still.status == "running"
 

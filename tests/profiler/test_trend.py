@@ -10,7 +10,7 @@ import pytest
 from profiler.analysis.trend import EnergyTrace, Observation, compute_series, daily_energy
 from profiler.cli import main
 from profiler.model.device import DeviceInfo
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.workflows.trend import gather_trend
@@ -38,8 +38,8 @@ def add_run(store: Store, started: float, units_per_j: float, *, kind: str = "sc
     for target in (1.0, 0.5):
         store.add_phase(
             run.id,
-            PhaseRecord("ledger", "cpu:0", target, 0.0, 30.0, 1000.0, "transaction", target,
-                        valid, {"units_per_j": units_per_j * target, "provenance": provenance}),
+            PhaseRecord("ledger", "cpu:0", target, 0.0, 30.0, 1000.0, "transaction", target, valid,
+                        PhaseMetrics.of(units_per_j=units_per_j * target, provenance=provenance)),
         )  # fmt: skip
     return run.id
 

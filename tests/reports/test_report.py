@@ -12,12 +12,13 @@ import pytest
 
 from profiler.analysis.assess import Assessment
 from profiler.analysis.findings import Finding
-from profiler.analysis.phases import phase_metrics
+from profiler.analysis.phases import evaluated
 from profiler.analysis.profile import summarise_ladders
 from profiler.analysis.savings import Site
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.samples import SampleRow
+from profiler.model.units import parse_iso
 from profiler.store.database import Store
 from profiler.workflows.report import gather_report
 from reports.data import downsample, report_data
@@ -116,10 +117,9 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
                 units,
                 "scenario",
                 achieved_load=target,
-                details={"worker_cpu_seconds": 1.0},
+                metrics=PhaseMetrics.of(worker_cpu_seconds=1.0),
             )
-            figures = phase_metrics(phase, devices, samples, 1.0)
-            store.add_phase(run.id, PhaseRecord(**{**phase.__dict__, **figures}))
+            store.add_phase(run.id, evaluated(phase, devices, samples, 1.0))
         store.finish_run(run.id, "complete", ended="2026-11-01T00:00:30.000Z")
     return run.id
 
@@ -151,7 +151,7 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
     assert cells.by_id["total-co2e"] == f"{co2e_g:.3g} g"
     assert cells.by_id["total-cost"] == f"{total_j / 3_600_000 * 1.5 * 0.2:.6f}"
     shown = cells.by_class["units-per-j"]
-    assert shown == [format(p.details["units_per_j"], ",.1f") for p in phases]
+    assert shown == [format(p.metrics.units_per_j, ",.1f") for p in phases]
     (ladder,) = summarise_ladders(phases)
     assert ladder.metrics is not None
     assert cells.by_class["ep"] == [f"{ladder.metrics.ep:.3f}"]
@@ -196,8 +196,8 @@ def test_interrupted_run_without_phases_still_renders_saying_what_is_missing(
 
 def test_reports_render_records_and_columns_without_a_database() -> None:
     run = RunRecord(
-        "r1", "monitor", EVIL_LABEL, "h", "2026-11-01T00:00:00.000Z",
-        "2026-11-01T00:00:10.000Z", "complete", {}, "0", interval_s=1.0,
+        "r1", "monitor", EVIL_LABEL, "h", parse_iso("2026-11-01T00:00:00.000Z"),
+        parse_iso("2026-11-01T00:00:10.000Z"), "complete", {}, "0", interval_s=1.0,
     )  # fmt: skip
     cpu = DeviceRecord(DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"))
     t = np.arange(1.0, 11.0)

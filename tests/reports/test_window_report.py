@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from profiler.model.device import DeviceInfo
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from tests.reports.test_report import EVIL_LABEL, Cells
@@ -45,7 +45,7 @@ def profile_run(store: Store, started: datetime, units_per_j: float, label: str)
             "scenario",
             1.0,
             True,
-            {"units_per_j": units_per_j, "provenance": "measured:rapl"},
+            PhaseMetrics.of(units_per_j=units_per_j, provenance="measured:rapl"),
         ),
     )
     store.finish_run(run.id, "complete", ended=iso(started + timedelta(seconds=10)))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from profiler.analysis.assess import assess_profile
 from profiler.analysis.savings import Site
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord
 
 
 def _phase(device: str, load: float, ups: float, watts: float, prov: str) -> PhaseRecord:
@@ -16,12 +16,12 @@ def _phase(device: str, load: float, ups: float, watts: float, prov: str) -> Pha
         "scenario",
         load,
         True,
-        {
-            "units_per_s": ups,
-            "mean_power_w": watts,
-            "units_per_j": ups / watts if watts else None,
-            "provenance": prov,
-        },
+        PhaseMetrics.of(
+            units_per_s=ups,
+            mean_power_w=watts,
+            units_per_j=ups / watts if watts else None,
+            provenance=prov,
+        ),
     )
 
 
