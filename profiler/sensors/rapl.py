@@ -40,16 +40,28 @@ read that fails mid-run raises `SensorError`; a failed read is never reported as
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.provenance import MEASURED_RAPL
 from profiler.model.samples import Reading
 from profiler.sensors.base import Availability, FamilyState, SensorError
+from profiler.sensors.rapl_zones import (
+    CONSERVATIVE_MAX_POWER_W,
+    UJ_PER_J,
+    ZONE_DIR,
+    RaplDevice,
+    RaplProbe,
+    Zone,
+    ZoneCandidate,
+    counter_delta_uj,
+    is_package,
+    package_number,
+    power_limit_w_of,
+    zone_sort_key,
+)
 
 __all__ = [
     "CONSERVATIVE_MAX_POWER_W",
@@ -63,9 +75,6 @@ __all__ = [
 #: one that raises `PermissionError`, because they run as root and `chmod 000` proves nothing.
 Opener = Callable[[Path], str]
 
-#: Power assumed for a zone without `constraint_0_max_power_uw` when sizing the poll
-#: interval; above the TDP of any current server package, so the interval errs short.
-CONSERVATIVE_MAX_POWER_W = 500.0
 
 #: The fix shown by `finwatt doctor` when `energy_uj` is unreadable (CVE-2020-8694).
 PERMISSION_FIX = (
@@ -78,89 +87,10 @@ _NOT_FOUND_FIX = (
     "modprobe intel_rapl_msr"
 )
 
-_ZONE_DIR = re.compile(r"^(?P<prefix>intel-rapl|amd-rapl):(?P<zone>\d+)(?::(?P<sub>\d+))?$")
-_PACKAGE_NAME = re.compile(r"^package-(?P<pkg>\d+)(?:-die-(?P<die>\d+))?$")
-_UJ_PER_J = 1_000_000
-_UW_PER_W = 1_000_000
-
 
 def sysfs_root_from_env() -> Path:
     """Return the sysfs root: `$FINWATT_SYSFS_ROOT`, else `/sys`."""
     return Path(os.environ.get("FINWATT_SYSFS_ROOT", "/sys"))
-
-
-def counter_delta_uj(prev_uj: int, now_uj: int, max_energy_range_uj: int) -> int:
-    """Return the counter advance in µJ from `prev_uj` to `now_uj`, across at most one wrap.
-
-    The counter runs 0..max_energy_range_uj and then restarts at 0, so the advance is
-    `(now - prev) mod (max_range + 1)` (methodology.md section 1); never negative.
-
-    Raises:
-        ValueError: a value lies outside 0..max_energy_range_uj, so no wrap correction
-            can be right.
-
-    """
-    if max_energy_range_uj <= 0:
-        raise ValueError(f"max_energy_range_uj must be positive, got {max_energy_range_uj}")
-    for value in (prev_uj, now_uj):
-        if not 0 <= value <= max_energy_range_uj:
-            raise ValueError(
-                f"counter value {value} outside 0..{max_energy_range_uj} (max_energy_range_uj)"
-            )
-    return (now_uj - prev_uj) % (max_energy_range_uj + 1)
-
-
-@dataclass
-class _Zone:
-    """One powercap zone that is read: its files, range and running state."""
-
-    zone_id: str
-    path: Path
-    name: str
-    max_energy_range_uj: int
-    max_power_uw: int | None
-    power_limit_uw: int | None
-    prev_uj: int | None = None
-    t_prev: float | None = None
-    total_uj: int = 0
-
-    @property
-    def energy_path(self) -> Path:
-        return self.path / "energy_uj"
-
-    @property
-    def wrap_period_s(self) -> float:
-        """Seconds in which the counter can traverse its whole range at maximum power."""
-        power_uw = self.max_power_uw or CONSERVATIVE_MAX_POWER_W * _UW_PER_W
-        return self.max_energy_range_uj / power_uw
-
-
-@dataclass
-class _Device:
-    """One reported device (`cpu:P` or `dram:P`) and the zones whose energy it sums."""
-
-    info: DeviceInfo
-    zones: list[_Zone]
-    prev_total_uj: int | None = None
-    t_prev: float | None = None
-
-
-@dataclass
-class _Probe:
-    """What discovery found: the availability verdict and the devices to read."""
-
-    availability: Availability
-    devices: list[_Device] = field(default_factory=list)
-
-
-@dataclass
-class _Candidate:
-    """A zone directory found under powercap, before it is read."""
-
-    zone_id: str
-    path: Path
-    name: str
-    parent_id: str | None
 
 
 class _UnreadableError(Exception):
@@ -201,7 +131,7 @@ class RaplSensors:
         self._opener = opener
         self._probe_gap_s = probe_gap_s
         self._probe_sleep = probe_sleep
-        self._probed: _Probe | None = None
+        self._probed: RaplProbe | None = None
         self._started = False
         self.last_errors: dict[str, str] = {}
 
@@ -297,7 +227,7 @@ class RaplSensors:
         """Forget the running state; nothing is held open between reads."""
         self._started = False
 
-    def _device_reading(self, device: _Device, t_mono: float, stale: set[str]) -> Reading:
+    def _device_reading(self, device: RaplDevice, t_mono: float, stale: set[str]) -> Reading:
         total_uj = sum(zone.total_uj for zone in device.zones)
         power_w: float | None = None
         status = DeviceStatus.OK
@@ -306,17 +236,17 @@ class RaplSensors:
         elif device.t_prev is not None and device.prev_total_uj is not None:
             dt_s = t_mono - device.t_prev
             if dt_s > 0:
-                power_w = (total_uj - device.prev_total_uj) / _UJ_PER_J / dt_s
+                power_w = (total_uj - device.prev_total_uj) / UJ_PER_J / dt_s
         device.prev_total_uj = total_uj
         device.t_prev = t_mono
         return Reading(
             device.info.device_id,
             power_w=power_w,
-            energy_j=total_uj / _UJ_PER_J,
+            energy_j=total_uj / UJ_PER_J,
             status=status,
         )
 
-    def _read_counter(self, zone: _Zone) -> int:
+    def _read_counter(self, zone: Zone) -> int:
         path = zone.energy_path
         try:
             text = self._opener(path)
@@ -344,15 +274,15 @@ class RaplSensors:
             return None
         return value if value > 0 else None
 
-    def _probe(self) -> _Probe:
+    def _probe(self) -> RaplProbe:
         if self._probed is None:
             self._probed = self._discover()
         return self._probed
 
-    def _discover(self) -> _Probe:
+    def _discover(self) -> RaplProbe:
         powercap = self.powercap_dir
         if not powercap.is_dir():
-            return _Probe(
+            return RaplProbe(
                 Availability(
                     "rapl",
                     FamilyState.NOT_FOUND,
@@ -361,9 +291,9 @@ class RaplSensors:
                 )
             )
         candidates = list(self._candidates(powercap))
-        packages = [c for c in candidates if c.parent_id is None and _is_package(c.name)]
+        packages = [c for c in candidates if c.parent_id is None and is_package(c.name)]
         if not packages:
-            return _Probe(
+            return RaplProbe(
                 Availability(
                     "rapl",
                     FamilyState.NOT_FOUND,
@@ -375,7 +305,7 @@ class RaplSensors:
             return self._build(candidates)
         except _UnreadableError as err:
             if isinstance(err.err, PermissionError):
-                return _Probe(
+                return RaplProbe(
                     Availability(
                         "rapl",
                         FamilyState.NOT_READABLE,
@@ -383,7 +313,7 @@ class RaplSensors:
                         PERMISSION_FIX,
                     )
                 )
-            return _Probe(
+            return RaplProbe(
                 Availability(
                     "rapl",
                     FamilyState.NOT_READABLE,
@@ -391,20 +321,20 @@ class RaplSensors:
                 )
             )
         except ValueError as err:
-            return _Probe(
+            return RaplProbe(
                 Availability("rapl", FamilyState.NOT_READABLE, f"unexpected content: {err}")
             )
 
-    def _candidates(self, powercap: Path) -> Iterator[_Candidate]:
+    def _candidates(self, powercap: Path) -> Iterator[ZoneCandidate]:
         """Yield every zone directory once, whether listed flat or nested in its parent."""
         seen: set[str] = set()
         dirs: list[Path] = []
         for entry in sorted(powercap.iterdir()):
-            if _ZONE_DIR.match(entry.name) and entry.is_dir():
+            if ZONE_DIR.match(entry.name) and entry.is_dir():
                 dirs.append(entry)
-                dirs.extend(sorted(p for p in entry.iterdir() if _ZONE_DIR.match(p.name)))
-        for path in sorted(dirs, key=lambda p: _zone_sort_key(p.name)):
-            match = _ZONE_DIR.match(path.name)
+                dirs.extend(sorted(p for p in entry.iterdir() if ZONE_DIR.match(p.name)))
+        for path in sorted(dirs, key=lambda p: zone_sort_key(p.name)):
+            match = ZONE_DIR.match(path.name)
             if match is None or path.name in seen or not path.is_dir():
                 continue
             seen.add(path.name)
@@ -415,11 +345,11 @@ class RaplSensors:
                 name = self._opener(path / "name").strip()
             except OSError:
                 continue
-            yield _Candidate(path.name, path, name, parent_id)
+            yield ZoneCandidate(path.name, path, name, parent_id)
 
-    def _zone(self, candidate: _Candidate) -> _Zone:
+    def _zone(self, candidate: ZoneCandidate) -> Zone:
         path = candidate.path
-        return _Zone(
+        return Zone(
             zone_id=candidate.zone_id,
             path=path,
             name=candidate.name,
@@ -428,18 +358,18 @@ class RaplSensors:
             power_limit_uw=self._read_optional_uw(path / "constraint_0_power_limit_uw"),
         )
 
-    def _build(self, candidates: list[_Candidate]) -> _Probe:
+    def _build(self, candidates: list[ZoneCandidate]) -> RaplProbe:
         package_zones = [
-            self._zone(c) for c in candidates if c.parent_id is None and _is_package(c.name)
+            self._zone(c) for c in candidates if c.parent_id is None and is_package(c.name)
         ]
         mirrors = self._find_mirrors(package_zones)
         kept = [zone for zone in package_zones if zone.zone_id not in mirrors]
-        by_package: dict[int, list[_Zone]] = {}
+        by_package: dict[int, list[Zone]] = {}
         for zone in kept:
-            by_package.setdefault(_package_number(zone), []).append(zone)
+            by_package.setdefault(package_number(zone), []).append(zone)
 
-        devices: list[_Device] = []
-        dram_devices: list[_Device] = []
+        devices: list[RaplDevice] = []
+        dram_devices: list[RaplDevice] = []
         for pkg, zones in sorted(by_package.items()):
             zone_ids = {zone.zone_id for zone in zones}
             details: dict[str, object] = {
@@ -455,11 +385,11 @@ class RaplSensors:
                     "(mirrored dies of one package); counted once"
                 )
             devices.append(
-                _Device(
+                RaplDevice(
                     DeviceInfo(
                         device_id=f"cpu:{pkg}",
                         kind="cpu",
-                        power_limit_w=_power_limit_w(zones),
+                        power_limit_w=power_limit_w_of(zones),
                         provenance=MEASURED_RAPL,
                         details=details,
                     ),
@@ -505,14 +435,14 @@ class RaplSensors:
             reason += f"; mirrored zones counted once: {', '.join(sorted(mirrors))}"
         if ignored:
             reason += f"; not read (part of a package or the platform): {', '.join(ignored)}"
-        return _Probe(Availability("rapl", FamilyState.FOUND, reason), all_devices)
+        return RaplProbe(Availability("rapl", FamilyState.FOUND, reason), all_devices)
 
-    def _dram_device(self, number: int, zones: list[_Zone]) -> _Device:
-        return _Device(
+    def _dram_device(self, number: int, zones: list[Zone]) -> RaplDevice:
+        return RaplDevice(
             DeviceInfo(
                 device_id=f"dram:{number}",
                 kind="dram",
-                power_limit_w=_power_limit_w(zones),
+                power_limit_w=power_limit_w_of(zones),
                 provenance=MEASURED_RAPL,
                 details={
                     "zones": [zone.zone_id for zone in zones],
@@ -522,7 +452,7 @@ class RaplSensors:
             zones,
         )
 
-    def _find_mirrors(self, zones: list[_Zone]) -> dict[str, str]:
+    def _find_mirrors(self, zones: list[Zone]) -> dict[str, str]:
         """Map each mirror zone id to the lower-numbered zone it reads identically to.
 
         Two distinct packages showing the same µJ value twice, with the same change in
@@ -546,30 +476,3 @@ class RaplSensors:
                 ):
                     mirrors[other.zone_id] = zone.zone_id
         return mirrors
-
-
-def _is_package(name: str) -> bool:
-    return _PACKAGE_NAME.match(name) is not None
-
-
-def _package_number(zone: _Zone) -> int:
-    match = _PACKAGE_NAME.match(zone.name)
-    if match is not None:
-        return int(match["pkg"])
-    return int(zone.zone_id.split(":")[1])
-
-
-def _zone_sort_key(zone_id: str) -> tuple[str, int, int]:
-    match = _ZONE_DIR.match(zone_id)
-    if match is None:
-        return (zone_id, -1, -1)
-    sub = int(match["sub"]) if match["sub"] is not None else -1
-    return (match["prefix"], int(match["zone"]), sub)
-
-
-def _power_limit_w(zones: list[_Zone]) -> float | None:
-    """Sum the zones' long-term power limits (else their maximum settable power), in W."""
-    limits_uw = [zone.power_limit_uw or zone.max_power_uw for zone in zones]
-    if not limits_uw or any(limit is None for limit in limits_uw):
-        return None
-    return sum(limit for limit in limits_uw if limit is not None) / _UW_PER_W
