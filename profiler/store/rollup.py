@@ -19,7 +19,7 @@ The definition has two forms, side by side below, built from that one column lis
   across batches instead of re-reading it.
 
 Both give the same rows for the same samples, up to the order of floating-point
-additions (tests/profiler/test_rollup.py checks them against numpy and each other).
+additions (tests/profiler/store/test_rollup.py checks them against numpy and each other).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +22,7 @@ from profiler.store.database import Store
 from profiler.workflows.report import gather_report
 from reports.data import downsample, report_data
 from reports.render import render_html
+from tests.fakes.cli import run_finwatt
 
 EVIL_LABEL = "<script>alert(1)</script>"
 EVIL_MODEL = '"><img src=x onerror=alert(1)>'
@@ -367,21 +367,11 @@ def test_export_of_a_pruned_run_warns_that_raw_samples_are_gone(tmp_path: Path) 
         store.add_devices(run.id, [DeviceInfo("host", "host")])
         store.add_samples(run.id, [SampleRow("host", float(x), util=0.1) for x in range(1, 200)])
         store.finish_run(run.id, "complete")
-    fresh = subprocess.run(
-        [sys.executable, "-m", "profiler", "export", run.id, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    fresh = run_finwatt("export", run.id, "--db", str(db))
+    assert fresh.returncode == 0, fresh.stderr
     assert "pruned" not in fresh.stderr
     prune(db, keep_raw_days=14)
-    pruned = subprocess.run(
-        [sys.executable, "-m", "profiler", "export", run.id, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    pruned = run_finwatt("export", run.id, "--db", str(db))
+    assert pruned.returncode == 0, pruned.stderr
     assert "pruned by retention" in pruned.stderr
     assert json.loads(pruned.stdout)["samples"] == []

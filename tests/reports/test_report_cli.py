@@ -1,29 +1,15 @@
 """`finwatt report` end to end: the figures in the HTML equal `finwatt analyze --json`."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
 from tests.profiler.analysis.examples import eight_gpus
 from tests.reports.test_report import EVIL_LABEL, EVIL_MODEL, Cells
-
-
-def finwatt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-        check=False,
-        cwd=cwd,
-    )
 
 
 def imported_gpu_fleet(tmp_path: Path) -> Path:
@@ -37,7 +23,7 @@ def imported_gpu_fleet(tmp_path: Path) -> Path:
     doc = history_doc(devices, t, series, run_id="gpus", label=EVIL_LABEL)
     path = tmp_path / "gpus.json"
     path.write_text(json.dumps(doc))
-    result = finwatt("import", str(path), "--db", str(db))
+    result = run_finwatt("import", str(path), "--db", str(db), timeout=120)
     assert result.returncode == 0, result.stderr
     return db
 
@@ -47,12 +33,12 @@ SITE = ("--country", "GBR", "--pue", "1.4", "--price-per-kwh", "0.2")
 
 def test_report_findings_equal_the_analyzer_json(tmp_path: Path) -> None:
     db = imported_gpu_fleet(tmp_path)
-    analysis = finwatt("analyze", "gpus", *SITE, "--json", "--db", str(db))
+    analysis = run_finwatt("analyze", "gpus", *SITE, "--json", "--db", str(db), timeout=120)
     assert analysis.returncode == 0, analysis.stderr
     findings = json.loads(analysis.stdout)["findings"]
     assert {f["rule"] for f in findings} == {"IDLE_GPU", "ALLOCATED_IDLE_GPU"}
     out = tmp_path / "r.html"
-    result = finwatt("report", "gpus", "-o", str(out), *SITE, "--db", str(db))
+    result = run_finwatt("report", "gpus", "-o", str(out), *SITE, "--db", str(db), timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(out)
     html = out.read_text()
@@ -73,7 +59,7 @@ def test_report_defaults_to_newest_run_and_a_file_in_the_current_directory(
     tmp_path: Path,
 ) -> None:
     db = imported_gpu_fleet(tmp_path)
-    result = finwatt("report", "--db", str(db), cwd=tmp_path)
+    result = run_finwatt("report", "--db", str(db), cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.strip())
     assert path == tmp_path / "finwatt-report-gpus.html" and path.stat().st_size > 10_000
@@ -89,7 +75,7 @@ def test_report_defaults_to_newest_run_and_a_file_in_the_current_directory(
 )
 def test_report_bad_input_exit_2(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
     db = imported_gpu_fleet(tmp_path)
-    result = finwatt(*args, "-o", str(tmp_path / "x.html"), "--db", str(db))
+    result = run_finwatt(*args, "-o", str(tmp_path / "x.html"), "--db", str(db), timeout=120)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and needle in result.stderr
     assert not (tmp_path / "x.html").exists()
@@ -97,7 +83,7 @@ def test_report_bad_input_exit_2(tmp_path: Path, args: tuple[str, ...], needle: 
 
 def test_run_with_report_writes_it_and_says_where(tmp_path: Path) -> None:
     out = tmp_path / "run.html"
-    result = finwatt(
+    result = run_finwatt(
         "run",
         "ledger",
         "--levels",
@@ -111,6 +97,7 @@ def test_run_with_report_writes_it_and_says_where(tmp_path: Path) -> None:
         "--json",
         "--db",
         str(tmp_path / "f.db"),
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

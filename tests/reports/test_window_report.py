@@ -2,8 +2,6 @@
 
 import os
 import socket
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +9,7 @@ from profiler.model.device import DeviceInfo
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
+from tests.fakes.cli import run_finwatt
 from tests.reports.test_report import EVIL_LABEL, Cells
 
 
@@ -60,24 +59,7 @@ def test_window_report_flags_a_regression_and_escapes_labels(tmp_path: Path) -> 
             profile_run(store, now - timedelta(days=days_ago), upj, "nightly")
         bad = profile_run(store, now - timedelta(days=1), 850.0, EVIL_LABEL)  # 15% down
     out = tmp_path / "w.html"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "profiler",
-            "report",
-            "--since",
-            "7d",
-            "-o",
-            str(out),
-            "--db",
-            str(db),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_finwatt("report", "--since", "7d", "-o", str(out), "--db", str(db), timeout=120)
     assert result.returncode == 0, result.stderr
     html = out.read_text()
     cells = Cells()

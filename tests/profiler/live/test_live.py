@@ -50,10 +50,10 @@ from profiler.sensors.probe import probe_sensors
 from profiler.settings.carbon import make_site
 from profiler.store.database import Store
 from profiler.workflows.profile_watch import ProfileWatch
+from tests.fakes.cli import REPO_ROOT, run_finwatt
 from tests.fakes.clock import FakeClock
 from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeNvml
 
-ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("FINWATT_UPDATE_GOLDEN") == "1"
 
@@ -492,25 +492,18 @@ def test_all_names_the_public_api() -> None:
 
 # --- the real CLI -------------------------------------------------------------------
 
-
-def finwatt(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"},
-        cwd=ROOT,
-        check=False,
-    )
+NARROW_PLAIN = {"COLUMNS": "100", "NO_COLOR": "1"}
+"""The terminal the CLI tests give `finwatt live`: 100 columns, no colour codes."""
 
 
 def test_once_has_a_row_per_doctor_device_and_records_nothing(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    doctor = finwatt("doctor", "--json", "--db", str(db))
+    doctor = run_finwatt("doctor", "--json", "--db", str(db), env=NARROW_PLAIN, cwd=REPO_ROOT)
     assert doctor.returncode == 0, doctor.stderr
     ids = [d["device"] for d in json.loads(doctor.stdout)["devices"]]
-    once = finwatt("live", "--once", "--interval", "0.2s", "--db", str(db))
+    once = run_finwatt(
+        "live", "--once", "--interval", "0.2s", "--db", str(db), env=NARROW_PLAIN, cwd=REPO_ROOT
+    )
     assert once.returncode == 0, once.stderr
     lines = once.stdout.splitlines()
     for device_id in ids:
@@ -522,7 +515,17 @@ def test_once_has_a_row_per_doctor_device_and_records_nothing(tmp_path: Path) ->
 
 def test_once_with_record_stores_a_monitor_run(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    result = finwatt("live", "--once", "--record", "--interval", "0.2s", "--db", str(db))
+    result = run_finwatt(
+        "live",
+        "--once",
+        "--record",
+        "--interval",
+        "0.2s",
+        "--db",
+        str(db),
+        env=NARROW_PLAIN,
+        cwd=REPO_ROOT,
+    )
     assert result.returncode == 0, result.stderr
     with Store(db) as store:
         (run,) = store.list_runs()
@@ -542,7 +545,9 @@ def test_once_with_record_stores_a_monitor_run(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_and_exit_2(
     tmp_path: Path, args: tuple[str, ...], needle: str
 ) -> None:
-    result = finwatt("live", "--once", *args, "--db", str(tmp_path / "f.db"))
+    result = run_finwatt(
+        "live", "--once", *args, "--db", str(tmp_path / "f.db"), env=NARROW_PLAIN, cwd=REPO_ROOT
+    )
     assert result.returncode == 2
     assert needle in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -555,10 +560,10 @@ def test_bad_input_is_one_line_and_exit_2(
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (.ci/run installs it)")
 def test_live_in_tmux_shows_devices_and_quits_on_q(tmp_path: Path) -> None:
     db, status, stty = tmp_path / "f.db", tmp_path / "status", tmp_path / "stty"
-    doctor = finwatt("doctor", "--json", "--db", str(db))
+    doctor = run_finwatt("doctor", "--json", "--db", str(db), env=NARROW_PLAIN, cwd=REPO_ROOT)
     ids = [d["device"] for d in json.loads(doctor.stdout)["devices"]]
     command = (
-        f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m profiler live "
+        f"cd {shlex.quote(str(REPO_ROOT))} && {shlex.quote(sys.executable)} -m profiler live "
         f"--interval 0.2s --db {shlex.quote(str(db))}; code=$?; "
         f"stty -a > {shlex.quote(str(stty))}; echo $code > {shlex.quote(str(status))}"
     )
@@ -602,7 +607,7 @@ def test_live_in_tmux_shows_devices_and_quits_on_q(tmp_path: Path) -> None:
 def test_run_live_shows_the_profiling_panel_in_a_real_terminal(tmp_path: Path) -> None:
     db, status = tmp_path / "f.db", tmp_path / "status"
     command = (
-        f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m profiler run ledger "
+        f"cd {shlex.quote(str(REPO_ROOT))} && {shlex.quote(sys.executable)} -m profiler run ledger "
         f"--levels 1,0.5,0 --phase-seconds 2 --size small --live --interval 0.2s "
         f"--db {shlex.quote(str(db))} > /dev/null; echo $? > {shlex.quote(str(status))}"
     )

@@ -1,9 +1,6 @@
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -11,23 +8,13 @@ from pathlib import Path
 import pytest
 
 from profiler.store.database import Store
+from tests.fakes.cli import run_finwatt, start_finwatt
 from tests.fakes.powercap import FakePowercap
-
-
-def finwatt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    result = finwatt(
+    result = run_finwatt(
         "run",
         "ledger",
         "--levels",
@@ -39,6 +26,7 @@ def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
         "--json",
         "--db",
         str(db),
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -93,7 +81,7 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
     driver = threading.Thread(target=drive, daemon=True)
     driver.start()
     try:
-        result = finwatt(
+        result = run_finwatt(
             "run",
             "ledger",
             "--levels",
@@ -108,6 +96,7 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
             "--db",
             str(tmp_path / "f.db"),
             env={"FINWATT_SYSFS_ROOT": str(sysfs)},
+            timeout=240,
         )
     finally:
         stop.set()
@@ -120,26 +109,18 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
 
 def test_sigint_mid_ladder_keeps_finished_phases(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "profiler",
-            "run",
-            "ledger",
-            "--levels",
-            "1,0.5,0",
-            "--phase-seconds",
-            "3",
-            "--size",
-            "small",
-            "--json",
-            "--db",
-            str(db),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_finwatt(
+        "run",
+        "ledger",
+        "--levels",
+        "1,0.5,0",
+        "--phase-seconds",
+        "3",
+        "--size",
+        "small",
+        "--json",
+        "--db",
+        str(db),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -177,7 +158,9 @@ def test_sigint_mid_ladder_keeps_finished_phases(tmp_path: Path) -> None:
 )
 def test_run_bad_input_exit_2_nothing_stored(tmp_path: Path, args: list[str], needle: str) -> None:
     db = tmp_path / "f.db"
-    result = finwatt(*args, "--db", str(db), env={"FINWATT_SYSFS_ROOT": str(tmp_path)})
+    result = run_finwatt(
+        *args, "--db", str(db), env={"FINWATT_SYSFS_ROOT": str(tmp_path)}, timeout=240
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], lines

@@ -1,10 +1,7 @@
 """Retention: prune raw samples to rollups and old rollups away; nothing else is lost."""
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from profiler.store.database import Store
 from profiler.store.interchange import import_run
 from profiler.store.retention import db_stats, prune
 from profiler.workflows.analyze import analyze_run, analyze_since, choose_source, store_findings
+from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -206,30 +204,19 @@ def test_db_stats(tmp_path: Path) -> None:
     assert stats.table_bytes is None or stats.table_bytes["sample_minute"] > 0
 
 
-def finwatt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ},
-        check=False,
-    )
-
-
 def test_db_cli(tmp_path: Path) -> None:
     path = tmp_path / "f.db"
     now = datetime.now(UTC)
     add_run(path, "cli", now - timedelta(days=3), 2, step_s=60.0)
-    pruned = finwatt("db", "prune", "--keep-raw", "2d", "--json", "--db", str(path))
+    pruned = run_finwatt("db", "prune", "--keep-raw", "2d", "--json", "--db", str(path))
     assert pruned.returncode == 0, pruned.stderr
     document = json.loads(pruned.stdout)
     assert document["runs_pruned"] == ["cli"]
     assert 0 < document["raw_samples_deleted"] < 2 * 2880
-    stats = finwatt("db", "stats", "--json", "--db", str(path))
+    stats = run_finwatt("db", "stats", "--json", "--db", str(path))
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout)["rows"]["sample_minute"] == 2 * 2880
-    text = finwatt("db", "stats", "--db", str(path))
+    text = run_finwatt("db", "stats", "--db", str(path))
     assert text.returncode == 0 and "sample_minute" in text.stdout
-    bad = finwatt("db", "prune", "--keep-raw", "14d", "--keep-rollups", "1d", "--db", str(path))
+    bad = run_finwatt("db", "prune", "--keep-raw", "14d", "--keep-rollups", "1d", "--db", str(path))
     assert bad.returncode == 2 and "--keep-rollups" in bad.stderr

@@ -1,8 +1,6 @@
 import itertools
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,10 +22,14 @@ from profiler.prometheus.exporter import (
     make_registry,
 )
 from profiler.sensors.rapl import RaplSensors
+from tests.fakes.cli import run_finwatt, start_finwatt
 from tests.fakes.powercap import FakePowercap
-from tests.profiler.prometheus_harness import Prometheus, free_port, http_get, require_prometheus
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.profiler.prometheus.prometheus_harness import (
+    Prometheus,
+    free_port,
+    http_get,
+    require_prometheus,
+)
 
 DEVICES = [
     DeviceInfo("host", "host", model="Xeon", logical_cores=8, mem_total_bytes=2**34),
@@ -219,25 +221,8 @@ def test_is_loopback() -> None:
 # --- the CLI: a real server -----------------------------------------------------------
 
 
-def finwatt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-
-
 def start_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "profiler", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    return start_finwatt("serve", *args, env=env)
 
 
 def wait_listening(process: subprocess.Popen[str], port: int, timeout_s: float = 20) -> None:
@@ -292,7 +277,7 @@ def test_serve_port_in_use_is_one_line_exit_1(tmp_path: Path) -> None:
     collector, _ = scripted()
     server = MetricsServer(make_registry(collector), "127.0.0.1", 0)
     try:
-        result = finwatt("serve", "--port", str(server.port), "--db", str(tmp_path / "f.db"))
+        result = run_finwatt("serve", "--port", str(server.port), "--db", str(tmp_path / "f.db"))
     finally:
         server.close()
     assert result.returncode == 1
@@ -303,26 +288,18 @@ def test_serve_port_in_use_is_one_line_exit_1(tmp_path: Path) -> None:
 def test_monitor_serve_records_and_serves(tmp_path: Path) -> None:
     port = free_port()
     db = tmp_path / "f.db"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "profiler",
-            "monitor",
-            "--serve",
-            "--port",
-            str(port),
-            "--interval",
-            "0.2s",
-            "--duration",
-            "4s",
-            "--json",
-            "--db",
-            str(db),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_finwatt(
+        "monitor",
+        "--serve",
+        "--port",
+        str(port),
+        "--interval",
+        "0.2s",
+        "--duration",
+        "4s",
+        "--json",
+        "--db",
+        str(db),
     )
     wait_listening(process, port)
     time.sleep(0.6)
@@ -362,7 +339,9 @@ def test_prometheus_scrapes_finwatt_serve(tmp_path: Path) -> None:
             partial.replace(energy_file)
 
     env = {"FINWATT_SYSFS_ROOT": str(sysfs)}
-    doctor = json.loads(finwatt("doctor", "--json", "--db", str(tmp_path / "f.db"), env=env).stdout)
+    doctor = json.loads(
+        run_finwatt("doctor", "--json", "--db", str(tmp_path / "f.db"), env=env).stdout
+    )
     expected = {d["device"]: d for d in doctor["devices"]}
     assert expected["cpu:0"]["provenance"] == MEASURED_RAPL
 

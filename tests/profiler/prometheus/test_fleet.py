@@ -1,8 +1,6 @@
 import json
 import math
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +9,8 @@ import numpy as np
 import pytest
 
 from profiler.prometheus.query import FleetUsageError, PrometheusApi, selector
-from tests.profiler.prometheus_harness import Prometheus, free_port, require_prometheus
+from tests.fakes.cli import REPO_ROOT, run_finwatt
+from tests.profiler.prometheus.prometheus_harness import Prometheus, free_port, require_prometheus
 
 DAY_S = 86_400
 STEP_S = 300
@@ -114,14 +113,7 @@ def fleet_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prome
 
 
 def analyze(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", "analyze", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "250"},
-        check=False,
-    )
+    return run_finwatt("analyze", *args, env={"COLUMNS": "250"}, timeout=120)
 
 
 def test_fleet_flags_idle_and_oversized_hosts_and_consolidates(
@@ -242,8 +234,7 @@ def test_selector_and_chunked_query_range() -> None:
 
 
 def test_grafana_dashboard_queries_run_on_prometheus(fleet_prometheus: Prometheus) -> None:
-    root = Path(__file__).resolve().parents[2]
-    dashboard = json.loads((root / "docs" / "grafana-dashboard.json").read_text())
+    dashboard = json.loads((REPO_ROOT / "docs" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert len(exprs) == 3
     at = str(int(time.time()) // STEP_S * STEP_S - 4 * 3600)  # inside the synthetic data
@@ -264,11 +255,9 @@ def test_fleet_report_renders_the_same_findings(
 
     doc = json.loads(analyze("--prometheus", fleet_prometheus.url, "--json").stdout)
     out = tmp_path / "fleet.html"
-    result = subprocess.run(
-        [sys.executable, "-m", "profiler", "report", "--prometheus", fleet_prometheus.url,
-         "-o", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    result = run_finwatt(
+        "report", "--prometheus", fleet_prometheus.url, "-o", str(out), timeout=120
+    )
     assert result.returncode == 0, result.stderr
     html = out.read_text()
     cells = Cells()

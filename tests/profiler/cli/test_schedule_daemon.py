@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, r
 from profiler.cli import main
 from profiler.settings.config import use_config_file
 from profiler.store.database import Store
+from tests.fakes.cli import run_finwatt, start_finwatt
 
 CONFIG = """\
 [[schedule]]
@@ -25,15 +25,17 @@ interval = "0.25s"
 """
 
 
-def start_daemon(config: Path, db: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "profiler", "schedule", "daemon", "--config", str(config),
-         "--db", str(db)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "XDG_CONFIG_HOME": str(config.parent / "xdg")},
-    )  # fmt: skip
+def start_daemon(config: Path, db: Path, *extra: str) -> subprocess.Popen[str]:
+    return start_finwatt(
+        "schedule",
+        "daemon",
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+        *extra,
+        env={"XDG_CONFIG_HOME": str(config.parent / "xdg")},
+    )
 
 
 def wait_for(predicate: object, timeout_s: float = 20.0) -> None:
@@ -52,11 +54,7 @@ def test_daemon_fires_every_two_seconds_and_sigterm_exits_0(tmp_path: Path) -> N
     try:
         wait_for(lambda: lock.exists() and "schedule daemon" in lock.read_text())
         # a second daemon on the same database refuses, naming the first
-        second = subprocess.run(
-            [sys.executable, "-m", "profiler", "schedule", "daemon", "--config", str(config),
-             "--db", str(db)],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        second = run_finwatt("schedule", "daemon", "--config", str(config), "--db", str(db))
         assert second.returncode == 1
         assert second.stderr.count("\n") == 1
         assert f"pid {daemon.pid}" in second.stderr and "already runs the schedule" in second.stderr
@@ -83,11 +81,7 @@ def test_daemon_fires_every_two_seconds_and_sigterm_exits_0(tmp_path: Path) -> N
 def test_run_due_runs_what_is_due_once(tmp_path: Path) -> None:
     config, db = tmp_path / "c.toml", tmp_path / "f.db"
     config.write_text(CONFIG.replace('duration = "1s"', 'duration = "0.5s"'))
-    result = subprocess.run(
-        [sys.executable, "-m", "profiler", "schedule", "run-due", "--config", str(config),
-         "--db", str(db), "--json"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = run_finwatt("schedule", "run-due", "--config", str(config), "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
     statuses = [r["status"] for r in json.loads(result.stdout)["results"]]
     assert statuses == ["running", "complete"]
@@ -145,11 +139,9 @@ def test_a_scheduled_profiling_run_with_analysis_and_report(tmp_path: Path) -> N
         'device = "cpu"\ninterval = "0.25s"\nanalyze = true\n'
         'report = "reports/{name}-{date}.html"\n'
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "profiler", "schedule", "run-due", "--config", str(config),
-         "--db", str(db), "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    result = run_finwatt(
+        "schedule", "run-due", "--config", str(config), "--db", str(db), "--json", timeout=120
+    )
     assert result.returncode == 0, result.stderr
     (fired,) = json.loads(result.stdout)["results"]
     assert fired["status"] == "complete" and fired["message"] is None, fired
@@ -172,12 +164,7 @@ def test_daemon_with_serve_exposes_metrics_while_it_runs(tmp_path: Path) -> None
         port = probe.getsockname()[1]
     config, db = tmp_path / "c.toml", tmp_path / "f.db"
     config.write_text(CONFIG)
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "profiler", "schedule", "daemon", "--config", str(config),
-         "--db", str(db), "--serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "XDG_CONFIG_HOME": str(config.parent / "xdg")},
-    )  # fmt: skip
+    daemon = start_daemon(config, db, "--serve", "--port", str(port))
     try:
         body = ""
 

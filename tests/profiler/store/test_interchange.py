@@ -2,10 +2,7 @@ import copy
 import csv
 import io
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -32,19 +29,8 @@ from profiler.store.interchange import (
     write_json,
 )
 from profiler.store.rows import insert_sample_values
+from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc, write_history
-
-
-def finwatt(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-        env=os.environ.copy(),
-        check=False,
-    )
 
 
 def small_doc() -> dict[str, Any]:
@@ -286,32 +272,34 @@ def test_large_sample_index_in_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_monitor_export_import_roundtrip(tmp_path: Path) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
-    result = finwatt("monitor", "--duration", "2s", "--interval", "0.1s", "--json", "--db", str(a))
+    result = run_finwatt(
+        "monitor", "--duration", "2s", "--interval", "0.1s", "--json", "--db", str(a)
+    )
     assert result.returncode == 0, result.stderr
     run_id = json.loads(result.stdout)["run"]
     first = tmp_path / "first.json"
-    result = finwatt("export", run_id, "--format", "json", "-o", str(first), "--db", str(a))
+    result = run_finwatt("export", run_id, "--format", "json", "-o", str(first), "--db", str(a))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     doc = json.loads(first.read_text())
     assert doc["run"]["id"] == run_id
     assert len(doc["samples"]) > 10
 
-    result = finwatt("import", str(first), "--json", "--db", str(b))
+    result = run_finwatt("import", str(first), "--json", "--db", str(b))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"run": run_id}
-    second = finwatt("export", run_id, "--db", str(b))
+    second = run_finwatt("export", run_id, "--db", str(b))
     assert second.returncode == 0, second.stderr
     assert second.stdout == first.read_text()  # byte for byte
 
-    result = finwatt("import", "-", "--json", "--db", str(a), stdin=first.read_text())
+    result = run_finwatt("import", "-", "--json", "--db", str(a), stdin=first.read_text())
     assert result.returncode == 0, result.stderr
     copy_id = json.loads(result.stdout)["run"]
     assert copy_id != run_id
-    third = json.loads(finwatt("export", copy_id, "--db", str(a)).stdout)
+    third = json.loads(run_finwatt("export", copy_id, "--db", str(a)).stdout)
     assert without_id(third) == without_id(doc)
 
-    result = finwatt("export", run_id, "--format", "csv", "--db", str(a))
+    result = run_finwatt("export", run_id, "--format", "csv", "--db", str(a))
     assert result.returncode == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -327,7 +315,7 @@ def test_monitor_export_import_roundtrip(tmp_path: Path) -> None:
 def test_import_text_confirmation(tmp_path: Path) -> None:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(small_doc()))
-    result = finwatt("import", str(path), "--db", str(tmp_path / "f.db"))
+    result = run_finwatt("import", str(path), "--db", str(tmp_path / "f.db"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"imported run small from {path}"
 
@@ -454,7 +442,7 @@ def test_invalid_document_refused_by_cli(tmp_path: Path, text: str, expected: st
     before = counts(db)
     path = tmp_path / "bad.json"
     path.write_text(text)
-    result = finwatt("import", str(path), "--json", "--db", str(db))
+    result = run_finwatt("import", str(path), "--json", "--db", str(db))
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -482,15 +470,15 @@ def test_invalid_document_refused(tmp_path: Path, text: str, expected: str) -> N
 
 def test_export_errors(tmp_path: Path) -> None:
     db = str(tmp_path / "f.db")
-    result = finwatt("export", "nope", "--db", db)
+    result = run_finwatt("export", "nope", "--db", db)
     assert result.returncode == 2
     assert result.stderr.strip() == "finwatt: error: no run nope; `finwatt runs` lists them"
     with Store(Path(db)) as store:
         import_run(store, small_doc())
-    result = finwatt("export", "small", "--format", "parquet", "--db", db)
+    result = run_finwatt("export", "small", "--format", "parquet", "--db", db)
     assert result.returncode == 2
     assert "parquet is not supported in this version" in result.stderr
-    result = finwatt("import", str(tmp_path / "missing.json"), "--db", db)
+    result = run_finwatt("import", str(tmp_path / "missing.json"), "--db", db)
     assert result.returncode == 2
     assert "cannot read" in result.stderr
 

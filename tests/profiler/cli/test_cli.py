@@ -1,9 +1,6 @@
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,29 +8,8 @@ from typing import Any
 import pytest
 
 from profiler.store.database import Store
+from tests.fakes.cli import run_finwatt, start_finwatt
 from tests.fakes.powercap import FakePowercap
-
-
-def finwatt(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "profiler", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for_samples(db: Path, n: int, timeout_s: float = 20.0) -> None:
@@ -54,7 +30,9 @@ def wait_for_samples(db: Path, n: int, timeout_s: float = 20.0) -> None:
 
 def test_monitor_json_end_to_end(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    result = finwatt("monitor", "--duration", "3s", "--interval", "0.1s", "--json", "--db", str(db))
+    result = run_finwatt(
+        "monitor", "--duration", "3s", "--interval", "0.1s", "--json", "--db", str(db)
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)  # stdout is exactly one JSON document
     assert doc["status"] == "complete"
@@ -68,14 +46,14 @@ def test_monitor_json_end_to_end(tmp_path: Path) -> None:
     assert cpu["energy_j"] > 0
     assert cpu["mean_power_w"] == pytest.approx(cpu["energy_j"] / cpu["seconds"], rel=0.05)
     assert devices["host"]["energy_j"] is None  # no power figure is invented for host
-    runs = json.loads(finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
+    runs = json.loads(run_finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
     assert [r["id"] for r in runs] == [doc["run"]]
     assert runs[0]["status"] == "complete"
 
 
 def test_sigterm_flushes_marks_interrupted_and_exits_130(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    proc = start("monitor", "--interval", "0.1s", "--json", "--db", str(db))
+    proc = start_finwatt("monitor", "--interval", "0.1s", "--json", "--db", str(db))
     wait_for_samples(db, 10)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=20)
@@ -91,7 +69,7 @@ def test_sigterm_flushes_marks_interrupted_and_exits_130(tmp_path: Path) -> None
 
 def test_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    proc = start("monitor", "--interval", "0.1s", "--db", str(db))
+    proc = start_finwatt("monitor", "--interval", "0.1s", "--db", str(db))
     wait_for_samples(db, 20)
     time.sleep(1.5)
     proc.kill()
@@ -103,7 +81,7 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
         started = run.started.timestamp()
         last_t = max(s.t for s in store.samples(run.id))
     assert last_t >= (killed_at - started) - 1.0 - 0.3  # flush period + scheduling slack
-    runs = json.loads(finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
+    runs = json.loads(run_finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
     assert runs[0]["status"] == "interrupted"  # the next command notices the dead pid
 
 
@@ -121,7 +99,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     tmp_path: Path, args: list[str], needle: str
 ) -> None:
     db = tmp_path / "f.db"
-    result = finwatt(*args, "--db", str(db)) if args[0] != "explode" else finwatt(*args)
+    result = run_finwatt(*args, "--db", str(db)) if args[0] != "explode" else run_finwatt(*args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("finwatt: error:") and needle in lines[0]
@@ -132,13 +110,13 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 def test_unwritable_db_path_is_exit_2(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = finwatt("monitor", "--duration", "1s", "--db", str(blocker / "sub" / "f.db"))
+    result = run_finwatt("monitor", "--duration", "1s", "--db", str(blocker / "sub" / "f.db"))
     assert result.returncode == 2
     assert "cannot open database" in result.stderr and "--db" in result.stderr
 
 
 def test_doctor_json_here_estimates_and_says_how_to_measure(tmp_path: Path) -> None:
-    result = finwatt(
+    result = run_finwatt(
         "doctor",
         "--json",
         "--db",
@@ -160,7 +138,9 @@ def test_doctor_and_monitor_use_rapl_from_a_fake_powercap_root(tmp_path: Path) -
     tree.add_zone("intel-rapl:0", "package-0", 1_000_000, max_power_uw=200_000_000)
     tree.add_zone("intel-rapl:0:0", "dram", 5_000)
     env = {"FINWATT_SYSFS_ROOT": str(tmp_path / "sys")}
-    doc = json.loads(finwatt("doctor", "--json", "--db", str(tmp_path / "f.db"), env=env).stdout)
+    doc = json.loads(
+        run_finwatt("doctor", "--json", "--db", str(tmp_path / "f.db"), env=env).stdout
+    )
     provenance = {d["device"]: d["provenance"] for d in doc["devices"]}
     assert provenance["cpu:0"] == "measured:rapl"
     assert provenance["dram:0"] == "measured:rapl"

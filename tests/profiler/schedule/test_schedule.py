@@ -1,6 +1,5 @@
 """Scheduling logic on a fake clock: cron and every, missed fire times, grace period."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from profiler.schedule.timing import (
     run_loop,
     upcoming,
 )
+from tests.fakes.clock import FakeWallClock
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = 3600.0
@@ -109,31 +109,10 @@ def test_a_changed_trigger_starts_from_a_new_baseline() -> None:
     assert state == EntryState(entry.trigger, T0)
 
 
-class FakeClock:
-    def __init__(self, start: datetime, end: datetime) -> None:
-        self.t = start
-        self.end = end
-        self.waits: list[float] = []
-        self.stop = threading.Event()
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += timedelta(seconds=seconds)
-        if self.t >= self.end:
-            self.stop.set()
-
-    def wait(self, stop: threading.Event, seconds: float) -> bool:
-        self.waits.append(seconds)
-        self.advance(seconds)
-        return stop.is_set()
-
-
 class FakeActions:
     """Monitors that run `duration_s` of fake time; runs that take `run_s`."""
 
-    def __init__(self, clock: FakeClock, run_s: float = 0.0) -> None:
+    def __init__(self, clock: FakeWallClock, run_s: float = 0.0) -> None:
         self.clock = clock
         self.run_s = run_s
         self.fired: list[tuple[str, datetime]] = []
@@ -165,7 +144,7 @@ class FakeActions:
 
 
 def test_daemon_loop_fires_every_two_seconds_on_a_fake_clock(tmp_path: Path) -> None:
-    clock = FakeClock(T0, T0 + timedelta(seconds=7))
+    clock = FakeWallClock(T0, T0 + timedelta(seconds=7))
     actions = FakeActions(clock)
     book = StateFile(tmp_path / "state.json")
     results = run_loop([every(2)], book, actions, clock, clock.stop, grace_period_s=HOUR)
@@ -176,7 +155,7 @@ def test_daemon_loop_fires_every_two_seconds_on_a_fake_clock(tmp_path: Path) -> 
 
 
 def test_a_long_run_makes_the_next_times_late_newest_runs_once(tmp_path: Path) -> None:
-    clock = FakeClock(T0, T0 + timedelta(seconds=12))
+    clock = FakeWallClock(T0, T0 + timedelta(seconds=12))
     actions = FakeActions(clock, run_s=5)
     entry = ScheduleEntry("bench", "run", every_s=2, every="2s")
     book = StateFile(tmp_path / "state.json")
@@ -187,7 +166,7 @@ def test_a_long_run_makes_the_next_times_late_newest_runs_once(tmp_path: Path) -
 
 
 def test_run_due_once_waits_for_its_monitor_then_returns(tmp_path: Path) -> None:
-    clock = FakeClock(T0, T0 + timedelta(hours=1))
+    clock = FakeWallClock(T0, T0 + timedelta(hours=1))
     actions = FakeActions(clock)
     entries = [every(2, name="m"), ScheduleEntry("r", "run", cron="0 * * * *")]
     results = run_loop(

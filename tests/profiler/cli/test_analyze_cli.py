@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
 from tests.profiler.analysis.examples import eight_gpus, idle_host_util, oversized_cpu_util
-
-
-def finwatt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profiler", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=os.environ.copy(),
-        check=False,
-    )
 
 
 def iso(moment: datetime) -> str:
@@ -35,13 +22,13 @@ def iso(moment: datetime) -> str:
 def import_doc(db: Path, doc: dict, tmp_path: Path) -> str:
     path = tmp_path / f"{doc['run']['id']}.json"
     path.write_text(json.dumps(doc))
-    result = finwatt("import", str(path), "--json", "--db", str(db))
+    result = run_finwatt("import", str(path), "--json", "--db", str(db))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["run"]
 
 
 def analyze_json(db: Path, *args: str) -> dict:
-    result = finwatt("analyze", *args, "--json", "--db", str(db))
+    result = run_finwatt("analyze", *args, "--json", "--db", str(db))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -177,7 +164,7 @@ def test_since_over_two_halves_equals_the_whole(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(idle_db: Path, args: tuple[str, ...], named: str) -> None:
-    result = finwatt("analyze", *args, "--json", "--db", str(idle_db))
+    result = run_finwatt("analyze", *args, "--json", "--db", str(idle_db))
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -186,7 +173,7 @@ def test_bad_input_exits_2_with_one_line(idle_db: Path, args: tuple[str, ...], n
 
 
 def test_table_output_lists_findings_and_assumptions(idle_db: Path) -> None:
-    result = finwatt("analyze", "--db", str(idle_db), "--country", "FRA")
+    result = run_finwatt("analyze", "--db", str(idle_db), "--country", "FRA")
     assert result.returncode == 0, result.stderr
     assert "IDLE_HOST" in result.stdout and "Assumptions:" in result.stdout
     assert "FRA" in result.stdout
@@ -195,7 +182,9 @@ def test_table_output_lists_findings_and_assumptions(idle_db: Path) -> None:
 @pytest.mark.slow
 def test_real_monitor_then_analyze(tmp_path: Path) -> None:
     db = tmp_path / "real.db"
-    rec = finwatt("monitor", "--duration", "3s", "--interval", "0.1s", "--json", "--db", str(db))
+    rec = run_finwatt(
+        "monitor", "--duration", "3s", "--interval", "0.1s", "--json", "--db", str(db)
+    )
     assert rec.returncode == 0, rec.stderr
     doc = analyze_json(db, "--min-span", "1s", "--min-hours", "0")
     assert doc["run"] == json.loads(rec.stdout)["run"]
@@ -215,22 +204,24 @@ def test_config_defaults_fill_the_site_options_the_command_line_leaves_out(
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[defaults]\ncountry = "FRA"\npue = 1.3\nprice_per_kwh = 0.2\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle", "--json",
-         "--db", str(idle_db)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = run_finwatt("--config", str(config), "analyze", "idle", "--json", "--db", str(idle_db))
     assert result.returncode == 0, result.stderr
     (finding,) = json.loads(result.stdout)["findings"]
     lines = " | ".join(finding["assumptions"])
     assert "(FRA)" in lines and "PUE 1.3 (given)" in lines
     assert finding["savings"]["cost_per_year"] is not None
     # a grid option on the command line replaces the configured country as a whole
-    override = subprocess.run(
-        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle", "--json",
-         "--carbon-intensity", "100", "--db", str(idle_db)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    override = run_finwatt(
+        "--config",
+        str(config),
+        "analyze",
+        "idle",
+        "--json",
+        "--carbon-intensity",
+        "100",
+        "--db",
+        str(idle_db),
+    )
     assert override.returncode == 0, override.stderr
     lines = " | ".join(json.loads(override.stdout)["findings"][0]["assumptions"])
     assert "(FRA)" not in lines and "100" in lines and "PUE 1.3 (given)" in lines
@@ -239,18 +230,10 @@ def test_config_defaults_fill_the_site_options_the_command_line_leaves_out(
 def test_config_region_default(idle_db: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[defaults]\nregion = "CN-BJ"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle", "--json",
-         "--db", str(idle_db)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = run_finwatt("--config", str(config), "analyze", "idle", "--json", "--db", str(idle_db))
     assert result.returncode == 0, result.stderr
     lines = " | ".join(json.loads(result.stdout)["findings"][0]["assumptions"])
     assert "555.4" in lines and "(CN-BJ)" in lines
     config.write_text('[defaults]\nregion = "CN-BJ"\ncountry = "CHN"\n')
-    bad = subprocess.run(
-        [sys.executable, "-m", "profiler", "--config", str(config), "analyze", "idle",
-         "--db", str(idle_db)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    bad = run_finwatt("--config", str(config), "analyze", "idle", "--db", str(idle_db))
     assert bad.returncode == 2 and "country and region" in bad.stderr

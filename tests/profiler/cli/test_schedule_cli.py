@@ -18,7 +18,8 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_config_file(None)
 
 
-def finwatt(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+def run_main_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run `finwatt *args` through `main()` in this process; return (exit code, out, err)."""
     with pytest.raises(SystemExit) as exit_info:
         main(list(args))
     captured = capsys.readouterr()
@@ -59,7 +60,7 @@ def test_the_issue_example_config_lists_with_three_fire_times(
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_text(GOOD)
-    code, out, err = finwatt(
+    code, out, err = run_main_in_process(
         capsys,
         "schedule",
         "list",
@@ -77,7 +78,9 @@ def test_the_issue_example_config_lists_with_three_fire_times(
     assert [t[11:] for t in nightly["next"]] == ["02:00:00Z"] * 3
     assert nightly["last_run"] is None and nightly["levels"][0] == 1.0
     # the global form works too
-    code, out, _ = finwatt(capsys, "--config", str(config), "schedule", "list", "--json")
+    code, out, _ = run_main_in_process(
+        capsys, "--config", str(config), "schedule", "list", "--json"
+    )
     assert code == 0 and len(json.loads(out)["entries"]) == 2
 
 
@@ -129,7 +132,7 @@ def test_bad_config_exits_2_naming_file_and_key(
 ) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(snippet)
-    code, out, err = finwatt(
+    code, out, err = run_main_in_process(
         capsys, "schedule", "list", "--config", str(config), "--db", str(tmp_path / "f.db")
     )
     assert code == 2
@@ -143,9 +146,11 @@ def test_every_command_reads_the_named_config(
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[defaults]\ncpu_idle_ratio = 7\n")
-    code, _, err = finwatt(capsys, "--config", str(config), "runs", "--db", str(tmp_path / "f.db"))
+    code, _, err = run_main_in_process(
+        capsys, "--config", str(config), "runs", "--db", str(tmp_path / "f.db")
+    )
     assert code == 2 and "cpu_idle_ratio" in err and str(config) in err
-    code, _, err = finwatt(capsys, "--config", str(tmp_path / "missing.toml"), "runs")
+    code, _, err = run_main_in_process(capsys, "--config", str(tmp_path / "missing.toml"), "runs")
     assert code == 2 and "not found" in err
 
 
@@ -167,7 +172,7 @@ def test_add_and_remove_keep_comments_and_layout(
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_text(GOOD)
-    code, _, err = finwatt(
+    code, _, err = run_main_in_process(
         capsys, "schedule", "add", "quick", "--every", "15m", "--action", "run",
         "--workload", "ledger", "--levels", "1,0", "--phase-seconds", "5s", "--size", "small",
         "--config", str(config),
@@ -176,19 +181,19 @@ def test_add_and_remove_keep_comments_and_layout(
     text = config.read_text()
     assert text.startswith(GOOD)  # nothing before the new entry changed
     assert 'name = "quick"' in text and 'workloads = ["ledger"]' in text
-    code, _, err = finwatt(
+    code, _, err = run_main_in_process(
         capsys, "schedule", "add", "quick", "--every", "1h", "--action", "run",
         "--config", str(config),
     )  # fmt: skip
     assert code == 2 and "'quick'" in err
-    code, _, err = finwatt(
+    code, _, err = run_main_in_process(
         capsys, "schedule", "add", "bad", "--cron", "0 25 * * *", "--action", "run",
         "--config", str(config),
     )  # fmt: skip
     assert code == 2 and "cron" in err
     assert 'name = "bad"' not in config.read_text()
 
-    code, _, err = finwatt(
+    code, _, err = run_main_in_process(
         capsys, "schedule", "remove", "nightly-benchmark", "--config", str(config)
     )
     assert code == 0, err
@@ -196,13 +201,15 @@ def test_add_and_remove_keep_comments_and_layout(
     assert "nightly-benchmark" not in text and "# the nightly benchmark" not in text
     for kept in ("# site settings", 'country = "CHN"   # grid', "# all-day usage", "quick"):
         assert kept in text
-    code, _, err = finwatt(capsys, "schedule", "remove", "nope", "--config", str(config))
+    code, _, err = run_main_in_process(
+        capsys, "schedule", "remove", "nope", "--config", str(config)
+    )
     assert code == 2 and "'nope'" in err
 
 
 def test_add_creates_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "new" / "config.toml"
-    code, _, err = finwatt(
+    code, _, err = run_main_in_process(
         capsys, "schedule", "add", "usage", "--every", "24h", "--action", "monitor",
         "--duration", "24h", "--interval", "10s", "--config", str(config),
     )  # fmt: skip
@@ -215,7 +222,7 @@ def test_daemon_without_entries_is_bad_usage(
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_text("# empty\n")
-    code, _, err = finwatt(
+    code, _, err = run_main_in_process(
         capsys, "schedule", "daemon", "--config", str(config), "--db", str(tmp_path / "f.db")
     )
     assert code == 2 and "no [[schedule]] entries" in err
@@ -227,6 +234,8 @@ def test_a_damaged_state_file_is_one_line_exit_1(
     config, db = tmp_path / "c.toml", tmp_path / "f.db"
     config.write_text(GOOD)
     db.with_name("f.db.schedule.json").write_text("{not json")
-    code, out, err = finwatt(capsys, "schedule", "list", "--config", str(config), "--db", str(db))
+    code, out, err = run_main_in_process(
+        capsys, "schedule", "list", "--config", str(config), "--db", str(db)
+    )
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("finwatt: error: ") and "delete it" in err
