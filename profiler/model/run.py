@@ -86,8 +86,10 @@ _NUMBERS = (
     "cpu_share",
     "host_cpu_energy_j",
     "units_per_j_incl_host",
+    "foreign_cpu_share",
 )
 _TEXTS = ("provenance", "error")
+_FLAGS = ("disturbed",)
 _LISTS = ("energy_devices", "invalid_reasons")
 
 
@@ -98,6 +100,8 @@ def _accepts(name: str, value: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if name in _TEXTS:
         return isinstance(value, str)
+    if name in _FLAGS:
+        return isinstance(value, bool)
     return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
 
 
@@ -130,6 +134,9 @@ class PhaseMetrics:
         host_cpu_energy_j: GPU phases: the CPU packages' energy over the phase.
         units_per_j_incl_host: GPU phases: units per joule of GPU plus CPU energy.
         invalid_reasons: why the phase is not valid (empty when valid).
+        foreign_cpu_share: CPU time of other processes over the host's CPU capacity during
+            the phase (0..1), where measured.
+        disturbed: True when other processes' load makes the phase's figures unreliable.
         error: why the phase failed, when it did.
         extra: other keys of the stored object, kept as they came.
         present: the figures above that the record carries.
@@ -154,6 +161,8 @@ class PhaseMetrics:
     host_cpu_energy_j: float | None = None
     units_per_j_incl_host: float | None = None
     invalid_reasons: tuple[str, ...] | None = None
+    foreign_cpu_share: float | None = None
+    disturbed: bool | None = None
     error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     present: frozenset[str] = frozenset()

@@ -14,7 +14,8 @@ from profiler.model.run import PhaseMetrics, RunRecord
 FIGURES = {f.name: str(f.type) for f in fields(PhaseMetrics) if f.name not in ("extra", "present")}
 LISTS = sorted(name for name, kind in FIGURES.items() if kind.startswith("tuple"))
 TEXTS = sorted(name for name, kind in FIGURES.items() if kind.startswith("str"))
-NUMBERS = sorted(set(FIGURES) - set(LISTS) - set(TEXTS))
+FLAGS = sorted(name for name, kind in FIGURES.items() if kind.startswith("bool"))
+NUMBERS = sorted(set(FIGURES) - set(LISTS) - set(TEXTS) - set(FLAGS))
 
 json_scalars = st.one_of(
     st.none(),
@@ -30,12 +31,14 @@ json_values = st.recursive(
 )
 numbers = st.none() | st.integers(min_value=0, max_value=10**9) | st.floats(allow_nan=False)
 texts = st.none() | st.text(max_size=20)
+flags = st.none() | st.booleans()
 lists = st.none() | st.lists(st.text(max_size=10), max_size=4)
 
 
 def known_figures() -> st.SearchStrategy[dict[str, Any]]:
     per_name = {name: numbers for name in NUMBERS}
     per_name |= {name: texts for name in TEXTS} | {name: lists for name in LISTS}
+    per_name |= {name: flags for name in FLAGS}
     return st.fixed_dictionaries({}, optional=per_name)
 
 
@@ -43,7 +46,8 @@ def test_the_figures_by_type() -> None:
     # the strategies above draw values by declared type: check the split they rely on
     assert LISTS == ["energy_devices", "invalid_reasons"]
     assert TEXTS == ["error", "provenance"]
-    assert "energy_j" in NUMBERS and "batches" in NUMBERS and len(NUMBERS) == 15
+    assert FLAGS == ["disturbed"]
+    assert "energy_j" in NUMBERS and "batches" in NUMBERS and len(NUMBERS) == 16
 
 
 unknown_keys = st.text(min_size=1, max_size=12).filter(lambda key: key not in FIGURES)
