@@ -77,6 +77,10 @@ class ArrayOps(abc.ABC):
     def synchronize(self) -> None:  # noqa: B027 - a no-op by design on the CPU
         """Wait until all queued device work is done (a no-op on the CPU)."""
 
+    def free_memory_bytes(self) -> int | None:
+        """Free memory of the device in bytes; None on the CPU (not the device's to size)."""
+        return None
+
 
 class _NumpyOps(ArrayOps):
     def from_numpy(self, a: npt.ArrayLike) -> Any:
@@ -155,6 +159,9 @@ class _CupyOps(ArrayOps):
     def synchronize(self) -> None:
         self.xp.cuda.get_current_stream().synchronize()
 
+    def free_memory_bytes(self) -> int | None:
+        return int(self.xp.cuda.runtime.memGetInfo()[0])
+
 
 class _TorchOps(ArrayOps):
     def __init__(self, backend: Backend) -> None:
@@ -193,6 +200,9 @@ class _TorchOps(ArrayOps):
 
     def synchronize(self) -> None:
         self.xp.cuda.synchronize(self._device)
+
+    def free_memory_bytes(self) -> int | None:
+        return int(self.xp.cuda.mem_get_info(self._device)[0])
 
 
 def _device_seed(seed: np.random.SeedSequence) -> int:

@@ -18,6 +18,12 @@ a deterministic procedure (`planted_mlp`) so scores are meaningful without train
 
 The scores therefore rank defaults about as well as the true probability does (AUC near
 0.84 for the default ground truth), while every layer still does its full GEMM.
+
+Batch size: 2,048 rows at the standard size keep one CPU core busy for 10-20 ms. On a GPU
+that is tens of microseconds and launch-bound, so on cupy and torch the rows per batch are
+calibrated in `prepare()` by `workloads.batch_size`'s rule (double while throughput rises
+by 10 % or more, within 50 ms per batch and the memory cap), and the applications are drawn
+on the device, N(0, I) like the CPU's. The small size keeps its fixed batch everywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from workloads.arrays import ArrayOps, array_ops
-from workloads.base import Backend, Size, Workload, WorkloadError, parse_size
+from workloads.base import GPU_BACKENDS, Backend, Size, Workload, WorkloadError, parse_size
+from workloads.batch_size import BatchSizing, saturating_batch, timed_batches
 
 __all__ = [
     "N_FEATURES",
@@ -61,6 +68,11 @@ WIDTHS: dict[Size, tuple[int, ...]] = {
 _BATCH_ROWS = {Size.SMALL: 512, Size.STANDARD: 2048, Size.LARGE: 2048}
 # Distinct batches of applications kept on the device and scored in turn.
 _POOL_BATCHES = 8
+# Largest rows per batch a GPU calibration may reach (small stays at its CPU size).
+_GPU_MAX_ROWS = {Size.SMALL: _BATCH_ROWS[Size.SMALL], Size.STANDARD: 1 << 20, Size.LARGE: 1 << 20}
+# The calibrated working set (pool, one probe batch, activations) may take this share of
+# the device's free memory.
+_MEMORY_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -234,21 +246,31 @@ def auc(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
 class InferenceWorkload(Workload):
     """Credit-default scoring; one unit is one application (row) scored.
 
-    A batch scores 2,048 rows at the standard size (about 1 GFLOP), cycling over eight
-    distinct batches of synthetic applications held on the device. After each batch,
-    `last_scores` holds that batch's scores (a device array).
+    A batch scores 2,048 rows at the standard size on the CPU (about 1 GFLOP), cycling
+    over eight distinct batches of synthetic applications held on the device; on a GPU
+    the rows per batch are calibrated (module docstring). After each batch, `last_scores`
+    holds that batch's scores (a device array).
+
+    Args:
+        calibrate: calibrate the batch size; None does so on GPU back ends only.
+        max_batch_rows: the calibration's cap on rows per batch; None uses the size's
+            (1,048,576 rows), lowered to fit a quarter of the device's free memory.
+
     """
 
     name: ClassVar[str] = "inference"
     unit: ClassVar[str] = "row"
 
-    def __init__(self) -> None:
+    def __init__(self, *, calibrate: bool | None = None, max_batch_rows: int | None = None) -> None:
         """Create an unprepared workload; call `prepare` before `run_batch`."""
+        self._calibrate = calibrate
+        self._max_batch_rows = max_batch_rows
         self._scorer: BatchScorer | None = None
         self._batches: list[Any] = []
         self._next = 0
         self.weights: MLPWeights | None = None
         self.last_scores: Any = None
+        self.batch_sizing: BatchSizing | None = None
 
     def prepare(
         self, size: str | Size, seed: int | np.random.SeedSequence, backend: Backend
@@ -261,12 +283,49 @@ class InferenceWorkload(Workload):
         self.weights = planted_mlp(WIDTHS[size], truth, weights_seed)
         rows = _BATCH_ROWS[size]
         ops = array_ops(backend)
+        self._next = 0
+        self.batch_sizing = None
+        calibrate = backend.name in GPU_BACKENDS if self._calibrate is None else self._calibrate
+        if calibrate:
+            self._prepare_calibrated(ops, size, data_seed)
+            return
         self._scorer = BatchScorer(ops, self.weights, rows)
         apps = synthetic_applications(rows * _POOL_BATCHES, truth, data_seed)
         self._batches = [
             ops.from_numpy(apps.features[i * rows : (i + 1) * rows]) for i in range(_POOL_BATCHES)
         ]
-        self._next = 0
+
+    def _prepare_calibrated(self, ops: ArrayOps, size: Size, seed: np.random.SeedSequence) -> None:
+        """Size the batch for this device, then draw the pool on the device."""
+        assert self.weights is not None
+        start = _BATCH_ROWS[size]
+        cap = self._cap_rows(ops, start, self._max_batch_rows or _GPU_MAX_ROWS[size])
+        scorer = BatchScorer(ops, self.weights, cap)
+        probe_seed, *pool_seeds = seed.spawn(1 + _POOL_BATCHES)
+        probe = ops.empty((cap, N_FEATURES))
+        ops.standard_normal(probe_seed, probe)
+        self.batch_sizing = saturating_batch(
+            timed_batches(lambda n: scorer.score(probe[:n]), ops.synchronize), start, cap
+        )
+        rows = self.batch_sizing.units
+        self._scorer = scorer
+        self._batches = []
+        for pool_seed in pool_seeds:
+            batch = ops.empty((rows, N_FEATURES))
+            ops.standard_normal(pool_seed, batch)
+            self._batches.append(batch)
+
+    def _cap_rows(self, ops: ArrayOps, start: int, cap: int) -> int:
+        """The largest batch (start x a power of two) within `cap` and the memory share."""
+        assert self.weights is not None
+        free = ops.free_memory_bytes()
+        if free is not None:
+            floats_per_row = N_FEATURES * (_POOL_BATCHES + 1) + sum(self.weights.widths[1:])
+            cap = min(cap, int(free * _MEMORY_SHARE) // (4 * floats_per_row))
+        rows = start
+        while rows * 2 <= cap:
+            rows *= 2
+        return rows
 
     def run_batch(self) -> int:
         """Score one batch of applications and return the number of rows scored."""

@@ -33,6 +33,7 @@ from workloads.base import (
     parse_device,
     parse_size,
 )
+from workloads.batch_size import BatchSizing, saturating_batch, timed_batches
 from workloads.sha256_lanes import CupyLanes
 
 __all__ = [
@@ -67,11 +68,16 @@ _TX_PER_BLOCK = {Size.SMALL: 2048, Size.STANDARD: 16384, Size.LARGE: 32768}
 # Distinct blocks of transactions held in memory; batches cycle through them so that
 # consecutive blocks hash different records, as a real ledger does.
 _BLOCKS_IN_POOL = {Size.SMALL: 2, Size.STANDARD: 4, Size.LARGE: 4}
-# On a GPU a block must be far larger to fill the batch window: ~7 compressions per
-# transaction (five for a 257-byte leaf, two for a node) at an estimated few billion
-# compressions/s for this byte-wise kernel puts 2**21 transactions near 5-20 ms. Not yet
-# calibrated on a GPU; small stays small so a GPU check runs quickly.
-_TX_PER_BLOCK_GPU = {Size.SMALL: 2**14, Size.STANDARD: 2**21, Size.LARGE: 2**22}
+# On a GPU a block must be far larger to keep the device busy: ~7 compressions per
+# transaction (five for a 257-byte leaf, two for a node) and one launch per tree level.
+# The transactions per block are calibrated in prepare() by `workloads.batch_size`'s rule
+# (double from the first size while throughput rises by 10 % or more, within 50 ms per
+# block) up to the second size, the pool's; small stays small so a GPU check runs quickly.
+_TX_RANGE_GPU = {
+    Size.SMALL: (2**14, 2**14),
+    Size.STANDARD: (2**14, 2**21),
+    Size.LARGE: (2**14, 2**22),
+}
 _BLOCKS_IN_POOL_GPU = {Size.SMALL: 2, Size.STANDARD: 2, Size.LARGE: 2}
 
 # Fixed header of a synthetic transaction record, big-endian as on the wire. The rest of
@@ -283,6 +289,7 @@ class LedgerWorkload(Workload):
         self._tip = GENESIS_PREV
         self._height = 0
         self._last_root: bytes | None = None
+        self.batch_sizing: BatchSizing | None = None
 
     @property
     def height(self) -> int:
@@ -325,10 +332,11 @@ class LedgerWorkload(Workload):
         if backend.name == "torch":
             raise BackendUnavailable(
                 "ledger on GPU needs CuPy: torch has no SHA-256, and hashing on the CPU "
-                "instead would charge CPU work to the GPU; install cupy-cuda12x"
+                "instead would charge CPU work to the GPU; install the CuPy wheel for the "
+                "driver's CUDA major version: finwatt[gpu] (CUDA 12) or finwatt[gpu-cuda13]"
             )
         on_gpu = backend.name == "cupy"
-        n = (_TX_PER_BLOCK_GPU if on_gpu else _TX_PER_BLOCK)[parsed]
+        n = _TX_RANGE_GPU[parsed][1] if on_gpu else _TX_PER_BLOCK[parsed]
         blocks = (_BLOCKS_IN_POOL_GPU if on_gpu else _BLOCKS_IN_POOL)[parsed]
         rng = np.random.default_rng(seed)
         records = synthetic_records(n * blocks, self.record_bytes, rng)
@@ -337,6 +345,7 @@ class LedgerWorkload(Workload):
         self._leaf_inputs = []
         self._device_records = []
         self._gpu = None
+        self.batch_sizing = None
         if not on_gpu:
             # Each transaction is kept in its RFC 6962 leaf-input encoding 0x00 || record,
             # so the hot loop does not allocate a concatenation per leaf. SHA-256 still
@@ -351,23 +360,39 @@ class LedgerWorkload(Workload):
                     [flat[i : i + width] for i in range(start, start + n * width, width)]
                 )
         else:
-            kind, self._gpu_index = parse_device(backend.device)
-            if kind != "gpu":
-                raise WorkloadError(f"device must be 'gpu:N' for cupy, got {backend.device!r}")
-            cupy = backend.module
-            with cupy.cuda.Device(self._gpu_index):
-                try:
-                    self._gpu = CupyLanes(cupy)
-                    self._device_records = [cupy.asarray(block) for block in self._records]
-                    tree_root_lanes(self._device_records[0][:2], self._gpu, cupy)
-                except cupy.cuda.compiler.CompileException as err:
-                    raise BackendUnavailable(
-                        f"CuPy could not compile the SHA-256 kernel: {err}"
-                    ) from err
+            self._prepare_gpu(backend, _TX_RANGE_GPU[parsed][0])
         self._backend = backend
         self._tip = GENESIS_PREV
         self._height = 0
         self._last_root = None
+
+    def _prepare_gpu(self, backend: Backend, start_tx: int) -> None:
+        """Compile the kernel, copy the pool to the GPU and calibrate the block size."""
+        kind, self._gpu_index = parse_device(backend.device)
+        if kind != "gpu":
+            raise WorkloadError(f"device must be 'gpu:N' for cupy, got {backend.device!r}")
+        cupy = backend.module
+        with cupy.cuda.Device(self._gpu_index):
+            try:
+                gpu = self._gpu = CupyLanes(cupy)
+                self._device_records = [cupy.asarray(block) for block in self._records]
+                tree_root_lanes(self._device_records[0][:2], gpu, cupy)
+            except cupy.cuda.compiler.CompileException as err:
+                raise BackendUnavailable(
+                    f"CuPy could not compile the SHA-256 kernel: {err}"
+                ) from err
+            if start_tx >= self.tx_per_block:
+                return
+            first = self._device_records[0]
+            # tree_root_lanes copies the root to the host, which waits for the kernels.
+            self.batch_sizing = saturating_batch(
+                timed_batches(lambda n: tree_root_lanes(first[:n], gpu, cupy), lambda: None),
+                start_tx,
+                self.tx_per_block,
+            )
+        n = self.tx_per_block = self.batch_sizing.units
+        self._records = self._records[:, :n]
+        self._device_records = [records[:n] for records in self._device_records]
 
     def run_batch(self) -> int:
         """Seal one block of `tx_per_block` transactions and return that count."""

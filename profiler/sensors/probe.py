@@ -48,9 +48,16 @@ class SensorSet:
 _KIND_ORDER = {"host": 0, "cpu": 1, "dram": 2, "gpu": 3}
 
 
-def _device_sort_key(device: DeviceInfo) -> tuple[int, int, str]:
-    _, _, index = device.device_id.partition(":")
-    return (_KIND_ORDER.get(device.kind, 9), int(index) if index.isdigit() else 0, device.device_id)
+def _device_sort_key(device: DeviceInfo) -> tuple[int, int, int, str]:
+    # `gpu:N/mig:G` (a MIG instance) sorts right after its GPU `gpu:N`, by G.
+    _, _, rest = device.device_id.partition(":")
+    index, _, mig = rest.partition("/mig:")
+    return (
+        _KIND_ORDER.get(device.kind, 9),
+        int(index) if index.isdigit() else 0,
+        int(mig) if mig.isdigit() else -1,
+        device.device_id,
+    )
 
 
 def probe_sensors(

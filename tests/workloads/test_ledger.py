@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import workloads.ledger as ledger_module
 from workloads import sha256_lanes
-from workloads.base import Backend, BackendUnavailable, WorkloadError
+from workloads.base import Backend, BackendUnavailable, Size, WorkloadError
 from workloads.ledger import (
     GENESIS_PREV,
     LedgerWorkload,
@@ -482,6 +483,25 @@ def test_cupy_path_seals_the_same_chain_as_the_cpu(kernel_on_cpu: ctypes.CDLL) -
         assert gpu.last_root == cpu_roots[-1]
     expected = block_hash(block_hash(GENESIS_PREV, cpu_roots[0], 0), cpu_roots[1], 1)
     assert gpu.tip == expected
+
+
+def test_cupy_path_calibrates_the_block_size(
+    kernel_on_cpu: ctypes.CDLL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small range stands in for the GPU's 2**14..2**21: the rule, not the sizes, is tested.
+    monkeypatch.setitem(ledger_module._TX_RANGE_GPU, Size.SMALL, (2**6, 2**9))
+    fake = FakeCupy(kernel_on_cpu)
+    gpu = LedgerWorkload()
+    gpu.prepare("small", 4, Backend("cupy", "gpu:0", fake))
+    sizing = gpu.batch_sizing
+    assert sizing is not None
+    assert sizing.trials[0][0] == 2**6
+    assert gpu.tx_per_block == sizing.units
+    assert gpu.tx_per_block in (2**6, 2**7, 2**8, 2**9)
+    assert gpu.run_batch() == gpu.tx_per_block
+    records = gpu.block_records(0)
+    assert len(records) == gpu.tx_per_block
+    assert gpu.last_root == merkle_root(records)
 
 
 def test_cupy_compile_failure_is_backend_unavailable(kernel_on_cpu: ctypes.CDLL) -> None:

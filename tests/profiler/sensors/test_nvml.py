@@ -14,10 +14,12 @@ from profiler.sensors.nvml import (
     NVML_CONSTANTS,
     NVML_ERRORS,
     NVML_FUNCTIONS,
+    NVML_STRUCTS,
     NvmlSensors,
     energy_disagreement,
 )
-from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeNvml
+from profiler.sensors.nvml_library import NvmlLibrary
+from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeMigDevice, FakeNvml
 
 NO_COUNTER = {"nvmlDeviceGetTotalEnergyConsumption"}
 
@@ -424,17 +426,24 @@ def test_failing_shutdown_is_logged(caplog: pytest.LogCaptureFixture) -> None:
 # -- the NVML surface ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NVML_FUNCTIONS + NVML_CONSTANTS + NVML_ERRORS)
+@pytest.mark.parametrize("name", NVML_FUNCTIONS + NVML_CONSTANTS + NVML_ERRORS + NVML_STRUCTS)
 def test_every_declared_nvml_name_exists_in_real_pynvml_and_fake(name: str) -> None:
     assert hasattr(pynvml, name)
     assert hasattr(FakeNvml(), name)
 
 
 def test_adapter_calls_only_declared_functions() -> None:
+    hopper_mig = FakeGpu(
+        power_instant_mw=90_000,
+        gpm_supported=True,
+        mig_enabled=True,
+        mig_devices={0: FakeMigDevice(gpu_instance_id=1, uuid="MIG-aaaa")},
+    )
     gpus = [
         FakeGpu(),
         FakeGpu(unsupported={"nvmlDeviceGetEnforcedPowerLimit"} | NO_COUNTER),
         FakeGpu(),
+        hopper_mig,
     ]
     sensors, fake = started(*gpus, t0=0.0)
     gpus[2].fall_off_bus()
@@ -446,13 +455,15 @@ def test_adapter_calls_only_declared_functions() -> None:
 
 
 def test_undeclared_names_are_refused() -> None:
-    sensors = NvmlSensors(FakeNvml([FakeGpu()]))
+    lib = NvmlLibrary(FakeNvml([FakeGpu()]))
     with pytest.raises(ValueError, match="NVML_FUNCTIONS"):
-        sensors._call("nvmlDeviceGetFanSpeed")
+        lib.call("nvmlDeviceGetFanSpeed")
     with pytest.raises(ValueError, match="NVML_CONSTANTS"):
-        sensors._constant("NVML_CLOCK_MEM")
+        lib.constant("NVML_CLOCK_MEM")
     with pytest.raises(ValueError, match="NVML_ERRORS"):
-        sensors._error_class("NVMLError_Timeout")
+        lib.error_class("NVMLError_Timeout")
+    with pytest.raises(ValueError, match="NVML_STRUCTS"):
+        lib.struct("c_nvmlDevice_t")
 
 
 def test_fake_functions_exist_in_real_pynvml() -> None:
