@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -16,11 +17,18 @@ import numpy.typing as npt
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.model.device import DeviceRecord
+from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord, RunRecord
-from profiler.model.units import J_PER_KWH
+from profiler.model.units import HOUR_S, HOURS_PER_YEAR, J_PER_KWH
+from reports.i18n import N_
 
 MAX_TIMELINE_POINTS = 1200
 """Buckets per device timeline: enough for a print-width chart, small enough for 3 MB."""
+
+IDLE_UTIL = 0.05
+"""A timeline bucket is idle when the device's mean utilisation is below 5 %."""
+
+PhaseState = Literal["valid", "invalid", "disturbed"]
 
 Columns = Mapping[str, npt.NDArray[np.float64]]
 """One device's samples as columns: `t` (seconds since run start) and every metric of
@@ -39,6 +47,10 @@ class Timeline:
     util_mean: npt.NDArray[np.float64]
     util_max: npt.NDArray[np.float64]
     samples: int
+    idle: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    idle_time_share: float = 0.0
+    idle_energy_j: float = 0.0
+    idle_energy_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,8 @@ class ReportData:
     """The whole content of one run's report, findings aside (they come with the analysis).
 
     Attributes:
-        missing: what the report lacks (status, phases, samples, pruned raw samples), one
-            sentence each.
+        notes: what the report lacks (status, phases, samples, pruned raw samples), one
+            translatable sentence each (`missing` gives them in English).
     """
 
     run: RunRecord
@@ -72,7 +84,12 @@ class ReportData:
     timelines: list[Timeline]
     quality: list[DataQuality]
     duration_s: float | None
-    missing: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[str]:
+        """What the report lacks, one English sentence each."""
+        return [message % fields for message, fields in self.notes]
 
     @property
     def total_energy_j(self) -> float | None:
@@ -87,11 +104,70 @@ class ReportData:
         return None if energy is None else energy / J_PER_KWH
 
     @property
+    def energy_kwh_per_year(self) -> float | None:
+        """IT energy per year at the run's observed mean rate, in kWh."""
+        energy = self.total_energy_kwh
+        if energy is None or not self.duration_s:
+            return None
+        return energy / (self.duration_s / HOUR_S) * HOURS_PER_YEAR
+
+    @property
+    def estimated(self) -> bool:
+        """True when any device counted in the total has modelled power."""
+        return any(is_estimate(p) for p in self.energy_provenance)
+
+    @property
+    def verdict(self) -> Verdict:
+        """Page one's data-quality verdict."""
+        counted = [d for d in self.device_summaries if d.energy_j is not None]
+        total = sum(d.energy_j or 0.0 for d in counted)
+        measured = sum(d.energy_j or 0.0 for d in counted if not is_estimate(d.provenance))
+        expected = (self.duration_s or 0.0) / (self.run.interval_s or 1.0)
+        shares = [min(q.samples / expected, 1.0) for q in self.quality if expected >= 1]
+        return Verdict(
+            measured_share=measured / total if total > 0 else None,
+            coverage=float(np.mean(shares)) if shares else None,
+            disturbed=sum(phase_state(p) == "disturbed" for p in self.phases),
+            invalid=sum(phase_state(p) == "invalid" for p in self.phases),
+            phases=len(self.phases),
+        )
+
+    @property
     def energy_provenance(self) -> list[str]:
         """Distinct provenances of the devices counted in the total."""
         return sorted(
             {d.provenance for d in self.device_summaries if d.energy_j is not None and d.provenance}
         )
+
+
+def phase_state(phase: PhaseRecord) -> PhaseState:
+    """Return how a phase may be shown: "valid", "invalid" or "disturbed".
+
+    Disturbed (other processes held the CPU) wins over valid: its figures are shown with
+    a warning and never drawn as a valid point.
+    """
+    if phase.metrics.disturbed:
+        return "disturbed"
+    return "valid" if phase.valid else "invalid"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The data-quality verdict of page one: how far the figures can be trusted.
+
+    Attributes:
+        measured_share: share of the run's energy from sensors (the rest is modelled).
+        coverage: samples present over samples expected, mean over devices (0..1).
+        disturbed: phases other processes disturbed.
+        invalid: phases that are not valid.
+        phases: all phases.
+    """
+
+    measured_share: float | None
+    coverage: float | None
+    disturbed: int
+    invalid: int
+    phases: int
 
 
 def downsample(
@@ -125,7 +201,25 @@ def _timeline(device: str, cols: Columns) -> Timeline:
     t = cols["t"]
     tc, p_mean, p_min, p_max = downsample(t, cols["power_w"], MAX_TIMELINE_POINTS)
     _, u_mean, _, u_max = downsample(t, cols["util"], MAX_TIMELINE_POINTS)
-    return Timeline(device, tc, p_mean, p_min, p_max, u_mean, u_max, int(t.size))
+    idle = np.nan_to_num(u_mean, nan=1.0) < IDLE_UTIL
+    width = np.gradient(tc) if tc.size > 1 else np.ones(tc.size)
+    energy = np.nan_to_num(p_mean) * width
+    total = float(energy.sum())
+    idle_j = float(energy[idle].sum())
+    return Timeline(
+        device,
+        tc,
+        p_mean,
+        p_min,
+        p_max,
+        u_mean,
+        u_max,
+        int(t.size),
+        idle=idle,
+        idle_time_share=float(idle.mean()) if idle.size else 0.0,
+        idle_energy_j=idle_j,
+        idle_energy_share=idle_j / total if total > 0 else 0.0,
+    )
 
 
 def _quality(device: DeviceRecord, cols: Columns, interval_s: float | None) -> DataQuality:
@@ -153,20 +247,37 @@ def _quality(device: DeviceRecord, cols: Columns, interval_s: float | None) -> D
     )
 
 
+Note = tuple[str, dict[str, str]]
+"""A sentence for the reader: an English message with `%(name)s` fields, and the fields
+(translated by the renderer, formatted after)."""
+
+
 def _missing(
     run: RunRecord, phases: Sequence[PhaseRecord], samples: int, pruned: Sequence[str]
-) -> list[str]:
-    missing = []
+) -> list[Note]:
+    missing: list[Note] = []
     if run.status != "complete":
-        missing.append(f"the run is {run.status}: figures cover only the part that was recorded")
+        missing.append(
+            (
+                N_("the run is %(status)s: figures cover only the part that was recorded"),
+                {"status": run.status},
+            )
+        )
     if not phases:
-        missing.append("no workload phases: efficiency and proportionality sections are empty")
+        missing.append(
+            (N_("no workload phases: efficiency and proportionality sections are empty"), {})
+        )
     if not samples:
-        missing.append("no samples were recorded")
+        missing.append((N_("no samples were recorded"), {}))
     if pruned:
         missing.append(
-            f"raw samples of {', '.join(pruned)} were pruned by retention: their timelines, "
-            "energy and utilisation come from 1-minute rollups (minute means)"
+            (
+                N_(
+                    "raw samples of %(devices)s were pruned by retention: their timelines, "
+                    "energy and utilisation come from 1-minute rollups (minute means)"
+                ),
+                {"devices": ", ".join(pruned)},
+            )
         )
     return missing
 
@@ -206,5 +317,5 @@ def report_data(
         timelines=timelines,
         quality=quality,
         duration_s=run.duration_s,
-        missing=_missing(run, phases, sum(q.samples for q in quality), pruned),
+        notes=_missing(run, phases, sum(q.samples for q in quality), pruned),
     )

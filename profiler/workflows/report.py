@@ -1,12 +1,17 @@
-"""Write HTML reports: one run (analysed, findings kept) or a window across runs.
+"""Write HTML reports: one run (analysed, findings kept) or a window across runs; print PDFs.
 
 Used by `finwatt report`, `finwatt run --report` and scheduled runs. This module reads the
-store and runs the analysis; `reports` renders the records it is given.
+store and runs the analysis; `reports` renders the records it is given. `print_pdf` prints
+a written report through headless Chromium (`report --pdf`).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,7 @@ import numpy.typing as npt
 
 from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunRecord
 from profiler.model.units import epoch_s as _epoch
 from profiler.store.database import Store
@@ -25,6 +31,61 @@ from reports.data import Columns, ReportData, report_data
 from reports.render import render_window_html, write_report
 
 MinuteRow = dict[str, Any]
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+"""Headless browsers `print_pdf` looks for on PATH, in order."""
+PDF_TIMEOUT_S = 120.0
+
+
+class PdfError(FinwattRuntimeError):
+    """The PDF could not be printed: no headless Chromium, or it failed (exit 1)."""
+
+
+def find_browser() -> str | None:
+    """Return the path of the first headless Chromium on PATH, or None."""
+    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
+
+
+def print_pdf(html_path: Path, pdf_path: Path) -> Path:
+    """Print a written HTML report to PDF through headless Chromium; return the PDF path.
+
+    The page's print stylesheet sets the margins and page breaks; the paper size is the
+    browser's default (A4 or Letter both fit). A zh-CN report needs a CJK font installed
+    (Debian: fonts-noto-cjk) for its text to print.
+
+    Raises:
+        PdfError: no Chromium on PATH, or it failed or timed out.
+    """
+    browser = find_browser()
+    if browser is None:
+        raise PdfError(
+            "--pdf needs headless Chromium and none is on PATH; install it "
+            "(Debian: apt-get install chromium fonts-noto-cjk) or leave out --pdf"
+        )
+    with tempfile.TemporaryDirectory(prefix="finwatt-pdf-") as profile:
+        args = [
+            browser,
+            "--headless",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={pdf_path.resolve()}",
+            html_path.resolve().as_uri(),
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.insert(2, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
+        try:
+            result = subprocess.run(args, capture_output=True, timeout=PDF_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as err:
+            raise PdfError(f"{browser} took over {PDF_TIMEOUT_S:g} s to print {pdf_path}") from err
+    if result.returncode != 0 or not pdf_path.exists():
+        tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise PdfError(f"{browser} could not print {pdf_path}: {tail[0]}")
+    return pdf_path
 
 
 def default_report_path(run_id: str) -> Path:
@@ -96,6 +157,7 @@ def report_run(
     site: Site,
     path: Path | None = None,
     thresholds: Thresholds | None = None,
+    lang: str = "en",
 ) -> Path:
     """Analyse `run` (storing its findings), render its report to `path`, return the path.
 
@@ -105,7 +167,8 @@ def report_run(
     result = analyze_run(store, run, site, thresholds or Thresholds())
     store_findings(store, result)
     target = path or default_report_path(run.id)
-    return write_report(target, gather_report(store, run.id), result.assessment, site)
+    data = gather_report(store, run.id)
+    return write_report(target, data, result.assessment, site, lang)
 
 
 def report_window(
@@ -116,6 +179,7 @@ def report_window(
     *,
     host: str | None = None,
     thresholds: Thresholds | None = None,
+    lang: str = "en",
 ) -> Path:
     """Report the last `since_s` seconds across runs: findings, trend and daily energy.
 
@@ -138,6 +202,7 @@ def report_window(
         assessment=assessment,
         assumptions=assumptions,
         site=site,
+        lang=lang,
     )
     target = path or Path.cwd() / f"finwatt-report-last-{int(since_s)}s.html"
     target.write_text(html, encoding="utf-8")

@@ -21,6 +21,7 @@ from profiler.model.units import parse_iso
 from profiler.store.database import Store
 from profiler.workflows.report import gather_report
 from reports.data import downsample, report_data
+from reports.numbers import energy_kwh, mass_kg, money, sig
 from reports.render import render_html
 from tests.fakes.cli import run_finwatt
 
@@ -117,7 +118,8 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
                 units,
                 "scenario",
                 achieved_load=target,
-                metrics=PhaseMetrics.of(worker_cpu_seconds=1.0),
+                # the workers used all the host CPU the samples show: not disturbed
+                metrics=PhaseMetrics.of(worker_cpu_seconds=target * 4 * 10.0),
             )
             store.add_phase(run.id, evaluated(phase, devices, samples, 1.0))
         store.finish_run(run.id, "complete", ended="2026-11-01T00:00:30.000Z")
@@ -145,19 +147,27 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
     cells = Cells()
     cells.feed(html)
     total_j = 100 * 10 + 70 * 10 + 40 * 10  # the cumulative counter at the last sample
-    assert cells.by_id["total-j"].startswith(f"{total_j:,.1f} J")
-    assert cells.by_id["total-kwh"] == f"{total_j / 3_600_000:.6f} kWh"
-    co2e_g = total_j / 3_600_000 * 1.5 * 500.0
-    assert cells.by_id["total-co2e"] == f"{co2e_g:.3g} g"
-    assert cells.by_id["total-cost"] == f"{total_j / 3_600_000 * 1.5 * 0.2:.6f}"
+    assert cells.by_id["total-j"] == f"{sig(total_j)} J" == "2,100 J"
+    kwh = total_j / 3_600_000
+    assert cells.by_id["total-kwh"] == energy_kwh(kwh) == "583 mWh"
+    co2e_kg = kwh * 1.5 * 500.0 / 1000
+    assert cells.by_id["total-co2e"] == mass_kg(co2e_kg) == "0.438 g"
+    assert cells.by_id["total-cost"] == money(kwh * 1.5 * 0.2) == "0.000175"
+    # page one: the same energy at the run's rate, per year
+    per_year_kwh = kwh / (30 / 3600) * 8760 * 1.5
+    assert cells.by_id["year-kwh"] == energy_kwh(per_year_kwh)
+    assert cells.by_id["year-cost"] == money(per_year_kwh * 0.2)
+    assert cells.by_id["year-co2e"] == mass_kg(per_year_kwh * 0.5)
+    assert "100 % of the energy measured by sensors" in cells.by_id["verdict"]
     shown = cells.by_class["units-per-j"]
-    assert shown == [format(p.metrics.units_per_j, ",.1f") for p in phases]
+    assert shown == [sig(p.metrics.units_per_j) for p in phases]
     (ladder,) = summarise_ladders(phases)
     assert ladder.metrics is not None
     assert cells.by_class["ep"] == [f"{ladder.metrics.ep:.3f}"]
     assert cells.by_class["ipr"] == [f"{ladder.metrics.ipr:.3f}"]
     assert cells.by_id["status"] == "complete"
     assert "measured" in html and "ESTIMATED" not in cells.by_id.get("inventory", "")
+    assert cells.by_id["run-title"].startswith("nightly")
 
 
 def test_injection_renders_as_text_and_nothing_loads_from_the_network(tmp_path: Path) -> None:
@@ -215,7 +225,7 @@ def test_reports_render_records_and_columns_without_a_database() -> None:
     assessment = Assessment([finding], {}, ["PUE 1.5 (given)"])
     cells = Cells()
     cells.feed(render_html(data, assessment))
-    assert cells.by_id["total-j"].startswith("300.0 J")
+    assert cells.by_id["total-j"] == "300 J"
     assert cells.by_class["rule"] == ["IDLE_HOST"]
     assert "PUE 1.5 (given)" in cells.by_id["assumptions"]
     assert "no analysis" not in cells.by_id["missing"]

@@ -70,4 +70,4 @@ def test_window_report_flags_a_regression_and_escapes_labels(tmp_path: Path) -> 
     assert "<script" not in html.lower() and "&lt;script&gt;" in html
     assert "http://" not in html and "https://" not in html
     daily = cells.by_id["daily"]
-    assert "kWh" in daily and "ESTIMATED" not in daily  # measured energy is not labelled
+    assert "125 mWh" in daily and "ESTIMATED" not in daily  # measured energy is not labelled
