@@ -7,7 +7,6 @@ command modules -> common.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -15,10 +14,11 @@ import typer
 # Importing the command modules registers their commands, in this order, on `app`.
 # isort: off
 from profiler.cli import core, run  # noqa: F401
-from profiler.cli import analysis, data, live, schedule  # noqa: F401
+from profiler.cli import analysis, config, data, live, schedule  # noqa: F401
 
 # isort: on
 from profiler.cli.common import UsageError, app, error_line
+from profiler.cli.logs import configure_logging
 from profiler.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, FinwattError
 
 __all__ = ["app", "main"]
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     `exit_code`. Workloads import nothing of profiler, so their errors are mapped by
     their builtin base: bad input (`ValueError`) 2, a worker or back end failing 1.
     """
-    logging.basicConfig(format="finwatt: warning: %(message)s", level=logging.WARNING)
+    configure_logging("text")  # `--log-format json` switches it (profiler.cli.common)
     try:
         code = app(args=argv, standalone_mode=False)
     except UsageError as err:

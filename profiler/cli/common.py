@@ -22,7 +22,7 @@ from rich.console import Console
 from profiler.analysis.savings import Site
 from profiler.capture.sampler import check_interval
 from profiler.model.durations import parse_duration
-from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
+from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE, FinwattRuntimeError
 from profiler.model.provenance import is_estimate
 from profiler.settings.carbon import SiteNames, make_site
 from profiler.settings.config import Settings
@@ -32,7 +32,8 @@ from profiler.workflows.database import open_database
 app = typer.Typer(
     name="finwatt",
     help="Energy profiler for financial compute: where capacity idles and burns power.",
-    add_completion=False,
+    # `finwatt --install-completion` / `--show-completion` for bash, zsh, fish (README)
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -110,10 +111,22 @@ def _global_options(
             "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
         ),
     ] = False,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            help="stderr log lines: text, or json (one object a line: timestamp, level, "
+            "event, run_id) for journald/Loki/Splunk.",
+        ),
+    ] = "text",
 ) -> None:
     """Energy profiler for financial compute: where capacity idles and burns power."""
+    from profiler.cli.logs import LOG_FORMATS, configure_logging
     from profiler.settings.config import use_config_file
 
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(f"{log_format!r}: use text or json", param_hint="--log-format")
+    configure_logging("json" if log_format == "json" else "text")
     use_config_file(config)
 
 
@@ -135,8 +148,20 @@ def open_store(settings: Settings) -> Store:
 
 
 def emit_json(document: object) -> None:
-    """Print `document` as the command's one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    """Print `document` as the command's one JSON document on stdout (strict JSON).
+
+    Raises:
+        FinwattRuntimeError: a figure is NaN or infinite, which JSON cannot carry; nothing
+            is printed.
+    """
+    try:
+        text = json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError as err:
+        raise FinwattRuntimeError(
+            f"--json: a figure is NaN or infinite, which JSON cannot carry ({err}); "
+            "please report this with the run id"
+        ) from err
+    sys.stdout.write(text + "\n")
 
 
 def fmt(value: float | None, spec: str, suffix: str = "") -> str:

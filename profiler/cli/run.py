@@ -173,7 +173,11 @@ def _profile(
 
 
 class _ProgressView(ProfileObserver):
-    """A progress bar on stderr while the ladder runs; nothing with `--json`."""
+    """A progress bar on stderr while the ladder runs; nothing with `--json`.
+
+    When stderr is not a terminal, log lines instead (`profiler.workflows.run_log`):
+    one per phase and a heartbeat at least every 30 s.
+    """
 
     def __init__(self, *, quiet: bool) -> None:
         self.quiet = quiet
@@ -190,12 +194,19 @@ class _ProgressView(ProfileObserver):
         if self.quiet:
             yield None
             return
-        err_console.print(
+        description = (
             f"profiling run {run_id}: {', '.join(plan.workloads)} on "
             f"{', '.join(plan.devices)}, levels {', '.join(f'{x:.0%}' for x in plan.levels)}, "
-            f"{plan.phase_seconds:g}s each",
-            markup=False,
+            f"{plan.phase_seconds:g}s each"
         )
+        if not err_console.is_terminal:  # systemd, cron, CI: log lines, and a heartbeat
+            from profiler.workflows.run_log import LineProgress
+
+            with LineProgress(run_id, plan.duration_s()) as lines:
+                lines.start(description.removeprefix(f"profiling run {run_id}: "))
+                yield lines
+            return
+        err_console.print(description, markup=False)
         with RunProgress(err_console, plan.duration_s()) as view:
             yield view
 
@@ -299,5 +310,8 @@ def phase_json(p: PhaseRecord) -> dict[str, object]:
         "host_cpu_energy_j": d.host_cpu_energy_j,
         "units_per_j_incl_host": d.units_per_j_incl_host,
         "invalid_reasons": None if d.invalid_reasons is None else list(d.invalid_reasons),
+        "foreign_cpu_share": d.foreign_cpu_share,
+        "disturbed": d.disturbed,
+        "attempts": d.attempts or 1,
         "error": d.error,
     }

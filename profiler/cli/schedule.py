@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,11 +23,13 @@ from profiler.cli.common import (
     out,
     parse_levels,
 )
+from profiler.cli.logs import formatter, log_format
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
-from profiler.model.units import iso_z
+from profiler.model.units import iso_z, parse_iso
 from profiler.settings.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from profiler.schedule.entries import ScheduleEntry
     from profiler.schedule.timing import FireResult
 
 schedule_app = typer.Typer(
@@ -49,13 +52,27 @@ def _schedule_settings(config: Path | None, db: Path | None) -> Settings:
     return load_settings(db)
 
 
+def _zone_text(entry: ScheduleEntry) -> str:
+    """Return a cron entry's zone for the table: `Europe/London` or `UTC (host's)`."""
+    return f"{entry.tz} (host's)" if entry.tz_from_host else entry.tz
+
+
+def _local(moment: datetime, entry: ScheduleEntry) -> datetime:
+    """Return a fire time in the entry's zone (a cron's `tz`; UTC for `every`)."""
+    from profiler.schedule.local_time import zone
+
+    return moment.astimezone(zone(entry.tz) if entry.cron is not None else UTC)
+
+
 @schedule_app.command("list")
 def schedule_list(
     config: ConfigOption = None, db: DbOption = None, as_json: JsonOption = False
 ) -> None:
-    """Show each entry with its next three fire times, last run and status."""
-    from datetime import UTC, datetime
+    """Show each entry with its time zone, next three fire times, last run and status.
 
+    A cron entry's times are in its zone (`tz`, else the host's, marked "(host's)");
+    `--json` gives them in UTC (`next`) and with the zone's offset (`next_local`).
+    """
     from profiler.schedule.state import StateFile, state_path
     from profiler.schedule.timing import upcoming
 
@@ -66,11 +83,13 @@ def schedule_list(
     rows = []
     for entry in settings.schedules:
         record = book.entry(entry.name)
+        next_times = upcoming(entry, states.get(entry.name), now)
         rows.append(
             {
                 **entry.as_dict(),
                 "trigger": entry.trigger,
-                "next": [iso_z(t) for t in upcoming(entry, states.get(entry.name), now)],
+                "next": [iso_z(t) for t in next_times],
+                "next_local": [_local(t, entry).isoformat(timespec="seconds") for t in next_times],
                 "last_run": record.get("last_run"),
                 "last_fire": record.get("last_fire"),
                 "skipped_total": record.get("skipped_total", 0),
@@ -82,18 +101,26 @@ def schedule_list(
         )
         return
     table = Table(title=f"Schedule in {settings.config_file}")
-    for column in ("name", "trigger", "action", "next fire times (UTC)", "last run", "skipped"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
+    for column in ("name", "trigger", "action", "next fire times", "last run"):
+        # fire times stay whole, one a line
+        table.add_column(
+            column,
+            overflow="fold",
+            no_wrap=column == "next fire times",
+            min_width=19 if column == "trigger" else None,  # "Europe/London" stays whole
+        )
+    for row, entry in zip(rows, settings.schedules, strict=True):
+        times = [_local(parse_iso(t), entry).strftime("%a %d %b %H:%M %Z") for t in row["next"]]
         last = row["last_run"]
         last_text = "never" if not last else f"{last['status']} {last['run'] or ''}".strip()
+        if row["skipped_total"]:
+            last_text += f"\n{row['skipped_total']} skipped"
         table.add_row(
             row["name"],
-            row["trigger"],
+            f"cron {entry.cron}\n{_zone_text(entry)}" if entry.cron else row["trigger"],
             row["action"],
-            "\n".join(row["next"]),
+            "\n".join(times),
             last_text,
-            str(row["skipped_total"]),
         )
     out.print(table)
     if not rows:
@@ -104,7 +131,13 @@ def schedule_list(
 def schedule_add(
     name: Annotated[str, typer.Argument(help="Entry name (letters, digits, _ . -).")],
     action: Annotated[str, typer.Option(help="run (profiling) or monitor.")],
-    cron: Annotated[str | None, typer.Option(help="5-field cron, UTC, e.g. '0 2 * * *'.")] = None,
+    cron: Annotated[
+        str | None, typer.Option(help="5-field cron in --tz, e.g. '30 18 * * 1-5'.")
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(help="IANA time zone of --cron, e.g. Europe/London (default: the host's)."),
+    ] = None,
     every: Annotated[str | None, typer.Option(help="Period, e.g. 15m, 24h.")] = None,
     workload: Annotated[
         list[str] | None, typer.Option(help="Workload of a run action (repeat; default all).")
@@ -133,6 +166,7 @@ def schedule_add(
     table: dict[str, Any] = {
         "name": name,
         "cron": cron,
+        "tz": tz,
         "every": every,
         "action": action,
         "workloads": list(workload) if workload else None,
@@ -177,7 +211,10 @@ def _scheduler(settings: Settings, *, once: bool) -> list[FireResult]:
         )
     open_store(settings).close()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s finwatt %(levelname)s: %(message)s"))
+    if log_format() == "json":
+        handler.setFormatter(formatter("json"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s finwatt %(levelname)s: %(message)s"))
     logger = logging.getLogger("profiler")
     previous_level, previous_propagate = logger.level, logger.propagate
     logger.addHandler(handler)

@@ -1,26 +1,54 @@
-"""Parse the CLI's durations: `90s`, `15m`, `2h`, `7d`, `0.5s`, `250ms`."""
+"""The one duration parser of finwatt: options, config keys and `--since` alike.
+
+Accepted forms: a bare number of seconds (`90`, `0.5`), one number and unit (`90s`,
+`15m`, `2h`, `7d`, `1w`, `250ms`), or several in descending order of unit, as
+Prometheus and systemd write them (`1h30m`, `2d12h`, `1w2d`, `1m30s`). Units: `w`
+(7 days), `d`, `h`, `m` (minutes), `s`, `ms`.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
-_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+UNITS_S = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+"""Seconds per unit, largest first (the order compound durations must follow)."""
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
+_BARE = re.compile(r"\d+(?:\.\d+)?")
+_FORMS = "e.g. 90s, 15m, 1h30m, 2d12h, 1w"
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, *, allow_zero: bool = False) -> float:
     """Return the number of seconds `text` names; a bare number means seconds.
+
+    Args:
+        text: the duration as written (surrounding spaces are ignored).
+        allow_zero: accept a zero duration (`0`, `0s`), e.g. for a grace period.
 
     Raises:
         ValueError: `text` is not a duration (the message shows the accepted forms).
 
     """
-    match = _PATTERN.match(text)
-    if not match:
-        raise ValueError(
-            f"{text!r} is not a duration: use a number and a unit, e.g. 90s, 15m, 2h, 7d"
-        )
-    value = float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
-    if value <= 0:
-        raise ValueError(f"{text!r} is not a positive duration")
+    compact = text.strip()
+    value = float(compact) if _BARE.fullmatch(compact) else _compound_s(text, compact)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{text!r} is not a positive duration ({_FORMS})")
     return value
+
+
+def _compound_s(text: str, compact: str) -> float:
+    """Return the seconds of `1h30m`-style text: units descending, each at most once."""
+    order = list(UNITS_S)
+    position, last_rank, total_s = 0, -1, 0.0
+    for match in _PART.finditer(compact):
+        rank = order.index(match.group(2))
+        if match.start() != position or rank <= last_rank:
+            break
+        total_s += float(match.group(1)) * UNITS_S[match.group(2)]
+        position, last_rank = match.end(), rank
+    if not compact or position != len(compact):
+        raise ValueError(
+            f"{text!r} is not a duration: use numbers with units, largest first ({_FORMS})"
+        )
+    return total_s

@@ -1,9 +1,12 @@
-"""The `[[schedule]]` tables of config.toml: validated into `ScheduleEntry` values.
+"""The `[[schedule]]` tables of config.toml: a pydantic model, validated into `ScheduleEntry`.
 
 Each entry names when it fires (exactly one of `cron`, a 5-field cron expression read
-by croniter, or `every`, a duration such as `15m`) and what it does (`action = "run"`,
-a profiling run like `finwatt run`, or `action = "monitor"`, a recording like
-`finwatt monitor`). Every error names the file, the entry and the key.
+by croniter in the entry's time zone `tz`, or `every`, a duration such as `15m`) and
+what it does (`action = "run"`, a profiling run like `finwatt run`, or
+`action = "monitor"`, a recording like `finwatt monitor`). `ScheduleTable` is the table
+as written (and the source of `finwatt config schema`); `ScheduleEntry` is what the
+scheduler uses. Every error names the file, the entry and the key
+(`profiler.settings.config` turns pydantic's errors into those lines).
 """
 
 from __future__ import annotations
@@ -11,19 +14,221 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from profiler.model.durations import parse_duration
-from profiler.model.errors import ConfigError
+from profiler.schedule.local_time import UnknownZoneError, host_zone_name, zone
 
 ACTIONS = ("run", "monitor")
-COMMON_KEYS = ("name", "cron", "every", "action", "report", "analyze", "grace_period", "label")
 RUN_KEYS = ("workloads", "levels", "phase_seconds", "size", "device", "interval")
 MONITOR_KEYS = ("duration", "interval")
 REPORT_FIELDS = ("name", "date", "time", "run")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEVICE_PATTERN = re.compile(r"^(cpu|gpu|all|gpu:\d+)$")
+UTC_NAMES = frozenset(("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"))
+"""Names of UTC itself: a cron in one of them keeps the trigger it had before zones."""
+_DURATION_TEXT = r"^\s*(\d+(\.\d+)?)(ms|w|d|h|m|s)?((\d+(\.\d+)?)(ms|w|d|h|m|s))*\s*$"
+
+
+def _seconds(raw: Any, *, allow_zero: bool) -> float:
+    """Return seconds from a TOML duration: a string like `1h30m` or a number of seconds."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ValueError(f'must be a duration such as "90s", "15m", "1h30m", got {raw!r}')
+    if isinstance(raw, str):
+        return parse_duration(raw, allow_zero=allow_zero)
+    if raw > 0 or (allow_zero and raw == 0):
+        return float(raw)
+    raise ValueError(f"must be a positive duration, got {raw!r}")
+
+
+def _duration_schema(description: str, *, allow_zero: bool) -> dict[str, Any]:
+    bound = "minimum" if allow_zero else "exclusiveMinimum"
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": _DURATION_TEXT, "examples": ["90s", "15m", "1h30m"]},
+            {"type": "number", bound: 0},
+        ],
+        "description": description,
+    }
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(lambda raw: _seconds(raw, allow_zero=False)),
+    WithJsonSchema(
+        _duration_schema("A duration: 90s, 15m, 1h30m, 2d12h, 1w, or seconds.", allow_zero=False)
+    ),
+]
+"""A positive duration in TOML: a string (`1h30m`) or a number of seconds; held as seconds."""
+
+DurationOrZero = Annotated[
+    float,
+    BeforeValidator(lambda raw: _seconds(raw, allow_zero=True)),
+    WithJsonSchema(_duration_schema("A duration (0 allowed): 0, 90s, 1h.", allow_zero=True)),
+]
+"""Like `Duration`, and 0 is allowed (a grace period)."""
+
+
+def check_cron(expression: str) -> str:
+    """Return a valid 5-field cron expression with single spaces, else raise ValueError."""
+    from croniter import croniter  # type: ignore[import-untyped]  # no stubs shipped
+
+    fields = expression.split()
+    if len(fields) != 5 or not croniter.is_valid(expression):
+        raise ValueError(
+            f"{expression!r} is not a valid 5-field cron expression "
+            '(minute hour day-of-month month day-of-week, e.g. "30 18 * * 1-5")'
+        )
+    return " ".join(fields)
+
+
+def check_report_template(template: str) -> str:
+    """Return a report path template using only {name}, {date}, {time} and {run}."""
+    if not template.strip():
+        raise ValueError('must be a path such as "reports/{name}-{date}.html"')
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as err:
+        raise ValueError(f"{template!r} is not a valid template: {err}") from err
+    bad = [f for f in fields if f not in REPORT_FIELDS]
+    if bad:
+        allowed = ", ".join(f"{{{f}}}" for f in REPORT_FIELDS)
+        raise ValueError(f"uses {{{bad[0]}}}; allowed: {allowed}")
+    return template
+
+
+class ScheduleTable(BaseModel):
+    """One `[[schedule]]` table as written in config.toml."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False, title="[[schedule]] entry"
+    )
+
+    name: str = Field(
+        description="Unique name: 1-64 letters, digits, '_', '.' or '-'; the runs' label.",
+        json_schema_extra={"pattern": NAME_PATTERN.pattern},
+    )
+    action: Literal["run", "monitor"] = Field(description="run (profiling) or monitor.")
+    cron: str | None = Field(None, description='5-field cron in `tz`, e.g. "30 18 * * 1-5".')
+    every: Duration | None = Field(None, description="Period instead of cron, e.g. 15m.")
+    tz: str | None = Field(
+        None, description="IANA zone of `cron` (default: the host's), e.g. Europe/London."
+    )
+    report: str | None = Field(None, description="HTML report path: {name} {date} {time} {run}.")
+    analyze: bool = Field(False, description="Analyse each run and keep its findings.")
+    grace_period: DurationOrZero | None = Field(None, description="How late a fire may run.")
+    label: str | None = Field(None, description="Free text stored with the run.")
+    workloads: list[str] | str | None = Field(None, description="run: workloads (default all).")
+    levels: list[float] | None = Field(None, description="run: loads between 0 and 1.")
+    phase_seconds: Duration | None = Field(None, description="run: length of each level (60s).")
+    size: str | None = Field(None, description="run: small, standard or large.")
+    device: str | None = Field(None, description="run: cpu, gpu, all or gpu:N.")
+    interval: Duration | None = Field(None, description="Sampling interval (default 1s).")
+    duration: Duration | None = Field(None, description="monitor: how long it records.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not NAME_PATTERN.match(name):
+            raise ValueError(f"must be 1-64 letters, digits, '_', '.' or '-', got {name!r}")
+        return name
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, cron: str | None) -> str | None:
+        return None if cron is None else check_cron(cron)
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, tz: str | None) -> str | None:
+        if tz is not None:
+            try:
+                zone(tz)
+            except UnknownZoneError as err:
+                raise ValueError(str(err)) from err
+        return tz
+
+    @field_validator("report")
+    @classmethod
+    def _report(cls, report: str | None) -> str | None:
+        return None if report is None else check_report_template(report)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, levels: list[float] | None) -> list[float] | None:
+        if levels is None:
+            return None
+        if not levels:
+            raise ValueError("must be a list such as [1.0, 0.5, 0.0]")
+        for level in levels:
+            if not 0 <= level <= 1:
+                raise ValueError(f"{level!r} is not a load between 0 and 1")
+        return levels
+
+    @field_validator("workloads")
+    @classmethod
+    def _workloads(cls, raw: list[str] | str | None) -> list[str] | str | None:
+        from workloads import WORKLOADS
+
+        names = [raw] if isinstance(raw, str) else raw
+        if names is not None and not names:
+            raise ValueError('must be a list such as ["risk"]')
+        for name in names or ():
+            if name not in WORKLOADS:
+                raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+        return raw
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, size: str | None) -> str | None:
+        from workloads.base import WorkloadError, parse_size
+
+        if size is not None:
+            try:
+                parse_size(size)
+            except WorkloadError as err:
+                raise ValueError(str(err)) from err
+        return size
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str | None) -> str | None:
+        if device is not None and not DEVICE_PATTERN.match(device):
+            raise ValueError(f"must be cpu, gpu, all or gpu:N, got {device!r}")
+        return device
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, interval_s: float | None) -> float | None:
+        from profiler.capture.sampler import check_interval
+
+        return None if interval_s is None else check_interval(interval_s)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScheduleTable:
+        given = self.model_fields_set
+        other, keys = ("monitor", MONITOR_KEYS) if self.action == "run" else ("run", RUN_KEYS)
+        own = RUN_KEYS if self.action == "run" else MONITOR_KEYS
+        for key in keys:
+            if key in given and key not in own:
+                raise ValueError(f'unknown key {key!r} (it applies to action = "{other}")')
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("give exactly one of cron or every")
+        if self.tz is not None and self.cron is None:
+            raise ValueError("tz applies to cron entries only (every is a fixed period)")
+        if self.action == "monitor" and self.duration is None:
+            raise ValueError('duration is required for action = "monitor"')
+        return self
 
 
 @dataclass(frozen=True)
@@ -33,7 +238,7 @@ class ScheduleEntry:
     Attributes:
         name: unique name (letters, digits, `_.-`); the stored runs' label.
         action: `run` (profiling) or `monitor`.
-        cron: 5-field cron expression (UTC), or None.
+        cron: 5-field cron expression (wall-clock times in `tz`), or None.
         every_s: period in seconds, or None (exactly one of cron / every_s is set).
         every: the period as written (`15m`), for display.
         workloads: workloads of a run action; empty means all.
@@ -47,6 +252,8 @@ class ScheduleEntry:
         analyze: run the analyzer and store its findings after the action.
         grace_period_s: how late a missed fire may still run; None means `[defaults]`.
         label: free text stored in the run's config.
+        tz: IANA zone of the cron times and of the report's {date}/{time}.
+        tz_from_host: True when `tz` was not written and is the host's zone.
     """
 
     name: str
@@ -65,11 +272,19 @@ class ScheduleEntry:
     analyze: bool = False
     grace_period_s: float | None = None
     label: str | None = None
+    tz: str = "UTC"
+    tz_from_host: bool = False
 
     @property
     def trigger(self) -> str:
-        """Return the trigger as one string: `cron 0 2 * * *` or `every 15m`."""
-        return f"cron {self.cron}" if self.cron is not None else f"every {self.every}"
+        """Return the trigger as one string: `cron 0 2 * * *`, `cron 30 18 * * * Europe/London`.
+
+        A cron in UTC is written without its zone, as before zones existed, so a state
+        file kept from then still belongs to the entry.
+        """
+        if self.cron is None:
+            return f"every {self.every}"
+        return f"cron {self.cron}" if self.tz in UTC_NAMES else f"cron {self.cron} {self.tz}"
 
     def as_dict(self) -> dict[str, Any]:
         """Return the entry as plain JSON values."""
@@ -77,6 +292,8 @@ class ScheduleEntry:
             "name": self.name,
             "action": self.action,
             "cron": self.cron,
+            "tz": self.tz if self.cron is not None else None,
+            "tz_from_host": self.tz_from_host if self.cron is not None else None,
             "every_s": self.every_s,
             "workloads": list(self.workloads),
             "levels": list(self.levels) if self.levels is not None else None,
@@ -92,208 +309,45 @@ class ScheduleEntry:
         }
 
 
-def duration_value(raw: Any, where: str, *, allow_zero: bool = False) -> float:
-    """Return seconds from a TOML duration: a string like `15m` or a number of seconds.
-
-    Raises:
-        ConfigError: not a duration, or not positive (`where` names file and key).
-
-    """
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        raise ConfigError(f'{where} must be a duration such as "90s", "15m", got {raw!r}')
-    if isinstance(raw, int | float):
-        if raw > 0 or (allow_zero and raw == 0):
-            return float(raw)
-        raise ConfigError(f"{where} must be a positive duration, got {raw!r}")
-    if allow_zero and re.fullmatch(r"\s*0+(\.0*)?\s*(ms|s|m|h|d)?\s*", raw):
-        return 0.0
-    try:
-        return parse_duration(raw)
-    except ValueError as err:
-        raise ConfigError(f"{where}: {err}") from err
-
-
-def check_cron(expression: Any, where: str) -> str:
-    """Return a valid 5-field cron expression, else raise `ConfigError` naming `where`."""
-    from croniter import croniter  # type: ignore[import-untyped]  # no stubs shipped
-
-    if not isinstance(expression, str):
-        raise ConfigError(f'{where} must be a string such as "0 2 * * *", got {expression!r}')
-    fields = expression.split()
-    if len(fields) != 5 or not croniter.is_valid(expression):
-        raise ConfigError(
-            f"{where} {expression!r} is not a valid 5-field cron expression "
-            '(minute hour day-of-month month day-of-week, e.g. "0 2 * * *")'
-        )
-    return " ".join(fields)
-
-
-def check_report_template(template: Any, where: str) -> str:
-    """Return a report path template using only {name}, {date}, {time} and {run}."""
-    if not isinstance(template, str) or not template.strip():
-        raise ConfigError(f'{where} must be a path such as "reports/{{name}}-{{date}}.html"')
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as err:
-        raise ConfigError(f"{where} {template!r} is not a valid template: {err}") from err
-    bad = [f for f in fields if f not in REPORT_FIELDS]
-    if bad:
-        raise ConfigError(
-            f"{where} uses {{{bad[0]}}}; allowed: " + ", ".join(f"{{{f}}}" for f in REPORT_FIELDS)
-        )
-    return template
-
-
-class _Entry:
-    """Reads the keys of one raw table, naming the entry in every error."""
-
-    def __init__(self, path: Path, index: int, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        name = raw.get("name")
-        label = f" ({name!r})" if isinstance(name, str) else ""
-        self.prefix = f"{path}: [[schedule]] #{index + 1}{label}"
-
-    def where(self, key: str) -> str:
-        return f"{self.prefix} {key}"
-
-    def string(self, key: str) -> str | None:
-        value = self.raw.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{self.where(key)} must be a string, got {value!r}")
-        return value
-
-    def duration(self, key: str) -> float | None:
-        value = self.raw.get(key)
-        return None if value is None else duration_value(value, self.where(key))
-
-
-def _levels(entry: _Entry) -> tuple[float, ...] | None:
-    raw = entry.raw.get("levels")
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{entry.where('levels')} must be a list such as [1.0, 0.5, 0.0]")
-    for level in raw:
-        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 <= level <= 1:
-            raise ConfigError(f"{entry.where('levels')}: {level!r} is not a load between 0 and 1")
-    return tuple(sorted({float(x) for x in raw}, reverse=True))
-
-
-def _workloads(entry: _Entry) -> tuple[str, ...]:
-    from workloads import WORKLOADS
-
-    raw = entry.raw.get("workloads")
-    if raw is None:
-        return ()
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f'{entry.where("workloads")} must be a list such as ["risk"]')
-    for name in raw:
-        if name not in WORKLOADS:
-            raise ConfigError(
-                f"{entry.where('workloads')}: unknown workload {name!r}; "
-                f"choose from {', '.join(WORKLOADS)}"
-            )
-    return tuple(dict.fromkeys(raw))
-
-
-def parse_entry(path: Path, index: int, raw: Any) -> ScheduleEntry:
-    """Validate one `[[schedule]]` table (`index` counts from 0).
-
-    Raises:
-        ConfigError: an unknown or misplaced key, or a bad value (file, entry, key named).
-
-    """
-    from profiler.capture.sampler import check_interval
-    from workloads.base import WorkloadError, parse_size
-
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: schedule must be an array of tables ([[schedule]])")
-    entry = _Entry(path, index, raw)
-    action = entry.string("action")
-    if action not in ACTIONS:
-        raise ConfigError(f'{entry.where("action")} must be "run" or "monitor", got {action!r}')
-    allowed = (*COMMON_KEYS, *(RUN_KEYS if action == "run" else MONITOR_KEYS))
-    for key in raw:
-        if key not in allowed:
-            other = "monitor" if action == "run" else "run"
-            hint = (
-                f' (it applies to action = "{other}")'
-                if key in (*RUN_KEYS, *MONITOR_KEYS)
-                else f"; allowed: {', '.join(allowed)}"
-            )
-            raise ConfigError(f"{entry.prefix}: unknown key {key!r}{hint}")
-    name = entry.string("name")
-    if name is None or not NAME_PATTERN.match(name):
-        raise ConfigError(
-            f"{entry.where('name')} must be 1-64 letters, digits, '_', '.' or '-', got {name!r}"
-        )
-    if ("cron" in raw) == ("every" in raw):
-        raise ConfigError(f"{entry.prefix}: give exactly one of cron or every")
-    cron = check_cron(raw["cron"], entry.where("cron")) if "cron" in raw else None
-    every_s = entry.duration("every")
-    every = str(raw["every"]) if "every" in raw else None
-    interval_s = entry.duration("interval") or 1.0
-    try:
-        check_interval(interval_s)
-    except ValueError as err:
-        raise ConfigError(f"{entry.where('interval')}: {err}") from err
-    size = entry.string("size") or "standard"
-    try:
-        parse_size(size)
-    except WorkloadError as err:
-        raise ConfigError(f"{entry.where('size')}: {err}") from err
-    device = entry.string("device") or "all"
-    if not DEVICE_PATTERN.match(device):
-        raise ConfigError(f"{entry.where('device')} must be cpu, gpu, all or gpu:N, got {device!r}")
-    duration_s = entry.duration("duration")
-    if action == "monitor" and duration_s is None:
-        raise ConfigError(f'{entry.prefix}: duration is required for action = "monitor"')
-    analyze = raw.get("analyze", False)
-    if not isinstance(analyze, bool):
-        raise ConfigError(f"{entry.where('analyze')} must be true or false, got {analyze!r}")
-    report = raw.get("report")
-    grace = raw.get("grace_period")
+def entry_from_table(table: ScheduleTable, raw: dict[str, Any]) -> ScheduleEntry:
+    """Return the scheduler's entry for a validated table (`raw`: the table as written)."""
+    tz = table.tz or (host_zone_name() if table.cron is not None else "UTC")
+    workloads = [table.workloads] if isinstance(table.workloads, str) else table.workloads
     return ScheduleEntry(
-        name=name,
-        action="run" if action == "run" else "monitor",
-        cron=cron,
-        every_s=every_s,
-        every=every,
-        workloads=_workloads(entry),
-        levels=_levels(entry),
-        phase_seconds=entry.duration("phase_seconds") or 60.0,
-        size=size,
-        device=device,
-        interval_s=interval_s,
-        duration_s=duration_s,
-        report=check_report_template(report, entry.where("report")) if report is not None else None,
-        analyze=analyze,
-        grace_period_s=(
-            duration_value(grace, entry.where("grace_period"), allow_zero=True)
-            if grace is not None
-            else None
-        ),
-        label=entry.string("label"),
+        name=table.name,
+        action=table.action,
+        cron=table.cron,
+        every_s=table.every,
+        every=str(raw["every"]) if table.every is not None else None,
+        workloads=tuple(dict.fromkeys(workloads or ())),
+        levels=tuple(sorted(set(table.levels), reverse=True)) if table.levels else None,
+        phase_seconds=table.phase_seconds or 60.0,
+        size=table.size or "standard",
+        device=table.device or "all",
+        interval_s=table.interval or 1.0,
+        duration_s=table.duration,
+        report=table.report,
+        analyze=table.analyze,
+        grace_period_s=table.grace_period,
+        label=table.label,
+        tz=tz,
+        tz_from_host=table.tz is None and table.cron is not None,
     )
 
 
-def parse_schedules(path: Path, raw: Any) -> tuple[ScheduleEntry, ...]:
-    """Validate the `schedule` array of `path`; names must be unique.
+def entry_prefix(path: object, index: int, raw: Any) -> str:
+    """Return how errors name entry `index` (from 0): `FILE: [[schedule]] #2 ('usage')`."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    label = f" ({name!r})" if isinstance(name, str) else ""
+    return f"{path}: [[schedule]] #{index + 1}{label}"
 
-    Raises:
-        ConfigError: see `parse_entry`; also a repeated name.
 
-    """
-    if not isinstance(raw, list):
-        raise ConfigError(f"{path}: schedule must be an array of tables ([[schedule]])")
-    entries = tuple(parse_entry(path, i, table) for i, table in enumerate(raw))
+def duplicate_names(entries: tuple[ScheduleEntry, ...]) -> list[tuple[int, str]]:
+    """Return (index, name) of each entry whose name an earlier entry already uses."""
     seen: set[str] = set()
+    repeated = []
     for i, entry in enumerate(entries):
         if entry.name in seen:
-            raise ConfigError(
-                f"{path}: [[schedule]] #{i + 1} name {entry.name!r} is used by an earlier entry"
-            )
+            repeated.append((i, entry.name))
         seen.add(entry.name)
-    return entries
+    return repeated

@@ -2,7 +2,8 @@
 
 Pure scheduling logic on an injected clock (all times are aware UTC datetimes):
 
-- `cron` entries fire at croniter's times (the expression is read in UTC); `every`
+- `cron` entries fire at croniter's wall-clock times in the entry's zone (`tz`), placed
+  on the UTC line by `profiler.schedule.local_time` (DST rules there); `every`
   entries fire on a grid `anchor + k * period`, where the anchor is the entry's last
   fire time (a new entry fires at once, then every period from there).
 - An entry's state remembers the last fire time it handled (ran or skipped) and when it
@@ -29,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from profiler.schedule.entries import ScheduleEntry
+from profiler.schedule.local_time import cron_times
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +89,6 @@ def fresh_state(entry: ScheduleEntry, state: EntryState | None, now: datetime) -
     return EntryState(entry.trigger, utc(now))
 
 
-def _cron_times(expression: str, after: datetime) -> Iterator[datetime]:
-    from croniter import croniter  # type: ignore[import-untyped]  # no stubs shipped
-
-    it = croniter(expression, utc(after))
-    while True:
-        yield utc(it.get_next(datetime))
-
-
 def fire_times_after(
     entry: ScheduleEntry, state: EntryState, after: datetime
 ) -> Iterator[datetime]:
@@ -104,7 +98,7 @@ def fire_times_after(
     """
     after = utc(after)
     if entry.cron is not None:
-        yield from _cron_times(entry.cron, after)
+        yield from cron_times(entry.cron, entry.tz, after)
         return
     if entry.every_s is None:  # parse_entry requires one of cron and every
         raise ValueError(f"schedule entry {entry.name!r} has neither cron nor every")
@@ -286,6 +280,9 @@ def run_loop(
         outcomes.record_all(actions.poll(clock.now()))
         if first_pass or not once:
             _fire_due(entries, book, actions, clock, stop, grace_period_s, outcomes)
+            # results the actions left while firing (monitors a profiling run paused):
+            # record them now, not after the next sleep (run-due would wait for nothing)
+            outcomes.record_all(actions.poll(clock.now()))
         first_pass = False
         if once and not actions.active():
             break
@@ -317,6 +314,13 @@ class _Outcomes:
             result.status,
             f", run {result.run_id}" if result.run_id else "",
             f": {result.message}" if result.message else "",
+            extra={
+                "event": "fire_result",
+                "run_id": result.run_id,
+                "entry": result.name,
+                "status": result.status,
+                "fire_time": _when(result.fire_time),
+            },
         )
 
 
@@ -339,7 +343,17 @@ def _fire_due(
             return
         decision = _decide(entry, book, clock.now(), grace_period_s)
         if decision is not None and decision.fire_time is not None:
-            log.info("%s: firing (%s, %s)", entry.name, entry.action, entry.trigger)
+            log.info(
+                "%s: firing (%s, %s)",
+                entry.name,
+                entry.action,
+                entry.trigger,
+                extra={
+                    "event": "fire",
+                    "entry": entry.name,
+                    "fire_time": _when(decision.fire_time),
+                },
+            )
             outcomes.record(actions.fire(entry, decision.fire_time))
 
 
@@ -358,6 +372,7 @@ def _decide(
             decision.skipped,
             _when(decision.first_skipped),
             _when(decision.last_skipped),
+            extra={"event": "skipped", "entry": entry.name, "skipped": decision.skipped},
         )
     return decision
 

@@ -13,12 +13,14 @@ another one. Its settings may sit at the top level or under `[defaults]`:
   `pue`, `price_per_kwh` (the site, for scheduled analyses and reports), and
   `grace_period` (how late a missed scheduled run may still start, default `1h`).
 
-`[[schedule]]` tables are validated by `profiler.schedule.entries`. Every error names
-the file, the key and what is wrong.
+The file is validated by the pydantic models of `profiler.settings.config_model`
+(`[[schedule]]` tables: `profiler.schedule.entries.ScheduleTable`). Every error names
+the file, the table and the key; `finwatt config check` lists every problem at once.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -30,12 +32,9 @@ from profiler.model.errors import ConfigError
 if TYPE_CHECKING:
     from profiler.analysis.savings import Site
     from profiler.schedule.entries import ScheduleEntry
+    from profiler.settings.config_model import ConfigFile
 
 DEFAULT_GRACE_PERIOD_S = 3600.0
-SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
-SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh")
-DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period")
-TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule")
 
 _config_override: Path | None = None
 
@@ -112,13 +111,12 @@ class Settings:
 
 
 def _positive_float(name: str, raw: Any, *, upper: float | None = None) -> float:
-    if isinstance(raw, bool):
-        raise ConfigError(f"{name} must be a number, got {raw!r}")
+    """Return an environment variable's number, above 0 (and below `upper`)."""
     try:
         value = float(raw)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from err
-    if value <= 0 or (upper is not None and value >= upper):
+    if not math.isfinite(value) or value <= 0 or (upper is not None and value >= upper):
         bound = f" and below {upper:g}" if upper is not None else ""
         raise ConfigError(f"{name} must be above 0{bound}, got {raw!r}")
     return value
@@ -143,66 +141,87 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read the config file: {err}") from err
 
 
-def _file_values(path: Path, document: dict[str, Any]) -> dict[str, Any]:
-    """Merge top-level settings and `[defaults]`, rejecting unknown and doubled keys."""
-    for key in document:
-        if key not in TOP_LEVEL_KEYS:
-            raise ConfigError(
-                f"{path}: unknown key {key!r}; top-level keys are {', '.join(TOP_LEVEL_KEYS)}"
-            )
-    defaults = document.get("defaults", {})
-    if not isinstance(defaults, dict):
-        raise ConfigError(f"{path}: defaults must be a table ([defaults]), got {defaults!r}")
-    for key in defaults:
-        if key not in DEFAULTS_KEYS:
-            raise ConfigError(
-                f"{path}: [defaults] unknown key {key!r}; allowed: {', '.join(DEFAULTS_KEYS)}"
-            )
-    doubled = [k for k in SETTING_KEYS if k in document and k in defaults]
-    if doubled:
-        raise ConfigError(
-            f"{path}: {doubled[0]} is set both at the top level and in [defaults]; keep one"
-        )
-    return {**{k: document[k] for k in SETTING_KEYS if k in document}, **defaults}
+def _file_values(document: ConfigFile) -> dict[str, Any]:
+    """Merge the top-level settings and `[defaults]` (validated: no key is in both)."""
+    from profiler.settings.config_model import SETTING_KEYS
+
+    top = document.model_dump(include=set(SETTING_KEYS), exclude_none=True)
+    defaults = document.defaults.model_dump(exclude_none=True) if document.defaults else {}
+    return {**top, **defaults}
 
 
-def _site(path: Path, values: dict[str, Any]) -> SiteDefaults:
-    from profiler.settings.carbon import SiteError
-
-    def number(key: str) -> float | None:
-        raw = values.get(key)
-        if raw is None:
-            return None
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise ConfigError(f"{path}: [defaults] {key} must be a number, got {raw!r}")
-        return float(raw)
-
-    def text(key: str) -> str | None:
-        raw = values.get(key)
-        if raw is not None and not isinstance(raw, str):
-            raise ConfigError(f"{path}: [defaults] {key} must be a string, got {raw!r}")
-        return raw
-
-    site = SiteDefaults(
-        text("country"),
-        number("carbon_intensity"),
-        number("pue"),
-        number("price_per_kwh"),
-        text("region"),
+def _site(values: dict[str, Any]) -> SiteDefaults:
+    return SiteDefaults(
+        values.get("country"),
+        values.get("carbon_intensity"),
+        values.get("pue"),
+        values.get("price_per_kwh"),
+        values.get("region"),
     )
+
+
+@dataclass(frozen=True)
+class ValidConfig:
+    """A config file that passed every check.
+
+    Attributes:
+        values: the settings of the top level and `[defaults]`, merged.
+        schedules: its `[[schedule]]` entries.
+    """
+
+    values: dict[str, Any]
+    schedules: tuple[ScheduleEntry, ...]
+
+
+def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], ValidConfig | None]:
+    """Check a parsed config file; return one line per problem, and the result if none.
+
+    Each line names the file, the table (`[defaults]`, `[[schedule]] #2 ('usage')`) and
+    the key.
+    """
+    if not document:  # no file, or an empty one: nothing to check (and no pydantic import)
+        return [], ValidConfig({}, ())
+    from pydantic import ValidationError
+
+    from profiler.schedule.entries import duplicate_names, entry_from_table, entry_prefix
+    from profiler.settings.carbon import SiteError
+    from profiler.settings.config_model import ConfigFile, problem_lines
+
     try:
-        site_from_defaults(site)
+        parsed = ConfigFile.model_validate(document)
+    except ValidationError as err:
+        return problem_lines(path, document, err), None
+    tables = document.get("schedule", [])
+    schedules = tuple(
+        entry_from_table(table, raw) for table, raw in zip(parsed.schedule, tables, strict=True)
+    )
+    problems = [
+        f"{entry_prefix(path, i, tables[i])} name {name!r} is used by an earlier entry"
+        for i, name in duplicate_names(schedules)
+    ]
+    values = _file_values(parsed)
+    try:
+        site_from_defaults(_site(values))
     except SiteError as err:
-        raise ConfigError(f"{path}: [defaults] {err}") from err
-    return site
+        problems.append(f"{path}: [defaults] {err}")
+    if problems:
+        return problems, None
+    return [], ValidConfig(values, schedules)
 
 
-def _grace_s(path: Path, raw: Any) -> float:
-    from profiler.schedule.entries import duration_value
+def validate_config(path: Path, document: dict[str, Any]) -> ValidConfig:
+    """Return the checked config, or raise its first problem.
 
-    if raw is None:
-        return DEFAULT_GRACE_PERIOD_S
-    return duration_value(raw, f"{path}: [defaults] grace_period", allow_zero=True)
+    Raises:
+        ConfigError: the first problem (one line); with more, it says how many and
+            points to `finwatt config check`.
+    """
+    problems, valid = config_problems(path, document)
+    if valid is None:
+        more = len(problems) - 1
+        suffix = f" (and {more} more: run `finwatt config check`)" if more else ""
+        raise ConfigError(problems[0] + suffix)
+    return valid
 
 
 def check_document(path: Path, document: dict[str, Any]) -> tuple[ScheduleEntry, ...]:
@@ -212,12 +231,7 @@ def check_document(path: Path, document: dict[str, Any]) -> tuple[ScheduleEntry,
         ConfigError: see `load_settings`.
 
     """
-    from profiler.schedule.entries import parse_schedules
-
-    values = _file_values(path, document)
-    _site(path, values)
-    _grace_s(path, values.get("grace_period"))
-    return parse_schedules(path, document.get("schedule", []))
+    return validate_config(path, document).schedules
 
 
 def load_settings(db: Path | None = None) -> Settings:
@@ -228,8 +242,8 @@ def load_settings(db: Path | None = None) -> Settings:
 
     """
     path = config_path()
-    document = read_config_file(path)
-    file_values = _file_values(path, document)
+    valid = validate_config(path, read_config_file(path))
+    file_values = valid.values
 
     def pick(env: str, key: str) -> Any:
         return os.environ.get(env) or file_values.get(key)
@@ -240,11 +254,7 @@ def load_settings(db: Path | None = None) -> Settings:
     db_path = db or pick("FINWATT_DB", "db")
     tdp = pick("FINWATT_CPU_TDP_W", "cpu_tdp_w")
     ratio = pick("FINWATT_CPU_IDLE_RATIO", "cpu_idle_ratio")
-    schedules: tuple[ScheduleEntry, ...] = ()
-    if "schedule" in document:
-        from profiler.schedule.entries import parse_schedules
-
-        schedules = parse_schedules(path, document["schedule"])
+    grace_s = file_values.get("grace_period")
     return Settings(
         db_path=Path(db_path) if db_path else data_home() / "finwatt" / "finwatt.db",
         sysfs_root=Path(pick("FINWATT_SYSFS_ROOT", "sysfs_root") or "/sys"),
@@ -258,8 +268,8 @@ def load_settings(db: Path | None = None) -> Settings:
             if ratio is not None
             else None
         ),
-        site=_site(path, file_values),
-        grace_period_s=_grace_s(path, file_values.get("grace_period")),
-        schedules=schedules,
+        site=_site(file_values),
+        grace_period_s=DEFAULT_GRACE_PERIOD_S if grace_s is None else grace_s,
+        schedules=valid.schedules,
         config_file=path,
     )

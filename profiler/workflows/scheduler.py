@@ -35,12 +35,14 @@ from profiler.capture.signals import stop_on_signals
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.units import iso_z
 from profiler.schedule.entries import ScheduleEntry
+from profiler.schedule.local_time import zone
 from profiler.schedule.state import StateFile, state_path
 from profiler.schedule.timing import Clock, FireResult, SystemClock, run_loop, utc
 from profiler.settings.config import Settings, site_from_defaults
 from profiler.store.database import Store, StoreError
 from profiler.workflows.monitor import monitor_recording
 from profiler.workflows.profile import LockWait, ProfileObserver, ProfileRequest, profile
+from profiler.workflows.run_log import LineProgress
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def report_path(
         fire_time: the fire time the run stands for.
         db_path: the database; a relative path is resolved against its folder.
     """
-    moment = utc(fire_time)
+    moment = utc(fire_time).astimezone(zone(entry.tz))  # the entry's local date and time
     path = Path(
         template.format(
             name=entry.name,
@@ -122,7 +124,11 @@ class ScheduledActions:
                 return self._fire_run(entry, fire_time)
             return self._start_monitor(entry, fire_time, entry.duration_s or 0.0)
         except Exception as err:  # loop boundary: log, record, go on
-            log.exception("%s: the action failed", entry.name)
+            log.exception(
+                "%s: the action failed",
+                entry.name,
+                extra={"event": "action_failed", "entry": entry.name},
+            )
             run_id = self._failed_run(entry, fire_time, str(err))
             message = f"{type(err).__name__}: {err}"
             return FireResult(entry.name, fire_time, "failed", run_id, message)
@@ -336,6 +342,7 @@ class ScheduledActions:
             "retention: %d raw sample rows and %d rollup rows deleted",
             result.raw_samples_deleted,
             result.rollup_rows_deleted,
+            extra={"event": "retention"},
         )
 
     # --- after a run ----------------------------------------------------------------
@@ -360,7 +367,12 @@ class ScheduledActions:
                     )
                     path.parent.mkdir(parents=True, exist_ok=True)
                     report_run(store, run, site, path)
-                    log.info("%s: report written to %s", entry.name, path)
+                    log.info(
+                        "%s: report written to %s",
+                        entry.name,
+                        path,
+                        extra={"event": "report", "entry": entry.name, "run_id": run_id},
+                    )
                 else:
                     store_findings(store, analyze_run(store, run, site, Thresholds()))
         except Exception as err:  # loop boundary: keep the run, say why
@@ -387,10 +399,15 @@ class _ScheduledProfile(ProfileObserver):
 
     @contextmanager
     def running(self, run_id: str, plan: RunPlan) -> Iterator[Progress | None]:
-        """While the ladder runs, a SIGTERM/SIGINT interrupts it (see `run_scheduler`)."""
+        """Log the run's phases and a heartbeat; a SIGTERM/SIGINT interrupts it.
+
+        (The interrupt: see `run_scheduler`.)
+        """
         self.actions.profiling = True
         try:
-            yield None
+            with LineProgress(run_id, plan.duration_s()) as progress:
+                progress.start(f"{self.name}: {', '.join(plan.workloads)}")
+                yield progress
         finally:
             self.actions.profiling = False
 
@@ -438,6 +455,7 @@ def run_scheduler(
                 len(settings.schedules),
                 "y" if len(settings.schedules) == 1 else "ies",
                 settings.db_path,
+                extra={"event": "scheduler_start"},
             )
             try:
                 return run_loop(
@@ -450,6 +468,6 @@ def run_scheduler(
                     once=once,
                 )
             finally:
-                log.info("scheduler stopped")
+                log.info("scheduler stopped", extra={"event": "scheduler_stop"})
     finally:
         lock.release()

@@ -239,3 +239,46 @@ def test_a_damaged_state_file_is_one_line_exit_1(
     )
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("finwatt: error: ") and "delete it" in err
+
+
+def test_add_a_local_time_end_of_day_entry_and_list_it_in_its_zone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, db = tmp_path / "c.toml", tmp_path / "f.db"
+    code, _, err = run_main_in_process(
+        capsys, "schedule", "add", "eod", "--cron", "30 18 * * 1-5", "--tz", "Europe/London",
+        "--action", "run", "--workload", "risk", "--config", str(config),
+    )  # fmt: skip
+    assert code == 0, err
+    assert 'tz = "Europe/London"' in config.read_text()
+    code, out, err = run_main_in_process(
+        capsys, "schedule", "list", "--config", str(config), "--db", str(db), "--json"
+    )
+    assert code == 0, err
+    (entry,) = json.loads(out)["entries"]
+    assert entry["tz"] == "Europe/London" and entry["tz_from_host"] is False
+    assert all(t[11:19] == "18:30:00" for t in entry["next_local"])
+    assert all(t.endswith(("+00:00", "+01:00")) for t in entry["next_local"])
+    assert len(entry["next_local"]) == 3
+    code, out, _ = run_main_in_process(
+        capsys, "schedule", "list", "--config", str(config), "--db", str(db)
+    )
+    assert code == 0 and "Europe/London" in out and "18:30" in out
+    code, _, err = run_main_in_process(
+        capsys, "schedule", "add", "bad", "--cron", "0 2 * * *", "--tz", "Europe/Londn",
+        "--action", "run", "--config", str(config),
+    )  # fmt: skip
+    assert code == 2 and "tz" in err and "time zone" in err and err.count("\n") == 1
+
+
+def test_list_names_the_host_zone_of_a_cron_without_tz(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    config = tmp_path / "c.toml"
+    config.write_text('[[schedule]]\nname = "n"\ncron = "0 2 * * *"\naction = "run"\n')
+    code, out, err = run_main_in_process(
+        capsys, "schedule", "list", "--config", str(config), "--db", str(tmp_path / "f.db")
+    )
+    assert code == 0, err
+    assert "Asia/Tokyo (host's)" in out and "02:00 JST" in out

@@ -192,3 +192,37 @@ def test_state_file_round_trips_and_a_damaged_one_is_refused(tmp_path: Path) -> 
     path.write_text("{not json")
     with pytest.raises(ScheduleStateError, match="delete it"):
         StateFile(path)
+
+
+class PausingActions(FakeActions):
+    """A profiling run pauses the running monitor, leaving its result to the next poll."""
+
+    def __init__(self, clock: FakeWallClock) -> None:
+        super().__init__(clock, run_s=5)
+        self.pending: list[FireResult] = []
+
+    def fire(self, entry: ScheduleEntry, fire_time: datetime) -> FireResult:
+        if entry.action == "run":
+            for name, (fired, _) in list(self.monitors.items()):
+                del self.monitors[name]
+                self.pending.append(FireResult(name, fired, "complete", None, "paused"))
+        return super().fire(entry, fire_time)
+
+    def poll(self, now: datetime) -> list[FireResult]:
+        results, self.pending = self.pending, []
+        return results + super().poll(now)
+
+    def active(self) -> bool:
+        return super().active() or bool(self.pending)
+
+
+def test_run_due_records_a_paused_monitor_without_waiting(tmp_path: Path) -> None:
+    clock = FakeWallClock(T0, T0 + timedelta(hours=2))
+    actions = PausingActions(clock)
+    entries = [every(3600, "tick"), ScheduleEntry("bench", "run", every_s=3600, every="1h")]
+    book = StateFile(tmp_path / "state.json")
+    results = run_loop(entries, book, actions, clock, clock.stop, grace_period_s=HOUR, once=True)
+    assert [(r.name, r.status) for r in results] == [
+        ("tick", "running"), ("bench", "complete"), ("tick", "complete"),
+    ]  # fmt: skip
+    assert clock.waits == []  # it returned once the run ended; no sleep for nothing

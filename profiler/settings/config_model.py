@@ -1,0 +1,131 @@
+"""The config file as pydantic models: validation, one-line messages, and its JSON Schema.
+
+`ConfigFile` is config.toml: the settings at the top level or in `[defaults]` (not
+both), and the `[[schedule]]` tables (`profiler.schedule.entries.ScheduleTable`). The
+models refuse unknown keys, wrong types, NaN and infinities; `problem_lines` turns
+pydantic's errors into finwatt's one-line messages, each naming the file, the table
+and the key. `config_schema` is what `finwatt config schema` prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from profiler.schedule.entries import DurationOrZero, ScheduleTable, entry_prefix
+
+SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
+SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh")
+DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period")
+TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule")
+SCHEMA_ID = "https://finwatt.invalid/config.schema.json"
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class _Settings(BaseModel):
+    """The settings allowed both at the top level and in `[defaults]`."""
+
+    model_config = _STRICT
+
+    db: str | None = Field(None, description="SQLite database path.")
+    sysfs_root: str | None = Field(None, description="Where powercap lives (default /sys).")
+    cpu_tdp_w: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="The CPU's TDP in watts, for the power model."
+    )
+    cpu_idle_ratio: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        None, description="P_idle / P_max of the power model (default 0.2)."
+    )
+
+
+class DefaultsTable(_Settings):
+    """`[defaults]`: the settings, the site of scheduled analyses, the grace period."""
+
+    model_config = ConfigDict(title="[defaults]")
+
+    country: str | None = Field(None, description="Site country, ISO 3166 alpha-3 (GBR).")
+    region: str | None = Field(None, description="Sub-national grid: CN-BJ, US-NY, SE3.")
+    carbon_intensity: float | None = Field(None, description="Grid g CO2e/kWh.")
+    pue: float | None = Field(None, description="Site PUE (>= 1).")
+    price_per_kwh: float | None = Field(None, description="Tariff per kWh.")
+    grace_period: DurationOrZero | None = Field(
+        None, description="How late a missed scheduled run may still start (default 1h)."
+    )
+
+
+class ConfigFile(_Settings):
+    """finwatt's config.toml."""
+
+    model_config = ConfigDict(title="finwatt config.toml", json_schema_extra={"$id": SCHEMA_ID})
+
+    defaults: DefaultsTable | None = Field(None, description="[defaults]")
+    schedule: list[ScheduleTable] = Field(default_factory=list, description="[[schedule]] entries.")
+
+    @model_validator(mode="after")
+    def _not_doubled(self) -> ConfigFile:
+        if self.defaults is not None:
+            for key in SETTING_KEYS:
+                if key in self.model_fields_set and key in self.defaults.model_fields_set:
+                    raise ValueError(
+                        f"{key} is set both at the top level and in [defaults]; keep one"
+                    )
+        return self
+
+
+def config_schema() -> dict[str, Any]:
+    """Return the JSON Schema of config.toml (draft 2020-12)."""
+    schema = ConfigFile.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def problem_lines(path: Path, document: dict[str, Any], error: ValidationError) -> list[str]:
+    """Return one line per problem of `error`, naming the file, the table and the key.
+
+    Errors pydantic reports once per branch of a union are shown once per key.
+    """
+    lines: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for detail in error.errors():
+        prefix, key, allowed = _where(path, document, detail["loc"])
+        if (prefix, key) in seen:
+            continue
+        seen.add((prefix, key))
+        lines.append(_line(prefix, key, allowed, detail))
+    return lines
+
+
+def _where(
+    path: Path, document: dict[str, Any], loc: tuple[int | str, ...]
+) -> tuple[str, str, tuple[str, ...]]:
+    """Return (table prefix, key, the table's allowed keys) of an error location."""
+    if len(loc) >= 2 and loc[0] == "schedule" and isinstance(loc[1], int):
+        tables = document.get("schedule")
+        raw = tables[loc[1]] if isinstance(tables, list) else None
+        prefix = entry_prefix(path, loc[1], raw)
+        return prefix, str(loc[2]) if len(loc) > 2 else "", tuple(ScheduleTable.model_fields)
+    if len(loc) >= 2 and loc[0] == "defaults":
+        return f"{path}: [defaults]", str(loc[1]), DEFAULTS_KEYS
+    return f"{path}:", str(loc[0]) if loc else "", TOP_LEVEL_KEYS
+
+
+def _line(prefix: str, key: str, allowed: tuple[str, ...], detail: ErrorDetails) -> str:
+    """Return the one-line message of one pydantic error."""
+    kind, given = detail["type"], detail.get("input")
+    if kind == "extra_forbidden":
+        return f"{prefix} unknown key {key!r}; allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"{prefix} {key} is required"
+    if kind == "model_type" and key == "defaults":
+        return f"{prefix} defaults must be a table ([defaults]), got {given!r}"
+    if kind in ("list_type", "model_type") and key == "schedule":
+        return f"{prefix} schedule must be an array of tables ([[schedule]])"
+    if kind == "model_type":
+        return f"{prefix} must be a table, got {given!r}"
+    if kind == "value_error":
+        reason = str(detail.get("ctx", {}).get("error", detail["msg"]))
+        return f"{prefix} {key}: {reason}" if key else f"{prefix.rstrip(':')}: {reason}"
+    message = detail["msg"]
+    return f"{prefix} {key}: {message[:1].lower()}{message[1:]}, got {given!r}"
