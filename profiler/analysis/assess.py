@@ -32,6 +32,7 @@ from profiler.analysis.host_rules import (
     over_provisioned_mem,
     under_provisioned_cpu,
 )
+from profiler.analysis.ladder_data import LadderData, data_quality, data_quality_finding
 from profiler.analysis.ladder_rules import (
     better_placement,
     low_efficiency_host,
@@ -39,6 +40,7 @@ from profiler.analysis.ladder_rules import (
 )
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.savings import Estimate, Site
+from profiler.analysis.series import HOLD_INTERVALS
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats, usage_stats
 from profiler.model.provenance import is_estimate
@@ -94,6 +96,22 @@ def mean_power_w(series: DeviceSeries) -> float | None:
     known = ~np.isnan(delta)
     seconds = float(series.interval_s[known].sum())
     return float(delta[known].sum()) / seconds if seconds > 0 else None
+
+
+def energy_coverage(series: DeviceSeries) -> float | None:
+    """Return the share of the series' span its energy figures cover (None without any).
+
+    Span: first to last sample plus one typical interval; covered: the seconds behind
+    each known energy figure (a counter delta, or a power reading held at most
+    `HOLD_INTERVALS` intervals).
+    """
+    known = ~np.isnan(series.energy_delta_j)
+    if series.n < 2 or not known.any():
+        return None
+    step = float(np.median(np.diff(series.t)))
+    span_s = float(series.t[-1] - series.t[0]) + step
+    covered_s = float(series.interval_s[known][1:].sum()) + step  # first: since run start
+    return min(1.0, covered_s / span_s) if span_s > 0 else None
 
 
 def energy_j(series: DeviceSeries) -> float | None:
@@ -391,10 +409,25 @@ def assess_usage(
             for s in present
         },
     }
-    notes = _eligibility_notes(thresholds) + tuple(
-        f"{s.spec.device_id} power is {s.spec.provenance}: a model, not a measurement"
-        for s in present
-        if s.spec.estimated
+    coverage = {s.spec.device_id: energy_coverage(s) for s in present}
+    metrics["data_quality"] = {
+        "energy_coverage": {k: v for k, v in coverage.items() if v is not None},
+        "hold_intervals": HOLD_INTERVALS,
+    }
+    notes = (
+        _eligibility_notes(thresholds)
+        + tuple(
+            f"{s.spec.device_id} power is {s.spec.provenance}: a model, not a measurement"
+            for s in present
+            if s.spec.estimated
+        )
+        + tuple(
+            f"{device} energy covers {share:.0%} of the window (gaps: a reading stands "
+            f"for at most {HOLD_INTERVALS:g} sample intervals); mean power is over the "
+            f"covered time"
+            for device, share in coverage.items()
+            if share is not None and share < thresholds.high_history_coverage
+        )
     )
     power_devices = [s for s in present if s.spec.kind in ("cpu", "dram") and s.spec.provenance]
     window = _Window(origin, usage, power_devices, notes)
@@ -416,6 +449,7 @@ def assess_profile(
     thresholds: Thresholds = DEFAULTS,
     *,
     observed_util: float | None = None,
+    ladder_data: LadderData | None = None,
 ) -> Assessment:
     """Assess a profiling run from its phases (with their energy figures).
 
@@ -425,9 +459,16 @@ def assess_profile(
         site: PUE, grid intensity and tariff (for the assumption lines).
         thresholds: rule thresholds.
         observed_util: this host's observed mean CPU utilisation, for LOW_EFFICIENCY_HOST.
+        ladder_data: the phases evaluated from the samples (`ladder_data.phases_from_data`);
+            when given, its phases are assessed instead of `phases` and its data-quality
+            figures are added (`metrics.data_quality`, STATED_FIGURES_DISAGREE).
     """
+    if ladder_data is not None:
+        phases = ladder_data.phases
     summaries = summarise_ladders(phases)
     findings: list[Finding] = []
+    if ladder_data is not None:
+        _keep(findings, data_quality_finding(ladder_data))
     for summary in summaries:
         _keep(
             findings,
@@ -443,4 +484,6 @@ def assess_profile(
         "phases": len(phases),
         "observed_util": observed_util,
     }
+    if ladder_data is not None:
+        metrics["data_quality"] = data_quality(ladder_data)
     return conclude(findings, metrics, site)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from profiler.analysis.confidence import Quality
 from profiler.analysis.findings import Finding
 from profiler.analysis.savings import Estimate, Site, savings_from_power
-from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.thresholds import Thresholds, at_most, below
 from profiler.analysis.usage import UsageStats
 from profiler.model.units import DAY_S, GIB
 
@@ -43,13 +43,13 @@ def gpu_findings(
     if sm is None:
         notes.append("SM activity not available: GPU utilisation used instead")
     found: list[Finding] = []
-    idle = usage.util_max <= 0.0 and (sm is None or sm < thresholds.gpu_idle_sm)
+    idle = usage.util_max <= 0.0 and (sm is None or below(sm, thresholds.gpu_idle_sm))
     if idle and mem is not None:
         found.append(_idle(usage, mem, mean_power_w, evidence, notes, site, quality, thresholds))
     activity = sm if sm is not None else usage.util_mean
     underused = (
-        usage.util_mean is not None and usage.util_mean <= thresholds.gpu_underused_util
-    ) or (sm is not None and sm < thresholds.gpu_underused_sm)
+        usage.util_mean is not None and at_most(usage.util_mean, thresholds.gpu_underused_util)
+    ) or (sm is not None and below(sm, thresholds.gpu_underused_sm))
     if underused:
         found.append(
             Finding(
@@ -68,7 +68,7 @@ def gpu_findings(
         )
     if (
         activity is not None
-        and activity < thresholds.gpu_share_activity
+        and below(activity, thresholds.gpu_share_activity)
         and mem is not None
         and mem < thresholds.gpu_share_mem_bytes
     ):

@@ -21,7 +21,7 @@ from profiler.analysis.savings import (
     savings_from_power,
 )
 from profiler.analysis.stats import nearest_rank
-from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.thresholds import Thresholds, above, at_least, at_most, below
 from profiler.analysis.usage import UsageStats
 from profiler.model.units import DAY_S, GIB
 
@@ -69,9 +69,11 @@ def idle_host(
     busy_gpus = {
         g: a
         for g, a in gpu_activity.items()
-        if a is not None and a >= thresholds.idle_host_gpu_activity
+        if a is not None and at_least(a, thresholds.idle_host_gpu_activity)
     }
-    if p95 >= thresholds.idle_host_p95_util or recent > thresholds.idle_host_recent_max_util:
+    if not below(p95, thresholds.idle_host_p95_util) or not at_most(
+        recent, thresholds.idle_host_recent_max_util
+    ):
         return None
     if busy_gpus:
         return None
@@ -174,7 +176,7 @@ def over_provisioned_cpu(
     busy = quantile * cores
     needed = busy / target
     size = recommended_size(needed, thresholds.cpu_sizes)
-    if size is None or size > thresholds.over_cpu_flag_ratio * cores:
+    if size is None or above(size, thresholds.over_cpu_flag_ratio * cores):
         return None
     savings = None
     if curves is not None:
@@ -237,7 +239,7 @@ def over_provisioned_mem(
         return None
     needed = float(peaks.max()) * thresholds.mem_margin
     fitting = [s for s in sorted(thresholds.mem_sizes_bytes) if s >= needed]
-    if not fitting or installed_bytes < thresholds.mem_flag_ratio * fitting[0]:
+    if not fitting or below(installed_bytes, thresholds.mem_flag_ratio * fitting[0]):
         return None
     size = fitting[0]
     return Finding(

@@ -20,7 +20,7 @@ from profiler.analysis.confidence import Quality, curve_tier, lowest, power_tier
 from profiler.analysis.curve import ladder_curve
 from profiler.analysis.findings import Finding
 from profiler.analysis.profile import ESTIMATE_NOTE, LadderSummary
-from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.thresholds import Thresholds, at_least, at_most, below
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
 
@@ -41,7 +41,7 @@ def _quality(summary: LadderSummary) -> Quality:
 def poor_proportionality(summary: LadderSummary, thresholds: Thresholds) -> Finding | None:
     """POOR_PROPORTIONALITY for one workload x device ladder."""
     m = summary.metrics
-    if m is None or (m.ep >= thresholds.poor_ep and m.ipr <= thresholds.poor_ipr):
+    if m is None or (at_least(m.ep, thresholds.poor_ep) and at_most(m.ipr, thresholds.poor_ipr)):
         return None
     quality = _quality(summary)
     estimated = is_estimate(summary.provenance)
@@ -85,7 +85,7 @@ def low_efficiency_host(
     if summary.device != "cpu" and not summary.device.startswith("cpu:"):
         return None
     rel_eff = m.rel_eff(observed_util)
-    if rel_eff is None or rel_eff >= thresholds.low_rel_eff:
+    if rel_eff is None or at_least(rel_eff, thresholds.low_rel_eff):
         return None
     quality = _quality(summary)
     return Finding(
@@ -141,7 +141,7 @@ def better_placement(phases: Sequence[PhaseRecord], thresholds: Thresholds) -> l
                 ratio = (_efficiency(there) or 0.0) / (_efficiency(here) or 1.0)
                 if best is None or ratio > best[0]:
                     best = (ratio, other, here, there)
-            if best is None or best[0] < thresholds.placement_ratio:
+            if best is None or below(best[0], thresholds.placement_ratio):
                 continue
             ratio, other, here, there = best
             provenances = [p.metrics.provenance or "none" for p in (here, there)]

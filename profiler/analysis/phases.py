@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from profiler.analysis.energy import coverage, energy_series, window_energy_j
+from profiler.analysis.energy import counter_resets, coverage, energy_series, window_energy_j
+from profiler.analysis.thresholds import above, below
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
@@ -23,11 +24,37 @@ LOAD_TOLERANCE = 0.05
 MIN_COVERAGE = 0.95
 """At least 95% of expected samples present (methodology section 3.2)."""
 
+MAX_FOREIGN_CPU_SHARE = 0.05
+"""A phase is `disturbed` when other processes used more than 5 % of the host's CPU
+capacity during it: as much as the ±5-point load tolerance, so foreign load alone could
+move the level out of it, and their power is charged to the workload."""
+
+
+HOST_CPU = "cpu"
+"""The phase device of a CPU phase on a whole host: every CPU package, their energy summed.
+
+One vocabulary for runner, store, interchange and analysis: a phase runs on `cpu` (the
+host's packages together), on one package `cpu:N`, or on `gpu:N`. On a one-package host
+the runner records `cpu:0`, which is the same curve as `cpu` (`is_host_cpu`)."""
+
+
+def cpu_ids(devices: Sequence[DeviceRecord]) -> list[str]:
+    """Return the ids of the host's CPU packages (`cpu:N`), in device order."""
+    return [d.info.device_id for d in devices if d.info.kind == "cpu"]
+
+
+def is_host_cpu(phase_device: str, packages: Sequence[str]) -> bool:
+    """Return True when a phase on `phase_device` measures the whole host's CPU.
+
+    `cpu` always does; `cpu:N` does when it is the host's only package.
+    """
+    return phase_device == HOST_CPU or list(packages) == [phase_device]
+
 
 def energy_devices(phase_device: str, devices: Sequence[DeviceRecord]) -> list[str]:
     """Return the device ids whose energy a phase on `phase_device` is charged with."""
-    if phase_device == "cpu":
-        return [d.info.device_id for d in devices if d.info.kind == "cpu"]
+    if phase_device == HOST_CPU:
+        return cpu_ids(devices)
     return [phase_device]
 
 
@@ -79,20 +106,36 @@ def phase_metrics(
         provenance=",".join(provenances) if provenances else None,
         cpu_share=_cpu_share(phase, by_device, info, seconds),
     )
+    foreign = _foreign_cpu_share(phase, by_device, info, seconds)
+    if foreign is None:  # no host samples: the runner's own measurement, if any
+        foreign = phase.metrics.foreign_cpu_share
+    if foreign is not None:
+        metrics = metrics.updated(
+            foreign_cpu_share=foreign, disturbed=above(foreign, MAX_FOREIGN_CPU_SHARE)
+        )
     if phase.device_id.startswith("gpu:"):
-        cpu_ids = energy_devices("cpu", devices)
-        host_j = _sum_energy(by_device, cpu_ids, t0, t1)
+        host_j = _sum_energy(by_device, cpu_ids(devices), t0, t1)
         both = (energy_j or 0.0) + host_j if host_j is not None and energy_j is not None else None
         metrics = metrics.updated(
             host_cpu_energy_j=host_j, units_per_j_incl_host=units / both if both else None
         )
     reasons = []
-    if phase.achieved_load is None or abs(phase.achieved_load - phase.target_load) > LOAD_TOLERANCE:
+    if phase.achieved_load is None or above(
+        abs(phase.achieved_load - phase.target_load), LOAD_TOLERANCE
+    ):
         reasons.append("achieved load misses target by more than 5 points")
-    if covered < MIN_COVERAGE:
+    if below(covered, MIN_COVERAGE):
         reasons.append(f"only {covered:.0%} of expected samples present (need 95%)")
     if energy_j is None:
         reasons.append("no energy figure for the phase's device")
+    resets = sum(counter_resets(by_device.get(i, []), t0, t1) for i in ids)
+    if resets:
+        reasons.append(f"energy counter reset {resets} time(s) during the phase")
+    if metrics.disturbed:
+        reasons.append(
+            f"disturbed: other processes used {foreign:.0%} of the host's CPU "
+            f"(limit {MAX_FOREIGN_CPU_SHARE:.0%})"
+        )
     return metrics.updated(invalid_reasons=reasons)
 
 
@@ -125,3 +168,32 @@ def _cpu_share(
         return None
     busy_cpu_s = sum(utils) / len(utils) * host.logical_cores * seconds
     return min(1.0, float(worker_cpu_s) / busy_cpu_s) if busy_cpu_s > 0 else None
+
+
+def _foreign_cpu_share(
+    phase: PhaseRecord,
+    by_device: dict[str, list[SampleRow]],
+    info: dict[str, DeviceInfo],
+    seconds: float,
+) -> float | None:
+    """Other processes' CPU time over the host's CPU capacity during the phase (0..1).
+
+    Host busy time (the `host` device's utilisation x logical cores x seconds) minus the
+    workload's own process-tree CPU time (`worker_cpu_seconds`, 0 for an idle phase
+    without one); None without host utilisation samples in the phase.
+    """
+    host = info.get("host")
+    utils = [
+        s.util
+        for s in by_device.get("host", [])
+        if phase.t_start < s.t <= phase.t_end and s.util is not None
+    ]
+    if host is None or not host.logical_cores or not utils or seconds <= 0:
+        return None
+    worker_cpu_s = phase.metrics.worker_cpu_seconds
+    if worker_cpu_s is None and phase.target_load > 0:
+        return None  # a loaded phase whose own CPU time is unknown: cannot tell
+    capacity_cpu_s = host.logical_cores * seconds
+    busy_cpu_s = sum(utils) / len(utils) * capacity_cpu_s
+    foreign_cpu_s = busy_cpu_s - float(worker_cpu_s or 0.0)
+    return min(1.0, max(0.0, foreign_cpu_s / capacity_cpu_s))

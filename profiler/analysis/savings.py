@@ -46,6 +46,9 @@ class Site:
         grid_label: where the intensity comes from, one line.
         grid_defaulted: True when the world average stands in for an unknown site.
         price_per_kwh: tariff per kWh in the user's currency, None when not given.
+        grid_gas: what the intensity counts, as its source states it: "CO2e" (all
+            greenhouse gases as CO2 equivalents) or "CO2" (carbon dioxide only, e.g.
+            China's official provincial factors).
     """
 
     pue: float = 1.0
@@ -54,6 +57,7 @@ class Site:
     grid_label: str = "codecarbon world average 475 g CO2e/kWh (site country unknown)"
     grid_defaulted: bool = True
     price_per_kwh: float | None = None
+    grid_gas: str = "CO2e"
 
     @property
     def defaulted(self) -> bool:
@@ -75,7 +79,13 @@ class Site:
         return [
             "annualised from mean power x 8,760 h/yr",
             pue,
-            f"grid {self.grid_g_per_kwh:g} g CO2e/kWh: {self.grid_label}",
+            f"grid {self.grid_g_per_kwh:g} g {self.grid_gas}/kWh: {self.grid_label}"
+            + (
+                " (CO2 only, as the source publishes it: not CO2e; emissions figures "
+                "count CO2 alone)"
+                if self.grid_gas == "CO2"
+                else ""
+            ),
             price,
         ]
 
@@ -88,13 +98,19 @@ class Savings:
     facility_kwh_per_year: Estimate
     co2e_kg_per_year: Estimate
     cost_per_year: Estimate | None
+    gas: str = "CO2e"
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the JSON shape of design.md's Findings `savings`."""
+        """Return the JSON shape of design.md's Findings `savings`.
+
+        `co2e_kg_per_year` keeps its name for every grid source; `emissions_gas` says
+        whether it counts CO2 equivalents ("CO2e") or CO2 alone ("CO2").
+        """
         return {
             "it_kwh_per_year": self.it_kwh_per_year.as_dict(),
             "facility_kwh_per_year": self.facility_kwh_per_year.as_dict(),
             "co2e_kg_per_year": self.co2e_kg_per_year.as_dict(),
+            "emissions_gas": self.gas,
             "cost_per_year": self.cost_per_year.as_dict() if self.cost_per_year else None,
         }
 
@@ -119,6 +135,7 @@ def savings_from_power(power_w: Estimate, site: Site) -> Savings:
         cost_per_year=(
             facility.scaled(site.price_per_kwh) if site.price_per_kwh is not None else None
         ),
+        gas=site.grid_gas,
     )
 
 

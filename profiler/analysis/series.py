@@ -41,16 +41,63 @@ def intervals(t: FloatArray) -> FloatArray:
     return np.maximum(t - prev_t, 0.0)
 
 
+HOLD_INTERVALS = 2.0
+"""A power reading stands for at most this many typical sample intervals before it (the
+hold): after a gap (an outage, a stopped recorder) the rest of the gap is missing
+coverage, not the next reading's power stretched over it."""
+
+
+def hold_s(t: FloatArray) -> float:
+    """Return how long a power reading may stand for: `HOLD_INTERVALS` x the median interval.
+
+    Infinite with fewer than two samples (no interval to judge a gap by).
+    """
+    if t.size < 2:
+        return float("inf")
+    return HOLD_INTERVALS * float(np.median(np.diff(t)))
+
+
+def counter_resets(energy_j: FloatArray) -> int:
+    """Return how many times a cumulative energy counter went down (each is a reset)."""
+    known = energy_j[~np.isnan(energy_j)]
+    return int((np.diff(known) < 0).sum()) if known.size > 1 else 0
+
+
 def energy_deltas(t: FloatArray, energy_j: FloatArray, power_w: FloatArray) -> FloatArray:
     """Return per-interval energy (J) from a cumulative counter that is 0 at t = 0.
 
     The first sample's interval starts at run start (t = 0), where the counter is 0. A
-    sample without a counter reading (or after one) falls back to power x interval.
+    sample without a counter reading (or after one) falls back to power x interval. This
+    is the store's minute rollup definition (`profiler.store.rollup`), no hold and no
+    reset check; raw series use `held_energy`.
     """
     prev_e = np.concatenate(([0.0], energy_j[:-1])) if t.size else t
     dt = intervals(t)
     delta = energy_j - prev_e
     return np.where(np.isnan(delta), power_w * dt, delta)
+
+
+def held_energy(
+    t: FloatArray, energy_j: FloatArray, power_w: FloatArray, hold: float | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Return per-interval energy (J) and the seconds it covers, from a cumulative counter.
+
+    As `energy_deltas`, with two corrections (issue 13 items 3-4). A power reading covers
+    at most `hold` seconds before it (default `hold_s(t)`): after a gap the rest of the
+    gap is uncovered, not the next reading stretched over it. A counter that went down
+    was reset (cumulative counters never decrease): that interval's counter energy is
+    dropped (NaN, or power x held interval where power is known); `counter_resets`
+    counts such intervals.
+    """
+    prev_e = np.concatenate(([0.0], energy_j[:-1])) if t.size else t
+    dt = intervals(t)
+    held = np.minimum(dt, hold_s(t) if hold is None else hold)
+    delta = energy_j - prev_e
+    delta = np.where(delta < 0, np.nan, delta)
+    from_power = np.isnan(delta)
+    energy = np.where(from_power, power_w * held, delta)
+    covered = np.where(from_power & ~np.isnan(power_w), held, dt)
+    return energy, covered
 
 
 def device_series(
@@ -82,15 +129,16 @@ def device_series(
     times = np.asarray(t, dtype=np.float64)
     n = times.size
     power = _column(power_w, n)
+    energy, covered = held_energy(times, _column(energy_j, n), power)
     return DeviceSeries(
         spec,
         times + offset_s,
         _column(util, n),
         power,
-        energy_deltas(times, _column(energy_j, n), power),
+        energy,
         _column(mem_used_bytes, n),
         _column(sm_active, n),
-        intervals(times),
+        covered,
     )
 
 

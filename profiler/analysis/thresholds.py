@@ -99,3 +99,37 @@ class Thresholds:
         if self.mode == "conservative":
             return self.over_cpu_target_conservative
         return self.over_cpu_target_production
+
+
+COMPARE_TOLERANCE = 1e-9
+"""Relative tolerance of every threshold comparison (of max(1, |bound|)).
+
+Figures are means of binary floating-point values, so a value exactly at a bound can land
+a few ulps either side of it (a 2.0 % window mean computes as 0.020000000000000007): a
+value within this tolerance of the bound counts as *at* the bound. It is far below any
+measurement's resolution (1e-9 of a 1 % threshold is 1e-11 points).
+"""
+
+
+def _slack(bound: float) -> float:
+    return COMPARE_TOLERANCE * max(1.0, abs(bound))
+
+
+def at_most(value: float, bound: float) -> bool:
+    """Return value <= bound, a value within `COMPARE_TOLERANCE` of it counting as at it."""
+    return value <= bound + _slack(bound)
+
+
+def below(value: float, bound: float) -> bool:
+    """Return value < bound, a value within `COMPARE_TOLERANCE` of it counting as at it."""
+    return value < bound - _slack(bound)
+
+
+def at_least(value: float, bound: float) -> bool:
+    """Return value >= bound, a value within `COMPARE_TOLERANCE` of it counting as at it."""
+    return value >= bound - _slack(bound)
+
+
+def above(value: float, bound: float) -> bool:
+    """Return value > bound, a value within `COMPARE_TOLERANCE` of it counting as at it."""
+    return value > bound + _slack(bound)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from profiler.analysis.phases import evaluated
+from profiler.analysis.phases import LOAD_TOLERANCE, MAX_FOREIGN_CPU_SHARE, evaluated
+from profiler.analysis.thresholds import above
 from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording
 from profiler.model.run import PhaseMetrics, PhaseRecord
+from profiler.sensors.procfs import parse_proc_stat
 from profiler.store.database import Store
 from workloads.base import WorkloadError
 from workloads.pool import PhaseResult, WorkerError, WorkerPool, usable_cores
@@ -60,18 +63,32 @@ def _energy_device(device: str, cpu_devices: Sequence[str]) -> str:
     return cpu_devices[0] if len(cpu_devices) == 1 else "cpu"
 
 
+def host_cpu_seconds() -> tuple[float, int]:
+    """Return the host's busy CPU seconds since boot over all logical CPUs, and their count.
+
+    From /proc/stat (`profiler.sensors.procfs.parse_proc_stat`): every process on the
+    host, ours included.
+    """
+    cpus = parse_proc_stat(Path("/proc/stat").read_bytes())
+    return sum(busy for busy, _ in cpus), len(cpus)
+
+
 def run_profile(
     recording: Recording,
     plan: RunPlan,
     *,
     cpu_devices: Sequence[str],
     progress: Progress | None = None,
+    host_cpu: Callable[[], tuple[float, int]] | None = host_cpu_seconds,
 ) -> str:
     """Run `plan` while `recording` samples; returns the final status.
 
     Stops the recording at the end ("complete"), on Ctrl-C / SIGTERM ("interrupted",
     re-raising KeyboardInterrupt after the data is safe), or on an unexpected error
-    ("failed"). A worker crash fails its workload and the run goes on.
+    ("failed"). A worker crash fails its workload and the run goes on. A level that
+    other processes disturbed (their CPU time, from `host_cpu`, over
+    `MAX_FOREIGN_CPU_SHARE` of the host) or that missed its target load is run once more;
+    the retry is kept (`attempts` 2), disturbed or not.
     """
     report = progress or _NullProgress()
     status = "failed"
@@ -82,7 +99,7 @@ def run_profile(
     try:
         for workload in plan.workloads:
             for device in plan.devices:
-                _profile_one(recording, plan, workload, device, t0, cpu_devices, report)
+                _profile_one(recording, plan, workload, device, t0, cpu_devices, report, host_cpu)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -101,6 +118,7 @@ def _profile_one(
     t0: float,
     cpu_devices: Sequence[str],
     report: Progress,
+    host_cpu: Callable[[], tuple[float, int]] | None,
 ) -> None:
     energy_device = _energy_device(device, cpu_devices)
     t_begin = time.monotonic() - t0
@@ -111,10 +129,11 @@ def _profile_one(
             x_max = pool.calibrate(plan.calibration_interval_s, intervals=3)
             for level in plan.levels:
                 report.stage(workload, device, f"{level:.0%}", plan.phase_seconds)
-                t_start = time.monotonic() - t0
-                result = pool.run_phase(level, plan.phase_seconds)
-                t_end = time.monotonic() - t0
-                phase = _phase_record(result, energy_device, t_start, t_end, x_max, pool)
+                phase = _run_level(pool, plan, level, t0, energy_device, x_max, host_cpu)
+                if _worth_retrying(phase):
+                    report.stage(workload, device, f"{level:.0%} again", plan.phase_seconds)
+                    phase = _run_level(pool, plan, level, t0, energy_device, x_max, host_cpu)
+                    phase = replace(phase, metrics=phase.metrics.updated(attempts=2))
                 with Store(recording.db_path) as store:
                     store.add_phase(recording.run_id, phase)
                 report.phase_done(phase)
@@ -134,6 +153,40 @@ def _profile_one(
         with Store(recording.db_path) as store:
             store.add_phase(recording.run_id, failed)
         report.phase_done(failed)
+
+
+def _run_level(
+    pool: WorkerPool,
+    plan: RunPlan,
+    level: float,
+    t0: float,
+    device: str,
+    x_max: float,
+    host_cpu: Callable[[], tuple[float, int]] | None,
+) -> PhaseRecord:
+    """Hold one load level; the phase carries its foreign CPU share where measured."""
+    before = host_cpu() if host_cpu else None
+    t_start = time.monotonic() - t0
+    result = pool.run_phase(level, plan.phase_seconds)
+    t_end = time.monotonic() - t0
+    phase = _phase_record(result, device, t_start, t_end, x_max, pool)
+    if host_cpu is None or before is None or t_end <= t_start:
+        return phase
+    busy_s, cpus = host_cpu()
+    foreign_cpu_s = busy_s - before[0] - (result.cpu_seconds or 0.0)
+    share = max(0.0, foreign_cpu_s) / (max(1, cpus) * (t_end - t_start))
+    return replace(phase, metrics=phase.metrics.updated(foreign_cpu_share=min(1.0, share)))
+
+
+def _worth_retrying(phase: PhaseRecord) -> bool:
+    """A level is run once more when other load disturbed it or it missed its target."""
+    foreign = phase.metrics.foreign_cpu_share
+    disturbed = foreign is not None and above(foreign, MAX_FOREIGN_CPU_SHARE)
+    missed = phase.target_load > 0 and (
+        phase.achieved_load is None
+        or above(abs(phase.achieved_load - phase.target_load), LOAD_TOLERANCE)
+    )
+    return disturbed or missed
 
 
 def _phase_record(

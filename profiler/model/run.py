@@ -87,6 +87,7 @@ _NUMBERS = (
     "host_cpu_energy_j",
     "units_per_j_incl_host",
     "foreign_cpu_share",
+    "attempts",
 )
 _TEXTS = ("provenance", "error")
 _FLAGS = ("disturbed",)
@@ -137,6 +138,7 @@ class PhaseMetrics:
         foreign_cpu_share: CPU time of other processes over the host's CPU capacity during
             the phase (0..1), where measured.
         disturbed: True when other processes' load makes the phase's figures unreliable.
+        attempts: how many times the level was run (2 when it was retried, else absent).
         error: why the phase failed, when it did.
         extra: other keys of the stored object, kept as they came.
         present: the figures above that the record carries.
@@ -163,6 +165,7 @@ class PhaseMetrics:
     invalid_reasons: tuple[str, ...] | None = None
     foreign_cpu_share: float | None = None
     disturbed: bool | None = None
+    attempts: int | None = None
     error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     present: frozenset[str] = frozenset()

@@ -30,7 +30,11 @@ dropped with them.
 Wraps: the counter advance between reads is `(now - prev) mod (max_energy_range_uj + 1)`,
 which is right as long as the counter wraps at most once between reads; `poll_interval_s`
 is the time in which a zone at its maximum power advances half its range, so a sampler
-that honours it never misses a wrap.
+that honours it never misses a wrap. Resets: a counter that went down is a wrap only when
+the power that wrap implies is plausible (`rapl_zones.wrap_or_reset_uj`: at most
+`WRAP_PLAUSIBLE_FACTOR` x the zone's maximum power or limit); otherwise the counter was
+reset (reboot, driver reload), the interval's energy is dropped, the zone's `resets`
+counts it and that tick's reading is `DEGRADED` with no power.
 
 Permissions: since Linux 5.10 `energy_uj` is readable by root only (CVE-2020-8694). An
 unreadable counter makes the family `not_readable` with the file named and the fix; a
@@ -60,6 +64,7 @@ from profiler.sensors.rapl_zones import (
     is_package,
     package_number,
     power_limit_w_of,
+    wrap_or_reset_uj,
     zone_sort_key,
 )
 
@@ -69,6 +74,7 @@ __all__ = [
     "RaplSensors",
     "counter_delta_uj",
     "sysfs_root_from_env",
+    "wrap_or_reset_uj",
 ]
 
 #: Reads one sysfs file and returns its text; `Path.read_text` in production. Tests inject
@@ -206,12 +212,26 @@ class RaplSensors:
                 try:
                     now_uj = self._read_counter(zone)
                     assert zone.prev_uj is not None and zone.t_prev is not None
-                    delta_uj = counter_delta_uj(zone.prev_uj, now_uj, zone.max_energy_range_uj)
+                    delta_uj = wrap_or_reset_uj(
+                        zone.prev_uj,
+                        now_uj,
+                        zone.max_energy_range_uj,
+                        t_mono - zone.t_prev,
+                        zone.ceiling_w,
+                    )
                 except (SensorError, ValueError) as err:
                     self.last_errors[zone.zone_id] = str(err)
                     failed.add(zone.zone_id)
                     continue
-                if t_mono - zone.t_prev > zone.wrap_period_s:
+                if delta_uj is None:  # reset: the interval's energy is unknown, dropped
+                    zone.resets += 1
+                    self.last_errors[zone.zone_id] = (
+                        f"{zone.energy_path}: counter reset ({zone.prev_uj} -> {now_uj} uJ); "
+                        "that interval's energy is dropped"
+                    )
+                    stale.add(zone.zone_id)
+                    delta_uj = 0
+                elif t_mono - zone.t_prev > zone.wrap_period_s:
                     stale.add(zone.zone_id)
                 zone.total_uj += delta_uj
                 zone.prev_uj = now_uj

@@ -1,8 +1,8 @@
 """Powercap zones: the counter arithmetic and the records RAPL discovery builds.
 
 Pure parts of `profiler.sensors.rapl` (which reads the files): the wrap-safe counter
-delta, the zone and device records, and the naming rules of powercap's directories
-(`intel-rapl:0`, `intel-rapl:0:1`, `package-0-die-1`).
+delta and the wrap-or-reset decision, the zone and device records, and the naming rules
+of powercap's directories (`intel-rapl:0`, `intel-rapl:0:1`, `package-0-die-1`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,39 @@ def counter_delta_uj(prev_uj: int, now_uj: int, max_energy_range_uj: int) -> int
     return (now_uj - prev_uj) % (max_energy_range_uj + 1)
 
 
+WRAP_PLAUSIBLE_FACTOR = 2.0
+"""A counter that went down wrapped only if the power the wrap implies is at most this
+multiple of the zone's power ceiling (its maximum or limit, else
+`CONSERVATIVE_MAX_POWER_W`); otherwise it was reset (reboot, driver reload, firmware) and
+the interval's energy is unknown."""
+
+
+def wrap_or_reset_uj(
+    prev_uj: int,
+    now_uj: int,
+    max_energy_range_uj: int,
+    seconds: float,
+    ceiling_w: float,
+) -> int | None:
+    """Return the counter advance over `seconds`, or None when the counter was reset.
+
+    An increase is an advance. A decrease is a wrap when the advance it implies,
+    `counter_delta_uj`, is a power of at most `WRAP_PLAUSIBLE_FACTOR` x `ceiling_w` over
+    the interval; a larger one (a 262 kJ "wrap" in one second on a 5 W part) is a reset.
+
+    Raises:
+        ValueError: as `counter_delta_uj`.
+
+    """
+    delta_uj = counter_delta_uj(prev_uj, now_uj, max_energy_range_uj)
+    if now_uj >= prev_uj:
+        return delta_uj
+    if seconds <= 0:
+        return None
+    implied_w = delta_uj / UJ_PER_J / seconds
+    return delta_uj if implied_w <= WRAP_PLAUSIBLE_FACTOR * ceiling_w else None
+
+
 @dataclass
 class Zone:
     """One powercap zone that is read: its files, range and running state."""
@@ -58,11 +91,18 @@ class Zone:
     prev_uj: int | None = None
     t_prev: float | None = None
     total_uj: int = 0
+    resets: int = 0
 
     @property
     def energy_path(self) -> Path:
         """The zone's cumulative counter file."""
         return self.path / "energy_uj"
+
+    @property
+    def ceiling_w(self) -> float:
+        """The most power the zone can draw: its maximum, else its limit, else 500 W."""
+        power_uw = self.max_power_uw or self.power_limit_uw
+        return power_uw / UW_PER_W if power_uw else CONSERVATIVE_MAX_POWER_W
 
     @property
     def wrap_period_s(self) -> float:

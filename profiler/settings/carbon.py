@@ -86,6 +86,22 @@ def region_intensities() -> dict[str, tuple[float, str, int | None]]:
     return regions
 
 
+@cache
+def region_gases() -> dict[str, str]:
+    """Return {region code: "CO2" or "CO2e"}: what each sub-national factor counts.
+
+    From each row's `unit` as codecarbon ships it: China's provincial factors are
+    `gCO2/kWh`, CO2 only by their source's own metadata (MEE/NBS announcement 2025
+    No. 47); the Nordic zones are `gCO2eq/kWh`; eGRID's STC2ERTA is a CO2-equivalent rate.
+    """
+    gases: dict[str, str] = {}
+    for name in ("2023/china_provincial_emissions.json", "nordic_emissions.json"):
+        for code, row in _load(name)["data"].items():
+            unit = str(row.get("unit", "gCO2eq/kWh")).lower()
+            gases[code.upper()] = "CO2e" if "eq" in unit else "CO2"
+    return gases
+
+
 @dataclass(frozen=True)
 class SiteNames:
     """How `SiteError` messages name each site input.
@@ -131,6 +147,7 @@ def make_site(
     """
     _check_site(country, carbon_intensity, pue, price_per_kwh, region, names)
     grams, label, defaulted = _grid(country, carbon_intensity, region, names)
+    gas = region_gases().get(region.strip().upper(), "CO2e") if region else "CO2e"
     return Site(
         pue=1.0 if pue is None else pue,
         pue_given=pue is not None,
@@ -138,6 +155,7 @@ def make_site(
         grid_label=label,
         grid_defaulted=defaulted,
         price_per_kwh=price_per_kwh,
+        grid_gas=gas,
     )
 
 
@@ -160,6 +178,13 @@ def _check_site(
     ]
     if len(given) > 1:
         raise SiteError(f"{' and '.join(given)}: give one of them, not several")
+    for name, value in (
+        (names.carbon_intensity, carbon_intensity),
+        (names.pue, pue),
+        (names.price_per_kwh, price_per_kwh),
+    ):
+        if value is not None and not math.isfinite(value):
+            raise SiteError(f"{name} must be a finite number, got {value!r}")
     if pue is not None and not (math.isfinite(pue) and pue >= 1.0):
         # facility energy can never be less than IT energy
         raise SiteError(
@@ -185,7 +210,7 @@ def _grid(
                 f"(e.g. {examples})"
             )
         grams, name, year = found
-        return grams, f"{name} ({code}), codecarbon sub-national data, {year}", False
+        return grams, f"{name} ({code}), codecarbon sub-national data, data year {year}", False
     if country is not None:
         found = country_intensities().get(country.strip().upper())
         if found is None:
@@ -196,11 +221,11 @@ def _grid(
         grams, name, year = found
         return (
             grams,
-            f"{name} ({country.upper()}), codecarbon global_energy_mix.json, {year}",
+            f"{name} ({country.upper()}), codecarbon global_energy_mix.json, data year {year}",
             False,
         )
     if carbon_intensity is not None:
-        return carbon_intensity, "given with --carbon-intensity", False
+        return carbon_intensity, "given with --carbon-intensity (data year not stated)", False
     # The label is shown in reports whatever the caller; it keeps its historical wording.
     label = "codecarbon world average (site country unknown; pass --country ISO3)"
     return world_average_g_per_kwh(), label, True

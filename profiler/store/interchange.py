@@ -39,6 +39,7 @@ from profiler.model.samples import METRICS
 from profiler.store.database import Store
 from profiler.store.interchange_schema import (
     FORMAT,
+    HOST_CPU_PHASE,
     IMPORT_NOTE_KEY,
     VERSION,
     DeviceDoc,
@@ -66,6 +67,7 @@ __all__ = [
     "RunDocument",
     "SampleDoc",
     "canonical_utc",
+    "counter_resets",
     "export_run",
     "import_run",
     "parse_document",
@@ -257,7 +259,10 @@ def _check_references(doc: RunDocument, samples: list[Any], problems: _Problems)
     references: list[tuple[str, int, str | None]]
     references = [("phases", i, p.device) for i, p in enumerate(doc.phases)]
     references += [("findings", i, f.device) for i, f in enumerate(doc.findings)]
+    packages = [d.id for d in doc.devices if d.kind == "cpu"]
     for name, i, device_id in references:
+        if name == "phases" and device_id == HOST_CPU_PHASE and packages:
+            continue  # the host's CPU: every cpu:N package, their energy summed
         if device_id is not None and device_id not in index:
             problems.add(
                 (top[name], i),
@@ -290,6 +295,28 @@ def _check_references(doc: RunDocument, samples: list[Any], problems: _Problems)
 
 # --- import -------------------------------------------------------------------------
 
+
+def counter_resets(samples: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Return {device: times its cumulative `energy_j` went down} for devices where it did.
+
+    `energy_j` is cumulative since run start, so it never decreases; a decrease is a
+    counter that restarted (reboot, driver reload). The samples are stored as given and
+    the analysis drops the interval each reset falls in; the count is kept in the run's
+    import note (`imported_from.counter_resets`) for the data-quality record.
+    """
+    last: dict[str, float] = {}
+    found: dict[str, int] = {}
+    for sample in samples:
+        energy = sample.get("energy_j")
+        if energy is None:
+            continue
+        device = sample["device"]
+        if device in last and energy < last[device]:
+            found[device] = found.get(device, 0) + 1
+        last[device] = energy
+    return found
+
+
 #: Keys of a sample object in the order `Store.add_run` takes its values.
 _SAMPLE_KEYS = ("device", "t", *METRICS)
 
@@ -318,6 +345,9 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
         "imported_at": utc_now_iso(),
         "source": source,
     }
+    resets = counter_resets(samples)
+    if resets:
+        note["counter_resets"] = resets
 
     def renamed(taken: RunRecord) -> RunRecord:
         config = {**taken.config, IMPORT_NOTE_KEY: {**note, "run_id": taken.id}}

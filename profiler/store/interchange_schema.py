@@ -13,6 +13,7 @@ export. Findings are design.md's finding object on both sides.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
@@ -27,6 +28,7 @@ from profiler.store.stamps import finwatt_version
 
 __all__ = [
     "FORMAT",
+    "HOST_CPU_PHASE",
     "IMPORT_NOTE_KEY",
     "VERSION",
     "DeviceDoc",
@@ -43,6 +45,10 @@ __all__ = [
 
 FORMAT = "finwatt-run"
 VERSION = 1
+
+HOST_CPU_PHASE = "cpu"
+"""A phase's `device` may be `cpu`: the host's CPU, every `cpu:N` package summed (the
+runner records it on multi-package hosts; `profiler.analysis.phases.HOST_CPU`)."""
 
 IMPORT_NOTE_KEY = "imported_from"
 """Key of a run's config that notes where an imported run came from (left out on export)."""
@@ -72,6 +78,30 @@ def canonical_utc(text: str) -> str:
         raise ValueError(f"{text!r} has no UTC offset; write it as UTC, e.g. ending in Z")
     spec: TimeSpec = "milliseconds" if when.microsecond % 1000 == 0 else "microseconds"
     return iso_z(when, spec)
+
+
+def finite_tree(value: Any, where: str = "") -> Any:
+    """Return `value` unchanged when every number in it is finite (JSON has no NaN).
+
+    Raises:
+        ValueError: a NaN or infinite number, named by its path inside `value`.
+
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where or 'value'} must be a finite number (got {value!r})")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            finite_tree(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            finite_tree(item, f"{where}[{i}]")
+    return value
+
+
+def _finite_object(value: Any) -> Any:
+    if value is None:
+        return None
+    return finite_tree(value)
 
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -125,6 +155,8 @@ class RunDoc(BaseModel):
             raise ValueError(f"{value!r} is before run.started {started!r}")
         return ended
 
+    _finite_config = field_validator("config")(_finite_object)
+
     def record(self, config: dict[str, Any]) -> RunRecord:
         """Return the run to store: `config` as given, no owner process (it ran elsewhere)."""
         return RunRecord(
@@ -177,6 +209,8 @@ class DeviceDoc(BaseModel):
                 f"{value!r} is not a provenance: use measured:<source> or estimated:<model>"
             )
         return value
+
+    _finite_details = field_validator("details")(_finite_object)
 
     def record(self) -> DeviceRecord:
         """Return the device to store."""
@@ -238,6 +272,8 @@ class PhaseDoc(BaseModel):
             raise ValueError(f"{value!r} is before t_start {start!r}")
         return value
 
+    _finite_details = field_validator("details")(_finite_object)
+
     def record(self) -> PhaseRecord:
         """Return the phase to store."""
         return PhaseRecord(
@@ -268,6 +304,8 @@ class FindingDoc(BaseModel):
     savings: dict[str, Any] | None = None
     confidence: str | None = None
     assumptions: list[str] = Field(default_factory=list)
+
+    _finite_objects = field_validator("evidence", "recommendation", "savings")(_finite_object)
 
 
 class RunDocument(BaseModel):

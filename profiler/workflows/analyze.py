@@ -23,6 +23,8 @@ from typing import Any, Literal
 import numpy as np
 
 from profiler.analysis.assess import Assessment, assess_profile, assess_usage
+from profiler.analysis.ladder_data import LadderData, phases_from_data
+from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.savings import Site
 from profiler.analysis.series import concatenate, device_series, minute_series
@@ -224,14 +226,25 @@ def load_run(
     ]
 
 
+def ladder_data(store: Store, run: RunRecord) -> LadderData:
+    """A profiling run's phases evaluated from its samples (recorded or imported alike)."""
+    return phases_from_data(
+        store.phases(run.id), store.devices(run.id), store.samples(run.id), run.interval_s
+    )
+
+
 def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
-    """The newest measured CPU ladder of `host` (its power curve), if any."""
+    """The newest measured ladder of `host`'s whole CPU (its packages summed), if any.
+
+    A phase on `cpu` (every package) or on the host's only package `cpu:N` qualifies.
+    """
     for run in store.list_runs():
         if not is_profiling_run(run) or run.host != host:
             continue
-        for summary in summarise_ladders(store.phases(run.id)):
+        packages = cpu_ids(store.devices(run.id))
+        for summary in summarise_ladders(ladder_data(store, run).phases):
             estimated = is_estimate(summary.provenance)
-            if summary.device == "cpu" and summary.metrics and not estimated:
+            if is_host_cpu(summary.device, packages) and summary.metrics and not estimated:
                 return summary
     return None
 
@@ -273,8 +286,13 @@ def analyze_run(
 ) -> AnalyzeResult:
     """Assess one stored run (profiling or monitoring); `source` as in `choose_source`."""
     if is_profiling_run(run):
+        data = ladder_data(store, run)
         assessment = assess_profile(
-            store.phases(run.id), site, thresholds, observed_util=_observed_util(store, run.host)
+            data.phases,
+            site,
+            thresholds,
+            observed_util=_observed_util(store, run.host),
+            ladder_data=data,
         )
     else:
         assessment = assess_usage(

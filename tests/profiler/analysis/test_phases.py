@@ -27,7 +27,7 @@ def phase(device: str, **figures: float) -> PhaseRecord:
 
 def test_gpu_phase_reports_host_cpu_energy_beside_gpu_energy() -> None:
     rows = samples("gpu:0", 300.0) + samples("cpu:0", 60.0) + samples("cpu:1", 40.0)
-    rows += samples("host", 0.0, util=0.25)
+    rows += samples("host", 0.0, util=0.13)  # the workers' 5 CPU s and a little more
     result = evaluated(phase("gpu:0", worker_cpu_seconds=5.0), DEVICES, rows, 1.0)
     d = result.metrics
     assert d.energy_j == pytest.approx(3000.0)  # 300 W x 10 s, the GPU only
@@ -35,7 +35,9 @@ def test_gpu_phase_reports_host_cpu_energy_beside_gpu_energy() -> None:
     assert d.units_per_j == pytest.approx(20_000 / 3000)
     assert d.units_per_j_incl_host == pytest.approx(20_000 / 4000)
     assert d.provenance == "measured:nvml-energy"
-    assert d.cpu_share == pytest.approx(5.0 / (0.25 * 4 * 10))
+    assert d.cpu_share == pytest.approx(5.0 / (0.13 * 4 * 10))
+    assert d.foreign_cpu_share == pytest.approx(0.2 / 40)
+    assert d.disturbed is False
     assert result.valid is True
 
 
@@ -71,3 +73,30 @@ def test_ladder_summary_uses_the_100_level_and_says_when_power_is_a_model() -> N
     assert estimated.as_dict()["estimated"] is True
     (invalid,) = summarise_ladders(ladder(False, "measured:rapl"))
     assert invalid.metrics is None and invalid.note is not None and "100%" in invalid.note
+
+
+def test_foreign_load_marks_a_phase_disturbed_even_when_idle() -> None:
+    """Issue 13 item 7: other processes' CPU during a phase, idle phases included."""
+    rows = samples("cpu:0", 60.0) + samples("cpu:1", 40.0) + samples("host", 0.0, util=0.30)
+    idle = PhaseRecord("risk", "cpu", 0.0, 5.0, 15.0, 0.0, "scenario", 0.0, None)
+    result = evaluated(idle, DEVICES, rows, 1.0)
+    assert result.metrics.foreign_cpu_share == pytest.approx(0.30)
+    assert result.metrics.disturbed is True
+    assert result.valid is False
+    assert any("disturbed" in r for r in result.metrics.invalid_reasons or ())
+    loaded = phase("cpu", worker_cpu_seconds=11.0)  # 11 of the 12 busy CPU s are its own
+    clean = evaluated(loaded, DEVICES, rows, 1.0)
+    assert clean.metrics.foreign_cpu_share == pytest.approx(1.0 / 40)
+    assert clean.metrics.disturbed is False
+
+
+def test_energy_counter_reset_inside_a_phase_is_dropped_and_invalidates_it() -> None:
+    """Issue 13 item 3: a counter that restarts adds nothing, and is not a wrap."""
+    rows = [
+        SampleRow("cpu:0", float(t), energy_j=60.0 * t if t < 10 else 60.0 * (t - 10))
+        for t in range(1, 21)
+    ]
+    result = evaluated(phase("cpu:0"), DEVICES, rows, 1.0)
+    assert result.metrics.energy_j == pytest.approx(60.0 * 9)  # the reset interval dropped
+    assert result.valid is False
+    assert any("reset" in r for r in result.metrics.invalid_reasons or ())

@@ -38,13 +38,14 @@ def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
         assert p["energy_j"] > 0 and p["mean_power_w"] > 0
         assert p["provenance"].startswith(("estimated:", "measured:"))
         assert p["seconds"] == pytest.approx(2.0, abs=0.5)
-        # validity follows the methodology rule exactly
+        # validity follows the methodology rule exactly (other processes' load included)
         rule = abs(p["achieved_load"] - p["target_load"]) <= 0.05 and p["coverage"] >= 0.95
-        assert p["valid"] is rule
+        assert p["valid"] is (rule and not p["disturbed"])
+        assert p["foreign_cpu_share"] is not None and p["attempts"] in (1, 2)
     full, half, idle = phases
     assert full["units"] > 0 and half["units"] > 0 and idle["units"] == 0
     assert half["achieved_load"] == pytest.approx(0.5, abs=0.15)
-    assert idle["valid"] is True
+    assert idle["valid"] is not idle["disturbed"]  # a busy shared box can disturb it
     assert full["units_per_j"] == pytest.approx(full["units"] / full["energy_j"])
     assert full["j_per_1000_units"] == pytest.approx(1000 * full["energy_j"] / full["units"])
     assert (

@@ -17,6 +17,7 @@ from profiler.sensors.rapl import (
     RaplSensors,
     counter_delta_uj,
     sysfs_root_from_env,
+    wrap_or_reset_uj,
 )
 from tests.fakes.powercap import (
     DEFAULT_MAX_ENERGY_RANGE_UJ,
@@ -95,6 +96,37 @@ def test_wrap_between_two_reads(tmp_path: Path) -> None:
     assert reading.energy_j == pytest.approx(3.000001)
     assert reading.power_w == pytest.approx(3.000001)
     assert reading.status is DeviceStatus.OK
+
+
+def test_counter_reset_is_not_taken_for_a_wrap(tmp_path: Path) -> None:
+    """Issue 13 item 3: a 5 W package whose counter restarts must not gain 262 kJ."""
+    fake = FakePowercap(tmp_path)
+    fake.add_zone("intel-rapl:0", "package-0", 50_000_000, power_limit_uw=5_000_000)
+    rapl = sensors(tmp_path)
+    rapl.start(0.0)
+    fake.advance("intel-rapl:0", 5_000_000)  # 5 J in 1 s: 5 W
+    assert by_device(rapl.read(1.0))["cpu:0"].energy_j == pytest.approx(5.0)
+    fake.set_energy("intel-rapl:0", 3_000_000)  # driver reload: the counter restarts low
+    reset = by_device(rapl.read(2.0))["cpu:0"]
+    assert reset.energy_j == pytest.approx(5.0)  # that interval is dropped, not +262 kJ
+    assert reset.power_w is None
+    assert reset.status is DeviceStatus.DEGRADED
+    fake.advance("intel-rapl:0", 4_000_000)
+    after = by_device(rapl.read(3.0))["cpu:0"]
+    assert after.energy_j == pytest.approx(9.0)
+    assert after.power_w == pytest.approx(4.0)
+    assert after.status is DeviceStatus.OK
+    assert "counter reset" in rapl.last_errors["intel-rapl:0"]
+
+
+def test_a_wrap_at_plausible_power_is_still_a_wrap() -> None:
+    # 3 J over 1 s across the top of the range on a 5 W part: a wrap, 3 W
+    assert wrap_or_reset_uj(RANGE_UJ - 1_000_000, 2_000_000, RANGE_UJ, 1.0, 5.0) == 3_000_001
+    # the same decrease read 1 ms later would be 3 kW: a reset
+    assert wrap_or_reset_uj(RANGE_UJ - 1_000_000, 2_000_000, RANGE_UJ, 0.001, 5.0) is None
+    # the issue's case: 262 kJ in one tick on a 5 W CPU
+    assert wrap_or_reset_uj(10_000_000, 9_000_000, RANGE_UJ, 1.0, 5.0) is None
+    assert wrap_or_reset_uj(1, 2, RANGE_UJ, 1.0, 5.0) == 1  # an increase is an advance
 
 
 def test_power_is_energy_over_time_between_last_two_reads(tmp_path: Path) -> None:

@@ -413,6 +413,37 @@ INVALID = [
         "version: this finwatt reads version 1 (got 2)",
     ),
     ("malformed JSON", '{"format": "finwatt-run", ', "not valid JSON: "),
+    # issue 13 item 6: NaN / Infinity (json.dumps writes bare NaN) refused where they hide
+    (
+        "NaN in run config",
+        mutate(set_at(("run", "config"), {"site": {"pue": float("nan")}})),
+        "run.config: site.pue must be a finite number (got nan)",
+    ),
+    (
+        "Infinity in phase details",
+        mutate(set_at(("phases", 0, "details"), {"energy_j": float("inf")})),
+        "phases[0].details: energy_j must be a finite number (got inf)",
+    ),
+    (
+        "NaN in device details",
+        mutate(set_at(("devices", 0, "details"), {"tdp": [1.0, float("nan")]})),
+        "devices[0].details: tdp[1] must be a finite number",
+    ),
+    (
+        "NaN in finding evidence",
+        mutate(
+            set_at(
+                ("findings",),
+                [{"rule": "R", "severity": "low", "message": "m", "evidence": {"x": float("nan")}}],
+            )
+        ),
+        "findings[0].evidence: x must be a finite number",
+    ),
+    (
+        "NaN sample",
+        mutate(set_at(("samples", 1, "power_w"), float("nan"))),
+        "samples[1].power_w: must be a finite number",
+    ),
     ("not an object", "[1, 2]", "document: must be a JSON object"),
 ]
 
@@ -427,6 +458,7 @@ CLI_CASES = {
     "bad format",
     "bad version",
     "malformed JSON",
+    "NaN in run config",
 }
 
 
@@ -518,3 +550,23 @@ def test_all_lists_the_public_names() -> None:
     }
     assert public <= set(interchange.__all__)
     assert all(hasattr(interchange, name) for name in interchange.__all__)
+
+
+def test_import_counts_counter_resets_in_the_import_note(tmp_path: Path) -> None:
+    """Issue 13 item 3: an imported counter that restarts is a reset, counted on import."""
+    t = np.arange(1.0, 11.0)
+    energy = 100.0 * t
+    energy[5:] -= energy[5]  # the GPU counter restarts at 0
+    doc = history_doc(
+        [{"id": "gpu:0", "kind": "gpu", "provenance": "measured:nvml-energy"}],
+        t,
+        {"gpu:0": {"energy_j": energy}},
+        run_id="reset",
+    )
+    with Store(tmp_path / "f.db") as store:
+        run_id = import_run(store, doc)
+        run = store.get_run(run_id)
+        assert run is not None
+        assert run.config["imported_from"]["counter_resets"] == {"gpu:0": 1}
+        stored = [s["energy_j"] for s in export_run(store, run_id)["samples"]]
+        assert stored == energy.tolist()  # stored as given
