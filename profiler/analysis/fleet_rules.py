@@ -15,8 +15,9 @@ builds them from Prometheus.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from profiler.analysis.assess import Assessment, assess_usage, conclude
 from profiler.analysis.confidence import Quality, curve_tier, power_tier
 from profiler.analysis.curve import PowerCurve, model_curves
 from profiler.analysis.findings import Finding
+from profiler.analysis.profile import LadderSummary
 from profiler.analysis.savings import (
     Estimate,
     Site,
@@ -34,6 +36,7 @@ from profiler.analysis.savings import (
 )
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.device import DeviceInfo
 from profiler.model.series import DeviceSeries, FloatArray
 from profiler.model.units import HOURS_PER_YEAR, J_PER_KWH
 
@@ -52,6 +55,12 @@ class HostData:
         series: every device, device ids prefixed `instance/`.
         model: the host's CPU model, None when not known.
         cores: the host's logical cores, None when not known.
+        devices: every device's static facts, also of a host whose series were not read.
+        screened: the screening figures of a host found clear in Prometheus (its series
+            were not read; no usage rule can fire on it), None for a host read in full.
+        curve: the host's measured power curve (its latest valid profiling run, as the
+            exporter publishes it), None when it has none.
+        ladder: the same curve as a ladder summary, for LOW_EFFICIENCY_HOST and IDLE_HOST.
 
     """
 
@@ -59,6 +68,14 @@ class HostData:
     series: list[DeviceSeries]
     model: str | None
     cores: int | None
+    devices: tuple[DeviceInfo, ...] = ()
+    screened: Mapping[str, float | None] | None = None
+    curve: PowerCurve | None = field(default=None, compare=False)
+    ladder: LadderSummary | None = field(default=None, compare=False)
+
+
+GroupUtil = Callable[[Sequence[HostData]], FloatArray]
+"""The group's mean host utilisation per step: `group_util` here, or PromQL's `avg`."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,16 @@ def power_devices(host: HostData) -> list[DeviceSeries]:
     return [s for s in host.series if s.spec.kind in ("cpu", "dram") and s.spec.provenance]
 
 
+def power_specs(host: HostData) -> list[DeviceInfo]:
+    """Return the static facts of the host's CPU/DRAM power devices (read or screened)."""
+    specs = host.devices or tuple(s.spec for s in host.series)
+    return [d for d in specs if d.kind in ("cpu", "dram") and d.provenance]
+
+
+def _has_util(host: HostData) -> bool:
+    return host.screened is not None or host_device(host) is not None
+
+
 def similar_groups(
     hosts: Sequence[HostData], acting: Mapping[str, set[str]]
 ) -> list[list[HostData]]:
@@ -120,7 +147,7 @@ def similar_groups(
     """
     groups: dict[tuple[int | None, str | None], list[HostData]] = {}
     for host in hosts:
-        if host.cores and host_device(host) is not None and not acting[host.instance]:
+        if host.cores and _has_util(host) and not acting[host.instance]:
             groups.setdefault((host.cores, host.model), []).append(host)
     return [group for group in groups.values() if len(group) >= 2]
 
@@ -148,14 +175,21 @@ def size_consolidation(
 ) -> Sizing:
     """Return M for the group and, when M < N, the power saved on the hosts' model curve.
 
-    Low and high use Kubecost's 0.50 and 0.80 targets and the model's idle ratios 0.14
-    and 0.23.
+    The curve is a host's measured power curve where one in the group has one (the
+    exporter's `finwatt_power_curve_watts`; low and high then differ by target only),
+    else the linear model of its CPU packages. Low and high use Kubecost's 0.50 and 0.80
+    targets and the model's idle ratios 0.14 and 0.23.
     """
     n = len(group)
     m = consolidated_hosts(n, demand_util, thresholds.over_cpu_target, min_hosts)
     if m >= n:
         return Sizing(n, m, demand_util, mean_util, None, None)
-    curves = model_curves([s.spec for s in power_devices(group[0])], thresholds)
+    measured = next((h.curve for h in group if h.curve is not None), None)
+    curves = (
+        (measured, measured, measured)
+        if measured is not None
+        else model_curves(power_specs(group[0]), thresholds)
+    )
     if curves is None:
         return Sizing(n, m, demand_util, mean_util, None, None)
     point, low, high = curves
@@ -185,8 +219,11 @@ def _consolidation_notes(
         "hosts with their own IDLE_HOST or CPU right-sizing finding are not counted here",
         "resolution: Prometheus query_range means per step",
     ]
-    if sizing.curves is not None:
-        notes.append(f"host power curve: {sizing.curves[0].label} (no fleet ladder)")
+    if sizing.curves is not None and sizing.curves[0].source == "ladder":
+        notes.append(f"host power curve: measured, {sizing.curves[0].label}")
+        notes.append("savings on the measured curve; low and high vary the target only")
+    elif sizing.curves is not None:
+        notes.append(f"host power curve: {sizing.curves[0].label} (no measured curve)")
         notes.append("savings cover the CPU packages' power only, not the whole server")
     else:
         notes.append("no host power curve (no CPU power limit exported): savings not computed")
@@ -206,7 +243,7 @@ def consolidation_finding(
     n, m, pq = sizing.hosts, sizing.onto, sizing.demand_util
     savings = savings_from_power(sizing.saving_w, site) if sizing.saving_w else None
     quality = Quality(
-        power=power_tier(s.spec.provenance for h in group for s in power_devices(h)),
+        power=power_tier(d.provenance for h in group for d in power_specs(h)),
         curve=curve_tier(sizing.curves[0] if sizing.curves else None),
         history="medium",
         site_defaulted=site.defaulted,
@@ -230,6 +267,7 @@ def consolidation_finding(
             "target_util": target,
             "provisioned_cores": group[0].cores,
             "mode": thresholds.mode,
+            "curve": _curve_evidence(sizing),
         },
         recommendation={"hosts": m, "free_hosts": n - m},
         savings=savings,
@@ -238,11 +276,20 @@ def consolidation_finding(
     )
 
 
+def _curve_evidence(sizing: Sizing) -> dict[str, Any] | None:
+    """Which curve the saving used: source (ladder or model), label, and its points."""
+    if sizing.curves is None:
+        return None
+    curve = sizing.curves[0]
+    return {"source": curve.source, "label": curve.label, "points": [list(p) for p in curve.points]}
+
+
 def consolidation(
     group: Sequence[HostData],
     site: Site,
     thresholds: Thresholds,
     min_hosts: int,
+    util_of: GroupUtil = group_util,
 ) -> tuple[Finding | None, dict[str, Any]]:
     """CONSOLIDATE_HOSTS for N similar hosts (methodology section 6); also its figures.
 
@@ -251,7 +298,7 @@ def consolidation(
     (0.65 production, 0.80 conservative, with the conservative P99.5). Savings
     N.P(u) - M.P(N.u/M) on the linear power model of the hosts' CPU packages.
     """
-    fleet_util = group_util(group)
+    fleet_util = util_of(group)
     q = thresholds.over_cpu_quantile
     pq = nearest_rank(fleet_util, q)
     finite = fleet_util[~np.isnan(fleet_util)]
@@ -271,6 +318,7 @@ def consolidation(
         return None, figures
     if sizing.saving_w is not None:
         figures["saving_w"] = sizing.saving_w.point
+        figures["curve"] = _curve_evidence(sizing)
     return consolidation_finding(group, sizing, site, thresholds, min_hosts), figures
 
 
@@ -332,8 +380,37 @@ def idle_energy(
     return finding, figures
 
 
+def assess_host(host: HostData, site: Site, thresholds: Thresholds) -> Assessment:
+    """Assess one host: `assess_usage` on its series (with its measured curve, if any).
+
+    A host screened clear in Prometheus has no series here and no finding; its metrics
+    are its screening figures (`screened`).
+    """
+    if host.screened is not None:
+        return Assessment([], {"devices": {}, "screened": dict(host.screened)}, [])
+    assessed = assess_usage(host.series, site, thresholds, ladder=host.ladder)
+    if host.curve is None:
+        return assessed
+    named = [_on_host(f, host) if f.rule == "LOW_EFFICIENCY_HOST" else f for f in assessed.findings]
+    return conclude(named, assessed.metrics, site)
+
+
+def _on_host(finding: Finding, host: HostData) -> Finding:
+    """Name the host on a ladder finding (its device is the ladder's `cpu:N`) and its curve."""
+    curve = host.curve.label if host.curve else "none"
+    return dataclasses.replace(
+        finding,
+        device=f"{host.instance}/{finding.device}",
+        assumptions=(*finding.assumptions, f"host power curve: measured, {curve}"),
+    )
+
+
 def assess_fleet(
-    hosts: Sequence[HostData], site: Site, thresholds: Thresholds, min_hosts: int
+    hosts: Sequence[HostData],
+    site: Site,
+    thresholds: Thresholds,
+    min_hosts: int,
+    util_of: GroupUtil = group_util,
 ) -> FleetAssessment:
     """Assess every host with `assess_usage`, then add the fleet findings.
 
@@ -342,16 +419,23 @@ def assess_fleet(
         site: PUE, grid intensity and tariff.
         thresholds: rule thresholds and eligibility limits.
         min_hosts: never consolidate a group onto fewer hosts (redundancy).
+        util_of: the group's mean utilisation per step (PromQL when hosts were screened).
     """
-    assessments = {h.instance: assess_usage(h.series, site, thresholds) for h in hosts}
+    assessments = {h.instance: assess_host(h, site, thresholds) for h in hosts}
     findings: list[Finding] = [f for a in assessments.values() for f in a.findings]
     acting = {
         instance: {f.rule for f in assessment.findings} & SELF_ACTING_RULES
         for instance, assessment in assessments.items()
     }
-    fleet_metrics: dict[str, Any] = {"hosts": len(hosts), "groups": []}
+    fleet_metrics: dict[str, Any] = {
+        "hosts": len(hosts),
+        "hosts_read": sum(1 for h in hosts if h.screened is None),
+        "hosts_screened": sum(1 for h in hosts if h.screened is not None),
+        "measured_curves": sorted(h.instance for h in hosts if h.curve is not None),
+        "groups": [],
+    }
     for group in similar_groups(hosts, acting):
-        finding, figures = consolidation(group, site, thresholds, min_hosts)
+        finding, figures = consolidation(group, site, thresholds, min_hosts, util_of)
         fleet_metrics["groups"].append(figures)
         findings.extend([finding] if finding else [])
     idle, figures = idle_energy(hosts, site, thresholds)

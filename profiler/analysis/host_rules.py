@@ -75,7 +75,10 @@ def idle_host(
         recent, thresholds.idle_host_recent_max_util
     ):
         return None
-    if busy_gpus:
+    # A GPU whose activity is unknown (MIG hides utilisation; a failed sensor) may be busy:
+    # unknown is never idle, so the host is not called idle either.
+    unknown_gpus = [g for g, a in gpu_activity.items() if a is None]
+    if busy_gpus or unknown_gpus:
         return None
     savings = savings_from_power(idle_power.watts, site) if idle_power else None
     saves = (

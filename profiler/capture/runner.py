@@ -19,6 +19,7 @@ from profiler.analysis.phases import LOAD_TOLERANCE, MAX_FOREIGN_CPU_SHARE, eval
 from profiler.analysis.thresholds import above
 from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording
+from profiler.model.device import DeviceInfo
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.sensors.procfs import parse_proc_stat
 from profiler.store.database import Store
@@ -46,6 +47,18 @@ class _NullProgress:
 
     def phase_done(self, phase: PhaseRecord) -> None:
         pass
+
+
+def workload_device(device: str, devices: Sequence[DeviceInfo]) -> str:
+    """Return the name a workload runs `device` by: a GPU by its UUID where NVML gave one.
+
+    `gpu:N` is NVML's index, which is not a CUDA ordinal under `CUDA_VISIBLE_DEVICES` or
+    another enumeration order; `gpu:GPU-<uuid>` makes the worker pick the very GPU whose
+    energy is read (`workloads.cuda_devices`). Without a UUID the index is passed as is.
+    """
+    info = next((d for d in devices if d.device_id == device), None)
+    uuid = info.details.get("uuid") if info is not None else None
+    return f"gpu:{uuid}" if device.startswith("gpu:") and isinstance(uuid, str) else device
 
 
 def _pool_for(plan: RunPlan, workload: str, device: str) -> WorkerPool:
@@ -124,7 +137,8 @@ def _profile_one(
     t_begin = time.monotonic() - t0
     try:
         report.stage(workload, device, "prepare", 0.0)
-        with _pool_for(plan, workload, device) as pool:
+        target = workload_device(device, recording.sensors.devices)
+        with _pool_for(plan, workload, target) as pool:
             report.stage(workload, device, "calibrate", 3 * plan.calibration_interval_s)
             x_max = pool.calibrate(plan.calibration_interval_s, intervals=3)
             for level in plan.levels:

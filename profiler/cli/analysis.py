@@ -39,6 +39,16 @@ if TYPE_CHECKING:
     from profiler.analysis.savings import Site
     from profiler.analysis.thresholds import Thresholds
 
+PrometheusConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prometheus-config",
+        envvar="FINWATT_PROMETHEUS_CONFIG",
+        help="With --prometheus: YAML naming the token/password files, CA bundle and "
+        "client certificate (Prometheus's authorization/basic_auth/tls_config keys).",
+    ),
+]
+
 
 def _parse_sizes(text: str) -> tuple[int, ...]:
     try:
@@ -127,6 +137,7 @@ def analyze(
     prometheus: PrometheusOption = None,
     step: StepOption = None,
     match: MatchOption = None,
+    prometheus_config: PrometheusConfigOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -156,7 +167,17 @@ def analyze(
     settings = load_settings(db)
     site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
     if prometheus is not None or step is not None or match is not None:
-        _analyze_prometheus(prometheus, run_id, since_s, step, match, site, thresholds, as_json)
+        _analyze_prometheus(
+            prometheus,
+            run_id,
+            since_s,
+            step,
+            match,
+            site,
+            thresholds,
+            as_json,
+            client_config=prometheus_config,
+        )
         return
     with open_store(settings) as store:
         store.mark_stale_runs()
@@ -170,6 +191,34 @@ def analyze(
         emit_json(document)
     else:
         _print_findings(document, result.assessment.assumptions)
+
+
+def _write_fleet_report(
+    url: str,
+    since_s: float | None,
+    step: str | None,
+    match: str | None,
+    site: Site,
+    output: Path | None,
+    lang: str,
+    client_config: Path | None = None,
+) -> Path:
+    """`finwatt report --prometheus URL`: write the fleet report, return its path."""
+    from profiler.analysis.thresholds import Thresholds
+    from reports.render import render_fleet_html
+
+    document, assumptions = _fleet_document(
+        url, since_s, step, match, site, Thresholds(), client_config=client_config
+    )
+    target = output or Path.cwd() / "finwatt-fleet-report.html"
+    html = render_fleet_html(
+        source=url, document=document, assumptions=assumptions, site=site, lang=lang
+    )
+    try:
+        target.write_text(html, encoding="utf-8")
+    except OSError as err:
+        fail(f"cannot write the report: {err}", EXIT_FAILURE)
+    return target
 
 
 @app.command()
@@ -186,9 +235,17 @@ def report(
         Path | None,
         typer.Option("-o", "--output", help="HTML file (default finwatt-report-<run>.html)."),
     ] = None,
+    pdf: Annotated[
+        Path | None,
+        typer.Option("--pdf", help="Also print the report to this PDF (needs Chromium)."),
+    ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Report language: en (default) or zh-CN.")
+    ] = "en",
     prometheus: PrometheusOption = None,
     step: StepOption = None,
     match: MatchOption = None,
+    prometheus_config: PrometheusConfigOption = None,
     country: CountryOption = None,
     region: RegionOption = None,
     carbon_intensity: IntensityOption = None,
@@ -198,8 +255,10 @@ def report(
 ) -> None:
     """Write a self-contained HTML efficiency report of a run and print its path."""
     from profiler.workflows.analyze import resolve_run
-    from profiler.workflows.report import report_run, report_window
+    from profiler.workflows.report import print_pdf, report_run, report_window
+    from reports.i18n import language
 
+    language(lang)  # an unknown --lang fails here, before any work (exit 2)
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
@@ -208,21 +267,12 @@ def report(
     if prometheus is not None:
         if run_id is not None:
             fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
-        from profiler.analysis.thresholds import Thresholds
-        from reports.render import render_fleet_html
-
-        document, assumptions = _fleet_document(
-            prometheus, since_s, step, match, site, Thresholds()
+        target = _write_fleet_report(
+            prometheus, since_s, step, match, site, output, lang, prometheus_config
         )
-        target = output or Path.cwd() / "finwatt-fleet-report.html"
-        html = render_fleet_html(
-            source=prometheus, document=document, assumptions=assumptions, site=site
-        )
-        try:
-            target.write_text(html, encoding="utf-8")
-        except OSError as err:
-            fail(f"cannot write the report: {err}", EXIT_FAILURE)
         print(target)
+        if pdf is not None:
+            print(print_pdf(target, pdf))
         return
     if step is not None or match is not None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
@@ -235,16 +285,18 @@ def report(
         store.mark_stale_runs()
         if since_s is not None:
             try:
-                print(report_window(store, since_s, site, output, host=host))
+                path = report_window(store, since_s, site, output, host=host, lang=lang)
             except OSError as err:
                 fail(f"cannot write the report: {err}", EXIT_FAILURE)
-            return
-        run = resolve_run(store, run_id)
-        try:
-            path = report_run(store, run, site, output)
-        except OSError as err:
-            fail(f"cannot write the report: {err}", EXIT_FAILURE)
+        else:
+            run = resolve_run(store, run_id)
+            try:
+                path = report_run(store, run, site, output, lang=lang)
+            except OSError as err:
+                fail(f"cannot write the report: {err}", EXIT_FAILURE)
     print(path)
+    if pdf is not None:
+        print(print_pdf(path, pdf))
 
 
 def _analyze_prometheus(
@@ -256,13 +308,16 @@ def _analyze_prometheus(
     site: Site,
     thresholds: Thresholds,
     as_json: bool,
+    client_config: Path | None = None,
 ) -> None:
     """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes."""
     if url is None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
     if run_id is not None:
         fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
-    document, assumptions = _fleet_document(url, since_s, step, match, site, thresholds)
+    document, assumptions = _fleet_document(
+        url, since_s, step, match, site, thresholds, client_config=client_config
+    )
     if as_json:
         emit_json(document)
     else:
@@ -276,11 +331,16 @@ def _fleet_document(
     match: str | None,
     site: Site,
     thresholds: Thresholds,
+    client_config: Path | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Read and assess the fleet a Prometheus scrapes (FleetError exits 1, FleetUsageError 2)."""
+    """Read and assess the fleet a Prometheus scrapes (FleetError exits 1, FleetUsageError 2).
+
+    `client_config`: `--prometheus-config`, the file naming credential and TLS files.
+    """
     import time
 
     from profiler.model.units import epoch_to_iso
+    from profiler.prometheus.api import ClientConfig, load_client_config
     from profiler.prometheus.query import (
         DEFAULT_MATCH,
         DEFAULT_SINCE_S,
@@ -294,6 +354,7 @@ def _fleet_document(
         since_s=since_s if since_s is not None else DEFAULT_SINCE_S,
         step_s=parse_seconds(step, "--step") if step is not None else DEFAULT_STEP_S,
         match=match if match is not None else DEFAULT_MATCH,
+        client=load_client_config(client_config) if client_config else ClientConfig(),
     )
     result = analyze_prometheus(options, site, thresholds, now_s=time.time())
     return result.as_dict(epoch_to_iso), result.assumptions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -94,6 +95,14 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port of /metrics.")] = 9464,
     interval: Annotated[str, typer.Option(help="Sampling interval, 0.05s to 60s.")] = "1s",
+    web_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--web-config",
+            help="TLS and basic auth: a web-config file in Prometheus's format "
+            "(tls_server_config, basic_auth_users with bcrypt hashes).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Serve live sensor readings to Prometheus at /metrics until Ctrl-C or SIGTERM.
@@ -102,18 +111,20 @@ def serve(
     nothing is lost). `--db` only locates the settings; use `finwatt monitor --serve` to
     record while serving.
     """
+    from profiler.prometheus.webconfig import load_web_config
     from profiler.workflows.serve import serving
 
     interval_s = parse_interval(interval)
+    web = load_web_config(web_config) if web_config is not None else None
     settings = load_settings(db)
     with ExitStack() as cleanup:
         stop = cleanup.enter_context(stop_on_signals())
         with metrics_server_errors(port):
-            exporter = cleanup.enter_context(serving(settings, host, port, interval_s))
+            exporter = cleanup.enter_context(serving(settings, host, port, interval_s, web))
         warn_public(host, exporter.port)
         print(
-            f"finwatt: serving http://{host}:{exporter.port}/metrics, sampling every "
-            f"{interval_s:g}s; Ctrl-C stops",
+            f"finwatt: serving {exporter.server.scheme}://{host}:{exporter.port}/metrics, "
+            f"sampling every {interval_s:g}s; Ctrl-C stops",
             file=sys.stderr,
         )
         stop.event.wait()

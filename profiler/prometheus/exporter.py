@@ -22,6 +22,12 @@ labels-only series):
 | `finwatt_device_power_limit_watts` | gauge | `DeviceInfo.power_limit_w` |
 | `finwatt_sampler_missed_ticks_total` | counter | `Tick.missed_ticks` |
 | `finwatt_build_info` | gauge, 1 | finwatt version |
+| `finwatt_power_curve_watts` | gauge | the latest valid profiling run's CPU power curve |
+| `finwatt_power_curve_run_timestamp_seconds` | gauge | when that run ended |
+
+The power curve (`profiler.prometheus.curves`) carries `device`, `workload`, `run` and
+`provenance`, and `load` (share of the ladder's peak throughput, 0 = active idle) on the
+watts; it is absent on a host never profiled.
 
 Per-device metrics carry the labels `device`, `kind` and `provenance` (the provenance of
 the device's power figures; empty, which Prometheus treats as absent, for `host`). A metric
@@ -50,6 +56,8 @@ from prometheus_client.registry import CollectorRegistry
 
 from profiler.model.device import CAPACITY_METRICS, DeviceInfo
 from profiler.model.samples import METRIC_SPECS, Reading, Tick
+from profiler.prometheus.curves import CURVE_LABELS, CURVE_METRIC, CURVE_RUN_METRIC, PublishedCurve
+from profiler.prometheus.webconfig import WebConfig, start_server
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,12 @@ class FinwattCollector:
         self._readings: dict[str, Reading] = {}
         self._energy: dict[str, _EnergyState] = {}
         self._missed_ticks = 0
+        self._curve: PublishedCurve | None = None
+
+    def publish_curve(self, curve: PublishedCurve | None) -> None:
+        """Publish this host's measured power curve (None: withdraw it)."""
+        with self._lock:
+            self._curve = curve
 
     def observe(self, tick: Tick) -> None:
         """Keep `tick` as the latest; accumulate each device's energy increase (a sink)."""
@@ -127,6 +141,7 @@ class FinwattCollector:
             readings = dict(self._readings)
             energy = {d: s.total_j for d, s in self._energy.items()}
             missed = self._missed_ticks
+            curve = self._curve
         for name, attribute, help_text in _GAUGES:
             gauge = GaugeMetricFamily(name, help_text, labels=DEVICE_LABELS)
             for device_id, reading in sorted(readings.items()):
@@ -145,6 +160,8 @@ class FinwattCollector:
         if counter.samples:
             yield counter
         yield from self._static_metrics()
+        if curve is not None:
+            yield from _curve_metrics(curve)
         yield CounterMetricFamily(
             "finwatt_sampler_missed_ticks",
             "Sampler ticks skipped because sampling fell behind.",
@@ -176,6 +193,25 @@ class FinwattCollector:
         yield from (g for g in gauges if g.samples)
 
 
+def _curve_metrics(curve: PublishedCurve) -> Iterable[Metric]:
+    labels = [curve.device, curve.workload, curve.run_id, curve.provenance]
+    watts = GaugeMetricFamily(
+        CURVE_METRIC,
+        "Power at each load level of the latest valid profiling run (load: share of peak).",
+        labels=[*CURVE_LABELS, "load"],
+    )
+    for load, power_w in curve.points:
+        watts.add_metric([*labels, f"{load:.6g}"], power_w)
+    ended = GaugeMetricFamily(
+        CURVE_RUN_METRIC,
+        "When the profiling run behind finwatt_power_curve_watts ended, epoch seconds.",
+        labels=list(CURVE_LABELS),
+    )
+    ended.add_metric(labels, curve.run_end_s)
+    yield watts
+    yield ended
+
+
 def make_registry(collector: FinwattCollector) -> CollectorRegistry:
     """Return a new registry holding only `collector` (never the global default registry)."""
     registry = CollectorRegistry(auto_describe=True)
@@ -205,15 +241,27 @@ class MetricsServer:
         registry: what to serve.
         host: address to bind; loopback by default.
         port: TCP port; 0 picks a free one.
+        web: TLS and basic auth (`--web-config`, Prometheus's format); None: plain HTTP.
 
     Raises:
-        OSError: the address cannot be bound (port in use, address not local).
+        OSError: the address cannot be bound (port in use, address not local), or a
+            certificate or key cannot be loaded (`ssl.SSLError` is an OSError).
 
     """
 
-    def __init__(self, registry: CollectorRegistry, host: str = DEFAULT_HOST, port: int = 0):
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        web: WebConfig | None = None,
+    ):
         self._server: WSGIServer
-        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        if web is None:
+            self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        else:
+            self._server, self._thread = start_server(registry, host, port, web)
+        self.scheme = "https" if web is not None and web.tls else "http"
         self.host = host
         self.port = int(self._server.server_address[1])
 

@@ -54,7 +54,15 @@ def normalise_cpu_name(name: str) -> list[str]:
 
 @cache
 def _tdp_table() -> tuple[tuple[tuple[str, ...], str, float], ...]:
-    ref = importlib.resources.files("codecarbon") / "data" / "hardware" / "cpu_power.csv"
+    """Return codecarbon's CPU TDP table; empty when codecarbon is not installed.
+
+    Without the table no model name matches, so the CPU gets the vCPU average (or the
+    `cpu_tdp_w` setting); the device's model note says the table was missing.
+    """
+    try:
+        ref = importlib.resources.files("codecarbon") / "data" / "hardware" / "cpu_power.csv"
+    except ModuleNotFoundError:
+        return ()
     rows = []
     with ref.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -142,7 +150,13 @@ def choose_cpu_model(
         VCPU_IDLE_W * logical_cores,
         VCPU_MAX_W * logical_cores,
         f"Cloud Carbon Footprint vCPU average {VCPU_IDLE_W}-{VCPU_MAX_W} W x "
-        f"{logical_cores} logical CPUs (model {model_name!r} not in codecarbon's table)",
+        f"{logical_cores} logical CPUs (model {model_name!r} "
+        + (
+            "not in codecarbon's table)"
+            if _tdp_table()
+            else "unmatched: codecarbon, whose "
+            "TDP table finwatt reads, is not installed; pip install codecarbon or set cpu_tdp_w)"
+        ),
     )
 
 

@@ -30,8 +30,18 @@ class SiteError(FinwattInputError):
     """A site input is unusable; the message names it and what is allowed (exit 2)."""
 
 
+class GridDataMissingError(SiteError):
+    """codecarbon, whose grid data finwatt reads, is not installed (exit 2)."""
+
+
 def _load(name: str) -> Any:
-    ref = importlib.resources.files("codecarbon").joinpath(*_DATA, name)
+    try:
+        ref = importlib.resources.files("codecarbon").joinpath(*_DATA, name)
+    except ModuleNotFoundError as err:
+        raise GridDataMissingError(
+            "country and region grid intensities come from codecarbon's data, and codecarbon "
+            "is not installed: pip install codecarbon, or give the intensity in g/kWh"
+        ) from err
     with ref.open(encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -52,8 +62,15 @@ def country_intensities() -> dict[str, tuple[float, str, int | None]]:
 
 @cache
 def world_average_g_per_kwh() -> float:
-    """Return codecarbon's world-average grid intensity in g CO2e/kWh (475)."""
-    return float(_load("carbon_intensity_per_source.json")["world_average"])
+    """Return codecarbon's world-average grid intensity in g CO2e/kWh (475).
+
+    Without codecarbon, the same published figure as `Site`'s default (its label names
+    codecarbon's world average), so commands that need no country data still run.
+    """
+    try:
+        return float(_load("carbon_intensity_per_source.json")["world_average"])
+    except GridDataMissingError:
+        return Site().grid_g_per_kwh
 
 
 LB_PER_MWH_TO_G_PER_KWH = 0.45359237

@@ -54,7 +54,10 @@ IMPORT_NOTE_KEY = "imported_from"
 """Key of a run's config that notes where an imported run came from (left out on export)."""
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_DEVICE_ID = re.compile(r"(cpu|dram|gpu):(0|[1-9][0-9]*)|host")
+_DEVICE_ID = re.compile(
+    r"(cpu|dram|gpu):(0|[1-9][0-9]*)|gpu:(0|[1-9][0-9]*)/mig:(0|[1-9][0-9]*)|host"
+)
+"""Device ids: `cpu:N`, `dram:N`, `gpu:N`, a MIG GPU instance `gpu:N/mig:G`, `host`."""
 _PROVENANCE = re.compile(r"(measured|estimated):\S+")
 
 
@@ -195,7 +198,9 @@ class DeviceDoc(BaseModel):
     @classmethod
     def _check_id(cls, value: str, info: ValidationInfo) -> str:
         if not _DEVICE_ID.fullmatch(value):
-            raise ValueError(f"{value!r} is not a device id: use cpu:N, dram:N, gpu:N or host")
+            raise ValueError(
+                f"{value!r} is not a device id: use cpu:N, dram:N, gpu:N, gpu:N/mig:G or host"
+            )
         kind = info.data.get("kind")
         if kind is not None and value.split(":")[0] != kind:
             raise ValueError(f"{value!r} does not match kind {kind!r}")

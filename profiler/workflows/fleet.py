@@ -6,16 +6,25 @@ and loader are `profiler.prometheus.query`, the rules `profiler.analysis.fleet_r
 
 from __future__ import annotations
 
+import logging
+import socket
+import sqlite3
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from profiler.analysis.assess import Assessment
 from profiler.analysis.findings import Finding
 from profiler.analysis.fleet_rules import assess_fleet
+from profiler.analysis.phases import cpu_ids, is_host_cpu
+from profiler.analysis.profile import summarise_ladders
 from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.errors import FinwattError
+from profiler.model.provenance import is_estimate
+from profiler.prometheus.curves import PublishedCurve
 from profiler.prometheus.query import (
     FleetOptions,
     PrometheusApi,
@@ -23,6 +32,10 @@ from profiler.prometheus.query import (
     check_options,
     fetch_fleet,
 )
+from profiler.store.database import Store
+from profiler.workflows.analyze import is_profiling_run, ladder_data
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,10 +97,67 @@ def analyze_prometheus(
         FleetError: Prometheus unreachable, an API error, or no finwatt series.
     """
     check_options(options)
-    api = PrometheusApi(options.url, timeout_s=options.timeout_s, urlopen=urlopen)
-    hosts, start, end = fetch_fleet(api, options, now_s)
-    assessed = assess_fleet(hosts, site, thresholds, options.min_hosts)
-    fleet = assessed.fleet
-    return FleetResult(
-        fleet.findings, assessed.hosts, fleet.metrics, fleet.assumptions, start, end, options
+    api = PrometheusApi(
+        options.url,
+        timeout_s=options.timeout_s,
+        urlopen=urlopen,
+        config=options.client,
+        deadline_s=options.deadline_s,
     )
+    data = fetch_fleet(api, options, now_s, thresholds)
+    assessed = assess_fleet(data.hosts, site, thresholds, options.min_hosts, data.util_of)
+    fleet = assessed.fleet
+    fleet.metrics["requests"] = data.requests
+    return FleetResult(
+        fleet.findings,
+        assessed.hosts,
+        fleet.metrics,
+        fleet.assumptions,
+        data.start,
+        data.end,
+        options,
+    )
+
+
+def latest_curve(store: Store, host: str) -> PublishedCurve | None:
+    """The CPU power curve of `host`'s newest valid profiling run, for the exporter.
+
+    Valid: a profiling run whose ladder on the whole CPU (`cpu`, or the only
+    package) has an idle level and a loaded one, with measured (not estimated) power.
+    `load` is each level's throughput as a share of the ladder's peak.
+    """
+    for run in store.list_runs():
+        if not is_profiling_run(run) or run.host != host:
+            continue
+        packages = cpu_ids(store.devices(run.id))
+        for summary in summarise_ladders(ladder_data(store, run).phases):
+            metrics = summary.metrics
+            if metrics is None or is_estimate(summary.provenance):
+                continue
+            if not is_host_cpu(summary.device, packages):
+                continue
+            return PublishedCurve(
+                run_id=run.id,
+                run_end_s=(run.ended or run.started).timestamp(),
+                workload=summary.workload,
+                device=summary.device,
+                provenance=summary.provenance or "",
+                points=tuple(metrics.curve),
+            )
+    return None
+
+
+def curve_for_exporter(db_path: Path, host: str | None = None) -> PublishedCurve | None:
+    """`latest_curve` of this host from the database at `db_path`; None when it cannot.
+
+    The exporter must start even without a database or a profiling run: a missing or
+    unreadable database logs one line and publishes no curve.
+    """
+    if not db_path.exists():
+        return None
+    try:
+        with Store(db_path) as store:
+            return latest_curve(store, host or socket.gethostname())
+    except (FinwattError, OSError, ValueError, sqlite3.Error) as err:
+        log.warning("no power curve published: %s", err)
+        return None

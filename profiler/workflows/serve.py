@@ -16,8 +16,10 @@ from profiler.capture.sampler import Sampler
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattRuntimeError
 from profiler.prometheus.exporter import FinwattCollector, MetricsServer, make_registry
+from profiler.prometheus.webconfig import WebConfig
 from profiler.settings.config import Settings
 from profiler.store.stamps import finwatt_version
+from profiler.workflows.fleet import curve_for_exporter
 from profiler.workflows.probe import probe
 
 
@@ -47,15 +49,19 @@ class Exporter:
         self.server.close()
 
 
-def start_exporter(devices: Sequence[DeviceInfo], host: str, port: int) -> Exporter:
+def start_exporter(
+    devices: Sequence[DeviceInfo], host: str, port: int, web: WebConfig | None = None
+) -> Exporter:
     """Start serving `/metrics` for `devices` on `host`:`port` (0 picks a free port).
+
+    `web`: TLS and basic auth from a Prometheus web-config file (None: plain HTTP).
 
     Raises:
         ServeError: the address cannot be bound (in use, not an address of this host).
     """
     collector = FinwattCollector(devices, finwatt_version())
     try:
-        server = MetricsServer(make_registry(collector), host, port)
+        server = MetricsServer(make_registry(collector), host, port, web)
     except OSError as err:
         reason = err.strerror or str(err)
         raise ServeError(f"cannot serve metrics on {host}:{port}: {reason}") from err
@@ -63,7 +69,13 @@ def start_exporter(devices: Sequence[DeviceInfo], host: str, port: int) -> Expor
 
 
 @contextmanager
-def serving(settings: Settings, host: str, port: int, interval_s: float) -> Iterator[Exporter]:
+def serving(
+    settings: Settings,
+    host: str,
+    port: int,
+    interval_s: float,
+    web: WebConfig | None = None,
+) -> Iterator[Exporter]:
     """Sample every sensor each `interval_s` and serve the readings while the block runs.
 
     Raises:
@@ -72,8 +84,9 @@ def serving(settings: Settings, host: str, port: int, interval_s: float) -> Iter
     with ExitStack() as cleanup:
         sensors = probe(settings)
         cleanup.callback(sensors.close)
-        exporter = start_exporter(sensors.devices, host, port)
+        exporter = start_exporter(sensors.devices, host, port, web)
         cleanup.callback(exporter.close)
+        exporter.collector.publish_curve(curve_for_exporter(settings.db_path))
         sampler = Sampler(
             sensors.families, sensors.family_devices, interval_s, [exporter.collector.observe]
         )

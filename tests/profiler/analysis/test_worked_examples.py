@@ -49,6 +49,20 @@ def test_idle_host_example() -> None:
     assert "PUE 1.5 (given)" in finding.assumptions
 
 
+def test_idle_host_does_not_fire_when_a_gpu_activity_is_unknown() -> None:
+    """Under MIG NVML reports no utilisation: an unknown GPU is never taken for an idle one."""
+    t, util = idle_host_util()
+    host = device_series(DeviceInfo("host", "host", logical_cores=16), t, util=util)
+    gpu = device_series(
+        DeviceInfo("gpu:0", "gpu", provenance="measured:nvml-energy"),
+        t,
+        power_w=np.full(t.size, 350.0),
+        energy_j=350.0 * t,
+    )
+    rules = [f.rule for f in assess_usage([host, gpu], SITE_EXAMPLE).findings]
+    assert "IDLE_HOST" not in rules
+
+
 def test_idle_host_fails_when_recent_days_are_busy() -> None:
     t, util = idle_host_util()
     util[-1] = 0.025  # a 30-min mean above 2% in the last 3 days

@@ -570,3 +570,29 @@ def test_import_counts_counter_resets_in_the_import_note(tmp_path: Path) -> None
         assert run.config["imported_from"]["counter_resets"] == {"gpu:0": 1}
         stored = [s["energy_j"] for s in export_run(store, run_id)["samples"]]
         assert stored == energy.tolist()  # stored as given
+
+
+def test_a_mig_instance_device_round_trips(tmp_path: Path) -> None:
+    """MIG GPU instances are devices `gpu:N/mig:G` (issue 17): export -> import keeps them."""
+    t = np.arange(3, dtype=float)
+    doc = history_doc(
+        [
+            {
+                "id": "gpu:0",
+                "kind": "gpu",
+                "power_limit_w": 700.0,
+                "provenance": "measured:nvml-energy",
+            },
+            {"id": "gpu:0/mig:1", "kind": "gpu"},
+        ],
+        t,
+        {
+            "gpu:0": {"power_w": [300.0, 310.0, 320.0]},
+            "gpu:0/mig:1": {"sm_active": [0.4, 0.5, 0.6]},
+        },
+        run_id="mig",
+    )
+    with Store(tmp_path / "a.db") as first, Store(tmp_path / "b.db") as second:
+        exported = export_run(first, import_run(first, copy.deepcopy(doc)))
+        assert [d["id"] for d in exported["devices"]] == ["gpu:0", "gpu:0/mig:1"]
+        assert export_run(second, import_run(second, copy.deepcopy(exported))) == exported

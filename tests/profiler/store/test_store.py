@@ -27,6 +27,7 @@ DEVICES = [
     DeviceInfo("gpu:0", "gpu", model="H100", mem_total_bytes=80 * 2**30, power_limit_w=700.0),
 ]
 
+
 def unsigned_zero_repr(row: SampleRow) -> str:
     return repr(replace(row, **{f: 0.0 for f in METRICS if getattr(row, f) == 0}))
 

@@ -1,0 +1,284 @@
+"""A small client of Prometheus's HTTP API, with auth, TLS and a total deadline.
+
+The same client reads Prometheus, VictoriaMetrics, Thanos Query and Mimir: they serve the
+same `/api/v1/query` and `/api/v1/query_range`. Requests are POSTed form-encoded (a
+selector naming hundreds of hosts does not fit a URL), each with a timeout, and all of them
+within one deadline. Credentials are never command-line values: `--prometheus-config FILE`
+names a YAML file in Prometheus's own HTTP client format (the keys of a scrape config's
+`authorization`, `basic_auth` and `tls_config`), and that file names the files that hold
+the secrets:
+
+    authorization:            # a bearer token, read from a file
+      credentials_file: /etc/finwatt/prometheus-token
+    basic_auth:               # or basic auth, the password read from a file
+      username: finwatt
+      password_file: /etc/finwatt/prometheus-password
+    tls_config:
+      ca_file: /etc/finwatt/ca.pem        # CA bundle to verify the server
+      cert_file: /etc/finwatt/client.pem  # client certificate (mutual TLS)
+      key_file: /etc/finwatt/client.key
+
+Check by hand with
+`curl --cacert ca.pem -H "Authorization: Bearer $(cat token)" URL/api/v1/query?query=up`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from profiler.model.errors import FinwattInputError, FinwattRuntimeError
+from profiler.model.series import FloatArray
+
+DEFAULT_TIMEOUT_S = 30.0
+MAX_POINTS_PER_QUERY = 10_000
+"""Prometheus refuses a query_range of more than 11,000 points per series."""
+
+UrlOpen = Callable[..., Any]
+
+
+class FleetError(FinwattRuntimeError):
+    """Prometheus is unreachable or answered with an error; the message says which."""
+
+
+class FleetUsageError(FinwattInputError):
+    """A bad URL, selector, window or client config; the message names the option."""
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How to authenticate to Prometheus: paths of files, never the secrets themselves.
+
+    Attributes:
+        bearer_token_file: file holding a bearer token (`authorization.credentials_file`).
+        username: basic-auth user name.
+        password_file: file holding the basic-auth password.
+        ca_file: CA bundle (PEM) that signs the server's certificate.
+        cert_file: client certificate (PEM) for mutual TLS.
+        key_file: the client certificate's private key (PEM).
+
+    """
+
+    bearer_token_file: Path | None = None
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+_SECTIONS: dict[str, dict[str, str]] = {
+    "authorization": {"credentials_file": "bearer_token_file", "type": ""},
+    "basic_auth": {"username": "username", "password_file": "password_file"},
+    "tls_config": {"ca_file": "ca_file", "cert_file": "cert_file", "key_file": "key_file"},
+}
+
+
+def load_client_config(path: Path, option: str = "--prometheus-config") -> ClientConfig:
+    """Read a client config file (Prometheus's `authorization`/`basic_auth`/`tls_config`).
+
+    Raises:
+        FleetUsageError: unreadable, not YAML, an unknown key, an inline secret, or a
+            named file that does not exist.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise FleetUsageError(f"{option} {path}: cannot read it as YAML ({err})") from err
+    if not isinstance(document, dict):
+        raise FleetUsageError(f"{option} {path}: expected a mapping of sections")
+    values: dict[str, Any] = {}
+    for section, body in document.items():
+        keys = _SECTIONS.get(str(section))
+        if keys is None or not isinstance(body, dict):
+            known = ", ".join(_SECTIONS)
+            raise FleetUsageError(f"{option} {path}: unknown section {section!r}; use {known}")
+        for key, value in body.items():
+            if key in ("password", "credentials"):
+                raise FleetUsageError(
+                    f"{option} {path}: {section}.{key} inline; put the secret in a file "
+                    f"and name it with {key}_file"
+                )
+            if key not in keys:
+                raise FleetUsageError(f"{option} {path}: unknown key {section}.{key}")
+            if key == "type" and str(value).lower() != "bearer":
+                raise FleetUsageError(f"{option} {path}: authorization.type must be Bearer")
+            if keys[key]:
+                values[keys[key]] = value
+
+    def path_of(name: str) -> Path | None:
+        return Path(str(values[name])) if name in values else None
+
+    config = ClientConfig(
+        bearer_token_file=path_of("bearer_token_file"),
+        username=str(values["username"]) if "username" in values else None,
+        password_file=path_of("password_file"),
+        ca_file=path_of("ca_file"),
+        cert_file=path_of("cert_file"),
+        key_file=path_of("key_file"),
+    )
+    for name in ("bearer_token_file", "password_file", "ca_file", "cert_file", "key_file"):
+        file = getattr(config, name)
+        if file is not None and not file.is_file():
+            raise FleetUsageError(f"{option} {path}: {name} {file} does not exist")
+    if (config.username is None) != (config.password_file is None):
+        raise FleetUsageError(f"{option} {path}: basic_auth needs username and password_file")
+    if config.bearer_token_file and config.username:
+        raise FleetUsageError(f"{option} {path}: use authorization or basic_auth, not both")
+    if config.key_file and not config.cert_file:
+        raise FleetUsageError(f"{option} {path}: tls_config.key_file needs cert_file")
+    return config
+
+
+def _headers(config: ClientConfig) -> dict[str, str]:
+    """Return the Authorization header; the secret files are read at each client start."""
+    if config.bearer_token_file is not None:
+        token = config.bearer_token_file.read_text(encoding="utf-8").strip()
+        return {"Authorization": f"Bearer {token}"}
+    if config.username is not None and config.password_file is not None:
+        password = config.password_file.read_text(encoding="utf-8").rstrip("\n")
+        pair = base64.b64encode(f"{config.username}:{password}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+def _tls_context(config: ClientConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    if config.cert_file is not None:
+        context.load_cert_chain(
+            str(config.cert_file), str(config.key_file) if config.key_file else None
+        )
+    return context
+
+
+class PrometheusApi:
+    """A client of Prometheus's HTTP API (POST, JSON, a timeout per request, a deadline).
+
+    Args:
+        url: base URL (`http://host:9090`, optionally with a path prefix).
+        timeout_s: seconds to wait for each answer.
+        urlopen: `urllib.request.urlopen` or a stand-in with its signature.
+        config: credentials and TLS files (none by default).
+        deadline_s: seconds all requests of this client may take together (None: no limit).
+
+    Raises:
+        FleetUsageError: the URL is not http(s)://host[:port][/path], or a secret or
+            certificate file cannot be read.
+
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        urlopen: UrlOpen = urllib.request.urlopen,
+        config: ClientConfig | None = None,
+        deadline_s: float | None = None,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FleetUsageError(f"--prometheus {url!r}: use http://HOST:PORT (e.g. :9090)")
+        self.url = url.rstrip("/")
+        self._timeout_s = timeout_s
+        self._urlopen = urlopen
+        self._deadline = None if deadline_s is None else time.monotonic() + deadline_s
+        self._deadline_s = deadline_s
+        config = config or ClientConfig()
+        try:
+            self._headers = _headers(config)
+            self._context = _tls_context(config) if parts.scheme == "https" else None
+        except (OSError, ssl.SSLError) as err:
+            raise FleetUsageError(f"--prometheus-config: {err}") from err
+
+    def _timeout(self, endpoint: str) -> float:
+        if self._deadline is None:
+            return self._timeout_s
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise FleetError(
+                f"Prometheus at {self.url}: {endpoint} not done within the "
+                f"{self._deadline_s:g} s deadline; narrow --match or --since"
+            )
+        return min(self._timeout_s, left)
+
+    def _post(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        address = f"{self.url}/api/v1/{endpoint}"
+        body = urllib.parse.urlencode(params).encode("ascii")
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **self._headers}
+        request = urllib.request.Request(address, data=body, headers=headers, method="POST")
+        extra = {"context": self._context} if self._context is not None else {}
+        try:
+            with self._urlopen(request, timeout=self._timeout(endpoint), **extra) as answer:
+                raw = answer.read()
+        except urllib.error.HTTPError as err:
+            message = _api_error(err.read()) or f"HTTP {err.code} {err.reason}"
+            raise FleetError(f"Prometheus at {self.url} refused {endpoint}: {message}") from err
+        except (urllib.error.URLError, OSError) as err:
+            reason = err.reason if isinstance(err, urllib.error.URLError) else err
+            raise FleetError(f"Prometheus at {self.url} is unreachable: {reason}") from err
+        try:
+            document = json.loads(raw)
+        except ValueError as err:
+            raise FleetError(f"{address} did not answer JSON: is {self.url} a Prometheus?") from err
+        if not isinstance(document, dict) or document.get("status") != "success":
+            message = _api_error(raw) or "unexpected answer"
+            raise FleetError(f"Prometheus at {self.url} refused {endpoint}: {message}")
+        return document.get("data", {})
+
+    def query(self, expr: str, at_s: float) -> list[tuple[dict[str, str], float]]:
+        """Return an instant vector: (labels, value) per series at epoch seconds `at_s`."""
+        data = self._post("query", {"query": expr, "time": f"{at_s:.3f}"})
+        return [
+            (dict(item.get("metric", {})), float(item["value"][1]))
+            for item in data.get("result", [])
+        ]
+
+    def query_range(
+        self, expr: str, start_s: float, end_s: float, step_s: float
+    ) -> list[tuple[dict[str, str], FloatArray, FloatArray]]:
+        """Return (labels, epoch times, values) per series, split into allowed chunks."""
+        chunk_s = step_s * MAX_POINTS_PER_QUERY
+        found: dict[tuple[tuple[str, str], ...], tuple[list[float], list[float]]] = {}
+        chunk_start = start_s
+        while chunk_start <= end_s:
+            chunk_end = min(end_s, chunk_start + chunk_s - step_s)
+            params = {
+                "query": expr,
+                "start": f"{chunk_start:.3f}",
+                "end": f"{chunk_end:.3f}",
+                "step": f"{step_s:g}",
+            }
+            for item in self._post("query_range", params).get("result", []):
+                key = tuple(sorted(item.get("metric", {}).items()))
+                times, values = found.setdefault(key, ([], []))
+                for t, v in item.get("values", []):
+                    times.append(float(t))
+                    values.append(float(v))
+            chunk_start = chunk_end + step_s
+        return [
+            (dict(key), np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64))
+            for key, (times, values) in found.items()
+        ]
+
+
+def _api_error(body: bytes) -> str | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(document, dict) and document.get("error"):
+        return f"{document.get('errorType', 'error')}: {document['error']}"
+    return None
