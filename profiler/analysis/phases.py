@@ -180,7 +180,8 @@ def _foreign_cpu_share(
 
     Host busy time (the `host` device's utilisation x logical cores x seconds) minus the
     workload's own process-tree CPU time (`worker_cpu_seconds`, 0 for an idle phase
-    without one); None without host utilisation samples in the phase.
+    without one) and finwatt's own (`profiler_cpu_seconds`, its measurement overhead);
+    None without host utilisation samples in the phase.
     """
     host = info.get("host")
     utils = [
@@ -195,5 +196,6 @@ def _foreign_cpu_share(
         return None  # a loaded phase whose own CPU time is unknown: cannot tell
     capacity_cpu_s = host.logical_cores * seconds
     busy_cpu_s = sum(utils) / len(utils) * capacity_cpu_s
-    foreign_cpu_s = busy_cpu_s - float(worker_cpu_s or 0.0)
+    own_cpu_s = float(worker_cpu_s or 0.0) + float(phase.metrics.profiler_cpu_seconds or 0.0)
+    foreign_cpu_s = busy_cpu_s - own_cpu_s
     return min(1.0, max(0.0, foreign_cpu_s / capacity_cpu_s))

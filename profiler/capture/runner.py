@@ -180,14 +180,17 @@ def _run_level(
 ) -> PhaseRecord:
     """Hold one load level; the phase carries its foreign CPU share where measured."""
     before = host_cpu() if host_cpu else None
+    own_before_s = time.process_time()  # this process, every thread: sampler, writer, pool
     t_start = time.monotonic() - t0
     result = pool.run_phase(level, plan.phase_seconds)
     t_end = time.monotonic() - t0
+    own_cpu_s = time.process_time() - own_before_s
     phase = _phase_record(result, device, t_start, t_end, x_max, pool)
+    phase = replace(phase, metrics=phase.metrics.updated(profiler_cpu_seconds=own_cpu_s))
     if host_cpu is None or before is None or t_end <= t_start:
         return phase
     busy_s, cpus = host_cpu()
-    foreign_cpu_s = busy_s - before[0] - (result.cpu_seconds or 0.0)
+    foreign_cpu_s = busy_s - before[0] - (result.cpu_seconds or 0.0) - own_cpu_s
     share = max(0.0, foreign_cpu_s) / (max(1, cpus) * (t_end - t_start))
     return replace(phase, metrics=phase.metrics.updated(foreign_cpu_share=min(1.0, share)))
 

@@ -88,6 +88,7 @@ _NUMBERS = (
     "units_per_j_incl_host",
     "foreign_cpu_share",
     "attempts",
+    "profiler_cpu_seconds",
 )
 _TEXTS = ("provenance", "error")
 _FLAGS = ("disturbed",)
@@ -137,6 +138,8 @@ class PhaseMetrics:
         invalid_reasons: why the phase is not valid (empty when valid).
         foreign_cpu_share: CPU time of other processes over the host's CPU capacity during
             the phase (0..1), where measured.
+        profiler_cpu_seconds: CPU seconds finwatt's own process (sampler, writer, worker
+            pool control) used during the phase: measurement overhead, not foreign load.
         disturbed: True when other processes' load makes the phase's figures unreliable.
         attempts: how many times the level was run (2 when it was retried, else absent).
         error: why the phase failed, when it did.
@@ -164,6 +167,7 @@ class PhaseMetrics:
     units_per_j_incl_host: float | None = None
     invalid_reasons: tuple[str, ...] | None = None
     foreign_cpu_share: float | None = None
+    profiler_cpu_seconds: float | None = None
     disturbed: bool | None = None
     attempts: int | None = None
     error: str | None = None

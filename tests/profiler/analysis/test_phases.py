@@ -90,6 +90,17 @@ def test_foreign_load_marks_a_phase_disturbed_even_when_idle() -> None:
     assert clean.metrics.disturbed is False
 
 
+def test_finwatts_own_cpu_is_overhead_not_foreign_load() -> None:
+    """The sampler and writer threads are the measurement, not another process's load."""
+    rows = samples("cpu:0", 60.0) + samples("cpu:1", 40.0) + samples("host", 0.0, util=0.30)
+    busy = phase("cpu", worker_cpu_seconds=9.0, profiler_cpu_seconds=2.9)  # of 12 busy CPU s
+    result = evaluated(busy, DEVICES, rows, 1.0)
+    assert result.metrics.foreign_cpu_share == pytest.approx(0.1 / 40)
+    assert result.metrics.disturbed is False
+    without = evaluated(phase("cpu", worker_cpu_seconds=9.0), DEVICES, rows, 1.0)
+    assert without.metrics.disturbed is True  # the same overhead unaccounted would disturb it
+
+
 def test_energy_counter_reset_inside_a_phase_is_dropped_and_invalidates_it() -> None:
     """Issue 13 item 3: a counter that restarts adds nothing, and is not a wrap."""
     rows = [

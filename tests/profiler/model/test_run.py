@@ -47,7 +47,7 @@ def test_the_figures_by_type() -> None:
     assert LISTS == ["energy_devices", "invalid_reasons"]
     assert TEXTS == ["error", "provenance"]
     assert FLAGS == ["disturbed"]
-    assert "energy_j" in NUMBERS and "batches" in NUMBERS and len(NUMBERS) == 17
+    assert "energy_j" in NUMBERS and "batches" in NUMBERS and len(NUMBERS) == 18
 
 
 unknown_keys = st.text(min_size=1, max_size=12).filter(lambda key: key not in FIGURES)
