@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -105,6 +106,28 @@ def _print_findings(document: dict[str, Any], assumptions: list[str]) -> None:
         out.print(f"  - {line}", markup=False)
 
 
+def _thresholds_from_options(
+    mode: str, min_span: str | None, min_hours: float | None, sizes: str | None
+) -> Thresholds:
+    """Return the analyzer's thresholds with `--mode`, `--min-span`, `--min-hours`, `--sizes`."""
+    from profiler.analysis.thresholds import Thresholds
+
+    if mode not in ("production", "conservative"):
+        fail(f"--mode {mode!r}: use production or conservative", EXIT_USAGE)
+    if min_hours is not None and min_hours < 0:
+        fail(f"--min-hours must be >= 0, got {min_hours:g}", EXIT_USAGE)
+    thresholds = Thresholds(mode="conservative" if mode == "conservative" else "production")
+    if min_span is not None:
+        thresholds = dataclasses.replace(
+            thresholds, min_span_s=parse_seconds(min_span, "--min-span")
+        )
+    if min_hours is not None:
+        thresholds = dataclasses.replace(thresholds, min_valid_hours=min_hours)
+    if sizes is not None:
+        thresholds = dataclasses.replace(thresholds, cpu_sizes=_parse_sizes(sizes))
+    return thresholds
+
+
 @app.command()
 def analyze(
     run_id: Annotated[
@@ -142,28 +165,13 @@ def analyze(
     as_json: JsonOption = False,
 ) -> None:
     """Find idle, oversized and inefficient capacity and what fixing it saves per year."""
-    import dataclasses
-
-    from profiler.analysis.thresholds import Thresholds
     from profiler.workflows.analyze import analyze_run, analyze_since, resolve_run
     from profiler.workflows.analyze import store_findings as keep_findings
 
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
-    if mode not in ("production", "conservative"):
-        fail(f"--mode {mode!r}: use production or conservative", EXIT_USAGE)
-    if min_hours is not None and min_hours < 0:
-        fail(f"--min-hours must be >= 0, got {min_hours:g}", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
-    thresholds = Thresholds(mode="conservative" if mode == "conservative" else "production")
-    if min_span is not None:
-        thresholds = dataclasses.replace(
-            thresholds, min_span_s=parse_seconds(min_span, "--min-span")
-        )
-    if min_hours is not None:
-        thresholds = dataclasses.replace(thresholds, min_valid_hours=min_hours)
-    if sizes is not None:
-        thresholds = dataclasses.replace(thresholds, cpu_sizes=_parse_sizes(sizes))
+    thresholds = _thresholds_from_options(mode, min_span, min_hours, sizes)
     settings = load_settings(db)
     site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
     if prometheus is not None or step is not None or match is not None:
