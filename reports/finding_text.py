@@ -1,10 +1,12 @@
-"""The human text of findings: a title and an action per rule, translatable.
+"""The human text of findings: a title per rule and a sentence, translatable.
 
 A finding's `message` is one English sentence from the analyzer (with its figures), and
-its rule id, device, evidence keys and JSON stay English for machines. The report shows
-a translated title and action per rule beside the figures; in English it shows the
-analyzer's message itself. Rules this table does not know (a newer analyzer) show the
-message as it came, marked as English.
+its rule id, device, evidence keys and JSON stay English for machines. In English the
+report shows the analyzer's message itself. In another language it shows the rule's
+translated title and a sentence built from the finding's evidence (`reports.sentences`);
+where the evidence lacks a figure that sentence needs, the rule's translated action
+instead (the figures table beside it carries the numbers). Rules this table does not
+know (a newer analyzer) show the message as it came, marked as English.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports.i18n import N_, Language
+from reports.sentences import finding_sentence
 
 RULES: dict[str, tuple[str, str]] = {
     "IDLE_HOST": (N_("Idle host"), N_("Shut it down or reclaim it.")),
@@ -65,6 +68,10 @@ RULES: dict[str, tuple[str, str]] = {
         N_("Not enough data"),
         N_("Record for longer before acting: the figures shown are indicative only."),
     ),
+    "STATED_FIGURES_DISAGREE": (
+        N_("Stated figures disagree with the samples"),
+        N_("Check how the run's document was produced: the report uses the samples' figures."),
+    ),
 }
 
 
@@ -74,13 +81,15 @@ class FindingText:
 
     Attributes:
         title: the rule's title in the report's language.
-        text: the analyzer's sentence (English) or the translated action.
-        original: the analyzer's English sentence, when `text` is a translation.
+        text: the analyzer's sentence (English), the sentence built from the evidence, or
+            (evidence lacking a figure) the rule's translated action.
+        english: True when `text` is the analyzer's English sentence in a report in
+            another language (a rule this table does not know): mark it `lang="en"`.
     """
 
     title: str
     text: str
-    original: str | None
+    english: bool = False
 
 
 def finding_text(finding: dict[str, Any], lang: Language) -> FindingText:
@@ -89,9 +98,12 @@ def finding_text(finding: dict[str, Any], lang: Language) -> FindingText:
     message = str(finding.get("message", ""))
     known = RULES.get(rule)
     title = lang.gettext(known[0]) if known else rule
-    if lang.tag == "en" or known is None:
-        return FindingText(title, message, None)
-    return FindingText(title, lang.gettext(known[1]), message)
+    if lang.tag == "en":
+        return FindingText(title, message)
+    if known is None:
+        return FindingText(title, message, english=True)
+    sentence = finding_sentence(finding, lang)
+    return FindingText(title, sentence if sentence is not None else lang.gettext(known[1]))
 
 
 VOCABULARY = (
@@ -102,6 +114,6 @@ VOCABULARY = (
     # confidence tiers and phase states
     N_("high"), N_("medium"), N_("low"), N_("valid"), N_("invalid"), N_("disturbed"),
     # reports.numbers.ABOVE_TARGET and duration units
-    N_("above target"), N_("s"), N_("min"), N_("h"),
+    N_("above target"), N_("s"), N_("min"), N_("h"), N_("n/a"),
 )  # fmt: skip
 """Words the reports translate at run time (values of records), marked for the catalogue."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ from reports.chart_style import chart_language
 from reports.data import ReportData, phase_state
 from reports.finding_text import finding_text
 from reports.i18n import CJK_FONTS, Language, language
+from reports.lines import line_text
 
 
 def _fmt(value: Any, spec: str = ".3g", unit: str = "") -> str:
@@ -39,6 +41,16 @@ def _fmt(value: Any, spec: str = ".3g", unit: str = "") -> str:
 def _duration(value: float | None, lang: Language) -> str:
     number, unit = numbers.duration_parts(value)
     return f"{number} {lang.gettext(unit)}" if unit else number
+
+
+def _missing_in(lang: Language, show: Callable[..., str]) -> Callable[..., str]:
+    """Return `show` with its "n/a" (a missing figure) in the report's language."""
+
+    def shown(*args: Any) -> str:
+        text = show(*args)
+        return lang.gettext(numbers.NA) if text == numbers.NA else text
+
+    return shown
 
 
 def savings_point(finding: dict[str, Any], key: str, bound: str = "point") -> float | None:
@@ -60,15 +72,18 @@ def _environment(tag: str) -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
     )
     env.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
+    figures: dict[str, Callable[..., str]] = {
+        "fmt": _fmt,
+        "sig": numbers.sig,
+        "kwh": numbers.energy_kwh,
+        "joules": numbers.energy_j,
+        "kg": numbers.mass_kg,
+        "watts": numbers.power_w,
+        "money": numbers.money,
+        "pct": numbers.percent,
+    }
+    env.filters.update({name: _missing_in(lang, f) for name, f in figures.items()})
     env.filters.update(
-        fmt=_fmt,
-        sig=numbers.sig,
-        kwh=numbers.energy_kwh,
-        joules=numbers.energy_j,
-        kg=numbers.mass_kg,
-        watts=numbers.power_w,
-        money=numbers.money,
-        pct=numbers.percent,
         duration=lambda v: _duration(v, lang),
         load=lambda v: lang.gettext(numbers.achieved_load(v)),
         tojson_pretty=lambda v: json.dumps(v, indent=2, sort_keys=True, default=str),
@@ -78,6 +93,7 @@ def _environment(tag: str) -> jinja2.Environment:
         lang=lang,
         cjk_fonts=CJK_FONTS,
         finding_text=lambda f: finding_text(f, lang),
+        line_text=lambda text: line_text(str(text), lang),
         savings_point=savings_point,
         phase_state=phase_state,
     )
@@ -264,6 +280,22 @@ def render_window_html(
     )
 
 
+@dataclass(frozen=True)
+class FleetFigures:
+    """How the fleet was read (`metrics.fleet` of the findings document).
+
+    Attributes:
+        hosts_read: hosts whose series were read in full, None when the document does
+            not say (an older analyzer).
+        hosts_screened: hosts settled by screening in PromQL, series not read.
+        measured_curves: hosts with a measured power curve, None when not said.
+    """
+
+    hosts_read: int | None
+    hosts_screened: int
+    measured_curves: list[str] | None
+
+
 def render_fleet_html(
     *,
     source: str,
@@ -280,6 +312,9 @@ def render_fleet_html(
     metrics = document.get("metrics") or {}
     window = metrics.get("window") or {}
     hosts = sorted((metrics.get("hosts") or {}).keys())
+    fleet = metrics.get("fleet") or {}
+    read, screened = fleet.get("hosts_read"), fleet.get("hosts_screened")
+    curves = fleet.get("measured_curves")
     by_host: dict[str, list[str]] = {}
     for f in findings:
         host = str(f.get("device", "")).split("/")[0]
@@ -297,6 +332,11 @@ def render_fleet_html(
             window_end=window.get("end"),
             hosts=hosts,
             by_host=by_host,
+            fleet=FleetFigures(
+                read if isinstance(read, int) and isinstance(screened, int) else None,
+                screened if isinstance(read, int) and isinstance(screened, int) else 0,
+                [str(c) for c in curves] if isinstance(curves, list) else None,
+            ),
             findings=findings,
             actions=[f for f in findings if savings_point(f, "facility_kwh_per_year")][:3],
             total_kwh=total("facility_kwh_per_year"),

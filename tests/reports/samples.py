@@ -60,8 +60,8 @@ def _phase(
 
 def _phases() -> list[PhaseRecord]:
     cpu = [
-        (1.0, 95.0, 2400.0, {"achieved": 1.19, "valid": False,
-                             "invalid_reasons": ["achieved load 119% is off target 100%"]}),
+        (1.0, 95.0, 2400.0, {"achieved": 1.19, "valid": False, "invalid_reasons": [
+            "achieved load misses target by more than 5 points"]}),
         (0.75, 80.0, 1800.0, {}),
         (0.5, 66.0, 1200.0, {"disturbed": True, "foreign_cpu_share": 0.31}),
         (0.25, 52.0, 600.0, {}),
@@ -123,31 +123,47 @@ def run_sample(label: str | None = "nightly risk ladder") -> ReportData:
 
 
 def findings() -> list[Finding]:
-    """Three findings with savings and one without."""
+    """Three findings with savings and one without, in the analyzer's evidence shapes."""
+    gpu = {
+        "max_util": 0.0,
+        "mean_util": 0.0,
+        "mean_sm_active": 0.0,
+        "max_mem_used_bytes": 0.2 * 2**30,
+        "mean_power_w": 38.0,
+        "span_days": 7.0,
+    }
     return [
         Finding(
             "IDLE_GPU", "gpu:0", "warning",
-            "gpu:0 is idle 62% of the time at 62 W; release it or switch it to a low-power state.",
-            {"idle_share": 0.62, "idle_power_w": 62.0},
+            "gpu:0 is idle: no utilisation and under 1 GiB used in 7.0 days; release it to the "
+            "pool or power it down (332.9 kWh/yr IT).",
+            gpu, recommendation={"action": "release or power down"},
             savings=savings_from_power(Estimate(38.0, 30.0, 46.0), SITE), confidence="high",
             assumptions=("annualised from mean power x 8,760 h/yr",),
         ),
         Finding(
             "POOR_PROPORTIONALITY", "cpu:0", "info",
-            "risk on cpu:0 has EP 0.62: power falls little with load.",
-            {"workload": "risk", "ep": 0.62, "ipr": 0.40},
+            "the power model for cpu:0 (estimated:linear-tdp) gives EP 0.62 and IPR 0.40 under "
+            "risk: this restates the model, not the hardware; measure with RAPL or NVML before "
+            "acting.",
+            {"workload": "risk", "ep": 0.62, "ipr": 0.40, "dynamic_range": 0.6,
+             "provenance": "estimated:linear-tdp", "estimated": True},
             savings=savings_from_power(Estimate(9.0, 4.0, 14.0), SITE), confidence="low",
         ),
         Finding(
             "OVER_PROVISIONED_CPU", "host", "warning",
-            "host uses 6.1 of 40 cores at P95; 10 cores would serve it at 60% target utilisation.",
-            {"p95_busy_cores": 6.1, "needed_cores": 10, "provisioned_cores": 40},
+            "host uses 6.1 of 40 cores at P95 (production mode); 10 cores would serve it at 65% "
+            "target utilisation.",
+            {"p95_busy_cores": 6.1, "needed_cores": 6.1 / 0.65, "provisioned_cores": 40,
+             "mode": "production"},
+            recommendation={"cores": 10},
             savings=savings_from_power(Estimate(21.0, 12.0, 30.0), SITE), confidence="medium",
         ),
         Finding(
             "UNDERUSED_GPU", "gpu:0", "info",
-            "gpu:0 is underused: mean utilisation 31%, mean SM activity 22%.",
-            {"util_mean": 0.31},
+            "gpu:0 is underused: mean utilisation 31.0%, mean SM activity 22.0%; batch more work "
+            "onto it or move the job to a smaller GPU.",
+            {**gpu, "max_util": 0.9, "mean_util": 0.31, "mean_sm_active": 0.22},
         ),
     ]  # fmt: skip
 
@@ -186,5 +202,6 @@ def fleet_document() -> dict[str, Any]:
         "metrics": {
             "window": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-29T00:00:00Z"},
             "hosts": {"node-a:9100": {}, "node-b:9100": {}, "node-c:9100": {}},
+            "fleet": {"hosts_read": 2, "hosts_screened": 1, "measured_curves": ["node-a:9100"]},
         },
     }

@@ -1,0 +1,440 @@
+"""Finding sentences in the report's language, built from a finding's machine-readable fields.
+
+The analyzer's `message` is an English sentence and part of the JSON contract, so it is
+not translated by parsing it. A report in another language builds its own sentence per
+rule from the finding's `device`, `evidence`, `recommendation` and `savings`, with the
+report's number formatting (`reports.numbers`). Where a figure the sentence needs is
+missing from the evidence (an older analyzer, a hand-made document), the builder gives up
+and the report shows the rule's title, action and figures table instead: a sentence never
+carries a number the finding does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from profiler.analysis.ladder_data import STATED_TOLERANCE
+from profiler.model.errors import FinwattInputError
+from profiler.model.units import DAY_S, GIB, J_PER_KWH
+from reports import numbers
+from reports.i18n import N_, Language
+
+Fields = dict[str, str]
+Builder = Callable[[Mapping[str, Any], Language], tuple[str, Fields]]
+
+
+class MissingFigureError(FinwattInputError):
+    """A figure the sentence needs is not in the finding (caught here: the report falls back)."""
+
+
+def _num(mapping: Mapping[str, Any] | None, key: str) -> float:
+    value = (mapping or {}).get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or numbers.missing(value):
+        raise MissingFigureError(key)
+    return float(value)
+
+
+def _text(mapping: Mapping[str, Any] | None, key: str) -> str:
+    value = (mapping or {}).get(key)
+    if value is None or isinstance(value, dict | list):
+        raise MissingFigureError(key)
+    return str(value)
+
+
+def _count(value: float) -> str:
+    """Return a whole count (cores, hosts) with thousands separators: 64 -> "64"."""
+    return f"{round(value):,}"
+
+
+def _pct(share: float, decimals: int = 0) -> str:
+    return numbers.percent(share, decimals)
+
+
+def _gib(size_bytes: float) -> str:
+    gib = size_bytes / GIB
+    return f"{_count(gib) if gib >= 1 and gib == round(gib) else numbers.sig(gib)} GiB"
+
+
+def _it_kwh(f: Mapping[str, Any]) -> float | None:
+    point = ((f.get("savings") or {}).get("it_kwh_per_year") or {}).get("point")
+    return float(point) if isinstance(point, int | float) else None
+
+
+def _quantile_key(evidence: Mapping[str, Any], suffix: str) -> tuple[str, float]:
+    """Return ("P95", value) for an evidence key such as `p95_busy_cores` or `p99_5_...`."""
+    for key in evidence:
+        match = re.fullmatch(rf"p(\d+(?:_\d+)?)_{suffix}", key)
+        if match:
+            return f"P{match.group(1).replace('_', '.')}", _num(evidence, key)
+    raise MissingFigureError(suffix)
+
+
+def _idle_host(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    fields = {
+        "device": _text(f, "device"),
+        "p95": _pct(_num(ev, "p95_idle_test_util"), 1),
+        "recent": _pct(_num(ev, "max_recent_30min_mean_util"), 1),
+    }
+    kwh = _it_kwh(f)
+    if kwh is None:
+        return (
+            N_(
+                "%(device)s is idle: P95 of its 30-min peak CPU utilisation is %(p95)s and no "
+                "30-min mean of the last 3 days exceeds %(recent)s; shut it down or reclaim it."
+            ),
+            fields,
+        )
+    return (
+        N_(
+            "%(device)s is idle: P95 of its 30-min peak CPU utilisation is %(p95)s and no "
+            "30-min mean of the last 3 days exceeds %(recent)s; shut it down or reclaim it: "
+            "powering it off saves about %(energy)s of IT energy per year."
+        ),
+        {**fields, "energy": numbers.energy_kwh(kwh)},
+    )
+
+
+def _under_cpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    return (
+        N_(
+            "%(device)s runs hot: P99.5 of 5-min CPU use is %(busy)s of %(cores)s cores, "
+            "leaving under %(headroom)s headroom; add capacity or spread the load."
+        ),
+        {
+            "device": _text(f, "device"),
+            "busy": numbers.sig(_num(ev, "p99_5_busy_cores")),
+            "cores": _count(_num(ev, "provisioned_cores")),
+            "headroom": _pct(_num(ev, "headroom")),
+        },
+    )
+
+
+def _over_cpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    quantile, busy = _quantile_key(ev, "busy_cores")
+    needed = _num(ev, "needed_cores")
+    return (
+        N_(
+            "%(device)s uses %(busy)s of %(cores)s cores at %(quantile)s (%(mode)s mode); "
+            "%(size)s cores would serve it at %(target)s target utilisation."
+        ),
+        {
+            "device": _text(f, "device"),
+            "busy": numbers.sig(busy),
+            "cores": _count(_num(ev, "provisioned_cores")),
+            "quantile": quantile,
+            "mode": lang.gettext(_text(ev, "mode")),
+            "size": _count(_num(f.get("recommendation"), "cores")),
+            # needed = busy / target, so the target is the evidence's own ratio
+            "target": _pct(busy / needed) if needed else numbers.NA,
+        },
+    )
+
+
+def _over_mem(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    peak = _num(ev, "max_daily_peak_bytes")
+    return (
+        N_(
+            "%(device)s has %(installed)s of memory but its daily peak is %(peak)s; %(size)s "
+            "would do with a %(margin)s margin."
+        ),
+        {
+            "device": _text(f, "device"),
+            "installed": _gib(_num(ev, "installed_bytes")),
+            "peak": _gib(peak),
+            "size": _gib(_num(f.get("recommendation"), "mem_bytes")),
+            "margin": _pct(_num(ev, "needed_bytes") / peak - 1) if peak else numbers.NA,
+        },
+    )
+
+
+def _idle_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    fields = {"device": _text(f, "device"), "days": numbers.sig(_num(ev, "span_days"))}
+    kwh = _it_kwh(f)
+    if kwh is None:
+        return (
+            N_(
+                "%(device)s is idle: no utilisation and under 1 GiB used in %(days)s days; "
+                "release it to the pool or power it down."
+            ),
+            fields,
+        )
+    return (
+        N_(
+            "%(device)s is idle: no utilisation and under 1 GiB used in %(days)s days; "
+            "release it to the pool or power it down (%(energy)s of IT energy per year)."
+        ),
+        {**fields, "energy": numbers.energy_kwh(kwh)},
+    )
+
+
+def _allocated_idle_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    fields = {
+        "device": _text(f, "device"),
+        "mem": _gib(_num(ev, "max_mem_used_bytes")),
+        "days": numbers.sig(_num(ev, "span_days")),
+    }
+    kwh = _it_kwh(f)
+    if kwh is None:
+        return (
+            N_(
+                "%(device)s is held but idle: %(mem)s allocated, no utilisation in %(days)s "
+                "days; find and stop the process holding it."
+            ),
+            fields,
+        )
+    return (
+        N_(
+            "%(device)s is held but idle: %(mem)s allocated, no utilisation in %(days)s "
+            "days; find and stop the process holding it (%(energy)s of IT energy per year)."
+        ),
+        {**fields, "energy": numbers.energy_kwh(kwh)},
+    )
+
+
+def _share_or_na(ev: Mapping[str, Any], key: str, lang: Language) -> str:
+    if key not in ev:
+        raise MissingFigureError(key)
+    return lang.gettext(numbers.NA) if ev[key] is None else _pct(_num(ev, key), 1)
+
+
+def _underused_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    return (
+        N_(
+            "%(device)s is underused: mean utilisation %(util)s, mean SM activity %(sm)s; "
+            "batch more work onto it or move the job to a smaller GPU."
+        ),
+        {
+            "device": _text(f, "device"),
+            "util": _share_or_na(ev, "mean_util", lang),
+            "sm": _share_or_na(ev, "mean_sm_active", lang),
+        },
+    )
+
+
+def _share_candidate(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    sm = ev.get("mean_sm_active")
+    activity = _num(ev, "mean_sm_active" if sm is not None else "mean_util")
+    return (
+        N_(
+            "%(device)s does little (%(activity)s mean activity) in %(mem)s at most: a MIG "
+            "slice or a shared GPU would serve it."
+        ),
+        {
+            "device": _text(f, "device"),
+            "activity": _pct(activity, 1),
+            "mem": _gib(_num(ev, "max_mem_used_bytes")),
+        },
+    )
+
+
+def _poor_proportionality(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    estimated = ev.get("estimated")
+    if not isinstance(estimated, bool):
+        raise MissingFigureError("estimated")
+    fields = {
+        "device": _text(f, "device"),
+        "workload": _text(ev, "workload"),
+        "ep": numbers.sig(_num(ev, "ep")),
+    }
+    if estimated:
+        return (
+            N_(
+                "the power model for %(device)s (%(provenance)s) gives EP %(ep)s and IPR "
+                "%(ipr)s under %(workload)s: this restates the model, not the hardware; "
+                "measure with RAPL or NVML before acting."
+            ),
+            {**fields, "ipr": numbers.sig(_num(ev, "ipr")), "provenance": _text(ev, "provenance")},
+        )
+    return (
+        N_(
+            "%(device)s is poorly energy-proportional under %(workload)s: EP %(ep)s, idle "
+            "draws %(ipr)s of peak power; consolidate load onto fewer, busier machines or "
+            "enable deeper idle states."
+        ),
+        {**fields, "ipr": _pct(_num(ev, "ipr"))},
+    )
+
+
+def _low_efficiency(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    return (
+        N_(
+            "at its observed mean load of %(load)s this host does %(workload)s at %(rel_eff)s "
+            "of its peak efficiency (units/J); consolidate work to run it busier or "
+            "power-cap it."
+        ),
+        {
+            "load": _pct(_num(ev, "observed_mean_util")),
+            "workload": _text(ev, "workload"),
+            "rel_eff": _pct(_num(ev, "rel_eff")),
+        },
+    )
+
+
+def _better_placement(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    return (
+        N_(
+            "%(workload)s does %(ratio)s\u00d7 the work per joule on %(other)s as on %(device)s at "
+            "%(load)s load; run it on %(other)s."
+        ),
+        {
+            "workload": _text(ev, "workload"),
+            "ratio": numbers.sig(_num(ev, "ratio")),
+            "other": _text(ev, "other_device"),
+            "device": _text(f, "device"),
+            "load": _pct(_num(ev, "target_load")),
+        },
+    )
+
+
+def _consolidate(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    rec = f.get("recommendation")
+    quantile, util = _quantile_key(ev, "group_util")
+    hosts = ev.get("hosts")
+    if not isinstance(hosts, list):
+        raise MissingFigureError("hosts")
+    return (
+        N_(
+            "%(n)s similar hosts (%(hosts)s) together use %(util)s of their capacity at "
+            "%(quantile)s; %(m)s of them would carry the load at %(target)s target "
+            "utilisation, so %(free)s can be freed."
+        ),
+        {
+            "n": _count(_num(ev, "n_hosts")),
+            "hosts": ", ".join(str(h) for h in hosts),
+            "util": _pct(util, 1),
+            "quantile": quantile,
+            "m": _count(_num(rec, "hosts")),
+            "target": _pct(_num(ev, "target_util")),
+            "free": _count(_num(rec, "free_hosts")),
+        },
+    )
+
+
+def _fleet_idle(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    by_host = ev.get("idle_energy_j_by_host")
+    if not isinstance(by_host, dict):
+        raise MissingFigureError("idle_energy_j_by_host")
+    return (
+        N_(
+            "%(n)s host(s) drew %(energy)s while idle in the window, about %(year)s of IT "
+            "energy per year; see the IDLE_HOST and consolidation findings for what to "
+            "switch off."
+        ),
+        {
+            "n": _count(len(by_host)),
+            "energy": numbers.energy_kwh(_num(ev, "idle_energy_j") / J_PER_KWH),
+            "year": numbers.energy_kwh(_num(ev, "idle_it_kwh_per_year")),
+        },
+    )
+
+
+def _insufficient(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    ev = f.get("evidence") or {}
+    text = lang.gettext(
+        N_(
+            "%(device)s: %(days)s days and %(hours)s h of data, below the %(need_days)s days "
+            "and %(need_hours)s h needed for idle and right-sizing findings; keep monitoring."
+        )
+    ) % {
+        "device": _text(f, "device"),
+        "days": numbers.sig(_num(ev, "span_s") / DAY_S),
+        "hours": numbers.sig(_num(ev, "valid_hours")),
+        "need_days": numbers.sig(_num(ev, "required_span_s") / DAY_S),
+        "need_hours": numbers.sig(_num(ev, "required_hours")),
+    }
+    indicative = ev.get("indicative") or {}
+    if numbers.missing(indicative.get("idle_share")):
+        return "%(text)s", {"text": text}
+    share = _pct(_num(indicative, "idle_share"))
+    if numbers.missing(indicative.get("idle_energy_j")):
+        extra = lang.gettext(
+            N_("Indicative only, not a recommendation: idle in %(share)s of minutes.")
+        ) % {"share": share}
+    else:
+        extra = lang.gettext(
+            N_(
+                "Indicative only, not a recommendation: idle in %(share)s of minutes, "
+                "%(energy)s drawn while idle."
+            )
+        ) % {"share": share, "energy": numbers.energy_j(_num(indicative, "idle_energy_j"))}
+    return "%(text)s%(gap)s%(extra)s", {"text": text, "gap": _gap(lang), "extra": extra}
+
+
+def _gap(lang: Language) -> str:
+    """What separates two sentences: nothing after a CJK full stop, a space otherwise."""
+    return "" if lang.is_cjk else " "
+
+
+def _stated(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    stated = (f.get("evidence") or {}).get("stated_figures")
+    if not isinstance(stated, list) or not stated or not isinstance(stated[0], dict):
+        raise MissingFigureError("stated_figures")
+    first = stated[0]
+    return (
+        N_(
+            "%(n)s figure(s) stated by the run differ from its samples by more than "
+            "%(tolerance)s (e.g. %(workload)s at %(load)s: %(figure)s %(stated)s stated, "
+            "%(seen)s from samples); the samples' figures are used."
+        ),
+        {
+            "n": _count(len(stated)),
+            "tolerance": _pct(STATED_TOLERANCE),
+            "workload": _text(first, "workload"),
+            "load": _pct(_num(first, "target_load")),
+            "figure": _text(first, "figure"),
+            "stated": numbers.sig(_num(first, "stated"), 4),
+            "seen": numbers.sig(_num(first, "from_samples"), 4),
+        },
+    )
+
+
+BUILDERS: dict[str, Builder] = {
+    "IDLE_HOST": _idle_host,
+    "UNDER_PROVISIONED_CPU": _under_cpu,
+    "OVER_PROVISIONED_CPU": _over_cpu,
+    "OVER_PROVISIONED_MEM": _over_mem,
+    "IDLE_GPU": _idle_gpu,
+    "ALLOCATED_IDLE_GPU": _allocated_idle_gpu,
+    "UNDERUSED_GPU": _underused_gpu,
+    "MIG_OR_SHARE_CANDIDATE": _share_candidate,
+    "POOR_PROPORTIONALITY": _poor_proportionality,
+    "LOW_EFFICIENCY_HOST": _low_efficiency,
+    "BETTER_PLACEMENT": _better_placement,
+    "CONSOLIDATE_HOSTS": _consolidate,
+    "FLEET_IDLE_ENERGY": _fleet_idle,
+    "INSUFFICIENT_DATA": _insufficient,
+    "STATED_FIGURES_DISAGREE": _stated,
+}
+"""Rule id -> the builder of its sentence (one per rule the analyzer emits)."""
+
+
+def finding_sentence(finding: Mapping[str, Any], lang: Language) -> str | None:
+    """Return the finding's sentence in `lang`, None when its evidence lacks a figure.
+
+    Args:
+        finding: one finding in design.md's JSON shape.
+        lang: the report language (English callers show the analyzer's message instead).
+    """
+    builder = BUILDERS.get(str(finding.get("rule", "")))
+    if builder is None:
+        return None
+    try:
+        message, fields = builder(finding, lang)
+    except MissingFigureError:
+        return None
+    return lang.gettext(message) % fields
