@@ -8,8 +8,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from profiler.analysis.trend import DayEnergy, TrendSeries
-from profiler.model.units import DAY_S, J_PER_KWH
-from profiler.model.units import epoch_s as _epoch_s
+from profiler.model.units import DAY_S, J_PER_KWH, epoch_s
 from reports.chart_style import SAVING, VALID, plain_axis, style, to_data_uri
 from reports.i18n import Language
 from reports.numbers import sig
@@ -61,11 +60,11 @@ def trend_chart(series: Sequence[TrendSeries], lang: Language) -> str | None:
     drawable = [s for s in series if s.points]
     if not drawable:
         return None
-    first = min(_epoch_s(p.started) for s in drawable for p in s.points)
+    first = min(epoch_s(p.started) for s in drawable for p in s.points)
     with plt.rc_context(style(lang)):
         fig, ax = plt.subplots(figsize=(7.0, 3.0))
         for s in drawable:
-            x = [(_epoch_s(p.started) - first) / DAY_S for p in s.points]
+            x = [(epoch_s(p.started) - first) / DAY_S for p in s.points]
             y = [p.units_per_j for p in s.points]
             ax.plot(x, y, marker="o", label=f"{s.workload} · {s.device} ({s.host})")
             flagged = [i for i, p in enumerate(s.points) if p.regression]

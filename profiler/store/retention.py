@@ -22,8 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from profiler.model.units import DAY_S
-from profiler.model.units import epoch_to_iso as _iso
+from profiler.model.units import DAY_S, epoch_to_iso
 from profiler.store.database import Store
 from profiler.store.rollup import MINUTE_S
 from profiler.store.schema import SCHEMA_VERSION
@@ -114,7 +113,9 @@ def prune(
                 rollups_deleted += store.delete_minutes_before(run.id, rollup_end)
             if raw_deleted + rollups_deleted > before:
                 pruned.append(run.id)
-    return PruneResult(raw_deleted, rollups_deleted, _iso(raw_cutoff), _iso(rollup_cutoff), pruned)
+    return PruneResult(
+        raw_deleted, rollups_deleted, epoch_to_iso(raw_cutoff), epoch_to_iso(rollup_cutoff), pruned
+    )
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class DbStats:
 
 
 def _extreme(values: list[float], pick: Callable[[list[float]], float]) -> str | None:
-    return _iso(pick(values)) if values else None
+    return epoch_to_iso(pick(values)) if values else None
 
 
 def db_stats(store_path: Path) -> DbStats:

@@ -29,12 +29,12 @@ from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.savings import Site
 from profiler.analysis.series import concatenate, device_series, minute_series
 from profiler.analysis.thresholds import Thresholds
-from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.series import FIELDS, DeviceSeries
-from profiler.model.units import epoch_to_iso as iso_utc
+from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
 
 MONITORING_KINDS = ("monitor", "scheduled")
@@ -113,20 +113,6 @@ class AnalyzeResult:
             "end": self.window_end,
         }
         return document
-
-
-def spec_of(record: DeviceRecord) -> DeviceInfo:
-    """Return the analyzer's view of a stored device."""
-    info = record.info
-    return DeviceInfo(
-        device_id=info.device_id,
-        kind=info.kind,
-        logical_cores=info.logical_cores,
-        mem_total_bytes=info.mem_total_bytes,
-        power_limit_w=info.power_limit_w,
-        provenance=info.provenance,
-        details=dict(info.details),
-    )
 
 
 def choose_source(
@@ -221,9 +207,7 @@ def load_run(
     """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
     records = store.devices(run.id)
     chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
-    return [
-        load_device(store, run.id, spec_of(d), offset_s=offset_s, source=chosen) for d in records
-    ]
+    return [load_device(store, run.id, d.info, offset_s=offset_s, source=chosen) for d in records]
 
 
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
@@ -351,7 +335,7 @@ def analyze_since(
             series = load_device(
                 store,
                 run.id,
-                spec_of(record),
+                record.info,
                 offset_s=offset,
                 min_t=start - offset,
                 source=chosen,
@@ -365,7 +349,9 @@ def analyze_since(
         concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()
     ]
     assessment = assess_usage(merged, site, thresholds, ladder=_cpu_ladder(store, host))
-    return AnalyzeResult(None, assessment, [r.id for r in runs], iso_utc(start), iso_utc(end))
+    return AnalyzeResult(
+        None, assessment, [r.id for r in runs], epoch_to_iso(start), epoch_to_iso(end)
+    )
 
 
 def _arrays(s: DeviceSeries) -> tuple[Any, ...]:

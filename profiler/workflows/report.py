@@ -23,7 +23,7 @@ from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunRecord
-from profiler.model.units import epoch_s as _epoch
+from profiler.model.units import epoch_s
 from profiler.store.database import Store
 from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
 from profiler.workflows.trend import gather_trend, runs_in_window
@@ -194,7 +194,7 @@ def report_window(
         assessment, assumptions = None, site.assumptions()
     else:
         assessment, assumptions = result.assessment, result.assessment.assumptions
-    start, end = _epoch(trend.window_start), _epoch(trend.window_end)
+    start, end = epoch_s(trend.window_start), epoch_s(trend.window_end)
     html = render_window_html(
         host=shown_host,
         runs=runs_in_window(store, start, end, shown_host),

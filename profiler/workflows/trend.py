@@ -20,7 +20,7 @@ from profiler.analysis.trend import (
 )
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
-from profiler.model.units import epoch_to_iso as _iso
+from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
 from profiler.workflows.analyze import is_profiling_run
 
@@ -99,8 +99,8 @@ def gather_trend(
             found.extend(observations(store, run))
         traces.extend(energy_traces(store, run))
     return Trend(
-        _iso(start),
-        _iso(end),
+        epoch_to_iso(start),
+        epoch_to_iso(end),
         len(runs),
         compute_series(found),
         daily_energy(traces, start, end),
