@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from profiler.analysis.profile import LadderSummary, summarise_ladders
+from profiler.analysis.reconcile import WALL_KINDS, Reconciliation, reconcile
+from profiler.analysis.series import device_series
 from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.model.device import DeviceRecord
 from profiler.model.provenance import is_estimate
@@ -74,6 +76,8 @@ class ReportData:
     Attributes:
         notes: what the report lacks (status, phases, samples, pruned raw samples), one
             translatable sentence each (`missing` gives them in English).
+        reconciliation: wall power vs its parts, where a `node` device measured it.
+        inventory: what the run ran on (kernel, microcode, firmware...), where stored.
     """
 
     run: RunRecord
@@ -85,6 +89,8 @@ class ReportData:
     quality: list[DataQuality]
     duration_s: float | None
     notes: list[Note] = field(default_factory=list)
+    reconciliation: Reconciliation | None = None
+    inventory: dict[str, str | None] | None = None
 
     @property
     def missing(self) -> list[str]:
@@ -93,8 +99,12 @@ class ReportData:
 
     @property
     def total_energy_j(self) -> float | None:
-        """Energy of every device with a power figure (packages, DRAM, GPUs), in J."""
-        figures = [d.energy_j for d in self.device_summaries if d.energy_j is not None]
+        """Energy of every device with a power figure (packages, DRAM, GPUs), in J.
+
+        Wall power (`node`) is the server's whole draw, parts included: it is shown in the
+        reconciliation, never added to the parts.
+        """
+        figures = [d.energy_j for d in self._counted if d.energy_j is not None]
         return sum(figures) if figures else None
 
     @property
@@ -112,6 +122,13 @@ class ReportData:
         return energy / (self.duration_s / HOUR_S) * HOURS_PER_YEAR
 
     @property
+    def _counted(self) -> list[DeviceSummary]:
+        """The device summaries whose energy the totals add (not the wall's)."""
+        return [
+            d for d in self.device_summaries if d.energy_j is not None and d.kind not in WALL_KINDS
+        ]
+
+    @property
     def estimated(self) -> bool:
         """True when any device counted in the total has modelled power."""
         return any(is_estimate(p) for p in self.energy_provenance)
@@ -119,7 +136,7 @@ class ReportData:
     @property
     def verdict(self) -> Verdict:
         """Page one's data-quality verdict."""
-        counted = [d for d in self.device_summaries if d.energy_j is not None]
+        counted = self._counted
         total = sum(d.energy_j or 0.0 for d in counted)
         measured = sum(d.energy_j or 0.0 for d in counted if not is_estimate(d.provenance))
         expected = (self.duration_s or 0.0) / (self.run.interval_s or 1.0)
@@ -135,9 +152,7 @@ class ReportData:
     @property
     def energy_provenance(self) -> list[str]:
         """Distinct provenances of the devices counted in the total."""
-        return sorted(
-            {d.provenance for d in self.device_summaries if d.energy_j is not None and d.provenance}
-        )
+        return sorted({d.provenance for d in self._counted if d.provenance})
 
 
 def phase_state(phase: PhaseRecord) -> PhaseState:
@@ -282,12 +297,28 @@ def _missing(
     return missing
 
 
+def _reconciliation(
+    devices: Sequence[DeviceRecord], columns: Mapping[str, Columns]
+) -> Reconciliation | None:
+    """Wall power vs its parts, None without a wall (`node`) device."""
+    if not any(d.info.kind in WALL_KINDS for d in devices):
+        return None
+    series = []
+    for d in devices:
+        cols = columns[d.info.device_id]
+        series.append(
+            device_series(d.info, cols["t"], power_w=cols["power_w"], energy_j=cols["energy_j"])
+        )
+    return reconcile(series)
+
+
 def report_data(
     run: RunRecord,
     devices: Sequence[DeviceRecord],
     phases: Sequence[PhaseRecord],
     columns: Mapping[str, Columns],
     pruned: Sequence[str] = (),
+    inventory: Mapping[str, str | None] | None = None,
 ) -> ReportData:
     """Build a run's `ReportData` from its records and each device's sample columns.
 
@@ -298,6 +329,7 @@ def report_data(
         columns: device id -> that device's samples (a device without an entry has none).
         pruned: ids of the devices whose columns are 1-minute rollups because retention
             pruned their raw samples.
+        inventory: the run's stored inventory (`Store.inventory`), None when it has none.
     """
     timelines: list[Timeline] = []
     quality: list[DataQuality] = []
@@ -318,4 +350,6 @@ def report_data(
         quality=quality,
         duration_s=run.duration_s,
         notes=_missing(run, phases, sum(q.samples for q in quality), pruned),
+        reconciliation=_reconciliation(devices, columns),
+        inventory=dict(inventory) if inventory else None,
     )

@@ -79,6 +79,15 @@ PATTERNS = (
     N_("no host power curve (no ladder, no CPU power limit): savings not computed"),
     N_("needed = max daily peak x 1.15 (Kubernetes VPA margin)"),
     N_("memory power is not modelled: no energy savings claimed"),
+    N_(
+        "savings %(provenance)s: %(gib)s GiB removed x %(point)s W/GB (Cloud Carbon Footprint); "
+        "low %(low)s W/GB (Green Algorithms), high %(high)s W/GB (CodeCarbon's 5 W per DIMM, "
+        "8 GB DIMMs); docs/analyzer.md"
+    ),
+    N_(
+        "savings assume the removed modules draw their power all year (idle DRAM still "
+        "refreshes); no memory power was measured"
+    ),
     # GPU rules (profiler/analysis/gpu_rules.py)
     N_("SM activity not available: GPU utilisation used instead"),
     N_("idle energy: the GPU's mean power over a window in which it was idle throughout"),

@@ -24,7 +24,7 @@ from profiler.analysis.trend import REGRESSION_DROP, Trend
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.units import HOURS_PER_YEAR, J_PER_KWH, epoch_s
-from reports import charts, charts_summary, numbers
+from reports import charts, charts_reconcile, charts_summary, numbers
 from reports.chart_style import chart_language
 from reports.data import ReportData, phase_state
 from reports.finding_text import finding_text
@@ -197,6 +197,11 @@ def render_html(
             (tl, charts.timeline_chart(tl, data.phases, drawn)) for tl in data.timelines
         ],
         invalid_phases=[p for p in data.phases if phase_state(p) != "valid"],
+        reconciliation_chart=(
+            charts_reconcile.reconciliation_chart(data.reconciliation, drawn)
+            if data.reconciliation
+            else None
+        ),
     )
 
 

@@ -39,6 +39,7 @@ from profiler.analysis.ladder_rules import (
     poor_proportionality,
 )
 from profiler.analysis.profile import LadderSummary, summarise_ladders
+from profiler.analysis.reconcile import reconcile, wall_idle_power
 from profiler.analysis.savings import Estimate, Site
 from profiler.analysis.series import HOLD_INTERVALS
 from profiler.analysis.thresholds import Thresholds
@@ -268,12 +269,15 @@ class _Window:
         usage: device id -> usage statistics.
         power_devices: CPU package and DRAM devices with power figures.
         notes: assumption lines every finding of the window carries.
+        wall: the server's measured wall power less its GPUs', where a `node` device
+            measured it: host-level savings use it first (issue 16).
     """
 
     origin: float
     usage: dict[str, UsageStats]
     power_devices: list[DeviceSeries]
     notes: tuple[str, ...]
+    wall: IdlePower | None = None
 
 
 def _ladder_curve(ladder: LadderSummary | None) -> PowerCurve | None:
@@ -320,7 +324,7 @@ def _rightsizing_findings(
     if host.spec.mem_total_bytes:
         _keep(
             findings,
-            over_provisioned_mem(stats, host.spec.mem_total_bytes, usage_only, thresholds),
+            over_provisioned_mem(stats, host.spec.mem_total_bytes, usage_only, thresholds, site),
         )
     return findings
 
@@ -355,7 +359,7 @@ def _host_findings(
             sm_mean = gpu_stats.sm_mean
             activity[g.spec.device_id] = sm_mean if sm_mean is not None else gpu_stats.util_mean
         curve = _ladder_curve(ladder)
-        idle_power = _idle_power(window.power_devices, curve, thresholds)
+        idle_power = window.wall or _idle_power(window.power_devices, curve, thresholds)
         _keep(findings, idle_host(stats, activity, idle_power, site, host_quality, thresholds))
         findings.extend(
             _rightsizing_findings(host, stats, window, curve, host_quality, site, thresholds)
@@ -430,7 +434,10 @@ def assess_usage(
         )
     )
     power_devices = [s for s in present if s.spec.kind in ("cpu", "dram") and s.spec.provenance]
-    window = _Window(origin, usage, power_devices, notes)
+    window = _Window(origin, usage, power_devices, notes, wall_idle_power(present))
+    balance = reconcile(present)
+    if balance is not None:
+        metrics["reconciliation"] = balance.as_dict()
     gpus = [s for s in present if s.spec.kind == "gpu"]
     findings: list[Finding] = []
     host = _host_subject(present)

@@ -7,6 +7,7 @@ logical cores / logical cores). Thresholds and their sources are in `thresholds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -15,9 +16,12 @@ from profiler.analysis.confidence import Quality
 from profiler.analysis.curve import PowerCurve
 from profiler.analysis.findings import Finding
 from profiler.analysis.savings import (
+    DRAM_PROVENANCE,
+    DRAM_W_PER_GB,
     Estimate,
     Site,
     consolidation_saving_w,
+    dram_saving_w,
     savings_from_power,
 )
 from profiler.analysis.stats import nearest_rank
@@ -231,11 +235,18 @@ def over_provisioned_cpu(
 
 
 def over_provisioned_mem(
-    host: UsageStats, installed_bytes: int, quality: Quality, thresholds: Thresholds
+    host: UsageStats,
+    installed_bytes: int,
+    quality: Quality,
+    thresholds: Thresholds,
+    site: Site | None = None,
 ) -> Finding | None:
     """OVER_PROVISIONED_MEM (Kubernetes VPA margin): installed >= 2 x next size >= needed.
 
-    needed = max of the daily peaks of memory used x 1.15, over at least 8 days.
+    needed = max of the daily peaks of memory used x 1.15, over at least 8 days. With a
+    `site`, savings are the labelled estimate `estimated:dram-per-gb`: the DRAM no longer
+    installed (installed - recommended) x published per-GB power (`DRAM_W_PER_GB`), at
+    confidence low whatever the history (memory power is never measured here).
     """
     peaks = host.daily_mem_peaks_bytes
     if peaks.size < thresholds.mem_min_days or host.span_s < thresholds.mem_min_days * DAY_S:
@@ -245,6 +256,24 @@ def over_provisioned_mem(
     if not fitting or below(installed_bytes, thresholds.mem_flag_ratio * fitting[0]):
         return None
     size = fitting[0]
+    freed_gib = (installed_bytes - size) / GIB
+    savings = None
+    if site is None:
+        confidence = quality.tier(with_savings=False)
+        notes = ["memory power is not modelled: no energy savings claimed"]
+    else:
+        savings = savings_from_power(dram_saving_w(freed_gib), site)
+        # a per-GB coefficient is a model, never a measurement: tier low (section 7)
+        confidence = dataclasses.replace(quality, power="low").tier(with_savings=True)
+        w = DRAM_W_PER_GB
+        notes = [
+            f"savings {DRAM_PROVENANCE}: {freed_gib:.0f} GiB removed x {w.point:g} W/GB "
+            f"(Cloud Carbon Footprint); low {w.low:g} W/GB (Green Algorithms), high "
+            f"{w.high:g} W/GB (CodeCarbon's 5 W per DIMM, 8 GB DIMMs); docs/analyzer.md",
+            "savings assume the removed modules draw their power all year (idle DRAM still "
+            "refreshes); no memory power was measured",
+            *site.assumptions(),
+        ]
     return Finding(
         rule="OVER_PROVISIONED_MEM",
         device=host.device_id,
@@ -261,11 +290,11 @@ def over_provisioned_mem(
             "days": int(peaks.size),
         },
         recommendation={"mem_bytes": size},
-        savings=None,
-        confidence=quality.tier(with_savings=False),
+        savings=savings,
+        confidence=confidence,
         assumptions=(
             *quality.notes,
             "needed = max daily peak x 1.15 (Kubernetes VPA margin)",
-            "memory power is not modelled: no energy savings claimed",
+            *notes,
         ),
     )

@@ -139,6 +139,26 @@ def savings_from_power(power_w: Estimate, site: Site) -> Savings:
     )
 
 
+DRAM_PROVENANCE = "estimated:dram-per-gb"
+"""Provenance of memory savings: installed-memory power from published per-GB figures."""
+
+DRAM_W_PER_GB = Estimate(point=0.392, low=0.3725, high=0.625)
+"""Power of installed DRAM in watts per GB (docs/analyzer.md, "Memory savings").
+
+point: Cloud Carbon Footprint's memory coefficient, 0.000392 kWh per GB-hour
+(`MEMORY_COEFFICIENT` in cloud-carbon-footprint's provider constants); low: Green
+Algorithms' `memoryPower` 0.3725 W/GB (green-algorithms-tool data/v2.2/referenceValues.csv);
+high: CodeCarbon's 5 W per x86 DIMM (`RAM_SLOT_POWER_X86`, codecarbon/external/ram.py)
+over 8 GB DIMMs (0.625 W/GB; the module size is finwatt's assumption: CodeCarbon's own
+heuristic takes 16 GB as 2 x 8 GB). A GB here is the GiB module capacities are sold in.
+"""
+
+
+def dram_saving_w(freed_gib: float) -> Estimate:
+    """Return the watts no longer drawn by `freed_gib` GiB of removed DRAM (point, low, high)."""
+    return DRAM_W_PER_GB.scaled(max(0.0, freed_gib))
+
+
 def consolidated_hosts(n_hosts: int, p95_util: float, target: float, min_hosts: int = 1) -> int:
     """Return M = max(min_hosts, ceil(N x P95_u / target)) (methodology section 6)."""
     return max(min_hosts, math.ceil(n_hosts * p95_util / target - 1e-9))

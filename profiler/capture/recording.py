@@ -7,16 +7,25 @@ most a second behind, tracks device health, and closes the run with its final st
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from profiler.capture.sampler import Sampler, TickSink
 from profiler.model.device import DeviceStatus
+from profiler.model.errors import FinwattRuntimeError
 from profiler.model.samples import SampleRow, Tick
+from profiler.model.units import epoch_to_iso
 from profiler.sensors.probe import SensorSet
-from profiler.store import SampleWriter, Store
+from profiler.store import SampleWriter, Store, StoreError
+from profiler.store.failure_notes import leave_note
+from profiler.store.opening import describe
+
+
+class RecordingFailedError(FinwattRuntimeError):
+    """Storing the recording's samples failed (e.g. a full disk); the run ends `failed`."""
 
 
 class Recording:
@@ -56,8 +65,15 @@ class Recording:
             self.run = store.create_run(
                 kind, label=label, config=config or {}, interval_s=interval_s
             )
-            store.add_devices(self.run.id, sensors.devices)
-        self.writer = SampleWriter(db_path, self.run.id)
+            try:
+                store.add_devices(self.run.id, sensors.devices)
+                if sensors.inventory:
+                    store.add_inventory(self.run.id, sensors.inventory)
+            except (sqlite3.Error, StoreError) as err:
+                sensors.close()
+                self._abandon(store, err)
+        self._on_failure: list[Callable[[], None]] = []
+        self.writer = SampleWriter(db_path, self.run.id, on_failure=self._writer_failed)
         self.sampler = sampler_factory(
             sensors.families,
             sensors.family_devices,
@@ -65,6 +81,19 @@ class Recording:
             [self._record, *sinks],
         )
         self.status = "running"
+
+    def _abandon(self, store: Store, err: sqlite3.Error | StoreError) -> NoReturn:
+        """The run was created but its devices could not be stored: close it `failed`."""
+        reason = (
+            f"storing the devices: {describe(err, self.db_path)}"
+            if isinstance(err, sqlite3.Error)
+            else str(err)
+        )
+        try:
+            store.finish_run(self.run.id, "failed", ended=self.run.started_iso, reason=reason)
+        except (sqlite3.Error, StoreError):
+            leave_note(self.db_path, self.run.id, reason, self.run.started_iso)
+        raise RecordingFailedError(f"run {self.run.id} could not start: {reason}") from err
 
     @property
     def run_id(self) -> str:
@@ -79,6 +108,28 @@ class Recording:
                 reason = None if reading.status is DeviceStatus.OK else _reason(reading.status)
                 self.writer.put_status(device_id, reading.status.value, reason)
 
+    def when_failed(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from the writer's thread) if storing samples fails.
+
+        `monitor` passes its stop event's `set`, so the first failed write ends the wait.
+        """
+        self._on_failure.append(callback)
+        if self.writer.failed.is_set():
+            callback()
+
+    def _writer_failed(self) -> None:
+        for callback in self._on_failure:
+            callback()
+
+    def raise_if_failed(self) -> None:
+        """Stop the recording and raise if storing samples has failed.
+
+        Raises:
+            RecordingFailedError: the writer stopped (the run is then stored `failed`).
+        """
+        if self.writer.failed.is_set():
+            self.stop("failed")
+
     def start(self) -> Recording:
         """Start sampling; returns self."""
         self.sampler.start()
@@ -87,7 +138,12 @@ class Recording:
     def stop(self, status: str = "complete") -> None:
         """Stop sampling, flush every sample, and close the run with `status`.
 
-        Idempotent: a second call does nothing.
+        When storing samples failed (a full disk), the run is closed `failed` instead, with
+        the reason and the time of its last stored sample, and `RecordingFailedError` is
+        raised. Idempotent: a second call does nothing.
+
+        Raises:
+            RecordingFailedError: storing samples failed.
         """
         if self.status != "running":
             return
@@ -97,10 +153,46 @@ class Recording:
         finally:
             try:
                 self.writer.close()
+            except StoreError:
+                pass  # the writer's error is handled below, with the run's status
             finally:
                 self.sensors.close()
-                with Store(self.db_path) as store:
-                    store.finish_run(self.run.id, status, missed_ticks=self.sampler.missed_ticks)
+                self._close_run(status)
+
+    def _close_run(self, status: str) -> None:
+        """Store the run's final status; when samples could not be stored, `failed` and why."""
+        if self.writer.error is None:
+            with Store(self.db_path) as store:
+                store.finish_run(self.run.id, status, missed_ticks=self.sampler.missed_ticks)
+            return
+        self.status = "failed"
+        reason = self.writer.describe_error()
+        last_t = self.writer.last_stored_t
+        ended = epoch_to_iso(self.run.started.timestamp() + (last_t or 0.0), "milliseconds")
+        stored = f"samples up to t={last_t:.1f} s kept" if last_t is not None else "no samples"
+        try:
+            with Store(self.db_path) as store:
+                store.finish_run(
+                    self.run.id,
+                    "failed",
+                    ended=ended,
+                    missed_ticks=self.sampler.missed_ticks,
+                    reason=reason,
+                )
+        except (StoreError, sqlite3.Error) as err:
+            noted = leave_note(self.db_path, self.run.id, reason, ended)
+            raise RecordingFailedError(
+                f"run {self.run.id} stopped: {reason}; {stored}; marking it failed also "
+                f"failed ({err}); "
+                + (
+                    "the next finwatt command on this database marks it failed"
+                    if noted
+                    else "the next finwatt command on this database marks it interrupted"
+                )
+            ) from self.writer.error
+        raise RecordingFailedError(
+            f"run {self.run.id} stopped and is stored failed: {reason}; {stored}"
+        ) from self.writer.error
 
     def __enter__(self) -> Recording:
         return self.start()

@@ -35,6 +35,14 @@ class LockHeldError(FinwattRuntimeError):
     """The lock is held by another process; the message names the holder."""
 
 
+class LockFileError(LockHeldError):
+    """The lock file cannot be used (a directory, no permission); the message says why.
+
+    A `LockHeldError`: whoever waits for the lock (`finwatt run`, a scheduled profile)
+    cannot take it either way and says so in one line.
+    """
+
+
 def run_lock_path(db_path: Path) -> Path:
     """Return the run lock of the database at `db_path` (`<db>.lock`)."""
     return db_path.with_name(db_path.name + ".lock")
@@ -48,19 +56,17 @@ def scheduler_lock_path(db_path: Path) -> Path:
 def describe_holder(path: Path) -> str:
     """Return who holds the lock at `path`, as written by the holder, in one phrase."""
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError:
-        text = ""
-    try:
+        with path.open("rb") as handle:
+            text = handle.read(4096).decode("utf-8").strip()
         info = json.loads(text) if text else {}
-    except json.JSONDecodeError:
+    except (OSError, ValueError):  # unreadable, not UTF-8 or not JSON: junk bytes
         info = {}
     if not isinstance(info, dict) or "pid" not in info:
         return "another finwatt process (it has not written its name yet)"
-    return (
-        f"{info.get('what', 'finwatt')} (pid {info['pid']} on {info.get('host', '?')}, "
-        f"since {info.get('since', '?')})"
-    )
+    # The holder's own words: shown escaped, a junk line cannot reach the terminal raw.
+    fields = {key: ascii(str(info.get(key, "?")))[1:-1][:80] for key in ("pid", "host", "since")}
+    what = ascii(str(info.get("what", "finwatt")))[1:-1][:80]
+    return f"{what} (pid {fields['pid']} on {fields['host']}, since {fields['since']})"
 
 
 class FileLock:
@@ -86,9 +92,7 @@ class FileLock:
         """Take the lock if free; returns False (holding nothing) if another holds it."""
         if self._file is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # "a+": never truncate before holding the lock, or the holder's line is lost
-        handle = self.path.open("a+", encoding="utf-8")
+        handle = self._open()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -97,17 +101,41 @@ class FileLock:
         except OSError:
             handle.close()
             raise
-        handle.truncate(0)
         holder = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "what": self.what,
             "since": iso_z(datetime.now(UTC)),
         }
-        handle.write(json.dumps(holder) + "\n")
-        handle.flush()
+        try:
+            handle.truncate(0)
+            handle.write(json.dumps(holder) + "\n")
+            handle.flush()
+        except OSError:
+            pass  # the line only names the holder; a full disk must not refuse the lock
         self._file = handle
         return True
+
+    def _open(self) -> IO[str]:
+        """Open the lock file for appending (created if missing).
+
+        Raises:
+            LockFileError: the path is a directory or cannot be opened.
+        """
+        if self.path.is_dir():
+            raise LockFileError(
+                f"{self.path} is a directory, not a lock file; remove it "
+                f"(rmdir {self.path}) and retry"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # "a+": never truncate before holding the lock, or the holder's line is lost
+            return self.path.open("a+", encoding="utf-8")
+        except OSError as err:
+            raise LockFileError(
+                f"cannot open the lock file {self.path}: {err.strerror or err}; "
+                "fix its permissions or remove it"
+            ) from err
 
     def acquire(
         self,
@@ -152,6 +180,8 @@ class FileLock:
         try:
             handle.truncate(0)
             handle.flush()
+        except OSError:
+            pass  # the holder line may stay; the lock itself is released below
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             handle.close()

@@ -118,8 +118,9 @@ def run_profile(
         status = "interrupted"
         raise
     finally:
-        recording.stop(status)
-        finalise_phases(recording, plan)
+        recording.stop(status)  # raises RecordingFailedError when samples could not be stored
+        if recording.writer.error is None:
+            finalise_phases(recording, plan)
     return status
 
 
@@ -142,6 +143,7 @@ def _profile_one(
             report.stage(workload, device, "calibrate", 3 * plan.calibration_interval_s)
             x_max = pool.calibrate(plan.calibration_interval_s, intervals=3)
             for level in plan.levels:
+                recording.raise_if_failed()  # a full disk ends the run at the next level
                 report.stage(workload, device, f"{level:.0%}", plan.phase_seconds)
                 phase = _run_level(pool, plan, level, t0, energy_device, x_max, host_cpu)
                 if _worth_retrying(phase):

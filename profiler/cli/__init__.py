@@ -7,6 +7,7 @@ command modules -> common.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import typer
@@ -14,12 +15,13 @@ import typer
 # Importing the command modules registers their commands, in this order, on `app`.
 # isort: off
 from profiler.cli import core, run  # noqa: F401
-from profiler.cli import analysis, config, data, live, schedule  # noqa: F401
+from profiler.cli import analysis, config, data, jobs, live, schedule  # noqa: F401
 
 # isort: on
 from profiler.cli.common import UsageError, app, error_line
 from profiler.cli.logs import configure_logging
 from profiler.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, FinwattError
+from profiler.store.opening import describe, is_disk_full
 
 __all__ = ["app", "main"]
 
@@ -42,6 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     except FinwattError as err:
         error_line(str(err))
         sys.exit(err.exit_code)
+    except (sqlite3.Error, OSError) as err:
+        if isinstance(err, OSError) and not is_disk_full(err):
+            raise
+        error_line(describe(err))  # a full disk or a database failure mid-command
+        sys.exit(EXIT_FAILURE)
     except _workload_errors() as err:
         error_line(str(err))
         sys.exit(EXIT_USAGE if isinstance(err, ValueError) else EXIT_FAILURE)

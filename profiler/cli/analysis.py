@@ -32,7 +32,9 @@ from profiler.cli.common import (
     provenance_label,
     site_options,
 )
+from profiler.cli.reconcile_view import reconciliation_lines
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
+from profiler.model.text import printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings
 
@@ -79,7 +81,7 @@ def _evidence_line(evidence: Mapping[str, object]) -> str:
 def _print_findings(document: dict[str, Any], assumptions: list[str]) -> None:
     window = document["metrics"]["window"]
     label = document["run"] or f"window {window['start']} to {window['end']}"
-    table = Table(title=f"Findings for {label}, ranked by savings")
+    table = Table(title=f"Findings for {printable(label)}, ranked by savings")
     for column in ("rule", "device", "saves/yr", "confidence", "finding", "evidence"):
         table.add_column(column, overflow="fold")
     for f in document["findings"]:
@@ -90,20 +92,18 @@ def _print_findings(document: dict[str, Any], assumptions: list[str]) -> None:
             saves += f", {s['co2e_kg_per_year']['point']:,.1f} kg CO2e"
             if s["cost_per_year"]:
                 saves += f", {s['cost_per_year']['point']:,.2f}"
-        table.add_row(
-            f["rule"],
-            f["device"],
-            saves,
-            f["confidence"],
-            f["message"],
-            _evidence_line(f["evidence"]),
-        )
+        cells = (f["rule"], f["device"], saves, f["confidence"], f["message"])
+        # device is a Prometheus instance label for a fleet: outside text (issue 14)
+        table.add_row(*map(printable, cells), printable(_evidence_line(f["evidence"])))
     out.print(table)
     if not document["findings"]:
         out.print("no findings", markup=False)
+    if document["metrics"].get("reconciliation"):
+        for line in reconciliation_lines(document["metrics"]["reconciliation"]):
+            out.print(printable(line), markup=False)
     out.print("Assumptions:", markup=False)
     for line in assumptions:
-        out.print(f"  - {line}", markup=False)
+        out.print(f"  - {printable(line)}", markup=False)
 
 
 def _thresholds_from_options(
@@ -187,7 +187,7 @@ def analyze(
             client_config=prometheus_config,
         )
         return
-    with open_store(settings) as store:
+    with open_store(settings, read_only=True) as store:
         store.mark_stale_runs()
         if since_s is not None:
             result = analyze_since(store, since_s, site, thresholds, host=host)
@@ -196,7 +196,7 @@ def analyze(
         keep_findings(store, result)
     document = result.as_dict()
     if as_json:
-        emit_json(document)
+        emit_json(document, doc="analyze")
     else:
         _print_findings(document, result.assessment.assumptions)
 
@@ -218,14 +218,13 @@ def _write_fleet_report(
     document, assumptions = _fleet_document(
         url, since_s, step, match, site, Thresholds(), client_config=client_config
     )
+    from profiler.store.outputs import write_output
+
     target = output or Path.cwd() / "finwatt-fleet-report.html"
     html = render_fleet_html(
         source=url, document=document, assumptions=assumptions, site=site, lang=lang
     )
-    try:
-        target.write_text(html, encoding="utf-8")
-    except OSError as err:
-        fail(f"cannot write the report: {err}", EXIT_FAILURE)
+    write_output(target, html)  # profiler.store.outputs: atomic, devices direct, no links
     return target
 
 
@@ -263,10 +262,11 @@ def report(
 ) -> None:
     """Write a self-contained HTML efficiency report of a run and print its path."""
     from profiler.workflows.analyze import resolve_run
-    from profiler.workflows.report import print_pdf, report_run, report_window
+    from profiler.workflows.report import report_run, report_window
     from reports.i18n import language
 
     language(lang)  # an unknown --lang fails here, before any work (exit 2)
+    _check_report_outputs(output, pdf)
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
@@ -278,9 +278,7 @@ def report(
         target = _write_fleet_report(
             prometheus, since_s, step, match, site, output, lang, prometheus_config
         )
-        print(target)
-        if pdf is not None:
-            print(print_pdf(target, pdf))
+        _print_written(target, pdf)
         return
     if step is not None or match is not None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
@@ -289,7 +287,7 @@ def report(
             f"no database at {settings.db_path}; record a run first (finwatt run --quick)",
             EXIT_USAGE,
         )
-    with open_store(settings) as store:
+    with open_store(settings, read_only=True) as store:
         store.mark_stale_runs()
         if since_s is not None:
             try:
@@ -302,7 +300,26 @@ def report(
                 path = report_run(store, run, site, output, lang=lang)
             except OSError as err:
                 fail(f"cannot write the report: {err}", EXIT_FAILURE)
-    print(path)
+    _print_written(path, pdf)
+
+
+def _check_report_outputs(output: Path | None, pdf: Path | None) -> None:
+    """Fail before any work when `-o` or `--pdf` names a path the output policy refuses."""
+    from profiler.store.outputs import check_output
+
+    html = check_output(output) if output is not None else None
+    if pdf is not None:
+        check_output(pdf)
+        if html is not None and not html.is_file:
+            fail(f"--pdf prints the HTML report from a file; -o {output} is not one", EXIT_USAGE)
+
+
+def _print_written(path: Path, pdf: Path | None) -> None:
+    """Print where the report (and its PDF) went; nothing when it went to stdout (`-o -`)."""
+    from profiler.workflows.report import print_pdf
+
+    if str(path) != "-":
+        print(path)
     if pdf is not None:
         print(print_pdf(path, pdf))
 
@@ -327,7 +344,7 @@ def _analyze_prometheus(
         url, since_s, step, match, site, thresholds, client_config=client_config
     )
     if as_json:
-        emit_json(document)
+        emit_json(document, doc="analyze-fleet")
     else:
         _print_findings(document, assumptions)
 
@@ -380,10 +397,10 @@ def trend(
 
     since_s = parse_seconds(since, "--since")
     settings = load_settings(db)
-    with open_store(settings) as store:
+    with open_store(settings, read_only=True) as store:
         result = gather_trend(store, since_s, host=host)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result.as_dict(), doc="trend")
         return
     table = Table(
         title=f"Units per joule at 100% load, {result.window_start} to {result.window_end}"

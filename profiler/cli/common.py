@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
 from profiler.analysis.savings import Site
 from profiler.capture.sampler import check_interval
+from profiler.cli.terminal_text import safe_console
 from profiler.model.durations import parse_duration
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE, FinwattRuntimeError
 from profiler.model.provenance import is_estimate
+from profiler.model.text import printable
 from profiler.settings.carbon import SiteNames, make_site
 from profiler.settings.config import Settings
 from profiler.store.database import Store
@@ -85,8 +86,8 @@ UsageError: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
 )
 
-out = Console()
-err_console = Console(stderr=True)
+out = safe_console()
+err_console = safe_console(stderr=True)
 
 
 def _show_version(value: bool) -> None:
@@ -139,21 +140,38 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 def error_line(message: str) -> None:
     """Print `message` as one `finwatt: error:` line on stderr."""
     # Plain write, not rich: an error must stay one line whatever the terminal width.
-    print(f"finwatt: error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"finwatt: error: {printable(' '.join(message.split()))}", file=sys.stderr)
 
 
-def open_store(settings: Settings) -> Store:
-    """Open the database named by `settings`; an unusable one is bad usage (exit 2)."""
-    return open_database(settings.db_path)
+def open_store(settings: Settings, *, read_only: bool = False) -> Store:
+    """Open the database named by `settings`; an unusable one is bad usage (exit 2).
+
+    `read_only`: for commands that only read (a missing file is then exit 2, and a
+    read-only file or folder is fine).
+    """
+    return open_database(settings.db_path, read_only=read_only)
 
 
-def emit_json(document: object) -> None:
+JSON_SCHEMA_VERSION = 1
+"""The version in every `--json` document's `"schema": "finwatt.<doc>/1"`: raised when a
+field is renamed or removed or changes meaning (adding a field keeps it)."""
+
+
+def emit_json(document: object, doc: str | None = None) -> None:
     """Print `document` as the command's one JSON document on stdout (strict JSON).
+
+    Args:
+        document: the command's result, plain JSON values.
+        doc: the document's name (`runs`, `schedule-list`): a dict then leads with
+            `"schema": "finwatt.<doc>/1"`, so a consumer can tell what it reads and which
+            version. Every command's `--json` gives one (tests/robustness/test_small_cases.py).
 
     Raises:
         FinwattRuntimeError: a figure is NaN or infinite, which JSON cannot carry; nothing
             is printed.
     """
+    if doc is not None and isinstance(document, dict):
+        document = {"schema": f"finwatt.{doc}/{JSON_SCHEMA_VERSION}", **document}
     try:
         text = json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
     except ValueError as err:
@@ -223,6 +241,7 @@ def site_options(
         pue=defaults.pue if pue is None else pue,
         price_per_kwh=defaults.price_per_kwh if price_per_kwh is None else price_per_kwh,
         names=SITE_OPTION_NAMES,
+        carbon_table=defaults.carbon_table,
     )
 
 

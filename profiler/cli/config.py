@@ -43,7 +43,11 @@ def config_check(
     if path is not None:
         use_config_file(path)
     target = config_path()
-    if not target.is_file():
+    try:
+        found = target.is_file()
+    except OSError:  # a name too long for the file system (ENAMETOOLONG): not found
+        found = False
+    if not found:
         error_line(f"{target}: config file not found; name one with `finwatt config check PATH`")
         raise typer.Exit(EXIT_USAGE)
     try:

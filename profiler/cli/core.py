@@ -11,6 +11,13 @@ from rich.table import Table
 
 from profiler.capture.sampler import TickSink
 from profiler.capture.signals import stop_on_signals
+from profiler.cli.attribution_view import (
+    DEFAULT_TOP,
+    AttributeOption,
+    TopOption,
+    print_attribution,
+    top_n_of,
+)
 from profiler.cli.common import (
     DbOption,
     JsonOption,
@@ -27,13 +34,19 @@ from profiler.cli.common import (
     pct,
     provenance_label,
 )
+from profiler.cli.inventory_view import print_inventory_diff
+from profiler.cli.reconcile_view import reconciliation_lines
 from profiler.model.errors import EXIT_INTERRUPTED
 from profiler.model.provenance import is_estimate
+from profiler.model.text import printable
 from profiler.model.units import GIB
+from profiler.sensors.virt import detect_virtualization, virt_availability
 from profiler.settings.config import load_settings
 from profiler.workflows.probe import probe
+from profiler.workflows.provisioned import provisioned_note
 
 if TYPE_CHECKING:
+    from profiler.capture.attribution import PartListener
     from profiler.workflows.monitor import MonitorOutcome
 
 
@@ -50,10 +63,22 @@ def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
         devices = list(sensors.devices)
     finally:
         sensors.close()
+    virt = detect_virtualization()
+    found = virt_availability(virt, host_curve=settings.host_curve is not None)
+    families.append(
+        {
+            "family": found.family,
+            "state": found.state.value,
+            "reason": found.reason,
+            "fix": found.fix,
+        }
+    )
     if as_json:
         emit_json(
             {
                 "db": str(settings.db_path),
+                "provisioned": provisioned_note(devices),
+                "virtualization": virt.as_dict(),
                 "families": families,
                 "devices": [
                     {
@@ -69,7 +94,8 @@ def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
                     }
                     for d in devices
                 ],
-            }
+            },
+            doc="doctor",
         )
         return
     table = Table(title="Sensor families")
@@ -92,6 +118,8 @@ def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
             provenance_label(d.provenance),
         )
     out.print(dev_table)
+    if (note := provisioned_note(devices)) is not None:
+        out.print(f"container: {note}", markup=False)
     out.print(f"database: {settings.db_path}", markup=False)
 
 
@@ -107,27 +135,34 @@ def monitor(
         bool, typer.Option("--serve", help="Also serve the readings to Prometheus (loopback).")
     ] = False,
     port: Annotated[int, typer.Option(help="With --serve: TCP port of /metrics.")] = 9464,
+    attribute: AttributeOption = False,
+    top: TopOption = DEFAULT_TOP,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record utilisation and power of every device until the duration ends or Ctrl-C."""
+    from profiler.workflows.attribution import run_attribution
     from profiler.workflows.monitor import monitor as record_window
     from profiler.workflows.monitor import monitor_recording
     from profiler.workflows.serve import start_exporter
 
     duration_s = parse_seconds(duration, "--duration") if duration is not None else None
     interval_s = parse_interval(interval)
+    top_n = top_n_of(top) if attribute else None
     settings = load_settings(db)
     open_store(settings).close()
     sensors = probe(settings)
     config = {"command": "monitor", "duration_s": duration_s, "interval_s": interval_s}
+    config |= {"attribute_top_n": top_n} if top_n else {}
     sinks: list[TickSink] = []
+    listeners: list[PartListener] = []
     with ExitStack() as cleanup:
         if serve:
             with metrics_server_errors(port):
                 exporter = start_exporter(sensors.devices, "127.0.0.1", port)
             cleanup.callback(exporter.close)
             sinks.append(exporter.collector.observe)
+            listeners.append(exporter.collector.attributed.add)
         stop = cleanup.enter_context(stop_on_signals())
         recording = monitor_recording(
             settings,
@@ -136,9 +171,12 @@ def monitor(
             config=config,
             sensors=sensors,
             sinks=sinks,
+            attribute_top_n=top_n,
+            attribution_listeners=listeners,
         )
         said = None if as_json else _say_recording(interval_s, duration_s)
         outcome = record_window(recording, stop, duration_s, on_start=said)
+    attribution = run_attribution(settings.db_path, outcome.run.id) if top_n else None
     if as_json:
         emit_json(
             {
@@ -147,10 +185,17 @@ def monitor(
                 "seconds": outcome.seconds,
                 "missed_ticks": outcome.run.missed_ticks,
                 "devices": [s.as_dict() for s in outcome.devices],
-            }
+                "reconciliation": (
+                    outcome.reconciliation.as_dict() if outcome.reconciliation else None
+                ),
+                "attribution": attribution.as_dict() if attribution else None,
+            },
+            doc="monitor",
         )
     else:
         _print_summary(outcome)
+        if attribution is not None:
+            print_attribution(attribution)
     if stop.signalled:
         raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -183,6 +228,9 @@ def _print_summary(outcome: MonitorOutcome) -> None:
             provenance_label(s.provenance) + ("" if s.status == "ok" else f" [{s.status}]"),
         )
     out.print(table)
+    if outcome.reconciliation is not None:
+        for line in reconciliation_lines(outcome.reconciliation.as_dict()):
+            out.print(line, markup=False)
     if any(is_estimate(s.provenance) for s in summaries):
         out.print(
             "ESTIMATE: figures marked estimated come from a power model, not a sensor; "
@@ -192,10 +240,25 @@ def _print_summary(outcome: MonitorOutcome) -> None:
 
 
 @app.command()
-def runs(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """List stored runs, newest first."""
+def runs(
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--diff",
+            metavar="A B",
+            help="Instead: what changed between runs A and B (kernel, microcode, firmware, "
+            "drivers, settings, command line).",
+        ),
+    ] = None,
+) -> None:
+    """List stored runs, newest first (or, with --diff A B, what changed between two)."""
     settings = load_settings(db)
-    with open_store(settings) as store:
+    if diff is not None:
+        print_inventory_diff(settings, *diff, as_json=as_json)
+        return
+    with open_store(settings, read_only=True) as store:
         store.mark_stale_runs()
         records = store.list_runs()
     if as_json:
@@ -212,12 +275,15 @@ def runs(db: DbOption = None, as_json: JsonOption = False) -> None:
                     }
                     for r in records
                 ]
-            }
+            },
+            doc="runs",
         )
         return
     table = Table(title=f"Runs in {settings.db_path}")
     for column in ("id", "kind", "label", "status", "started", "ended"):
         table.add_column(column)
     for r in records:
-        table.add_row(r.id, r.kind, r.label or "", r.status, r.started_iso, r.ended_iso or "")
+        # the label may come from an imported document: escape it (issue 14)
+        label = printable(r.label or "")
+        table.add_row(r.id, r.kind, label, r.status, r.started_iso, r.ended_iso or "")
     out.print(table)

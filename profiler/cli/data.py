@@ -20,7 +20,7 @@ from profiler.cli.common import (
     out,
     parse_seconds,
 )
-from profiler.model.errors import EXIT_USAGE
+from profiler.model.errors import EXIT_USAGE, FinwattError
 from profiler.model.units import DAY_S
 from profiler.settings.config import load_settings
 from profiler.store.database import StoreError
@@ -40,18 +40,18 @@ def export_command(
     db: DbOption = None,
 ) -> None:
     """Export a run: the JSON interchange document, or its samples as CSV."""
-    import os
-    import tempfile
-
     from profiler.store.interchange import write_csv, write_json
+    from profiler.store.outputs import check_output, open_output
 
     if fmt == "parquet":
         fail("--format parquet is not supported in this version; use json or csv", EXIT_USAGE)
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"{fmt!r}: use json or csv", param_hint="--format")
     writer = write_json if fmt == "json" else write_csv
+    if output is not None:
+        check_output(output)  # a directory or a link fails before the database is read
     settings = load_settings(db)
-    with open_store(settings) as store:
+    with open_store(settings, read_only=True) as store:
         if store.get_run(run_id) is None:
             fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
         first_minute_t, _ = store.minute_span(run_id)
@@ -66,22 +66,16 @@ def export_command(
             if output is None:
                 writer(store, run_id, sys.stdout)
                 return
-            # Write beside the target and rename: a failed export leaves no partial file.
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-            except OSError as err:
-                fail(f"cannot write {output}: {err.strerror}", EXIT_USAGE)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-                    count = writer(store, run_id, stream)
-                umask = os.umask(0o022)
-                os.umask(umask)
-                Path(tmp).chmod(0o666 & ~umask)
-                Path(tmp).replace(output)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            # a regular file is written beside and renamed over: a failed export leaves
+            # the old file; a device or FIFO is written directly (profiler.store.outputs)
+            with open_output(output) as stream:
+                count = writer(store, run_id, stream)
+        except FinwattError:
+            raise  # an output error says what it is (a FinwattInputError is a ValueError)
         except ValueError as err:
             fail(f"cannot export run {run_id}: {err}")
+    if str(output) == "-":
+        return
     err_console.print(
         f"wrote run {run_id} ({count} samples) to {output}", markup=False, soft_wrap=True
     )
@@ -108,7 +102,7 @@ def import_command(
         except InterchangeError as err:
             fail(f"{name}: {err}; nothing imported", EXIT_USAGE)
     if as_json:
-        emit_json({"run": run_id})
+        emit_json({"run": run_id}, doc="import")
     else:
         out.print(f"imported run {run_id} from {name}", markup=False, soft_wrap=True)
 
@@ -140,7 +134,7 @@ def db_stats_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     except StoreError as err:
         fail(str(err), EXIT_USAGE)
     if as_json:
-        emit_json(stats.as_dict())
+        emit_json(stats.as_dict(), doc="db-stats")
         return
     out.print(
         f"{stats.path}: {_size(stats.file_bytes)} on disk, {_size(stats.free_bytes)} free "
@@ -186,7 +180,7 @@ def db_prune_command(
     except StoreError as err:
         fail(str(err), EXIT_USAGE)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result.as_dict(), doc="db-prune")
         return
     out.print(
         f"deleted {result.raw_samples_deleted:,} raw samples before {result.raw_cutoff} and "

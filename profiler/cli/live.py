@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -19,6 +19,7 @@ from profiler.cli.common import (
     PueOption,
     RegionOption,
     app,
+    fail,
     grid_code,
     metrics_server_errors,
     out,
@@ -26,6 +27,7 @@ from profiler.cli.common import (
     site_options,
     warn_public,
 )
+from profiler.model.errors import EXIT_USAGE
 from profiler.settings.config import load_settings
 from profiler.workflows.probe import probe
 
@@ -46,13 +48,22 @@ def live(
     price_per_kwh: PriceOption = None,
     db: DbOption = None,
 ) -> None:
-    """Full-screen live view of every device's power, utilisation, energy and waste."""
+    """Full-screen live view of every device's power, utilisation, energy and waste.
+
+    Needs a terminal; without one (a pipe, a file, cron) it exits 2 pointing to `--once`.
+    """
     from profiler.capture.sampler import Sampler
     from profiler.live import LiveState, Rates, UnrecordedSource, run_live, show_once
     from profiler.workflows.monitor import monitor_recording
     from profiler.workflows.profile_watch import ProfileWatch
 
     interval_s = parse_interval(interval)
+    if not once and not _is_terminal(sys.stdout):
+        fail(
+            "live is a full-screen view and standard output is not a terminal; use "
+            "`finwatt live --once` for one plain frame, or `finwatt monitor` to record",
+            EXIT_USAGE,
+        )
     settings = load_settings(db)
     site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
     rates = Rates.from_site(site, code=region or country or grid_code(settings))
@@ -86,6 +97,14 @@ def live(
             sensors.close()
     if code:
         raise typer.Exit(code)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    """True when `stream` is a terminal (a pipe, a file or a closed stream is not)."""
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 @app.command()

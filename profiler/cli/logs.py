@@ -4,11 +4,14 @@ Warnings, the scheduler's log and the progress of a run without a terminal all g
 through `logging` to one stderr handler, formatted here:
 
 - `text` (default): `finwatt: warning: <message>` for warnings and errors, and
-  `finwatt: <time> <message>` for progress and the scheduler's log;
+  `finwatt: <time> <message>` for progress and the scheduler's log; control characters
+  in the message (a label, a host name) show as visible escapes (`model.text.printable`),
+  so a line stays one line and cannot drive the terminal;
 - `json`: one JSON object per line, `{"timestamp", "level", "event", "message",
   "run_id", ...}`, that journald, Loki or Splunk index without a parsing rule.
   `event` is a stable name (`phase_start`, `phase_done`, `heartbeat`, `fire`,
   `fire_result`, `scheduler_start`, ...); other `extra` fields are copied as they are.
+  JSON escapes control characters itself; DEL, C1 and the bidi overrides are escaped too.
 
 It lives in the CLI layer because it decides what the process prints; the workflows
 and the scheduler only log records (with `extra={"event": ..., "run_id": ...}`; a
@@ -23,11 +26,19 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
+from profiler.model.text import printable
+
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _log_format: LogFormat = "text"
+_JSON_ESCAPES = (
+    {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0) if not chr(code).isprintable()}
+    | {code: f"\\u{code:04x}" for code in (0x061C, 0x200E, 0x200F, 0x2028, 0x2029)}
+    | {code: f"\\u{code:04x}" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+)
+"""Characters `json.dumps(ensure_ascii=False)` leaves raw that a terminal would act on."""
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -53,7 +64,8 @@ class JsonFormatter(logging.Formatter):
                 document[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
-        return json.dumps(document, ensure_ascii=False)
+        # JSON escapes C0 itself; DEL, C1 and bidi overrides it leaves raw (issue 14)
+        return json.dumps(document, ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 class TextFormatter(logging.Formatter):
@@ -63,12 +75,23 @@ class TextFormatter(logging.Formatter):
         """Return `record` as one line of text (plus a traceback, if it carries one)."""
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
-            line = f"finwatt: {record.levelname.lower()}: {message}"
+            line = f"finwatt: {record.levelname.lower()}: {printable(message)}"
         else:
-            line = f"finwatt: {_timestamp(record)} {message}"
+            line = f"finwatt: {_timestamp(record)} {printable(message)}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
+
+
+class TimedTextFormatter(logging.Formatter):
+    """`<local time> finwatt <LEVEL>: <message>` (the scheduler's log), message escaped."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s finwatt %(levelname)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        """Return the line with the message's control characters escaped."""
+        return printable(super().formatMessage(record))
 
 
 def formatter(log_format: LogFormat | None = None) -> logging.Formatter:

@@ -136,13 +136,11 @@ def _plan_from_options(
         size_value = parse_size(size).value
     except WorkloadError as err:
         raise typer.BadParameter(str(err), param_hint="--size") from err
-    level_list = parse_levels(levels) if levels else (QUICK_LEVELS if quick else DEFAULT_LEVELS)
-    phase_s = (
-        parse_seconds(phase_seconds, "--phase-seconds")
-        if phase_seconds
-        else (4.0 if quick else 60.0)
+    level_list = (
+        parse_levels(levels) if levels is not None else (QUICK_LEVELS if quick else DEFAULT_LEVELS)
     )
-    interval_s = parse_interval(interval) if interval else (0.25 if quick else 1.0)
+    phase_s = _phase_s(phase_seconds) if phase_seconds is not None else (4.0 if quick else 60.0)
+    interval_s = parse_interval(interval) if interval is not None else (0.25 if quick else 1.0)
     plan = RunPlan(
         workloads=names,
         devices=(),
@@ -154,6 +152,21 @@ def _plan_from_options(
         quick=quick,
     )
     return ProfileRequest(plan, device=device, label=label)
+
+
+MAX_PHASE_S = 86400.0
+"""The longest load level `--phase-seconds` takes: a day (SPECpower holds each 240 s)."""
+
+
+def _phase_s(text: str) -> float:
+    """Parse `--phase-seconds`: a duration of at most `MAX_PHASE_S`."""
+    phase_s = parse_seconds(text, "--phase-seconds")
+    if phase_s > MAX_PHASE_S:
+        raise typer.BadParameter(
+            f"{text!r} is longer than a day; use at most 24h per load level",
+            param_hint="--phase-seconds",
+        )
+    return phase_s
 
 
 def _profile(
@@ -277,7 +290,8 @@ def _print_profile(
                 "phases": [phase_json(p) for p in outcome.phases],
                 "summary": [s.as_dict() for s in outcome.summaries],
                 "report": report_path,
-            }
+            },
+            doc="run",
         )
         return
     out.print(phase_table(outcome.phases))

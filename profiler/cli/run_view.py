@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -19,6 +20,7 @@ from rich.text import Text
 from profiler.analysis.profile import LadderSummary
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
+from profiler.model.text import printable
 
 
 class RunProgress:
@@ -52,13 +54,15 @@ class RunProgress:
         """Advance past the previous stage and show the new one."""
         self._progress.advance(self._task, self._stage_s)
         self._stage_s = seconds
-        self._progress.update(self._task, description=f"{workload} on {device}: {what}")
+        text = printable(f"{workload} on {device}: {what}")
+        # the column reads markup ("[bold]{task.description}"): escape the text's own
+        self._progress.update(self._task, description=escape(text))
 
     def phase_done(self, phase: PhaseRecord) -> None:
         """Print one line per finished phase above the bar."""
         if phase.units is None:
             self._progress.console.print(
-                f"{phase.workload} on {phase.device_id}: FAILED: {phase.metrics.error}",
+                printable(f"{phase.workload} on {phase.device_id}: FAILED: {phase.metrics.error}"),
                 markup=False,
             )
 
@@ -97,7 +101,7 @@ def phase_table(phases: Sequence[PhaseRecord]) -> Group:
             mark,
         )
     sources = sorted({p.metrics.provenance for p in phases if p.metrics.provenance})
-    lines = [Text(n) for n in notes]
+    lines = [Text(printable(n)) for n in notes]
     for source in sources:
         estimate = is_estimate(source)
         lines.append(
@@ -134,4 +138,4 @@ def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
             _fmt(m.ep if m else None, ".3f"),
             mark,
         )
-    return Group(table, *(Text(n) for n in notes))
+    return Group(table, *(Text(printable(n)) for n in notes))

@@ -23,8 +23,9 @@ from profiler.cli.common import (
     out,
     parse_levels,
 )
-from profiler.cli.logs import formatter, log_format
+from profiler.cli.logs import TimedTextFormatter, formatter, log_format
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
+from profiler.model.text import printable
 from profiler.model.units import iso_z, parse_iso
 from profiler.settings.config import Settings, load_settings
 
@@ -45,11 +46,12 @@ ConfigOption = Annotated[
 
 
 def _schedule_settings(config: Path | None, db: Path | None) -> Settings:
+    """Load the settings; an invalid [[schedule]] entry is set aside, not fatal (issue 14)."""
     from profiler.settings.config import use_config_file
 
     if config is not None:
         use_config_file(config)
-    return load_settings(db)
+    return load_settings(db, skip_invalid_schedules=True)
 
 
 def _zone_text(entry: ScheduleEntry) -> str:
@@ -71,19 +73,61 @@ def schedule_list(
     """Show each entry with its time zone, next three fire times, last run and status.
 
     A cron entry's times are in its zone (`tz`, else the host's, marked "(host's)");
-    `--json` gives them in UTC (`next`) and with the zone's offset (`next_local`).
+    `--json` gives them in UTC (`next`) and with the zone's offset (`next_local`). An
+    invalid entry is listed as INVALID with its problem (`invalid` in `--json`); the
+    daemon skips it and runs the others.
     """
-    from profiler.schedule.state import StateFile, state_path
-    from profiler.schedule.timing import upcoming
-
     settings = _schedule_settings(config, db)
+    rows, broken = _list_rows(settings)
+    invalid = [e.as_dict() for e in settings.invalid_schedules] + broken
+    if as_json:
+        emit_json(
+            {
+                "config": str(settings.config_file),
+                "db": str(settings.db_path),
+                "entries": rows,
+                "invalid": invalid,
+            },
+            doc="schedule-list",
+        )
+        return
+    table = Table(title=printable(f"Schedule in {settings.config_file}"))
+    for column in ("name", "trigger", "action", "next fire times", "last run"):
+        # fire times stay whole, one a line
+        table.add_column(
+            column,
+            overflow="fold",
+            no_wrap=column == "next fire times",
+            min_width=19 if column == "trigger" else None,  # "Europe/London" stays whole
+        )
+    entries = {e.name: e for e in settings.schedules}
+    for row in rows:
+        _add_row(table, row, entries[row["name"]])
+    if rows:
+        out.print(table)
+    for bad in invalid:
+        out.print(f"INVALID (skipped by the daemon): {printable(bad['problem'])}", soft_wrap=True)
+    if not rows and not invalid:
+        out.print("no [[schedule]] entries; add one with `finwatt schedule add`")
+
+
+def _list_rows(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return a row per valid entry, and the entries whose fire times cannot be computed."""
+    from profiler.schedule.state import StateFile, state_path
+    from profiler.schedule.timing import ENTRY_ERRORS, upcoming
+
     book = StateFile(state_path(settings.db_path))
     states = book.states()
     now = datetime.now(UTC)
-    rows = []
-    for entry in settings.schedules:
+    rows, broken = [], []
+    for index, entry in enumerate(settings.schedules):
         record = book.entry(entry.name)
-        next_times = upcoming(entry, states.get(entry.name), now)
+        try:
+            next_times = upcoming(entry, states.get(entry.name), now)
+        except ENTRY_ERRORS as err:
+            problem = f"{settings.config_file}: [[schedule]] {entry.name!r}: fire times: {err}"
+            broken.append({"index": index + 1, "name": entry.name, "problem": problem})
+            continue
         rows.append(
             {
                 **entry.as_dict(),
@@ -95,36 +139,23 @@ def schedule_list(
                 "skipped_total": record.get("skipped_total", 0),
             }
         )
-    if as_json:
-        emit_json(
-            {"config": str(settings.config_file), "db": str(settings.db_path), "entries": rows}
-        )
-        return
-    table = Table(title=f"Schedule in {settings.config_file}")
-    for column in ("name", "trigger", "action", "next fire times", "last run"):
-        # fire times stay whole, one a line
-        table.add_column(
-            column,
-            overflow="fold",
-            no_wrap=column == "next fire times",
-            min_width=19 if column == "trigger" else None,  # "Europe/London" stays whole
-        )
-    for row, entry in zip(rows, settings.schedules, strict=True):
-        times = [_local(parse_iso(t), entry).strftime("%a %d %b %H:%M %Z") for t in row["next"]]
-        last = row["last_run"]
-        last_text = "never" if not last else f"{last['status']} {last['run'] or ''}".strip()
-        if row["skipped_total"]:
-            last_text += f"\n{row['skipped_total']} skipped"
-        table.add_row(
-            row["name"],
-            f"cron {entry.cron}\n{_zone_text(entry)}" if entry.cron else row["trigger"],
-            row["action"],
-            "\n".join(times),
-            last_text,
-        )
-    out.print(table)
-    if not rows:
-        out.print("no [[schedule]] entries; add one with `finwatt schedule add`", markup=False)
+    return rows, broken
+
+
+def _add_row(table: Table, row: dict[str, Any], entry: ScheduleEntry) -> None:
+    """Add one entry's row to the `schedule list` table."""
+    times = [_local(parse_iso(t), entry).strftime("%a %d %b %H:%M %Z") for t in row["next"]]
+    last = row["last_run"]
+    last_text = "never" if not last else f"{last['status']} {last['run'] or ''}".strip()
+    if row["skipped_total"]:
+        last_text += f"\n{row['skipped_total']} skipped"
+    table.add_row(
+        row["name"],
+        f"cron {entry.cron}\n{_zone_text(entry)}" if entry.cron else row["trigger"],
+        row["action"],
+        "\n".join(times),
+        printable(last_text, keep_newlines=True),
+    )
 
 
 @schedule_app.command("add")
@@ -170,7 +201,7 @@ def schedule_add(
         "every": every,
         "action": action,
         "workloads": list(workload) if workload else None,
-        "levels": list(parse_levels(levels)) if levels else None,
+        "levels": list(parse_levels(levels)) if levels is not None else None,
         "phase_seconds": phase_seconds,
         "size": size,
         "device": device,
@@ -182,7 +213,7 @@ def schedule_add(
     }
     path = config_path()
     entry = add_entry(path, table)
-    print(f"added {entry.name} ({entry.trigger}, {entry.action}) to {path}")
+    print(printable(f"added {entry.name} ({entry.trigger}, {entry.action}) to {path}"))
 
 
 @schedule_app.command("remove")
@@ -197,13 +228,17 @@ def schedule_remove(
         use_config_file(config)
     path = config_path()
     remove_entry(path, name)
-    print(f"removed {name} from {path}")
+    print(printable(f"removed {name} from {path}"))
 
 
 def _scheduler(settings: Settings, *, once: bool) -> list[FireResult]:
     """Run the schedule with its log on stderr; SchedulerBusyError and the like exit 1."""
     from profiler.workflows.scheduler import run_scheduler
 
+    invalid = settings.invalid_schedules
+    if not settings.schedules and invalid:
+        more = f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else ""
+        fail(f"no valid [[schedule]] entry; {invalid[0].problem}{more}", EXIT_USAGE)
     if not settings.schedules:
         fail(
             f"{settings.config_file}: no [[schedule]] entries; add one with `finwatt schedule add`",
@@ -214,12 +249,18 @@ def _scheduler(settings: Settings, *, once: bool) -> list[FireResult]:
     if log_format() == "json":
         handler.setFormatter(formatter("json"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s finwatt %(levelname)s: %(message)s"))
+        handler.setFormatter(TimedTextFormatter())
     logger = logging.getLogger("profiler")
     previous_level, previous_propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    for bad in settings.invalid_schedules:
+        logging.getLogger("profiler.schedule").warning(
+            "%s; this entry is skipped, the others run",
+            bad.problem,
+            extra={"event": "entry_invalid", "entry": bad.name},
+        )
     try:
         return run_scheduler(settings, once=once)
     finally:
@@ -277,7 +318,8 @@ def schedule_run_due(
                     }
                     for r in results
                 ]
-            }
+            },
+            doc="schedule-run-due",
         )
     if any(r.status == "failed" for r in results):
         raise typer.Exit(EXIT_FAILURE)

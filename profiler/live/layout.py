@@ -15,6 +15,7 @@ from profiler.live.lines import heading, line
 from profiler.live.panels import header, totals, waste
 from profiler.live.profile_panel import profile_lines
 from profiler.live.state import IDLE_UTIL, LiveState
+from profiler.live.wall_line import wall_lines
 
 MIN_WIDTH = 20
 """Narrower terminals are drawn as if this wide (and cut by the terminal)."""
@@ -39,7 +40,7 @@ def frame(state: LiveState, width: int, height: int) -> list[Text]:
     cols = Columns.for_width(width)
     column_heads = cols.heads(width)
     head = header(state, width)
-    totals_panel = [heading("Totals", width), *totals(state, width)]
+    totals_panel = [heading("Totals", width), *totals(state, width), *wall_lines(state, width)]
     profile = (
         [heading("Profiling run", width), *profile_lines(state.profile, width)]
         if state.profile is not None

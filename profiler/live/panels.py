@@ -44,7 +44,8 @@ def header(state: LiveState, width: int) -> list[Text]:
 
 def totals(state: LiveState, width: int) -> list[Text]:
     """Return power and energy now, CO2e and cost (per hour and so far), and the PUE."""
-    powered = [v for v in state.devices.values() if v.has_power]
+    # wall power (a BMC `node`) contains the parts: its own line, never added to them
+    powered = [v for v in state.devices.values() if v.has_power and v.info.kind != "node"]
     now_w = [v.reading.power_w for v in powered if v.reading and v.reading.power_w is not None]
     missing = [v.info.device_id for v in powered if v.reading is None or v.reading.power_w is None]
     energies = [v.energy_j for v in powered if v.energy_j is not None]

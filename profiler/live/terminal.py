@@ -22,13 +22,15 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import IO, Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.live import Live
+from rich.segment import Segment
 
 from profiler.live.layout import render
 from profiler.live.sources import ProfileSource, TickSource
 from profiler.live.state import LiveState
 from profiler.model.run import RunStatus
+from profiler.model.text import printable
 
 MAX_REFRESH_HZ = 4.0
 """The screen is redrawn at most this often (issue 7: refresh <= 4 Hz)."""
@@ -39,6 +41,26 @@ IDLE_REDRAW_S = 2.0
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
+
+
+class EscapedFrame:
+    """A frame whose control characters show as visible escapes (issue 14).
+
+    A device model, a host name or a profiling run's label could hold ESC; rich's `Live`
+    draws its frame after the console's render hooks, so the view escapes its own
+    frames (`profiler.cli.terminal_text` does the same for everything else printed).
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """Render the frame; escape the text of each (non-control) segment."""
+        for segment in console.render(self.renderable, options):
+            if segment.control or segment.text.isprintable():
+                yield segment
+            else:
+                yield Segment(printable(segment.text, keep_newlines=True), segment.style)
 
 
 class KeyReader:
@@ -117,7 +139,7 @@ def show_once(
         state.wait_ticks(1, state.interval_s * 2 + 10)
         if profile is not None:
             state.set_profile(profile.poll())
-        console.print(render(state, console.width, None))
+        console.print(EscapedFrame(render(state, console.width, None)))
     finally:
         source.stop(RunStatus.COMPLETE.value)
     return EXIT_OK
@@ -217,7 +239,7 @@ def _refresh_loop(
             next_poll = now + IDLE_REDRAW_S
         state.changed.clear()
         width, height = console.size
-        live.update(render(state, width, height), refresh=True)
+        live.update(EscapedFrame(render(state, width, height)), refresh=True)
         if stop.wait(1 / MAX_REFRESH_HZ):
             return
         state.changed.wait(IDLE_REDRAW_S)

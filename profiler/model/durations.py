@@ -3,7 +3,9 @@
 Accepted forms: a bare number of seconds (`90`, `0.5`), one number and unit (`90s`,
 `15m`, `2h`, `7d`, `1w`, `250ms`), or several in descending order of unit, as
 Prometheus and systemd write them (`1h30m`, `2d12h`, `1w2d`, `1m30s`). Units: `w`
-(7 days), `d`, `h`, `m` (minutes), `s`, `ms`.
+(7 days), `d`, `h`, `m` (minutes), `s`, `ms`. Every duration is at most
+`MAX_DURATION_S` (100 years): longer ones are typing slips, and past it timestamps and
+timer waits overflow (`--duration 200000d`, `--since 99999999999d`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import re
 
 UNITS_S = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 """Seconds per unit, largest first (the order compound durations must follow)."""
+
+MAX_DURATION_S = 36500 * 86400.0
+"""The longest duration any option or setting takes: 100 years (36500d)."""
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
 _BARE = re.compile(r"\d+(?:\.\d+)?")
@@ -27,14 +32,22 @@ def parse_duration(text: str, *, allow_zero: bool = False) -> float:
         allow_zero: accept a zero duration (`0`, `0s`), e.g. for a grace period.
 
     Raises:
-        ValueError: `text` is not a duration (the message shows the accepted forms).
+        ValueError: `text` is not a duration (the message shows the accepted forms), or
+            it is longer than `MAX_DURATION_S`.
 
     """
     compact = text.strip()
     value = float(compact) if _BARE.fullmatch(compact) else _compound_s(text, compact)
+    if value > MAX_DURATION_S:  # infinity too: a bare number of 309 digits
+        raise ValueError(f"{_shown(text)} is longer than 100 years; use at most 36500d ({_FORMS})")
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{text!r} is not a positive duration ({_FORMS})")
+        raise ValueError(f"{_shown(text)} is not a positive duration ({_FORMS})")
     return value
+
+
+def _shown(text: str) -> str:
+    """Return `text` quoted for a message, cut to 40 characters."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def _compound_s(text: str, compact: str) -> float:
@@ -49,6 +62,6 @@ def _compound_s(text: str, compact: str) -> float:
         position, last_rank = match.end(), rank
     if not compact or position != len(compact):
         raise ValueError(
-            f"{text!r} is not a duration: use numbers with units, largest first ({_FORMS})"
+            f"{_shown(text)} is not a duration: use numbers with units, largest first ({_FORMS})"
         )
     return total_s

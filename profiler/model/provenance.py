@@ -58,13 +58,20 @@ def _parts(provenance: str | None) -> list[str]:
     return [part.strip() for part in (provenance or "").split(",") if part.strip()]
 
 
+def _source_of(part: str) -> str:
+    """Return the source inside `attributed:<method>(<source>)` (issue 15), else `part`."""
+    if part.startswith("attributed:") and part.endswith(")") and "(" in part:
+        return part[part.index("(") + 1 : -1]
+    return part
+
+
 def is_estimate(provenance: str | None) -> bool:
     """Return True when a provenance names a model rather than a sensor.
 
     A phase charged to several devices carries their provenances joined by commas
     (`measured:rapl,estimated:linear-tdp`); it is an estimate when any part is one.
     """
-    return any(part.startswith("estimated:") for part in _parts(provenance))
+    return any(_source_of(part).startswith("estimated:") for part in _parts(provenance))
 
 
 def is_measured(provenance: str | None) -> bool:

@@ -25,8 +25,11 @@ Check by hand with
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import re
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -47,6 +50,9 @@ MAX_POINTS_PER_QUERY = 10_000
 """Prometheus refuses a query_range of more than 11,000 points per series."""
 
 UrlOpen = Callable[..., Any]
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+"""What a bearer token may hold (RFC 6750's b64token is a subset)."""
 
 
 class FleetError(FinwattRuntimeError):
@@ -95,7 +101,7 @@ def load_client_config(path: Path, option: str = "--prometheus-config") -> Clien
     """
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise FleetUsageError(f"{option} {path}: cannot read it as YAML ({err})") from err
     if not isinstance(document, dict):
         raise FleetUsageError(f"{option} {path}: expected a mapping of sections")
@@ -143,11 +149,27 @@ def load_client_config(path: Path, option: str = "--prometheus-config") -> Clien
 
 
 def _headers(config: ClientConfig) -> dict[str, str]:
-    """Return the Authorization header; the secret files are read at each client start."""
+    """Return the Authorization header; the secret files are read at each client start.
+
+    Raises:
+        FleetUsageError: a token with characters a header cannot carry (a line break,
+            a control character), or a user name with a colon or control character.
+        OSError, UnicodeDecodeError: a secret file cannot be read as UTF-8 text.
+    """
     if config.bearer_token_file is not None:
         token = config.bearer_token_file.read_text(encoding="utf-8").strip()
+        if not _VISIBLE_ASCII.fullmatch(token):
+            raise FleetUsageError(
+                f"--prometheus-config: the token in {config.bearer_token_file} has spaces, "
+                "line breaks or non-ASCII characters; keep the token alone on one line"
+            )
         return {"Authorization": f"Bearer {token}"}
     if config.username is not None and config.password_file is not None:
+        if ":" in config.username or not config.username.isprintable():
+            raise FleetUsageError(
+                "--prometheus-config: basic_auth.username must not hold a colon or "
+                "control characters"
+            )
         password = config.password_file.read_text(encoding="utf-8").rstrip("\n")
         pair = base64.b64encode(f"{config.username}:{password}".encode()).decode("ascii")
         return {"Authorization": f"Basic {pair}"}
@@ -200,6 +222,11 @@ class PrometheusApi:
         try:
             self._headers = _headers(config)
             self._context = _tls_context(config) if parts.scheme == "https" else None
+        except UnicodeDecodeError as err:
+            raise FleetUsageError(
+                "--prometheus-config: a secret file is not UTF-8 text; write the token or "
+                "password alone in it"
+            ) from err
         except (OSError, ssl.SSLError) as err:
             raise FleetUsageError(f"--prometheus-config: {err}") from err
 
@@ -214,42 +241,79 @@ class PrometheusApi:
             )
         return min(self._timeout_s, left)
 
-    def _post(self, endpoint: str, params: Mapping[str, str]) -> Any:
+    def _post(self, endpoint: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """POST to `endpoint`; return the answer's `data` object.
+
+        Raises:
+            FleetError: unreachable, refused, late (the whole answer, headers and body,
+                must arrive within the request's timeout), or not a Prometheus answer.
+        """
         address = f"{self.url}/api/v1/{endpoint}"
         body = urllib.parse.urlencode(params).encode("ascii")
         headers = {"Content-Type": "application/x-www-form-urlencoded", **self._headers}
         request = urllib.request.Request(address, data=body, headers=headers, method="POST")
         extra = {"context": self._context} if self._context is not None else {}
+        timeout_s = self._timeout(endpoint)
+        outcome = _fetch(self._urlopen, request, timeout_s, extra)
+        if outcome is None:
+            raise FleetError(
+                f"Prometheus at {self.url}: {endpoint} did not answer in full within "
+                f"{timeout_s:g} s; check the server, or narrow --match or --since"
+            )
+        if isinstance(outcome, _HttpRefusal):
+            message = _api_error(outcome.body) or f"HTTP {outcome.code} {outcome.reason}"
+            raise FleetError(f"Prometheus at {self.url} refused {endpoint}: {message}")
+        if isinstance(outcome, urllib.error.URLError | OSError):
+            reason = outcome.reason if isinstance(outcome, urllib.error.URLError) else outcome
+            raise FleetError(f"Prometheus at {self.url} is unreachable: {reason}") from outcome
+        if isinstance(outcome, http.client.HTTPException):
+            raise FleetError(
+                f"Prometheus at {self.url} broke off its answer to {endpoint} "
+                f"({type(outcome).__name__}); check the server and retry"
+            ) from outcome
+        if isinstance(outcome, BaseException):
+            raise outcome  # not the network: a bug, shown as one
         try:
-            with self._urlopen(request, timeout=self._timeout(endpoint), **extra) as answer:
-                raw = answer.read()
-        except urllib.error.HTTPError as err:
-            message = _api_error(err.read()) or f"HTTP {err.code} {err.reason}"
-            raise FleetError(f"Prometheus at {self.url} refused {endpoint}: {message}") from err
-        except (urllib.error.URLError, OSError) as err:
-            reason = err.reason if isinstance(err, urllib.error.URLError) else err
-            raise FleetError(f"Prometheus at {self.url} is unreachable: {reason}") from err
-        try:
-            document = json.loads(raw)
+            document = json.loads(outcome)
         except ValueError as err:
             raise FleetError(f"{address} did not answer JSON: is {self.url} a Prometheus?") from err
         if not isinstance(document, dict) or document.get("status") != "success":
-            message = _api_error(raw) or "unexpected answer"
+            message = _api_error(outcome) or "unexpected answer"
             raise FleetError(f"Prometheus at {self.url} refused {endpoint}: {message}")
-        return document.get("data", {})
+        data = document.get("data", {})
+        if not isinstance(data, dict) or not isinstance(data.get("result", []), list):
+            raise self._malformed(endpoint, "`data` is not an object with a `result` list")
+        return data
+
+    def _malformed(self, endpoint: str, what: str) -> FleetError:
+        return FleetError(
+            f"Prometheus at {self.url} answered {endpoint} with a malformed result ({what}); "
+            "is it a Prometheus-compatible API?"
+        )
 
     def query(self, expr: str, at_s: float) -> list[tuple[dict[str, str], float]]:
-        """Return an instant vector: (labels, value) per series at epoch seconds `at_s`."""
+        """Return an instant vector: (labels, value) per series at epoch seconds `at_s`.
+
+        Raises:
+            FleetError: as `_post`, or a series without labels or a numeric `value`.
+        """
         data = self._post("query", {"query": expr, "time": f"{at_s:.3f}"})
-        return [
-            (dict(item.get("metric", {})), float(item["value"][1]))
-            for item in data.get("result", [])
-        ]
+        vector = []
+        for item in data.get("result", []):
+            try:
+                vector.append((_labels(item), _number(item["value"][1])))
+            except (AttributeError, KeyError, IndexError, TypeError, ValueError) as err:
+                raise self._malformed("query", f"a series {_said(err)}") from err
+        return vector
 
     def query_range(
         self, expr: str, start_s: float, end_s: float, step_s: float
     ) -> list[tuple[dict[str, str], FloatArray, FloatArray]]:
-        """Return (labels, epoch times, values) per series, split into allowed chunks."""
+        """Return (labels, epoch times, values) per series, split into allowed chunks.
+
+        Raises:
+            FleetError: as `_post`, or a series without labels or numeric `values`.
+        """
         chunk_s = step_s * MAX_POINTS_PER_QUERY
         found: dict[tuple[tuple[str, str], ...], tuple[list[float], list[float]]] = {}
         chunk_start = start_s
@@ -262,16 +326,93 @@ class PrometheusApi:
                 "step": f"{step_s:g}",
             }
             for item in self._post("query_range", params).get("result", []):
-                key = tuple(sorted(item.get("metric", {}).items()))
-                times, values = found.setdefault(key, ([], []))
-                for t, v in item.get("values", []):
-                    times.append(float(t))
-                    values.append(float(v))
+                try:
+                    key = tuple(sorted(_labels(item).items()))
+                    times, values = found.setdefault(key, ([], []))
+                    for t, v in item.get("values", []):
+                        times.append(_number(t))
+                        values.append(_number(v))
+                except (AttributeError, TypeError, ValueError) as err:
+                    raise self._malformed("query_range", f"a series {_said(err)}") from err
             chunk_start = chunk_end + step_s
         return [
             (dict(key), np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64))
             for key, (times, values) in found.items()
         ]
+
+
+@dataclass(frozen=True)
+class _HttpRefusal:
+    """An HTTP error status with its body, read in the request's thread."""
+
+    code: int
+    reason: str
+    body: bytes
+
+
+def _fetch(
+    urlopen: UrlOpen, request: urllib.request.Request, timeout_s: float, extra: dict[str, Any]
+) -> bytes | _HttpRefusal | BaseException | None:
+    """Send `request` and read the whole answer within `timeout_s` seconds in total.
+
+    urllib's timeout bounds each socket read, so a server that trickles its answer (a
+    byte a second) would hold a plain `read()` forever. The request runs in a daemon
+    thread instead and the caller waits for it at most `timeout_s`; a late thread is
+    left behind and ends on its own (each of its reads still times out).
+
+    Returns:
+        The body; an HTTP refusal; the exception that ended the request; or None when
+        the answer was not complete in time.
+    """
+    outcome: list[bytes | _HttpRefusal | BaseException] = []
+
+    def work() -> None:
+        try:
+            with urlopen(request, timeout=timeout_s, **extra) as answer:
+                outcome.append(answer.read())
+        except urllib.error.HTTPError as err:
+            try:
+                body = err.read()
+            except (OSError, ValueError):
+                body = b""
+            outcome.append(_HttpRefusal(err.code, str(err.reason), body))
+        except Exception as err:  # noqa: BLE001 - handed to the caller, which names it
+            outcome.append(err)
+
+    thread = threading.Thread(target=work, name="prometheus-request", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return outcome[0] if outcome else None
+
+
+def _labels(item: Any) -> dict[str, str]:
+    """Return a series' labels: an object of strings (Prometheus's `metric`)."""
+    labels = item.get("metric", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise TypeError("whose `metric` is not an object of string labels")
+    return dict(labels)
+
+
+def _number(value: Any) -> float:
+    """Return a sample's value or time: a number, or a string of one ("NaN", "+Inf" too)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"with a value {str(value)[:40]!r} that is not a number")
+    try:
+        return float(value)
+    except (ValueError, OverflowError) as err:
+        raise ValueError(f"with a value {str(value)[:40]!r} that is not a number") from err
+
+
+def _said(err: BaseException) -> str:
+    """Return what was wrong with a series, from the error that `_labels`/`_number` raised."""
+    if isinstance(err, AttributeError):
+        return "that is not an object"
+    if isinstance(err, KeyError | IndexError):
+        return "without a `value` [time, number] pair"
+    text = str(err)
+    return text if text.startswith(("with", "whose")) else "not shaped [time, number]"
 
 
 def _api_error(body: bytes) -> str | None:

@@ -24,6 +24,7 @@ labels-only series):
 | `finwatt_build_info` | gauge, 1 | finwatt version |
 | `finwatt_power_curve_watts` | gauge | the latest valid profiling run's CPU power curve |
 | `finwatt_power_curve_run_timestamp_seconds` | gauge | when that run ended |
+| `finwatt_attributed_energy_joules_total` | counter | `monitor --attribute` (`attributed.py`) |
 
 The power curve (`profiler.prometheus.curves`) carries `device`, `workload`, `run` and
 `provenance`, and `load` (share of the ladder's peak throughput, 0 = active idle) on the
@@ -51,11 +52,12 @@ from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest, start_http_server
+from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from profiler.model.device import CAPACITY_METRICS, DeviceInfo
 from profiler.model.samples import METRIC_SPECS, Reading, Tick
+from profiler.prometheus.attributed import AttributedEnergy
 from profiler.prometheus.curves import CURVE_LABELS, CURVE_METRIC, CURVE_RUN_METRIC, PublishedCurve
 from profiler.prometheus.webconfig import WebConfig, start_server
 
@@ -96,6 +98,8 @@ class FinwattCollector:
         self._energy: dict[str, _EnergyState] = {}
         self._missed_ticks = 0
         self._curve: PublishedCurve | None = None
+        self.attributed = AttributedEnergy()
+        """`monitor --attribute`'s per-group energy (`profiler.prometheus.attributed`)."""
 
     def publish_curve(self, curve: PublishedCurve | None) -> None:
         """Publish this host's measured power curve (None: withdraw it)."""
@@ -160,6 +164,7 @@ class FinwattCollector:
         if counter.samples:
             yield counter
         yield from self._static_metrics()
+        yield from self.attributed.metrics()
         if curve is not None:
             yield from _curve_metrics(curve)
         yield CounterMetricFamily(
@@ -235,7 +240,10 @@ def is_loopback(host: str) -> bool:
 
 
 class MetricsServer:
-    """The HTTP endpoint serving a registry at `/metrics` (prometheus-client's WSGI server).
+    """The HTTP endpoint serving a registry at `/metrics` (prometheus-client's WSGI app).
+
+    A thread per request and a listen queue of 256 (`webconfig.MetricsHTTPServer`): 200
+    simultaneous scrapes are all answered (`bench/bench_exporter_burst.py` measures it).
 
     Args:
         registry: what to serve.
@@ -257,10 +265,7 @@ class MetricsServer:
         web: WebConfig | None = None,
     ):
         self._server: WSGIServer
-        if web is None:
-            self._server, self._thread = start_http_server(port, addr=host, registry=registry)
-        else:
-            self._server, self._thread = start_server(registry, host, port, web)
+        self._server, self._thread = start_server(registry, host, port, web)
         self.scheme = "https" if web is not None and web.tls else "http"
         self.host = host
         self.port = int(self._server.server_address[1])

@@ -79,6 +79,8 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_BATCH_HOSTS = 50
 MAX_STEPS = 50_000
 """Most points per series one analysis reads (14 days at 30 s is 40,320): bounds memory."""
+MIN_STEP_S = 1.0
+"""The finest resolution: each point is a mean over a range of whole milliseconds."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,12 @@ def check_options(options: FleetOptions) -> None:
     Raises:
         FleetUsageError: the message names the option.
     """
-    if options.step_s <= 0 or options.since_s < options.step_s:
+    if not options.step_s >= MIN_STEP_S:  # NaN too
+        raise FleetUsageError(
+            f"--step {options.step_s:g}s is finer than {MIN_STEP_S:g}s: use e.g. --step 30s "
+            "(Prometheus scrapes finwatt every few seconds)"
+        )
+    if options.since_s < options.step_s:
         raise FleetUsageError(
             f"--since {options.since_s:g}s must be at least --step {options.step_s:g}s (> 0)"
         )

@@ -12,7 +12,6 @@ scheduler uses. Every error names the file, the entry and the key
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -21,18 +20,19 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from profiler.model.durations import parse_duration
+from profiler.schedule.checks import check_bounds, check_cron, check_report_template
 from profiler.schedule.local_time import UnknownZoneError, host_zone_name, zone
 
 ACTIONS = ("run", "monitor")
 RUN_KEYS = ("workloads", "levels", "phase_seconds", "size", "device", "interval")
-MONITOR_KEYS = ("duration", "interval")
-REPORT_FIELDS = ("name", "date", "time", "run")
+MONITOR_KEYS = ("duration", "interval", "attribute")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEVICE_PATTERN = re.compile(r"^(cpu|gpu|all|gpu:\d+)$")
 UTC_NAMES = frozenset(("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"))
@@ -79,34 +79,6 @@ DurationOrZero = Annotated[
 """Like `Duration`, and 0 is allowed (a grace period)."""
 
 
-def check_cron(expression: str) -> str:
-    """Return a valid 5-field cron expression with single spaces, else raise ValueError."""
-    from croniter import croniter  # type: ignore[import-untyped]  # no stubs shipped
-
-    fields = expression.split()
-    if len(fields) != 5 or not croniter.is_valid(expression):
-        raise ValueError(
-            f"{expression!r} is not a valid 5-field cron expression "
-            '(minute hour day-of-month month day-of-week, e.g. "30 18 * * 1-5")'
-        )
-    return " ".join(fields)
-
-
-def check_report_template(template: str) -> str:
-    """Return a report path template using only {name}, {date}, {time} and {run}."""
-    if not template.strip():
-        raise ValueError('must be a path such as "reports/{name}-{date}.html"')
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as err:
-        raise ValueError(f"{template!r} is not a valid template: {err}") from err
-    bad = [f for f in fields if f not in REPORT_FIELDS]
-    if bad:
-        allowed = ", ".join(f"{{{f}}}" for f in REPORT_FIELDS)
-        raise ValueError(f"uses {{{bad[0]}}}; allowed: {allowed}")
-    return template
-
-
 class ScheduleTable(BaseModel):
     """One `[[schedule]]` table as written in config.toml."""
 
@@ -135,6 +107,7 @@ class ScheduleTable(BaseModel):
     device: str | None = Field(None, description="run: cpu, gpu, all or gpu:N.")
     interval: Duration | None = Field(None, description="Sampling interval (default 1s).")
     duration: Duration | None = Field(None, description="monitor: how long it records.")
+    attribute: bool = Field(False, description="monitor: also record top processes/cgroups.")
 
     @field_validator("name")
     @classmethod
@@ -142,6 +115,11 @@ class ScheduleTable(BaseModel):
         if not NAME_PATTERN.match(name):
             raise ValueError(f"must be 1-64 letters, digits, '_', '.' or '-', got {name!r}")
         return name
+
+    @field_validator("every", "duration", "phase_seconds", "grace_period")
+    @classmethod
+    def _bounded(cls, seconds: float | None, info: ValidationInfo) -> float | None:
+        return check_bounds(str(info.field_name), seconds)
 
     @field_validator("cron")
     @classmethod
@@ -232,6 +210,25 @@ class ScheduleTable(BaseModel):
 
 
 @dataclass(frozen=True)
+class InvalidEntry:
+    """A `[[schedule]]` table that failed validation: skipped, not fired, shown as invalid.
+
+    Attributes:
+        index: its position in the file, from 1.
+        name: its `name`, when it has a text one.
+        problem: the one-line problem (file, entry, key and fix).
+    """
+
+    index: int
+    name: str | None
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the entry as plain JSON values."""
+        return {"index": self.index, "name": self.name, "problem": self.problem}
+
+
+@dataclass(frozen=True)
 class ScheduleEntry:
     """One validated `[[schedule]]` table.
 
@@ -248,6 +245,7 @@ class ScheduleEntry:
         device: cpu, gpu, all or gpu:N (run action).
         interval_s: sampling interval in seconds.
         duration_s: how long a monitor action records.
+        attribute: a monitor action also records per-minute attribution (issue 15).
         report: HTML report path template ({name}, {date}, {time}, {run}), or None.
         analyze: run the analyzer and store its findings after the action.
         grace_period_s: how late a missed fire may still run; None means `[defaults]`.
@@ -268,6 +266,7 @@ class ScheduleEntry:
     device: str = "all"
     interval_s: float = 1.0
     duration_s: float | None = None
+    attribute: bool = False
     report: str | None = None
     analyze: bool = False
     grace_period_s: float | None = None
@@ -302,6 +301,7 @@ class ScheduleEntry:
             "device": self.device,
             "interval_s": self.interval_s,
             "duration_s": self.duration_s,
+            "attribute": self.attribute,
             "report": self.report,
             "analyze": self.analyze,
             "grace_period_s": self.grace_period_s,
@@ -326,6 +326,7 @@ def entry_from_table(table: ScheduleTable, raw: dict[str, Any]) -> ScheduleEntry
         device=table.device or "all",
         interval_s=table.interval or 1.0,
         duration_s=table.duration,
+        attribute=table.attribute,
         report=table.report,
         analyze=table.analyze,
         grace_period_s=table.grace_period,

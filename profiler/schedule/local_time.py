@@ -36,7 +36,7 @@ def zone(name: str) -> ZoneInfo:
     """
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: a name too long
         raise UnknownZoneError(
             f"{name!r} is not a known time zone: use an IANA name such as "
             '"Europe/London", "America/New_York" or "UTC"'

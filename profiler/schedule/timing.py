@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 MAX_CRON_SCAN = 200_000
 """Most missed cron times counted one by one (a year of a per-minute job is 525,600)."""
 
+ENTRY_ERRORS = (ValueError, OverflowError, ArithmeticError)
+"""What computing an entry's fire times can raise when its values slipped past the checks
+of `profiler.schedule.checks` (croniter's errors are ValueErrors; a huge period
+overflows datetime): the loop drops that entry, logged, and keeps the others running."""
+
 
 @dataclass(frozen=True)
 class EntryState:
@@ -275,20 +280,50 @@ def run_loop(
     a clock jump (suspend, NTP) is noticed within that.
     """
     outcomes = _Outcomes(book)
+    active = _ActiveEntries(entries)
     first_pass = True
     while not stop.is_set():
         outcomes.record_all(actions.poll(clock.now()))
         if first_pass or not once:
-            _fire_due(entries, book, actions, clock, stop, grace_period_s, outcomes)
+            _fire_due(active, book, actions, clock, stop, grace_period_s, outcomes)
             # results the actions left while firing (monitors a profiling run paused):
             # record them now, not after the next sleep (run-due would wait for nothing)
             outcomes.record_all(actions.poll(clock.now()))
         first_pass = False
         if once and not actions.active():
             break
-        _sleep_until_next(entries, book, actions, clock, stop, once=once, max_sleep_s=max_sleep_s)
+        _sleep_until_next(active, book, actions, clock, stop, once=once, max_sleep_s=max_sleep_s)
     outcomes.record_all(actions.stop_all())
     return outcomes.results
+
+
+class _ActiveEntries:
+    """The loop's entries: one whose fire times cannot be computed is dropped, logged once."""
+
+    def __init__(self, entries: Sequence[ScheduleEntry]) -> None:
+        self.entries = list(entries)
+
+    def drop(self, entry: ScheduleEntry, error: Exception) -> None:
+        """Stop firing `entry` (the others keep running) and say why."""
+        self.entries.remove(entry)
+        log.error(
+            "%s: skipped from now on, its fire times cannot be computed (%s: %s); "
+            "fix it in the config file (`finwatt config check`) and restart the daemon",
+            entry.name,
+            type(error).__name__,
+            error,
+            extra={"event": "entry_invalid", "entry": entry.name},
+        )
+
+    def pending(self, states: dict[str, EntryState], now: datetime) -> datetime | None:
+        """Return the earliest pending fire time of the entries (dropping broken ones)."""
+        times = []
+        for entry in list(self.entries):
+            try:
+                times.append(_first_pending(entry, fresh_state(entry, states.get(entry.name), now)))
+            except ENTRY_ERRORS as err:
+                self.drop(entry, err)
+        return min(times, default=None)
 
 
 class _Outcomes:
@@ -325,7 +360,7 @@ class _Outcomes:
 
 
 def _fire_due(
-    entries: Sequence[ScheduleEntry],
+    active: _ActiveEntries,
     book: StateBook,
     actions: Actions,
     clock: Clock,
@@ -338,10 +373,14 @@ def _fire_due(
     Each entry is decided just before it fires, not all at once first: a profiling run
     takes minutes, and the entries after it are decided at the time it ends.
     """
-    for entry in entries:
+    for entry in list(active.entries):
         if stop.is_set():
             return
-        decision = _decide(entry, book, clock.now(), grace_period_s)
+        try:
+            decision = _decide(entry, book, clock.now(), grace_period_s)
+        except ENTRY_ERRORS as err:
+            active.drop(entry, err)
+            continue
         if decision is not None and decision.fire_time is not None:
             log.info(
                 "%s: firing (%s, %s)",
@@ -382,7 +421,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _sleep_until_next(
-    entries: Sequence[ScheduleEntry],
+    active: _ActiveEntries,
     book: StateBook,
     actions: Actions,
     clock: Clock,
@@ -395,7 +434,7 @@ def _sleep_until_next(
     now = clock.now()
     wakes = [t for t in (actions.next_deadline(),) if t is not None]
     if not once:
-        pending = next_wake(entries, book.states(), now)
+        pending = active.pending(book.states(), now)
         if pending is not None:
             wakes.append(pending)
     sleep_s = min([(t - now).total_seconds() for t in wakes] + [max_sleep_s])

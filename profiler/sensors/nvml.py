@@ -63,6 +63,7 @@ from profiler.sensors.nvml_library import (
     unofficial_pynvml,
 )
 from profiler.sensors.nvml_probe import Query, describe, probe_gpu, tick_queries
+from profiler.sensors.nvml_processes import GpuProcesses, read_gpu_processes
 from profiler.sensors.nvml_tick import (
     ENERGY,
     MIG_SM,
@@ -97,6 +98,22 @@ LOST_AFTER_FAILED_TICKS = 3
 LOST_AFTER_HUNG_S = 30.0
 
 
+def driver_versions(lib: NvmlLibrary) -> tuple[str | None, str | None]:
+    """Return the NVIDIA driver version and its CUDA version ("12.4"), None where unknown.
+
+    Check by hand: `nvidia-smi` prints both in its header.
+    """
+    try:
+        driver: str | None = text(lib.call("nvmlSystemGetDriverVersion"))
+    except NvmlError:
+        return None, None
+    try:
+        cuda = int(lib.call("nvmlSystemGetCudaDriverVersion"))  # 12040 means 12.4
+    except (NvmlError, TypeError, ValueError):
+        return driver, None
+    return driver, f"{cuda // 1000}.{cuda % 1000 // 10}"
+
+
 class NvmlSensors:
     """The `nvml` sensor family: `gpu:N` per GPU NVML enumerates, `gpu:N/mig:G` per MIG instance.
 
@@ -125,6 +142,7 @@ class NvmlSensors:
         self._availability: Availability | None = None
         self._gpus: list[GpuState] = []
         self._queries: dict[str, Query] = {}
+        self._process_seen_us: dict[str, int] = {}
 
     # -- probing ----------------------------------------------------------------------
 
@@ -198,11 +216,17 @@ class NvmlSensors:
 
     @staticmethod
     def _driver_version(lib: NvmlLibrary) -> str:
-        try:
-            version = lib.call("nvmlSystemGetDriverVersion")
-        except NvmlError:
+        driver, cuda = driver_versions(lib)
+        if driver is None:
             return ""
-        return f" (driver {text(version)})"
+        return f" (driver {driver}" + (f", CUDA {cuda})" if cuda else ")")
+
+    def versions(self) -> tuple[str | None, str | None]:
+        """Return the (driver, CUDA driver API) versions, None where NVML cannot say."""
+        self._probe()
+        if self._lib is None or not self._initialised or self._closed:
+            return None, None
+        return driver_versions(self._lib)
 
     # -- sampling ---------------------------------------------------------------------
 
@@ -282,6 +306,31 @@ class NvmlSensors:
         # A counter that stops working mid-run leaves energy_j null rather than splice two
         # sources into one cumulative series; energy_from_power_j is not kept either then.
         return [reading, *(m.reading(raw, reading.status) for m in gpu.migs)]
+
+    def gpu_processes(self) -> dict[str, GpuProcesses]:
+        """Per-process SM utilisation and memory of each usable GPU (attribution, issue 15).
+
+        Call it on the sampler thread after `read` (a tick sink does). A GPU whose read
+        fails or hangs is left out of this read; the job's GPU share then has no basis for
+        the interval and its energy stays with `other`.
+        """
+        if self._lib is None or not self._started or self._closed:
+            return {}
+        figures: dict[str, GpuProcesses] = {}
+        for gpu in self._gpus:
+            if gpu.status is DeviceStatus.LOST:
+                continue
+            device_id = gpu.info.device_id
+            read = functools.partial(
+                read_gpu_processes, self._lib, gpu.handle, self._process_seen_us.get(device_id, 0)
+            )
+            try:
+                figures[device_id] = gpu.deadline.call(read)
+            except (DeadlineExceeded, NvmlError) as err:
+                self._log_once(gpu, "processes", f"per-process figures unreadable: {err}")
+                continue
+            self._process_seen_us[device_id] = figures[device_id].last_seen_us
+        return figures
 
     def _query(self, gpu: GpuState, names: set[str], t_mono: float) -> RawTick:
         """Read the named fields (on the GPU's worker thread): values, errors, or lost."""

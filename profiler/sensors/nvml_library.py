@@ -28,6 +28,7 @@ NVML_FUNCTIONS: tuple[str, ...] = (
     "nvmlInit",
     "nvmlShutdown",
     "nvmlSystemGetDriverVersion",
+    "nvmlSystemGetCudaDriverVersion",
     "nvmlDeviceGetCount",
     "nvmlDeviceGetHandleByIndex",
     "nvmlDeviceGetName",
@@ -52,6 +53,9 @@ NVML_FUNCTIONS: tuple[str, ...] = (
     "nvmlGpmSampleGet",
     "nvmlGpmMigSampleGet",
     "nvmlGpmMetricsGet",
+    # per-process GPU figures for attribution (issue 15)
+    "nvmlDeviceGetProcessUtilization",
+    "nvmlDeviceGetComputeRunningProcesses",
 )
 
 #: Every NVML constant finwatt reads.

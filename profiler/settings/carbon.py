@@ -6,6 +6,10 @@ per-country `carbon_intensity` (g CO2e/kWh, ISO 3166 alpha-3 codes) in codecarbo
 `carbon_intensity_per_source.json`, IEA 2019) when the country is unknown, and the
 assumptions say so. Nothing here touches the network.
 
+A site's own table (`[defaults] carbon_table = PATH`, `read_carbon_table`) overrides or
+adds grid factors for newer data: a CSV of `code,g_per_kwh,gas,year,source` rows; the
+assumptions then name the table, the row's source and its data year.
+
 Check a figure by hand: `python -c "import json, codecarbon, pathlib;
 print(json.loads((pathlib.Path(codecarbon.__file__).parent / 'data/private_infra/
 global_energy_mix.json').read_text())['FRA']['carbon_intensity'])"`.
@@ -13,11 +17,14 @@ global_energy_mix.json').read_text())['FRA']['carbon_intensity'])"`.
 
 from __future__ import annotations
 
+import csv
 import importlib.resources
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from profiler.analysis.savings import Site
@@ -132,10 +139,88 @@ class SiteNames:
     carbon_intensity: str = "carbon_intensity"
     pue: str = "pue"
     price_per_kwh: str = "price_per_kwh"
+    carbon_table: str = "carbon_table"
 
 
 SETTING_NAMES = SiteNames()
 """Errors that name the `[defaults]` keys."""
+
+
+CARBON_TABLE_COLUMNS = ("code", "g_per_kwh", "gas", "year", "source")
+"""The header of a `carbon_table` CSV, in this order."""
+
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]*")
+
+
+@dataclass(frozen=True)
+class GridFactor:
+    """One row of a site's carbon table: a grid code's intensity and where it comes from."""
+
+    g_per_kwh: float
+    gas: str
+    year: int
+    source: str
+
+
+def read_carbon_table(path: Path, name: str = "carbon_table") -> dict[str, GridFactor]:
+    """Return {code: factor} from a carbon-table CSV (`CARBON_TABLE_COLUMNS`).
+
+    Codes are ISO 3166 alpha-3 countries or sub-national codes as `--region` takes them
+    (`CN-BJ`, `US-NY`, `SE3`), upper-cased; `gas` is `CO2` or `CO2e`, as the source
+    states it; `year` the data year. Blank lines and lines starting with `#` are skipped.
+
+    Raises:
+        SiteError: the file is unreadable, or a line is malformed (one line naming the
+            file, the line and what is allowed).
+    """
+    where = f"{name} {path}"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SiteError(f"{where}: cannot read it ({err}); give a UTF-8 CSV file") from err
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    expected = ",".join(CARBON_TABLE_COLUMNS)
+    if not lines or [c.strip().lower() for c in lines[0][1].split(",")] != list(
+        CARBON_TABLE_COLUMNS
+    ):
+        raise SiteError(f"{where}: the first line must be the header {expected}")
+    table: dict[str, GridFactor] = {}
+    for (number, _), row in zip(lines[1:], csv.reader(line for _, line in lines[1:]), strict=True):
+        code, factor = _table_row(row, f"{where}: line {number}")
+        if code in table:
+            raise SiteError(f"{where}: line {number}: code {code} is already in the table")
+        table[code] = factor
+    return table
+
+
+def _table_row(row: list[str], where: str) -> tuple[str, GridFactor]:
+    """Return one carbon-table row's (code, factor), or raise naming what is wrong."""
+    if len(row) != len(CARBON_TABLE_COLUMNS):
+        raise SiteError(
+            f"{where}: {len(row)} fields, expected {len(CARBON_TABLE_COLUMNS)} "
+            f"({','.join(CARBON_TABLE_COLUMNS)})"
+        )
+    code, grams_text, gas, year_text, source = (field.strip() for field in row)
+    code = code.upper()
+    if not _CODE.fullmatch(code):
+        raise SiteError(f"{where}: code {code!r} is not a grid code (e.g. FRA, CN-BJ, US-NY)")
+    try:
+        grams = float(grams_text)
+    except ValueError:
+        grams = math.nan
+    if not (math.isfinite(grams) and grams >= 0):
+        raise SiteError(f"{where}: g_per_kwh must be a number >= 0, got {grams_text!r}")
+    if gas not in ("CO2", "CO2e"):
+        raise SiteError(f"{where}: gas must be CO2 or CO2e (what the source counts), got {gas!r}")
+    if not (year_text.isdigit() and 1900 <= int(year_text) <= 2100):
+        raise SiteError(f"{where}: year must be the data year (e.g. 2024), got {year_text!r}")
+    if not source:
+        raise SiteError(f"{where}: source is empty; say where the figure comes from")
+    return code, GridFactor(grams, gas, int(year_text), source)
 
 
 def make_site(
@@ -146,6 +231,7 @@ def make_site(
     price_per_kwh: float | None = None,
     region: str | None = None,
     names: SiteNames = SETTING_NAMES,
+    carbon_table: str | Path | None = None,
 ) -> Site:
     """Resolve a grid source, PUE and tariff into a `Site`.
 
@@ -156,13 +242,33 @@ def make_site(
         price_per_kwh: tariff per kWh.
         region: sub-national grid code (`CN-BJ`, `US-NY`, `SE3` ...).
         names: how the error messages name each input.
+        carbon_table: a carbon-table CSV (`read_carbon_table`) whose rows override or
+            add to codecarbon's factors for the country or region given.
 
     Raises:
         SiteError: more than one of country, region and carbon intensity, an unknown
             country or region code, or a PUE below 1 or a negative intensity or tariff
-            (the message names the input as `names` spells it).
+            (the message names the input as `names` spells it), or a malformed table.
     """
     _check_site(country, carbon_intensity, pue, price_per_kwh, region, names)
+    table = (
+        {} if carbon_table is None else read_carbon_table(Path(carbon_table), names.carbon_table)
+    )
+    code = (region or country or "").strip().upper()
+    if code and code in table:
+        factor = table[code]
+        return Site(
+            pue=1.0 if pue is None else pue,
+            pue_given=pue is not None,
+            grid_g_per_kwh=factor.g_per_kwh,
+            grid_label=(
+                f"{code}, {factor.source}, from the site's carbon_table {carbon_table}, "
+                f"data year {factor.year}"
+            ),
+            grid_defaulted=False,
+            price_per_kwh=price_per_kwh,
+            grid_gas=factor.gas,
+        )
     grams, label, defaulted = _grid(country, carbon_intensity, region, names)
     gas = region_gases().get(region.strip().upper(), "CO2e") if region else "CO2e"
     return Site(

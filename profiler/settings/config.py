@@ -10,8 +10,15 @@ another one. Its settings may sit at the top level or under `[defaults]`:
 - `FINWATT_CPU_IDLE_RATIO` / `cpu_idle_ratio`: P_idle / P_max for the model (0.2).
 - `[defaults]` only: `country` (ISO 3166 alpha-3), `region` (sub-national grid data,
   e.g. `CN-SH`, `US-NY`, `SE3`) or `carbon_intensity` (g CO2e/kWh),
-  `pue`, `price_per_kwh` (the site, for scheduled analyses and reports), and
-  `grace_period` (how late a missed scheduled run may still start, default `1h`).
+  `pue`, `price_per_kwh` (the site, for scheduled analyses and reports), `carbon_table`
+  (a CSV of the site's own grid factors, `code,g_per_kwh,gas,year,source`, relative to
+  the config file; it overrides or adds to codecarbon's), and
+  `grace_period` (how late a missed scheduled run may still start, default `1h`),
+  and, in a VM, `host_curve` (the host's power curve: a load,watts CSV or an imported
+  profiling run's id) with `vm_share` (vCPUs / host threads) for `estimated:host-curve`.
+
+`[bmc]` (its own table, `profiler.settings.bmc_table`) says how to reach the node's BMC
+for wall power: IPMI in-band or over lanplus, Redfish over HTTPS (docs/permissions.md).
 
 The file is validated by the pydantic models of `profiler.settings.config_model`
 (`[[schedule]]` tables: `profiler.schedule.entries.ScheduleTable`). Every error names
@@ -31,10 +38,12 @@ from profiler.model.errors import ConfigError
 
 if TYPE_CHECKING:
     from profiler.analysis.savings import Site
-    from profiler.schedule.entries import ScheduleEntry
+    from profiler.schedule.entries import InvalidEntry, ScheduleEntry
     from profiler.settings.config_model import ConfigFile
 
 DEFAULT_GRACE_PERIOD_S = 3600.0
+MAX_CPU_TDP_W = 1000.0
+"""The largest `cpu_tdp_w` taken: a CPU package's TDP in watts (server parts are <= 500)."""
 
 _config_override: Path | None = None
 
@@ -77,6 +86,9 @@ class SiteDefaults:
     pue: float | None = None
     price_per_kwh: float | None = None
     region: str | None = None
+    carbon_table: str | None = None
+    """A carbon-table CSV overriding or adding grid factors (issue 13), resolved against
+    the config file's directory."""
 
 
 def site_from_defaults(defaults: SiteDefaults) -> Site:
@@ -93,6 +105,7 @@ def site_from_defaults(defaults: SiteDefaults) -> Site:
         carbon_intensity=defaults.carbon_intensity,
         pue=defaults.pue,
         price_per_kwh=defaults.price_per_kwh,
+        carbon_table=defaults.carbon_table,
     )
 
 
@@ -108,18 +121,34 @@ class Settings:
     grace_period_s: float = DEFAULT_GRACE_PERIOD_S
     schedules: tuple[ScheduleEntry, ...] = ()
     config_file: Path | None = None
+    invalid_schedules: tuple[InvalidEntry, ...] = ()
+    """With `load_settings(skip_invalid_schedules=True)`: the entries set aside (issue 14)."""
+    host_curve: str | None = None
+    vm_share: float | None = None
+    bmc: dict[str, Any] = field(default_factory=dict)
+    """The `[bmc]` table as set in the file (`profiler.settings.bmc_table`, issue 16)."""
 
 
-def _positive_float(name: str, raw: Any, *, upper: float | None = None) -> float:
-    """Return an environment variable's number, above 0 (and below `upper`)."""
+def _positive_float(
+    name: str, raw: Any, *, upper: float | None = None, most: float | None = None
+) -> float:
+    """Return a setting's number: above 0, below `upper` and at most `most` (if given)."""
     try:
         value = float(raw)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from err
-    if not math.isfinite(value) or value <= 0 or (upper is not None and value >= upper):
+    except (TypeError, ValueError, OverflowError) as err:  # 10**400 from TOML overflows
+        raise ConfigError(f"{name} must be a number, got {_shown(raw)}") from err
+    too_big = (upper is not None and value >= upper) or (most is not None and value > most)
+    if not math.isfinite(value) or value <= 0 or too_big:
         bound = f" and below {upper:g}" if upper is not None else ""
-        raise ConfigError(f"{name} must be above 0{bound}, got {raw!r}")
+        bound += f" and at most {most:g}" if most is not None else ""
+        raise ConfigError(f"{name} must be above 0{bound}, got {_shown(raw)}")
     return value
+
+
+def _shown(raw: Any) -> str:
+    """Return a setting's value quoted for a message, cut to 40 characters."""
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -129,7 +158,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
         ConfigError: not valid TOML, unreadable, or named explicitly but missing.
 
     """
-    if not path.is_file():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as err:  # ENAMETOOLONG: exists() only ignores "does not exist"
+        raise ConfigError(
+            f"{_shown(str(path))}: cannot use it as the config file: {err.strerror or err}"
+        ) from err
+    if exists and not is_file:
+        raise ConfigError(f"{path}: the config file is not a regular file; name a TOML file")
+    if not is_file:
         if config_explicit():
             raise ConfigError(f"{path}: config file not found (named with --config)")
         return {}
@@ -137,6 +174,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err}); fix or remove it") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
+            f"{err.start}); TOML files are UTF-8: save it as UTF-8 or remove it"
+        ) from err
+    except ValueError as err:  # tomllib's int() of a number over 4300 digits
+        raise ConfigError(
+            f"{path}: not valid TOML (a number of over 4300 digits); fix or remove it"
+        ) from err
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config file: {err}") from err
 
@@ -150,13 +196,17 @@ def _file_values(document: ConfigFile) -> dict[str, Any]:
     return {**top, **defaults}
 
 
-def _site(values: dict[str, Any]) -> SiteDefaults:
+def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
+    table = values.get("carbon_table")
+    if table is not None and base is not None:
+        table = str(base / Path(table).expanduser())  # an absolute path stays as it is
     return SiteDefaults(
         values.get("country"),
         values.get("carbon_intensity"),
         values.get("pue"),
         values.get("price_per_kwh"),
         values.get("region"),
+        table,
     )
 
 
@@ -200,8 +250,10 @@ def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], Va
         for i, name in duplicate_names(schedules)
     ]
     values = _file_values(parsed)
+    if parsed.bmc is not None:
+        values["bmc"] = parsed.bmc.model_dump(exclude_unset=True)
     try:
-        site_from_defaults(_site(values))
+        site_from_defaults(_site(values, path.parent))
     except SiteError as err:
         problems.append(f"{path}: [defaults] {err}")
     if problems:
@@ -234,15 +286,46 @@ def check_document(path: Path, document: dict[str, Any]) -> tuple[ScheduleEntry,
     return validate_config(path, document).schedules
 
 
-def load_settings(db: Path | None = None) -> Settings:
+def _database_path(path: Path, source: str) -> Path:
+    """Return `path` if it can name a database file: not a directory, not too long.
+
+    Raises:
+        ConfigError: `--db ''` or a directory, or a name the file system refuses
+            (over 255 bytes a component); `source` names where it came from.
+    """
+    shown = _shown(str(path))
+    try:
+        is_dir = path.is_dir()
+    except OSError as err:  # ENAMETOOLONG: is_dir only ignores "does not exist"
+        raise ConfigError(
+            f"{source} {shown}: {err.strerror or err}; name a shorter database file"
+        ) from err
+    if is_dir or not path.name:
+        raise ConfigError(
+            f"{source} {shown} is a directory; name a database file, e.g. {path / 'finwatt.db'}"
+        )
+    return path
+
+
+def load_settings(db: Path | None = None, *, skip_invalid_schedules: bool = False) -> Settings:
     """Resolve settings; `db` (the `--db` option) wins over everything else.
+
+    With `skip_invalid_schedules` (the scheduler's commands), an invalid `[[schedule]]`
+    table is set aside in `Settings.invalid_schedules` instead of failing the whole file
+    (`profiler.settings.schedule_split`).
 
     Raises:
         ConfigError: the file or a value is malformed (file, key and problem named).
 
     """
     path = config_path()
-    valid = validate_config(path, read_config_file(path))
+    document = read_config_file(path)
+    invalid: tuple[InvalidEntry, ...] = ()
+    if skip_invalid_schedules:
+        from profiler.settings.schedule_split import split_invalid_entries
+
+        document, invalid = split_invalid_entries(path, document)
+    valid = validate_config(path, document)
     file_values = valid.values
 
     def pick(env: str, key: str) -> Any:
@@ -256,10 +339,13 @@ def load_settings(db: Path | None = None) -> Settings:
     ratio = pick("FINWATT_CPU_IDLE_RATIO", "cpu_idle_ratio")
     grace_s = file_values.get("grace_period")
     return Settings(
-        db_path=Path(db_path) if db_path else data_home() / "finwatt" / "finwatt.db",
+        db_path=_database_path(
+            Path(db_path) if db_path else data_home() / "finwatt" / "finwatt.db",
+            "--db" if db else where("FINWATT_DB", "db"),
+        ),
         sysfs_root=Path(pick("FINWATT_SYSFS_ROOT", "sysfs_root") or "/sys"),
         cpu_tdp_w=(
-            _positive_float(where("FINWATT_CPU_TDP_W", "cpu_tdp_w"), tdp)
+            _positive_float(where("FINWATT_CPU_TDP_W", "cpu_tdp_w"), tdp, most=MAX_CPU_TDP_W)
             if tdp is not None
             else None
         ),
@@ -268,8 +354,12 @@ def load_settings(db: Path | None = None) -> Settings:
             if ratio is not None
             else None
         ),
-        site=_site(file_values),
+        site=_site(file_values, path.parent),
         grace_period_s=DEFAULT_GRACE_PERIOD_S if grace_s is None else grace_s,
         schedules=valid.schedules,
         config_file=path,
+        invalid_schedules=invalid,
+        host_curve=file_values.get("host_curve"),
+        vm_share=file_values.get("vm_share"),
+        bmc=file_values.get("bmc", {}),
     )

@@ -16,11 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import ErrorDetails
 
 from profiler.schedule.entries import DurationOrZero, ScheduleTable, entry_prefix
+from profiler.settings.bmc_table import BMC_KEYS, BmcTable
+from profiler.settings.config import MAX_CPU_TDP_W
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
-SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh")
-DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period")
-TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule")
+SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh", "carbon_table")
+VM_KEYS = ("host_curve", "vm_share")
+DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS)
+TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc")
 SCHEMA_ID = "https://finwatt.invalid/config.schema.json"
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -33,8 +36,8 @@ class _Settings(BaseModel):
 
     db: str | None = Field(None, description="SQLite database path.")
     sysfs_root: str | None = Field(None, description="Where powercap lives (default /sys).")
-    cpu_tdp_w: Annotated[float, Field(gt=0)] | None = Field(
-        None, description="The CPU's TDP in watts, for the power model."
+    cpu_tdp_w: Annotated[float, Field(gt=0, le=MAX_CPU_TDP_W)] | None = Field(
+        None, description="The CPU package's TDP in watts, for the power model (<= 1000)."
     )
     cpu_idle_ratio: Annotated[float, Field(gt=0, lt=1)] | None = Field(
         None, description="P_idle / P_max of the power model (default 0.2)."
@@ -51,8 +54,21 @@ class DefaultsTable(_Settings):
     carbon_intensity: float | None = Field(None, description="Grid g CO2e/kWh.")
     pue: float | None = Field(None, description="Site PUE (>= 1).")
     price_per_kwh: float | None = Field(None, description="Tariff per kWh.")
+    carbon_table: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="CSV of grid factors overriding or adding codecarbon's: header "
+        "code,g_per_kwh,gas,year,source (gas CO2 or CO2e); relative to this file.",
+    )
     grace_period: DurationOrZero | None = Field(
         None, description="How late a missed scheduled run may still start (default 1h)."
+    )
+    host_curve: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="In a VM: the host's power curve, a load,watts CSV file or the id of an "
+        "imported finwatt profiling run on the host (model estimated:host-curve).",
+    )
+    vm_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="In a VM: its share of the host, vCPUs / host threads (0-1]."
     )
 
 
@@ -62,6 +78,7 @@ class ConfigFile(_Settings):
     model_config = ConfigDict(title="finwatt config.toml", json_schema_extra={"$id": SCHEMA_ID})
 
     defaults: DefaultsTable | None = Field(None, description="[defaults]")
+    bmc: BmcTable | None = Field(None, description="[bmc]: the BMC's wall power (issue 16).")
     schedule: list[ScheduleTable] = Field(default_factory=list, description="[[schedule]] entries.")
 
     @model_validator(mode="after")
@@ -108,6 +125,8 @@ def _where(
         return prefix, str(loc[2]) if len(loc) > 2 else "", tuple(ScheduleTable.model_fields)
     if len(loc) >= 2 and loc[0] == "defaults":
         return f"{path}: [defaults]", str(loc[1]), DEFAULTS_KEYS
+    if len(loc) >= 2 and loc[0] == "bmc":
+        return f"{path}: [bmc]", str(loc[1]), BMC_KEYS
     return f"{path}:", str(loc[0]) if loc else "", TOP_LEVEL_KEYS
 
 
@@ -119,13 +138,24 @@ def _line(prefix: str, key: str, allowed: tuple[str, ...], detail: ErrorDetails)
     if kind == "missing":
         return f"{prefix} {key} is required"
     if kind == "model_type" and key == "defaults":
-        return f"{prefix} defaults must be a table ([defaults]), got {given!r}"
+        return f"{prefix} defaults must be a table ([defaults]), got {shown(given)}"
     if kind in ("list_type", "model_type") and key == "schedule":
         return f"{prefix} schedule must be an array of tables ([[schedule]])"
     if kind == "model_type":
-        return f"{prefix} must be a table, got {given!r}"
+        return f"{prefix} must be a table, got {shown(given)}"
     if kind == "value_error":
         reason = str(detail.get("ctx", {}).get("error", detail["msg"]))
         return f"{prefix} {key}: {reason}" if key else f"{prefix.rstrip(':')}: {reason}"
     message = detail["msg"]
-    return f"{prefix} {key}: {message[:1].lower()}{message[1:]}, got {given!r}"
+    return f"{prefix} {key}: {message[:1].lower()}{message[1:]}, got {shown(given)}"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """Return `value`'s repr for a message, cut to `limit` characters.
+
+    A huge integer (TOML has no limit; `repr` refuses over 4300 digits) shows its size.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

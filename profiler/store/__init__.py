@@ -6,7 +6,9 @@ findings); `SampleWriter` is the recorder's background writer into one. The modu
 `rows` (model records <-> rows), `database` (`Store`), `sample_reads` and `housekeeping`
 (`Store`'s sample reads and pruning queries), `writer`, `stamps` (run ids, times,
 version, owner pid), `retention` (what to prune), `interchange` and `interchange_schema`
-(the JSON run document, without SQL).
+(the JSON run document, without SQL), `opening` (finwatt's files only; new ones 0600;
+read-only opens), `failure_notes` (runs a full disk could not close) and `outputs` (the
+files the user names: `export -o`, `report -o`).
 """
 
 from profiler.store.database import Store, StoreError

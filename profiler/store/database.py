@@ -11,6 +11,7 @@ samples per transaction, so a crash or SIGKILL loses at most the last second.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sqlite3
@@ -19,11 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import PhaseRecord, RunRecord
 from profiler.model.samples import SampleRow
 from profiler.model.units import epoch_s, epoch_to_iso, parse_iso
+from profiler.store.attribution import AttributionRows
+from profiler.store.failure_notes import FailureNote, read_notes, remove_note
 from profiler.store.housekeeping import Housekeeping
+from profiler.store.inventory import InventoryRows
+from profiler.store.jobs import JobRows
+from profiler.store.opening import StoreError as StoreError  # re-exported: its old home
+from profiler.store.opening import connect, mark_finwatt, writable
 from profiler.store.rollup import refresh_minutes
 from profiler.store.rows import (
     device_from_row,
@@ -43,57 +49,122 @@ from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
 from profiler.store.stamps import finwatt_version, new_run_id, pid_alive, utc_now_iso
 from profiler.store.transactions import Snapshot, Transaction
 
-
-class StoreError(FinwattRuntimeError):
-    """The database cannot be opened or used; the message says which file and why."""
+log = logging.getLogger(__name__)
 
 
-class Store(SampleReads, Housekeeping):
+class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
     """A finwatt SQLite database. One instance per thread (sqlite3 connections are not shared).
 
+    Only a finwatt database is opened (`profiler.store.opening`: another program's file is
+    refused unchanged); a new one is created 0600.
+
     Args:
-        path: database file; its folder is created if missing.
+        path: database file; its folder is created if missing (not when `read_only`).
+        read_only: read through a `mode=ro` connection: the file must exist, is never
+            created, migrated or switched to WAL, and may be read-only or in a read-only
+            folder. `transaction()` then opens a second, writing connection, only when the
+            file is writable (`can_write`).
 
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-        except (OSError, sqlite3.Error) as err:
-            raise StoreError(
-                f"cannot open database {path}: {err}; pass a writable path with --db"
-            ) from err
+        self.read_only = read_only
+        self._write_conn: sqlite3.Connection | None = None
+        self._conn = connect(path, read_only=read_only)
         self._conn.row_factory = sqlite3.Row
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
+            if read_only:
+                self._check_version(int(self._conn.execute("PRAGMA user_version").fetchone()[0]))
+            else:
+                self._prepare(self._conn)
         except sqlite3.DatabaseError as err:
-            self._conn.close()
+            self.close()
             raise StoreError(
                 f"cannot use database {path}: {err}; is it a finwatt database?"
             ) from err
+        except BaseException:
+            self.close()
+            raise
 
-    def _migrate(self) -> None:
-        current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Set a writing connection's modes, migrate the file and mark it finwatt's."""
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate(conn)
+        mark_finwatt(conn)
+
+    def _check_version(self, current: int) -> None:
+        """Refuse to read a schema other than this finwatt's (read-only: no migration)."""
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"database {self.path} has schema version {current}, newer than this "
                 f"finwatt ({SCHEMA_VERSION}); upgrade finwatt"
             )
-        for version in range(current, SCHEMA_VERSION):
+        if current < SCHEMA_VERSION:
+            if not writable(self.path):
+                raise StoreError(
+                    f"database {self.path} has schema version {current}, older than this "
+                    f"finwatt's ({SCHEMA_VERSION}), and is read-only here; run any finwatt "
+                    "command on it once where it is writable to upgrade it"
+                )
+            self._prepare(self._writer())  # upgrade in place, then read as usual
+
+    @property
+    def can_write(self) -> bool:
+        """True when this store may write: opened for writing, or a writable file."""
+        return not self.read_only or writable(self.path)
+
+    def _writer(self) -> sqlite3.Connection:
+        """The writing connection; a read-only store opens one the first time it writes."""
+        if not self.read_only:
+            return self._conn
+        if self._write_conn is None:
+            conn = connect(self.path, read_only=False)
+            conn.row_factory = sqlite3.Row
+            self._write_conn = conn
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return self._write_conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {current}, newer than this "
+                f"finwatt ({SCHEMA_VERSION}); upgrade finwatt"
+            )
+        # A migration may rebuild a table others reference (SQLite's 12-step ALTER): with
+        # foreign keys on, dropping the old table would cascade-delete its children.
+        conn.execute("PRAGMA foreign_keys=OFF")
+        version = current
+        while version < SCHEMA_VERSION:
             # executescript commits any open transaction first, so the script carries its
             # own BEGIN/COMMIT: a migration and its version bump land together or not at all.
-            self._conn.executescript(
-                f"BEGIN IMMEDIATE;{MIGRATIONS[version]}PRAGMA user_version = {version + 1};COMMIT;"
-            )
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;{MIGRATIONS[version]}"
+                    f"PRAGMA user_version = {version + 1};COMMIT;"
+                )
+            except sqlite3.OperationalError:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                # Two finwatt processes opening a new file at once: the other migrated it
+                # while this one waited for the write lock (issue 15's concurrent jobs).
+                now = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if now <= version:
+                    raise
+                version = now
+                continue
+            version += 1
+        conn.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and the writing one a read-only store may have opened)."""
         self._conn.close()
+        if self._write_conn is not None:
+            self._write_conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -103,7 +174,7 @@ class Store(SampleReads, Housekeeping):
 
     def transaction(self) -> Transaction:
         """Return a context manager running its body in one write transaction."""
-        return Transaction(self._conn)
+        return Transaction(self._writer())
 
     def snapshot(self) -> Snapshot:
         """Return a context manager making the reads of its body one consistent view.
@@ -187,14 +258,27 @@ class Store(SampleReads, Housekeeping):
         return run
 
     def finish_run(
-        self, run_id: str, status: str, *, ended: str | None = None, missed_ticks: int = 0
+        self,
+        run_id: str,
+        status: str,
+        *,
+        ended: str | None = None,
+        missed_ticks: int = 0,
+        reason: str | None = None,
     ) -> None:
-        """Set a run's final status, end time and missed-tick count."""
+        """Set a run's final status, end time, missed-tick count and why it ended so."""
         with self.transaction() as tx:
             tx.execute(
-                "UPDATE run SET status = ?, ended = ?, missed_ticks = ? WHERE id = ?",
-                (status, ended or utc_now_iso(), missed_ticks, run_id),
+                "UPDATE run SET status = ?, ended = ?, missed_ticks = ?, status_reason = ? "
+                "WHERE id = ?",
+                (status, ended or utc_now_iso(), missed_ticks, reason, run_id),
             )
+
+    def status_reason(self, run_id: str) -> str | None:
+        """Return why a run ended `failed` or `interrupted`, where that was recorded."""
+        row = self._conn.execute("SELECT status_reason FROM run WHERE id = ?", (run_id,))
+        found = row.fetchone()
+        return None if found is None else found[0]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """Return one run, or None."""
@@ -211,8 +295,13 @@ class Store(SampleReads, Housekeeping):
         """Mark `running` runs of this host whose process is gone as `interrupted`.
 
         A run killed with SIGKILL stays `running` in the file; the next finwatt command
-        notices its pid no longer exists and marks it. Returns the ids marked.
+        notices its pid no longer exists and marks it. A run whose recorder left a
+        failure note (`profiler.store.failure_notes`: even closing it failed, e.g. on a
+        full disk) is marked `failed` with the note's reason and time instead. Returns
+        the ids marked.
         """
+        if not self.can_write:
+            return []  # a database this process cannot write: the next writer marks them
         is_alive = alive or pid_alive
         host = socket.gethostname()
         stale = [
@@ -222,21 +311,40 @@ class Store(SampleReads, Housekeeping):
             )
             if row["pid"] is None or not is_alive(int(row["pid"]))
         ]
+        notes = read_notes(self.path) if stale else {}
         if stale:
-            with self.transaction() as tx:
-                for run_id in stale:
-                    last = tx.execute(
-                        "SELECT max(t) FROM sample WHERE run_id = ?", (run_id,)
-                    ).fetchone()[0]
-                    started = tx.execute(
-                        "SELECT started FROM run WHERE id = ?", (run_id,)
-                    ).fetchone()[0]
-                    ended = _iso_plus(started, last) if last is not None else started
-                    tx.execute(
-                        "UPDATE run SET status = 'interrupted', ended = ? WHERE id = ?",
-                        (ended, run_id),
-                    )
+            try:
+                self._mark_stale(stale, notes)
+            except sqlite3.OperationalError as err:
+                if not self.read_only:
+                    raise
+                log.info("stale runs not marked (%s); the next writer marks them", err)
+                return []
+            for note in notes.values():
+                remove_note(note)
         return stale
+
+    def _mark_stale(self, stale: list[str], notes: dict[str, FailureNote]) -> None:
+        """Mark `stale` runs `failed` (those with a note) or `interrupted`, in one transaction."""
+        with self.transaction() as tx:
+            for run_id in stale:
+                if run_id in notes:
+                    note = notes[run_id]
+                    tx.execute(
+                        "UPDATE run SET status = 'failed', ended = ?, status_reason = ? "
+                        "WHERE id = ?",
+                        (note.ended, note.reason, run_id),
+                    )
+                    continue
+                last = tx.execute("SELECT max(t) FROM sample WHERE run_id = ?", (run_id,))
+                started = tx.execute("SELECT started FROM run WHERE id = ?", (run_id,))
+                last, started = last.fetchone()[0], started.fetchone()[0]
+                ended = _iso_plus(started, last) if last is not None else started
+                tx.execute(
+                    "UPDATE run SET status = 'interrupted', ended = ?, status_reason = ? "
+                    "WHERE id = ?",
+                    (ended, "its process ended without closing the run", run_id),
+                )
 
     # --- devices --------------------------------------------------------------------
 

@@ -10,7 +10,16 @@ import sqlite3
 from profiler.store.rollup import MINUTE_S, minute_of_sql
 from profiler.store.transactions import Transaction
 
-TABLES = ("run", "device", "sample", "sample_minute", "phase", "finding")
+TABLES = (
+    "run",
+    "device",
+    "sample",
+    "sample_minute",
+    "phase",
+    "finding",
+    "attribution_minute",
+    "job",
+)
 """The finwatt tables, in the order `table_rows` reports them."""
 
 

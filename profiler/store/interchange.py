@@ -149,7 +149,10 @@ def _describe(error: ErrorDetails) -> str:
     else:
         text = _TYPE_WORDS.get(kind, error["msg"])
     value = error.get("input")
-    if kind not in ("missing", "value_error") and not isinstance(value, dict | list):
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        # an integer beyond 64 bits (10**400): too large for SQLite and for a float
+        text += f" (got an integer of {len(str(value))} digits)"
+    elif kind not in ("missing", "value_error") and not isinstance(value, dict | list):
         shown = json.dumps(value) if _jsonable(value) else repr(value)
         text += f" (got {shown[:40] + '...' if len(shown) > 40 else shown})"
     return f"{_path(error['loc'])}: {text}"
@@ -363,6 +366,8 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
         findings=[f.model_dump() for f in valid.findings],
         if_taken=renamed,
     )
+    if valid.run.inventory:
+        store.add_inventory(stored.id, valid.run.inventory)
     return stored.id
 
 
@@ -374,10 +379,11 @@ def _head(store: Store, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         raise KeyError(run_id)
+    inventory = store.inventory(run_id)
     return {
         "format": FORMAT,
         "version": VERSION,
-        "run": run_object(run),
+        "run": run_object(run) | ({"inventory": inventory} if inventory else {}),
         "devices": [device_object(d) for d in store.devices(run_id)],
         "phases": [phase_object(p) for p in store.phases(run_id)],
         "findings": store.findings(run_id),

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.durations import MAX_DURATION_S
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.units import TimeSpec, iso_z, parse_iso
 from profiler.store.stamps import finwatt_version
@@ -55,9 +56,9 @@ IMPORT_NOTE_KEY = "imported_from"
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _DEVICE_ID = re.compile(
-    r"(cpu|dram|gpu):(0|[1-9][0-9]*)|gpu:(0|[1-9][0-9]*)/mig:(0|[1-9][0-9]*)|host"
+    r"(cpu|dram|gpu):(0|[1-9][0-9]*)|gpu:(0|[1-9][0-9]*)/mig:(0|[1-9][0-9]*)|host|node"
 )
-"""Device ids: `cpu:N`, `dram:N`, `gpu:N`, a MIG GPU instance `gpu:N/mig:G`, `host`."""
+"""Device ids: `cpu:N`, `dram:N`, `gpu:N`, a MIG GPU instance `gpu:N/mig:G`, `host`, `node`."""
 _PROVENANCE = re.compile(r"(measured|estimated):\S+")
 
 
@@ -86,12 +87,20 @@ def canonical_utc(text: str) -> str:
 def finite_tree(value: Any, where: str = "") -> Any:
     """Return `value` unchanged when every number in it is finite (JSON has no NaN).
 
+    Integers must fit 64 bits, as SQLite and most JSON readers hold them.
+
     Raises:
-        ValueError: a NaN or infinite number, named by its path inside `value`.
+        ValueError: a NaN or infinite number, or an integer beyond 64 bits, named by its
+            path inside `value`.
 
     """
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where or 'value'} must be a finite number (got {value!r})")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError(
+            f"{where or 'value'} must be an integer of at most 64 bits "
+            f"(got one of {value.bit_length()} bits)"
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             finite_tree(item, f"{where}.{key}" if where else str(key))
@@ -111,8 +120,18 @@ _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 _Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-01T00:00:00Z")]
 _Fraction = Annotated[float, Field(ge=0, le=1)]
-_NonNegative = Annotated[float, Field(ge=0)]
 _Count = Annotated[int, Field(ge=0, le=2**63 - 1)]  # SQLite INTEGER is 64-bit
+
+# Physical bounds, far beyond any real device, so that sums over a year stay finite
+# (a power of 1e307 W overflowed the report's yearly energy to infinity).
+MAX_POWER_W = 1e6
+"""One device's power: a megawatt."""
+MAX_ENERGY_J = 1e16
+"""One device's energy since run start: a megawatt for over 300 years."""
+_Seconds = Annotated[float, Field(ge=0, le=MAX_DURATION_S)]
+_Power = Annotated[float, Field(ge=0, le=MAX_POWER_W)]
+_Energy = Annotated[float, Field(ge=0, le=MAX_ENERGY_J)]
+_Cores = Annotated[int, Field(gt=0, le=2**20)]
 
 
 class RunDoc(BaseModel):
@@ -121,16 +140,19 @@ class RunDoc(BaseModel):
     model_config = _STRICT
 
     id: str
-    kind: Literal["profile", "monitor", "scheduled"]
+    kind: Literal["profile", "monitor", "scheduled", "job"]
     label: str | None = None
     host: Annotated[str, Field(min_length=1)]
     started: _Timestamp
     ended: _Timestamp | None = None
     status: Literal["running", "complete", "interrupted", "failed"]
-    interval_s: Annotated[float, Field(gt=0)] | None = None
+    interval_s: Annotated[float, Field(gt=0, le=86400)] | None = None
     missed_ticks: _Count = 0
     finwatt_version: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    inventory: dict[str, Annotated[str, Field(max_length=4096)] | None] | None = Field(
+        None, description="What the run ran on: kernel, microcode, firmware... (issue 16)."
+    )
 
     @field_validator("id")
     @classmethod
@@ -183,12 +205,12 @@ class DeviceDoc(BaseModel):
 
     model_config = _STRICT
 
-    kind: Literal["cpu", "dram", "gpu", "host"]
+    kind: Literal["cpu", "dram", "gpu", "host", "node"]
     id: str
     model: str | None = None
-    logical_cores: Annotated[int, Field(gt=0)] | None = None
+    logical_cores: _Cores | None = None
     mem_total_bytes: _Count | None = None
-    power_limit_w: Annotated[float, Field(gt=0)] | None = None
+    power_limit_w: Annotated[float, Field(gt=0, le=MAX_POWER_W)] | None = None
     provenance: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     status: Literal["ok", "degraded", "lost"] = "ok"
@@ -241,14 +263,14 @@ class SampleDoc(TypedDict):
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
 
-    t: _NonNegative
+    t: _Seconds
     device: str
     util: NotRequired[_Fraction | None]
-    power_w: NotRequired[_NonNegative | None]
-    energy_j: NotRequired[_NonNegative | None]
-    energy_from_power_j: NotRequired[_NonNegative | None]
+    power_w: NotRequired[_Power | None]
+    energy_j: NotRequired[_Energy | None]
+    energy_from_power_j: NotRequired[_Energy | None]
     mem_used_bytes: NotRequired[_Count | None]
-    clock_mhz: NotRequired[_NonNegative | None]
+    clock_mhz: NotRequired[Annotated[float, Field(ge=0, le=1e6)] | None]
     temperature_c: NotRequired[float | None]
     sm_active: NotRequired[_Fraction | None]
 
@@ -261,11 +283,11 @@ class PhaseDoc(BaseModel):
     workload: Annotated[str, Field(min_length=1)]
     device: str
     target_load: _Fraction
-    t_start: _NonNegative
-    t_end: _NonNegative
-    units: _NonNegative | None = None
+    t_start: _Seconds
+    t_end: _Seconds
+    units: Annotated[float, Field(ge=0, le=1e18)] | None = None
     unit: str | None = None
-    achieved_load: _NonNegative | None = None
+    achieved_load: Annotated[float, Field(ge=0, le=100)] | None = None
     valid: bool | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 

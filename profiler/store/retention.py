@@ -111,6 +111,7 @@ def prune(
                     raw_deleted += store.delete_raw_before(run.id, end)
             if rollup_end > 0:
                 rollups_deleted += store.delete_minutes_before(run.id, rollup_end)
+                store.delete_attribution_before(run.id, rollup_end)  # kept like rollups
             if raw_deleted + rollups_deleted > before:
                 pruned.append(run.id)
     return PruneResult(
@@ -168,7 +169,7 @@ def db_stats(store_path: Path) -> DbStats:
     raw: list[float] = []
     rolled: list[float] = []
     rollup_only: list[str] = []
-    with Store(store_path) as store:
+    with Store(store_path, read_only=True) as store:
         for run in store.list_runs():
             started = run.started.timestamp()
             for record in store.devices(run.id):

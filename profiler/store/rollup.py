@@ -4,10 +4,17 @@ One row per run, device and minute of run time (`minute = floor(t / 60)`) holds 
 counts, sums and maxima the analyzer's rules need (docs/decisions.md, "Rollups and
 retention"). `ROLLUP_COLUMNS` is the definition: each column folds one per-sample value
 (`count`, `sum`, `total`, `min` or `max`). Per sample, as `profiler.analysis.series`
-computes it, `dt` is the time since the device's previous sample (the first sample's
-since run start, 0) and `de` the energy of that interval: the cumulative counter's delta
-(the counter is 0 at run start), else power x dt, else unknown; `de_dt` is `dt` where
-`de` is known, so energy_j / energy_s is the minute's mean power.
+computes it for raw samples (`held_energy`), `dt` is the time since the device's previous
+sample (the first sample's since run start, 0) and `de` the energy of that interval: the
+cumulative counter's delta (the counter is 0 at run start), else power x the held interval,
+else unknown; `de_dt` is the seconds `de` covers (`dt` for a counter delta, the held
+interval for power), so energy_j / energy_s is the minute's mean power. Two corrections
+(issue 13): a counter that went down was reset, so that interval's counter delta is
+dropped (power x held interval stands in where power is known) and counted
+(`resets_n`); and a power reading covers at most the run's hold (`ROLLUP_HOLD_INTERVALS` x
+the run's stated interval, else x the median step of the device's samples, as
+`profiler.analysis.series.hold_s`): after a gap the rest is uncovered, not the next
+reading stretched over it.
 
 The definition has two forms, side by side below, built from that one column list:
 
@@ -35,6 +42,20 @@ from profiler.model.samples import SampleRow
 
 MINUTE_S = 60.0
 """Width of a rollup row: minute index = floor(t / 60) of run time (t since run start)."""
+
+
+ROLLUP_HOLD_INTERVALS = 2.0
+"""A power reading covers at most this many sample intervals before it (the analyzer's
+`HOLD_INTERVALS`; the store cannot import the analyzer, a test checks they agree)."""
+
+
+def rollup_hold_s(interval_s: float | None) -> float | None:
+    """Return the hold for a run that states its sampling interval, else None.
+
+    None means the interval is not stated: the SQL form then takes the median step of
+    each device's samples (`MinuteSums` without a hold clips nothing).
+    """
+    return None if interval_s is None else ROLLUP_HOLD_INTERVALS * interval_s
 
 
 def minute_of_sql(t: str = "t") -> str:
@@ -93,6 +114,7 @@ ROLLUP_COLUMNS: tuple[RollupColumn, ...] = (
     RollupColumn("mem_max_bytes", Fold.MAX, "mem_used_bytes"),
     RollupColumn("sm_n", Fold.COUNT, "sm_active"),
     RollupColumn("sm_sum", Fold.SUM, "sm_active"),
+    RollupColumn("resets_n", Fold.COUNT, "reset"),
 )
 """The rollup: what each `sample_minute` column folds, and how."""
 
@@ -123,24 +145,49 @@ def _merge_sql(column: RollupColumn) -> str:
     return f"{name} = COALESCE({both}, {name}, excluded.{name})"
 
 
-def rollup_sql(where: str, keep: str) -> str:
+_H = repr(ROLLUP_HOLD_INTERVALS)
+
+
+def rollup_sql(where: str, keep: str, scope: str) -> str:
     """Return the SELECT that rolls raw samples up into `sample_minute` rows.
 
     Its columns are (run_id, device_id, `MINUTE_COLUMNS`). `where` filters the sample
     rows fed to the window (each device's rows in time order, the row before the first
     kept minute included so its energy delta is known); `keep` filters the minutes (`m`)
-    produced.
+    produced (`x.run_id`, `x.device_id` name the row's run and device); `scope` selects the
+    sample rows whose steps give the median hold of runs that state no interval (all of
+    each selected device's samples in the run).
     """
     folds = ", ".join(_fold_sql(c) for c in ROLLUP_COLUMNS)
     return f"""
+    WITH med AS (
+        SELECT run_id, device_id, avg(step) AS step FROM (
+            SELECT run_id, device_id, step,
+                row_number() OVER (PARTITION BY run_id, device_id ORDER BY step) AS k,
+                count(*) OVER (PARTITION BY run_id, device_id) AS c
+            FROM (
+                SELECT run_id, device_id,
+                    t - LAG(t) OVER (PARTITION BY run_id, device_id ORDER BY t, rowid)
+                        AS step
+                FROM sample
+                WHERE ({scope}) AND run_id IN (SELECT id FROM run WHERE interval_s IS NULL)
+            )
+            WHERE step IS NOT NULL
+        )
+        WHERE k IN ((c + 1) / 2, (c + 2) / 2)
+        GROUP BY run_id, device_id
+    )
     SELECT run_id, device_id, m, {folds}
     FROM (
-        SELECT run_id, device_id, t, util, power_w, mem_used_bytes, sm_active, dt, de, m,
-            CASE WHEN de IS NOT NULL THEN dt END AS de_dt
+        SELECT run_id, device_id, t, util, power_w, mem_used_bytes, sm_active, dt, m,
+            CASE WHEN delta >= 0 THEN delta ELSE power_w * held END AS de,
+            CASE WHEN delta >= 0 THEN dt WHEN power_w IS NOT NULL THEN held END AS de_dt,
+            CASE WHEN delta < 0 THEN 1 END AS reset
         FROM (
-            SELECT run_id, device_id, t, util, power_w, mem_used_bytes, sm_active, dt,
+            SELECT s.run_id, s.device_id, t, util, power_w, mem_used_bytes, sm_active, dt,
                 {minute_of_sql()} AS m,
-                COALESCE(energy_j - prev_e, power_w * dt) AS de
+                energy_j - prev_e AS delta,
+                min(dt, COALESCE({_H} * r.interval_s, {_H} * med.step, dt)) AS held
             FROM (
                 SELECT run_id, device_id, t, util, power_w, energy_j, mem_used_bytes,
                     sm_active,
@@ -149,17 +196,19 @@ def rollup_sql(where: str, keep: str) -> str:
                         AS prev_e
                 FROM sample WHERE {where}
                 WINDOW w AS (PARTITION BY run_id, device_id ORDER BY t, rowid)
-            )
+            ) AS s
+            JOIN run AS r ON r.id = s.run_id
+            LEFT JOIN med ON med.run_id = s.run_id AND med.device_id = s.device_id
         )
-    )
+    ) AS x
     WHERE {keep}
     GROUP BY run_id, device_id, m
     """
 
 
-def insert_rollup_sql(where: str, keep: str) -> str:
-    """Return the INSERT of `rollup_sql(where, keep)`'s rows into `sample_minute`."""
-    return f"INSERT INTO sample_minute ({_KEY_AND_COLUMNS}) {rollup_sql(where, keep)}"
+def insert_rollup_sql(where: str, keep: str, scope: str = "1") -> str:
+    """Return the INSERT of `rollup_sql(where, keep, scope)`'s rows into `sample_minute`."""
+    return f"INSERT INTO sample_minute ({_KEY_AND_COLUMNS}) {rollup_sql(where, keep, scope)}"
 
 
 def refresh_minutes(
@@ -174,10 +223,19 @@ def refresh_minutes(
     `t_range` (the lowest and highest `t` written), only the minutes those samples fall
     in are rebuilt, plus the minute of the next sample after them (its energy delta
     starts at the last new sample): one indexed read of about a minute of rows per device.
+    A run that states no interval has its device rebuilt whole instead: its hold is the
+    median step of all the device's samples, which new samples may move.
     """
+    stated = conn.execute("SELECT interval_s FROM run WHERE id = ?", (run_id,)).fetchone()
+    if device_id is not None and (t_range is None or stated is None or stated[0] is None):
+        device = "run_id = :run AND device_id = :device"
+        params = {"run": run_id, "device": device_id}
+        conn.execute(f"DELETE FROM sample_minute WHERE {device}", params)
+        conn.execute(insert_rollup_sql(device, "1", device), params)
+        return
     if device_id is None or t_range is None:
         conn.execute("DELETE FROM sample_minute WHERE run_id = ?", (run_id,))
-        conn.execute(insert_rollup_sql("run_id = ?", "1"), (run_id,))
+        conn.execute(insert_rollup_sql("run_id = :run", "1", "run_id = :run"), {"run": run_id})
         return
     lo_t, hi_t = t_range
     key = (run_id, device_id)
@@ -197,15 +255,52 @@ def refresh_minutes(
         (*key, lo_m, hi_m),
     )
     conn.execute(
-        insert_rollup_sql("run_id = ? AND device_id = ? AND t >= ? AND t < ?", "m BETWEEN ? AND ?"),
-        (
-            *key,
-            float("-inf") if before is None else before,
-            (hi_m + 1) * MINUTE_S + 1.0,
-            lo_m,
-            hi_m,
+        insert_rollup_sql(
+            "run_id = :run AND device_id = :device AND t >= :lo AND t < :hi",
+            "m BETWEEN :lo_m AND :hi_m",
+            "run_id = :run AND device_id = :device",
         ),
+        {
+            "run": run_id,
+            "device": device_id,
+            "lo": float("-inf") if before is None else before,
+            "hi": (hi_m + 1) * MINUTE_S + 1.0,
+            "lo_m": lo_m,
+            "hi_m": hi_m,
+        },
     )
+
+
+REBUILD_MINUTES_SQL = f"""
+    CREATE TEMP TABLE rollup_rebuild (run_id TEXT, device_id TEXT, from_m INTEGER);
+    INSERT INTO rollup_rebuild
+        SELECT b.run_id, b.device_id,
+            CASE WHEN EXISTS (
+                SELECT 1 FROM sample_minute AS old
+                WHERE old.run_id = b.run_id AND old.device_id = b.device_id
+                    AND old.minute < b.first_m
+            ) THEN b.first_m + 1 ELSE -9223372036854775808 END
+        FROM (
+            SELECT run_id, device_id, {minute_of_sql("min(t)")} AS first_m
+            FROM sample GROUP BY run_id, device_id
+        ) AS b;
+    DELETE FROM sample_minute WHERE minute >= (
+        SELECT r.from_m FROM rollup_rebuild AS r
+        WHERE r.run_id = sample_minute.run_id AND r.device_id = sample_minute.device_id
+    );
+    {
+    insert_rollup_sql(
+        "1",
+        "x.m >= (SELECT r.from_m FROM rollup_rebuild AS r "
+        "WHERE r.run_id = x.run_id AND r.device_id = x.device_id)",
+    )
+};
+    DROP TABLE rollup_rebuild;
+"""
+"""Rebuild every stored rollup from the raw samples with the current definition (a
+migration's body). Minutes whose raw samples retention pruned keep their rows, and so
+does a pruned device's first remaining raw minute (the sample before it is gone, so its
+first interval cannot be recomputed); every later minute is rebuilt."""
 
 
 UPSERT_MINUTE_SQL = f"""
@@ -260,20 +355,29 @@ class MinuteSums:
     Remembers each device's last (t, energy_j) across batches, so a sample's `dt` and
     `de` are those of the SQL form (the first sample's since run start). Samples must
     arrive in time order per device, as the sampler writes them.
+
+    Args:
+        hold_s: the run's hold (`rollup_hold_s` of its stated interval); None clips nothing.
+
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold_s: float | None = None) -> None:
         self._last: dict[str, tuple[float, float | None]] = {}
+        self._hold_s = hold_s
 
     def _values(self, r: SampleRow) -> dict[str, Any]:
         """Return the per-sample values `ROLLUP_COLUMNS` fold (the SQL form's inner query)."""
         prev_t, prev_e = self._last.get(r.device_id, (0.0, 0.0))
         self._last[r.device_id] = (r.t, r.energy_j)
         dt = max(r.t - prev_t, 0.0)
-        if r.energy_j is not None and prev_e is not None:
-            de: float | None = r.energy_j - prev_e
+        held = dt if self._hold_s is None else min(dt, self._hold_s)
+        delta = None if r.energy_j is None or prev_e is None else r.energy_j - prev_e
+        de: float | None
+        if delta is not None and delta >= 0:
+            de, de_dt = delta, dt
         else:
-            de = None if r.power_w is None else r.power_w * dt
+            de = None if r.power_w is None else r.power_w * held
+            de_dt = held
         return {
             EVERY_SAMPLE: True,
             "t": r.t,
@@ -283,7 +387,8 @@ class MinuteSums:
             "sm_active": r.sm_active,
             "dt": dt,
             "de": de,
-            "de_dt": None if de is None else dt,
+            "de_dt": None if de is None else de_dt,
+            "reset": 1 if delta is not None and delta < 0 else None,
         }
 
     def rows(self, run_id: str, samples: Iterable[SampleRow]) -> list[tuple[Any, ...]]:

@@ -130,6 +130,14 @@ class SampleReads:
         )
         return [dict(r) for r in rows]
 
+    def minute_resets(self, run_id: str, device_id: str) -> int:
+        """Return how many counter resets a device's rollups dropped (issue 13)."""
+        row = self._conn.execute(
+            "SELECT total(resets_n) FROM sample_minute WHERE run_id = ? AND device_id = ?",
+            (run_id, device_id),
+        ).fetchone()
+        return int(row[0])
+
     def first_sample_t(self, run_id: str) -> float | None:
         """Return the time of a run's first raw sample (seconds since start), or None."""
         first = self._conn.execute("SELECT min(t) FROM sample WHERE run_id = ?", (run_id,))

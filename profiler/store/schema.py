@@ -3,14 +3,14 @@
 The schema version is SQLite's `user_version`. Opening an older file upgrades it in place
 (`Store`), and a newer one is refused with a clear message. A migration is history: never
 edit one that has shipped, append another. Tables per ../shared/design.md ("Data model");
-`sample_minute` is the minute rollup of `profiler.store.rollup`. Migration 2 fills it with
-the rollup's current definition, so a change to that definition ships with a migration
-that rebuilds the table (`refresh_minutes` per run).
+`sample_minute` is the minute rollup of `profiler.store.rollup`. The latest rollup migration
+fills it with the rollup's current definition, so a change to that definition ships with a
+migration that rebuilds the table (and moves the fill there from the one before).
 """
 
 from __future__ import annotations
 
-from profiler.store.rollup import insert_rollup_sql
+from profiler.store.rollup import REBUILD_MINUTES_SQL
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: runs, devices, raw samples, phases, findings (design.md, "Data model").
@@ -88,8 +88,9 @@ MIGRATIONS: tuple[str, ...] = (
         assumptions TEXT NOT NULL DEFAULT '[]'
     );
     """,
-    # 2: minute rollups, filled from the raw samples already there.
-    f"""
+    # 2: minute rollups (filled by the latest rollup migration below: the rows of the
+    # rollup's current definition, whose columns may outgrow this table, issue 13).
+    """
     CREATE TABLE sample_minute (
         run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
         device_id TEXT NOT NULL,
@@ -110,7 +111,86 @@ MIGRATIONS: tuple[str, ...] = (
         sm_sum REAL,
         PRIMARY KEY (run_id, device_id, minute)
     ) WITHOUT ROWID;
-    {insert_rollup_sql("1", "1")};
+    """,
+    # N: run kind 'job' and the job table (issue 15). SQLite cannot alter a CHECK, so the
+    # run table is rebuilt and its rows copied (Store._migrate turns foreign keys off
+    # around migrations, so dropping the old table cascades nothing).
+    """
+    CREATE TABLE run_new (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('profile', 'monitor', 'scheduled', 'job')),
+        label TEXT,
+        host TEXT NOT NULL,
+        started TEXT NOT NULL,
+        ended TEXT,
+        status TEXT NOT NULL
+            CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
+        config TEXT NOT NULL DEFAULT '{}',
+        version TEXT NOT NULL,
+        pid INTEGER,
+        interval_s REAL,
+        missed_ticks INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO run_new (id, kind, label, host, started, ended, status, config, version,
+        pid, interval_s, missed_ticks)
+    SELECT id, kind, label, host, started, ended, status, config, version,
+        pid, interval_s, missed_ticks FROM run;
+    DROP TABLE run;
+    ALTER TABLE run_new RENAME TO run;
+    CREATE TABLE job (
+        run_id TEXT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+        command TEXT NOT NULL,
+        exit_status INTEGER,
+        units REAL,
+        unit TEXT,
+        tags TEXT NOT NULL DEFAULT '{}',
+        seconds REAL,
+        dynamic_j REAL,
+        idle_j REAL,
+        idle_unallocated_j REAL,
+        host_energy_j REAL,
+        idle_share TEXT NOT NULL,
+        provenance TEXT,
+        cpu_s REAL,
+        gpu_s REAL,
+        peak_rss_bytes INTEGER,
+        accounting TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+    # N: per-minute attribution rows of `monitor --attribute` (issue 15).
+    """
+    CREATE TABLE attribution_minute (
+        run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+        minute INTEGER NOT NULL,
+        group_kind TEXT NOT NULL CHECK (group_kind IN ('process', 'cgroup', 'host')),
+        group_name TEXT NOT NULL,
+        owner TEXT,
+        detail TEXT,
+        seconds REAL NOT NULL,
+        cpu_s REAL NOT NULL,
+        dynamic_j REAL NOT NULL,
+        idle_j REAL NOT NULL,
+        provenance TEXT,
+        PRIMARY KEY (run_id, minute, group_kind, group_name)
+    ) WITHOUT ROWID;
+    """,
+    # N: minute rollups rebuilt from the raw samples: counter resets dropped and counted
+    # (`resets_n`), power readings held at most the run's hold (issue 13).
+    f"""
+    ALTER TABLE sample_minute ADD COLUMN resets_n INTEGER NOT NULL DEFAULT 0;
+    {REBUILD_MINUTES_SQL}
+    """,
+    # N: why a run ended `failed` or `interrupted` (a full disk, its process gone) (issue 14).
+    """
+    ALTER TABLE run ADD COLUMN status_reason TEXT;
+    """,
+    # N: each run's inventory, the audit trail of what it ran on (issue 16).
+    """
+    CREATE TABLE run_inventory (
+        run_id TEXT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+        inventory TEXT NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

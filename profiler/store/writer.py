@@ -13,14 +13,15 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store, StoreError
-from profiler.store.rollup import MinuteSums, upsert_minutes
+from profiler.store.opening import describe
+from profiler.store.rollup import MinuteSums, rollup_hold_s, upsert_minutes
 from profiler.store.rows import insert_samples, update_device_status
 
 log = logging.getLogger(__name__)
@@ -36,16 +37,26 @@ class _StatusChange:
 class SampleWriter:
     """Background writer: queues samples and commits at most one second of them at a time.
 
-    `close()` flushes everything queued.
+    `close()` flushes everything queued. The first failed commit (a full disk, an I/O
+    error) stops the writer: `error` says why, `failed` is set, `on_failure` is called
+    (the recording then stops), and `last_stored_t` is the newest sample time committed.
 
     Args:
         path: database file.
         run_id: the run samples belong to.
         flush_interval_s: longest time between commits (design: at most 1 s).
+        on_failure: called once, from the writer thread, when writing fails.
 
     """
 
-    def __init__(self, path: Path, run_id: str, *, flush_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        run_id: str,
+        *,
+        flush_interval_s: float = 1.0,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
         self._path = path
         self._run_id = run_id
         self._flush_interval_s = flush_interval_s
@@ -53,6 +64,9 @@ class SampleWriter:
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="finwatt-writer", daemon=True)
         self.error: BaseException | None = None
+        self.failed = threading.Event()
+        self.last_stored_t: float | None = None
+        self._on_failure = on_failure
         self.rows_written = 0
         self._minutes = MinuteSums()
         self._thread.start()
@@ -76,15 +90,31 @@ class SampleWriter:
         self._queue.put(None)
         self._thread.join()
         if self.error is not None:
-            raise StoreError(f"writing samples to {self._path} failed: {self.error}")
+            raise StoreError(self.describe_error())
+
+    def describe_error(self) -> str:
+        """The failure in one line (the fix named for a full disk); empty when none."""
+        err = self.error
+        if err is None:
+            return ""
+        if isinstance(err, sqlite3.Error | OSError):
+            return f"writing samples: {describe(err, self._path)}"
+        return f"writing samples to {self._path} failed: {err}"
 
     def _loop(self) -> None:
         try:
             with closing(Store(self._path)) as store:
+                run = store.get_run(self._run_id)
+                # the run's hold, as the SQL form takes it from the run (issue 13)
+                self._minutes = MinuteSums(rollup_hold_s(run.interval_s if run else None))
                 self._drain(store)
         except (sqlite3.Error, StoreError, OSError) as err:
-            log.error("sample writer stopped: %s", err)
+            # not an error line: the recording stops and says why, once (exit 1)
+            log.debug("sample writer stopped: %s", err)
             self.error = err
+            self.failed.set()
+            if self._on_failure is not None:
+                self._on_failure()
 
     def _drain(self, store: Store) -> None:
         # Block for the first item of a batch, let the batch gather for the flush
@@ -116,3 +146,6 @@ class SampleWriter:
                     tx, self._run_id, change.device_id, change.status, change.reason
                 )
         self.rows_written += len(rows)
+        if rows:
+            newest = max(r.t for r in rows)
+            self.last_stored_t = max(newest, self.last_stored_t or newest)

@@ -15,7 +15,9 @@ per device.
 
 from __future__ import annotations
 
+import logging
 import socket
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -36,6 +38,9 @@ from profiler.model.run import RunRecord
 from profiler.model.series import FIELDS, DeviceSeries
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
+from profiler.workflows.provisioned import container_scoped, say_provisioned
+
+log = logging.getLogger(__name__)
 
 MONITORING_KINDS = ("monitor", "scheduled")
 
@@ -279,12 +284,9 @@ def analyze_run(
             ladder_data=data,
         )
     else:
-        assessment = assess_usage(
-            load_run(store, run, source=source),
-            site,
-            thresholds,
-            ladder=_cpu_ladder(store, run.host),
-        )
+        series, provisioned = container_scoped(load_run(store, run, source=source))
+        assessment = assess_usage(series, site, thresholds, ladder=_cpu_ladder(store, run.host))
+        say_provisioned(assessment, provisioned, series)
     return AnalyzeResult(run.id, assessment, [run.id])
 
 
@@ -348,7 +350,9 @@ def analyze_since(
     merged = [
         concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()
     ]
+    merged, provisioned = container_scoped(merged)
     assessment = assess_usage(merged, site, thresholds, ladder=_cpu_ladder(store, host))
+    say_provisioned(assessment, provisioned, merged)
     return AnalyzeResult(
         None, assessment, [r.id for r in runs], epoch_to_iso(start), epoch_to_iso(end)
     )
@@ -363,10 +367,21 @@ def _take(s: DeviceSeries, mask: Any) -> DeviceSeries:
 
 
 def store_findings(store: Store, result: AnalyzeResult) -> None:
-    """Replace the stored findings of the run (or window) with this result's."""
-    store.add_findings(
-        result.run,
-        [f.as_dict() for f in result.assessment.findings],
-        window_start=result.window_start,
-        window_end=result.window_end,
-    )
+    """Replace the stored findings of the run (or window) with this result's.
+
+    A store this process cannot write (a read-only file or folder) keeps its old ones.
+    """
+    if not store.can_write:
+        return
+    try:
+        store.add_findings(
+            result.run,
+            [f.as_dict() for f in result.assessment.findings],
+            window_start=result.window_start,
+            window_end=result.window_end,
+        )
+    except sqlite3.OperationalError as err:
+        if not store.read_only:
+            raise
+        # a command that only reads (analyze, report) still answers on a full disk
+        log.info("findings not stored in %s: %s", store.path, err)

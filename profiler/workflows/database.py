@@ -18,13 +18,19 @@ class UnusableDatabaseError(FinwattInputError):
     """The database cannot be opened; the message names the file and the fix."""
 
 
-def open_database(db_path: Path) -> Store:
-    """Open (creating if missing) the database at `db_path`.
+def open_database(db_path: Path, *, read_only: bool = False) -> Store:
+    """Open (creating if missing, unless `read_only`) the database at `db_path`.
+
+    Args:
+        db_path: the database file.
+        read_only: for commands that only read: the file must exist and is opened
+            through a read-only connection (`Store`).
 
     Raises:
         UnusableDatabaseError: it cannot be opened or upgraded.
+        FinwattInputError: it is missing (`read_only`) or not a finwatt database.
     """
     try:
-        return Store(db_path)
+        return Store(db_path, read_only=read_only)
     except StoreError as err:
         raise UnusableDatabaseError(str(err)) from err

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from profiler.analysis.reconcile import Reconciliation, reconcile_rows
 from profiler.analysis.summary import DeviceSummary, summarise_run
+from profiler.capture.attribution import AttributedRecording, PartListener
 from profiler.capture.recording import Recording
 from profiler.capture.sampler import TickSink
 from profiler.capture.signals import StopRequest
@@ -34,6 +36,8 @@ def monitor_recording(
     kind: str = "monitor",
     sensors: SensorSet | None = None,
     sinks: Sequence[TickSink] = (),
+    attribute_top_n: int | None = None,
+    attribution_listeners: Sequence[PartListener] = (),
 ) -> Recording:
     """Create a run recording every device (not started yet).
 
@@ -46,7 +50,22 @@ def monitor_recording(
         sensors: already probed sensors (the exporter needs them first); probed here
             when None. The recording closes them when it stops.
         sinks: extra consumers of every tick (the Prometheus exporter, the live view).
+        attribute_top_n: also store per-minute attribution rows keeping this many
+            processes and cgroups (`--attribute --top N`); None: no attribution.
+        attribution_listeners: receive each tick's attributed shares (the exporter).
     """
+    if attribute_top_n is not None:
+        return AttributedRecording(
+            settings.db_path,
+            sensors if sensors is not None else probe(settings),
+            top_n=attribute_top_n,
+            listeners=attribution_listeners,
+            kind=kind,
+            interval_s=interval_s,
+            label=label,
+            config=config,
+            sinks=sinks,
+        )
     return Recording(
         settings.db_path,
         sensors if sensors is not None else probe(settings),
@@ -65,15 +84,21 @@ class MonitorOutcome:
     Attributes:
         run: the run record.
         devices: per-device utilisation, energy and power, with provenance.
+        reconciliation: wall power vs its parts, where a `node` device gave wall power.
     """
 
     run: RunRecord
     devices: list[DeviceSummary]
+    reconciliation: Reconciliation | None = None
 
     @property
     def seconds(self) -> float:
         """The longest device span of the window, in seconds (0 with no samples)."""
         return max((s.seconds or 0.0 for s in self.devices), default=0.0)
+
+
+RECONCILE_INTERVAL_S = 10.0
+"""Interval of the monitor summary's wall-power reconciliation, in seconds."""
 
 
 def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
@@ -84,10 +109,12 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
     """
     with Store(db_path) as store:
         run = store.get_run(run_id)
-        summaries = summarise_run(store.devices(run_id), store.samples(run_id))
+        devices, samples = store.devices(run_id), store.samples(run_id)
+    summaries = summarise_run(devices, samples)
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
-    return MonitorOutcome(run, summaries)
+    balance = reconcile_rows([d.info for d in devices], samples, interval_s=RECONCILE_INTERVAL_S)
+    return MonitorOutcome(run, summaries, balance)
 
 
 def monitor(
@@ -100,12 +127,15 @@ def monitor(
 
     Args:
         recording: from `monitor_recording`; started and stopped here.
-        stop: a signal's stop request; the run then ends `interrupted`.
+        stop: a signal's stop request; the run then ends `interrupted`. A failed write
+            of samples sets its event too: the run then ends `failed` and
+            `RecordingFailedError` (exit 1) is raised.
         duration_s: how long to record, or None for as long as it takes.
         on_start: told the run id just before sampling starts.
     """
     if on_start is not None:
         on_start(recording.run_id)
+    recording.when_failed(stop.event.set)  # the first failed write ends the window
     recording.start()
     try:
         stop.event.wait(duration_s)

@@ -7,8 +7,12 @@ model's TDP and idle ratio come from one `Settings` object the same way everywhe
 
 from __future__ import annotations
 
+from profiler.sensors.bmc_config import BmcConfig
 from profiler.sensors.probe import SensorSet, probe_sensors
 from profiler.settings.config import Settings
+from profiler.workflows.host_curve import resolve_host_curve
+from profiler.workflows.inventory import machine_inventory
+from profiler.workflows.provisioned import record_limits
 
 
 def probe(settings: Settings) -> SensorSet:
@@ -17,8 +21,14 @@ def probe(settings: Settings) -> SensorSet:
     The caller owns the returned set until it hands it to a `Recording`, which closes it
     when the run ends; otherwise the caller closes it.
     """
-    return probe_sensors(
+    sensors = probe_sensors(
         sysfs_root=settings.sysfs_root,
         cpu_tdp_w=settings.cpu_tdp_w,
         cpu_idle_ratio=settings.cpu_idle_ratio,
+        host_curve=resolve_host_curve(settings),
+        share=settings.vm_share,
+        bmc=BmcConfig.from_values(settings.bmc),  # the node's wall power (issue 16)
     )
+    record_limits(sensors, settings.sysfs_root)  # a container's limits (issue 15)
+    sensors.inventory = machine_inventory(settings, sensors)  # the audit trail (issue 16)
+    return sensors

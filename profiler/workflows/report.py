@@ -25,10 +25,11 @@ from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunRecord
 from profiler.model.units import epoch_s
 from profiler.store.database import Store
+from profiler.store.outputs import check_output, write_output
 from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
 from profiler.workflows.trend import gather_trend, runs_in_window
 from reports.data import Columns, ReportData, report_data
-from reports.render import render_window_html, write_report
+from reports.render import render_html, render_window_html
 
 MinuteRow = dict[str, Any]
 
@@ -51,11 +52,14 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path:
 
     The page's print stylesheet sets the margins and page breaks; the paper size is the
     browser's default (A4 or Letter both fit). A zh-CN report needs a CJK font installed
-    (Debian: fonts-noto-cjk) for its text to print.
+    (Debian: fonts-noto-cjk) for its text to print. Chromium prints into a private
+    folder; the PDF then reaches `pdf_path` by `profiler.store.outputs`' policy.
 
     Raises:
         PdfError: no Chromium on PATH, or it failed or timed out.
+        OutputPathError: `pdf_path` cannot be used (a directory, a link to a file).
     """
+    check_output(pdf_path)
     browser = find_browser()
     if browser is None:
         raise PdfError(
@@ -63,6 +67,7 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path:
             "(Debian: apt-get install chromium fonts-noto-cjk) or leave out --pdf"
         )
     with tempfile.TemporaryDirectory(prefix="finwatt-pdf-") as profile:
+        printed = Path(profile) / "report.pdf"  # copied to `pdf_path` by the output policy
         args = [
             browser,
             "--headless",
@@ -73,7 +78,7 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path:
             "--disable-sync",
             "--no-pdf-header-footer",
             f"--user-data-dir={profile}",
-            f"--print-to-pdf={pdf_path.resolve()}",
+            f"--print-to-pdf={printed}",
             html_path.resolve().as_uri(),
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -82,9 +87,10 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path:
             result = subprocess.run(args, capture_output=True, timeout=PDF_TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired as err:
             raise PdfError(f"{browser} took over {PDF_TIMEOUT_S:g} s to print {pdf_path}") from err
-    if result.returncode != 0 or not pdf_path.exists():
-        tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise PdfError(f"{browser} could not print {pdf_path}: {tail[0]}")
+        if result.returncode != 0 or not printed.exists():
+            tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise PdfError(f"{browser} could not print {pdf_path}: {tail[0]}")
+        write_output(pdf_path, printed.read_bytes())
     return pdf_path
 
 
@@ -148,7 +154,9 @@ def gather_report(store: Store, run_id: str) -> ReportData:
             cols = rolled
             pruned.append(device_id)
         columns[device_id] = cols
-    return report_data(run, devices, store.phases(run_id), columns, pruned)
+    return report_data(
+        run, devices, store.phases(run_id), columns, pruned, inventory=store.inventory(run_id)
+    )
 
 
 def report_run(
@@ -161,14 +169,19 @@ def report_run(
 ) -> Path:
     """Analyse `run` (storing its findings), render its report to `path`, return the path.
 
+    The file is written by `profiler.store.outputs`' policy (`-` is standard output; a
+    directory or a link to a file is refused; a file is replaced atomically).
+
     Raises:
-        OSError: the report cannot be written (the message names the path).
+        OutputPathError: the path cannot be used (exit 2).
+        OutputWriteError: writing failed; an old report there is unchanged (exit 1).
     """
     result = analyze_run(store, run, site, thresholds or Thresholds())
     store_findings(store, result)
     target = path or default_report_path(run.id)
     data = gather_report(store, run.id)
-    return write_report(target, data, result.assessment, site, lang)
+    write_output(target, render_html(data, result.assessment, site, lang))
+    return target
 
 
 def report_window(
@@ -205,5 +218,5 @@ def report_window(
         lang=lang,
     )
     target = path or Path.cwd() / f"finwatt-report-last-{int(since_s)}s.html"
-    target.write_text(html, encoding="utf-8")
+    write_output(target, html)
     return target

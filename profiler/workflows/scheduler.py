@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from profiler.capture.attribution import DEFAULT_TOP_N
 from profiler.capture.plan import DEFAULT_LEVELS, Progress, RunPlan
-from profiler.capture.recording import Recording
+from profiler.capture.recording import Recording, RecordingFailedError
 from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, scheduler_lock_path
 from profiler.capture.signals import stop_on_signals
 from profiler.model.errors import FinwattRuntimeError
@@ -234,6 +235,7 @@ class ScheduledActions:
             interval_s=entry.interval_s,
             label=entry.name,
             config=config,
+            attribute_top_n=DEFAULT_TOP_N if entry.attribute else None,
         )
         recording.start()
         deadline = self.clock.now() + timedelta(seconds=duration_s)
@@ -295,8 +297,13 @@ class ScheduledActions:
             if monitor.deadline > now:
                 continue
             del self._monitors[name]
-            monitor.recording.stop("complete")
             run_id = monitor.recording.run_id
+            try:
+                monitor.recording.stop("complete")
+            except RecordingFailedError as err:  # a full disk: stored `failed`, say why
+                log.error("%s: %s", name, err)
+                results.append(FireResult(name, monitor.fire_time, "failed", run_id, str(err)))
+                continue
             message = self._after(monitor.entry, run_id, monitor.fire_time)
             results.append(FireResult(name, monitor.fire_time, "complete", run_id, message))
         return results

@@ -92,6 +92,12 @@ class FakeGpu:
     lose_at_call: int | None = None
     lost_error: type[pynvml.NVMLError] = pynvml.NVMLError_GpuIsLost
     device_calls: int = 0
+    #: Per-process SM utilisation (pid -> percent) reported by the next
+    #: nvmlDeviceGetProcessUtilization (empty: NVMLError_NotFound, no samples).
+    process_sm_pct: dict[int, float] = field(default_factory=dict)
+    #: Compute processes and the GPU memory each holds (pid -> bytes; None: not available).
+    process_mem_bytes: dict[int, int | None] = field(default_factory=dict)
+    process_sample_us: int = 1_000_000
 
     def run(self, seconds: float, power_w: float) -> None:
         """Draw `power_w` for `seconds`: set the power reading and advance the counter."""
@@ -102,6 +108,24 @@ class FakeGpu:
         """Make every call from now on raise `error`."""
         self.lose_at_call = self.device_calls + 1
         self.lost_error = error
+
+
+@dataclass(frozen=True)
+class FakeProcessSample:
+    """`c_nvmlProcessUtilizationSample_t`: NVML's names."""
+
+    pid: int
+    smUtil: int  # noqa: N815
+    memUtil: int  # noqa: N815
+    timeStamp: int  # noqa: N815
+
+
+@dataclass(frozen=True)
+class FakeProcessInfo:
+    """`c_nvmlProcessInfo_t`: NVML's names (`usedGpuMemory` None when not available)."""
+
+    pid: int
+    usedGpuMemory: int | None  # noqa: N815
 
 
 @dataclass(frozen=True)
@@ -174,6 +198,7 @@ class FakeNvml(types.ModuleType):
         *,
         init_error: pynvml.NVMLError | None = None,
         driver_version: str = "550.54.15",
+        cuda_driver_version: int = 12040,
     ) -> None:
         super().__init__("fake_pynvml")
         for name in dir(pynvml):
@@ -184,6 +209,7 @@ class FakeNvml(types.ModuleType):
         self.gpus = list(gpus)
         self.init_error = init_error
         self.driver_version = driver_version
+        self.cuda_driver_version = cuda_driver_version
         self.init_count = 0
         self.calls: list[str] = []
 
@@ -204,6 +230,11 @@ class FakeNvml(types.ModuleType):
         self.calls.append("nvmlSystemGetDriverVersion")
         self._check_init()
         return self.driver_version
+
+    def nvmlSystemGetCudaDriverVersion(self) -> int:  # noqa: N802
+        self.calls.append("nvmlSystemGetCudaDriverVersion")
+        self._check_init()
+        return self.cuda_driver_version
 
     def nvmlDeviceGetCount(self) -> int:  # noqa: N802
         self.calls.append("nvmlDeviceGetCount")
@@ -282,6 +313,28 @@ class FakeNvml(types.ModuleType):
         if sensor != pynvml.NVML_TEMPERATURE_GPU:
             raise pynvml.NVMLError_InvalidArgument()
         return gpu.temperature_c
+
+    # -- per process (attribution) -------------------------------------------------------
+
+    def nvmlDeviceGetProcessUtilization(  # noqa: N802
+        self, handle: Handle, last_seen_us: int
+    ) -> list[FakeProcessSample]:
+        gpu = self._device("nvmlDeviceGetProcessUtilization", handle)
+        gpu.process_sample_us += 1_000
+        samples = [
+            FakeProcessSample(pid, round(pct), 0, gpu.process_sample_us)
+            for pid, pct in gpu.process_sm_pct.items()
+            if gpu.process_sample_us > last_seen_us
+        ]
+        if not samples:
+            raise pynvml.NVMLError_NotFound()
+        return samples
+
+    def nvmlDeviceGetComputeRunningProcesses(  # noqa: N802
+        self, handle: Handle
+    ) -> list[FakeProcessInfo]:
+        gpu = self._device("nvmlDeviceGetComputeRunningProcesses", handle)
+        return [FakeProcessInfo(pid, used) for pid, used in gpu.process_mem_bytes.items()]
 
     # -- MIG ---------------------------------------------------------------------------
 

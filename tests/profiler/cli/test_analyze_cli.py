@@ -59,7 +59,7 @@ def idle_db(tmp_path: Path) -> Path:
 
 def test_idle_host_example_end_to_end(idle_db: Path) -> None:
     doc = analyze_json(idle_db, "idle", *SITE)
-    assert doc["run"] == "idle" and set(doc) == {"run", "findings", "metrics"}
+    assert doc["run"] == "idle" and set(doc) == {"schema", "run", "findings", "metrics"}
     (finding,) = doc["findings"]
     assert finding["rule"] == "IDLE_HOST" and finding["device"] == "host"
     s = finding["savings"]

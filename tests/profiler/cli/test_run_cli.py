@@ -48,9 +48,9 @@ def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
     assert idle["valid"] is not idle["disturbed"]  # a busy shared box can disturb it
     assert full["units_per_j"] == pytest.approx(full["units"] / full["energy_j"])
     assert full["j_per_1000_units"] == pytest.approx(1000 * full["energy_j"] / full["units"])
-    assert (
-        full["mean_power_w"] >= idle["mean_power_w"]
-    )  # equal only when the box is saturated by others
+    # equal only when the box is saturated by others: then the two means of the same
+    # model power differ by rounding (7.5e-14 W was seen), so compare with a tolerance
+    assert full["mean_power_w"] >= idle["mean_power_w"] - 1e-9 * max(1.0, idle["mean_power_w"])
     (summary,) = doc["summary"]
     assert summary["workload"] == "ledger"
     if full["valid"] and idle["valid"]:  # ladder metrics need both ends (methodology 3)

@@ -448,6 +448,7 @@ def test_adapter_calls_only_declared_functions() -> None:
     sensors, fake = started(*gpus, t0=0.0)
     gpus[2].fall_off_bus()
     sensors.read(1.0)
+    sensors.gpu_processes()
     sensors.availability()
     sensors.close()
     assert set(fake.calls) <= set(NVML_FUNCTIONS)

@@ -80,7 +80,8 @@ def without_id(doc: dict[str, Any]) -> dict[str, Any]:
 # --- property: export -> import -> export is lossless -------------------------------
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
-non_negative = st.floats(min_value=0, max_value=1e12, allow_nan=False)
+# within the document's physical bounds (power <= 1 MW, t <= 100 years; issue 14)
+non_negative = st.floats(min_value=0, max_value=1e6, allow_nan=False)
 fraction = st.floats(min_value=0, max_value=1)
 
 
@@ -170,7 +171,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
         "version": 1,
         "run": {
             "id": draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,20}", fullmatch=True)),
-            "kind": draw(st.sampled_from(["profile", "monitor", "scheduled"])),
+            "kind": draw(st.sampled_from(["profile", "monitor", "scheduled", "job"])),
             "label": draw(optional(st.text(max_size=10))),
             "host": draw(st.text(min_size=1, max_size=10)),
             "started": started,
@@ -255,7 +256,7 @@ def test_error_count_and_path() -> None:
     with pytest.raises(InterchangeError) as caught:
         validate_document(doc)
     assert str(caught.value) == (
-        "run.kind: must be 'profile', 'monitor' or 'scheduled' (got \"batch\") (and 2 more)"
+        "run.kind: must be 'profile', 'monitor', 'scheduled' or 'job' (got \"batch\") (and 2 more)"
     )
 
 
@@ -287,7 +288,7 @@ def test_monitor_export_import_roundtrip(tmp_path: Path) -> None:
 
     result = run_finwatt("import", str(first), "--json", "--db", str(b))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"run": run_id}
+    assert json.loads(result.stdout) == {"schema": "finwatt.import/1", "run": run_id}
     second = run_finwatt("export", run_id, "--db", str(b))
     assert second.returncode == 0, second.stderr
     assert second.stdout == first.read_text()  # byte for byte
@@ -502,6 +503,7 @@ def test_invalid_document_refused(tmp_path: Path, text: str, expected: str) -> N
 
 def test_export_errors(tmp_path: Path) -> None:
     db = str(tmp_path / "f.db")
+    Store(Path(db)).close()  # export only reads: a missing database is its own error
     result = run_finwatt("export", "nope", "--db", db)
     assert result.returncode == 2
     assert result.stderr.strip() == "finwatt: error: no run nope; `finwatt runs` lists them"

@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiler.analysis.savings import Site
-from profiler.analysis.series import energy_deltas, intervals
+from profiler.analysis.series import held_energy, intervals
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
 from profiler.model.units import DAY_S, GIB
 from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
-from profiler.store.rollup import MINUTE_COLUMNS, MinuteSums, upsert_minutes
+from profiler.store.rollup import MINUTE_COLUMNS, MinuteSums, rollup_hold_s, upsert_minutes
 from profiler.store.schema import MIGRATIONS
 from profiler.workflows.analyze import analyze_run, choose_source, load_run
 from tests.fakes.history import history_doc
@@ -34,13 +34,25 @@ DEVICES = [
 METRICS = ("util", "power_w", "energy_j", "mem_used_bytes", "sm_active")
 
 
-def reference(t: np.ndarray, m: dict[str, np.ndarray]) -> dict[int, dict[str, Any]]:
-    """The rollup of one device's samples, computed with numpy (NaN = null)."""
+INTERVAL_S = 1.0
+"""The sampling interval the runs below state, where they state one (hold: 2 s)."""
+
+
+def reference(
+    t: np.ndarray, m: dict[str, np.ndarray], hold: float | None = None
+) -> dict[int, dict[str, Any]]:
+    """The rollup of one device's samples, computed with numpy (NaN = null).
+
+    The analyzer's raw-sample energy (`held_energy`) is the oracle: counter resets dropped
+    and counted, power held at most `hold` (default: 2 x the median step).
+    """
     order = np.argsort(t, kind="stable")
     t = t[order]
     m = {k: v[order] for k, v in m.items()}
     dt = intervals(t)
-    de = energy_deltas(t, m["energy_j"], m["power_w"])
+    de, covered = held_energy(t, m["energy_j"], m["power_w"], hold)
+    prev_e = np.concatenate(([0.0], m["energy_j"][:-1]))
+    resets = (m["energy_j"] - prev_e) < 0
     minute = np.floor(t / 60.0).astype(np.int64)
     out: dict[int, dict[str, Any]] = {}
     for k in np.unique(minute):
@@ -69,11 +81,12 @@ def reference(t: np.ndarray, m: dict[str, np.ndarray]) -> dict[int, dict[str, An
             "power_n": count(m["power_w"][sel]),
             "power_sum": total(m["power_w"][sel]),
             "energy_j": total(de[sel]),
-            "energy_s": float(dt[known].sum()) if known.any() else None,
+            "energy_s": float(covered[known].sum()) if known.any() else None,
             "covered_s": float(dt[sel].sum()),
             "mem_max_bytes": peak(m["mem_used_bytes"][sel]),
             "sm_n": count(m["sm_active"][sel]),
             "sm_sum": total(m["sm_active"][sel]),
+            "resets_n": int(resets[sel].sum()),
         }
     return out
 
@@ -129,8 +142,10 @@ def random_run(seed: int, n: int) -> tuple[np.ndarray, dict[str, dict[str, np.nd
     return t, metrics
 
 
-def expected_rows(t: np.ndarray, metrics: dict) -> dict[str, list[dict[str, Any]]]:
-    return {d: list(reference(t, m).values()) for d, m in metrics.items()}
+def expected_rows(
+    t: np.ndarray, metrics: dict, hold: float | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    return {d: list(reference(t, m, hold).values()) for d, m in metrics.items()}
 
 
 def stored_rows(path: Path, run_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -188,10 +203,10 @@ def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
     t, metrics = random_run(seed, n)
     rows = tick_rows(t, metrics)
     bounds = np.linspace(0, len(rows), splits + 1).astype(int)
-    sums = MinuteSums()
+    sums = MinuteSums(rollup_hold_s(INTERVAL_S))
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "f.db") as store:
         for run_id in ("sql", "python"):
-            store.create_run("monitor", run_id=run_id, status="complete")
+            store.create_run("monitor", run_id=run_id, status="complete", interval_s=INTERVAL_S)
             store.add_devices(run_id, DEVICES)
         store.add_samples("sql", rows)
         for lo, hi in itertools.pairwise(bounds):
@@ -206,7 +221,13 @@ def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, 
     paths = {name: tmp_path / f"{name}.db" for name in ("writer", "import", "migration")}
     # 1. the recorder's path: a writer thread committing whatever has queued
     with Store(paths["writer"]) as store:
-        store.create_run("monitor", run_id="r", status="complete", started="2026-01-01T00:00:00Z")
+        store.create_run(
+            "monitor",
+            run_id="r",
+            status="complete",
+            started="2026-01-01T00:00:00Z",
+            interval_s=INTERVAL_S,
+        )
         store.add_devices("r", DEVICES)
     writer = SampleWriter(paths["writer"], "r", flush_interval_s=0.0)
     for i in range(t.size):
@@ -229,6 +250,7 @@ def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, 
         {d: {k: nullable(k, v) for k, v in m.items()} for d, m in metrics.items()},
         run_id="r",
         started="2026-01-01T00:00:00.000Z",
+        interval_s=INTERVAL_S,
     )
     with Store(paths["import"]) as store:
         import_run(store, doc)
@@ -236,8 +258,8 @@ def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, 
     conn = sqlite3.connect(paths["migration"])
     conn.executescript(f"{MIGRATIONS[0]}PRAGMA user_version = 1;")
     conn.execute(
-        "INSERT INTO run (id, kind, host, started, status, version) "
-        "VALUES ('r', 'monitor', 'h', '2026-01-01T00:00:00Z', 'complete', '0')"
+        "INSERT INTO run (id, kind, host, started, status, version, interval_s) "
+        f"VALUES ('r', 'monitor', 'h', '2026-01-01T00:00:00Z', 'complete', '0', {INTERVAL_S})"
     )
     conn.executemany(
         "INSERT INTO device (run_id, device_id, kind) VALUES ('r', ?, ?)",
@@ -260,7 +282,7 @@ def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, 
 def test_writer_import_and_migration_give_the_same_rollups(tmp_path: Path) -> None:
     t, metrics = random_run(11, 300)
     paths = write_three_ways(tmp_path, t, metrics)
-    expected = expected_rows(t, metrics)
+    expected = expected_rows(t, metrics, rollup_hold_s(INTERVAL_S))
     for path in paths.values():
         actual = stored_rows(path, "r")
         for device, rows in expected.items():
@@ -404,9 +426,9 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
     # every tick in its own commit: each minute's row is built by many UPSERTs
     t, metrics = random_run(5, 200)
     path = tmp_path / "f.db"
-    sums = MinuteSums()
+    sums = MinuteSums(rollup_hold_s(INTERVAL_S))
     with Store(path) as store:
-        store.create_run("monitor", run_id="r", status="complete")
+        store.create_run("monitor", run_id="r", status="complete", interval_s=INTERVAL_S)
         store.add_devices("r", DEVICES)
         for i in range(t.size):
             rows = [
@@ -417,5 +439,5 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
             with store.transaction() as tx:
                 upsert_minutes(tx, sums.rows("r", rows))
     actual = stored_rows(path, "r")
-    for device, rows_expected in expected_rows(t, metrics).items():
+    for device, rows_expected in expected_rows(t, metrics, rollup_hold_s(INTERVAL_S)).items():
         assert_rows_equal(actual[device], rows_expected)

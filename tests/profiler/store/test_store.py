@@ -11,6 +11,7 @@ from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import METRICS, SampleRow
 from profiler.store import SampleWriter, Store, StoreError
+from profiler.store.opening import FINWATT_APPLICATION_ID, ForeignDatabaseError
 from profiler.store.schema import SCHEMA_VERSION
 
 DEVICES = [
@@ -89,6 +90,7 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     path = tmp_path / "f.db"
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.execute(f"PRAGMA application_id = {FINWATT_APPLICATION_ID}")  # a newer finwatt's
     conn.close()
     with pytest.raises(StoreError, match="newer than this finwatt"):
         Store(path)
@@ -97,8 +99,9 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
 def test_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "f.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="finwatt database"):
+    with pytest.raises(ForeignDatabaseError, match=r"not a SQLite database.*finwatt database"):
         Store(path)
+    assert path.read_bytes() == b"this is not sqlite" * 100
 
 
 def test_runs_are_listed_newest_first(tmp_path: Path) -> None:

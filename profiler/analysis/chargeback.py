@@ -1,0 +1,221 @@
+"""Chargeback: the host's energy over a window, per group of jobs, plus `idle` and `unattributed`.
+
+Each job (`finwatt exec`) is charged its attributed energy (dynamic share + the idle its
+policy allocated). The host's energy for the window is what the devices used: from the
+`monitor`/`scheduled` runs that cover it, plus, for a job no such run covers, the host
+energy of the job's own window. Two rows close the account so the rows add up to the
+host's energy: `idle` (idle energy nobody was charged) and `unattributed` (dynamic energy
+of processes outside any job). Without monitor runs, concurrent jobs' windows overlap and
+their host energy is counted once per job (docs/attribution.md).
+
+Pure: records in, rows out; the site's factors turn joules into kWh, CO2e and cost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from profiler.analysis.attribution import attributed_sources
+from profiler.analysis.savings import Site
+from profiler.model.attribution_rows import IDLE_GROUP, GroupEnergy
+from profiler.model.units import J_PER_KWH
+
+IDLE_ROW = "idle"
+UNATTRIBUTED_ROW = "unattributed"
+UNTAGGED = "(untagged)"
+GROUP_KINDS = ("tag", "unit", "command", "cgroup")
+
+
+@dataclass(frozen=True)
+class JobCharge:
+    """One job as chargeback needs it.
+
+    Attributes:
+        run_id: the job's run.
+        start_s: start, epoch seconds.
+        end_s: end, epoch seconds.
+        command: argv.
+        tags: its tags.
+        unit: its unit's name.
+        units: its units of work.
+        charged_j: dynamic + allocated idle, in joules.
+        idle_j: the allocated idle part, in joules.
+        idle_unallocated_j: idle of its window not allocated to it, in joules.
+        host_energy_j: every device's energy over its window, in joules.
+        provenance: its attributed provenance.
+    """
+
+    run_id: str
+    start_s: float
+    end_s: float
+    command: Sequence[str]
+    tags: dict[str, str]
+    unit: str | None
+    units: float | None
+    charged_j: float
+    idle_j: float
+    idle_unallocated_j: float
+    host_energy_j: float
+    provenance: str | None
+
+
+@dataclass(frozen=True)
+class HostWindow:
+    """A monitor (or scheduled) run's energy inside the chargeback window.
+
+    Attributes:
+        run_id: the run.
+        start_s: start, epoch seconds.
+        end_s: end, epoch seconds.
+        energy_j: every device's energy inside the window, in joules.
+        idle_j: the idle part of it, in joules.
+        provenance: its devices' provenance, comma-joined.
+    """
+
+    run_id: str
+    start_s: float
+    end_s: float
+    energy_j: float
+    idle_j: float
+    provenance: str | None
+
+
+@dataclass
+class ChargeRow:
+    """One chargeback row: a group, or `idle` / `unattributed`."""
+
+    group: str
+    jobs: int = 0
+    energy_j: float = 0.0
+    units: float | None = None
+    provenance: set[str] = field(default_factory=set)
+
+    def as_dict(self, site: Site) -> dict[str, Any]:
+        """Return the row with kWh (IT and facility), CO2e (g) and cost."""
+        kwh = self.energy_j / J_PER_KWH
+        facility_kwh = kwh * site.pue
+        return {
+            "group": self.group,
+            "jobs": self.jobs,
+            "energy_j": self.energy_j,
+            "kwh": kwh,
+            "facility_kwh": facility_kwh,
+            "co2e_g": facility_kwh * site.grid_g_per_kwh,
+            "cost": None if site.price_per_kwh is None else facility_kwh * site.price_per_kwh,
+            "units": self.units,
+            "j_per_unit": self.energy_j / self.units if self.units else None,
+            "provenance": ",".join(sorted(self.provenance)) or None,
+        }
+
+
+@dataclass(frozen=True)
+class Chargeback:
+    """The rows, the host's energy for the window and how it was found."""
+
+    rows: list[ChargeRow]
+    host_energy_j: float
+    host_sources: dict[str, int]
+
+    @property
+    def total_j(self) -> float:
+        """The rows' sum, in joules (equals `host_energy_j` by construction)."""
+        return sum(r.energy_j for r in self.rows)
+
+
+def parse_group_by(text: str) -> tuple[str, str | None]:
+    """Parse `--by`: `tag:KEY`, `unit`, `command` or `cgroup`.
+
+    Raises:
+        ValueError: anything else (the message lists the forms).
+    """
+    kind, _, key = text.partition(":")
+    if kind == "tag" and key:
+        return "tag", key
+    if kind in ("unit", "command", "cgroup") and not key:
+        return kind, None
+    raise ValueError(f"--by {text!r}: use tag:KEY, unit, command or cgroup")
+
+
+def group_of(job: JobCharge, kind: str, key: str | None) -> str:
+    """Return the group a job falls in for `--by kind[:key]`."""
+    if kind == "tag":
+        return job.tags.get(key or "", UNTAGGED)
+    if kind == "unit":
+        return job.unit or "(no unit)"
+    return " ".join(job.command[:1]) if job.command else "(no command)"
+
+
+def _covered(job: JobCharge, windows: Sequence[HostWindow]) -> bool:
+    return any(job.start_s < w.end_s and w.start_s < job.end_s for w in windows)
+
+
+def charge(
+    jobs: Sequence[JobCharge], windows: Sequence[HostWindow], kind: str, key: str | None
+) -> Chargeback:
+    """Group the jobs' energy and close the account with `idle` and `unattributed`.
+
+    Args:
+        jobs: the jobs in the window.
+        windows: the monitor runs' energy in the window.
+        kind: `tag`, `unit` or `command`.
+        key: the tag key for `tag`.
+
+    """
+    rows: dict[str, ChargeRow] = defaultdict(lambda: ChargeRow(""))
+    host_j = sum(w.energy_j for w in windows)
+    idle_j = sum(w.idle_j for w in windows)
+    sources = {"monitor runs": len(windows), "job windows": 0}
+    host_provenances = {w.provenance for w in windows if w.provenance}
+    for job in jobs:
+        group = group_of(job, kind, key)
+        row = rows[group]
+        row.group = group
+        row.jobs += 1
+        row.energy_j += job.charged_j
+        if job.units:
+            row.units = (row.units or 0.0) + job.units
+        if job.provenance:
+            row.provenance.add(job.provenance)
+        if _covered(job, windows):
+            idle_j -= job.idle_j
+        else:
+            host_j += job.host_energy_j
+            idle_j += job.idle_unallocated_j
+            sources["job windows"] += 1
+            host_provenances.update(attributed_sources(job.provenance))
+    charged_j = sum(r.energy_j for r in rows.values())
+    idle_row = ChargeRow(IDLE_ROW, energy_j=idle_j)
+    rest = ChargeRow(UNATTRIBUTED_ROW, energy_j=host_j - charged_j - idle_j)
+    for extra in (idle_row, rest):
+        extra.provenance.update(host_provenances)
+    ordered = sorted(rows.values(), key=lambda r: -r.energy_j)
+    return Chargeback([*ordered, idle_row, rest], host_j, sources)
+
+
+def charge_groups(groups: Sequence[GroupEnergy]) -> Chargeback:
+    """Rows from `monitor --attribute`'s per-minute groups (`--by cgroup`).
+
+    Those rows already add up to the packages' energy of the minutes covered: each
+    cgroup is a row, `other` (CPU time beyond the top N or in no cgroup) becomes
+    `unattributed`, and `idle` stays `idle`.
+    """
+    rows = []
+    idle_row = ChargeRow(IDLE_ROW)
+    rest = ChargeRow(UNATTRIBUTED_ROW)
+    for group in groups:
+        if group.group == IDLE_GROUP:
+            row = idle_row
+        elif group.group == "other":
+            row = rest
+        else:
+            row = ChargeRow(group.group)
+            rows.append(row)
+        row.energy_j += group.energy_j
+        if group.provenance:
+            row.provenance.update(p for p in group.provenance.split(",") if p)
+    rows.sort(key=lambda r: -r.energy_j)
+    host_j = sum(g.energy_j for g in groups)
+    return Chargeback([*rows, idle_row, rest], host_j, {"attribution minutes": len(groups)})

@@ -1,0 +1,73 @@
+"""A job run's own figures: the `job` table as a record (issue 15, `finwatt exec`).
+
+A job is a command finwatt ran and followed (`finwatt exec`, `profiler.measure(...,
+units=)`); its run (kind `job`) holds the devices' samples, this record what of that energy
+was the job's: the dynamic energy shared by CPU time and the idle energy allocated by the
+stated policy, with provenance `attributed:<method>(<source>)` (docs/attribution.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of the `job` table.
+
+    Attributes:
+        run_id: the job's run (kind `job`).
+        command: the command line as run (argv), or the Python label for `measure()`.
+        exit_status: the command's exit status (128 + N for signal N); None for `measure()`.
+        units: units of work done (`--units` or the `FINWATT_UNITS_FILE` number).
+        unit: the unit's name (`trades`, `paths`).
+        tags: `--tag KEY=VALUE` pairs.
+        seconds: wall-clock seconds of the job.
+        dynamic_j: the job's share of the devices' dynamic energy, in joules.
+        idle_j: the idle energy allocated to the job by `idle_share`, in joules.
+        idle_unallocated_j: idle energy of the window not allocated to the job, in joules.
+        host_energy_j: every device's energy over the window, in joules.
+        idle_share: the idle policy (`none`, `cpu-time`, `cores`).
+        provenance: `attributed:cpu-time(measured:rapl)` style, comma-joined per source.
+        cpu_s: CPU seconds of the whole process tree (reaped children included).
+        gpu_s: GPU-busy seconds of the tree's processes where NVML gives them, else None.
+        peak_rss_bytes: the largest resident set of the tree seen (sum over its processes).
+        accounting: how the tree was followed (`process-tree` or `cgroup:<path>`).
+        details: anything else (idle power used and its source, per-device figures).
+
+    """
+
+    run_id: str
+    command: list[str]
+    exit_status: int | None
+    units: float | None
+    unit: str | None
+    tags: dict[str, str]
+    seconds: float | None
+    dynamic_j: float | None
+    idle_j: float | None
+    idle_unallocated_j: float | None
+    host_energy_j: float | None
+    idle_share: str
+    provenance: str | None
+    cpu_s: float | None
+    gpu_s: float | None
+    peak_rss_bytes: int | None
+    accounting: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def energy_j(self) -> float | None:
+        """The job's charged energy (dynamic + allocated idle), in joules."""
+        if self.dynamic_j is None:
+            return None
+        return self.dynamic_j + (self.idle_j or 0.0)
+
+    @property
+    def j_per_unit(self) -> float | None:
+        """Charged joules per unit of work, None without units."""
+        energy_j = self.energy_j
+        if energy_j is None or not self.units:
+            return None
+        return energy_j / self.units

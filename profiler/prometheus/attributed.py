@@ -1,0 +1,70 @@
+"""`finwatt_attributed_energy_joules_total{group_kind, group}`: attributed CPU energy.
+
+Fed by `monitor --attribute --serve` (`profiler.capture.attribution.Attributor`'s
+listeners) with each tick's shares: per process name (`group_kind="process"`, `group` the
+command name, never the pid, so restarts do not mint series) and per cgroup owner
+(`group_kind` `docker`, `containerd`, `kubernetes`, `slurm`, `systemd` or `cgroup`;
+`group` its name). Cardinality is bounded: the first `max_groups` groups of each kind keep
+their own series for the exporter's life (a counter must not vanish and come back from
+zero), and any later group adds to that kind's `other`, so a host exports at most
+`max_groups + 1` series per kind. Check by hand:
+`curl -s http://127.0.0.1:9464/metrics | grep finwatt_attributed`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from prometheus_client.core import CounterMetricFamily, Metric
+
+METRIC = "finwatt_attributed_energy_joules"
+LABELS = ("group_kind", "group")
+MAX_GROUPS = 20
+"""Series per group kind before new groups go to `other`."""
+
+OTHER = "other"
+
+
+class AttributedEnergy:
+    """Running totals of attributed energy per (group kind, group), bounded per kind.
+
+    Args:
+        max_groups: named groups kept per kind; later ones add to `other`.
+    """
+
+    def __init__(self, max_groups: int = MAX_GROUPS) -> None:
+        self._max = max_groups
+        self._lock = threading.Lock()
+        self._totals: dict[tuple[str, str], float] = {}
+        self._named: dict[str, int] = {}
+
+    def add(self, parts: Iterable[tuple[str, str, float]]) -> None:
+        """Add one tick's (group kind, group, joules) shares (an `Attributor` listener)."""
+        with self._lock:
+            for kind, group, joules in parts:
+                if joules <= 0.0:
+                    continue
+                key = (kind, group)
+                if key not in self._totals and group != OTHER:
+                    if self._named.get(kind, 0) >= self._max:
+                        key = (kind, OTHER)
+                    else:
+                        self._named[kind] = self._named.get(kind, 0) + 1
+                self._totals[key] = self._totals.get(key, 0.0) + joules
+
+    def metrics(self) -> Iterable[Metric]:
+        """Yield the counter family, when any energy was attributed."""
+        with self._lock:
+            totals = dict(self._totals)
+        if not totals:
+            return
+        counter = CounterMetricFamily(
+            METRIC,
+            "CPU package energy attributed to a process name or cgroup owner since the "
+            "exporter started, in joules (shared by CPU time; provenance as the device's).",
+            labels=LABELS,
+        )
+        for (kind, group), joules in sorted(totals.items()):
+            counter.add_metric([kind, group], joules)
+        yield counter

@@ -1,0 +1,37 @@
+"""`Store`'s inventory rows (a base of `Store`): what each run ran on (issue 16).
+
+One row per run in `run_inventory`: the inventory as a JSON object of item -> text
+(`profiler.sensors.inventory`), written when the run is created or imported.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+
+from profiler.store.transactions import Transaction
+
+
+class InventoryRows:
+    """Inventory rows; `Store` supplies the connection."""
+
+    _conn: sqlite3.Connection
+
+    def add_inventory(self, run_id: str, inventory: Mapping[str, str | None]) -> None:
+        """Store (or replace) a run's inventory; the run must exist."""
+        with Transaction(self._conn) as tx:
+            tx.execute(
+                "INSERT OR REPLACE INTO run_inventory (run_id, inventory) VALUES (?, ?)",
+                (run_id, json.dumps(dict(inventory), sort_keys=True)),
+            )
+
+    def inventory(self, run_id: str) -> dict[str, str | None] | None:
+        """Return a run's inventory, None when it has none (recorded before issue 16)."""
+        row = self._conn.execute(
+            "SELECT inventory FROM run_inventory WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        loaded = json.loads(row[0])
+        return {str(k): None if v is None else str(v) for k, v in loaded.items()}

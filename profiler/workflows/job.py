@@ -1,0 +1,421 @@
+"""Run a user's command, follow its process tree and store its energy: `finwatt exec`.
+
+The sequence: probe and start a recording (run kind `job`) with a tick sink that reads the
+job's process tree (`profiler.sensors.job_tree`); start the command with no shell; forward
+SIGINT/SIGTERM to it while it runs; reap it with `os.wait4` (its rusage closes the CPU
+account); stop the recording; share the devices' energy (`profiler.analysis.job_energy`)
+and store the `job` row. The job may write its units of work to the file named in
+`FINWATT_UNITS_FILE`. Accounting is process-tree (docs/attribution.md says why not a
+cgroup); the run's config and the job row say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from profiler.analysis.attribution import GpuBasis, IdlePolicy
+from profiler.analysis.job_energy import DeviceBasis, GpuWeights, JobTick, attribute_job
+from profiler.model.device import DeviceInfo
+from profiler.model.errors import FinwattInputError, FinwattRuntimeError
+from profiler.model.job import JobRecord
+from profiler.model.samples import Tick
+from profiler.sensors.job_tree import host_busy_cpu_s, read_tree
+from profiler.sensors.nvml import NvmlSensors
+from profiler.sensors.nvml_processes import GpuProcesses
+from profiler.sensors.probe import SensorSet
+from profiler.settings.config import Settings
+from profiler.store.database import Store
+from profiler.workflows.monitor import MonitorOutcome, monitor_outcome, monitor_recording
+from profiler.workflows.probe import probe
+
+UNITS_FILE_ENV = "FINWATT_UNITS_FILE"
+ACCOUNTING = "process-tree"
+"""How `exec` follows the job: psutil's tree walk each tick + reaped children's times."""
+
+
+class JobInputError(FinwattInputError):
+    """The command cannot be run as given (not found, not executable)."""
+
+
+class JobStartError(FinwattRuntimeError):
+    """The command was found but the system would not start it."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to run and how to label it.
+
+    Attributes:
+        command: argv, run without a shell.
+        label: stored with the run (default: the command's name).
+        units: units of work (the units file's number wins when the job writes one).
+        unit: the unit's name.
+        tags: KEY=VALUE pairs stored with the job.
+        interval_s: sampling interval in seconds.
+        idle_share: the idle policy.
+    """
+
+    command: Sequence[str]
+    label: str | None = None
+    units: float | None = None
+    unit: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    interval_s: float = 0.5
+    idle_share: IdlePolicy = "none"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """A finished job: its stored row, the run's device summaries, and how it ended.
+
+    Attributes:
+        job: the stored `job` row.
+        monitor: the run and its per-device summaries.
+        signalled: the signal forwarded to the job, None when none came.
+        notes: remarks for the user (an unreadable units file).
+    """
+
+    job: JobRecord
+    monitor: MonitorOutcome
+    signalled: int | None
+    notes: tuple[str, ...] = ()
+
+
+GpuReader = Callable[[], Mapping[str, GpuProcesses]]
+
+
+def gpu_weights(figures: GpuProcesses, pids: Iterable[int]) -> GpuWeights:
+    """Sum one GPU's per-process figures for the job's processes and for everyone.
+
+    SM utilisation where the driver gives per-process figures, else memory held.
+    """
+    members = set(pids)
+    if figures.util_supported:
+        by_pid: Mapping[int, float] = figures.sm_util_by_pid
+        basis: GpuBasis = "gpu-util"
+    else:
+        by_pid = {pid: float(b) for pid, b in figures.mem_bytes_by_pid.items()}
+        basis = "gpu-memory"
+    job = sum(w for pid, w in by_pid.items() if pid in members)
+    return GpuWeights(basis, job, sum(by_pid.values()))
+
+
+def nvml_reader(sensors: SensorSet) -> GpuReader | None:
+    """Return the probed NVML family's per-process reader, None without NVML GPUs."""
+    for family in sensors.families:
+        if isinstance(family, NvmlSensors) and family.devices():
+            return family.gpu_processes
+    return None
+
+
+class TreeTracker:
+    """A tick sink: at every tick, the devices' energy, host busy CPU and the job tree's CPU.
+
+    Args:
+        gpu_reader: per-process GPU figures (`NvmlSensors.gpu_processes`), read on the
+            sampler thread right after the tick's own NVML reads; None without GPUs.
+    """
+
+    def __init__(self, gpu_reader: GpuReader | None = None) -> None:
+        self._gpu_reader = gpu_reader
+        self._lock = threading.Lock()
+        self.pid: int | None = None
+        self.final_cpu_s: float | None = None
+        self.peak_rss_bytes = 0
+        self._host0 = host_busy_cpu_s()
+        self._job_high = 0.0
+        self._cpu0_s = 0.0
+        self.ticks: list[JobTick] = [JobTick(0.0, {}, 0.0, 0.0)]
+
+    def follow(self, pid: int, *, from_now: bool = False) -> None:
+        """Follow the tree under `pid`; `from_now`: count only CPU time from now on.
+
+        `from_now` is for an already-running process (`measure()` follows its caller).
+        """
+        with self._lock:
+            self._cpu0_s = read_tree(pid).cpu_s if from_now else 0.0
+            self.pid = pid
+
+    def on_tick(self, tick: Tick) -> None:
+        """Record one tick (called on the sampler thread)."""
+        with self._lock:
+            cpu_s = self._job_high
+            pids: tuple[int, ...] = ()
+            if self.final_cpu_s is not None:
+                cpu_s = max(cpu_s, self.final_cpu_s)
+            elif self.pid is not None:
+                tree = read_tree(self.pid)
+                cpu_s = max(cpu_s, tree.cpu_s - self._cpu0_s)
+                self.peak_rss_bytes = max(self.peak_rss_bytes, tree.rss_bytes)
+                pids = tree.pids
+            self._job_high = cpu_s
+            gpus = {}
+            if self._gpu_reader is not None:
+                gpus = {d: gpu_weights(f, pids) for d, f in self._gpu_reader().items()}
+            energies = {d: r.energy_j for d, r in tick.readings.items()}
+            if len(self.ticks) == 1:  # counters start at 0 J at the run's start
+                self.ticks[0] = JobTick(0.0, dict.fromkeys(energies, 0.0), 0.0, 0.0)
+            host_s = host_busy_cpu_s() - self._host0
+            self.ticks.append(JobTick(tick.t, energies, host_s, cpu_s, gpus))
+
+    def close(self, rusage_cpu_s: float) -> None:
+        """Close the account with `os.wait4`'s rusage CPU seconds of the reaped root.
+
+        rusage's `ru_maxrss` is not used for the peak: it is the largest single process
+        and counts finwatt's own image in the child between fork and exec.
+        """
+        with self._lock:
+            self.final_cpu_s = max(self._job_high, rusage_cpu_s)
+
+    @property
+    def cpu_s(self) -> float:
+        """The tree's CPU seconds so far (the rusage total once closed)."""
+        with self._lock:
+            return self.final_cpu_s if self.final_cpu_s is not None else self._job_high
+
+
+def check_command(command: Sequence[str]) -> str:
+    """Return the executable the command names, or raise a one-line error.
+
+    Raises:
+        JobInputError: no command, or it is not found / not executable.
+    """
+    if not command:
+        raise JobInputError("no command given: finwatt exec [OPTIONS] -- COMMAND [ARGS...]")
+    found = shutil.which(command[0])
+    if found is None:
+        raise JobInputError(
+            f"command not found or not executable: {command[0]!r}; give its path, "
+            "or use sh -c '...' for a shell command"
+        )
+    return found
+
+
+@contextmanager
+def forward_signals(
+    pid_of: Callable[[], int | None], on_signal: Callable[[int], None]
+) -> Iterator[None]:
+    """Forward SIGINT and SIGTERM to the job while the block runs (main thread only).
+
+    A Ctrl-C at a terminal reaches every process of the foreground group, the job
+    included; forwarding it again would send a second SIGINT, so SIGINT is forwarded only
+    when finwatt is not in the terminal's foreground group or has none (a scheduler,
+    `kill -INT`). SIGTERM is always forwarded.
+    """
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        on_signal(signum)
+        pid = pid_of()
+        if pid is None:
+            return
+        if signum == signal.SIGINT and _in_terminal_foreground():
+            return
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            return
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _in_terminal_foreground() -> bool:
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def exit_code_of(wait_status: int) -> int:
+    """Return a shell-style exit code: the status, or 128 + N for signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
+
+
+def read_units_file(path: Path) -> tuple[float | None, str | None]:
+    """Return the number the job wrote to its units file and a note when it is unusable."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:  # the job wrote bytes, not a number (issue 14)
+        return None, f"{UNITS_FILE_ENV} held bytes that are not text; units not taken"
+    except OSError:
+        return None, None
+    if not text:
+        return None, None
+    try:
+        value = float(text.split()[0])
+    except ValueError:
+        return None, f"{UNITS_FILE_ENV} held {text[:40]!r}, not a number; units not taken"
+    if not 0 <= value < float("inf"):  # negative, NaN or infinite (issue 14)
+        return None, f"{UNITS_FILE_ENV} held {value!r}; units must be >= 0, not taken"
+    return value, None
+
+
+def _device_bases(devices: Sequence[DeviceInfo]) -> list[DeviceBasis]:
+    bases = []
+    for device in devices:
+        if device.provenance is None:
+            continue
+        idle_w = device.details.get("model_idle_w")
+        bases.append(
+            DeviceBasis(
+                device.device_id,
+                device.kind,
+                device.provenance,
+                float(idle_w) if idle_w is not None else None,
+                "power model idle" if idle_w is not None else "window minimum",
+            )
+        )
+    return bases
+
+
+def run_job(
+    settings: Settings,
+    spec: JobSpec,
+    on_start: Callable[[str], None] | None = None,
+    *,
+    sensors: SensorSet | None = None,
+) -> JobOutcome:
+    """Run the command, record every device meanwhile, store and return the job.
+
+    `sensors`: already probed sensors (tests pass fake NVML ones); probed when None.
+
+    Raises:
+        JobInputError: the command is not found.
+        JobStartError: the system would not start it.
+    """
+    executable = check_command(spec.command)
+    sensors = sensors if sensors is not None else probe(settings)
+    tracker = TreeTracker(nvml_reader(sensors))
+    config = {"source": "finwatt exec", "command": list(spec.command), "accounting": ACCOUNTING}
+    recording = monitor_recording(
+        settings,
+        interval_s=spec.interval_s,
+        config=config,
+        label=spec.label or Path(spec.command[0]).name,
+        kind="job",
+        sensors=sensors,
+        sinks=[tracker.on_tick],
+    )
+    if on_start is not None:
+        on_start(recording.run_id)
+    signals: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="finwatt-job-") as folder:
+        units_file = Path(folder) / "units"
+        env = {**os.environ, UNITS_FILE_ENV: str(units_file)}
+        recording.start()
+        try:
+            status, seconds = _run_and_reap(executable, spec, env, tracker, signals)
+        except BaseException:
+            recording.stop("failed")
+            raise
+        recording.stop("interrupted" if signals else "complete")
+        file_units, note = read_units_file(units_file)
+    job = job_record(
+        recording.run_id,
+        recording.sensors.devices,
+        tracker,
+        spec,
+        exit_status=status,
+        seconds=seconds,
+        file_units=file_units,
+    )
+    with Store(settings.db_path) as store:
+        store.add_job(job)
+    outcome = monitor_outcome(settings.db_path, recording.run_id)
+    return JobOutcome(job, outcome, signals[0] if signals else None, (note,) if note else ())
+
+
+def _run_and_reap(
+    executable: str,
+    spec: JobSpec,
+    env: Mapping[str, str],
+    tracker: TreeTracker,
+    signals: list[int],
+) -> tuple[int, float]:
+    """Start the command, forward signals, reap it; return (exit code, seconds)."""
+    started = time.monotonic()
+    process: subprocess.Popen[bytes] | None = None
+    with forward_signals(lambda: tracker.pid, signals.append):
+        try:
+            process = subprocess.Popen([executable, *spec.command[1:]], env=dict(env))
+        except OSError as err:
+            raise JobStartError(f"cannot start {spec.command[0]!r}: {err.strerror}") from err
+        tracker.follow(process.pid)
+        if signals:  # a signal came while the job was starting: it still gets it
+            os.kill(process.pid, signals[0])
+        _, wait_status, rusage = os.wait4(process.pid, 0)
+        process.returncode = exit_code_of(wait_status)
+    seconds = time.monotonic() - started
+    tracker.close(rusage.ru_utime + rusage.ru_stime)
+    return process.returncode, seconds
+
+
+def job_record(
+    run_id: str,
+    devices: Sequence[DeviceInfo],
+    tracker: TreeTracker,
+    spec: JobSpec,
+    *,
+    exit_status: int | None,
+    seconds: float,
+    file_units: float | None = None,
+    accounting: str = ACCOUNTING,
+) -> JobRecord:
+    """Share the recorded energy with the job and return its row (not stored yet)."""
+    affinity = len(os.sched_getaffinity(0))
+    energy = attribute_job(
+        tracker.ticks,
+        _device_bases(devices),
+        spec.idle_share,
+        job_cores=float(affinity),
+        host_cores=float(os.cpu_count() or affinity),
+    )
+    known = energy.provenance is not None
+    return JobRecord(
+        run_id=run_id,
+        command=list(spec.command),
+        exit_status=exit_status,
+        units=file_units if file_units is not None else spec.units,
+        unit=spec.unit,
+        tags=dict(spec.tags),
+        seconds=seconds,
+        dynamic_j=energy.dynamic_j if known else None,
+        idle_j=energy.idle_j if known else None,
+        idle_unallocated_j=energy.idle_unallocated_j if known else None,
+        host_energy_j=energy.host_energy_j,
+        idle_share=spec.idle_share,
+        provenance=energy.provenance,
+        cpu_s=tracker.cpu_s,
+        gpu_s=energy.gpu_s,
+        peak_rss_bytes=tracker.peak_rss_bytes or None,
+        accounting=accounting,
+        details={
+            "devices": energy.by_device,
+            "units_source": "units file" if file_units is not None else "given",
+        },
+    )

@@ -1,0 +1,54 @@
+"""The BMC poller's arithmetic: held readings integrate into monotone joules; cadence and
+staleness follow the BMC's window and the deadline."""
+
+from __future__ import annotations
+
+import pytest
+
+from profiler.sensors.bmc_poller import MAX_CADENCE_S, BmcPoller, PowerSample, cadence_s
+
+
+def poller(stale_after_s: float = 10.0) -> BmcPoller:
+    def never() -> PowerSample:
+        raise AssertionError("no thread in these tests")
+
+    return BmcPoller(never, interval_s=1.0, stale_after_s=stale_after_s)
+
+
+def test_each_reading_is_held_until_the_next() -> None:
+    bmc = poller()
+    bmc.begin(100.0, PowerSample(200))
+    bmc.add(101.0, PowerSample(300))
+    bmc.add(102.0, PowerSample(250))
+    assert bmc.reading(100.5).energy_j == pytest.approx(100)
+    assert bmc.reading(101.0).energy_j == pytest.approx(200)
+    assert bmc.reading(101.5).energy_j == pytest.approx(350)
+    assert bmc.reading(103.0).energy_j == pytest.approx(200 + 300 + 250)
+    assert bmc.reading(103.0).power_w == 250
+
+
+def test_cumulative_energy_never_decreases_whatever_the_readings() -> None:
+    bmc = poller()
+    bmc.begin(0.0, PowerSample(500))
+    previous = 0.0
+    for step, watts in enumerate((0, 900, 10, 0, 400), start=1):
+        for t in (step - 0.5, step - 0.01):
+            energy = bmc.reading(t).energy_j
+            assert energy is not None and energy >= previous
+            previous = energy
+        bmc.add(float(step), PowerSample(watts))
+
+
+def test_a_stale_bmc_gives_no_figure_never_a_zero() -> None:
+    bmc = poller(stale_after_s=3.0)
+    bmc.begin(0.0, PowerSample(200))
+    reading = bmc.reading(3.5)
+    assert reading.status == "degraded"
+    assert (reading.power_w, reading.energy_j) == (None, None)
+
+
+def test_cadence_is_not_faster_than_the_bmc_window_and_capped() -> None:
+    assert cadence_s(1.0, None) == 1.0
+    assert cadence_s(1.0, 5.0) == 5.0
+    assert cadence_s(2.0, 0.1) == 2.0
+    assert cadence_s(1.0, 3600.0) == MAX_CADENCE_S

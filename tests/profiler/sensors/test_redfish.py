@@ -1,0 +1,151 @@
+"""Redfish wall power against a real HTTPS service on 127.0.0.1 serving DMTF's mockup.
+
+sushy-tools' emulator serves no chassis power (its templates have Thermal, no Power), so
+the service is `redfish_harness`: DMTF's public-rackmount1 files behind TLS and basic
+auth, edited by the test to step the power.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from profiler.sensors.base import FamilyState
+from profiler.sensors.bmc_config import BmcConfig, Credentials
+from profiler.sensors.bmc_poller import BmcFamily
+from profiler.sensors.redfish import RedfishSource, iso_duration_s
+from tests.profiler.sensors.redfish_harness import (
+    CHASSIS,
+    PASSWORD,
+    USER,
+    MockupService,
+    Pki,
+    make_pki,
+    redfish_service,
+)
+
+ENV = "FINWATT_TEST_REDFISH_PASSWORD"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("redfish-pki"))
+
+
+@pytest.fixture
+def service(tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockupService]:
+    monkeypatch.setenv(ENV, PASSWORD)
+    with redfish_service(tmp_path, pki) as running:
+        yield running
+
+
+def config_for(service: MockupService, **overrides: object) -> BmcConfig:
+    values: dict[str, object] = {
+        "redfish_url": service.url,
+        "redfish_credentials": Credentials(USER, None, ENV),
+        "redfish_ca_bundle": service.ca,
+        "poll_interval_s": 0.1,
+        "timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return BmcConfig(**values)  # type: ignore[arg-type]
+
+
+def test_power_subsystem_step_gives_energy_within_2_percent(service: MockupService) -> None:
+    service.set_supply_input_w(200)
+    family = BmcFamily(RedfishSource(config_for(service)), poll_interval_s=0.05, timeout_s=2)
+    assert family.availability().state is FamilyState.FOUND, family.availability()
+    [node] = family.devices()
+    assert (node.device_id, node.kind, node.provenance) == ("node", "node", "measured:redfish")
+    assert node.details["method"].startswith("PowerSubsystem")
+    assert node.details["averaging_window_s"] == pytest.approx(0.1)  # PS1InputPower: PT0.1S
+    assert node.details["tls_verified"] is True
+    assert node.details["bmc_firmware"] == "1.45.455b66-rev4"  # Managers/BMC FirmwareVersion
+    family.start(time.monotonic())
+    try:
+        time.sleep(0.3)
+        t_a = time.monotonic()
+        e_a = family.read(t_a)[0].energy_j
+        time.sleep(1.5)
+        t_b = time.monotonic()
+        e_b = family.read(t_b)[0].energy_j
+        t_step = time.monotonic()
+        service.set_supply_input_w(300)
+        time.sleep(3.0)
+        t_c = time.monotonic()
+        reading = family.read(t_c)[0]
+    finally:
+        family.close()
+    assert e_a is not None and e_b is not None and reading.energy_j is not None
+    assert e_b - e_a == pytest.approx(200 * (t_b - t_a), rel=0.02)
+    expected_j = 200 * (t_step - t_b) + 300 * (t_c - t_step)
+    assert reading.energy_j - e_b == pytest.approx(expected_j, rel=0.02)
+    assert reading.power_w == 300
+
+
+def test_legacy_power_control_is_read_when_there_is_no_power_subsystem(
+    service: MockupService,
+) -> None:
+    service.edit(CHASSIS, lambda chassis: chassis.pop("PowerSubsystem"))
+    found = RedfishSource(config_for(service)).discover()
+    assert found.availability.state is FamilyState.FOUND
+    assert found.details["method"] == "Power (PowerControl[0].PowerConsumedWatts)"
+    assert found.first is not None
+    assert (found.first.power_w, found.first.averaging_window_s) == (344, None)
+    service.set_consumed_w(410)
+    source = RedfishSource(config_for(service))
+    source.discover()
+    assert source.fetch().power_w == 410
+
+
+def test_tls_is_verified_by_default(service: MockupService) -> None:
+    state = RedfishSource(config_for(service, redfish_ca_bundle=None)).discover().availability
+    assert state.state is FamilyState.NOT_READABLE
+    assert "certificate" in state.reason.lower()
+    assert state.fix is not None and "redfish_ca_bundle" in state.fix
+
+
+def test_refused_credentials_are_not_readable_with_the_fix(
+    service: MockupService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, "wrong")
+    state = RedfishSource(config_for(service)).discover().availability
+    assert state.state is FamilyState.NOT_READABLE
+    assert "HTTP 401" in state.reason
+    assert state.fix is not None and "redfish_user" in state.fix
+
+
+def test_a_password_file_is_read_and_a_missing_one_named(
+    service: MockupService, tmp_path: Path
+) -> None:
+    secret = tmp_path / "redfish.pw"
+    secret.write_text(PASSWORD + "\n")
+    good = config_for(service, redfish_credentials=Credentials(USER, secret))
+    assert RedfishSource(good).discover().availability.state is FamilyState.FOUND
+    missing = config_for(service, redfish_credentials=Credentials(USER, tmp_path / "nope"))
+    state = RedfishSource(missing).discover().availability
+    assert state.state is FamilyState.NOT_READABLE
+    assert str(tmp_path / "nope") in state.reason
+
+
+def test_plain_http_to_another_host_is_refused() -> None:
+    state = RedfishSource(BmcConfig(redfish_url="http://bmc.example")).discover().availability
+    assert state.state is FamilyState.NOT_READABLE
+    assert state.fix is not None and "https://" in state.fix
+
+
+def test_no_url_is_not_found_with_the_setting_to_add() -> None:
+    state = RedfishSource(BmcConfig()).discover().availability
+    assert state.state is FamilyState.NOT_FOUND
+    assert state.fix is not None and "[bmc] redfish_url" in state.fix
+
+
+def test_iso_durations() -> None:
+    assert iso_duration_s("PT0.1S") == pytest.approx(0.1)
+    assert iso_duration_s("PT1M") == 60
+    assert iso_duration_s("PT1H2M3S") == 3723
+    assert iso_duration_s("P") is None and iso_duration_s("soon") is None
+    assert iso_duration_s(None) is None
