@@ -125,7 +125,7 @@ def _proportional(energy_j: float, weights: Mapping[str, float]) -> dict[str, fl
     total = sum(clean.values())
     if total <= 0.0 or energy_j <= 0.0:
         return dict.fromkeys(clean, 0.0)
-    return {group: energy_j * w / total for group, w in clean.items()}
+    return {group: energy_j * (w / total) for group, w in clean.items()}
 
 
 def cpu_groups(

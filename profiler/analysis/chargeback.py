@@ -136,7 +136,7 @@ def parse_group_by(text: str) -> tuple[str, str | None]:
         return "tag", key
     if kind in ("unit", "command", "cgroup") and not key:
         return kind, None
-    raise ValueError(f"--by {text!r}: use tag:KEY, unit, command or cgroup")
+    raise ValueError(f"{text!r}: use tag:KEY, unit, command or cgroup")
 
 
 def group_of(job: JobCharge, kind: str, key: str | None) -> str:

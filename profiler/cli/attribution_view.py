@@ -43,6 +43,19 @@ def top_n_of(top: int) -> int:
         raise TopError(str(err)) from err
 
 
+def attribute_top_n(attribute: bool, top: int) -> int | None:
+    """Return `--top` checked when `--attribute` is on, else None.
+
+    Raises:
+        TopError: `--top` out of range, or given (not the default) without `--attribute`.
+    """
+    if not attribute:
+        if top != DEFAULT_TOP:
+            raise TopError(f"--top {top} needs --attribute; add --attribute or drop --top")
+        return None
+    return top_n_of(top)
+
+
 def _table(title: str, groups: list[GroupTotal]) -> Table:
     table = Table(title=title)
     for column in ("group", "owner", "CPU time", "energy", "dynamic", "idle share", "source"):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from profiler.capture.sampler import TickSink
 from profiler.capture.signals import stop_on_signals
@@ -15,8 +16,8 @@ from profiler.cli.attribution_view import (
     DEFAULT_TOP,
     AttributeOption,
     TopOption,
+    attribute_top_n,
     print_attribution,
-    top_n_of,
 )
 from profiler.cli.common import (
     DbOption,
@@ -47,6 +48,7 @@ from profiler.workflows.provisioned import provisioned_note
 
 if TYPE_CHECKING:
     from profiler.capture.attribution import PartListener
+    from profiler.model.run import RunRecord
     from profiler.workflows.monitor import MonitorOutcome
 
 
@@ -148,7 +150,7 @@ def monitor(
 
     duration_s = parse_seconds(duration, "--duration") if duration is not None else None
     interval_s = parse_interval(interval)
-    top_n = top_n_of(top) if attribute else None
+    top_n = attribute_top_n(attribute, top)
     settings = load_settings(db)
     open_store(settings).close()
     sensors = probe(settings)
@@ -272,6 +274,7 @@ def runs(
                         "status": r.status,
                         "started": r.started_iso,
                         "ended": r.ended_iso,
+                        "status_reason": r.status_reason,
                     }
                     for r in records
                 ]
@@ -280,10 +283,25 @@ def runs(
         )
         return
     table = Table(title=f"Runs in {settings.db_path}")
+    reasons = {r.id: _reason_shown(r) for r in records}
+    with_reasons = any(reasons.values())
     for column in ("id", "kind", "label", "status", "started", "ended"):
         table.add_column(column)
+    if with_reasons:
+        table.add_column("why it ended so", overflow="fold")
     for r in records:
         # the label may come from an imported document: escape it (issue 14)
         label = printable(r.label or "")
-        table.add_row(r.id, r.kind, label, r.status, r.started_iso, r.ended_iso or "")
+        row = [r.id, r.kind, label, r.status, r.started_iso, r.ended_iso or ""]
+        table.add_row(*row, *([reasons[r.id] or ""] if with_reasons else []))
     out.print(table)
+
+
+def _reason_shown(run: RunRecord) -> Text | None:
+    """Why a `failed` or `interrupted` run ended so, escaped (it may be imported), or None.
+
+    A `Text`, not a string: the reason is shown as written, never read as rich markup.
+    """
+    if run.status not in ("failed", "interrupted") or not run.status_reason:
+        return None
+    return Text(printable(run.status_reason))

@@ -31,6 +31,7 @@ from profiler.cli.common import (
     provenance_label,
 )
 from profiler.model.job import JobRecord
+from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings, site_from_defaults
 
@@ -43,14 +44,42 @@ TagOption = Annotated[
 
 
 def parse_tags(values: list[str] | None) -> dict[str, str]:
-    """Parse `--tag KEY=VALUE` options; a malformed one is a usage error."""
+    """Parse `--tag KEY=VALUE` options; a malformed one is a usage error (issue 14).
+
+    Refused: no `=` or no key, an empty value (`--tag desk=$DESK` with DESK unset), a key
+    given twice (which value would win?) and control characters (they would reach the
+    terminal through `chargeback --csv`).
+    """
     tags: dict[str, str] = {}
     for value in values or []:
         key, sep, text = value.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise typer.BadParameter(f"{value!r}: use KEY=VALUE", param_hint="--tag")
-        tags[key.strip()] = text
+        if not text.strip():
+            raise typer.BadParameter(
+                f"{value!r}: the value is empty; use KEY=VALUE", param_hint="--tag"
+            )
+        if has_control(value):
+            raise typer.BadParameter(
+                f"{value!r}: control characters are not allowed in tags",
+                param_hint="--tag",
+            )
+        if key in tags:
+            raise typer.BadParameter(
+                f"key {key!r} given twice ({tags[key]!r} and {text!r}); give each key once",
+                param_hint="--tag",
+            )
+        tags[key] = text
     return tags
+
+
+def _unit_name(unit: str | None) -> str | None:
+    if unit is not None and (not unit.strip() or has_control(unit)):
+        raise typer.BadParameter(
+            f"{unit!r}: name the unit in plain text, e.g. trades", param_hint="--unit"
+        )
+    return unit
 
 
 def _idle_policy(text: str) -> IdlePolicy:
@@ -95,7 +124,7 @@ def exec_command(
         command=command,
         label=label,
         units=units,
-        unit=unit,
+        unit=_unit_name(unit),
         tags=parse_tags(tag),
         interval_s=parse_interval(interval),
         idle_share=_idle_policy(idle_share),
@@ -197,6 +226,8 @@ def chargeback(
     from profiler.workflows.chargeback import chargeback as charge_window
     from profiler.workflows.chargeback import since_epoch_s
 
+    if as_json and as_csv:
+        raise typer.BadParameter("give --json or --csv, not both", param_hint="--csv")
     window_s = parse_seconds(since, "--since")
     try:
         kind, key = parse_group_by(by)
@@ -221,7 +252,9 @@ def chargeback(
     elif as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(  # group names come from jobs: no raw control characters
+            {k: printable(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows
+        )
     else:
         _print_rows(rows, result.host_energy_j)
 

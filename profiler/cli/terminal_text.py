@@ -12,41 +12,25 @@ them reach tables and lines. Two things could act on them instead of showing the
 passes every printed segment through `profiler.model.text.printable` (newlines kept: they
 are layout). Commands still escape the outside strings they put in tables themselves
 (so the columns are measured on what is shown); the hook is the net for what they miss.
-The live view's frames are escaped by `profiler.live.terminal` (rich's `Live` adds its
-frame after the hooks).
+It wraps each renderable in the live view's `EscapedFrame` (`profiler.live.terminal`),
+which escapes the view's own frames too (rich's `Live` adds its frame after the hooks).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook, RenderResult
-from rich.segment import Segment
+from rich.console import Console, ConsoleRenderable, RenderHook
 
-from profiler.model.text import printable
-
-
-class Escaped:
-    """A renderable that shows the control characters of another as visible escapes."""
-
-    def __init__(self, renderable: ConsoleRenderable) -> None:
-        self.renderable = renderable
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        """Render the wrapped renderable; escape the text of each (non-control) segment."""
-        for segment in console.render(self.renderable, options):
-            if segment.control or segment.text.isprintable():
-                yield segment
-            else:
-                yield Segment(printable(segment.text, keep_newlines=True), segment.style)
+from profiler.live.terminal import EscapedFrame
 
 
 class EscapingHook(RenderHook):
-    """Wraps everything a console prints in `Escaped`."""
+    """Wraps everything a console prints in `EscapedFrame`."""
 
     def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
-        """Return the renderables, each wrapped in `Escaped`."""
-        return [Escaped(r) for r in renderables]
+        """Return the renderables, each wrapped in `EscapedFrame`."""
+        return [EscapedFrame(r) for r in renderables]
 
 
 def safe_console(**options: Any) -> Console:

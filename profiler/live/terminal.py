@@ -44,11 +44,12 @@ EXIT_INTERRUPTED = 130
 
 
 class EscapedFrame:
-    """A frame whose control characters show as visible escapes (issue 14).
+    """A renderable whose control characters show as visible escapes (issue 14).
 
     A device model, a host name or a profiling run's label could hold ESC; rich's `Live`
     draws its frame after the console's render hooks, so the view escapes its own
-    frames (`profiler.cli.terminal_text` does the same for everything else printed).
+    frames. `profiler.cli.terminal_text`'s render hook wraps everything else the CLI
+    prints in it too.
     """
 
     def __init__(self, renderable: RenderableType) -> None:

@@ -38,7 +38,8 @@ class RunRecord:
     """One row of the `run` table; `started`/`ended` are aware UTC datetimes.
 
     The `run` table and every JSON document carry them as ISO 8601 with a `Z` suffix
-    (`started_iso`, `ended_iso`).
+    (`started_iso`, `ended_iso`). `status_reason` says why a run ended `failed` or
+    `interrupted` (a full disk, its process gone), where that was recorded; None otherwise.
     """
 
     id: str
@@ -53,6 +54,7 @@ class RunRecord:
     pid: int | None = None
     interval_s: float | None = None
     missed_ticks: int = 0
+    status_reason: str | None = None
 
     @property
     def started_iso(self) -> str:

@@ -11,8 +11,9 @@ Units are in the names: `power_w`, `energy_j`, `mem_used_bytes`, `util` (0..1).
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattRuntimeError
@@ -84,3 +85,50 @@ class SensorFamily(Protocol):
     def close(self) -> None:
         """Release handles (NVML shutdown)."""
         ...
+
+
+class _ProbedDevice(Protocol):
+    @property
+    def info(self) -> DeviceInfo: ...
+
+
+class Probe(Protocol):
+    """What a family's one probe found: the availability verdict and the devices to read."""
+
+    @property
+    def availability(self) -> Availability:
+        """Found, not found or not readable, with the reason and the fix."""
+        ...
+
+    @property
+    def devices(self) -> Sequence[_ProbedDevice]:
+        """The devices to read, each with its `info` record (empty when unavailable)."""
+        ...
+
+
+ProbeT = TypeVar("ProbeT", bound=Probe)
+
+
+class ProbedFamily(Generic[ProbeT]):
+    """A family that probes once, on first use (not at construction), and answers from it.
+
+    Subclasses implement `_discover`; `availability` and `devices` are what it found.
+    """
+
+    _probed: ProbeT | None = None
+
+    def availability(self) -> Availability:
+        """Say what the probe found and, when nothing, why and how to fix it."""
+        return self._probe().availability
+
+    def devices(self) -> list[DeviceInfo]:
+        """Return the devices the probe found (empty when the family is unavailable)."""
+        return [device.info for device in self._probe().devices]
+
+    def _probe(self) -> ProbeT:
+        if self._probed is None:
+            self._probed = self._discover()
+        return self._probed
+
+    def _discover(self) -> ProbeT:
+        raise NotImplementedError

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from profiler.model.errors import FinwattInputError
+from profiler.sensors.small_files import SmallFileError, read_small_text
 
 DEFAULT_PASSWORD_ENV = "FINWATT_BMC_PASSWORD"
 DEFAULT_POLL_INTERVAL_S = 1.0
 DEFAULT_TIMEOUT_S = 5.0
 IPMI_LAN_PORT = 623
+PASSWORD_FILE_MAX_BYTES = 4096
+"""A password file holds one line; a larger file is refused, not read."""
 
 
 class BmcConfigError(FinwattInputError):
@@ -50,14 +53,20 @@ class Credentials:
 
         """
         if self.password_file is not None:
-            try:
-                lines = self.password_file.read_text(encoding="utf-8").splitlines()
-            except OSError as err:
+            try:  # a FIFO, a device or a binary file must not hang or crash a poll
+                text = read_small_text(self.password_file, max_bytes=PASSWORD_FILE_MAX_BYTES)
+            except SmallFileError as err:
                 raise BmcConfigError(
                     f"cannot read the BMC password file {self.password_file} "
-                    f"({err.strerror or err}); fix the path or its permissions"
+                    f"({err}); fix the path or its permissions"
                 ) from err
-            return lines[0] if lines else ""
+            lines = text.splitlines()
+            if not lines or not lines[0]:
+                raise BmcConfigError(
+                    f"the BMC password file {self.password_file} is empty; write the "
+                    "password on its first line"
+                )
+            return lines[0]
         value = os.environ.get(self.password_env)
         if value is None:
             raise BmcConfigError(

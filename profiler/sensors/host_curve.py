@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +28,14 @@ import numpy as np
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import Provenance
-from profiler.model.samples import Reading
 from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.cpu import CpuSensors
+from profiler.sensors.power_model import UtilisationPowerModel
+from profiler.sensors.small_files import SmallFileError, read_small_text
 
 ESTIMATED_HOST_CURVE = Provenance("estimated:host-curve")
+CURVE_MAX_BYTES = 2**20
+"""A load,watts curve is a few dozen lines; a larger file is refused, not read."""
 
 _IDLE_WORDS = ("active idle", "idle")
 
@@ -92,7 +96,7 @@ def _row(row: list[str], where: str) -> tuple[tuple[float, bool], float] | None:
     except ValueError as err:
         raise HostCurveError(f"{where}: watts {row[1]!r} is not a number") from err
     if not np.isfinite(watts) or watts < 0:
-        raise HostCurveError(f"{where}: watts {row[1]!r} must be 0 or more")
+        raise HostCurveError(f"{where}: watts {row[1]!r} must be a finite number, 0 or more")
     return load, watts
 
 
@@ -106,14 +110,20 @@ def parse_curve_csv(text: str, source: str) -> HostCurve:
         HostCurveError: fewer than two points, a bad number, or a load above 100 %.
     """
     rows: list[tuple[tuple[float, bool], float]] = []
-    for i, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not "".join(row).strip() or row[0].lstrip().startswith("#"):
-            continue
-        parsed = _row(row, f"{source} line {i}")
-        if parsed is None and rows:
-            raise HostCurveError(f"{source} line {i}: load {row[0]!r} is not a number")
-        if parsed is not None:
-            rows.append(parsed)
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    try:
+        for row in reader:
+            if not "".join(row).strip() or row[0].lstrip().startswith("#"):
+                continue
+            parsed = _row(row, f"{source} line {reader.line_num}")
+            if parsed is None and rows:
+                raise HostCurveError(
+                    f"{source} line {reader.line_num}: load {row[0]!r} is not a number"
+                )
+            if parsed is not None:
+                rows.append(parsed)
+    except csv.Error as err:  # a field over csv's limit, a stray quote (issue 14)
+        raise HostCurveError(f"{source} line {reader.line_num}: not CSV ({err})") from err
     plain = [value for (value, percent), _ in rows if not percent]
     fractions = bool(plain) and max(plain) <= 1.0
     points = sorted(
@@ -122,6 +132,9 @@ def parse_curve_csv(text: str, source: str) -> HostCurve:
     )
     if len(points) < 2:
         raise HostCurveError(f"{source}: a host curve needs at least two load,watts rows")
+    for (load, _), (next_load, _) in itertools.pairwise(points):
+        if load == next_load:
+            raise HostCurveError(f"{source}: load {load:.0%} is given twice; keep one row")
     if points[-1][0] > 1.0:
         raise HostCurveError(f"{source}: a load above 100 % ({points[-1][0]:.0%})")
     return HostCurve(tuple(points), f"CSV {source}")
@@ -133,10 +146,12 @@ def read_curve_csv(path: Path) -> HostCurve:
     Raises:
         HostCurveError: unreadable or malformed.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise HostCurveError(f"host_curve {path}: cannot read it ({err})") from err
+    try:  # a FIFO or a huge file must not hang finwatt (issue 14)
+        text = read_small_text(path, max_bytes=CURVE_MAX_BYTES)
+    except SmallFileError as err:
+        raise HostCurveError(
+            f"host_curve {path}: cannot read it ({err}); give a load,watts CSV file"
+        ) from err
     return parse_curve_csv(text, str(path))
 
 
@@ -170,14 +185,11 @@ def vm_share(
     return vcpus / host_threads, f"{vcpus} vCPUs / {host_threads} host threads"
 
 
-class HostCurveModel:
+class HostCurveModel(UtilisationPowerModel):
     """Estimated power and energy for each `cpu:N` of a VM from its host's power curve.
 
-    Read after `CpuSensors` in the same tick (it uses that family's package
-    utilisation). The share is split between the VM's packages by their vCPU counts.
+    The share is split between the VM's packages by their vCPU counts.
     """
-
-    name = "model"
 
     def __init__(
         self,
@@ -188,7 +200,6 @@ class HostCurveModel:
         *,
         packages: Iterable[int] | None = None,
     ) -> None:
-        self._cpu = cpu
         self.curve = curve
         chosen: Sequence[int] = list(cpu.package_util if packages is None else packages)
         counts = {pkg: max(1, cpu.packages.count(pkg)) for pkg in chosen}
@@ -198,8 +209,7 @@ class HostCurveModel:
             f"host curve from {curve.source}, share {share:.4g} ({share_source}): "
             "P_vm(u) = share x P_host(u)"
         )
-        self._energy_j = dict.fromkeys(self.shares, 0.0)
-        self._t_prev: float | None = None
+        super().__init__(cpu, self.shares)
 
     def availability(self) -> Availability:
         """Report the curve in use (always found)."""
@@ -224,30 +234,6 @@ class HostCurveModel:
             for pkg, s in self.shares.items()
         ]
 
-    def start(self, t_mono: float) -> None:
-        """Energy counts from `t_mono`."""
-        self._t_prev = t_mono
-        self._energy_j = dict.fromkeys(self.shares, 0.0)
-
-    @property
-    def poll_interval_s(self) -> float | None:
-        """Any cadence: each tick integrates the interval's mean utilisation."""
-        return None
-
-    def read(self, t_mono: float) -> list[Reading]:
-        """Return apportioned power (W) and cumulative energy (J) per package."""
-        dt = 0.0 if self._t_prev is None else max(0.0, t_mono - self._t_prev)
-        self._t_prev = t_mono
-        readings = []
-        for pkg, share in self.shares.items():
-            util = self._cpu.package_util.get(pkg)
-            if util is None:
-                readings.append(Reading(f"cpu:{pkg}"))
-                continue
-            power_w = share * self.curve.power_w(util)
-            self._energy_j[pkg] += power_w * dt
-            readings.append(Reading(f"cpu:{pkg}", power_w=power_w, energy_j=self._energy_j[pkg]))
-        return readings
-
-    def close(self) -> None:
-        """Nothing to release."""
+    def package_power_w(self, pkg: int, util: float) -> float:
+        """Return the package's share of the host's power at utilisation `util`, in watts."""
+        return self.shares[pkg] * self.curve.power_w(util)

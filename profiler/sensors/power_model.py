@@ -160,15 +160,63 @@ def choose_cpu_model(
     )
 
 
-class CpuPowerModel:
-    """Estimated power and energy for each `cpu:N` from the psutil family's utilisation.
+class UtilisationPowerModel:
+    """A `model` family: each package's P(u), integrated over each tick's mean utilisation.
 
     Read it after `CpuSensors` in the same tick: it uses that family's package
-    utilisation over the same interval. `packages` limits it to the packages no sensor
-    measures (default: all).
+    utilisation over the same interval. Subclasses give each package's power at a
+    utilisation (`package_power_w`) and their availability and device records.
+
+    Args:
+        cpu: the psutil family whose `package_util` drives the model.
+        packages: the packages modelled.
     """
 
     name = "model"
+
+    def __init__(self, cpu: CpuSensors, packages: Iterable[int]) -> None:
+        self._cpu = cpu
+        self._energy_j = dict.fromkeys(packages, 0.0)
+        self._t_prev: float | None = None
+
+    def package_power_w(self, pkg: int, util: float) -> float:
+        """Return package `pkg`'s power in watts at utilisation `util` (0..1)."""
+        raise NotImplementedError
+
+    def start(self, t_mono: float) -> None:
+        """Energy counts from `t_mono`."""
+        self._t_prev = t_mono
+        self._energy_j = dict.fromkeys(self._energy_j, 0.0)
+
+    @property
+    def poll_interval_s(self) -> float | None:
+        """Any cadence: each tick integrates the interval's mean utilisation."""
+        return None
+
+    def read(self, t_mono: float) -> list[Reading]:
+        """Return modelled power (W) and cumulative energy (J) per package."""
+        dt = 0.0 if self._t_prev is None else max(0.0, t_mono - self._t_prev)
+        self._t_prev = t_mono
+        readings = []
+        for pkg in self._energy_j:
+            util = self._cpu.package_util.get(pkg)
+            if util is None:
+                readings.append(Reading(f"cpu:{pkg}"))
+                continue
+            power_w = self.package_power_w(pkg, util)
+            self._energy_j[pkg] += power_w * dt
+            readings.append(Reading(f"cpu:{pkg}", power_w=power_w, energy_j=self._energy_j[pkg]))
+        return readings
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class CpuPowerModel(UtilisationPowerModel):
+    """Estimated power and energy for each `cpu:N` from the psutil family's utilisation.
+
+    `packages` limits it to the packages no sensor measures (default: all).
+    """
 
     def __init__(
         self,
@@ -179,7 +227,6 @@ class CpuPowerModel:
         cpuinfo: Path = Path("/proc/cpuinfo"),
         packages: Iterable[int] | None = None,
     ) -> None:
-        self._cpu = cpu
         siblings = read_package_siblings(cpuinfo)
         self.models = {
             pkg: choose_cpu_model(
@@ -191,8 +238,7 @@ class CpuPowerModel:
             )
             for pkg in (cpu.package_util if packages is None else packages)
         }
-        self._energy_j = dict.fromkeys(self.models, 0.0)
-        self._t_prev: float | None = None
+        super().__init__(cpu, self.models)
 
     def availability(self) -> Availability:
         """Report the model in use and where its figures come from (always found)."""
@@ -217,30 +263,6 @@ class CpuPowerModel:
             for pkg, m in self.models.items()
         ]
 
-    def start(self, t_mono: float) -> None:
-        """Energy counts from `t_mono`."""
-        self._t_prev = t_mono
-        self._energy_j = dict.fromkeys(self.models, 0.0)
-
-    @property
-    def poll_interval_s(self) -> float | None:
-        """Any cadence: the model integrates the interval's mean utilisation."""
-        return None
-
-    def read(self, t_mono: float) -> list[Reading]:
-        """Return modelled power (W) and cumulative energy (J) per package."""
-        dt = 0.0 if self._t_prev is None else max(0.0, t_mono - self._t_prev)
-        self._t_prev = t_mono
-        readings = []
-        for pkg, model in self.models.items():
-            util = self._cpu.package_util.get(pkg)
-            if util is None:
-                readings.append(Reading(f"cpu:{pkg}"))
-                continue
-            power_w = model.power_w(util)
-            self._energy_j[pkg] += power_w * dt
-            readings.append(Reading(f"cpu:{pkg}", power_w=power_w, energy_j=self._energy_j[pkg]))
-        return readings
-
-    def close(self) -> None:
-        """Nothing to release."""
+    def package_power_w(self, pkg: int, util: float) -> float:
+        """Return the package's model power in watts at utilisation `util`."""
+        return self.models[pkg].power_w(util)

@@ -51,7 +51,7 @@ from pathlib import Path
 from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.provenance import MEASURED_RAPL
 from profiler.model.samples import Reading
-from profiler.sensors.base import Availability, FamilyState, SensorError
+from profiler.sensors.base import Availability, FamilyState, ProbedFamily, SensorError
 from profiler.sensors.rapl_zones import (
     CONSERVATIVE_MAX_POWER_W,
     UJ_PER_J,
@@ -108,7 +108,7 @@ class _UnreadableError(Exception):
         self.err = err
 
 
-class RaplSensors:
+class RaplSensors(ProbedFamily[RaplProbe]):
     """RAPL energy of every CPU package (`cpu:P`) and DRAM zone (`dram:P`), in joules.
 
     Readings carry cumulative `energy_j` since `start` and `power_w`, the mean power
@@ -145,14 +145,6 @@ class RaplSensors:
     def powercap_dir(self) -> Path:
         """The powercap class directory searched for zones."""
         return self._root / "class" / "powercap"
-
-    def availability(self) -> Availability:
-        """Say which RAPL zones were found or why none can be read, with the fix."""
-        return self._probe().availability
-
-    def devices(self) -> list[DeviceInfo]:
-        """Return `cpu:P` and `dram:P` records (empty when RAPL is unavailable)."""
-        return [device.info for device in self._probe().devices]
 
     @property
     def poll_interval_s(self) -> float | None:
@@ -293,11 +285,6 @@ class RaplSensors:
         except (OSError, ValueError):
             return None
         return value if value > 0 else None
-
-    def _probe(self) -> RaplProbe:
-        if self._probed is None:
-            self._probed = self._discover()
-        return self._probed
 
     def _discover(self) -> RaplProbe:
         powercap = self.powercap_dir

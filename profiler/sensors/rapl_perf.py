@@ -33,7 +33,7 @@ from typing import Protocol
 from profiler.model.device import DeviceInfo
 from profiler.model.provenance import Provenance
 from profiler.model.samples import Reading
-from profiler.sensors.base import Availability, FamilyState, SensorError
+from profiler.sensors.base import Availability, FamilyState, ProbedFamily, SensorError
 
 MEASURED_RAPL_PERF = Provenance("measured:rapl-perf")
 CAP_SYS_ADMIN = 21
@@ -184,7 +184,7 @@ def perf_permitted(proc_root: Path) -> tuple[bool, str]:
     return False, f"perf_event_paranoid is {paranoid} and CAP_PERFMON is not effective"
 
 
-class RaplPerfSensors:
+class RaplPerfSensors(ProbedFamily[_Probe]):
     """RAPL energy of each package (`cpu:P`) and its DRAM (`dram:P`) through perf, in joules.
 
     Args:
@@ -215,14 +215,6 @@ class RaplPerfSensors:
     def pmu_dir(self) -> Path:
         """Where the power PMU is described."""
         return self._sysfs / "bus" / "event_source" / "devices" / "power"
-
-    def availability(self) -> Availability:
-        """Say which events were opened, or why none could be, with the fix."""
-        return self._probe().availability
-
-    def devices(self) -> list[DeviceInfo]:
-        """Return `cpu:P` and `dram:P` records (empty when unavailable)."""
-        return [device.info for device in self._probe().devices]
 
     @property
     def poll_interval_s(self) -> float | None:
@@ -284,11 +276,6 @@ class RaplPerfSensors:
             return self._events.read(counter.fd)
         except OSError as err:
             raise SensorError(f"perf read of the power PMU failed: {err.strerror or err}") from err
-
-    def _probe(self) -> _Probe:
-        if self._probed is None:
-            self._probed = self._discover()
-        return self._probed
 
     def _discover(self) -> _Probe:
         pmu = self.pmu_dir

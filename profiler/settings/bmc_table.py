@@ -15,15 +15,37 @@ named by `*_password_env` (default `FINWATT_BMC_PASSWORD`).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 _STRICT = ConfigDict(
     extra="forbid", strict=True, allow_inf_nan=False, title="[bmc]", validate_default=True
 )
 
 _Name = Annotated[str, Field(min_length=1)]
+
+
+def _absolute(path: str) -> str:
+    """Refuse a relative path: the daemon's working directory is not the user's."""
+    if not path.startswith("/"):
+        raise ValueError(f"{path!r} is not an absolute path; write it from / (e.g. /etc/finwatt/)")
+    return path
+
+
+_File = Annotated[str, Field(min_length=1), AfterValidator(_absolute)]
+_URL = re.compile(r"https?://[^/\s?#@]+(/\S*)?")
+"""http(s), a host (no user:password@ in it: credentials come from a file or variable)."""
+
+
+def _service_url(url: str) -> str:
+    if not _URL.fullmatch(url):
+        raise ValueError(
+            f"{url!r} is not a service URL; write https://<bmc host>[:port] (no spaces, "
+            "no user:password@: use redfish_user and redfish_password_file)"
+        )
+    return url
 
 
 class BmcTable(BaseModel):
@@ -37,7 +59,7 @@ class BmcTable(BaseModel):
     ipmi_host: _Name | None = Field(None, description="BMC address for IPMI over LAN (lanplus).")
     ipmi_port: Annotated[int, Field(ge=1, le=65535)] = Field(623, description="RMCP+ UDP port.")
     ipmi_user: _Name | None = Field(None, description="BMC account for lanplus.")
-    ipmi_password_file: _Name | None = Field(
+    ipmi_password_file: _File | None = Field(
         None, description="File holding the password (absolute path)."
     )
     ipmi_password_env: _Name | None = Field(
@@ -50,17 +72,17 @@ class BmcTable(BaseModel):
         default_factory=list,
         description="SDR sensors in watts summed into the node's power (default: the total).",
     )
-    redfish_url: Annotated[str, Field(pattern=r"^https?://")] | None = Field(
+    redfish_url: Annotated[str, AfterValidator(_service_url)] | None = Field(
         None, description="The Redfish service, https://<bmc>."
     )
     redfish_user: _Name | None = Field(None, description="Redfish account.")
-    redfish_password_file: _Name | None = Field(
+    redfish_password_file: _File | None = Field(
         None, description="File holding the password (absolute path)."
     )
     redfish_password_env: _Name | None = Field(
         None, description="Variable holding the password (default FINWATT_BMC_PASSWORD)."
     )
-    redfish_ca_bundle: _Name | None = Field(
+    redfish_ca_bundle: _File | None = Field(
         None, description="CA file verifying the BMC (absolute path)."
     )
     redfish_verify_tls: bool = Field(True, description="Verify the certificate (keep true).")

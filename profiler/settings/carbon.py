@@ -29,6 +29,7 @@ from typing import Any
 
 from profiler.analysis.savings import Site
 from profiler.model.errors import FinwattInputError
+from profiler.sensors.small_files import SmallFileError, read_small_text
 
 _DATA = ("data", "private_infra")
 
@@ -149,6 +150,9 @@ SETTING_NAMES = SiteNames()
 CARBON_TABLE_COLUMNS = ("code", "g_per_kwh", "gas", "year", "source")
 """The header of a `carbon_table` CSV, in this order."""
 
+CARBON_TABLE_MAX_BYTES = 4 * 2**20
+"""A carbon table has a line per grid (a few thousand at most); larger files are refused."""
+
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9-]*")
 
 
@@ -174,9 +178,9 @@ def read_carbon_table(path: Path, name: str = "carbon_table") -> dict[str, GridF
             file, the line and what is allowed).
     """
     where = f"{name} {path}"
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
+    try:  # a FIFO or a huge file must not hang finwatt (issue 14)
+        text = read_small_text(path, max_bytes=CARBON_TABLE_MAX_BYTES)
+    except SmallFileError as err:
         raise SiteError(f"{where}: cannot read it ({err}); give a UTF-8 CSV file") from err
     lines = [
         (number, line)
@@ -189,7 +193,11 @@ def read_carbon_table(path: Path, name: str = "carbon_table") -> dict[str, GridF
     ):
         raise SiteError(f"{where}: the first line must be the header {expected}")
     table: dict[str, GridFactor] = {}
-    for (number, _), row in zip(lines[1:], csv.reader(line for _, line in lines[1:]), strict=True):
+    for number, line in lines[1:]:
+        try:  # one line at a time: a stray quote must not swallow the next lines
+            row = next(csv.reader([line], strict=True))
+        except csv.Error as err:
+            raise SiteError(f"{where}: line {number}: not CSV ({err})") from err
         code, factor = _table_row(row, f"{where}: line {number}")
         if code in table:
             raise SiteError(f"{where}: line {number}: code {code} is already in the table")

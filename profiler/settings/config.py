@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from profiler.settings.config_model import ConfigFile
 
 DEFAULT_GRACE_PERIOD_S = 3600.0
-MAX_CPU_TDP_W = 1000.0
-"""The largest `cpu_tdp_w` taken: a CPU package's TDP in watts (server parts are <= 500)."""
 
 _config_override: Path | None = None
 
@@ -333,6 +331,8 @@ def load_settings(db: Path | None = None, *, skip_invalid_schedules: bool = Fals
 
     def where(env: str, key: str) -> str:
         return f"{key} (from ${env})" if os.environ.get(env) else f"{path}: {key}"
+
+    from profiler.settings.config_model import MAX_CPU_TDP_W
 
     db_path = db or pick("FINWATT_DB", "db")
     tdp = pick("FINWATT_CPU_TDP_W", "cpu_tdp_w")

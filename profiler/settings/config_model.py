@@ -17,7 +17,6 @@ from pydantic_core import ErrorDetails
 
 from profiler.schedule.entries import DurationOrZero, ScheduleTable, entry_prefix
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
-from profiler.settings.config import MAX_CPU_TDP_W
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
 SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh", "carbon_table")
@@ -27,6 +26,9 @@ TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc")
 SCHEMA_ID = "https://finwatt.invalid/config.schema.json"
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+MAX_CPU_TDP_W = 1000.0
+"""The largest `cpu_tdp_w` taken: a CPU package's TDP in watts (server parts are <= 500)."""
 
 
 class _Settings(BaseModel):

@@ -37,12 +37,20 @@ class AttributionRows:
 
     _conn: sqlite3.Connection
 
+    def transaction(self) -> Transaction:
+        """A write transaction on the store's writing connection (`Store.transaction`).
+
+        Writes go through it, not through `_conn`: a read-only `Store` reads through a
+        `mode=ro` connection and opens its writing one only here (issue 14).
+        """
+        raise NotImplementedError  # supplied by Store
+
     def add_attribution(self, run_id: str, rows: Sequence[AttributionRow]) -> None:
         """Insert (or replace) a run's attribution rows in one transaction."""
         if not rows:
             return
         marks = ", ".join("?" * (len(_COLUMNS) + 1))
-        with Transaction(self._conn) as tx:
+        with self.transaction() as tx:
             tx.executemany(
                 f"INSERT OR REPLACE INTO attribution_minute (run_id, {', '.join(_COLUMNS)}) "
                 f"VALUES ({marks})",
@@ -60,7 +68,7 @@ class AttributionRows:
 
     def delete_attribution_before(self, run_id: str, minute: int) -> int:
         """Delete a run's attribution rows of minutes before `minute`; return how many."""
-        with Transaction(self._conn) as tx:
+        with self.transaction() as tx:
             cursor = tx.execute(
                 "DELETE FROM attribution_minute WHERE run_id = ? AND minute < ?",
                 (run_id, minute),

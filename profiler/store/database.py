@@ -297,21 +297,21 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         A run killed with SIGKILL stays `running` in the file; the next finwatt command
         notices its pid no longer exists and marks it. A run whose recorder left a
         failure note (`profiler.store.failure_notes`: even closing it failed, e.g. on a
-        full disk) is marked `failed` with the note's reason and time instead. Returns
-        the ids marked.
+        full disk) is marked `failed` with the note's reason and time instead, even while
+        its process lives on (the scheduler daemon, issue 14). Returns the ids marked.
         """
         if not self.can_write:
             return []  # a database this process cannot write: the next writer marks them
         is_alive = alive or pid_alive
         host = socket.gethostname()
+        notes = read_notes(self.path)
         stale = [
             row["id"]
             for row in self._conn.execute(
                 "SELECT id, pid FROM run WHERE status = 'running' AND host = ?", (host,)
             )
-            if row["pid"] is None or not is_alive(int(row["pid"]))
+            if row["id"] in notes or row["pid"] is None or not is_alive(int(row["pid"]))
         ]
-        notes = read_notes(self.path) if stale else {}
         if stale:
             try:
                 self._mark_stale(stale, notes)

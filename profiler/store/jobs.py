@@ -43,13 +43,21 @@ class JobRows:
 
     _conn: sqlite3.Connection
 
+    def transaction(self) -> Transaction:
+        """A write transaction on the store's writing connection (`Store.transaction`).
+
+        Writes go through it, not through `_conn`: a read-only `Store` reads through a
+        `mode=ro` connection and opens its writing one only here (issue 14).
+        """
+        raise NotImplementedError  # supplied by Store
+
     def add_job(self, job: JobRecord) -> None:
         """Insert (or replace) a job run's row; the run must exist."""
         values = [
             json.dumps(getattr(job, c), sort_keys=True) if c in _JSON_COLUMNS else getattr(job, c)
             for c in _COLUMNS
         ]
-        with Transaction(self._conn) as tx:
+        with self.transaction() as tx:
             tx.execute(
                 f"INSERT OR REPLACE INTO job ({', '.join(_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_COLUMNS))})",

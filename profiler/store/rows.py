@@ -31,6 +31,7 @@ RUN_COLUMNS = (
     "pid",
     "interval_s",
     "missed_ticks",
+    "status_reason",
 )
 """Columns of the `run` table, in `RunRecord` field order."""
 
@@ -60,6 +61,7 @@ def insert_run(conn: sqlite3.Connection, run: RunRecord) -> None:
             run.pid,
             run.interval_s,
             run.missed_ticks,
+            run.status_reason,
         ),
     )
 
@@ -79,6 +81,7 @@ def run_from_row(row: sqlite3.Row) -> RunRecord:
         pid=row["pid"],
         interval_s=row["interval_s"],
         missed_ticks=row["missed_ticks"],
+        status_reason=row["status_reason"],
     )
 
 

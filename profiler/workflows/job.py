@@ -34,12 +34,15 @@ from profiler.sensors.job_tree import host_busy_cpu_s, read_tree
 from profiler.sensors.nvml import NvmlSensors
 from profiler.sensors.nvml_processes import GpuProcesses
 from profiler.sensors.probe import SensorSet
+from profiler.sensors.small_files import SmallFileError, read_small_text
 from profiler.settings.config import Settings
 from profiler.store.database import Store
 from profiler.workflows.monitor import MonitorOutcome, monitor_outcome, monitor_recording
 from profiler.workflows.probe import probe
 
 UNITS_FILE_ENV = "FINWATT_UNITS_FILE"
+UNITS_FILE_MAX_BYTES = 4096
+"""The units file holds one number; more than this is not read."""
 ACCOUNTING = "process-tree"
 """How `exec` follows the job: psutil's tree walk each tick + reaped children's times."""
 
@@ -258,12 +261,12 @@ def exit_code_of(wait_status: int) -> int:
 
 def read_units_file(path: Path) -> tuple[float | None, str | None]:
     """Return the number the job wrote to its units file and a note when it is unusable."""
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError:  # the job wrote bytes, not a number (issue 14)
-        return None, f"{UNITS_FILE_ENV} held bytes that are not text; units not taken"
-    except OSError:
-        return None, None
+    try:  # a FIFO, /dev/zero or a huge file must not hang finwatt (issue 14)
+        text = read_small_text(path, max_bytes=UNITS_FILE_MAX_BYTES).strip()
+    except SmallFileError as err:
+        if err.missing:
+            return None, None
+        return None, f"{UNITS_FILE_ENV} could not be read ({err}); units not taken"
     if not text:
         return None, None
     try:
@@ -321,15 +324,24 @@ def run_job(
         sensors=sensors,
         sinks=[tracker.on_tick],
     )
-    if on_start is not None:
-        on_start(recording.run_id)
     signals: list[int] = []
     with tempfile.TemporaryDirectory(prefix="finwatt-job-") as folder:
         units_file = Path(folder) / "units"
         env = {**os.environ, UNITS_FILE_ENV: str(units_file)}
         recording.start()
         try:
-            status, seconds = _run_and_reap(executable, spec, env, tracker, signals)
+            status, seconds = _run_and_reap(
+                executable,
+                spec,
+                env,
+                tracker,
+                signals,
+                on_running=lambda: on_start(recording.run_id) if on_start is not None else None,
+            )
+        except JobStartError as err:  # one line, naming the run kept as `failed` (issue 14)
+            recording.stop("failed")
+            _note_start_failure(settings, recording.run_id, str(err))
+            raise JobStartError(f"{err}; run {recording.run_id} stored as failed") from err
         except BaseException:
             recording.stop("failed")
             raise
@@ -356,8 +368,12 @@ def _run_and_reap(
     env: Mapping[str, str],
     tracker: TreeTracker,
     signals: list[int],
+    on_running: Callable[[], None] = lambda: None,
 ) -> tuple[int, float]:
-    """Start the command, forward signals, reap it; return (exit code, seconds)."""
+    """Start the command, forward signals, reap it; return (exit code, seconds).
+
+    `on_running` is called once the command runs (not when it could not start).
+    """
     started = time.monotonic()
     process: subprocess.Popen[bytes] | None = None
     with forward_signals(lambda: tracker.pid, signals.append):
@@ -366,6 +382,7 @@ def _run_and_reap(
         except OSError as err:
             raise JobStartError(f"cannot start {spec.command[0]!r}: {err.strerror}") from err
         tracker.follow(process.pid)
+        on_running()
         if signals:  # a signal came while the job was starting: it still gets it
             os.kill(process.pid, signals[0])
         _, wait_status, rusage = os.wait4(process.pid, 0)
@@ -373,6 +390,12 @@ def _run_and_reap(
     seconds = time.monotonic() - started
     tracker.close(rusage.ru_utime + rusage.ru_stime)
     return process.returncode, seconds
+
+
+def _note_start_failure(settings: Settings, run_id: str, reason: str) -> None:
+    """Store why the run failed: its command could not start."""
+    with Store(settings.db_path) as store:
+        store.finish_run(run_id, "failed", reason=reason)
 
 
 def job_record(

@@ -54,27 +54,23 @@ def monitor_recording(
             processes and cgroups (`--attribute --top N`); None: no attribution.
         attribution_listeners: receive each tick's attributed shares (the exporter).
     """
+    probed = sensors if sensors is not None else probe(settings)
+    run: dict[str, Any] = {
+        "kind": kind,
+        "interval_s": interval_s,
+        "label": label,
+        "config": config,
+        "sinks": sinks,
+    }
     if attribute_top_n is not None:
         return AttributedRecording(
             settings.db_path,
-            sensors if sensors is not None else probe(settings),
+            probed,
             top_n=attribute_top_n,
             listeners=attribution_listeners,
-            kind=kind,
-            interval_s=interval_s,
-            label=label,
-            config=config,
-            sinks=sinks,
+            **run,
         )
-    return Recording(
-        settings.db_path,
-        sensors if sensors is not None else probe(settings),
-        kind=kind,
-        interval_s=interval_s,
-        label=label,
-        config=config,
-        sinks=sinks,
-    )
+    return Recording(settings.db_path, probed, **run)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,23 @@ class _Monitor:
     deadline: datetime
 
 
+def _end(monitor: _Monitor, status: str, note: str | None) -> FireResult:
+    """Stop a background monitor as `status`; return its result, never raise for a failure.
+
+    When its samples could not be stored (a full disk), `Recording.stop` stores the run
+    `failed` with the reason (or leaves the note the next command marks it with) and
+    raises `RecordingFailedError`: that is logged and returned as a `failed` result, so
+    the daemon goes on running the other entries.
+    """
+    name, run_id = monitor.entry.name, monitor.recording.run_id
+    try:
+        monitor.recording.stop(status)
+    except RecordingFailedError as err:
+        log.error("%s: %s", name, err, extra={"event": "action_failed", "entry": name})
+        return FireResult(name, monitor.fire_time, "failed", run_id, str(err))
+    return FireResult(name, monitor.fire_time, status, run_id, note)
+
+
 class ScheduledActions:
     """Carries out fired entries (implements `profiler.schedule.timing.Actions`).
 
@@ -130,8 +147,12 @@ class ScheduledActions:
                 entry.name,
                 extra={"event": "action_failed", "entry": entry.name},
             )
-            run_id = self._failed_run(entry, fire_time, str(err))
             message = f"{type(err).__name__}: {err}"
+            try:
+                run_id = self._failed_run(entry, fire_time, str(err))
+            except Exception:  # loop boundary: e.g. a full disk; the log says it all
+                log.exception("%s: the failed run could not be stored", entry.name)
+                run_id = None
             return FireResult(entry.name, fire_time, "failed", run_id, message)
 
     def _failed_run(self, entry: ScheduleEntry, fire_time: datetime, message: str) -> str | None:
@@ -211,16 +232,7 @@ class ScheduledActions:
     ) -> FireResult:
         previous = self._monitors.pop(entry.name, None)
         if previous is not None:
-            previous.recording.stop("complete")
-            self._pending.append(
-                FireResult(
-                    entry.name,
-                    previous.fire_time,
-                    "complete",
-                    previous.recording.run_id,
-                    "ended early: the entry fired again",
-                )
-            )
+            self._pending.append(_end(previous, "complete", "ended early: the entry fired again"))
         config: dict[str, Any] = {
             "command": "monitor",
             "duration_s": duration_s,
@@ -245,24 +257,19 @@ class ScheduledActions:
     def pause_monitors(self, why: str) -> list[tuple[_Monitor, float]]:
         """Stop every background monitor (`complete`) for a profiling run; return them.
 
-        Each comes back with the seconds it had left, for `resume`.
+        Each comes back with the seconds it had left, for `resume`. A monitor whose
+        samples could not be stored (a full disk) is reported `failed` and not resumed.
         """
         paused = []
         now = self.clock.now()
         for name, monitor in list(self._monitors.items()):
             del self._monitors[name]
-            monitor.recording.stop("complete")
             left_s = (monitor.deadline - now).total_seconds()
-            paused.append((monitor, left_s))
-            self._pending.append(
-                FireResult(
-                    name,
-                    monitor.fire_time,
-                    "complete",
-                    monitor.recording.run_id,
-                    f"paused for the profiling run {why!r}; {max(left_s, 0):.0f} s left",
-                )
-            )
+            note = f"paused for the profiling run {why!r}; {max(left_s, 0):.0f} s left"
+            result = _end(monitor, "complete", note)
+            if result.status == "complete":
+                paused.append((monitor, left_s))
+            self._pending.append(result)
         return paused
 
     def _resume(self, paused: list[tuple[_Monitor, float]]) -> None:
@@ -297,15 +304,11 @@ class ScheduledActions:
             if monitor.deadline > now:
                 continue
             del self._monitors[name]
-            run_id = monitor.recording.run_id
-            try:
-                monitor.recording.stop("complete")
-            except RecordingFailedError as err:  # a full disk: stored `failed`, say why
-                log.error("%s: %s", name, err)
-                results.append(FireResult(name, monitor.fire_time, "failed", run_id, str(err)))
-                continue
-            message = self._after(monitor.entry, run_id, monitor.fire_time)
-            results.append(FireResult(name, monitor.fire_time, "complete", run_id, message))
+            result = _end(monitor, "complete", None)
+            if result.status == "complete":
+                message = self._after(monitor.entry, monitor.recording.run_id, monitor.fire_time)
+                result = FireResult(name, monitor.fire_time, "complete", result.run_id, message)
+            results.append(result)
         return results
 
     def next_deadline(self) -> datetime | None:
@@ -317,20 +320,14 @@ class ScheduledActions:
         return bool(self._monitors) or bool(self._pending)
 
     def stop_all(self) -> list[FireResult]:
-        """Stop every monitor as `interrupted` (data kept); return all remaining results."""
+        """Stop every monitor as `interrupted` (data kept); return all remaining results.
+
+        A monitor whose samples could not be stored (a full disk) is reported `failed`.
+        """
         results, self._pending = self._pending, []
         for name, monitor in list(self._monitors.items()):
             del self._monitors[name]
-            monitor.recording.stop("interrupted")
-            results.append(
-                FireResult(
-                    name,
-                    monitor.fire_time,
-                    "interrupted",
-                    monitor.recording.run_id,
-                    "the scheduler stopped",
-                )
-            )
+            results.append(_end(monitor, "interrupted", "the scheduler stopped"))
         return results
 
     def _prune(self, now: datetime) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
+from tests.fakes.imported import import_document
 from tests.reports.test_report import Cells
 
 EVIL = "<script>alert(1)</script>"
@@ -35,12 +35,7 @@ def _imported_node_run(tmp_path: Path) -> Path:
         "cpu_microcode": EVIL,
         "gpu_driver": None,
     }
-    path = tmp_path / "wall.json"
-    path.write_text(json.dumps(doc))
-    db = tmp_path / "f.db"
-    result = run_finwatt("import", str(path), "--db", str(db))
-    assert result.returncode == 0, result.stderr
-    return db
+    return import_document(doc, tmp_path, "wall")
 
 
 def _report(db: Path, out: Path, *lang: str) -> Cells:

@@ -1,13 +1,21 @@
 """Shared parts of the output, full-disk and database-file robustness tests (issue 14).
 
-A real small tmpfs stands in for a full or read-only disk: mounting needs root (CI runs
-`.ci/run` as root). Where mounting is refused the test is skipped with the reason in its
-skip line ("NOT TESTED: ..."), except under `CI=true`, where that is a failure: the
-full-disk contract must be checked in CI.
+A real small tmpfs stands in for a full or read-only disk. The helpers call mount(2)
+themselves (through libc, so no `mount` program is needed) and decide from its errno:
+
+- mount(2) refused with EPERM (not root, or root without CAP_SYS_ADMIN as in an
+  unprivileged container): the test is skipped, in every environment, with a skip line
+  that starts "NOT TESTED:" and says why (`pytest -rs` lists it);
+- no mount(2) at all (not Linux): skipped the same way;
+- any other failure (root, mount(2) present, yet it failed: ENODEV, EINVAL, ENOMEM, ...):
+  under `CI=true` the test fails, because CI (`.ci/run`, as root) must check the
+  full-disk and read-only contracts; elsewhere it is skipped the same way.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import shutil
@@ -78,47 +86,80 @@ def table_rows(path: Path) -> dict[str, int]:
         return store.table_rows()
 
 
-def _refuse(reason: str) -> None:
-    message = f"NOT TESTED: a real tmpfs is needed and {reason}"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+_MS_RDONLY = 1
+_MS_REMOUNT = 32
+_MS_BIND = 4096
+_MNT_DETACH = 2
+
+
+def _refuse(reason: str, *, fail_in_ci: bool) -> None:
+    """Skip the test saying why; with `fail_in_ci` under `CI=true`, fail it instead."""
+    message = f"NOT TESTED: a real tmpfs or mount is needed and {reason}"
+    if fail_in_ci and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{message} (CI=true: the full-disk and read-only cases must run here)")
     pytest.skip(message)
+
+
+def _mount(
+    source: str | None, target: Path, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    """Call mount(2); where it fails, skip or fail the test as the module docstring says."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "mount"):
+        _refuse("this system has no mount(2)", fail_in_ci=False)
+
+    def text(value: str | None) -> bytes | None:
+        return None if value is None else value.encode()
+
+    done = libc.mount(
+        text(source), text(str(target)), text(fstype), ctypes.c_ulong(flags), text(data)
+    )
+    if done == 0:
+        return
+    code = ctypes.get_errno()
+    why = f"mount(2) of {target} was refused: {errno.errorcode.get(code, code)} {os.strerror(code)}"
+    if code == errno.EPERM:
+        _refuse(f"{why} (needs root with CAP_SYS_ADMIN)", fail_in_ci=False)
+    _refuse(why, fail_in_ci=True)
+
+
+def _unmount(target: Path) -> None:
+    """Detach the mount at `target` (lazily, like `umount -l`)."""
+    ctypes.CDLL(None, use_errno=True).umount2(str(target).encode(), _MNT_DETACH)
 
 
 @contextmanager
 def tmpfs(where: Path, size_kib: int) -> Iterator[Path]:
     """Mount a real tmpfs of `size_kib` KiB at `where` (created); unmount after."""
-    if shutil.which("mount") is None:
-        _refuse("there is no mount command")
-    if os.geteuid() != 0:
-        _refuse("mounting one needs root (CI runs .ci/run as root)")
     where.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        _refuse(f"mount refused: {mounted.stderr.strip() or mounted.returncode}")
+    _mount("tmpfs", where, "tmpfs", 0, f"size={size_kib}k,mode=0755")
     try:
         yield where
     finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+        _unmount(where)
 
 
 def filled(mount: Path, leave_kib: int) -> Path:
-    """Fill the tmpfs at `mount` until `leave_kib` KiB are left; return the filler file."""
+    """Fill the tmpfs at `mount` until `leave_kib` KiB are left; return the filler file.
+
+    Written in 64-KiB pieces, the last cut to size; a writer on the same disk may take the
+    last bytes meanwhile, so ENOSPC just ends the filling.
+    """
     filler = mount / "filler"
-    free_kib = shutil.disk_usage(mount).free // 1024
-    with filler.open("ab") as out:
-        out.write(b"\0" * max(0, free_kib - leave_kib) * 1024)
+    with filler.open("ab", buffering=0) as out:
+        while (free_kib := shutil.disk_usage(mount).free // 1024) > leave_kib:
+            try:
+                out.write(b"\0" * min(64, free_kib - leave_kib) * 1024)
+            except OSError as err:
+                if err.errno != errno.ENOSPC:
+                    raise
+                break
     return filler
 
 
 def read_only_remount(mount: Path) -> None:
     """Remount the tmpfs at `mount` read-only (even root cannot write it then)."""
-    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, capture_output=True)
+    _mount(None, mount, None, _MS_REMOUNT | _MS_RDONLY)
 
 
 @contextmanager
@@ -132,15 +173,9 @@ def read_only_file(path: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
         yield path
         return
-    bound = subprocess.run(
-        ["mount", "--bind", str(path), str(path)], capture_output=True, check=False
-    )
-    if bound.returncode != 0:
-        _refuse(f"a read-only bind mount was refused: {bound.stderr.decode().strip()}")
+    _mount(str(path), path, None, _MS_BIND)
     try:
-        subprocess.run(
-            ["mount", "-o", "remount,bind,ro", str(path)], capture_output=True, check=True
-        )
+        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
         yield path
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+        _unmount(path)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from profiler.model.attribution_rows import AttributionRow
+from profiler.store.database import Store
 from profiler.store.opening import FINWATT_APPLICATION_ID
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.robustness._outputs_support import (
@@ -185,3 +187,58 @@ def test_unsaved_pages_in_a_read_only_folder_are_one_line_not_stale_data(tmp_pat
         read_only_remount(mount)
         line = assert_one_error_line(run_finwatt("runs", "--db", str(mount / "f.db")), 2)
         assert "f.db-wal" in line and "writable" in line
+
+
+def _diff_and_chargeback_database(path: Path) -> tuple[str, str]:
+    """Two monitor runs with inventories (one with attribution rows); return their ids."""
+    before, after = make_database(path), make_database(path)
+    with Store(path) as store:
+        store.add_inventory(before, {"kernel": "6.1.0"})
+        store.add_inventory(after, {"kernel": "6.2.0"})
+        store.add_attribution(
+            after,
+            [AttributionRow(0, "cgroup", "docker:4f", "docker", "/docker/4f", 30.0, 20.0,
+                            100.0, 10.0, "attributed:cpu-time(estimated:linear-tdp)")],
+        )  # fmt: skip
+    return before, after
+
+
+def _diff_and_chargeback_read(db: Path, before: str, after: str) -> None:
+    """`runs --diff` and `chargeback` answer, and the database is not modified."""
+    digest, rows = sha256(db), table_rows(db)
+    diff = run_finwatt("runs", "--diff", before, after, "--json", "--db", str(db))
+    assert diff.returncode == 0, diff.stderr
+    assert json.loads(diff.stdout)["changed"] == [
+        {"item": "kernel", "before": "6.1.0", "after": "6.2.0"}
+    ]
+    for by in ("command", "cgroup"):
+        charged = run_finwatt("chargeback", "--by", by, "--json", "--db", str(db))
+        assert charged.returncode == 0, (by, charged.stderr)
+        groups = {r["group"] for r in json.loads(charged.stdout)["rows"]}
+        assert "idle" in groups and (by != "cgroup" or "docker:4f" in groups), (by, groups)
+    assert sha256(db) == digest and table_rows(db) == rows
+
+
+def test_diff_and_chargeback_on_a_missing_database_are_one_line_and_create_nothing(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "none" / "f.db"
+    for command in (["runs", "--diff", "a", "b"], ["chargeback"], ["chargeback", "--by", "cgroup"]):
+        line = assert_one_error_line(run_finwatt(*command, "--db", str(db)), 2)
+        assert "no database" in line and "--db" in line, (command, line)
+    assert not db.parent.exists()
+
+
+def test_diff_and_chargeback_work_on_a_read_only_file(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    before, after = _diff_and_chargeback_database(db)
+    with read_only_file(db):
+        _diff_and_chargeback_read(db, before, after)
+
+
+def test_diff_and_chargeback_work_in_a_read_only_folder(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "mnt", 4096) as mount:
+        db = mount / "f.db"
+        before, after = _diff_and_chargeback_database(db)
+        read_only_remount(mount)
+        _diff_and_chargeback_read(db, before, after)

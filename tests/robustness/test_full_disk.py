@@ -92,3 +92,49 @@ def test_every_command_on_a_full_disk_answers_in_one_line(tmp_path: Path) -> Non
         # nothing stored was lost, and a prune, import or monitor that could not commit
         # left nothing half-done
         assert table_rows(db) == before
+
+
+def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_path: Path) -> None:
+    # planned: 3 calibration intervals and 3 levels of 3 s each (18 s of load, more with
+    # retries); the 96 KiB left fill within a few seconds at 0.05 s sampling
+    with tmpfs(tmp_path / "mnt", 2048) as mount:
+        db = mount / "f.db"
+        earlier = make_database(db, samples=5)
+        filler = filled(mount, 96)
+        result = run_finwatt(
+            "run",
+            "ledger",
+            "--device",
+            "cpu",
+            "--levels",
+            "1,0.5,0",
+            "--phase-seconds",
+            "3",
+            "--interval",
+            "0.05s",
+            "--size",
+            "small",
+            "--json",
+            "--db",
+            str(db),
+            timeout=180,
+        )
+        line = assert_one_error_line(result, 1)
+        assert "disk is full" in line and "stored failed" in line, line
+        assert result.stdout == ""  # no JSON document for a run that failed
+        filler.unlink()
+        runs = json.loads(run_finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
+        [failed] = [r for r in runs if r["id"] != earlier]
+        assert (failed["kind"], failed["status"]) == ("profile", "failed")
+        assert "disk is full" in failed["status_reason"]
+        with Store(db, read_only=True) as store:
+            run = store.get_run(failed["id"])
+            samples = store.samples(failed["id"])
+            kept = store.get_run(earlier)
+            assert kept is not None and kept.status == "complete"
+            assert len(store.samples(earlier)) == 5
+        assert run is not None and run.duration_s is not None
+        assert run.status_reason == failed["status_reason"]
+        newest_t = max((s.t for s in samples), default=0.0)
+        assert abs(run.duration_s - newest_t) < 0.01, (run.duration_s, newest_t)
+        assert run.duration_s < 18.0  # its samples end long before the planned load would

@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
+from tests.fakes.imported import import_document
 from tests.profiler.analysis.examples import idle_host_util
 
 WALL_W, CPU_W, DRAM_W = 250.0, 120.0, 15.0
@@ -33,12 +34,7 @@ def _import_node_run(tmp_path: Path) -> Path:
         },
         run_id="wall",
     )
-    path = tmp_path / "wall.json"
-    path.write_text(json.dumps(doc))
-    db = tmp_path / "f.db"
-    imported = run_finwatt("import", str(path), "--db", str(db))
-    assert imported.returncode == 0, imported.stderr
-    return db
+    return import_document(doc, tmp_path, "wall")
 
 
 def test_analyze_json_reports_the_remainder_and_wall_power_drives_idle_savings(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.cli import run_finwatt
+from tests.fakes.imported import import_document
 from tests.profiler.analysis.ladders import ladder_doc
 
 HOST_THREADS = 64
@@ -18,12 +19,7 @@ def _import_host_ladder(tmp_path: Path) -> Path:
     doc = ladder_doc([(0.0, 0.0, 60.0), (0.5, 500.0, 180.0), (1.0, 1000.0, 300.0)])
     doc["run"]["host"] = "hypervisor-1"
     doc["devices"].append({"id": "host", "kind": "host", "logical_cores": HOST_THREADS})
-    path = tmp_path / "host.json"
-    path.write_text(json.dumps(doc))
-    db = tmp_path / "f.db"
-    imported = run_finwatt("import", str(path), "--db", str(db))
-    assert imported.returncode == 0, imported.stderr
-    return db
+    return import_document(doc, tmp_path, "host")
 
 
 def _doctor(tmp_path: Path, db: Path, config: str) -> dict:

@@ -7,6 +7,7 @@ import pytest
 
 from profiler.model.durations import parse_duration
 from profiler.model.units import parse_iso
+from profiler.store.database import Store
 from tests.fakes.cli import run_finwatt
 
 
@@ -55,6 +56,7 @@ def test_zero_is_allowed_only_when_asked() -> None:
 
 
 def test_since_takes_compound_durations_like_every_other_option(tmp_path: Path) -> None:
+    Store(tmp_path / "f.db").close()  # read commands refuse a database that is not there
     result = run_finwatt("trend", "--since", "1w2d", "--db", f"{tmp_path}/f.db", "--json")
     assert result.returncode == 0, result.stderr
     window = json.loads(result.stdout)["window"]

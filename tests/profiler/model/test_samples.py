@@ -34,8 +34,9 @@ def test_metric_table_names_are_unique_and_the_records_fields() -> None:
 
 
 def test_the_rollup_folds_metrics_or_values_derived_per_sample() -> None:
-    # t and the interval values dt, de, de_dt are derived per sample (store.rollup)
-    derived = {EVERY_SAMPLE, "t", "dt", "de", "de_dt"}
+    # t and the interval values dt, de, de_dt and reset (a counter that went down) are
+    # derived per sample (store.rollup)
+    derived = {EVERY_SAMPLE, "t", "dt", "de", "de_dt", "reset"}
     assert {c.of for c in ROLLUP_COLUMNS} - derived <= set(METRICS)
 
 

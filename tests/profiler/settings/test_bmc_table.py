@@ -59,7 +59,7 @@ def test_no_bmc_table_means_in_band_ipmi_only() -> None:
     ("line", "message"),
     [
         ('ipmi_pasword = "x"', "[bmc] unknown key 'ipmi_pasword'; allowed: ipmi, ipmi_host"),
-        ('redfish_url = "ftp://bmc"', "[bmc] redfish_url: string should match pattern"),
+        ('redfish_url = "ftp://bmc"', "[bmc] redfish_url: 'ftp://bmc' is not a service URL"),
         ("poll_interval_s = 0.01", "[bmc] poll_interval_s: input should be greater than"),
         ('ipmi = "on"', "[bmc] ipmi: input should be 'auto' or 'off'"),
         ("redfish_verify_tls = 0", "[bmc] redfish_verify_tls: input should be a valid boolean"),

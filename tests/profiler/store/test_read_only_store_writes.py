@@ -1,0 +1,79 @@
+"""Job and attribution rows written through a read-only `Store` (issue 14, item 6).
+
+A `Store(read_only=True)` reads through a `mode=ro` connection; its writes must go
+through `Store.transaction()`, which opens the writing connection when the file is
+writable and says in one line when it is not, like every other write. Before, `add_job`
+and `add_attribution` wrote through the read connection and failed with SQLite's
+"attempt to write a readonly database" even on a writable file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from profiler.model.attribution_rows import AttributionRow
+from profiler.model.job import JobRecord
+from profiler.store.database import Store, StoreError
+from tests.robustness._outputs_support import read_only_file, sha256
+
+
+def _job(run_id: str) -> JobRecord:
+    return JobRecord(
+        run_id=run_id,
+        command=["var-batch"],
+        exit_status=0,
+        units=10.0,
+        unit="paths",
+        tags={},
+        seconds=1.0,
+        dynamic_j=5.0,
+        idle_j=0.0,
+        idle_unallocated_j=1.0,
+        host_energy_j=6.0,
+        idle_share="none",
+        provenance="attributed:cpu-time(measured:rapl)",
+        cpu_s=1.0,
+        gpu_s=None,
+        peak_rss_bytes=1,
+        accounting="process-tree",
+        details={},
+    )
+
+
+def _rows(minute: int) -> list[AttributionRow]:
+    return [AttributionRow(minute, "host", "idle", None, None, 60.0, 0.0, 0.0, 3.0, "x")]
+
+
+def _run(path: Path) -> str:
+    with Store(path) as store:
+        return store.create_run("job", label="var", status="complete").id
+
+
+def test_a_read_only_store_writes_jobs_and_attribution_on_a_writable_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "f.db"
+    run_id = _run(path)
+    with Store(path, read_only=True) as store:
+        store.add_job(_job(run_id))
+        store.add_attribution(run_id, _rows(0) + _rows(1))
+        assert store.delete_attribution_before(run_id, 1) == 1
+    with Store(path, read_only=True) as store:
+        assert store.job(run_id) == _job(run_id)
+        assert [r.minute for r in store.attribution(run_id)] == [1]
+
+
+def test_on_a_read_only_file_those_writes_fail_with_the_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    run_id = _run(path)
+    with read_only_file(path):
+        before = sha256(path)
+        with Store(path, read_only=True) as store:
+            with pytest.raises(StoreError, match="read-only"):
+                store.add_job(_job(run_id))
+            with pytest.raises(StoreError, match="read-only"):
+                store.add_attribution(run_id, _rows(0))
+            assert store.job(run_id) is None
+        assert sha256(path) == before
