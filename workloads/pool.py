@@ -21,6 +21,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -35,17 +36,23 @@ from workloads import get_workload
 from workloads.base import Size, Workload, WorkloadError, parse_size, resolve_backend
 from workloads.load import Calibration, LoadResult, calibrate, run_at_load
 
-__all__ = ["PhaseResult", "WorkerError", "WorkerPool", "usable_cores"]
+__all__ = ["PhaseResult", "PoolStoppedError", "WorkerError", "WorkerPool", "usable_cores"]
 
 # Seconds a worker may take to start (interpreter, numpy, prepare) or, beyond a phase's
 # own length, to finish its last batch and answer.
 _START_TIMEOUT_S = 120.0
 _ANSWER_SLACK_S = 30.0
 _STOP_GRACE_S = 2.0
+# How often a wait for the workers looks at the pool's `stop` event.
+_STOP_POLL_S = 0.1
 
 
 class WorkerError(RuntimeError):
     """A worker process failed or stopped answering; the message names the workload."""
+
+
+class PoolStoppedError(RuntimeError):
+    """The pool's `stop` event was set while it waited for its workers; they are stopped."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class WorkerPool:
         *,
         device: str = "cpu",
         blas_threads: int | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         """Describe the pool; no process starts until `start()` or `with`.
 
@@ -131,6 +139,10 @@ class WorkerPool:
             seed: root seed; worker i uses SeedSequence(seed).spawn(k)[i].
             device: "cpu", "gpu" or "gpu:N".
             blas_threads: BLAS threads per worker; default cores // k.
+            stop: when set (from any thread) while the pool waits for its workers, the
+                wait ends within `_STOP_POLL_S`, the workers are terminated at once and
+                `PoolStoppedError` is raised: the profiling runner sets it when the
+                recording can no longer store samples (a full disk).
 
         Raises:
             WorkloadError: unknown workload or size, n_workers < 1, or k x blas_threads
@@ -158,6 +170,7 @@ class WorkerPool:
         ]
         self._procs: list[mp.process.BaseProcess] = []
         self._conns: list[Connection] = []
+        self._stop = stop
         self.calibrations: tuple[Calibration, ...] | None = None
 
     @property
@@ -260,12 +273,16 @@ class WorkerPool:
             workers=results,
         )
 
-    def close(self) -> None:
-        """Stop the workers: ask, then terminate, then kill those still alive."""
+    def close(self, grace_s: float = _STOP_GRACE_S) -> None:
+        """Stop the workers: ask, then terminate, then kill those still alive.
+
+        Args:
+            grace_s: how long the workers get to stop on their own before SIGTERM.
+        """
         for conn in self._conns:
             with contextlib.suppress(OSError):
                 conn.send(("stop",))
-        deadline = time.monotonic() + _STOP_GRACE_S
+        deadline = time.monotonic() + grace_s
         for proc in self._procs:
             proc.join(max(0.0, deadline - time.monotonic()))
         for proc in self._procs:
@@ -292,15 +309,25 @@ class WorkerPool:
                 ) from err
 
     def _collect(self, timeout_s: float) -> list[tuple[Any, ...]]:
-        """Wait for one answer from every worker; on any failure close the pool and raise."""
+        """Wait for one answer from every worker; on any failure close the pool and raise.
+
+        Raises:
+            WorkerError: a worker failed, exited or did not answer within `timeout_s`.
+            PoolStoppedError: the `stop` event was set; the workers are terminated.
+        """
         answers: dict[int, tuple[Any, ...]] = {}
         deadline = time.monotonic() + timeout_s
         try:
             while len(answers) < len(self._conns):
+                self._raise_if_stopped()
                 pending = [i for i in range(len(self._conns)) if i not in answers]
                 waitables: list[Any] = [self._conns[i] for i in pending]
                 waitables += [self._procs[i].sentinel for i in pending]
-                ready = wait(waitables, timeout=max(0.0, deadline - time.monotonic()))
+                left_s = max(0.0, deadline - time.monotonic())
+                step_s = left_s if self._stop is None else min(left_s, _STOP_POLL_S)
+                ready = wait(waitables, timeout=step_s)
+                if not ready and step_s < left_s:
+                    continue
                 if not ready:
                     raise WorkerError(
                         f"workload {self.workload!r}: no answer from workers {pending} "
@@ -314,6 +341,12 @@ class WorkerPool:
             self.close()
             raise
         return [answers[i] for i in range(len(self._conns))]
+
+    def _raise_if_stopped(self) -> None:
+        """Terminate the workers at once and raise if the `stop` event is set."""
+        if self._stop is not None and self._stop.is_set():
+            self.close(grace_s=0.0)
+            raise PoolStoppedError(f"workload {self.workload!r}: stopped early")
 
     def _poll(self, i: int) -> tuple[Any, ...] | None:
         conn, proc = self._conns[i], self._procs[i]

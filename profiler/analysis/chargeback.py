@@ -13,6 +13,7 @@ Pure: records in, rows out; the site's factors turn joules into kWh, CO2e and co
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ class ChargeRow:
             "co2e_g": facility_kwh * site.grid_g_per_kwh,
             "cost": None if site.price_per_kwh is None else facility_kwh * site.price_per_kwh,
             "units": self.units,
-            "j_per_unit": self.energy_j / self.units if self.units else None,
+            "j_per_unit": _per_unit(self.energy_j, self.units),
             "provenance": ",".join(sorted(self.provenance)) or None,
         }
 
@@ -123,6 +124,14 @@ class Chargeback:
     def total_j(self) -> float:
         """The rows' sum, in joules (equals `host_energy_j` by construction)."""
         return sum(r.energy_j for r in self.rows)
+
+
+def _per_unit(energy_j: float, units: float | None) -> float | None:
+    """Joules per unit; None without units or where the ratio overflows (1e-320 units)."""
+    if not units:
+        return None
+    ratio = energy_j / units
+    return ratio if math.isfinite(ratio) else None
 
 
 def parse_group_by(text: str) -> tuple[str, str | None]:

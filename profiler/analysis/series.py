@@ -63,31 +63,20 @@ def counter_resets(energy_j: FloatArray) -> int:
     return int((np.diff(known) < 0).sum()) if known.size > 1 else 0
 
 
-def energy_deltas(t: FloatArray, energy_j: FloatArray, power_w: FloatArray) -> FloatArray:
-    """Return per-interval energy (J) from a cumulative counter that is 0 at t = 0.
-
-    The first sample's interval starts at run start (t = 0), where the counter is 0. A
-    sample without a counter reading (or after one) falls back to power x interval. This
-    is the store's minute rollup definition (`profiler.store.rollup`), no hold and no
-    reset check; raw series use `held_energy`.
-    """
-    prev_e = np.concatenate(([0.0], energy_j[:-1])) if t.size else t
-    dt = intervals(t)
-    delta = energy_j - prev_e
-    return np.where(np.isnan(delta), power_w * dt, delta)
-
-
 def held_energy(
     t: FloatArray, energy_j: FloatArray, power_w: FloatArray, hold: float | None = None
 ) -> tuple[FloatArray, FloatArray]:
     """Return per-interval energy (J) and the seconds it covers, from a cumulative counter.
 
-    As `energy_deltas`, with two corrections (issue 13 items 3-4). A power reading covers
-    at most `hold` seconds before it (default `hold_s(t)`): after a gap the rest of the
-    gap is uncovered, not the next reading stretched over it. A counter that went down
-    was reset (cumulative counters never decrease): that interval's counter energy is
-    dropped (NaN, or power x held interval where power is known); `counter_resets`
-    counts such intervals.
+    This is the definition the store's minute rollup follows (`profiler.store.rollup`).
+    The counter is 0 at t = 0 (run start), where the first sample's interval starts; an
+    interval's energy is the counter's increase, else power x the held interval, else
+    NaN. Two corrections (issue 13 items 3-4): a power reading covers at most `hold`
+    seconds before it (the run's stated interval x `HOLD_INTERVALS` where it states one,
+    else `hold_s(t)`): after a gap the rest of the gap is uncovered, not the next reading
+    stretched over it. A counter that went down was reset (cumulative counters never
+    decrease): that interval's counter energy is dropped (NaN, or power x held interval
+    where power is known); `counter_resets` counts such intervals.
     """
     prev_e = np.concatenate(([0.0], energy_j[:-1])) if t.size else t
     dt = intervals(t)
@@ -110,6 +99,7 @@ def device_series(
     mem_used_bytes: Sequence[float | None] | FloatArray | None = None,
     sm_active: Sequence[float | None] | FloatArray | None = None,
     offset_s: float = 0.0,
+    hold: float | None = None,
 ) -> DeviceSeries:
     """Build a series from one run's samples (t since run start, cumulative energy).
 
@@ -122,6 +112,8 @@ def device_series(
         mem_used_bytes: memory used per sample.
         sm_active: SM activity 0..1 per sample.
         offset_s: added to `t` to place the run on a shared axis (e.g. its start time).
+        hold: seconds a power reading may cover (`held_energy`): `HOLD_INTERVALS` x the
+            run's stated interval, as its rollups use; None: `hold_s(t)` of these samples.
 
     Raises:
         ValueError: a metric's length differs from `t`'s.
@@ -129,7 +121,7 @@ def device_series(
     times = np.asarray(t, dtype=np.float64)
     n = times.size
     power = _column(power_w, n)
-    energy, covered = held_energy(times, _column(energy_j, n), power)
+    energy, covered = held_energy(times, _column(energy_j, n), power, hold)
     return DeviceSeries(
         spec,
         times + offset_s,

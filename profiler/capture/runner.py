@@ -10,6 +10,7 @@ is on disk, `finalise_phases` adds each phase's energy figures and validity.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.sensors.procfs import parse_proc_stat
 from profiler.store.database import Store
 from workloads.base import WorkloadError
-from workloads.pool import PhaseResult, WorkerError, WorkerPool, usable_cores
+from workloads.pool import PhaseResult, PoolStoppedError, WorkerError, WorkerPool, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,19 @@ def workload_device(device: str, devices: Sequence[DeviceInfo]) -> str:
     return f"gpu:{uuid}" if device.startswith("gpu:") and isinstance(uuid, str) else device
 
 
-def _pool_for(plan: RunPlan, workload: str, device: str) -> WorkerPool:
+def _pool_for(plan: RunPlan, workload: str, device: str, stop: threading.Event) -> WorkerPool:
     if device == "cpu":
         return WorkerPool(
-            workload, plan.size, "numpy", usable_cores(), plan.seed, device="cpu", blas_threads=1
+            workload,
+            plan.size,
+            "numpy",
+            usable_cores(),
+            plan.seed,
+            device="cpu",
+            blas_threads=1,
+            stop=stop,
         )
-    return WorkerPool(workload, plan.size, "auto", 1, plan.seed, device=device)
+    return WorkerPool(workload, plan.size, "auto", 1, plan.seed, device=device, stop=stop)
 
 
 def _energy_device(device: str, cpu_devices: Sequence[str]) -> str:
@@ -98,7 +106,10 @@ def run_profile(
 
     Stops the recording at the end ("complete"), on Ctrl-C / SIGTERM ("interrupted",
     re-raising KeyboardInterrupt after the data is safe), or on an unexpected error
-    ("failed"). A worker crash fails its workload and the run goes on. A level that
+    ("failed"). When storing samples fails (a full disk), the workers are stopped within
+    about a tenth of a second, wherever the ladder is, and `RecordingFailedError` is
+    raised with the run stored `failed`. A worker crash fails its workload and the run
+    goes on. A level that
     other processes disturbed (their CPU time, from `host_cpu`, over
     `MAX_FOREIGN_CPU_SHARE` of the host) or that missed its target load is run once more;
     the retry is kept (`attempts` 2), disturbed or not.
@@ -106,13 +117,17 @@ def run_profile(
     report = progress or _NullProgress()
     status = "failed"
     recording.start()
+    stop = threading.Event()  # set from the writer's thread by the first failed write
+    recording.when_failed(stop.set)
     t0 = recording.sampler.t0
     if t0 is None:  # Sampler.start() sets it; a sampler factory that does not is a bug
         raise RuntimeError("the recording's sampler did not start")
     try:
         for workload in plan.workloads:
             for device in plan.devices:
-                _profile_one(recording, plan, workload, device, t0, cpu_devices, report, host_cpu)
+                _profile_one(
+                    recording, plan, (workload, device, stop), t0, cpu_devices, report, host_cpu
+                )
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -127,19 +142,23 @@ def run_profile(
 def _profile_one(
     recording: Recording,
     plan: RunPlan,
-    workload: str,
-    device: str,
+    what: tuple[str, str, threading.Event],
     t0: float,
     cpu_devices: Sequence[str],
     report: Progress,
     host_cpu: Callable[[], tuple[float, int]] | None,
 ) -> None:
+    """Run one workload on one device through calibration and the ladder.
+
+    `what` is the workload, the device and the event that stops the pool early.
+    """
+    workload, device, stop = what
     energy_device = _energy_device(device, cpu_devices)
     t_begin = time.monotonic() - t0
     try:
         report.stage(workload, device, "prepare", 0.0)
         target = workload_device(device, recording.sensors.devices)
-        with _pool_for(plan, workload, target) as pool:
+        with _pool_for(plan, workload, target, stop) as pool:
             report.stage(workload, device, "calibrate", 3 * plan.calibration_interval_s)
             x_max = pool.calibrate(plan.calibration_interval_s, intervals=3)
             for level in plan.levels:
@@ -153,6 +172,9 @@ def _profile_one(
                 with Store(recording.db_path) as store:
                     store.add_phase(recording.run_id, phase)
                 report.phase_done(phase)
+    except PoolStoppedError:
+        recording.raise_if_failed()  # the only setter of `stop`: raises RecordingFailedError
+        raise
     except (WorkerError, WorkloadError) as err:
         log.error("%s on %s failed: %s", workload, device, err)
         failed = PhaseRecord(

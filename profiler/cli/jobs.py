@@ -114,16 +114,17 @@ def exec_command(
 
     Write `finwatt exec [OPTIONS] -- COMMAND [ARGS...]`.
     """
-    from profiler.workflows.job import JobSpec, run_job
+    from profiler.workflows.job import MAX_UNITS, JobSpec, run_job
 
-    if units is not None and not 0 <= units < float("inf"):  # NaN and inf too (issue 14)
+    if units is not None and not 0 <= units <= MAX_UNITS:  # NaN and inf too (issue 14)
         raise typer.BadParameter(
-            f"{units:g}: units must be a finite number >= 0", param_hint="--units"
+            f"{units:g}: units must be a finite number >= 0 and at most {MAX_UNITS:g}",
+            param_hint="--units",
         )
     spec = JobSpec(
         command=command,
         label=label,
-        units=units,
+        units=None if units is None else units + 0.0,  # -0 is 0
         unit=_unit_name(unit),
         tags=parse_tags(tag),
         interval_s=parse_interval(interval),

@@ -98,6 +98,7 @@ def run_command(
     request = _plan_from_options(
         workload, device, levels, phase_seconds, quick, size, interval, label
     )
+    _check_report_path(report, as_json=as_json)
     settings = load_settings(db)
     site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
     observer: ProfileObserver = _ProgressView(quiet=as_json)
@@ -257,6 +258,26 @@ class _LiveView(_ProgressView):
             raise RuntimeError("the live view has no state: sinks() was not called")
         with live_display(self.state, err_console, ProfileWatch(self.settings.db_path)):
             yield None
+
+
+def _check_report_path(path: Path | None, *, as_json: bool) -> None:
+    """Refuse a `--report` path the output policy refuses before anything runs (exit 2).
+
+    The same checks as `report -o` (`profiler.store.outputs.check_output`): a directory,
+    a link to a file or a missing folder fails here, so no run is stored for nothing.
+
+    Raises:
+        OutputPathError: the path cannot be written.
+    """
+    if path is None:
+        return
+    from profiler.store.outputs import OutputKind, check_output
+
+    if check_output(path).kind is OutputKind.STDOUT and as_json:
+        raise typer.BadParameter(
+            "--report - and --json would both write to standard output: name a file",
+            param_hint="--report",
+        )
 
 
 def _write_report(

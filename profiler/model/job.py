@@ -8,6 +8,7 @@ stated policy, with provenance `attributed:<method>(<source>)` (docs/attribution
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,4 +71,5 @@ class JobRecord:
         energy_j = self.energy_j
         if energy_j is None or not self.units:
             return None
-        return energy_j / self.units
+        ratio = energy_j / self.units
+        return ratio if math.isfinite(ratio) else None  # 1e-320 units: no figure, not inf

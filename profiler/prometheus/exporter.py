@@ -36,6 +36,15 @@ the device does not have, or could not read this tick, is not emitted: never a 0
 (STYLE.md principle 1). The capacity gauges are what `finwatt analyze --prometheus` needs
 to right-size and consolidate hosts (`profiler.prometheus.query`).
 
+Inside a container whose cgroup limits are tighter than the host (`profiler.workflows.
+provisioned` records them on the `host` device as `details["cgroup_limits"]`), the `host`
+series are the container's, as the analyzer sizes them: `finwatt_device_logical_cores`
+is the provisioned cores (CPU quota or cpuset, rounded to whole cores, at least 1),
+`finwatt_device_memory_total_bytes` the memory limit, and the host's
+`finwatt_utilization_ratio` is rescaled so busy cores stay what /proc measured (host
+utilisation x host cores / provisioned cores, at most 1). Fleet analysis then sizes the
+container against what it was given, not the host's 64 cores (codecarbon#629).
+
 The energy counter starts at 0 when the exporter starts and adds each tick's increase of
 the device's cumulative `energy_j`. The sensors already correct RAPL wraps (methodology
 section 1), so the increase is never negative; should a family restart and its counter
@@ -48,7 +57,7 @@ import ipaddress
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -74,6 +83,42 @@ _GAUGES = tuple((spec.prometheus, spec.name, spec.help) for spec in METRIC_SPECS
 metric table (`profiler.model.samples.METRIC_SPECS`)."""
 
 
+LIMITS_KEY = "cgroup_limits"
+"""The `host` device's details key of its cgroup limits (`profiler.workflows.provisioned.
+LIMITS_KEY`; the layers keep the exporter from importing it, a test keeps them equal)."""
+
+_CONTAINER_HELP = {
+    "finwatt_device_logical_cores": " In a container with tighter cgroup limits, the host "
+    "device's figure is the provisioned cores (CPU quota or cpuset).",
+    "finwatt_device_memory_total_bytes": " In a container with tighter cgroup limits, the "
+    "host device's figure is the cgroup memory limit.",
+}
+"""Added to the HELP of the capacity gauges: which figure a container's host series has."""
+
+
+def container_scoped(device: DeviceInfo) -> tuple[DeviceInfo, float]:
+    """Return the device sized against its recorded cgroup limits, and its utilisation scale.
+
+    The figures match the analyzer's (`profiler.workflows.provisioned.container_scoped`):
+    cores are the limit rounded to whole cores (at least 1), memory the limit; the scale
+    (host cores / provisioned cores) turns the host's utilisation into the container's.
+    A device without limits comes back unchanged with scale 1.
+    """
+    limits = device.details.get(LIMITS_KEY)
+    if device.kind != "host" or not isinstance(limits, dict):
+        return device, 1.0
+    scale = 1.0
+    cores = limits.get("cores")
+    if isinstance(cores, int | float) and device.logical_cores:
+        provisioned = max(1, round(float(cores)))
+        scale = device.logical_cores / provisioned
+        device = replace(device, logical_cores=provisioned)
+    memory = limits.get("memory_max_bytes")
+    if isinstance(memory, int | float):
+        device = replace(device, mem_total_bytes=int(memory))
+    return device, scale
+
+
 @dataclass
 class _EnergyState:
     last_j: float
@@ -91,7 +136,9 @@ class FinwattCollector:
     """
 
     def __init__(self, devices: Sequence[DeviceInfo], version: str) -> None:
-        self._devices = {d.device_id: d for d in devices}
+        scoped = {d.device_id: container_scoped(d) for d in devices}
+        self._devices = {device_id: device for device_id, (device, _) in scoped.items()}
+        self._util_scale = {device_id: scale for device_id, (_, scale) in scoped.items()}
         self._version = version
         self._lock = threading.Lock()
         self._readings: dict[str, Reading] = {}
@@ -150,6 +197,9 @@ class FinwattCollector:
             gauge = GaugeMetricFamily(name, help_text, labels=DEVICE_LABELS)
             for device_id, reading in sorted(readings.items()):
                 value = getattr(reading, attribute)
+                if value is not None and attribute == "util":
+                    scaled = value * self._util_scale.get(device_id, 1.0)
+                    value = 1.0 if scaled > 1.0 else scaled  # NaN stays NaN
                 if value is not None:
                     gauge.add_metric(self._labels(device_id), float(value))
             if gauge.samples:
@@ -186,7 +236,10 @@ class FinwattCollector:
             "Static description of a device; the value is always 1.",
             labels=[*DEVICE_LABELS, "model"],
         )
-        gauges = [GaugeMetricFamily(n, h, labels=DEVICE_LABELS) for _, n, h in CAPACITY_METRICS]
+        gauges = [
+            GaugeMetricFamily(n, h + _CONTAINER_HELP.get(n, ""), labels=DEVICE_LABELS)
+            for _, n, h in CAPACITY_METRICS
+        ]
         for device_id, device in sorted(self._devices.items()):
             labels = self._labels(device_id)
             info.add_metric([*labels, device.model or ""], 1.0)

@@ -84,8 +84,8 @@ Opener = Callable[[Path], str]
 
 #: The fix shown by `finwatt doctor` when `energy_uj` is unreadable (CVE-2020-8694).
 PERMISSION_FIX = (
-    "run as root, or make energy_uj group-readable (udev rule; since Linux 5.10 it is "
-    "root-only, CVE-2020-8694)"
+    "run as root, or make energy_uj readable by a finwatt group with the udev rule or "
+    "tmpfiles line in docs/permissions.md (root-only since Linux 5.10, CVE-2020-8694)"
 )
 
 _NOT_FOUND_FIX = (

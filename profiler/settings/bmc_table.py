@@ -6,7 +6,7 @@ Example (out of band; the password in a file only the finwatt user can read)::
     redfish_url = "https://bmc-ldn-042.example"
     redfish_user = "finwatt"
     redfish_password_file = "/etc/finwatt/bmc.pw"
-    redfish_ca_bundle = "/etc/finwatt/bmc-ca.pem"
+    redfish_ca_bundle = "bmc-ca.pem"            # relative: next to this config file
 
 With no `[bmc]`, IPMI is tried in-band (`/dev/ipmi0`) where it exists. Passwords never
 go in this file nor on a command line: `*_password_file`, or the environment variable
@@ -27,14 +27,10 @@ _STRICT = ConfigDict(
 _Name = Annotated[str, Field(min_length=1)]
 
 
-def _absolute(path: str) -> str:
-    """Refuse a relative path: the daemon's working directory is not the user's."""
-    if not path.startswith("/"):
-        raise ValueError(f"{path!r} is not an absolute path; write it from / (e.g. /etc/finwatt/)")
-    return path
-
-
-_File = Annotated[str, Field(min_length=1), AfterValidator(_absolute)]
+#: A file setting: absolute, `~/...`, or relative to the config file's directory (like
+#: `carbon_table`; `profiler.settings.config` resolves it, never against the working
+#: directory, which a daemon's is not the user's).
+_File = Annotated[str, Field(min_length=1)]
 _URL = re.compile(r"https?://[^/\s?#@]+(/\S*)?")
 """http(s), a host (no user:password@ in it: credentials come from a file or variable)."""
 
@@ -60,7 +56,7 @@ class BmcTable(BaseModel):
     ipmi_port: Annotated[int, Field(ge=1, le=65535)] = Field(623, description="RMCP+ UDP port.")
     ipmi_user: _Name | None = Field(None, description="BMC account for lanplus.")
     ipmi_password_file: _File | None = Field(
-        None, description="File holding the password (absolute path)."
+        None, description="File holding the password (relative to this file, or absolute)."
     )
     ipmi_password_env: _Name | None = Field(
         None, description="Variable holding the password (default FINWATT_BMC_PASSWORD)."
@@ -77,13 +73,13 @@ class BmcTable(BaseModel):
     )
     redfish_user: _Name | None = Field(None, description="Redfish account.")
     redfish_password_file: _File | None = Field(
-        None, description="File holding the password (absolute path)."
+        None, description="File holding the password (relative to this file, or absolute)."
     )
     redfish_password_env: _Name | None = Field(
         None, description="Variable holding the password (default FINWATT_BMC_PASSWORD)."
     )
     redfish_ca_bundle: _File | None = Field(
-        None, description="CA file verifying the BMC (absolute path)."
+        None, description="CA file verifying the BMC (relative to this file, or absolute)."
     )
     redfish_verify_tls: bool = Field(True, description="Verify the certificate (keep true).")
     redfish_chassis: _Name | None = Field(None, description="Chassis id (default: the first).")
@@ -96,3 +92,6 @@ class BmcTable(BaseModel):
 
 
 BMC_KEYS = tuple(BmcTable.model_fields)
+
+#: The `[bmc]` keys naming files, resolved relative to the config file's directory.
+BMC_PATH_KEYS = ("ipmi_password_file", "redfish_password_file", "redfish_ca_bundle")

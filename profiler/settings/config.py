@@ -18,7 +18,8 @@ another one. Its settings may sit at the top level or under `[defaults]`:
   profiling run's id) with `vm_share` (vCPUs / host threads) for `estimated:host-curve`.
 
 `[bmc]` (its own table, `profiler.settings.bmc_table`) says how to reach the node's BMC
-for wall power: IPMI in-band or over lanplus, Redfish over HTTPS (docs/permissions.md).
+for wall power: IPMI in-band or over lanplus, Redfish over HTTPS (docs/permissions.md);
+its files (password files, CA bundle) are relative to the config file, like `carbon_table`.
 
 The file is validated by the pydantic models of `profiler.settings.config_model`
 (`[[schedule]]` tables: `profiler.schedule.entries.ScheduleTable`). Every error names
@@ -208,6 +209,17 @@ def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
     )
 
 
+def _bmc(table: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Return `[bmc]` with its file settings resolved against the config's directory."""
+    from profiler.settings.bmc_table import BMC_PATH_KEYS
+
+    resolved = dict(table)
+    for key in BMC_PATH_KEYS:
+        if resolved.get(key):  # an absolute (or ~) path stays as it is
+            resolved[key] = str(base.absolute() / Path(resolved[key]).expanduser())
+    return resolved
+
+
 @dataclass(frozen=True)
 class ValidConfig:
     """A config file that passed every check.
@@ -249,7 +261,7 @@ def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], Va
     ]
     values = _file_values(parsed)
     if parsed.bmc is not None:
-        values["bmc"] = parsed.bmc.model_dump(exclude_unset=True)
+        values["bmc"] = _bmc(parsed.bmc.model_dump(exclude_unset=True), path.parent)
     try:
         site_from_defaults(_site(values, path.parent))
     except SiteError as err:

@@ -15,19 +15,20 @@ import logging
 import os
 import socket
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.job import JobRecord
 from profiler.model.run import PhaseRecord, RunRecord
 from profiler.model.samples import SampleRow
 from profiler.model.units import epoch_s, epoch_to_iso, parse_iso
 from profiler.store.attribution import AttributionRows
 from profiler.store.failure_notes import FailureNote, read_notes, remove_note
 from profiler.store.housekeeping import Housekeeping
-from profiler.store.inventory import InventoryRows
-from profiler.store.jobs import JobRows
+from profiler.store.inventory import InventoryRows, insert_inventory
+from profiler.store.jobs import JobRows, insert_job
 from profiler.store.opening import StoreError as StoreError  # re-exported: its old home
 from profiler.store.opening import connect, mark_finwatt, writable
 from profiler.store.rollup import refresh_minutes
@@ -226,6 +227,8 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         phases: Iterable[PhaseRecord] = (),
         findings: Iterable[dict[str, Any]] = (),
         if_taken: Callable[[RunRecord], RunRecord] | None = None,
+        job: Callable[[str], JobRecord] | None = None,
+        inventory: Mapping[str, str | None] | None = None,
     ) -> RunRecord:
         """Store a whole run (an import) in one transaction; return the record stored.
 
@@ -239,6 +242,8 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
             findings: its findings in design.md's shape.
             if_taken: when `run.id` is already stored, called with `run` and returns
                 the record to store instead (a fresh id); without it a taken id raises.
+            job: for a job run, returns its `job` row given the id stored.
+            inventory: the run's inventory (audit trail), if it has one.
 
         Raises:
             StoreError: `run.id` is taken and `if_taken` is None.
@@ -255,6 +260,10 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
             refresh_minutes(tx, run.id)
             insert_phases(tx, run.id, phases)
             insert_findings(tx, run.id, findings)
+            if job is not None:
+                insert_job(tx, job(run.id))
+            if inventory:
+                insert_inventory(tx, run.id, inventory)
         return run
 
     def finish_run(

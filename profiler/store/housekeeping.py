@@ -28,12 +28,20 @@ class Housekeeping:
 
     _conn: sqlite3.Connection
 
+    def transaction(self) -> Transaction:
+        """A write transaction on the store's writing connection (`Store.transaction`).
+
+        Writes go through it, not through `_conn`: a read-only `Store` reads through a
+        `mode=ro` connection and opens its writing one only here (issue 14).
+        """
+        raise NotImplementedError  # supplied by Store
+
     def delete_raw_before(self, run_id: str, minute: int) -> int:
         """Delete a run's raw samples in minutes before `minute` that have a rollup row.
 
         Returns the number of samples deleted. One transaction.
         """
-        with Transaction(self._conn) as tx:
+        with self.transaction() as tx:
             cursor = tx.execute(
                 f"DELETE FROM sample WHERE run_id = ? AND t < ? AND {minute_of_sql()} < ? "
                 "AND EXISTS (SELECT 1 FROM sample_minute AS m WHERE m.run_id = sample.run_id "
@@ -44,7 +52,7 @@ class Housekeeping:
 
     def delete_minutes_before(self, run_id: str, minute: int) -> int:
         """Delete a run's rollup rows of minutes before `minute`; return how many."""
-        with Transaction(self._conn) as tx:
+        with self.transaction() as tx:
             cursor = tx.execute(
                 "DELETE FROM sample_minute WHERE run_id = ? AND minute < ?", (run_id, minute)
             )

@@ -3,7 +3,8 @@
 The document is the one of ../shared/design.md ("Run interchange format"), version 1;
 its objects are the models of `profiler.store.interchange_schema`. Beyond the design's
 example it carries optional fields that make export -> import -> export lossless:
-`run.interval_s`, `run.missed_ticks`, `run.finwatt_version`, `run.config`;
+`run.interval_s`, `run.missed_ticks`, `run.finwatt_version`, `run.config`,
+`run.inventory`, `run.status_reason`, `run.job` (a job run's `job` row);
 `devices[].details`, `status`, `status_reason`; the samples' other metrics
 (`energy_from_power_j`, `clock_mhz`, `temperature_c`); `phases[].achieved_load`,
 `valid`, `details`. Every metric may be null or absent (absent reads as null). The
@@ -44,12 +45,14 @@ from profiler.store.interchange_schema import (
     VERSION,
     DeviceDoc,
     FindingDoc,
+    JobDoc,
     PhaseDoc,
     RunDoc,
     RunDocument,
     SampleDoc,
     canonical_utc,
     device_object,
+    job_object,
     phase_object,
     run_object,
 )
@@ -62,6 +65,7 @@ __all__ = [
     "DeviceDoc",
     "FindingDoc",
     "InterchangeError",
+    "JobDoc",
     "PhaseDoc",
     "RunDoc",
     "RunDocument",
@@ -365,9 +369,9 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
         phases=[p.record() for p in valid.phases],
         findings=[f.model_dump() for f in valid.findings],
         if_taken=renamed,
+        job=None if valid.run.job is None else valid.run.job.record,
+        inventory=valid.run.inventory,
     )
-    if valid.run.inventory:
-        store.add_inventory(stored.id, valid.run.inventory)
     return stored.id
 
 
@@ -380,10 +384,13 @@ def _head(store: Store, run_id: str) -> dict[str, Any]:
     if run is None:
         raise KeyError(run_id)
     inventory = store.inventory(run_id)
+    job = store.job(run_id)
     return {
         "format": FORMAT,
         "version": VERSION,
-        "run": run_object(run) | ({"inventory": inventory} if inventory else {}),
+        "run": run_object(run)
+        | ({"inventory": inventory} if inventory else {})
+        | ({"job": job_object(job)} if job is not None else {}),
         "devices": [device_object(d) for d in store.devices(run_id)],
         "phases": [phase_object(p) for p in store.phases(run_id)],
         "findings": store.findings(run_id),

@@ -23,6 +23,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.durations import MAX_DURATION_S
+from profiler.model.job import JobRecord
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.units import TimeSpec, iso_z, parse_iso
 from profiler.store.stamps import finwatt_version
@@ -34,12 +35,14 @@ __all__ = [
     "VERSION",
     "DeviceDoc",
     "FindingDoc",
+    "JobDoc",
     "PhaseDoc",
     "RunDoc",
     "RunDocument",
     "SampleDoc",
     "canonical_utc",
     "device_object",
+    "job_object",
     "phase_object",
     "run_object",
 ]
@@ -134,6 +137,39 @@ _Energy = Annotated[float, Field(ge=0, le=MAX_ENERGY_J)]
 _Cores = Annotated[int, Field(gt=0, le=2**20)]
 
 
+class JobDoc(BaseModel):
+    """The `run.job` object of a job run (kind `job`): its `job` row (`JobRecord`, issue 15).
+
+    Every field of the row but `run_id` (the run's own id on import).
+    """
+
+    model_config = _STRICT
+
+    command: Annotated[list[str], Field(min_length=1)]
+    exit_status: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
+    units: Annotated[float, Field(ge=0, le=1e18)] | None = None
+    unit: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    seconds: _Seconds | None = None
+    dynamic_j: _Energy | None = None
+    idle_j: _Energy | None = None
+    idle_unallocated_j: _Energy | None = None
+    host_energy_j: _Energy | None = None
+    idle_share: Literal["none", "cpu-time", "cores"] = "none"
+    provenance: str | None = None
+    cpu_s: Annotated[float, Field(ge=0, le=MAX_DURATION_S * 2**20)] | None = None
+    gpu_s: Annotated[float, Field(ge=0, le=MAX_DURATION_S * 2**20)] | None = None
+    peak_rss_bytes: _Count | None = None
+    accounting: Annotated[str, Field(min_length=1)] = "process-tree"
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    _finite_details = field_validator("details")(_finite_object)
+
+    def record(self, run_id: str) -> JobRecord:
+        """Return the job row to store for run `run_id`."""
+        return JobRecord(run_id=run_id, **self.model_dump())
+
+
 class RunDoc(BaseModel):
     """The `run` object: identity, kind, host and wall-clock span of a run (UTC)."""
 
@@ -146,6 +182,7 @@ class RunDoc(BaseModel):
     started: _Timestamp
     ended: _Timestamp | None = None
     status: Literal["running", "complete", "interrupted", "failed"]
+    status_reason: str | None = None
     interval_s: Annotated[float, Field(gt=0, le=86400)] | None = None
     missed_ticks: _Count = 0
     finwatt_version: str | None = None
@@ -153,6 +190,16 @@ class RunDoc(BaseModel):
     inventory: dict[str, Annotated[str, Field(max_length=4096)] | None] | None = Field(
         None, description="What the run ran on: kernel, microcode, firmware... (issue 16)."
     )
+    job: JobDoc | None = None
+
+    @field_validator("job")
+    @classmethod
+    def _check_job(cls, value: JobDoc | None, info: ValidationInfo) -> JobDoc | None:
+        if value is not None and info.data.get("kind") not in (None, "job"):
+            raise ValueError(
+                f"only a run of kind 'job' has one (this run is {info.data['kind']!r})"
+            )
+        return value
 
     @field_validator("id")
     @classmethod
@@ -197,6 +244,7 @@ class RunDoc(BaseModel):
             pid=None,
             interval_s=self.interval_s,
             missed_ticks=self.missed_ticks,
+            status_reason=self.status_reason,
         )
 
 
@@ -366,6 +414,8 @@ def run_object(run: RunRecord) -> dict[str, Any]:
         "started": run.started_iso,
         "ended": run.ended_iso,
         "status": run.status,
+        # Only where recorded, so a document without one exports as it was imported.
+        **({"status_reason": run.status_reason} if run.status_reason is not None else {}),
         "interval_s": run.interval_s,
         "missed_ticks": run.missed_ticks,
         "finwatt_version": run.version,
@@ -373,6 +423,11 @@ def run_object(run: RunRecord) -> dict[str, Any]:
         # it never accumulates across round trips.
         "config": {k: v for k, v in run.config.items() if k != IMPORT_NOTE_KEY},
     }
+
+
+def job_object(job: JobRecord) -> dict[str, Any]:
+    """Return the `run.job` object for a job run's stored row (every field but `run_id`)."""
+    return {name: getattr(job, name) for name in JobDoc.model_fields}
 
 
 def device_object(record: DeviceRecord) -> dict[str, Any]:

@@ -18,13 +18,18 @@ class InventoryRows:
 
     _conn: sqlite3.Connection
 
+    def transaction(self) -> Transaction:
+        """A write transaction on the store's writing connection (`Store.transaction`).
+
+        Writes go through it, not through `_conn`: a read-only `Store` reads through a
+        `mode=ro` connection and opens its writing one only here (issue 14).
+        """
+        raise NotImplementedError  # supplied by Store
+
     def add_inventory(self, run_id: str, inventory: Mapping[str, str | None]) -> None:
         """Store (or replace) a run's inventory; the run must exist."""
-        with Transaction(self._conn) as tx:
-            tx.execute(
-                "INSERT OR REPLACE INTO run_inventory (run_id, inventory) VALUES (?, ?)",
-                (run_id, json.dumps(dict(inventory), sort_keys=True)),
-            )
+        with self.transaction() as tx:
+            insert_inventory(tx, run_id, inventory)
 
     def inventory(self, run_id: str) -> dict[str, str | None] | None:
         """Return a run's inventory, None when it has none (recorded before issue 16)."""
@@ -35,3 +40,13 @@ class InventoryRows:
             return None
         loaded = json.loads(row[0])
         return {str(k): None if v is None else str(v) for k, v in loaded.items()}
+
+
+def insert_inventory(
+    tx: sqlite3.Connection, run_id: str, inventory: Mapping[str, str | None]
+) -> None:
+    """Insert (or replace) a run's inventory inside the caller's transaction."""
+    tx.execute(
+        "INSERT OR REPLACE INTO run_inventory (run_id, inventory) VALUES (?, ?)",
+        (run_id, json.dumps(dict(inventory), sort_keys=True)),
+    )

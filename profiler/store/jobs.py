@@ -53,16 +53,8 @@ class JobRows:
 
     def add_job(self, job: JobRecord) -> None:
         """Insert (or replace) a job run's row; the run must exist."""
-        values = [
-            json.dumps(getattr(job, c), sort_keys=True) if c in _JSON_COLUMNS else getattr(job, c)
-            for c in _COLUMNS
-        ]
         with self.transaction() as tx:
-            tx.execute(
-                f"INSERT OR REPLACE INTO job ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_COLUMNS))})",
-                values,
-            )
+            insert_job(tx, job)
 
     def job(self, run_id: str) -> JobRecord | None:
         """Return one run's job row, or None when it has none."""
@@ -95,3 +87,16 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
     for c in _JSON_COLUMNS:
         values[c] = json.loads(values[c])
     return JobRecord(**values)
+
+
+def insert_job(tx: sqlite3.Connection, job: JobRecord) -> None:
+    """Insert (or replace) a job row inside the caller's transaction."""
+    values = [
+        json.dumps(getattr(job, c), sort_keys=True) if c in _JSON_COLUMNS else getattr(job, c)
+        for c in _COLUMNS
+    ]
+    tx.execute(
+        f"INSERT OR REPLACE INTO job ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+        values,
+    )

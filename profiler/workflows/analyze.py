@@ -38,6 +38,7 @@ from profiler.model.run import RunRecord
 from profiler.model.series import FIELDS, DeviceSeries
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
+from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.provisioned import container_scoped, say_provisioned
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,14 @@ def load_device(
     offset_s: float = 0.0,
     min_t: float | None = None,
     source: Literal["raw", "minute"] = "raw",
+    hold: float | None = None,
 ) -> DeviceSeries:
-    """Read one device of one run into arrays (one query), `t` shifted by `offset_s`."""
+    """Read one device of one run into arrays (one query), `t` shifted by `offset_s`.
+
+    `hold`: how long a raw power reading may cover; pass `rollup_hold_s(run.interval_s)`
+    so raw samples and the run's rollups hold readings alike (None: the samples' median
+    step, `profiler.analysis.series.hold_s`).
+    """
     if source == "minute":
         return load_minutes(store, run_id, spec, offset_s=offset_s, min_t=min_t)
     rows = np.fromiter(store.sample_columns(run_id, spec.device_id, min_t=min_t), dtype=_COLUMNS)
@@ -199,6 +206,7 @@ def load_device(
         mem_used_bytes=rows["mem_used_bytes"],
         sm_active=rows["sm_active"],
         offset_s=offset_s,
+        hold=hold,
     )
     if min_t is not None and min_t > 0 and series.n:
         # rows before min_t were skipped: the first kept interval's energy is unknown
@@ -212,7 +220,11 @@ def load_run(
     """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
     records = store.devices(run.id)
     chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
-    return [load_device(store, run.id, d.info, offset_s=offset_s, source=chosen) for d in records]
+    hold = rollup_hold_s(run.interval_s)  # the hold the run's rollups use
+    return [
+        load_device(store, run.id, d.info, offset_s=offset_s, source=chosen, hold=hold)
+        for d in records
+    ]
 
 
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
@@ -341,6 +353,7 @@ def analyze_since(
                 offset_s=offset,
                 min_t=start - offset,
                 source=chosen,
+                hold=rollup_hold_s(run.interval_s),
             )
             keep = series.t <= end
             if not keep.all():

@@ -11,6 +11,7 @@ cgroup); the run's config and the job row say so.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -41,6 +42,8 @@ from profiler.workflows.monitor import MonitorOutcome, monitor_outcome, monitor_
 from profiler.workflows.probe import probe
 
 UNITS_FILE_ENV = "FINWATT_UNITS_FILE"
+MAX_UNITS = 1e18
+"""The most units of work one job may report: sums over many jobs stay finite."""
 UNITS_FILE_MAX_BYTES = 4096
 """The units file holds one number; more than this is not read."""
 ACCOUNTING = "process-tree"
@@ -273,9 +276,9 @@ def read_units_file(path: Path) -> tuple[float | None, str | None]:
         value = float(text.split()[0])
     except ValueError:
         return None, f"{UNITS_FILE_ENV} held {text[:40]!r}, not a number; units not taken"
-    if not 0 <= value < float("inf"):  # negative, NaN or infinite (issue 14)
-        return None, f"{UNITS_FILE_ENV} held {value!r}; units must be >= 0, not taken"
-    return value, None
+    if not 0 <= value <= MAX_UNITS:  # negative, NaN, infinite or absurd (issue 14)
+        return None, f"{UNITS_FILE_ENV} held {value!r}; units must be 0 to {MAX_UNITS:g}, not taken"
+    return value + 0.0, None  # -0 is 0
 
 
 def _device_bases(devices: Sequence[DeviceInfo]) -> list[DeviceBasis]:
@@ -362,6 +365,12 @@ def run_job(
     return JobOutcome(job, outcome, signals[0] if signals else None, (note,) if note else ())
 
 
+_START_HINTS = {
+    errno.ENOENT: " (a script whose #! interpreter is missing, or a CRLF line end after it?)",
+    errno.ENOEXEC: " (not a program for this machine, nor a script starting with #!)",
+}
+
+
 def _run_and_reap(
     executable: str,
     spec: JobSpec,
@@ -380,7 +389,8 @@ def _run_and_reap(
         try:
             process = subprocess.Popen([executable, *spec.command[1:]], env=dict(env))
         except OSError as err:
-            raise JobStartError(f"cannot start {spec.command[0]!r}: {err.strerror}") from err
+            hint = _START_HINTS.get(err.errno or 0, "")
+            raise JobStartError(f"cannot start {spec.command[0]!r}: {err.strerror}{hint}") from err
         tracker.follow(process.pid)
         on_running()
         if signals:  # a signal came while the job was starting: it still gets it

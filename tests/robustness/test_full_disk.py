@@ -94,13 +94,23 @@ def test_every_command_on_a_full_disk_answers_in_one_line(tmp_path: Path) -> Non
         assert table_rows(db) == before
 
 
+PROFILE_PLANNED_S = 3 * 10.0 + 3 * 10.0
+"""The profiling run's plan below: 3 calibration intervals of 10 s, 3 levels of 10 s."""
+
+STOP_WITHIN_S = 5.0
+"""Wall time allowed from the run's last stored sample to the command's exit: starting
+the interpreter before sampling begins, stopping the workers, closing the run."""
+
+
 def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_path: Path) -> None:
-    # planned: 3 calibration intervals and 3 levels of 3 s each (18 s of load, more with
-    # retries); the 96 KiB left fill within a few seconds at 0.05 s sampling
+    # the 96 KiB left fill within a few seconds at 0.05 s sampling, inside the calibration;
+    # before the fix the workers ran on to the end of the calibration or level (measured:
+    # failure at t=4.2 s, exit after 32.9 s with --phase-seconds 20)
     with tmpfs(tmp_path / "mnt", 2048) as mount:
         db = mount / "f.db"
         earlier = make_database(db, samples=5)
         filler = filled(mount, 96)
+        began = time.monotonic()
         result = run_finwatt(
             "run",
             "ledger",
@@ -109,7 +119,7 @@ def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_pat
             "--levels",
             "1,0.5,0",
             "--phase-seconds",
-            "3",
+            "10",
             "--interval",
             "0.05s",
             "--size",
@@ -117,8 +127,9 @@ def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_pat
             "--json",
             "--db",
             str(db),
-            timeout=180,
+            timeout=PROFILE_PLANNED_S + 120,
         )
+        took_s = time.monotonic() - began
         line = assert_one_error_line(result, 1)
         assert "disk is full" in line and "stored failed" in line, line
         assert result.stdout == ""  # no JSON document for a run that failed
@@ -137,4 +148,7 @@ def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_pat
         assert run.status_reason == failed["status_reason"]
         newest_t = max((s.t for s in samples), default=0.0)
         assert abs(run.duration_s - newest_t) < 0.01, (run.duration_s, newest_t)
-        assert run.duration_s < 18.0  # its samples end long before the planned load would
+        assert run.duration_s < 10.0  # the disk filled inside the 30 s calibration
+        # the command ended within seconds of the failed write, not at the calibration's
+        # or level's planned end
+        assert took_s < run.duration_s + STOP_WITHIN_S, (took_s, run.duration_s)

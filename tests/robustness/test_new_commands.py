@@ -51,9 +51,11 @@ def seeded(home: Home, seeded_db: Path) -> Home:
     return home
 
 
-def finwatt(home: Home, *args: str, config: str | None = None) -> subprocess.CompletedProcess[str]:
+def finwatt(
+    home: Home, *args: str, config: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run finwatt in `home`; `config`: the text of its config file (None: none)."""
-    env = dict(home.env)
+    env = {**home.env, **(env or {})}
     if config is not None:
         home.config.parent.mkdir(parents=True, exist_ok=True)
         home.config.write_text(config)
@@ -84,6 +86,7 @@ def refused(
         (("--unit", "\x1b[2J"), ("--unit", "plain text")),
         (("--units", "nan"), ("--units", "finite")),
         (("--units", "-1"), ("--units", ">= 0")),
+        (("--units", "1e19"), ("--units", "at most 1e+18")),
     ],
 )
 def test_bad_exec_options_are_refused_before_anything_runs(
@@ -101,17 +104,26 @@ def test_a_command_that_cannot_be_run_is_refused(seeded: Home) -> None:
         refused(seeded, 2, ("exec", "--", command), "command not found or not executable")
 
 
-def test_a_command_the_kernel_will_not_start_is_one_line_and_a_failed_run(seeded: Home) -> None:
-    junk = seeded.root / "junk-binary"
-    junk.write_bytes(b"\x7fELF not really")
-    junk.chmod(0o755)
-    done = finwatt(seeded, "exec", "--", str(junk))
-    line = assert_one_line_error(done, 1, "cannot start", "stored as failed")
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\x7fELF not really", "not a program for this machine"),
+        (b"#!/bin/sh\r\necho hi\r\n", "CRLF"),  # the kernel looks for "/bin/sh\r"
+    ],
+)
+def test_a_command_the_kernel_will_not_start_is_one_line_and_a_failed_run(
+    seeded: Home, content: bytes, why: str
+) -> None:
+    program = seeded.root / "program"
+    program.write_bytes(content)
+    program.chmod(0o755)
+    done = finwatt(seeded, "exec", "--", str(program))
+    line = assert_one_line_error(done, 1, "cannot start", why, "stored as failed")
     with sqlite3.connect(seeded.db) as conn:
         status, reason = conn.execute(
             "SELECT status, status_reason FROM run WHERE kind = 'job'"
         ).fetchone()
-    assert status == "failed" and "Exec format error" in reason and reason in line
+    assert status == "failed" and reason in line
     assert row_counts(seeded.db)["job"] == 0
 
 
@@ -129,6 +141,18 @@ def test_a_hostile_units_file_is_a_note_not_a_hang(seeded: Home, make: str, why:
     document = json.loads(done.stdout[done.stdout.index("{") :])
     assert document["units"] == 5.0  # the given units stand
     assert len(document["notes"]) == 1 and why in document["notes"][0]
+
+
+def test_tiny_units_give_no_per_unit_figure_rather_than_an_invalid_json(seeded: Home) -> None:
+    """1e-320 units made J/unit infinite: `--json` failed after the job had run."""
+    done = finwatt(
+        seeded, "exec", "--json", "--", "sh", "-c", 'echo 1e-320 > "$FINWATT_UNITS_FILE"'
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["units"] == 1e-320 and document["j_per_unit"] is None
+    done = finwatt(seeded, "chargeback", "--by", "unit", "--json")
+    assert done.returncode == 0, done.stderr
 
 
 # ----- chargeback, runs --diff, monitor --top -------------------------------------------
@@ -155,6 +179,14 @@ def test_bad_report_options_are_one_line_usage_errors(
     refused(seeded, 2, args, *words)
 
 
+def test_runs_diff_of_a_run_with_itself_says_nothing_changed(seeded: Home) -> None:
+    done = finwatt(seeded, "exec", "--json", "--", "true")
+    run_id = json.loads(done.stdout)["run"]
+    done = finwatt(seeded, "runs", "--diff", run_id, run_id, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["changed"] == []
+
+
 def test_chargeback_csv_shows_control_characters_escaped(seeded: Home) -> None:
     """A job's command name reaches `chargeback --csv`; its ESC must not reach the terminal."""
     hostile = seeded.root / "job\x1b[2J"
@@ -174,7 +206,6 @@ def test_chargeback_csv_shows_control_characters_escaped(seeded: Home) -> None:
     [
         ('redfish_url = "https://"', ("redfish_url", "https://<bmc host>")),
         ('redfish_url = "https://admin:pw@bmc"', ("redfish_url", "user:password@")),
-        ('redfish_password_file = "bmc.pw"', ("redfish_password_file", "absolute")),
         ("redfish_pasword_file = '/x'", ("unknown key 'redfish_pasword_file'",)),
     ],
 )
@@ -184,26 +215,26 @@ def test_a_bad_bmc_table_is_refused_at_load(
     refused(seeded, 2, ("runs",), "[bmc]", *words, config=f"[bmc]\n{table}\n")
 
 
-def test_a_hostile_bmc_password_file_is_a_doctor_finding_not_a_crash(seeded: Home) -> None:
-    """Binary, a FIFO, /dev/zero, empty: `doctor` says why, and never hangs."""
+def test_a_hostile_bmc_file_is_a_doctor_finding_not_a_crash(seeded: Home) -> None:
+    """Password file binary, a FIFO, /dev/zero, empty; CA bundle missing: `doctor` says why."""
     binary = seeded.root / "binary.pw"
     binary.write_bytes(b"\xff\xfe\x00")
     fifo = seeded.root / "fifo.pw"
     os.mkfifo(fifo)
     empty = seeded.root / "empty.pw"
     empty.write_text("")
-    cases = {
-        binary: "not UTF-8",
-        fifo: "a FIFO",
-        Path("/dev/zero"): "a character device",
-        empty: "is empty",
-    }
-    for path, why in cases.items():
+    cases = [
+        ("redfish_password_file", binary, "not UTF-8"),
+        ("redfish_password_file", fifo, "a FIFO"),
+        ("redfish_password_file", Path("/dev/zero"), "a character device"),
+        ("redfish_password_file", empty, "is empty"),
+        ("redfish_ca_bundle", seeded.root / "no-such-ca.pem", "redfish_ca_bundle"),
+    ]
+    for key, path, why in cases:
         config = (
-            '[bmc]\nredfish_url = "https://127.0.0.1:9"\nredfish_user = "u"\n'
-            f'redfish_password_file = "{path}"\n'
+            f'[bmc]\nredfish_url = "https://127.0.0.1:9"\nredfish_user = "u"\n{key} = "{path}"\n'
         )
-        done = finwatt(seeded, "doctor", "--json", config=config)
+        done = finwatt(seeded, "doctor", "--json", config=config, env={"FINWATT_BMC_PASSWORD": "x"})
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         families = json.loads(done.stdout)["families"]
         family = next(f for f in families if f["family"] == "redfish")

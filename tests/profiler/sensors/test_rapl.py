@@ -285,6 +285,7 @@ def test_unreadable_energy_uj_is_not_readable_with_the_file_named(tmp_path: Path
     assert availability.fix is not None
     assert "run as root" in availability.fix
     assert "CVE-2020-8694" in availability.fix
+    assert "docs/permissions.md" in availability.fix and "\n" not in availability.fix
     assert rapl.devices() == []
     with pytest.raises(SensorError, match="not readable"):
         rapl.start(0.0)

@@ -76,3 +76,38 @@ def test_a_bad_bmc_key_is_one_line_naming_table_and_key(line: str, message: str)
 def test_a_password_is_never_a_setting() -> None:
     problems, _ = config_problems(Path("c.toml"), {"bmc": {"ipmi_password": "hunter2"}})
     assert problems and "unknown key 'ipmi_password'" in problems[0]
+
+
+def test_bmc_files_are_relative_to_the_config_files_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "etc" / "finwatt"
+    site.mkdir(parents=True)
+    (site / "bmc.pw").write_text("s3cret\n")
+    config = site / "config.toml"
+    config.write_text(
+        "[bmc]\n"
+        'redfish_url = "https://bmc.example"\n'
+        'redfish_password_file = "bmc.pw"\n'
+        'redfish_ca_bundle = "certs/bmc-ca.pem"\n'
+        'ipmi_password_file = "/abs/ipmi.pw"\n'
+    )
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the working directory plays no part
+    use_config_file(config)
+    bmc = BmcConfig.from_values(load_settings(tmp_path / "f.db").bmc)
+    assert bmc.redfish_credentials.password_file == site / "bmc.pw"
+    assert bmc.redfish_credentials.password() == "s3cret"
+    assert bmc.redfish_ca_bundle == site / "certs" / "bmc-ca.pem"
+    assert bmc.ipmi_credentials.password_file == Path("/abs/ipmi.pw")
+
+
+def test_a_relative_config_path_still_resolves_bmc_files_absolutely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    document = tomllib.loads('[bmc]\nredfish_ca_bundle = "ca.pem"\n')
+    problems, valid = config_problems(Path("conf/config.toml"), document)
+    assert problems == [] and valid is not None
+    assert valid.values["bmc"]["redfish_ca_bundle"] == str(tmp_path / "conf" / "ca.pem")

@@ -1,4 +1,6 @@
-"""Job and attribution rows written through a read-only `Store` (issue 14, item 6).
+"""Job, attribution, housekeeping and inventory rows written through a read-only `Store`.
+
+Issue 14, item 6 (jobs, attribution); issue 16 leftovers (pruning, inventory).
 
 A `Store(read_only=True)` reads through a `mode=ro` connection; its writes must go
 through `Store.transaction()`, which opens the writing connection when the file is
@@ -14,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from profiler.model.attribution_rows import AttributionRow
+from profiler.model.device import DeviceInfo
 from profiler.model.job import JobRecord
+from profiler.model.samples import SampleRow
 from profiler.store.database import Store, StoreError
 from tests.robustness._outputs_support import read_only_file, sha256
 
@@ -76,4 +80,47 @@ def test_on_a_read_only_file_those_writes_fail_with_the_store_error(tmp_path: Pa
             with pytest.raises(StoreError, match="read-only"):
                 store.add_attribution(run_id, _rows(0))
             assert store.job(run_id) is None
+        assert sha256(path) == before
+
+
+def _run_with_samples(path: Path) -> str:
+    """A run with 3 minutes of cpu:0 samples (at 30 s) and their rollups."""
+    with Store(path) as store:
+        run_id = store.create_run("monitor", label="m", status="complete").id
+        store.add_devices(run_id, [DeviceInfo("cpu:0", "cpu")])
+        rows = [SampleRow("cpu:0", 30.0 * i, power_w=10.0) for i in range(6)]
+        store.add_samples(run_id, rows)
+        return run_id
+
+
+def test_a_read_only_store_prunes_and_writes_inventory_on_a_writable_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "f.db"
+    run_id = _run_with_samples(path)
+    with Store(path, read_only=True) as store:
+        assert store.delete_raw_before(run_id, 2) == 4  # minutes 0 and 1 have rollups
+        assert store.delete_minutes_before(run_id, 1) == 1
+        store.add_inventory(run_id, {"kernel": "6.1.0", "bmc_firmware": None})
+    with Store(path, read_only=True) as store:
+        assert [r.t for r in store.samples(run_id)] == [120.0, 150.0]
+        assert [m["minute"] for m in store.minute_rows(run_id, "cpu:0")] == [1, 2]
+        assert store.inventory(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
+
+
+def test_on_a_read_only_file_pruning_and_inventory_fail_with_the_store_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "f.db"
+    run_id = _run_with_samples(path)
+    with read_only_file(path):
+        before = sha256(path)
+        with Store(path, read_only=True) as store:
+            with pytest.raises(StoreError, match="read-only"):
+                store.delete_raw_before(run_id, 2)
+            with pytest.raises(StoreError, match="read-only"):
+                store.delete_minutes_before(run_id, 1)
+            with pytest.raises(StoreError, match="read-only"):
+                store.add_inventory(run_id, {"kernel": "6.1.0"})
+            assert len(store.samples(run_id)) == 6 and store.inventory(run_id) is None
         assert sha256(path) == before
