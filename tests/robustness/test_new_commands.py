@@ -145,11 +145,11 @@ def test_a_hostile_units_file_is_a_note_not_a_hang(seeded: Home, make: str, why:
 
 def test_tiny_units_give_no_per_unit_figure_rather_than_an_invalid_json(seeded: Home) -> None:
     """1e-320 units made J/unit infinite: `--json` failed after the job had run."""
-    done = finwatt(
-        seeded, "exec", "--json", "--", "sh", "-c", 'echo 1e-320 > "$FINWATT_UNITS_FILE"'
-    )
+    script = 'echo 1e-320 > "$FINWATT_UNITS_FILE"; sleep 0.5'  # long enough for ticks
+    done = finwatt(seeded, "exec", "--json", "--interval", "0.1s", "--", "sh", "-c", script)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
+    assert document["energy_j"] is not None  # an energy, so J/unit would have overflowed
     assert document["units"] == 1e-320 and document["j_per_unit"] is None
     done = finwatt(seeded, "chargeback", "--by", "unit", "--json")
     assert done.returncode == 0, done.stderr
