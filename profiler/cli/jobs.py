@@ -43,6 +43,19 @@ TagOption = Annotated[
 ]
 
 
+def csv_cell(value: Any) -> Any:
+    """Return a CSV cell safe to open in a spreadsheet and to print on a terminal.
+
+    Group names come from jobs (commands, tags): control characters are shown escaped, and
+    a text cell that a spreadsheet would run as a formula (it starts with =, +, -, @, tab
+    or CR: OWASP "CSV injection") gets a leading apostrophe. Numbers pass unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    text = printable(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def parse_tags(values: list[str] | None) -> dict[str, str]:
     """Parse `--tag KEY=VALUE` options; a malformed one is a usage error (issue 14).
 
@@ -253,9 +266,7 @@ def chargeback(
     elif as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(  # group names come from jobs: no raw control characters
-            {k: printable(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows
-        )
+        writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     else:
         _print_rows(rows, result.host_energy_j)
 

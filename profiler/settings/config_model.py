@@ -73,6 +73,15 @@ class DefaultsTable(_Settings):
         None, description="In a VM: its share of the host, vCPUs / host threads (0-1]."
     )
 
+    @model_validator(mode="after")
+    def _share_has_a_curve(self) -> DefaultsTable:
+        if self.vm_share is not None and self.host_curve is None:
+            raise ValueError(
+                "vm_share is set without host_curve; add host_curve (a load,watts CSV or "
+                "a host profiling run's id) or remove vm_share"
+            )
+        return self
+
 
 class ConfigFile(_Settings):
     """finwatt's config.toml."""

@@ -282,6 +282,19 @@ def test_a_host_curve_run_that_is_not_a_host_profile_is_refused(
     )
 
 
+def test_chargeback_csv_does_not_hand_a_spreadsheet_a_formula(seeded: Home) -> None:
+    """A tag value like `=HYPERLINK(...)` would run when the CSV is opened in a spreadsheet."""
+    done = finwatt(seeded, "exec", "--tag", "desk=@SUM(1+1)", "--", "true")
+    assert done.returncode == 0, done.stderr
+    done = finwatt(seeded, "chargeback", "--by", "tag:desk", "--csv")
+    assert done.returncode == 0, done.stderr
+    assert "'@SUM(1+1)" in done.stdout and "\n@SUM" not in done.stdout
+
+
+def test_vm_share_without_a_host_curve_is_refused_at_load(seeded: Home) -> None:
+    refused(seeded, 2, ("runs",), "without host_curve", config="[defaults]\nvm_share = 0.25\n")
+
+
 @pytest.mark.parametrize("share", ["0", "nan"])
 def test_a_bad_vm_share_is_refused_at_load(seeded: Home, share: str) -> None:
     refused(seeded, 2, ("runs",), "vm_share", config=f"[defaults]\nvm_share = {share}\n")
