@@ -35,7 +35,9 @@ NODE_DEVICE_ID = "node"
 NODE_KIND = "node"
 #: A BMC window longer than this is not waited for: its instantaneous figure is polled.
 MAX_CADENCE_S = 60.0
-_HISTORY = 64
+#: Readings kept for reads at past times (the sampler reads at tick times that may trail
+#: the poller by a tick or two): 4,096 polls are 3.4 min at a 50 ms period, 68 min at 1 s.
+_HISTORY = 4096
 
 
 @dataclass(frozen=True)
@@ -165,12 +167,16 @@ class BmcPoller:
         """Return the node's power and cumulative energy at `t_mono`.
 
         Degraded with no figures when the last good reading is older than the staleness
-        limit (the BMC stopped answering), or before `start`.
+        limit (the BMC stopped answering), before `start`, or when `t_mono` is older than
+        the readings kept (never the energy of another time).
         """
         with self._lock:
             if not self._times or t_mono - self._times[-1] > self._stale_after_s:
                 return Reading(NODE_DEVICE_ID, status=DeviceStatus.DEGRADED)
-            i = max(bisect.bisect_right(self._times, t_mono) - 1, 0)
+            i = bisect.bisect_right(self._times, t_mono) - 1
+            if i < 0 and len(self._times) >= _HISTORY:  # older than the history kept
+                return Reading(NODE_DEVICE_ID, status=DeviceStatus.DEGRADED)
+            i = max(i, 0)
             held_s = max(t_mono - self._times[i], 0.0)
             energy_j = self._energies[i] + self._powers[i] * held_s
             return Reading(NODE_DEVICE_ID, power_w=self._powers[i], energy_j=energy_j)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.sensors.bmc_poller import MAX_CADENCE_S, BmcPoller, PowerSample, cadence_s
+from profiler.model.device import DeviceStatus
+from profiler.sensors.bmc_poller import _HISTORY, MAX_CADENCE_S, BmcPoller, PowerSample, cadence_s
 
 
 def poller(stale_after_s: float = 10.0) -> BmcPoller:
@@ -25,6 +26,27 @@ def test_each_reading_is_held_until_the_next() -> None:
     assert bmc.reading(101.5).energy_j == pytest.approx(350)
     assert bmc.reading(103.0).energy_j == pytest.approx(200 + 300 + 250)
     assert bmc.reading(103.0).power_w == 250
+
+
+def test_a_past_time_reads_its_own_energy_after_many_fast_polls() -> None:
+    # A 50 ms poller answers 80 times in 4 s: reading back at the start of that window
+    # must still give the energy of that time (the history once held only 64 polls).
+    bmc = BmcPoller(lambda: PowerSample(0), interval_s=0.05, stale_after_s=10.0)
+    bmc.begin(0.0, PowerSample(200))
+    for k in range(1, 161):
+        bmc.add(k * 0.05, PowerSample(200 if k < 80 else 300))
+    assert bmc.reading(2.0).energy_j == pytest.approx(400)
+    assert bmc.reading(8.0).energy_j - bmc.reading(4.0).energy_j == pytest.approx(1200)
+
+
+def test_a_time_older_than_the_history_is_degraded_not_another_times_energy() -> None:
+    bmc = BmcPoller(lambda: PowerSample(0), interval_s=1.0, stale_after_s=1e9)
+    bmc.begin(0.0, PowerSample(100))
+    for k in range(1, _HISTORY + 10):
+        bmc.add(float(k), PowerSample(100))
+    old = bmc.reading(3.0)
+    assert old.status is DeviceStatus.DEGRADED and old.energy_j is None
+    assert bmc.reading(float(_HISTORY + 9)).energy_j == pytest.approx(100 * (_HISTORY + 9))
 
 
 def test_cumulative_energy_never_decreases_whatever_the_readings() -> None:
