@@ -30,7 +30,7 @@ from profiler.cli.common import (
     parse_seconds,
     provenance_label,
 )
-from profiler.model.job import JobRecord
+from profiler.model.job import JobRecord, tag_problem
 from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings, site_from_defaults
@@ -69,15 +69,9 @@ def parse_tags(values: list[str] | None) -> dict[str, str]:
         key = key.strip()
         if not sep or not key:
             raise typer.BadParameter(f"{value!r}: use KEY=VALUE", param_hint="--tag")
-        if not text.strip():
-            raise typer.BadParameter(
-                f"{value!r}: the value is empty; use KEY=VALUE", param_hint="--tag"
-            )
-        if has_control(value):
-            raise typer.BadParameter(
-                f"{value!r}: control characters are not allowed in tags",
-                param_hint="--tag",
-            )
+        problem = tag_problem(key, text)
+        if problem is not None:
+            raise typer.BadParameter(f"{value!r}: {problem}", param_hint="--tag")
         if key in tags:
             raise typer.BadParameter(
                 f"key {key!r} given twice ({tags[key]!r} and {text!r}); give each key once",

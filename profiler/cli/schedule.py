@@ -183,6 +183,9 @@ def schedule_add(
         str | None, typer.Option(help="HTML report path, e.g. reports/{name}-{date}.html.")
     ] = None,
     analyze: Annotated[bool, typer.Option(help="Analyse each run and keep findings.")] = False,
+    attribute: Annotated[
+        bool, typer.Option(help="A monitor action records its top consumers (issue 15).")
+    ] = False,
     grace_period: Annotated[
         str | None, typer.Option(help="How late a missed fire may still run (default 1h).")
     ] = None,
@@ -209,6 +212,7 @@ def schedule_add(
         "interval": interval,
         "report": report,
         "analyze": True if analyze else None,
+        "attribute": True if attribute else None,
         "grace_period": grace_period,
     }
     path = config_path()

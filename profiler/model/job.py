@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from profiler.model.text import has_control
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -73,3 +75,18 @@ class JobRecord:
             return None
         ratio = energy_j / self.units
         return ratio if math.isfinite(ratio) else None  # 1e-320 units: no figure, not inf
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """Return why a job tag cannot be stored, or None when it can (CLI and `measure()`).
+
+    Refused: an empty key or value (`--tag desk=$DESK` with DESK unset) and control
+    characters (they would reach a terminal or a CSV through `chargeback`).
+    """
+    if not key.strip():
+        return "the key is empty; use KEY=VALUE"
+    if not value.strip():
+        return "the value is empty; use KEY=VALUE"
+    if has_control(key) or has_control(value):
+        return "control characters are not allowed in tags"
+    return None

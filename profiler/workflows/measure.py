@@ -24,7 +24,8 @@ from pathlib import Path
 
 from profiler.analysis.attribution import DEFAULT_IDLE_POLICY, IdlePolicy
 from profiler.analysis.summary import DeviceSummary
-from profiler.model.job import JobRecord
+from profiler.model.errors import FinwattInputError
+from profiler.model.job import JobRecord, tag_problem
 from profiler.settings.config import load_settings
 from profiler.store.database import Store
 from profiler.workflows.job import JobSpec, TreeTracker, job_record, nvml_reader
@@ -90,6 +91,10 @@ def measure(
         A `Measurement` whose `devices` and `job` are filled in when the block exits.
 
     """
+    for key, value in (tags or {}).items():
+        problem = tag_problem(key, value)
+        if problem is not None:
+            raise FinwattInputError(f"measure(tags=...): {key!r}={value!r}: {problem}")
     settings = load_settings(db)
     sensors = probe(settings)
     tracker = TreeTracker(nvml_reader(sensors))

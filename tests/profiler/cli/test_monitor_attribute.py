@@ -40,7 +40,7 @@ def scrape_attributed(port: int, monitor: subprocess.Popen[str]) -> str:
     return text
 
 
-def test_a_burner_is_among_the_top_consumers_its_rows_are_stored_and_exported(tmp_path: Path) -> None:
+def test_a_burner_is_a_top_consumer_its_rows_are_stored_and_exported(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     port = free_port()
     burner = subprocess.Popen([sys.executable, "-c", BURN])
@@ -117,3 +117,19 @@ def test_a_scheduled_monitor_with_attribute_stores_rows(
 class _WallClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def test_schedule_add_attribute_writes_the_key_and_refuses_it_on_a_run(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    done = run_finwatt(
+        "schedule", "add", "m", "--action", "monitor", "--every", "1h", "--duration", "5m",
+        "--attribute", "--config", str(config),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "attribute = true" in config.read_text()
+    done = run_finwatt(
+        "schedule", "add", "r", "--action", "run", "--every", "1h", "--attribute",
+        "--config", str(config),
+    )  # fmt: skip
+    assert done.returncode == 2 and "attribute" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

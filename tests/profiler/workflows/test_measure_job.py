@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import profiler
+from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.store.database import Store
 
@@ -35,3 +36,23 @@ def test_measure_attributes_the_blocks_cpu_time_including_its_children(tmp_path:
         run = store.get_run(m.run_id)
     assert run is not None and run.kind == "monitor"
     assert job.tags == {"desk": "fx"} and job.unit == "trades"
+
+
+@pytest.mark.parametrize(
+    ("tags", "says"),
+    [
+        ({"desk": ""}, "the value is empty"),
+        ({"": "rates"}, "the key is empty"),
+        ({"desk": "rates\x1b[2J"}, "control characters"),
+    ],
+)
+def test_measure_refuses_tags_the_cli_refuses_and_stores_nothing(
+    tmp_path: Path, tags: dict[str, str], says: str
+) -> None:
+    db = tmp_path / "f.db"
+    with (
+        pytest.raises(FinwattInputError, match=says),
+        profiler.measure("bad", db=db, tags=tags),
+    ):
+        raise AssertionError("the block must not run")
+    assert not db.exists()
