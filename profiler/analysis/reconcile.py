@@ -301,8 +301,13 @@ def reconcile_rows(
     devices: Sequence[DeviceInfo],
     samples: Sequence[SampleRow],
     interval_s: float | None = None,
+    hold: float | None = None,
 ) -> Reconciliation | None:
-    """Reconcile a run's stored samples (any order; `t` since run start); see `reconcile`."""
+    """Reconcile a run's stored samples (any order; `t` since run start); see `reconcile`.
+
+    `hold` is how long a power reading may cover (the run's rollup hold, so the summary
+    agrees with `analyze`); None: the samples' median step (`series.hold_s`).
+    """
     by_device: dict[str, list[SampleRow]] = {}
     for row in samples:
         by_device.setdefault(row.device_id, []).append(row)
@@ -319,6 +324,7 @@ def reconcile_rows(
                     [r.t for r in rows],
                     power_w=[nan if r.power_w is None else r.power_w for r in rows],
                     energy_j=[nan if r.energy_j is None else r.energy_j for r in rows],
+                    hold=hold,
                 )
             )
     return reconcile(series, interval_s)

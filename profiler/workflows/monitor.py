@@ -24,6 +24,7 @@ from profiler.model.run import RunRecord
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.store.database import Store, StoreError
+from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.probe import probe
 
 
@@ -109,7 +110,12 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
     summaries = summarise_run(devices, samples)
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
-    balance = reconcile_rows([d.info for d in devices], samples, interval_s=RECONCILE_INTERVAL_S)
+    balance = reconcile_rows(
+        [d.info for d in devices],
+        samples,
+        interval_s=RECONCILE_INTERVAL_S,
+        hold=rollup_hold_s(run.interval_s),
+    )
     return MonitorOutcome(run, summaries, balance)
 
 
