@@ -8,14 +8,13 @@ window for `finwatt chargeback --by cgroup`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from profiler.model.attribution_rows import IDLE_GROUP, AttributionRow, GroupEnergy, GroupKind
 from profiler.model.units import epoch_to_iso
 from profiler.store.rows import run_from_row
-from profiler.store.transactions import Transaction
+from profiler.store.transactions import StoreRows
 
 _COLUMNS = (
     "minute",
@@ -32,18 +31,8 @@ _COLUMNS = (
 _MINUTE_S = 60.0
 
 
-class AttributionRows:
+class AttributionRows(StoreRows):
     """Attribution rows; `Store` supplies the connection."""
-
-    _conn: sqlite3.Connection
-
-    def transaction(self) -> Transaction:
-        """A write transaction on the store's writing connection (`Store.transaction`).
-
-        Writes go through it, not through `_conn`: a read-only `Store` reads through a
-        `mode=ro` connection and opens its writing one only here (issue 14).
-        """
-        raise NotImplementedError  # supplied by Store
 
     def add_attribution(self, run_id: str, rows: Sequence[AttributionRow]) -> None:
         """Insert (or replace) a run's attribution rows in one transaction."""

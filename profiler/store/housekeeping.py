@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from profiler.store.rollup import MINUTE_S, minute_of_sql
-from profiler.store.transactions import Transaction
+from profiler.store.transactions import StoreRows
 
 TABLES = (
     "run",
@@ -23,18 +23,8 @@ TABLES = (
 """The finwatt tables, in the order `table_rows` reports them."""
 
 
-class Housekeeping:
+class Housekeeping(StoreRows):
     """Pruning and size queries; `Store` supplies the connection."""
-
-    _conn: sqlite3.Connection
-
-    def transaction(self) -> Transaction:
-        """A write transaction on the store's writing connection (`Store.transaction`).
-
-        Writes go through it, not through `_conn`: a read-only `Store` reads through a
-        `mode=ro` connection and opens its writing one only here (issue 14).
-        """
-        raise NotImplementedError  # supplied by Store
 
     def delete_raw_before(self, run_id: str, minute: int) -> int:
         """Delete a run's raw samples in minutes before `minute` that have a rollup row.

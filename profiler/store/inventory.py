@@ -10,21 +10,11 @@ import json
 import sqlite3
 from collections.abc import Mapping
 
-from profiler.store.transactions import Transaction
+from profiler.store.transactions import StoreRows
 
 
-class InventoryRows:
+class InventoryRows(StoreRows):
     """Inventory rows; `Store` supplies the connection."""
-
-    _conn: sqlite3.Connection
-
-    def transaction(self) -> Transaction:
-        """A write transaction on the store's writing connection (`Store.transaction`).
-
-        Writes go through it, not through `_conn`: a read-only `Store` reads through a
-        `mode=ro` connection and opens its writing one only here (issue 14).
-        """
-        raise NotImplementedError  # supplied by Store
 
     def add_inventory(self, run_id: str, inventory: Mapping[str, str | None]) -> None:
         """Store (or replace) a run's inventory; the run must exist."""

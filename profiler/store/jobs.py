@@ -13,7 +13,7 @@ import sqlite3
 from profiler.model.job import JobRecord
 from profiler.model.run import RunRecord
 from profiler.store.rows import run_from_row
-from profiler.store.transactions import Transaction
+from profiler.store.transactions import StoreRows
 
 _COLUMNS = (
     "run_id",
@@ -38,18 +38,8 @@ _COLUMNS = (
 _JSON_COLUMNS = frozenset({"command", "tags", "details"})
 
 
-class JobRows:
+class JobRows(StoreRows):
     """Job rows; `Store` supplies the connection."""
-
-    _conn: sqlite3.Connection
-
-    def transaction(self) -> Transaction:
-        """A write transaction on the store's writing connection (`Store.transaction`).
-
-        Writes go through it, not through `_conn`: a read-only `Store` reads through a
-        `mode=ro` connection and opens its writing one only here (issue 14).
-        """
-        raise NotImplementedError  # supplied by Store
 
     def add_job(self, job: JobRecord) -> None:
         """Insert (or replace) a job run's row; the run must exist."""

@@ -40,3 +40,18 @@ class Snapshot:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class StoreRows:
+    """What `Store`'s row mixins (jobs, attribution, inventory, housekeeping) rely on.
+
+    `_conn` reads; `transaction()` writes on the store's writing connection
+    (`Store.transaction`): a read-only `Store` reads through a `mode=ro` connection and
+    opens its writing one only there (issue 14).
+    """
+
+    _conn: sqlite3.Connection
+
+    def transaction(self) -> Transaction:
+        """A write transaction on the store's writing connection (supplied by `Store`)."""
+        raise NotImplementedError
