@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import socket
 
-from bench.exporter_burst import burst, serving
+from bench.exporter_burst import DEVICES, burst, serving
+from profiler.prometheus.exporter import FinwattCollector, MetricsServer, make_registry
 from profiler.prometheus.webconfig import LISTEN_BACKLOG, MetricsHTTPServer
 
 CLIENTS = 200
@@ -30,8 +31,14 @@ def test_200_simultaneous_scrapes_are_all_answered() -> None:
 def test_server_listens_with_a_deep_queue_on_daemon_threads() -> None:
     assert MetricsHTTPServer.request_queue_size == LISTEN_BACKLOG >= 128
     assert MetricsHTTPServer.daemon_threads
-    with serving() as server:
-        # the bound socket is loopback only, as `finwatt serve` binds by default
+
+
+def test_the_server_binds_loopback_when_no_host_is_given() -> None:
+    collector = FinwattCollector(DEVICES, "test")
+    server = MetricsServer(make_registry(collector), port=0)  # no host: the default
+    try:
+        assert server._server.server_address[0] == "127.0.0.1"
         with socket.create_connection(("127.0.0.1", server.port), timeout=5):
             pass
-        assert server.host == "127.0.0.1"
+    finally:
+        server.close()
