@@ -71,7 +71,9 @@ class HostWindow:
         run_id: the run.
         start_s: start, epoch seconds.
         end_s: end, epoch seconds.
-        energy_j: every device's energy inside the window, in joules.
+        energy_j: the parts' (CPU, DRAM, GPU; never the wall) energy inside the window
+            and outside every earlier window, in joules: overlapping runs count each
+            stretch of time once (`workflows.chargeback.host_windows`).
         idle_j: the idle part of it, in joules.
         provenance: its devices' provenance, comma-joined.
     """

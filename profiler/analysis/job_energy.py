@@ -25,6 +25,7 @@ from profiler.analysis.attribution import (
     share_dynamic_energy,
     split_idle_j,
 )
+from profiler.analysis.reconcile import WALL_KINDS
 
 JOB = "job"
 CPU_TIME_KINDS = ("cpu", "dram")
@@ -151,7 +152,8 @@ def attribute_job(
         ticks: the job workflow's ticks, oldest first, the first one the baseline.
         devices: every device with energy; CPU packages and DRAM are shared by CPU time,
             GPUs by the ticks' per-process weights (`JobTick.gpu`; without them a GPU's
-            energy counts in `host_energy_j` only).
+            energy counts in `host_energy_j` only). A wall device (`node`) is skipped:
+            its energy is the parts' energy, shown in the reconciliation, never added.
         policy: the idle policy (`none`, `cpu-time`, `cores`).
         job_cores: cores the job may use (its CPU affinity), for `cores`.
         host_cores: the host's cores, for `cores`.
@@ -161,6 +163,8 @@ def attribute_job(
     intervals = _deltas(ticks)
     parts: list[str] = []
     for device in devices:
+        if device.kind in WALL_KINDS:
+            continue  # the wall holds the parts' energy: adding it would count them twice
         idle_w = device.idle_power_w
         idle_source = device.idle_source
         if idle_w is None:

@@ -14,9 +14,14 @@ folds the rest into `other`, and hands the rows (`AttributionRow`) to its row si
 `AttributedRecording` stores them in `attribution_minute`. Per-tick shares also go to
 listeners (the exporter's `finwatt_attributed_energy_joules_total`).
 
-Idle power: the power model's `model_idle_w` where the package's power is modelled;
-where it is measured (RAPL) and no idle figure is given (`idle_power_w`), the whole
-energy counts as dynamic and the rows' provenance still names the source.
+Idle power: the given figure (`idle_power_w`), else the power model's `model_idle_w`
+where the package's power is modelled; where it is measured (RAPL) and neither is given,
+the running minimum of the package's interval power so far (as `finwatt exec` uses the
+window minimum, `profiler.analysis.job_energy`). A running minimum is an estimate: early
+intervals may count more as idle than later ones would; the minute's `idle` row names it
+in its detail (`idle power: cpu:0 running minimum`). An interval with no CPU time at
+all (no process, host not busy) puts its dynamic energy on `other`, so each minute's rows
+always add up to the packages' energy.
 
 GPU energy is not attributed here (NVML per-process figures belong to `finwatt exec`).
 Shares are per host, not per package: a process's CPU time is not split by package.
@@ -67,8 +72,12 @@ class AttributionError(FinwattRuntimeError):
     """The process table cannot be read (no Linux procfs): exit 1."""
 
 
-AttributedPart = tuple[str, str, float]
-"""(group kind, group, joules) of one tick: `process`/comm, or a cgroup owner's kind/name."""
+AttributedPart = tuple[str, str, float, str]
+"""(group kind, group, joules, provenance) of one tick: `process`/comm, or a cgroup owner's
+kind/name; provenance `attributed:cpu-time(<source>)`, `unknown` for a source-less device."""
+
+RUNNING_MINIMUM = "running minimum"
+"""The idle basis of a measured package without a given or modelled idle power."""
 
 RowSink = Callable[[list[AttributionRow]], None]
 PartListener = Callable[[list[AttributedPart]], None]
@@ -133,10 +142,11 @@ class Attributor:
         self._host_cores = float(host.logical_cores) if host and host.logical_cores else None
         self._cpus = [d for d in devices if d.kind == "cpu"]
         given = idle_power_w or {}
-        self._idle_w = {
-            d.device_id: float(given.get(d.device_id, d.details.get("model_idle_w") or 0.0))
-            for d in self._cpus
-        }
+        self._idle_w: dict[str, float | None] = {}
+        for d in self._cpus:
+            idle_w = given.get(d.device_id, d.details.get("model_idle_w"))
+            self._idle_w[d.device_id] = None if idle_w is None else float(idle_w)
+        self._min_power_w: dict[str, float] = {}
         self._table = table or ProcessTable()
         self._row_sink = row_sink
         self._listeners = list(listeners)
@@ -158,6 +168,7 @@ class Attributor:
         self._idle_left_j = 0.0
         self._provenance: dict[str, None] = {}
         self._source: dict[str, None] = {}
+        self._idle_basis: dict[str, None] = {}
         self.ticks = 0
 
     # --- per tick -------------------------------------------------------------------
@@ -212,11 +223,14 @@ class Attributor:
         busy_s = self._busy_s(tick, dt, sum(used.values()))
         groups = cpu_groups(busy_s, cpu_by_name)
         dynamic = share_dynamic_energy(dynamic_j, groups)
+        if sum(groups.values()) <= 0.0:  # no CPU time seen: the energy is nobody's -> other
+            dynamic[OTHER] = dynamic_j
         idle = allocate_idle(idle_j, self._idle_policy, cpu_s_by_group=groups)
         self._idle_left_j += idle_j - sum(idle.values())
+        provenance = attributed_provenance("cpu-time", source) if source else "unknown"
         if source:
             self._source[source] = None
-            self._provenance[attributed_provenance("cpu-time", source)] = None
+            self._provenance[provenance] = None
         parts: list[AttributedPart] = []
         for key in used:
             stat, name = stats[key[0]], names[key]
@@ -225,12 +239,12 @@ class Attributor:
             share = (groups[name], dynamic[name], idle[name])
             self._add("process", name, share, stat.comm, cmdline)
             self._add("cgroup", owner.label, share, owner.kind, _owner_detail(owner))
-            parts.append(("process", stat.comm, share[1] + share[2]))
-            parts.append((owner.kind, owner.name, share[1] + share[2]))
+            parts.append(("process", stat.comm, share[1] + share[2], provenance))
+            parts.append((owner.kind, owner.name, share[1] + share[2], provenance))
         rest = (groups[OTHER], dynamic[OTHER], idle[OTHER])
         self._add("process", OTHER, rest, None, None)
         self._add("cgroup", OTHER, rest, None, None)
-        parts.append(("process", OTHER, rest[1] + rest[2]))
+        parts.append(("process", OTHER, rest[1] + rest[2], provenance))
         for listener in self._listeners:
             listener(parts)
 
@@ -246,14 +260,28 @@ class Attributor:
             since = self._energy_t.get(device.device_id, 0.0)
             self._prev_energy[device.device_id] = reading.energy_j
             self._energy_t[device.device_id] = tick.t
+            energy_j, seconds = reading.energy_j - before, tick.t - since
             dyn, idle = split_idle_j(
-                reading.energy_j - before, self._idle_w[device.device_id], tick.t - since
+                energy_j, self._idle_power_w(device, energy_j, seconds), seconds
             )
             dynamic_j += dyn
             idle_j += idle
             if device.provenance:
                 sources.append(device.provenance)
         return dynamic_j, idle_j, ",".join(dict.fromkeys(sources))
+
+    def _idle_power_w(self, device: DeviceInfo, energy_j: float, seconds: float) -> float:
+        """The package's idle power: given or modelled, else its running minimum power."""
+        idle_w = self._idle_w[device.device_id]
+        if idle_w is not None:
+            return idle_w
+        self._idle_basis[f"{device.device_id} {RUNNING_MINIMUM}"] = None
+        low_w = self._min_power_w.get(device.device_id)
+        if seconds > 0.0 and energy_j >= 0.0:
+            power_w = energy_j / seconds
+            low_w = power_w if low_w is None else min(low_w, power_w)
+            self._min_power_w[device.device_id] = low_w
+        return low_w or 0.0
 
     def _cpu_deltas(self, alive: dict[int, tuple[int, float]]) -> dict[tuple[int, int], float]:
         """CPU seconds each process used since the last tick (new processes: all of it)."""
@@ -322,8 +350,10 @@ class Attributor:
                 )  # fmt: skip
                 out.append(row)
         source = ",".join(self._source) or None
+        basis = ", ".join(self._idle_basis)
+        detail = f"idle power: {basis}" if basis else None
         idle = AttributionRow(
-            minute, "host", IDLE_GROUP, None, None, seconds, 0.0, 0.0, self._idle_left_j, source
+            minute, "host", IDLE_GROUP, None, detail, seconds, 0.0, 0.0, self._idle_left_j, source
         )
         return [*out, idle]
 
@@ -337,6 +367,7 @@ class Attributor:
         self._idle_left_j = 0.0
         self._provenance = {}
         self._source = {}
+        self._idle_basis = {}
         self._minute = None
 
 

@@ -48,6 +48,12 @@ from profiler.model.series import FloatArray
 DEFAULT_TIMEOUT_S = 30.0
 MAX_POINTS_PER_QUERY = 10_000
 """Prometheus refuses a query_range of more than 11,000 points per series."""
+MAX_ANSWER_BYTES = 256 * 2**20
+"""Largest answer read (256 MiB): a range query of a 50-host batch at the full 10,000 points
+per series is ~300 kB a series (~30 bytes a point), so this holds ~850 series, 17 a host."""
+_CHUNK_BYTES = 64 * 1024
+_ERROR_BODY_BYTES = 64 * 1024
+"""An HTTP refusal's body is read for its error message only: the rest is not read."""
 
 UrlOpen = Callable[..., Any]
 
@@ -194,6 +200,7 @@ class PrometheusApi:
         urlopen: `urllib.request.urlopen` or a stand-in with its signature.
         config: credentials and TLS files (none by default).
         deadline_s: seconds all requests of this client may take together (None: no limit).
+        max_answer_bytes: the largest answer body read (`MAX_ANSWER_BYTES`).
 
     Raises:
         FleetUsageError: the URL is not http(s)://host[:port][/path], or a secret or
@@ -209,6 +216,7 @@ class PrometheusApi:
         urlopen: UrlOpen = urllib.request.urlopen,
         config: ClientConfig | None = None,
         deadline_s: float | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -218,6 +226,7 @@ class PrometheusApi:
         self._urlopen = urlopen
         self._deadline = None if deadline_s is None else time.monotonic() + deadline_s
         self._deadline_s = deadline_s
+        self._max_answer_bytes = max_answer_bytes
         config = config or ClientConfig()
         try:
             self._headers = _headers(config)
@@ -254,7 +263,13 @@ class PrometheusApi:
         request = urllib.request.Request(address, data=body, headers=headers, method="POST")
         extra = {"context": self._context} if self._context is not None else {}
         timeout_s = self._timeout(endpoint)
-        outcome = _fetch(self._urlopen, request, timeout_s, extra)
+        outcome = _fetch(self._urlopen, request, timeout_s, extra, self._max_answer_bytes)
+        if isinstance(outcome, _TooLarge):
+            raise FleetError(
+                f"Prometheus at {self.url}: the answer to {endpoint} is larger than "
+                f"{outcome.limit_bytes / 2**20:g} MiB; narrow --match or --since, or use a "
+                "longer --step"
+            )
         if outcome is None:
             raise FleetError(
                 f"Prometheus at {self.url}: {endpoint} did not answer in full within "
@@ -342,6 +357,13 @@ class PrometheusApi:
 
 
 @dataclass(frozen=True)
+class _TooLarge:
+    """An answer body longer than the limit (reading stopped there)."""
+
+    limit_bytes: int
+
+
+@dataclass(frozen=True)
 class _HttpRefusal:
     """An HTTP error status with its body, read in the request's thread."""
 
@@ -351,31 +373,39 @@ class _HttpRefusal:
 
 
 def _fetch(
-    urlopen: UrlOpen, request: urllib.request.Request, timeout_s: float, extra: dict[str, Any]
-) -> bytes | _HttpRefusal | BaseException | None:
+    urlopen: UrlOpen,
+    request: urllib.request.Request,
+    timeout_s: float,
+    extra: dict[str, Any],
+    max_bytes: int = MAX_ANSWER_BYTES,
+) -> bytes | _HttpRefusal | _TooLarge | BaseException | None:
     """Send `request` and read the whole answer within `timeout_s` seconds in total.
 
     urllib's timeout bounds each socket read, so a server that trickles its answer (a
     byte a second) would hold a plain `read()` forever. The request runs in a daemon
-    thread instead and the caller waits for it at most `timeout_s`; a late thread is
-    left behind and ends on its own (each of its reads still times out).
+    thread and the caller waits for it at most `timeout_s`; the thread reads the body in
+    chunks and checks the same deadline between them, so a late thread ends by itself at
+    most one read timeout after the deadline, and it stops at `max_bytes`.
 
     Returns:
-        The body; an HTTP refusal; the exception that ended the request; or None when
-        the answer was not complete in time.
+        The body; an HTTP refusal; `_TooLarge`; the exception that ended the request; or
+        None when the answer was not complete in time.
     """
-    outcome: list[bytes | _HttpRefusal | BaseException] = []
+    outcome: list[bytes | _HttpRefusal | _TooLarge | BaseException] = []
+    deadline = time.monotonic() + timeout_s
 
     def work() -> None:
         try:
             with urlopen(request, timeout=timeout_s, **extra) as answer:
-                outcome.append(answer.read())
+                body = _read_within(answer, deadline, max_bytes)
+            if body is not None:
+                outcome.append(_TooLarge(max_bytes) if len(body) > max_bytes else body)
         except urllib.error.HTTPError as err:
             try:
-                body = err.read()
-            except (OSError, ValueError):
-                body = b""
-            outcome.append(_HttpRefusal(err.code, str(err.reason), body))
+                text = _read_within(err, deadline, _ERROR_BODY_BYTES) or b""
+            except (OSError, ValueError, http.client.HTTPException):
+                text = b""
+            outcome.append(_HttpRefusal(err.code, str(err.reason), text[:_ERROR_BODY_BYTES]))
         except Exception as err:  # noqa: BLE001 - handed to the caller, which names it
             outcome.append(err)
 
@@ -383,6 +413,29 @@ def _fetch(
     thread.start()
     thread.join(timeout_s)
     return outcome[0] if outcome else None
+
+
+def _read_within(answer: Any, deadline: float, max_bytes: int) -> bytes | None:
+    """Read `answer` in chunks until its end, the deadline (None) or past `max_bytes`.
+
+    Returns at most `max_bytes + 1` bytes (more than the limit means the answer is too
+    long). An answer without `read1` (a stand-in for urlopen's) is read whole.
+    """
+    read1 = getattr(answer, "read1", None)
+    if read1 is None:
+        whole = answer.read()
+        return bytes(whole[: max_bytes + 1])
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        if time.monotonic() >= deadline:
+            return None
+        chunk = read1(min(_CHUNK_BYTES, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _labels(item: Any) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""`finwatt_attributed_energy_joules_total{group_kind, group}`: attributed CPU energy.
+"""`finwatt_attributed_energy_joules_total{group_kind, group, provenance}`: attributed CPU energy.
 
 Fed by `monitor --attribute --serve` (`profiler.capture.attribution.Attributor`'s
 listeners) with each tick's shares: per process name (`group_kind="process"`, `group` the
@@ -7,7 +7,10 @@ command name, never the pid, so restarts do not mint series) and per cgroup owne
 `group` its name). Cardinality is bounded: the first `max_groups` groups of each kind keep
 their own series for the exporter's life (a counter must not vanish and come back from
 zero), and any later group adds to that kind's `other`, so a host exports at most
-`max_groups + 1` series per kind. Check by hand:
+`max_groups + 1` series per kind and provenance. `provenance` is the shares'
+`attributed:cpu-time(<source>)` (`unknown` for a device without one); a host has one
+source set, so one value in practice; at most `MAX_PROVENANCES` are kept, later ones
+count under `unknown` (never under another source's name). Check by hand:
 `curl -s http://127.0.0.1:9464/metrics | grep finwatt_attributed`.
 """
 
@@ -19,9 +22,14 @@ from collections.abc import Iterable
 from prometheus_client.core import CounterMetricFamily, Metric
 
 METRIC = "finwatt_attributed_energy_joules"
-LABELS = ("group_kind", "group")
+LABELS = ("group_kind", "group", "provenance")
 MAX_GROUPS = 20
 """Series per group kind before new groups go to `other`."""
+
+MAX_PROVENANCES = 4
+"""Distinct provenance values kept; later ones count under `UNKNOWN` (bounds the series)."""
+
+UNKNOWN = "unknown"
 
 OTHER = "other"
 
@@ -36,22 +44,31 @@ class AttributedEnergy:
     def __init__(self, max_groups: int = MAX_GROUPS) -> None:
         self._max = max_groups
         self._lock = threading.Lock()
-        self._totals: dict[tuple[str, str], float] = {}
-        self._named: dict[str, int] = {}
+        self._totals: dict[tuple[str, str, str], float] = {}
+        self._named: dict[str, set[str]] = {}
+        self._provenances: list[str] = []
 
-    def add(self, parts: Iterable[tuple[str, str, float]]) -> None:
-        """Add one tick's (group kind, group, joules) shares (an `Attributor` listener)."""
+    def add(self, parts: Iterable[tuple[str, str, float, str]]) -> None:
+        """Add one tick's (group kind, group, joules, provenance) shares (a listener)."""
         with self._lock:
-            for kind, group, joules in parts:
+            for kind, group, joules, provenance in parts:
                 if joules <= 0.0:
                     continue
-                key = (kind, group)
-                if key not in self._totals and group != OTHER:
-                    if self._named.get(kind, 0) >= self._max:
-                        key = (kind, OTHER)
+                named = self._named.setdefault(kind, set())
+                if group != OTHER and group not in named:
+                    if len(named) >= self._max:
+                        group = OTHER
                     else:
-                        self._named[kind] = self._named.get(kind, 0) + 1
+                        named.add(group)
+                key = (kind, group, self._provenance(provenance))
                 self._totals[key] = self._totals.get(key, 0.0) + joules
+
+    def _provenance(self, provenance: str) -> str:
+        if provenance not in self._provenances:
+            if len(self._provenances) >= MAX_PROVENANCES:
+                return UNKNOWN
+            self._provenances.append(provenance)
+        return provenance
 
     def metrics(self) -> Iterable[Metric]:
         """Yield the counter family, when any energy was attributed."""
@@ -62,9 +79,9 @@ class AttributedEnergy:
         counter = CounterMetricFamily(
             METRIC,
             "CPU package energy attributed to a process name or cgroup owner since the "
-            "exporter started, in joules (shared by CPU time; provenance as the device's).",
+            "exporter started, in joules (shared by CPU time; provenance names the source).",
             labels=LABELS,
         )
-        for (kind, group), joules in sorted(totals.items()):
-            counter.add_metric([kind, group], joules)
+        for (kind, group, provenance), joules in sorted(totals.items()):
+            counter.add_metric([kind, group, provenance], joules)
         yield counter

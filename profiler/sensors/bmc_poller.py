@@ -13,6 +13,11 @@ periodic average means), so cumulative `energy_j` at time t is the sum of
 `power_w x held seconds` and never decreases. After a step in power the error of a
 window's energy is at most one poll interval times the step (100 W stepped at a 1 s
 cadence: at most 100 J).
+
+A reading is held for at most `stale_after_s` (the limit past which it is no longer
+reported). When the BMC stops answering for longer, the rest of the gap adds nothing: the
+energy is carried forward unchanged (never invented), that time is missing coverage, and
+the node reads `degraded` for as long as it is stale.
 """
 
 from __future__ import annotations
@@ -104,7 +109,8 @@ class BmcPoller:
     Args:
         fetch: returns one `PowerSample` (may block up to its own deadline).
         interval_s: the polling period.
-        stale_after_s: a reading older than this is not reported.
+        stale_after_s: a reading older than this is not reported, and a reading is held
+            (integrated into joules) for at most this long.
         clock: monotonic seconds; the sampler's clock.
 
     """
@@ -156,7 +162,7 @@ class BmcPoller:
         with self._lock:
             if not self._times or t_mono <= self._times[-1]:
                 return
-            held_s = t_mono - self._times[-1]
+            held_s = min(t_mono - self._times[-1], self._stale_after_s)
             self._energies.append(self._energies[-1] + self._powers[-1] * held_s)
             self._times.append(t_mono)
             self._powers.append(sample.power_w)
@@ -177,7 +183,7 @@ class BmcPoller:
             if i < 0 and len(self._times) >= _HISTORY:  # older than the history kept
                 return Reading(NODE_DEVICE_ID, status=DeviceStatus.DEGRADED)
             i = max(i, 0)
-            held_s = max(t_mono - self._times[i], 0.0)
+            held_s = min(max(t_mono - self._times[i], 0.0), self._stale_after_s)
             energy_j = self._energies[i] + self._powers[i] * held_s
             return Reading(NODE_DEVICE_ID, power_w=self._powers[i], energy_j=energy_j)
 

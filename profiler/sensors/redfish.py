@@ -11,7 +11,10 @@ averaging window is the `SensingInterval` of the sensor behind each supply's rea
 Transport: httpx with HTTP basic auth on a kept-alive connection; TLS is verified
 (against `[bmc] redfish_ca_bundle` when given, else the system store) unless the user
 turns it off with `redfish_verify_tls = false`. Plain `http://` is refused except to the
-loopback address. Each request is bounded by `[bmc] timeout_s`.
+loopback address. Each request is bounded by `[bmc] timeout_s`. Links in the service's
+answers (`@odata.id`, `DataSourceUri`) are followed only when they are paths on the BMC
+(`/...`) or absolute URLs with the scheme, host and port of `redfish_url`: anything else is
+a `SensorError` and no request, so the credentials never go to another host.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import re
 import ssl
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
@@ -37,6 +40,7 @@ _PROPERTY = {
     "Power": "PowerControl[0].PowerConsumedWatts",
 }
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+_DEFAULT_PORT = {"https": 443, "http": 80}
 _DURATION = re.compile(
     r"^P(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
@@ -176,6 +180,11 @@ class RedfishSource:
 
     def _get(self, uri: str) -> dict[str, Any]:
         assert self._client is not None
+        if not _same_origin(uri, self._config.redfish_url or ""):
+            raise SensorError(
+                f"link {uri[:120]!r} leads off the BMC {self._config.redfish_url} "
+                "(not followed: the credentials go only to redfish_url)"
+            )
         try:
             answer = self._client.get(uri)
         except httpx.TimeoutException as err:
@@ -288,6 +297,29 @@ def _link(resource: object, key: str | None = None) -> str | None:
     if isinstance(target, dict) and isinstance(target.get("@odata.id"), str):
         return str(target["@odata.id"])
     return None
+
+
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
+    """The (scheme, host, port) of a split URL, the port defaulted from the scheme."""
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or _DEFAULT_PORT.get(scheme)
+
+
+def _same_origin(uri: str, base_url: str) -> bool:
+    """Whether `uri` is a path on the BMC or an absolute URL of `base_url`'s origin.
+
+    A path must start with one `/` (`//host/...` names another host); an absolute URL
+    must have the scheme, host and port of `base_url`. A malformed port is not the BMC's.
+    """
+    if "\\" in uri or not uri.isprintable():
+        return False
+    try:
+        parts = urlsplit(uri)
+        if not parts.scheme and not parts.netloc:
+            return uri.startswith("/") and not uri.startswith("//")
+        return _origin(parts) == _origin(urlsplit(base_url))
+    except ValueError:
+        return False
 
 
 def _cause(err: BaseException) -> str:

@@ -53,6 +53,7 @@ from profiler.store.interchange_schema import (
     canonical_utc,
     device_object,
     job_object,
+    job_provenance_problem,
     phase_object,
     run_object,
 )
@@ -252,6 +253,9 @@ def validate_document(doc: Mapping[str, Any]) -> RunDocument:
     problems.raise_if_any()
     assert envelope is not None
     _check_references(envelope, samples, problems)
+    job_problem = job_provenance_problem(envelope)  # review 6
+    if job_problem is not None:
+        problems.add((_TOP_ORDER["run"], 0), job_problem)
     problems.raise_if_any()
     return envelope
 

@@ -397,6 +397,36 @@ class RunDocument(BaseModel):
     findings: list[FindingDoc] = Field(default_factory=list)
 
 
+_ATTRIBUTED_PART = re.compile(r"attributed:[a-z][a-z0-9-]*\((?P<source>[^(),]+)\)")
+
+
+def job_provenance_problem(doc: RunDocument) -> str | None:
+    """Return why `run.job.provenance` is not backed by the run's devices, or None.
+
+    An imported job must not claim a provenance its devices do not back (review 6):
+    each comma-joined part must be `attributed:<method>(<source>)` and its source one of
+    the devices' provenances.
+    """
+    job = doc.run.job
+    if job is None or job.provenance is None:
+        return None
+    sources = {
+        part.strip()
+        for device in doc.devices
+        for part in (device.provenance or "").split(",")
+        if part.strip()
+    }
+    known = ", ".join(sorted(sources)) or "none"
+    for part in job.provenance.split(","):
+        match = _ATTRIBUTED_PART.fullmatch(part.strip())
+        if match is None or match.group("source") not in sources:
+            return (
+                f"run.job.provenance: {part.strip()!r} is not attributed:<method>(<source>) "
+                f"with a source among the devices' provenances ({known})"
+            )
+    return None
+
+
 def _instant(text: str) -> datetime:
     return parse_iso(text)
 

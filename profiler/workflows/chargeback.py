@@ -9,13 +9,14 @@ it, split per interval as `exec` splits a job's).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 
 from profiler.analysis.attribution import split_idle_j
 from profiler.analysis.chargeback import Chargeback, HostWindow, JobCharge, charge, charge_groups
 from profiler.analysis.energy import energy_at, energy_series
+from profiler.analysis.reconcile import WALL_KINDS
 from profiler.model.device import DeviceRecord
 from profiler.model.errors import FinwattInputError
 from profiler.model.job import JobRecord
@@ -56,10 +57,17 @@ def host_window(
     devices: Sequence[DeviceRecord],
     samples: Sequence[SampleRow],
     since_s: float,
+    taken: Sequence[tuple[float, float]] = (),
 ) -> HostWindow:
-    """Return a monitor run's energy and idle energy from `since_s` (epoch seconds) on."""
+    """Return a monitor run's energy and idle energy from `since_s` (epoch seconds) on.
+
+    The parts (CPU, DRAM, GPU) only: a wall device (`node`) holds their energy and is
+    never added to them (review 2). `taken`: (start, end) epoch spans that earlier runs
+    already account for; the energy inside them is not counted again (review 3).
+    """
     start_s = run.started.timestamp()
     t_from = max(0.0, since_s - start_s)
+    skip = [(a - start_s, b - start_s) for a, b in taken]
     by_device: dict[str, list[SampleRow]] = {}
     for sample in samples:
         by_device.setdefault(sample.device_id, []).append(sample)
@@ -68,25 +76,24 @@ def host_window(
     provenances = []
     for record in devices:
         info = record.info
-        if info.provenance is None:
+        if info.provenance is None or info.kind in WALL_KINDS:
             continue
         series = energy_series(by_device.get(info.device_id, []))
         if not series or series[-1][0] <= t_from:
             continue
-        first = energy_at(series, t_from)
-        points = [(t_from, first if first is not None else 0.0)]
-        points += [p for p in series if p[0] > t_from]
         idle_w = info.details.get("model_idle_w")
         if idle_w is None:
+            whole = _points(series, t_from, series[-1][0])
             idle_w = min(
-                ((e1 - e0) / (t1 - t0) for (t0, e0), (t1, e1) in pairwise(points) if t1 > t0),
+                ((e1 - e0) / (t1 - t0) for (t0, e0), (t1, e1) in pairwise(whole) if t1 > t0),
                 default=0.0,
             )
-        for (t0, e0), (t1, e1) in pairwise(points):
-            _, idle = split_idle_j(max(0.0, e1 - e0), float(idle_w), t1 - t0)
-            idle_j += idle
-        energy_j += points[-1][1] - points[0][1]
-        last_t = max(last_t, points[-1][0])
+        for lo, hi in _uncovered(t_from, series[-1][0], skip):
+            points = _points(series, lo, hi)
+            for (t0, e0), (t1, e1) in pairwise(points):
+                idle_j += split_idle_j(max(0.0, e1 - e0), float(idle_w), t1 - t0)[1]
+            energy_j += points[-1][1] - points[0][1]
+        last_t = max(last_t, series[-1][0])
         provenances.append(info.provenance)
     return HostWindow(
         run.id,
@@ -96,6 +103,56 @@ def host_window(
         idle_j,
         ",".join(dict.fromkeys(provenances)) or None,
     )
+
+
+def _points(
+    series: Sequence[tuple[float, float]], lo: float, hi: float
+) -> list[tuple[float, float]]:
+    """The (t, cumulative J) points from `lo` to `hi`, the ends interpolated."""
+    inner = [p for p in series if lo < p[0] < hi]
+    return [(lo, energy_at(series, lo) or 0.0), *inner, (hi, energy_at(series, hi) or 0.0)]
+
+
+def _uncovered(
+    lo: float, hi: float, spans: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """The parts of [lo, hi] outside every span."""
+    out = []
+    for a, b in sorted(spans):
+        if b <= lo or a >= hi:
+            continue
+        if a > lo:
+            out.append((lo, a))
+        lo = max(lo, b)
+    if hi > lo:
+        out.append((lo, hi))
+    return out
+
+
+def host_windows(
+    runs: Iterable[tuple[RunRecord, Sequence[DeviceRecord], Sequence[SampleRow]]],
+    since_s: float,
+) -> list[HostWindow]:
+    """Return the host windows of monitor runs, each stretch of time counted from one run.
+
+    Runs are taken in order of start (the longer first on a tie); a later run counts only
+    the time no earlier run covers, so a manual `monitor` or a `measure()` block during a
+    scheduled run adds nothing twice (review 3). A window keeps its whole span, so the
+    jobs inside it stay covered.
+    """
+    ordered = sorted(runs, key=lambda r: (r[0].started, -_end_key(r[0])))
+    windows: list[HostWindow] = []
+    taken: list[tuple[float, float]] = []
+    for run, devices, samples in ordered:
+        window = host_window(run, devices, samples, since_s, taken)
+        if window.end_s > window.start_s:
+            windows.append(window)
+            taken.append((window.start_s, window.end_s))
+    return windows
+
+
+def _end_key(run: RunRecord) -> float:
+    return run.ended.timestamp() if run.ended else float("inf")
 
 
 def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Chargeback:
@@ -110,11 +167,11 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
         return _by_cgroup(store, since_s)
     since_iso = epoch_to_iso(since_s, "stored")
     jobs = [job_charge(run, job) for run, job in store.jobs_since(since_iso)]
-    windows = [
-        host_window(run, store.devices(run.id), store.samples(run.id), since_s)
-        for run in store.runs_since(since_iso, HOST_RUN_KINDS)
-    ]
-    return charge(jobs, [w for w in windows if w.end_s > w.start_s], kind, key)
+    runs = store.runs_since(since_iso, HOST_RUN_KINDS)
+    windows = host_windows(
+        ((run, store.devices(run.id), store.samples(run.id)) for run in runs), since_s
+    )
+    return charge(jobs, windows, kind, key)
 
 
 def since_epoch_s(window_s: float, now_s: float | None = None) -> float:

@@ -27,6 +27,7 @@ from types import FrameType
 
 from profiler.analysis.attribution import GpuBasis, IdlePolicy
 from profiler.analysis.job_energy import DeviceBasis, GpuWeights, JobTick, attribute_job
+from profiler.analysis.reconcile import WALL_KINDS
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError, FinwattRuntimeError
 from profiler.model.job import JobRecord
@@ -284,8 +285,8 @@ def read_units_file(path: Path) -> tuple[float | None, str | None]:
 def _device_bases(devices: Sequence[DeviceInfo]) -> list[DeviceBasis]:
     bases = []
     for device in devices:
-        if device.provenance is None:
-            continue
+        if device.provenance is None or device.kind in WALL_KINDS:
+            continue  # the wall is the sum of the parts, never one of them (review 2)
         idle_w = device.details.get("model_idle_w")
         bases.append(
             DeviceBasis(

@@ -164,3 +164,66 @@ def test_a_fast_sampler_is_shared_once_a_second_and_finish_takes_the_rest(tmp_pa
 def test_top_n_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="use 1 to 100"):
         check_top_n(0)
+
+
+RAPL = [
+    DeviceInfo("host", "host", logical_cores=2),
+    DeviceInfo("cpu:0", "cpu", logical_cores=2, provenance="measured:rapl"),
+]
+
+
+def rapl_attributor(root: Path, rows: list[AttributionRow], parts: list[object]) -> Attributor:
+    return Attributor(
+        RAPL, table=ProcessTable(root), row_sink=rows.extend, listeners=[parts.extend]
+    )
+
+
+def test_a_measured_package_keeps_its_running_minimum_power_as_idle(tmp_path: Path) -> None:
+    proc = FakeProc(tmp_path)
+    proc.spawn(100, "risk", "/risk.service")
+    rows: list[AttributionRow] = []
+    att = rapl_attributor(tmp_path, rows, [])
+    att.observe(tick(1, 1.0, 10.0, 0.0))  # 10 W with nothing running: the minimum so far
+    proc.burn(100, 1.0, "risk")
+    att.observe(tick(2, 2.0, 40.0, 0.5))  # 30 J: 10 J idle (10 W x 1 s) + 20 J the process's
+    att.flush()
+    processes = by_name(rows, "process")
+    assert processes["risk[100]"].energy_j == pytest.approx(20.0)
+    assert processes["risk[100]"].idle_j == 0.0  # idle policy none: no idle charged to it
+    assert processes["risk[100]"].provenance == "attributed:cpu-time(measured:rapl)"
+    (idle,) = [r for r in rows if r.group_kind == "host"]
+    assert idle.idle_j == pytest.approx(20.0)
+    assert idle.detail == "idle power: cpu:0 running minimum"
+    assert idle.provenance == "measured:rapl"
+
+
+def test_energy_of_intervals_without_cpu_time_lands_in_other_and_rows_add_up(
+    tmp_path: Path,
+) -> None:
+    rows: list[AttributionRow] = []
+    att = rapl_attributor(tmp_path, rows, [])
+    att.observe(tick(1, 1.0, 20.0, 0.0))  # 20 W: all idle (the running minimum)
+    att.observe(tick(2, 2.0, 60.0, 0.0))  # 40 J, no CPU time at all: 20 J idle, 20 J other
+    att.flush()
+    assert by_name(rows, "process")["other"].dynamic_j == pytest.approx(20.0)
+    for kind in ("process", "cgroup"):
+        assert sum(r.energy_j for r in rows if r.group_kind in (kind, "host")) == pytest.approx(
+            60.0
+        )
+
+
+def test_listeners_get_each_share_with_its_attributed_provenance(tmp_path: Path) -> None:
+    proc = FakeProc(tmp_path)
+    proc.spawn(100, "risk", "/risk.service")
+    parts: list[object] = []
+    att = rapl_attributor(tmp_path, [], parts)
+    att.observe(tick(1, 1.0, 10.0, 0.0))
+    proc.burn(100, 1.0, "risk")
+    att.observe(tick(2, 2.0, 40.0, 0.5))
+    assert ("process", "risk", pytest.approx(20.0), "attributed:cpu-time(measured:rapl)") in parts
+    assert (
+        "systemd",
+        "risk.service",
+        pytest.approx(20.0),
+        "attributed:cpu-time(measured:rapl)",
+    ) in (parts)

@@ -74,3 +74,18 @@ def test_cadence_is_not_faster_than_the_bmc_window_and_capped() -> None:
     assert cadence_s(1.0, 5.0) == 5.0
     assert cadence_s(2.0, 0.1) == 2.0
     assert cadence_s(1.0, 3600.0) == MAX_CADENCE_S
+
+
+def test_an_outage_adds_no_energy_beyond_the_stale_limit() -> None:
+    # 200 W at t=1, no answer until t=600, then 300 W: the 200 W is held for at most the
+    # stale limit (10 s), the rest of the gap adds nothing (missing coverage).
+    bmc = poller(stale_after_s=10.0)
+    bmc.begin(1.0, PowerSample(200))
+    assert bmc.reading(300.0).status is DeviceStatus.DEGRADED
+    bmc.add(600.0, PowerSample(300))
+    after = bmc.reading(601.0)
+    assert after.status is DeviceStatus.OK
+    assert after.energy_j == pytest.approx(200 * 10 + 300 * 1)
+    # A read inside the gap (kept history) never exceeds the energy after it: monotone.
+    inside, at_answer = bmc.reading(11.0).energy_j, bmc.reading(600.0).energy_j
+    assert inside is not None and at_answer is not None and inside <= at_answer

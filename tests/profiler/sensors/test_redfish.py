@@ -7,8 +7,11 @@ auth, edited by the test to step the power.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -149,3 +152,62 @@ def test_iso_durations() -> None:
     assert iso_duration_s("PT1H2M3S") == 3723
     assert iso_duration_s("P") is None and iso_duration_s("soon") is None
     assert iso_duration_s(None) is None
+
+
+@contextmanager
+def connection_counter() -> Iterator[tuple[int, list[int]]]:
+    """A TCP listener on 127.0.0.1 that counts the connections made to it."""
+    accepted: list[int] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://127.0.0.1:{port}/redfish/v1/Chassis/1U",  # same host, another port
+        "http://127.0.0.1:{port}/redfish/v1/Chassis/1U",  # another scheme and port
+        "//127.0.0.1:{port}/redfish/v1/Chassis/1U",  # scheme-relative: another host
+        "redfish/v1/Chassis/1U",  # not a path from the root
+    ],
+)
+def test_a_link_off_the_bmc_is_not_followed_and_gets_no_credentials(
+    service: MockupService, link: str
+) -> None:
+    with connection_counter() as (port, accepted):
+        target = link.format(port=port)
+        service.edit(
+            "Chassis/index.json", lambda doc: doc["Members"][0].__setitem__("@odata.id", target)
+        )
+        state = RedfishSource(config_for(service)).discover().availability
+        time.sleep(0.1)  # a connection, had one been made, is accepted by now
+    assert state.state is FamilyState.NOT_READABLE
+    assert "leads off the BMC" in state.reason and "\n" not in state.reason
+    assert accepted == []
+
+
+def test_an_absolute_link_to_the_bmc_itself_is_followed(service: MockupService) -> None:
+    absolute = f"{service.url}/redfish/v1/Chassis/1U"
+    service.edit(
+        "Chassis/index.json", lambda doc: doc["Members"][0].__setitem__("@odata.id", absolute)
+    )
+    assert RedfishSource(config_for(service)).discover().availability.state is FamilyState.FOUND
