@@ -17,6 +17,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,11 +146,18 @@ def test_a_hostile_units_file_is_a_note_not_a_hang(seeded: Home, make: str, why:
 
 def test_tiny_units_give_no_per_unit_figure_rather_than_an_invalid_json(seeded: Home) -> None:
     """1e-320 units made J/unit infinite: `--json` failed after the job had run."""
-    script = 'echo 1e-320 > "$FINWATT_UNITS_FILE"; sleep 0.5'  # long enough for ticks
-    done = finwatt(seeded, "exec", "--json", "--interval", "0.1s", "--", "sh", "-c", script)
+    # The job must use CPU (a charged energy above 0, so J/unit would overflow): a sleeping
+    # job is charged 0 J under the default idle policy, and 0 / 1e-320 is a finite 0.
+    script = (
+        "import os; open(os.environ['FINWATT_UNITS_FILE'], 'w').write('1e-320'); "
+        "sum(i * i for i in range(3_000_000))"
+    )
+    done = finwatt(
+        seeded, "exec", "--json", "--interval", "0.1s", "--", sys.executable, "-c", script
+    )
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert document["energy_j"] is not None  # an energy, so J/unit would have overflowed
+    assert document["energy_j"] > 0, document
     assert document["units"] == 1e-320 and document["j_per_unit"] is None
     done = finwatt(seeded, "chargeback", "--by", "unit", "--json")
     assert done.returncode == 0, done.stderr
