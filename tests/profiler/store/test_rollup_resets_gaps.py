@@ -181,11 +181,19 @@ def _before_the_rebuild() -> int:
     return next(i for i, sql in enumerate(MIGRATIONS) if "ADD COLUMN resets_n" in sql)
 
 
-def test_the_migration_rebuilds_existing_rollups(tmp_path: Path) -> None:
-    # a database of the version before the rebuild, holding the old definition's rollup
-    # of a reset: a minute of negative energy
-    t, power, energy = reset_run()
-    path = tmp_path / "old.db"
+_OLD_MINUTE = (
+    "INSERT INTO sample_minute (run_id, device_id, minute, n, t_first, t_last, util_n, "
+    "power_n, energy_j, energy_s, covered_s, sm_n) "
+    "VALUES ('r', 'cpu:0', ?, 60, ?, ?, 0, 60, ?, 60, 60, 0)"
+)
+
+
+def _old_database(
+    path: Path, samples: list[SampleRow], minutes: list[tuple[int, float, float, float]]
+) -> None:
+    """Write a database of the version before the rebuild: run 'r' on cpu:0 at 1 s, its
+    raw `samples` and the old definition's rollup rows `minutes` (minute, t_first,
+    t_last, energy_j)."""
     version = _before_the_rebuild()
     conn = sqlite3.connect(path)
     for sql in MIGRATIONS[:version]:
@@ -197,16 +205,20 @@ def test_the_migration_rebuilds_existing_rollups(tmp_path: Path) -> None:
     conn.execute("INSERT INTO device (run_id, device_id, kind) VALUES ('r', 'cpu:0', 'cpu')")
     conn.executemany(
         "INSERT INTO sample (run_id, device_id, t, power_w, energy_j) VALUES ('r', ?, ?, ?, ?)",
-        [(r.device_id, r.t, r.power_w, r.energy_j) for r in rows_of(t, power, energy)],
+        [(r.device_id, r.t, r.power_w, r.energy_j) for r in samples],
     )
-    conn.execute(
-        "INSERT INTO sample_minute (run_id, device_id, minute, n, t_first, t_last, util_n, "
-        "power_n, energy_j, energy_s, covered_s, sm_n) "
-        "VALUES ('r', 'cpu:0', 5, 60, 300, 359, 0, 60, -1195.0, 60, 60, 0)"
-    )
+    conn.executemany(_OLD_MINUTE, minutes)
     conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
+
+
+def test_the_migration_rebuilds_existing_rollups(tmp_path: Path) -> None:
+    # a database of the version before the rebuild, holding the old definition's rollup
+    # of a reset: a minute of negative energy
+    t, power, energy = reset_run()
+    path = tmp_path / "old.db"
+    _old_database(path, rows_of(t, power, energy), [(5, 300.0, 359.0, -1195.0)])
     with Store(path) as store:
         got = totals(store, "r")
         minute_5 = store.minute_rows("r", "cpu:0")[5]
@@ -226,31 +238,11 @@ def test_the_migration_keeps_rollups_whose_raw_samples_were_pruned(tmp_path: Pat
     t, power, energy = reset_run()
     raw = t >= 180.0
     path = tmp_path / "pruned.db"
-    version = _before_the_rebuild()
-    conn = sqlite3.connect(path)
-    for sql in MIGRATIONS[:version]:
-        conn.executescript(sql)
-    conn.execute(
-        "INSERT INTO run (id, kind, host, started, status, version, interval_s) "
-        "VALUES ('r', 'monitor', 'h', '2026-01-01T00:00:00Z', 'complete', '0', 1.0)"
-    )
-    conn.execute("INSERT INTO device (run_id, device_id, kind) VALUES ('r', 'cpu:0', 'cpu')")
-    conn.executemany(
-        "INSERT INTO sample (run_id, device_id, t, power_w, energy_j) VALUES ('r', ?, ?, ?, ?)",
-        [
-            (r.device_id, r.t, r.power_w, r.energy_j)
-            for r in rows_of(t[raw], power[raw], energy[raw])
-        ],
-    )
-    conn.executemany(
-        "INSERT INTO sample_minute (run_id, device_id, minute, n, t_first, t_last, util_n, "
-        "power_n, energy_j, energy_s, covered_s, sm_n) "
-        "VALUES ('r', 'cpu:0', ?, 60, ?, ?, 0, 60, ?, 60, 60, 0)",
+    _old_database(
+        path,
+        rows_of(t[raw], power[raw], energy[raw]),
         [(m, 60.0 * m, 60.0 * m + 59, 1000.0 + m) for m in (0, 1, 2, 3, 5)],
     )
-    conn.execute(f"PRAGMA user_version = {version}")
-    conn.commit()
-    conn.close()
     with Store(path) as store:
         rows = {r["minute"]: r for r in store.minute_rows("r", "cpu:0")}
     assert sorted(rows) == list(range(11))  # t = 600 s opens minute 10
