@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.gpu_load import SCHEDULE
-from profiler.sensors.nvml_fields import average_power_w, instant_power_w
-from profiler.sensors.nvml_library import NvmlError, NvmlLibrary
+from profiler.sensors.nvml.fields import average_power_w, instant_power_w
+from profiler.sensors.nvml.library import NvmlError, NvmlLibrary
 
 SAMPLE_S = 0.02
 SMI_FIELDS = ("power.draw", "power.draw.instant", "power.draw.average")

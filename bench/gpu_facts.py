@@ -3,7 +3,7 @@
 Environment: which `nvidia-smi --query-gpu` fields this driver knows (energy, instant and
 averaged power), their values, MIG and persistence mode, `nvidia-smi -L`.
 
-NVML facts, through finwatt's own NVML boundary (`profiler.sensors.nvml_library`, so only
+NVML facts, through finwatt's own NVML boundary (`profiler.sensors.nvml.library`, so only
 declared names are called):
 - per-call latency of every call finwatt makes per tick (median and p99, microseconds);
 - update periods: how often the energy counter, instant power and averaged power change
@@ -31,8 +31,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from profiler.sensors.nvml_fields import average_power_w, instant_power_w
-from profiler.sensors.nvml_library import NvmlError, NvmlLibrary, text
+from profiler.sensors.nvml.fields import average_power_w, instant_power_w
+from profiler.sensors.nvml.library import NvmlError, NvmlLibrary, text
 from workloads.cuda_devices import UuidNotVisible, cuda_ordinal, uuid_key, visible_uuids
 
 Clock = Callable[[], float]

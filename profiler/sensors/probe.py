@@ -16,16 +16,16 @@ from types import ModuleType
 
 from profiler.model.device import DeviceInfo
 from profiler.sensors.base import Availability, FamilyState, SensorFamily
-from profiler.sensors.bmc_config import BmcConfig
-from profiler.sensors.bmc_poller import BmcFamily
+from profiler.sensors.bmc.config import BmcConfig
+from profiler.sensors.bmc.ipmi import IpmiSource
+from profiler.sensors.bmc.poller import BmcFamily
+from profiler.sensors.bmc.redfish import RedfishSource
 from profiler.sensors.cpu import CpuSensors
 from profiler.sensors.host_curve import HostCurve, HostCurveModel, vm_share
-from profiler.sensors.ipmi import IpmiSource
-from profiler.sensors.nvml import NvmlSensors
+from profiler.sensors.nvml.family import NvmlSensors
 from profiler.sensors.power_model import CpuPowerModel
-from profiler.sensors.rapl import RaplSensors
-from profiler.sensors.rapl_perf import PerfEvents, RaplPerfSensors
-from profiler.sensors.redfish import RedfishSource
+from profiler.sensors.rapl.perf import PerfEvents, RaplPerfSensors
+from profiler.sensors.rapl.powercap import RaplSensors
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from profiler.model.errors import FinwattInputError
 from profiler.sensors.inventory import Inventory, collect_inventory, inventory_changes
-from profiler.sensors.nvml import NvmlSensors
+from profiler.sensors.nvml.family import NvmlSensors
 from profiler.sensors.probe import SensorSet
 from profiler.sensors.virt import detect_virtualization
 from profiler.settings.config import Settings

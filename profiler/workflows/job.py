@@ -33,8 +33,8 @@ from profiler.model.errors import FinwattInputError, FinwattRuntimeError
 from profiler.model.job import JobRecord
 from profiler.model.samples import Tick
 from profiler.sensors.job_tree import host_busy_cpu_s, read_tree
-from profiler.sensors.nvml import NvmlSensors
-from profiler.sensors.nvml_processes import GpuProcesses
+from profiler.sensors.nvml.family import NvmlSensors
+from profiler.sensors.nvml.processes import GpuProcesses
 from profiler.sensors.probe import SensorSet
 from profiler.sensors.small_files import SmallFileError, read_small_text
 from profiler.settings.config import Settings

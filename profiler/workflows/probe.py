@@ -7,7 +7,7 @@ model's TDP and idle ratio come from one `Settings` object the same way everywhe
 
 from __future__ import annotations
 
-from profiler.sensors.bmc_config import BmcConfig
+from profiler.sensors.bmc.config import BmcConfig
 from profiler.sensors.probe import SensorSet, probe_sensors
 from profiler.settings.config import Settings
 from profiler.workflows.host_curve import resolve_host_curve

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bench import gpu_correctness, gpu_crosscheck, gpu_facts, gpu_load, gpu_summary
-from profiler.sensors.nvml_library import NvmlLibrary
+from profiler.sensors.nvml.library import NvmlLibrary
 from tests.fakes.clock import FakeClock
 from tests.fakes.fake_pynvml import FakeGpu, FakeNvml
 from workloads import sha256_lanes

@@ -8,7 +8,7 @@ from profiler.capture.sampler import Sampler, check_interval
 from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.samples import Reading, Tick
 from profiler.sensors.base import Availability, FamilyState
-from profiler.sensors.rapl import RaplSensors
+from profiler.sensors.rapl.powercap import RaplSensors
 from tests.fakes.clock import FakeClock
 from tests.fakes.powercap import FakePowercap
 

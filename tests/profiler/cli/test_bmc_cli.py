@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.cli import run_finwatt
-from tests.profiler.sensors.ipmi_sim_harness import CIPHER_SUITE, PASSWORD, USER, SimBmc, ipmi_sim
+from tests.profiler.sensors.bmc.ipmi_sim_harness import (
+    CIPHER_SUITE,
+    PASSWORD,
+    USER,
+    SimBmc,
+    ipmi_sim,
+)
 
 
 def bmc_config(tmp: Path, bmc: SimBmc) -> Path:

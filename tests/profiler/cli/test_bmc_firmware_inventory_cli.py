@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from tests.fakes.cli import run_finwatt
-from tests.profiler.sensors.redfish_harness import (
+from tests.profiler.sensors.bmc.redfish_harness import (
     PASSWORD,
     USER,
     MockupService,

@@ -202,7 +202,7 @@ def test_every_finwatt_error_has_one_root_and_its_exit_code() -> None:
     from profiler.prometheus.query import FleetError, FleetUsageError
     from profiler.schedule.state import ScheduleStateError
     from profiler.sensors.base import SensorError
-    from profiler.sensors.nvml import NvmlError
+    from profiler.sensors.nvml.library import NvmlError
     from profiler.settings.carbon import SiteError
     from profiler.store.database import StoreError
     from profiler.store.interchange import InterchangeError

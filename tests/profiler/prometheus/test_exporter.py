@@ -21,7 +21,7 @@ from profiler.prometheus.exporter import (
     is_loopback,
     make_registry,
 )
-from profiler.sensors.rapl import RaplSensors
+from profiler.sensors.rapl.powercap import RaplSensors
 from tests.fakes.cli import run_finwatt, start_finwatt
 from tests.fakes.powercap import FakePowercap
 from tests.profiler.prometheus.prometheus_harness import (

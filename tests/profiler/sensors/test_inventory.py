@@ -6,7 +6,7 @@ import platform
 from pathlib import Path
 
 from profiler.sensors.inventory import collect_inventory, firmware, inventory_changes
-from profiler.sensors.nvml import NvmlSensors
+from profiler.sensors.nvml.family import NvmlSensors
 from profiler.settings.config import Settings
 from profiler.store.database import Store
 from profiler.store.interchange import export_run, import_run

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from profiler.sensors.base import FamilyState
-from profiler.sensors.bmc_config import BmcConfig, Credentials
+from profiler.sensors.bmc.config import BmcConfig, Credentials
 from profiler.sensors.probe import probe_sensors
 from tests.fakes.perf_pmu import FakePerf, power_pmu, proc_tree
 from tests.fakes.powercap import FakePowercap
-from tests.profiler.sensors.redfish_harness import PASSWORD, USER, make_pki, redfish_service
+from tests.profiler.sensors.bmc.redfish_harness import PASSWORD, USER, make_pki, redfish_service
 
 
 def states(sensors: object) -> dict[str, FamilyState]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.sensors.bmc_config import DEFAULT_PASSWORD_ENV, BmcConfig, Credentials
+from profiler.sensors.bmc.config import DEFAULT_PASSWORD_ENV, BmcConfig, Credentials
 from profiler.settings.config import config_problems, load_settings, use_config_file
 
 GOOD = """\

@@ -12,7 +12,7 @@ from profiler.model.device import DeviceStatus
 from profiler.model.provenance import MEASURED_RAPL
 from profiler.model.samples import Reading
 from profiler.sensors.base import FamilyState, SensorError, SensorFamily
-from profiler.sensors.rapl import (
+from profiler.sensors.rapl.powercap import (
     CONSERVATIVE_MAX_POWER_W,
     RaplSensors,
     counter_delta_uj,

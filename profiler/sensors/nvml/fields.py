@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from profiler.sensors.nvml_library import NvmlError, NvmlFailure, NvmlLibrary
+from profiler.sensors.nvml.library import NvmlError, NvmlFailure, NvmlLibrary
 
 _MW_PER_W = 1000.0
 

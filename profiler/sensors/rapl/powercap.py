@@ -52,7 +52,7 @@ from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.provenance import MEASURED_RAPL
 from profiler.model.samples import Reading
 from profiler.sensors.base import Availability, FamilyState, ProbedFamily, SensorError
-from profiler.sensors.rapl_zones import (
+from profiler.sensors.rapl.zones import (
     CONSERVATIVE_MAX_POWER_W,
     UJ_PER_J,
     ZONE_DIR,

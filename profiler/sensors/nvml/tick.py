@@ -14,12 +14,12 @@ from typing import Any
 
 from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.samples import Reading
-from profiler.sensors.nvml_deadline import DeadlineCaller
-from profiler.sensors.nvml_fields import PowerSource
-from profiler.sensors.nvml_gpm import SOURCE as GPM_SOURCE
-from profiler.sensors.nvml_gpm import GpmSmActivity
-from profiler.sensors.nvml_library import NvmlError, NvmlFailure, NvmlLibrary
-from profiler.sensors.nvml_mig import MigInstance
+from profiler.sensors.nvml.deadline import DeadlineCaller
+from profiler.sensors.nvml.fields import PowerSource
+from profiler.sensors.nvml.gpm import SOURCE as GPM_SOURCE
+from profiler.sensors.nvml.gpm import GpmSmActivity
+from profiler.sensors.nvml.library import NvmlError, NvmlFailure, NvmlLibrary
+from profiler.sensors.nvml.mig import MigInstance
 
 # Per-tick fields, each backed by NVML calls and degrading on its own.
 POWER = "power"

@@ -9,16 +9,15 @@ import pytest
 from profiler.model.device import DeviceStatus
 from profiler.model.provenance import MEASURED_NVML_ENERGY, MEASURED_NVML_POWER
 from profiler.sensors.base import FamilyState, SensorError, SensorFamily
-from profiler.sensors.nvml import (
-    LOST_AFTER_FAILED_TICKS,
+from profiler.sensors.nvml.family import LOST_AFTER_FAILED_TICKS, NvmlSensors
+from profiler.sensors.nvml.library import (
     NVML_CONSTANTS,
     NVML_ERRORS,
     NVML_FUNCTIONS,
     NVML_STRUCTS,
-    NvmlSensors,
-    energy_disagreement,
+    NvmlLibrary,
 )
-from profiler.sensors.nvml_library import NvmlLibrary
+from profiler.sensors.nvml.tick import energy_disagreement
 from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeMigDevice, FakeNvml
 
 NO_COUNTER = {"nvmlDeviceGetTotalEnergyConsumption"}
@@ -44,7 +43,7 @@ def test_is_a_sensor_family_and_probes_lazily() -> None:
 
 
 def test_import_does_not_touch_nvml() -> None:
-    code = "import sys, profiler.sensors.nvml; print('pynvml' in sys.modules)"
+    code = "import sys, profiler.sensors.nvml.family; print('pynvml' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

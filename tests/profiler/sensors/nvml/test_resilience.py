@@ -11,11 +11,12 @@ import pynvml
 import pytest
 
 from profiler.model.device import DeviceStatus
-from profiler.sensors import nvml
 from profiler.sensors.base import FamilyState
-from profiler.sensors.nvml import NvmlSensors
-from profiler.sensors.nvml_deadline import DeadlineCaller, DeadlineExceeded
-from profiler.sensors.nvml_library import unofficial_fix, unofficial_pynvml
+from profiler.sensors.nvml import family
+from profiler.sensors.nvml.deadline import DeadlineCaller, DeadlineExceeded
+from profiler.sensors.nvml.family import NvmlSensors
+from profiler.sensors.nvml.fields import PowerSource
+from profiler.sensors.nvml.library import unofficial_fix, unofficial_pynvml
 from tests.fakes.fake_pynvml import FakeGpu, FakeNvml
 
 # -- a counter that goes backwards is rebased (item 8) ------------------------------------
@@ -106,7 +107,7 @@ def test_a_hung_gpu_leaves_its_tick_null_and_the_others_on_time() -> None:
 
 
 def test_a_gpu_hung_for_too_long_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nvml, "LOST_AFTER_HUNG_S", 0.0)
+    monkeypatch.setattr(family, "LOST_AFTER_HUNG_S", 0.0)
     gpu = FakeGpu()
     sensors = NvmlSensors(FakeNvml([gpu]), call_timeout_s=0.02)
     sensors.start(0.0)
@@ -200,7 +201,7 @@ def test_functions_an_old_pynvml_lacks_read_as_unsupported() -> None:
     (device,) = sensors.devices()
     assert "uuid" not in device.details
     assert device.details["sm_active_source"] is None
-    assert device.details["power_source"] == nvml.PowerSource.AVERAGE.value
+    assert device.details["power_source"] == PowerSource.AVERAGE.value
     (reading,) = sensors.read(1.0)
     assert reading.power_w == 100.0
     sensors.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from profiler.sensors.nvml_library import NvmlError, NvmlFailure, NvmlLibrary
+from profiler.sensors.nvml.library import NvmlError, NvmlFailure, NvmlLibrary
 
 _QUIET = (NvmlFailure.UNSUPPORTED, NvmlFailure.NO_PERMISSION)
 

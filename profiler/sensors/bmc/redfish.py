@@ -29,8 +29,8 @@ import httpx
 
 from profiler.model.provenance import Provenance
 from profiler.sensors.base import Availability, FamilyState, SensorError
-from profiler.sensors.bmc_config import BmcConfig, BmcConfigError
-from profiler.sensors.bmc_poller import Discovery, PowerSample
+from profiler.sensors.bmc.config import BmcConfig, BmcConfigError
+from profiler.sensors.bmc.poller import Discovery, PowerSample
 
 MEASURED_REDFISH = Provenance("measured:redfish")
 SERVICE_ROOT = "/redfish/v1/"

@@ -10,8 +10,9 @@ import pytest
 from profiler.model.device import DeviceStatus
 from profiler.model.provenance import MEASURED_NVML_ENERGY
 from profiler.sensors.base import FamilyState
-from profiler.sensors.nvml import NvmlSensors, PowerSource
-from profiler.sensors.nvml_gpm import SOURCE as GPM_SOURCE
+from profiler.sensors.nvml.family import NvmlSensors
+from profiler.sensors.nvml.fields import PowerSource
+from profiler.sensors.nvml.gpm import SOURCE as GPM_SOURCE
 from profiler.sensors.probe import probe_sensors
 from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeMigDevice, FakeNvml
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from profiler.sensors.base import FamilyState, SensorError
-from profiler.sensors.rapl_perf import (
+from profiler.sensors.rapl.perf import (
     CAP_PERFMON,
     PERMISSION_FIX,
     RaplPerfSensors,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from profiler.model.device import DeviceStatus
-from profiler.sensors.bmc_poller import _HISTORY, MAX_CADENCE_S, BmcPoller, PowerSample, cadence_s
+from profiler.sensors.bmc.poller import _HISTORY, MAX_CADENCE_S, BmcPoller, PowerSample, cadence_s
 
 
 def poller(stale_after_s: float = 10.0) -> BmcPoller:

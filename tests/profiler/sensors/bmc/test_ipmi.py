@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from profiler.sensors.base import FamilyState
-from profiler.sensors.bmc_config import BmcConfig, Credentials
-from profiler.sensors.bmc_poller import BmcFamily
-from profiler.sensors.ipmi import (
+from profiler.sensors.bmc.config import BmcConfig, Credentials
+from profiler.sensors.bmc.ipmi import (
     DEVICE_PERMISSION_FIX,
     IpmiSource,
     choose_sensors,
@@ -26,7 +25,8 @@ from profiler.sensors.ipmi import (
     run_ipmitool,
     watt_sensors,
 )
-from tests.profiler.sensors.ipmi_sim_harness import CIPHER_SUITE, PASSWORD, USER, ipmi_sim
+from profiler.sensors.bmc.poller import BmcFamily
+from tests.profiler.sensors.bmc.ipmi_sim_harness import CIPHER_SUITE, PASSWORD, USER, ipmi_sim
 
 # `ipmitool dcmi power reading` on a BMC with DCMI (format of ipmitool 1.8.19, ipmi_dcmi.c).
 DCMI_TEXT = """

@@ -45,14 +45,10 @@ from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.provenance import MEASURED_NVML_ENERGY, MEASURED_NVML_POWER
 from profiler.model.samples import Reading
 from profiler.sensors.base import Availability, FamilyState, SensorError
-from profiler.sensors.nvml_deadline import CALL_TIMEOUT_S, DeadlineCaller, DeadlineExceeded
-from profiler.sensors.nvml_fields import PowerSource
-from profiler.sensors.nvml_library import (
+from profiler.sensors.nvml.deadline import CALL_TIMEOUT_S, DeadlineCaller, DeadlineExceeded
+from profiler.sensors.nvml.fields import PowerSource
+from profiler.sensors.nvml.library import (
     DRIVER_FIX,
-    NVML_CONSTANTS,
-    NVML_ERRORS,
-    NVML_FUNCTIONS,
-    NVML_STRUCTS,
     NvmlError,
     NvmlFailure,
     NvmlLibrary,
@@ -62,9 +58,9 @@ from profiler.sensors.nvml_library import (
     unofficial_fix,
     unofficial_pynvml,
 )
-from profiler.sensors.nvml_probe import Query, describe, probe_gpu, tick_queries
-from profiler.sensors.nvml_processes import GpuProcesses, read_gpu_processes
-from profiler.sensors.nvml_tick import (
+from profiler.sensors.nvml.probe import Query, describe, probe_gpu, tick_queries
+from profiler.sensors.nvml.processes import GpuProcesses, read_gpu_processes
+from profiler.sensors.nvml.tick import (
     ENERGY,
     MIG_SM,
     POWER,
@@ -72,22 +68,9 @@ from profiler.sensors.nvml_tick import (
     TICK_FIELDS,
     GpuState,
     RawTick,
-    energy_disagreement,
 )
 
-__all__ = [
-    "LOST_AFTER_FAILED_TICKS",
-    "LOST_AFTER_HUNG_S",
-    "NVML_CONSTANTS",
-    "NVML_ERRORS",
-    "NVML_FUNCTIONS",
-    "NVML_STRUCTS",
-    "NvmlError",
-    "NvmlFailure",
-    "NvmlSensors",
-    "PowerSource",
-    "energy_disagreement",
-]
+__all__ = ["LOST_AFTER_FAILED_TICKS", "LOST_AFTER_HUNG_S", "NvmlSensors"]
 
 log = logging.getLogger(__name__)
 

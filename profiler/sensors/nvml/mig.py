@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from profiler.sensors.nvml_library import NvmlError, NvmlFailure, NvmlLibrary, text
+from profiler.sensors.nvml.library import NvmlError, NvmlFailure, NvmlLibrary, text
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from profiler.sensors.nvml_library import NvmlError, NvmlLibrary
+from profiler.sensors.nvml.library import NvmlError, NvmlLibrary
 
 #: Shortest span between the two GPM samples of one figure, in seconds.
 MIN_GPM_INTERVAL_S = 0.1

@@ -1,6 +1,6 @@
 """Powercap zones: the counter arithmetic and the records RAPL discovery builds.
 
-Pure parts of `profiler.sensors.rapl` (which reads the files): the wrap-safe counter
+Pure parts of `profiler.sensors.rapl.powercap` (which reads the files): the wrap-safe counter
 delta and the wrap-or-reset decision, the zone and device records, and the naming rules
 of powercap's directories (`intel-rapl:0`, `intel-rapl:0:1`, `package-0-die-1`).
 """

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from profiler.model.provenance import Provenance
 from profiler.sensors.base import Availability, FamilyState, SensorError
-from profiler.sensors.bmc_config import BmcConfig, BmcConfigError
-from profiler.sensors.bmc_poller import MAX_CADENCE_S, Discovery, PowerSample
+from profiler.sensors.bmc.config import BmcConfig, BmcConfigError
+from profiler.sensors.bmc.poller import MAX_CADENCE_S, Discovery, PowerSample
 
 MEASURED_IPMI_DCMI = Provenance("measured:ipmi-dcmi")
 MEASURED_IPMI_SDR = Provenance("measured:ipmi-sdr")

@@ -15,13 +15,13 @@ from typing import Any
 
 from profiler.model.device import DeviceInfo
 from profiler.model.provenance import MEASURED_NVML_ENERGY, MEASURED_NVML_POWER
-from profiler.sensors.nvml_deadline import DeadlineCaller
-from profiler.sensors.nvml_fields import PowerSource, average_power_w, instant_power_w
-from profiler.sensors.nvml_gpm import SOURCE as GPM_SOURCE
-from profiler.sensors.nvml_gpm import GpmSmActivity, gpm_supported
-from profiler.sensors.nvml_library import NvmlError, NvmlFailure, NvmlLibrary, text
-from profiler.sensors.nvml_mig import MigMode, mig_instances, mig_mode
-from profiler.sensors.nvml_tick import (
+from profiler.sensors.nvml.deadline import DeadlineCaller
+from profiler.sensors.nvml.fields import PowerSource, average_power_w, instant_power_w
+from profiler.sensors.nvml.gpm import SOURCE as GPM_SOURCE
+from profiler.sensors.nvml.gpm import GpmSmActivity, gpm_supported
+from profiler.sensors.nvml.library import NvmlError, NvmlFailure, NvmlLibrary, text
+from profiler.sensors.nvml.mig import MigMode, mig_instances, mig_mode
+from profiler.sensors.nvml.tick import (
     CLOCK,
     ENERGY,
     MEMORY,

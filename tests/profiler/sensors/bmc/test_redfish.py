@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from profiler.sensors.base import FamilyState
-from profiler.sensors.bmc_config import BmcConfig, Credentials
-from profiler.sensors.bmc_poller import BmcFamily
-from profiler.sensors.redfish import RedfishSource, iso_duration_s
-from tests.profiler.sensors.redfish_harness import (
+from profiler.sensors.bmc.config import BmcConfig, Credentials
+from profiler.sensors.bmc.poller import BmcFamily
+from profiler.sensors.bmc.redfish import RedfishSource, iso_duration_s
+from tests.profiler.sensors.bmc.redfish_harness import (
     CHASSIS,
     PASSWORD,
     USER,
