@@ -1,31 +1,30 @@
 """Probe every sensor family and assemble the devices of this machine.
 
-The probing factory (after Zeus's `get_gpus`): psutil always, RAPL where powercap is
-readable, else RAPL through the perf power PMU (`rapl_perf`, no root needed), NVML where
-the library and a GPU are present, the CPU power model for every package RAPL cannot
-measure, and, with `[bmc]` settings, the node's wall power from Redfish, else IPMI
-(`node`). Absent hardware is skipped with the reason kept for
-`finwatt doctor`; nothing here touches hardware at import time.
+The probing factory (after Zeus's `get_gpus`): psutil always, then each family folder's
+own factory: RAPL where powercap is readable, else RAPL through the perf power PMU
+(`rapl.get_rapl`, no root needed), the CPU power model for every package RAPL cannot
+measure, NVML where the library and a GPU are present (`nvml.get_gpus`), and, with
+`[bmc]` settings, the node's wall power from Redfish, else IPMI (`bmc.get_bmc`, the
+`node` device). Absent hardware is skipped with the reason kept for `finwatt doctor`;
+nothing here touches hardware at import time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 from profiler.model.device import DeviceInfo
-from profiler.sensors.base import Availability, FamilyState, SensorFamily
+from profiler.sensors.base import Availability, SensorFamily
+from profiler.sensors.bmc import get_bmc
 from profiler.sensors.bmc.config import BmcConfig
-from profiler.sensors.bmc.ipmi import IpmiSource
-from profiler.sensors.bmc.poller import BmcFamily
-from profiler.sensors.bmc.redfish import RedfishSource
 from profiler.sensors.cpu import CpuSensors
 from profiler.sensors.host_curve import HostCurve, HostCurveModel, vm_share
-from profiler.sensors.nvml.family import NvmlSensors
+from profiler.sensors.nvml import get_gpus
 from profiler.sensors.power_model import CpuPowerModel
-from profiler.sensors.rapl.perf import PerfEvents, RaplPerfSensors
-from profiler.sensors.rapl.powercap import RaplSensors
+from profiler.sensors.rapl import get_rapl
+from profiler.sensors.rapl.perf import PerfEvents
 
 
 @dataclass
@@ -102,20 +101,11 @@ def probe_sensors(
 
     """
     cpu = CpuSensors(sysfs_root)
-    families: list[SensorFamily] = [cpu]
-    availability = [cpu.availability()]
-    by_id: dict[str, DeviceInfo] = {d.device_id: d for d in cpu.devices()}
-    family_devices = {cpu.name: list(by_id)}
-    into = _Assembly(families, availability, family_devices, by_id)
-
-    rapl = RaplSensors(sysfs_root)
-    availability.append(rapl.availability())
-    rapl_devices = rapl.devices() if rapl.availability().state is FamilyState.FOUND else []
-    if rapl_devices:
-        into.add(rapl, rapl_devices)
-
-    _add_rapl_perf(RaplPerfSensors(sysfs_root, proc_root, perf_events), bool(rapl_devices), into)
-    measured = set(family_devices.get(rapl.name, [])) | set(family_devices.get("rapl-perf", []))
+    into = _Assembly()
+    into.take(cpu, [cpu.availability()])
+    rapl, rapl_states = get_rapl(sysfs_root, proc_root, perf_events)
+    into.take(rapl, rapl_states)
+    measured = {d.device_id for d in rapl.devices()} if rapl is not None else set()
     unmeasured = [pkg for pkg in cpu.package_util if f"cpu:{pkg}" not in measured]
     if unmeasured:
         model: CpuPowerModel | HostCurveModel
@@ -126,76 +116,35 @@ def probe_sensors(
             model = CpuPowerModel(
                 cpu, cpu_tdp_w=cpu_tdp_w, idle_ratio=cpu_idle_ratio, packages=unmeasured
             )
-        families.append(model)
-        availability.append(model.availability())
-        family_devices[model.name] = [d.device_id for d in model.devices()]
-        for device in model.devices():
-            by_id[device.device_id] = by_id[device.device_id].merged(device)
-
+        into.take(model, [model.availability()])
     if want_gpu:
-        gpus = NvmlSensors(nvml_module)
-        availability.append(gpus.availability())
-        gpu_devices = gpus.devices()
-        if gpu_devices:
-            families.append(gpus)
-            family_devices[gpus.name] = [d.device_id for d in gpu_devices]
-            by_id.update({d.device_id: d for d in gpu_devices})
-        else:
-            gpus.close()
-
+        into.take(*get_gpus(nvml_module))
     if bmc is not None:
-        _add_bmc(bmc, into)
-
-    devices = sorted(by_id.values(), key=_device_sort_key)
-    return SensorSet(families, devices, availability, family_devices, cpu)
+        into.take(*get_bmc(bmc))
+    devices = sorted(into.by_id.values(), key=_device_sort_key)
+    return SensorSet(into.families, devices, into.availability, into.family_devices, cpu)
 
 
 @dataclass
 class _Assembly:
-    """The lists `probe_sensors` is filling, handed to the helpers that add a family."""
+    """The lists `probe_sensors` is filling, one family at a time."""
 
-    families: list[SensorFamily]
-    availability: list[Availability]
-    family_devices: dict[str, list[str]]
-    by_id: dict[str, DeviceInfo]
+    families: list[SensorFamily] = field(default_factory=list)
+    availability: list[Availability] = field(default_factory=list)
+    family_devices: dict[str, list[str]] = field(default_factory=dict)
+    by_id: dict[str, DeviceInfo] = field(default_factory=dict)
 
-    def add(self, family: SensorFamily, devices: list[DeviceInfo]) -> None:
+    def take(self, family: SensorFamily | None, states: list[Availability]) -> None:
+        """Record a family's probe results and, when it is read, the family and its devices.
+
+        A device another family already reports (`cpu:P` from psutil) is merged with it.
+        """
+        self.availability.extend(states)
+        if family is None:
+            return
+        devices = family.devices()
         self.families.append(family)
         self.family_devices[family.name] = [d.device_id for d in devices]
         for device in devices:
             known = self.by_id.get(device.device_id)
             self.by_id[device.device_id] = known.merged(device) if known else device
-
-
-def _add_rapl_perf(perf: RaplPerfSensors, powercap_read: bool, into: _Assembly) -> None:
-    """Use RAPL through perf where powercap gave nothing (absent or unreadable, issue 16)."""
-    state = perf.availability()
-    if powercap_read or state.state is not FamilyState.FOUND:
-        if state.state is FamilyState.FOUND:
-            state = replace(state, reason=f"{state.reason}; not used: powercap RAPL is read")
-        into.availability.append(state)
-        perf.close()
-        return
-    into.availability.append(state)
-    into.add(perf, perf.devices())
-
-
-def _add_bmc(bmc: BmcConfig, into: _Assembly) -> None:
-    """Add the `node` device from Redfish when configured and answering, else from IPMI.
-
-    Both are probed so `finwatt doctor` lists both; the one not used says so.
-    """
-    chosen: BmcFamily | None = None
-    for source in (RedfishSource(bmc), IpmiSource(bmc)):
-        family = BmcFamily(source, poll_interval_s=bmc.poll_interval_s, timeout_s=bmc.timeout_s)
-        state = family.availability()
-        devices = family.devices()
-        if devices and chosen is None:
-            chosen = family
-            into.availability.append(state)
-            into.add(family, devices)
-            continue
-        if devices and chosen is not None:
-            state = replace(state, reason=f"{state.reason}; not used: {chosen.name} is read")
-        into.availability.append(state)
-        family.close()

@@ -1,7 +1,7 @@
 """NVIDIA GPUs through NVML: power (W), energy (J), utilisation, SM activity, memory, clocks.
 
 Source: the NVML library, through the `pynvml` module of the nvidia-ml-py package. Every
-call goes through `nvml_library.NvmlLibrary`, which accepts only declared names and
+call goes through `library.NvmlLibrary`, which accepts only declared names and
 translates NVML's errors into `NvmlError`. Nothing is imported or initialised at import
 time; the module is probed on first use.
 
@@ -14,7 +14,7 @@ Devices: `gpu:N` is NVML's index N (PCI bus order). Its UUID is kept in
 `details["uuid"]`; a workload finds the CUDA ordinal of that GPU from the UUID
 (`workloads.cuda_devices`), because CUDA numbers GPUs in its own order and after
 `CUDA_VISIBLE_DEVICES`. With MIG enabled, each GPU instance is one more device
-`gpu:N/mig:G` with no power of its own (`nvml_mig`).
+`gpu:N/mig:G` with no power of its own (`mig`).
 
 Energy (methodology section 1): where the total-energy counter works (Volta and newer,
 mJ since driver load) `energy_j` is the counter minus its value at `start()`, provenance
@@ -23,14 +23,14 @@ mJ since driver load) `energy_j` is the counter minus its value at `start()`, pr
 disagree. A counter that goes backwards (driver reload, GPU reset) is rebased: that
 interval's energy is dropped, and the count goes on from the new value. Without a
 counter `energy_j` is the trapezoid integral of the power readings, provenance
-`measured:nvml-power`. Power is instant power where NVML offers it (`nvml_fields`), else
+`measured:nvml-power`. Power is instant power where NVML offers it (`fields`), else
 `nvmlDeviceGetPowerUsage` (a 1-s average on Ampere and later); `details["power_source"]`
 says which.
 
 Cadence: power, energy, utilisation, SM activity and clock are read every tick;
 temperature and memory in use change slowly and are read once a second, ticks in between
 repeating the last value read. Each GPU's calls run behind a deadline
-(`nvml_deadline`): a hung call leaves that GPU's metrics null (status degraded) and the
+(`deadline`): a hung call leaves that GPU's metrics null (status degraded) and the
 other GPUs and families are read on time.
 """
 

@@ -39,7 +39,7 @@ def gpm_supported(lib: NvmlLibrary, handle: Any) -> bool:
 class GpmSmActivity:
     """SM activity (0..1) of one GPU, or of one MIG GPU instance, between GPM samples.
 
-    Only ever used from the GPU's NVML worker thread (see `nvml_deadline`), so its two
+    Only ever used from the GPU's NVML worker thread (see `deadline`), so its two
     sample buffers need no lock.
 
     Args:

@@ -1,6 +1,6 @@
 """Per-GPU running state of the NVML family: fields, cadence, energy baselines, MIG instances.
 
-`nvml.NvmlSensors` decides what to read and when; this module holds what it remembers
+`family.NvmlSensors` decides what to read and when; this module holds what it remembers
 between ticks (`GpuState`, `MigState`), what one tick's calls returned (`RawTick`), and
 the arithmetic on it: slow fields held between their 1-Hz reads, the power trapezoid and
 the data-quality figure `energy_disagreement`.

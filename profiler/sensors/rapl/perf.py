@@ -12,7 +12,7 @@ Source: `<sysfs_root>/bus/event_source/devices/power/` (the `intel_rapl_perf` / 
 Permission: a CPU-wide event needs `kernel.perf_event_paranoid <= 0` or `CAP_PERFMON`
 (or `CAP_SYS_ADMIN`), not root and not read access to powercap's `energy_uj` (root-only
 since Linux 5.10, CVE-2020-8694). finwatt uses this family only where powercap RAPL is
-absent or unreadable (`probe.probe_sensors`).
+absent or unreadable (`rapl.get_rapl`).
 
 The syscall sits behind `PerfEvents` so tests inject a fake; `SyscallPerfEvents` is the
 real one (ctypes `syscall(__NR_perf_event_open, ...)`).

@@ -31,7 +31,7 @@ Wraps: the counter advance between reads is `(now - prev) mod (max_energy_range_
 which is right as long as the counter wraps at most once between reads; `poll_interval_s`
 is the time in which a zone at its maximum power advances half its range, so a sampler
 that honours it never misses a wrap. Resets: a counter that went down is a wrap only when
-the power that wrap implies is plausible (`rapl_zones.wrap_or_reset_uj`: at most
+the power that wrap implies is plausible (`zones.wrap_or_reset_uj`: at most
 `WRAP_PLAUSIBLE_FACTOR` x the zone's maximum power or limit); otherwise the counter was
 reset (reboot, driver reload), the interval's energy is dropped, the zone's `resets`
 counts it and that tick's reading is `DEGRADED` with no power.

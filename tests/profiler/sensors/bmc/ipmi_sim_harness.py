@@ -1,7 +1,7 @@
 """OpenIPMI's `ipmi_sim` on 127.0.0.1: a real BMC over RMCP+ with one watt sensor fed from a file.
 
 The sensor ("Sys Power", unit watts, reading = 2 x raw) is described in
-`bmc_data/ipmi_sim/power.sdrs`, compiled with `sdrcomp` into the simulator's persistent
+`data/ipmi_sim/power.sdrs`, compiled with `sdrcomp` into the simulator's persistent
 SDR; `ipmi_sim` polls the file every 20 ms (`div=2`: the file holds watts). The BMC has
 no DCMI, so finwatt falls back to the SDR path, as on many real BMCs.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-SDRS = Path(__file__).parent / "bmc_data" / "ipmi_sim" / "power.sdrs"
+SDRS = Path(__file__).parent / "data" / "ipmi_sim" / "power.sdrs"
 USER = "finwatt"
 PASSWORD = "not-in-argv-42"  # IPMI 1.5 passwords: at most 16 bytes
 CIPHER_SUITE = 3  # ipmi_sim offers suite 3; naming it skips ipmitool's 10 s suite query

@@ -1,6 +1,6 @@
 """A small Redfish service on 127.0.0.1 (HTTPS, basic auth) serving DMTF's mockup files.
 
-The data are DMTF's published mockup *public-rackmount1* (`bmc_data/redfish/`, see its
+The data are DMTF's published mockup *public-rackmount1* (`data/redfish/`, see its
 README), copied to a temporary directory the test edits: every GET reads the file again,
 so changing `InputPowerWatts` or `PowerConsumedWatts` there changes what finwatt reads.
 `/redfish/v1/X` is served from `X/index.json`; the service root needs no credentials,
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-MOCKUP = Path(__file__).parent / "bmc_data" / "redfish" / "public-rackmount1"
+MOCKUP = Path(__file__).parent / "data" / "redfish" / "public-rackmount1"
 USER = "finwatt"
 PASSWORD = "redfish-not-in-argv"
 BAY1_METRICS = "Chassis/1U/PowerSubsystem/PowerSupplies/Bay1/Metrics/index.json"
