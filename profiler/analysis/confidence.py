@@ -1,4 +1,4 @@
-"""Confidence tiers of a finding (methodology section 7).
+"""Confidence tiers of a finding (docs/methodology.md#confidence).
 
 | tier   | power source       | curve                            | usage history               |
 | high   | measured at wall   | ladder on this host              | >= 14 days, >= 90% coverage |

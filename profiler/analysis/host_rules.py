@@ -1,7 +1,7 @@
-"""Host rules of methodology section 5: IDLE_HOST, CPU and memory right-sizing.
+"""Host rules of docs/methodology.md#rules: IDLE_HOST, CPU and memory right-sizing.
 
 Each rule takes the host's usage statistics (`usage.py`) and returns a `Finding` or
-None. Busy cores = utilisation x logical cores (design.md: host utilisation is busy
+None. Busy cores = utilisation x logical cores (docs/design.md#run-interchange-format: busy
 logical cores / logical cores). Thresholds and their sources are in `thresholds.py`.
 """
 

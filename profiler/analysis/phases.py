@@ -19,10 +19,10 @@ from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 
 LOAD_TOLERANCE = 0.05
-"""Achieved load must be within ±5 points of target (methodology section 3.2)."""
+"""Achieved load must be within ±5 points of target (docs/methodology.md#ladder-and-validity)."""
 
 MIN_COVERAGE = 0.95
-"""At least 95% of expected samples present (methodology section 3.2)."""
+"""At least 95% of expected samples present (docs/methodology.md#ladder-and-validity)."""
 
 MAX_FOREIGN_CPU_SHARE = 0.05
 """A phase is `disturbed` when other processes used more than 5 % of the host's CPU

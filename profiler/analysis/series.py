@@ -2,7 +2,7 @@
 
 `t` is seconds on any axis (run-relative for one run, absolute epoch seconds across
 runs); analysis results depend only on differences of `t`, never on its origin. Absent
-metrics are NaN, never zero (STYLE.md principle 1).
+metrics are NaN, never zero (docs/style.md#evidence).
 
 Energy is kept as `energy_delta_j`: the energy of the interval ending at each sample, so
 runs whose cumulative counters each restart at 0 (at run start) concatenate without a

@@ -1,6 +1,6 @@
 """Usage statistics of one device: windows, percentiles, span and valid hours (vectorised).
 
-Methodology section 4 (../shared/methodology.md):
+docs/methodology.md#usage-statistics:
 
 - 5-minute mean windows for right-sizing statistics;
 - for the idle test, 30-minute windows holding the max of 1-minute means;

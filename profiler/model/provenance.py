@@ -1,6 +1,6 @@
 """Where a power or energy figure came from: `measured:<source>` or `estimated:<model>`.
 
-design.md, "Sensors and provenance". A `Provenance` is a `str` (so it stores, prints and
+docs/design.md#sensors-and-provenance. A `Provenance` is a `str` (so it stores, prints and
 serialises as the provenance string it is) that knows whether it names a sensor or a
 model; `is_estimate` is the one test of that for a plain string, used from the sensor to
 the report.

@@ -239,7 +239,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
                 METRICS), consumed lazily; their rollups are computed in the same
                 transaction.
             phases: its phases.
-            findings: its findings in design.md's shape.
+            findings: its findings in the shape of docs/design.md#findings.
             if_taken: when `run.id` is already stored, called with `run` and returns
                 the record to store instead (a fresh id); without it a taken id raises.
             job: for a job run, returns its `job` row given the id stored.
@@ -421,8 +421,8 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
     ) -> None:
         """Replace the findings of a run (or of a `--since` window) in one transaction.
 
-        Each finding is design.md's JSON shape (rule, device, severity, message, evidence,
-        recommendation, savings, confidence, assumptions).
+        Each finding has the fields of docs/design.md#findings (rule, device, severity, message,
+        evidence, recommendation, savings, confidence, assumptions).
         """
         with self.transaction() as tx:
             if run_id is not None:
@@ -442,7 +442,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         window_start: str | None = None,
         window_end: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Return stored findings of a run (or `--since` window) in design.md's JSON shape."""
+        """Return stored findings of a run (or `--since` window) as docs/design.md#findings."""
         if run_id is not None:
             rows = self._conn.execute(
                 "SELECT * FROM finding WHERE run_id = ? ORDER BY id", (run_id,)

@@ -2,7 +2,7 @@
 
 The schema version is SQLite's `user_version`. Opening an older file upgrades it in place
 (`Store`), and a newer one is refused with a clear message. A migration is history: never
-edit one that has shipped, append another. Tables per ../shared/design.md ("Data model");
+edit one that has shipped, append another. Tables per docs/design.md#data-model;
 `sample_minute` is the minute rollup of `profiler.store.rollup`. The latest rollup migration
 fills it with the rollup's current definition, so a change to that definition ships with a
 migration that rebuilds the table (and moves the fill there from the one before).
@@ -13,7 +13,7 @@ from __future__ import annotations
 from profiler.store.rollup import REBUILD_MINUTES_SQL
 
 MIGRATIONS: tuple[str, ...] = (
-    # 1: runs, devices, raw samples, phases, findings (design.md, "Data model").
+    # 1: runs, devices, raw samples, phases, findings (docs/design.md#data-model).
     """
     CREATE TABLE run (
         id TEXT PRIMARY KEY,

@@ -1,4 +1,4 @@
-"""Every worked example of methodology.md sections 5-6, through the pure functions."""
+"""Every worked example of docs/methodology.md#worked-examples, through the pure functions."""
 
 from __future__ import annotations
 
