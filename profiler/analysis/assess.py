@@ -270,7 +270,7 @@ class _Window:
         power_devices: CPU package and DRAM devices with power figures.
         notes: assumption lines every finding of the window carries.
         wall: the server's measured wall power less its GPUs', where a `node` device
-            measured it: host-level savings use it first (issue 16).
+            measured it: host-level savings use it first (docs/decisions.md#audit-trail).
     """
 
     origin: float

@@ -71,7 +71,7 @@ def held_energy(
     This is the definition the store's minute rollup follows (`profiler.store.rollup`).
     The counter is 0 at t = 0 (run start), where the first sample's interval starts; an
     interval's energy is the counter's increase, else power x the held interval, else
-    NaN. Two corrections (issue 13 items 3-4): a power reading covers at most `hold`
+    NaN. Two corrections (docs/analyzer.md#data-truth): a power reading covers at most `hold`
     seconds before it (the run's stated interval x `HOLD_INTERVALS` where it states one,
     else `hold_s(t)`): after a gap the rest of the gap is uncovered, not the next reading
     stretched over it. A counter that went down was reset (cumulative counters never

@@ -59,7 +59,7 @@ def _parts(provenance: str | None) -> list[str]:
 
 
 def _source_of(part: str) -> str:
-    """Return the source inside `attributed:<method>(<source>)` (issue 15), else `part`."""
+    """Return the source inside `attributed:<method>(<source>)` (docs/attribution.md), else part."""
     if part.startswith("attributed:") and part.endswith(")") and "(" in part:
         return part[part.index("(") + 1 : -1]
     return part

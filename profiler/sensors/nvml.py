@@ -308,7 +308,7 @@ class NvmlSensors:
         return [reading, *(m.reading(raw, reading.status) for m in gpu.migs)]
 
     def gpu_processes(self) -> dict[str, GpuProcesses]:
-        """Per-process SM utilisation and memory of each usable GPU (attribution, issue 15).
+        """Per-process SM utilisation and memory of each usable GPU (docs/attribution.md).
 
         Call it on the sampler thread after `read` (a tick sink does). A GPU whose read
         fails or hangs is left out of this read; the job's GPU share then has no basis for

@@ -168,7 +168,7 @@ class _Assembly:
 
 
 def _add_rapl_perf(perf: RaplPerfSensors, powercap_read: bool, into: _Assembly) -> None:
-    """Use RAPL through perf where powercap gave nothing (absent or unreadable, issue 16)."""
+    """Use RAPL through perf where powercap gave nothing (docs/decisions.md#bmc-and-perf)."""
     state = perf.availability()
     if powercap_read or state.state is not FamilyState.FOUND:
         if state.state is FamilyState.FOUND:

@@ -178,7 +178,7 @@ def read_carbon_table(path: Path, name: str = "carbon_table") -> dict[str, GridF
             file, the line and what is allowed).
     """
     where = f"{name} {path}"
-    try:  # a FIFO or a huge file must not hang finwatt (issue 14)
+    try:  # a FIFO or a huge file must not hang finwatt (docs/decisions.md#hostile-input)
         text = read_small_text(path, max_bytes=CARBON_TABLE_MAX_BYTES)
     except SmallFileError as err:
         raise SiteError(f"{where}: cannot read it ({err}); give a UTF-8 CSV file") from err

@@ -152,7 +152,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 # Two finwatt processes opening a new file at once: the other migrated it
-                # while this one waited for the write lock (issue 15's concurrent jobs).
+                # while this one waited for the write lock (concurrent jobs, docs/attribution.md).
                 now = int(conn.execute("PRAGMA user_version").fetchone()[0])
                 if now <= version:
                     raise
@@ -307,7 +307,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         notices its pid no longer exists and marks it. A run whose recorder left a
         failure note (`profiler.store.failure_notes`: even closing it failed, e.g. on a
         full disk) is marked `failed` with the note's reason and time instead, even while
-        its process lives on (the scheduler daemon, issue 14). Returns the ids marked.
+        its process lives on (the scheduler daemon, hostile input). Returns the ids marked.
         """
         if not self.can_write:
             return []  # a database this process cannot write: the next writer marks them

@@ -138,7 +138,7 @@ _Cores = Annotated[int, Field(gt=0, le=2**20)]
 
 
 class JobDoc(BaseModel):
-    """The `run.job` object of a job run (kind `job`): its `job` row (`JobRecord`, issue 15).
+    """The `run.job` object of a job run (kind `job`): its `job` row (`JobRecord`).
 
     Every field of the row but `run_id` (the run's own id on import).
     """
@@ -188,7 +188,7 @@ class RunDoc(BaseModel):
     finwatt_version: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     inventory: dict[str, Annotated[str, Field(max_length=4096)] | None] | None = Field(
-        None, description="What the run ran on: kernel, microcode, firmware... (issue 16)."
+        None, description="What the run ran on: kernel, microcode, firmware..."
     )
     job: JobDoc | None = None
 

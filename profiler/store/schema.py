@@ -89,7 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 2: minute rollups (filled by the latest rollup migration below: the rows of the
-    # rollup's current definition, whose columns may outgrow this table, issue 13).
+    # rollup's current definition, whose columns may outgrow this table; docs/analyzer.md).
     """
     CREATE TABLE sample_minute (
         run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
@@ -112,7 +112,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, device_id, minute)
     ) WITHOUT ROWID;
     """,
-    # 3: run kind 'job' and the job table (issue 15). SQLite cannot alter a CHECK, so the
+    # 3: run kind 'job' and the job table (docs/attribution.md). SQLite cannot alter a CHECK, so the
     # run table is rebuilt and its rows copied (Store._migrate turns foreign keys off
     # around migrations, so dropping the old table cascades nothing).
     """
@@ -158,7 +158,7 @@ MIGRATIONS: tuple[str, ...] = (
         details TEXT NOT NULL DEFAULT '{}'
     );
     """,
-    # 4: per-minute attribution rows of `monitor --attribute` (issue 15).
+    # 4: per-minute attribution rows of `monitor --attribute` (docs/attribution.md).
     """
     CREATE TABLE attribution_minute (
         run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
@@ -176,16 +176,16 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 5: minute rollups rebuilt from the raw samples: counter resets dropped and counted
-    # (`resets_n`), power readings held at most the run's hold (issue 13).
+    # (`resets_n`), power readings held at most the run's hold (docs/analyzer.md#data-truth).
     f"""
     ALTER TABLE sample_minute ADD COLUMN resets_n INTEGER NOT NULL DEFAULT 0;
     {REBUILD_MINUTES_SQL}
     """,
-    # 6: why a run ended `failed` or `interrupted` (a full disk, its process gone) (issue 14).
+    # 6: why a run ended `failed` or `interrupted` (a full disk, its process gone; hostile input).
     """
     ALTER TABLE run ADD COLUMN status_reason TEXT;
     """,
-    # 7: each run's inventory, the audit trail of what it ran on (issue 16).
+    # 7: each run's inventory, the audit trail of what it ran on (docs/decisions.md#audit-trail).
     """
     CREATE TABLE run_inventory (
         run_id TEXT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,

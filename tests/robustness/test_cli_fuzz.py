@@ -1,4 +1,4 @@
-"""Issue 14: random option values to every command exit 0, 1, 2 or 130, never a traceback.
+"""Random option values to every command exit 0, 1, 2 or 130, never a traceback.
 
 The commands and their options are read from the typer app itself, so a new command or
 option is fuzzed without editing this file. Values mix text with control characters,
