@@ -1,7 +1,7 @@
 """The recorder's background writer: samples reach the database at most a second late.
 
-Design.md: writes are batched, at most one second of samples per transaction, so a crash
-or SIGKILL loses at most the last second. The writer thread owns its own `Store`
+docs/design.md#data-model: writes are batched, at most a second of samples per commit, so a
+crash or SIGKILL loses at most the last second. The writer thread owns its own `Store`
 (sqlite3 connections are not shared between threads), so the sampler never waits on
 the disk. Each commit adds the batch's minute rollups with the incremental form of the
 rollup (`profiler.store.rollup.MinuteSums`), not by re-reading samples.
