@@ -39,7 +39,7 @@ class SiteError(FinwattInputError):
 
 
 class GridDataMissingError(SiteError):
-    """codecarbon, whose grid data finwatt reads, is not installed (exit 2)."""
+    """codecarbon, a dependency whose grid data finwatt reads, is missing (a --no-deps install)."""
 
 
 def _load(name: str) -> Any:
