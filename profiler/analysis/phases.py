@@ -1,10 +1,10 @@
 """Per-phase figures of a profiling run: energy, power, efficiency, CPU share, validity.
 
-Methodology sections 2-3: a phase's energy is the energy of the devices it ran on (all
-CPU packages for a CPU phase, the GPU for a GPU phase, with the CPU packages' energy over
-the same window beside it as the host's cost of feeding the GPU). A phase is valid when
-its achieved load is within 5 points of target and at least 95% of its expected samples
-are present; invalid phases are kept and shown, and excluded from curves.
+docs/methodology.md#units-of-work-and-efficiency: a phase's energy is the energy of the
+devices it ran on (all CPU packages for a CPU phase, the GPU for a GPU phase, with the CPU
+packages' energy over the same window beside it as the host's cost of feeding the GPU). A
+phase is valid when its achieved load is within 5 points of target and at least 95% of its
+expected samples are present; invalid phases are kept and shown, and excluded from curves.
 """
 
 from __future__ import annotations

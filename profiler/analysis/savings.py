@@ -41,7 +41,7 @@ class Site:
 
     Attributes:
         pue: power usage effectiveness (>= 1 in practice; 1.0 when not given).
-        pue_given: False when the PUE was defaulted (lowers confidence, section 7).
+        pue_given: False when the PUE was defaulted (lowers confidence: docs/methodology.md).
         grid_g_per_kwh: grid carbon intensity in g CO2e per kWh.
         grid_label: where the intensity comes from, one line.
         grid_defaulted: True when the world average stands in for an unknown site.
@@ -61,7 +61,7 @@ class Site:
 
     @property
     def defaulted(self) -> bool:
-        """True when PUE or grid intensity was defaulted (section 7 lowers confidence)."""
+        """True when PUE or grid intensity was defaulted (docs/methodology.md#confidence)."""
         return not self.pue_given or self.grid_defaulted
 
     def assumptions(self) -> list[str]:

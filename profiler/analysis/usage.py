@@ -152,7 +152,7 @@ class UsageStats:
         return nearest_rank(self.sizing_util, q)
 
     def eligible(self, thresholds: Thresholds) -> bool:
-        """True when span and valid hours meet the eligibility limits (section 4)."""
+        """True when span and valid hours meet docs/methodology.md#eligibility."""
         # A microsecond of slack: 7 days of 1-min samples spans exactly 7 days.
         return (
             self.span_s >= thresholds.min_span_s - 1e-6

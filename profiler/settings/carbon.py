@@ -1,6 +1,6 @@
 """Site factors for savings: grid carbon intensity (codecarbon's offline data), PUE, tariff.
 
-Methodology section 6: CO2e = facility kWh x the site's grid intensity, from the
+docs/methodology.md#grid-and-site-data: CO2e = facility kWh x the site's grid intensity, from the
 per-country `carbon_intensity` (g CO2e/kWh, ISO 3166 alpha-3 codes) in codecarbon's
 `data/private_infra/global_energy_mix.json`; codecarbon's world average (475 g/kWh,
 `carbon_intensity_per_source.json`, IEA 2019) when the country is unknown, and the
