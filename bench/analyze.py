@@ -1,6 +1,7 @@
 """Analyzer speed: 1, 7 and 14 days of 1-second samples for 4 devices, loaded and assessed.
 
-Target (issue 5): 14 days (~4.8 M samples) analysed in <= 5 s and <= 2 GiB peak memory.
+Target (docs/benchmarks.md#benchmark-record): 14 days (~4.8 M samples) analysed in <= 5 s,
+<= 2 GiB peak memory.
 Each database is written directly with executemany in chunks (tick-interleaved, as the
 sampler writes), its minute rollups built as `finwatt import` builds them (one
 `refresh_minutes` over the run, timed as "rollup s"), then analysed in a fresh process so

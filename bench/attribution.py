@@ -1,4 +1,4 @@
-"""Attribution CPU cost at 1 Hz with 500 processes alive (issue 15, `monitor --attribute`).
+"""Attribution CPU cost at 1 Hz with 500 processes alive (`monitor --attribute`).
 
 Spawns `--processes` sleeping processes (`sleep`), then runs the real sampler at 1 Hz on
 this machine's sensors with the `Attributor` as a sink (real /proc process table, cgroup
@@ -8,7 +8,7 @@ measured in the same run over the same processes: `psutil.process_iter` asking f
 the attributor reads (ppid, name, cpu_times, memory_info), timed the same way.
 
 Run: .venv/bin/python -m bench.attribution [--seconds 30] [--processes 500] [--json]
-Target (issue 15): <= 1 % of one core.
+Target (docs/benchmarks.md#benchmark-record): <= 1 % of one core.
 """
 
 from __future__ import annotations

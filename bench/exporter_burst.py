@@ -6,11 +6,12 @@ connections at once (a barrier releases them together) and records each scrape's
 and latency. The reference measured in the same run is one scrape alone (the median of
 `--solo` sequential scrapes): the burst's percentiles are printed as ratios to it.
 
-Before issue 14 the server's listen queue was 5: 46 of 200 simultaneous scrapes timed out
-and 20 at once made 13 take over 1 s.
+With the old listen queue of 5 (docs/decisions.md#hostile-input), 46 of 200 simultaneous
+scrapes timed out and 20 at once made 13 take over 1 s.
 
 Run: .venv/bin/python -m bench.exporter_burst [--clients 200] [--rounds 3]
-Target (issue 14): 200 simultaneous scrapes all answered (status 200) within 2 s.
+Target (docs/benchmarks.md#benchmark-record): 200 simultaneous scrapes all answered
+(status 200) within 2 s.
 """
 
 from __future__ import annotations

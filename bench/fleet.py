@@ -1,6 +1,6 @@
 """The fleet at scale: 100, 300 and 1,000 hosts x 14 days at 1-minute resolution.
 
-Target (issue 18): at 1,000 hosts `finwatt analyze --prometheus` in <= 60 s and <= 1 GiB
+Target (docs/fleet.md): at 1,000 hosts `finwatt analyze --prometheus` in <= 60 s and <= 1 GiB
 peak RSS here, every planted idle and oversized host found and no busy one; the cost grows
 at most linearly from 100 to 1,000 hosts. For each size the synthetic fleet
 (`bench/fleet_data.py`) is loaded into a real Prometheus (promtool blocks) and a real

@@ -7,7 +7,7 @@ psutil) is read at the start and the end of the window; the ratio to the window'
 time is the share of one core the view costs.
 
 Run: .venv/bin/python -m bench.live_overhead [--seconds 20] [--interval 1s]
-Target (issue 7): <= 2% of one core at a 1 s interval.
+Target (docs/live.md): <= 2% of one core at a 1 s interval.
 """
 
 from __future__ import annotations

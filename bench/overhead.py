@@ -8,8 +8,8 @@ SQLite writer thread); codecarbon through `OfflineEmissionsTracker` at the same
 `measure_power_secs`.
 
 Run: .venv/bin/python -m bench.overhead [--seconds 20]
-Target (issue 2): finwatt <= 0.3 % of one core at 10 Hz and below codecarbon at every
-interval.
+Target (docs/benchmarks.md#benchmark-record): finwatt <= 0.3 % of one core at 10 Hz and
+below codecarbon at every interval.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ class FindingText:
 
 
 def finding_text(finding: dict[str, Any], lang: Language) -> FindingText:
-    """Return the title and text a report shows for a finding (design.md's JSON shape)."""
+    """Return the title and text a report shows for a finding (docs/design.md#findings)."""
     rule = str(finding.get("rule", ""))
     message = str(finding.get("message", ""))
     known = RULES.get(rule)

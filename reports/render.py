@@ -110,7 +110,7 @@ def ranked(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _ranked_findings(assessment: Assessment | None) -> list[dict[str, Any]]:
-    """Return the findings as design.md's JSON shape, the most facility kWh saved first."""
+    """Return the findings as docs/design.md#findings, the most facility kWh saved first."""
     return ranked([f.as_dict() for f in assessment.findings] if assessment is not None else [])
 
 

@@ -427,7 +427,7 @@ def finding_sentence(finding: Mapping[str, Any], lang: Language) -> str | None:
     """Return the finding's sentence in `lang`, None when its evidence lacks a figure.
 
     Args:
-        finding: one finding in design.md's JSON shape.
+        finding: one finding, shaped as docs/design.md#findings.
         lang: the report language (English callers show the analyzer's message instead).
     """
     builder = BUILDERS.get(str(finding.get("rule", "")))

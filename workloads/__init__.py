@@ -2,7 +2,7 @@
 
 `WORKLOADS` maps each workload name to its class; classes are imported on first use,
 so importing this package stays cheap and a workload module is loaded only when asked
-for. `workloads` imports nothing from `profiler` or `reports` (design.md).
+for. `workloads` imports nothing from `profiler` or `reports` (docs/design.md#layout).
 """
 
 from __future__ import annotations

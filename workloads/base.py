@@ -1,8 +1,8 @@
 """The Workload interface and the array back ends (numpy on CPU, cupy or torch on GPU).
 
 A workload does real financial computation in batches and counts the exact units of work
-it completed. It never imports `profiler` or `reports` (design.md): the profiler drives it
-from a child process and reads back the units.
+it completed. It imports neither `profiler` nor `reports` (docs/design.md#layout); the
+profiler drives it from a child process and reads back the units.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Load control: drive a workload at a fraction of its calibrated maximum throughput.
 
-Calibration follows methodology.md section 3.1: run unthrottled for 3 intervals and take
+Calibration follows docs/methodology.md#calibration: run unthrottled for 3 intervals and take
 X_max as the mean throughput of intervals 2 and 3 (the first warms caches, clocks and
 allocators). A load level L is then held by offering batches as a Poisson process of
 rate L * X_max / (units per batch) and sleeping between them, as SPECpower_ssj2008 offers

@@ -1,6 +1,6 @@
 """Run a workload in k child processes and drive them through calibration and load phases.
 
-This is the parent-side API the profiling runner calls (design.md, "Process model").
+This is the parent-side API the profiling runner calls (docs/design.md#process-model).
 Each worker is a `spawn`ed process that builds its own back end and workload, seeded by
 its own stream of `SeedSequence(seed).spawn(k)`, with BLAS limited by threadpoolctl to
 `blas_threads` so that k x blas_threads never exceeds the usable cores. The parent sends
@@ -227,7 +227,7 @@ class WorkerPool:
         """Run all workers unthrottled for `intervals` intervals; return X_max in units/s.
 
         X_max is the sum over workers of each worker's mean throughput over intervals 2
-        to `intervals` (methodology.md section 3.1).
+        to `intervals` (docs/methodology.md#calibration).
         """
         if not interval_s > 0:
             raise WorkloadError(f"interval_s must be > 0 (got {interval_s})")

@@ -8,7 +8,7 @@ Two entry points, both pure:
   ladder of this host is given.
 - `assess_profile`: a profiling run's phases: POOR_PROPORTIONALITY, BETTER_PLACEMENT and
   LOW_EFFICIENCY_HOST (given an observed utilisation). Profiling runs never produce idle
-  or right-sizing findings (methodology section 4).
+  or right-sizing findings (docs/methodology.md#usage-statistics).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class Assessment:
     assumptions: list[str]
 
     def as_dict(self, run: str | None) -> dict[str, Any]:
-        """Return the JSON shape of design.md's Findings section."""
+        """Return the JSON shape of docs/design.md#findings."""
         return {
             "run": run,
             "findings": [f.as_dict() for f in self.findings],
@@ -270,7 +270,7 @@ class _Window:
         power_devices: CPU package and DRAM devices with power figures.
         notes: assumption lines every finding of the window carries.
         wall: the server's measured wall power less its GPUs', where a `node` device
-            measured it: host-level savings use it first (issue 16).
+            measured it: host-level savings use it first (docs/decisions.md#audit-trail).
     """
 
     origin: float

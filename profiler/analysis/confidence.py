@@ -1,9 +1,9 @@
-"""Confidence tiers of a finding (methodology section 7).
+"""Confidence tiers of a finding (docs/methodology.md#confidence).
 
 | tier   | power source       | curve                            | usage history               |
 | high   | measured at wall   | ladder on this host              | >= 14 days, >= 90% coverage |
-| medium | RAPL + NVML        | ladder on this host or a sibling | >= 7 days and >= 30 h       |
-| low    | model only         | model                            | >= 7 days                   |
+| medium | RAPL, NVML, BMC    | (none: measured or model)        | >= 7 days and >= 30 h       |
+| low    | model only         | model                            | less                        |
 
 A finding's tier is the lowest tier of the dimensions it rests on. A defaulted PUE or
 grid intensity, or GPU utilisation used where SM activity is missing, lowers it by one

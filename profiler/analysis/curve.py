@@ -1,9 +1,10 @@
 """The host power curve P(u) used for savings: from a measured ladder, else a power model.
 
-Methodology section 3: P(u) by piecewise-linear interpolation of the ladder's levels is
-the host power model used for savings. Without a ladder, the linear model of section 1,
-P(u) = P_idle + (P_max - P_idle) * u, with P_idle / P_max = 0.2 and the range 0.14-0.23
-(cloud SPECpower medians 2012-2021) for the low and high estimates.
+docs/methodology.md#ladder-metrics: P(u) by piecewise-linear interpolation of the ladder's
+levels is the host power model used for savings. Without a ladder, the linear model of
+docs/methodology.md#power-models, P(u) = P_idle + (P_max - P_idle) * u, with P_idle / P_max
+= 0.2 and the range 0.14-0.23 (cloud SPECpower medians 2012-2021) for the low and high
+estimates.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def coverage(
 ) -> float:
     """Return the fraction of expected samples (one per interval) with energy, power or util.
 
-    Methodology section 3: an interval is valid with at least 95% of expected samples.
+    docs/methodology.md#ladder-and-validity: valid with at least 95% of expected samples.
     """
     expected = (t_end - t_start) / interval_s
     if expected <= 0:

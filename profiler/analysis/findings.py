@@ -1,6 +1,6 @@
-"""A finding (design.md "Findings"), its JSON shape, precedence and ranking.
+"""A finding (docs/design.md#findings), its JSON shape, precedence and ranking.
 
-Precedence (methodology section 5): `UNDER_PROVISIONED_*` suppresses
+Precedence (docs/methodology.md#rules): `UNDER_PROVISIONED_*` suppresses
 `OVER_PROVISIONED_*` for that host; `IDLE_*` supersedes `UNDERUSED_*` and
 `OVER_PROVISIONED_*` for that device. finwatt also lets `IDLE_*` supersede
 `MIG_OR_SHARE_CANDIDATE`: an idle GPU is to be released, not shared (docs/analyzer.md).
@@ -30,7 +30,7 @@ class Finding:
         evidence: the figures the rule tested, in the units their names give.
         recommendation: what to change (e.g. {"cores": 16}), None when nothing specific.
         savings: annual savings, None where the rule saves nothing by itself.
-        confidence: "high", "medium" or "low" (methodology section 7).
+        confidence: "high", "medium" or "low" (docs/methodology.md#confidence).
         assumptions: one line per assumption behind the figures.
     """
 
@@ -45,7 +45,7 @@ class Finding:
     assumptions: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the JSON shape of design.md's Findings entries."""
+        """Return the JSON shape of docs/design.md#findings."""
         return {
             "rule": self.rule,
             "device": self.device,

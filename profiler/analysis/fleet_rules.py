@@ -2,7 +2,7 @@
 
 - `CONSOLIDATE_HOSTS`: N similar hosts (same provisioned cores and CPU model) whose
   combined load fits on M < N of them, M = max(min_hosts, ceil(N x P95_u / target))
-  (methodology section 6), saving N.P(u) - M.P(N.u/M) on the host power curve. Three
+  (docs/methodology.md#savings), saving N.P(u) - M.P(N.u/M) on the host power curve. Three
   steps: group similar hosts (`similar_groups`), size M (`size_consolidation`), build the
   finding.
 - `FLEET_IDLE_ENERGY`: the energy the fleet drew while its hosts were idle, annualised:
@@ -291,7 +291,7 @@ def consolidation(
     min_hosts: int,
     util_of: GroupUtil = group_util,
 ) -> tuple[Finding | None, dict[str, Any]]:
-    """CONSOLIDATE_HOSTS for N similar hosts (methodology section 6); also its figures.
+    """CONSOLIDATE_HOSTS for N similar hosts (docs/methodology.md#savings); also its figures.
 
     P95_u is the nearest-rank P95 of the group's mean utilisation per step (the combined
     demand, not each host's own P95); target is the right-sizing target of the mode
@@ -328,7 +328,7 @@ def idle_energy(
     """FLEET_IDLE_ENERGY: energy drawn at steps where a host's utilisation was idle.
 
     Idle is a step mean below the indicative idle bound (3%, the IDLE_HOST P95 bound,
-    methodology section 5). Annualised over the window (x 8,760 h / window hours).
+    docs/methodology.md#rules). Annualised over the window (x 8,760 h / window hours).
     """
     per_host: dict[str, float] = {}
     seconds = 0.0

@@ -1,4 +1,4 @@
-"""GPU rules of methodology section 5 (Princeton jobstats, NVIDIA DCGM guidance).
+"""GPU rules of docs/methodology.md#rules (Princeton jobstats, NVIDIA DCGM guidance).
 
 - IDLE_GPU: max utilisation 0, mean SM activity < 1% (where available), max memory
   used < 1 GiB. ALLOCATED_IDLE_GPU: the same with >= 1 GiB held (a process holds the

@@ -1,7 +1,7 @@
-"""Host rules of methodology section 5: IDLE_HOST, CPU and memory right-sizing.
+"""Host rules of docs/methodology.md#rules: IDLE_HOST, CPU and memory right-sizing.
 
 Each rule takes the host's usage statistics (`usage.py`) and returns a `Finding` or
-None. Busy cores = utilisation x logical cores (design.md: host utilisation is busy
+None. Busy cores = utilisation x logical cores (docs/design.md#run-interchange-format: busy
 logical cores / logical cores). Thresholds and their sources are in `thresholds.py`.
 """
 
@@ -172,7 +172,7 @@ def over_provisioned_cpu(
 
     needed = P95 busy cores / 0.65 (production) or P99.5 / 0.8 (conservative); flag when
     the smallest size >= needed is at most half the provisioned cores. Savings: moving
-    the host's work onto R/C of its cores on the host power curve (section 6
+    the host's work onto R/C of its cores on the host power curve (docs/methodology.md#savings:
     consolidation with N = 1, M = R/C); low and high use Kubecost's 0.50 and 0.80
     targets and, for a model curve, the idle ratios 0.14 and 0.23.
     """
@@ -263,7 +263,7 @@ def over_provisioned_mem(
         notes = ["memory power is not modelled: no energy savings claimed"]
     else:
         savings = savings_from_power(dram_saving_w(freed_gib), site)
-        # a per-GB coefficient is a model, never a measurement: tier low (section 7)
+        # a per-GB coefficient is a model, never a measurement: tier low
         confidence = dataclasses.replace(quality, power="low").tier(with_savings=True)
         w = DRAM_W_PER_GB
         notes = [

@@ -1,4 +1,4 @@
-"""Rules from load ladders (methodology sections 3 and 5): efficiency, proportionality, placement.
+"""Rules from load ladders (docs/methodology.md#rules): efficiency, proportionality, placement.
 
 - LOW_EFFICIENCY_HOST: rel_eff at the observed mean utilisation < 0.5, from a measured
   ladder (Barroso & Hoelzle 2007).

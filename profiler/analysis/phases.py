@@ -1,10 +1,10 @@
 """Per-phase figures of a profiling run: energy, power, efficiency, CPU share, validity.
 
-Methodology sections 2-3: a phase's energy is the energy of the devices it ran on (all
-CPU packages for a CPU phase, the GPU for a GPU phase, with the CPU packages' energy over
-the same window beside it as the host's cost of feeding the GPU). A phase is valid when
-its achieved load is within 5 points of target and at least 95% of its expected samples
-are present; invalid phases are kept and shown, and excluded from curves.
+docs/methodology.md#units-of-work-and-efficiency: a phase's energy is the energy of the
+devices it ran on (all CPU packages for a CPU phase, the GPU for a GPU phase, with the CPU
+packages' energy over the same window beside it as the host's cost of feeding the GPU). A
+phase is valid when its achieved load is within 5 points of target and at least 95% of its
+expected samples are present; invalid phases are kept and shown, and excluded from curves.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
 
 LOAD_TOLERANCE = 0.05
-"""Achieved load must be within ±5 points of target (methodology section 3.2)."""
+"""Achieved load must be within ±5 points of target (docs/methodology.md#ladder-and-validity)."""
 
 MIN_COVERAGE = 0.95
-"""At least 95% of expected samples present (methodology section 3.2)."""
+"""At least 95% of expected samples present (docs/methodology.md#ladder-and-validity)."""
 
 MAX_FOREIGN_CPU_SHARE = 0.05
 """A phase is `disturbed` when other processes used more than 5 % of the host's CPU

@@ -1,6 +1,6 @@
 """SPECpower-style load-ladder metrics: overall efficiency, IPR, EP and the power curve.
 
-Methodology section 3 (../shared/methodology.md), after SPECpower_ssj2008 and Ryckbosch
+docs/methodology.md#ladder-metrics, after SPECpower_ssj2008 and Ryckbosch
 et al. 2011 ("Trends in server energy proportionality"):
 
 - `overall_units_per_j` = sum of X_k over the load levels / (sum of P_k + P_idle).

@@ -3,11 +3,11 @@
 Where a run has wall power (a `node` device: the BMC's DCMI or SDR reading, or Redfish),
 the server's draw splits into what finwatt measures per component (CPU packages, DRAM,
 GPUs) and an unexplained remainder: power-supply loss, fans, disks, NICs, the board. The
-remainder is reported in watts and as a share of wall power, per interval and over the
-whole window (issue 16). It is a difference of two figures, so it is only as good as
-both: when a component's power is an estimate the remainder is one too, and a negative
-remainder (parts above the wall) says a sensor or a model is wrong, not that power was
-created.
+remainder is reported in watts and as a share of wall power, per interval and over the whole
+window (docs/decisions.md#audit-trail). It is a difference of two figures, so it is only as
+good as both: when a component's power is an estimate the remainder is one too, and a
+negative remainder (parts above the wall) says a sensor or a model is wrong, not that power
+was created.
 
 Pure functions over `DeviceSeries` (the analyzer's columns): each entry's energy is spread
 evenly over the seconds it covers, so an interval's mean power is its energy over the

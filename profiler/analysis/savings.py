@@ -1,6 +1,6 @@
 """Annual savings of a finding: IT and facility kWh, kg CO2e and money, each a range.
 
-Methodology section 6: annualise means, not peaks (E_yr = mean power x 8,760 h);
+docs/methodology.md#savings: annualise means, not peaks (E_yr = mean power x 8,760 h);
 facility energy = IT energy x PUE (1.0 when not given, and say so); CO2e = facility kWh x
 the site's grid intensity; money = facility kWh x tariff (no currency conversion, null
 when no tariff is given). Every figure is {point, low, high}: low and high come from
@@ -41,7 +41,7 @@ class Site:
 
     Attributes:
         pue: power usage effectiveness (>= 1 in practice; 1.0 when not given).
-        pue_given: False when the PUE was defaulted (lowers confidence, section 7).
+        pue_given: False when the PUE was defaulted (lowers confidence: docs/methodology.md).
         grid_g_per_kwh: grid carbon intensity in g CO2e per kWh.
         grid_label: where the intensity comes from, one line.
         grid_defaulted: True when the world average stands in for an unknown site.
@@ -61,7 +61,7 @@ class Site:
 
     @property
     def defaulted(self) -> bool:
-        """True when PUE or grid intensity was defaulted (section 7 lowers confidence)."""
+        """True when PUE or grid intensity was defaulted (docs/methodology.md#confidence)."""
         return not self.pue_given or self.grid_defaulted
 
     def assumptions(self) -> list[str]:
@@ -101,7 +101,7 @@ class Savings:
     gas: str = "CO2e"
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the JSON shape of design.md's Findings `savings`.
+        """Return the JSON shape of docs/design.md#findings `savings`.
 
         `co2e_kg_per_year` keeps its name for every grid source; `emissions_gas` says
         whether it counts CO2 equivalents ("CO2e") or CO2 alone ("CO2").
@@ -160,7 +160,7 @@ def dram_saving_w(freed_gib: float) -> Estimate:
 
 
 def consolidated_hosts(n_hosts: int, p95_util: float, target: float, min_hosts: int = 1) -> int:
-    """Return M = max(min_hosts, ceil(N x P95_u / target)) (methodology section 6)."""
+    """Return M = max(min_hosts, ceil(N x P95_u / target)) (docs/methodology.md#savings)."""
     return max(min_hosts, math.ceil(n_hosts * p95_util / target - 1e-9))
 
 

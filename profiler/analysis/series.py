@@ -2,7 +2,7 @@
 
 `t` is seconds on any axis (run-relative for one run, absolute epoch seconds across
 runs); analysis results depend only on differences of `t`, never on its origin. Absent
-metrics are NaN, never zero (STYLE.md principle 1).
+metrics are NaN, never zero (docs/style.md#evidence).
 
 Energy is kept as `energy_delta_j`: the energy of the interval ending at each sample, so
 runs whose cumulative counters each restart at 0 (at run start) concatenate without a
@@ -71,7 +71,7 @@ def held_energy(
     This is the definition the store's minute rollup follows (`profiler.store.rollup`).
     The counter is 0 at t = 0 (run start), where the first sample's interval starts; an
     interval's energy is the counter's increase, else power x the held interval, else
-    NaN. Two corrections (issue 13 items 3-4): a power reading covers at most `hold`
+    NaN. Two corrections (docs/analyzer.md#data-truth): a power reading covers at most `hold`
     seconds before it (the run's stated interval x `HOLD_INTERVALS` where it states one,
     else `hold_s(t)`): after a gap the rest of the gap is uncovered, not the next reading
     stretched over it. A counter that went down was reset (cumulative counters never

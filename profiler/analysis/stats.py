@@ -1,4 +1,4 @@
-"""Order statistics used throughout the analyzer (methodology section 4)."""
+"""Order statistics used throughout the analyzer (docs/methodology.md#usage-statistics)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Every threshold the analyzer applies, in one frozen object, each with its source.
 
-Sources are ../shared/methodology.md sections 4-7 (and the studies they cite). A user
+Sources are docs/methodology.md (and the studies it cites). A user
 changes one with `dataclasses.replace` (the CLI does so for `--mode`, `--min-span`,
 `--min-hours` and `--sizes`); nothing else in the analyzer holds a number of its own.
 """
@@ -24,7 +24,7 @@ class Thresholds:
 
     mode: Mode = "production"
 
-    # --- windows and eligibility: methodology section 4 ------------------------------
+    # --- windows and eligibility: docs/methodology.md#usage-statistics ---------------
     # 5-min mean windows for right-sizing; 30-min windows of the max of 1-min means for
     # the idle test (Azure Advisor's shutdown rule works on such a series).
     minute_s: float = 60.0
@@ -34,7 +34,7 @@ class Thresholds:
     min_span_s: float = 7 * DAY_S
     min_valid_hours: float = 30.0
 
-    # --- IDLE_HOST: Azure Advisor shutdown rule (methodology section 5) -------------
+    # --- IDLE_HOST: Azure Advisor shutdown rule (docs/methodology.md#rules) ---------
     idle_host_p95_util: float = 0.03  # P95 of the 30-min idle-test series < 3% CPU
     idle_host_recent_max_util: float = 0.02  # max 30-min mean over the last 3 days <= 2%
     idle_host_recent_s: float = 3 * DAY_S
@@ -73,16 +73,16 @@ class Thresholds:
     poor_ipr: float = 0.5  # ... or IPR > 0.5
     placement_ratio: float = 1.5  # BETTER_PLACEMENT: >= 1.5x units/J elsewhere (finwatt)
 
-    # --- power models: methodology section 1 (cloud SPECpower medians 2012-2021) ----
+    # --- power models: docs/methodology.md#power-models (cloud SPECpower 2012-2021) --
     model_idle_ratio: float = 0.2
     model_idle_ratio_low: float = 0.14
     model_idle_ratio_high: float = 0.23
 
-    # --- indicative observations for INSUFFICIENT_DATA (methodology section 4) ------
+    # --- indicative observations for INSUFFICIENT_DATA (docs/methodology.md#eligibility)
     indicative_cpu_idle_util: float = 0.03  # a 1-min mean below the IDLE_HOST P95 bound
     indicative_gpu_idle_util: float = 0.01
 
-    # --- confidence: methodology section 7 -------------------------------------------
+    # --- confidence: docs/methodology.md#confidence ------------------------------------
     high_history_s: float = 14 * DAY_S
     high_history_coverage: float = 0.90
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from profiler.model.units import DAY_S
 
 REGRESSION_DROP = 0.10
-"""Units/J more than 10% below the median of earlier runs is a regression (issue 8)."""
+"""Units/J over 10% below the median of earlier runs is a regression (docs/schedule.md#trend)."""
 
 
 @dataclass(frozen=True)

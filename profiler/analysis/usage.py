@@ -1,6 +1,6 @@
 """Usage statistics of one device: windows, percentiles, span and valid hours (vectorised).
 
-Methodology section 4 (../shared/methodology.md):
+docs/methodology.md#usage-statistics:
 
 - 5-minute mean windows for right-sizing statistics;
 - for the idle test, 30-minute windows holding the max of 1-minute means;
@@ -152,7 +152,7 @@ class UsageStats:
         return nearest_rank(self.sizing_util, q)
 
     def eligible(self, thresholds: Thresholds) -> bool:
-        """True when span and valid hours meet the eligibility limits (section 4)."""
+        """True when span and valid hours meet docs/methodology.md#eligibility."""
         # A microsecond of slack: 7 days of 1-min samples spans exactly 7 days.
         return (
             self.span_s >= thresholds.min_span_s - 1e-6

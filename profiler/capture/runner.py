@@ -1,6 +1,6 @@
 """Profiling runs: workloads x devices x a SPECpower-style load ladder, while recording.
 
-Per workload and device (methodology sections 2-3): start the workers (child processes,
+Per workload and device (docs/methodology.md#ladder-and-validity): start workers (child processes,
 spawn), calibrate (3 unthrottled intervals, X_max = mean of the last two), run the
 ladder in descending order, then active idle. Each phase is stored as it ends, so an
 interrupted run keeps the phases it finished; once sampling has stopped and every sample

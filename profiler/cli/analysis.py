@@ -93,7 +93,7 @@ def _print_findings(document: dict[str, Any], assumptions: list[str]) -> None:
             if s["cost_per_year"]:
                 saves += f", {s['cost_per_year']['point']:,.2f}"
         cells = (f["rule"], f["device"], saves, f["confidence"], f["message"])
-        # device is a Prometheus instance label for a fleet: outside text (issue 14)
+        # device is a Prometheus instance label for a fleet: outside text (hostile input)
         table.add_row(*map(printable, cells), printable(_evidence_line(f["evidence"])))
     out.print(table)
     if not document["findings"]:

@@ -1,6 +1,6 @@
 """The `finwatt` command line: parses, calls the workflows, prints. Nothing else lives here.
 
-Exit codes (design.md): 0 success, 1 runtime failure, 2 bad usage or bad input, 130
+Exit codes (docs/design.md#exit-codes): 0 success, 1 runtime failure, 2 bad usage or bad input, 130
 interrupted (data kept). With `--json` a command prints exactly one JSON document on
 stdout; messages go to stderr. Errors the workflows raise are `FinwattError`s carrying
 their exit code; `profiler.cli.main` prints them, so a command calls `fail` only where

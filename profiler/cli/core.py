@@ -290,7 +290,7 @@ def runs(
     if with_reasons:
         table.add_column("why it ended so", overflow="fold")
     for r in records:
-        # the label may come from an imported document: escape it (issue 14)
+        # the label may come from an imported document: escape it (docs/decisions.md#hostile-input)
         label = printable(r.label or "")
         row = [r.id, r.kind, label, r.status, r.started_iso, r.ended_iso or ""]
         table.add_row(*row, *([reasons[r.id] or ""] if with_reasons else []))

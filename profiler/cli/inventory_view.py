@@ -1,4 +1,4 @@
-"""`finwatt runs --diff A B`: what changed between two runs' inventories (issue 16)."""
+"""`finwatt runs --diff A B`: what changed between two runs' inventories (the audit trail)."""
 
 from __future__ import annotations
 

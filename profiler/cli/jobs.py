@@ -1,4 +1,4 @@
-"""`finwatt exec` (run and charge a user's own command) and `finwatt chargeback` (issue 15).
+"""`finwatt exec` (run and charge a user's own command), `finwatt chargeback` (docs/attribution.md).
 
 `exec` prints its summary on stderr, like `time(1)`, so the job's own stdout stays the
 job's; `--json` prints one JSON document on stdout after the job's output. It exits with
@@ -57,7 +57,7 @@ def csv_cell(value: Any) -> Any:
 
 
 def parse_tags(values: list[str] | None) -> dict[str, str]:
-    """Parse `--tag KEY=VALUE` options; a malformed one is a usage error (issue 14).
+    """Parse `--tag KEY=VALUE` options; a malformed one is a usage error (hostile input).
 
     Refused: no `=` or no key, an empty value (`--tag desk=$DESK` with DESK unset), a key
     given twice (which value would win?) and control characters (they would reach the
@@ -123,7 +123,7 @@ def exec_command(
     """
     from profiler.workflows.job import MAX_UNITS, JobSpec, run_job
 
-    if units is not None and not 0 <= units <= MAX_UNITS:  # NaN and inf too (issue 14)
+    if units is not None and not 0 <= units <= MAX_UNITS:  # NaN and inf too (hostile input)
         raise typer.BadParameter(
             f"{units:g}: units must be a finite number >= 0 and at most {MAX_UNITS:g}",
             param_hint="--units",

@@ -64,7 +64,7 @@ class JsonFormatter(logging.Formatter):
                 document[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
-        # JSON escapes C0 itself; DEL, C1 and bidi overrides it leaves raw (issue 14)
+        # JSON escapes C0 itself; DEL, C1 and bidi overrides it leaves raw (hostile input)
         return json.dumps(document, ensure_ascii=False).translate(_JSON_ESCAPES)
 
 

@@ -46,7 +46,7 @@ ConfigOption = Annotated[
 
 
 def _schedule_settings(config: Path | None, db: Path | None) -> Settings:
-    """Load the settings; an invalid [[schedule]] entry is set aside, not fatal (issue 14)."""
+    """Load the settings; an invalid [[schedule]] entry is set aside (hostile input)."""
     from profiler.settings.config import use_config_file
 
     if config is not None:
@@ -184,7 +184,7 @@ def schedule_add(
     ] = None,
     analyze: Annotated[bool, typer.Option(help="Analyse each run and keep findings.")] = False,
     attribute: Annotated[
-        bool, typer.Option(help="A monitor action records its top consumers (issue 15).")
+        bool, typer.Option(help="A monitor action records its top consumers (docs/attribution.md).")
     ] = False,
     grace_period: Annotated[
         str | None, typer.Option(help="How late a missed fire may still run (default 1h).")

@@ -1,4 +1,4 @@
-"""What the CLI prints through rich shows outside text inertly (issue 14, item 4).
+"""What the CLI prints through rich shows outside text inertly (docs/decisions.md#hostile-input).
 
 Labels, host names, Prometheus instance labels, device models and messages that quote
 them reach tables and lines. Two things could act on them instead of showing them:

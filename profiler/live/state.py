@@ -26,7 +26,7 @@ from profiler.model.provenance import is_estimate
 from profiler.model.samples import Reading, Tick
 
 IDLE_UTIL = 0.05
-"""Below 5% utilisation a device counts as idle for the waste panel (issue 7)."""
+"""Below 5% utilisation a device counts as idle for the waste panel (docs/live.md)."""
 
 IDLE_NOTE_AFTER_S = 60.0
 """A device idle this long gets a live note; one minute is no longer a scheduling gap."""

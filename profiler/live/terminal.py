@@ -33,7 +33,7 @@ from profiler.model.run import RunStatus
 from profiler.model.text import printable
 
 MAX_REFRESH_HZ = 4.0
-"""The screen is redrawn at most this often (issue 7: refresh <= 4 Hz)."""
+"""The screen is redrawn at most this often (docs/live.md: refresh <= 4 Hz)."""
 
 IDLE_REDRAW_S = 2.0
 """Redraw (and re-read the store for a profiling run) at least this often."""
@@ -44,7 +44,7 @@ EXIT_INTERRUPTED = 130
 
 
 class EscapedFrame:
-    """A renderable whose control characters show as visible escapes (issue 14).
+    """A renderable whose control characters show as escapes (docs/decisions.md#hostile-input).
 
     A device model, a host name or a profiling run's label could hold ESC; rich's `Live`
     draws its frame after the console's render hooks, so the view escapes its own

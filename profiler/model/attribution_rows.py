@@ -1,4 +1,4 @@
-"""Attribution rows of `monitor --attribute`: one group's share of one minute (issue 15).
+"""Attribution rows of `monitor --attribute`: one group's share of one minute (docs/attribution.md).
 
 A row says how much of the CPU packages' energy in one minute of a run went to one
 group: a process (`group_kind` `process`, named `comm[pid]`), a cgroup (`cgroup`, named

@@ -1,6 +1,6 @@
 """The one exception root: every finwatt error says what is wrong, the fix, and its exit code.
 
-design.md's exit codes: 1 runtime failure, 2 bad usage or bad input. Each package's
+docs/design.md#exit-codes: 1 runtime failure, 2 bad usage or bad input. Each package's
 errors subclass `FinwattRuntimeError` (exit 1) or `FinwattInputError` (exit 2); the CLI maps
 any `FinwattError` to a one-line message and `exit_code` in one place
 (`profiler.cli.main`). The two branches also keep the builtin each error had before the

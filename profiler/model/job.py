@@ -1,4 +1,4 @@
-"""A job run's own figures: the `job` table as a record (issue 15, `finwatt exec`).
+"""A job run's own figures: the `job` table as a record (docs/attribution.md, `finwatt exec`).
 
 A job is a command finwatt ran and followed (`finwatt exec`, `profiler.measure(...,
 units=)`); its run (kind `job`) holds the devices' samples, this record what of that energy

@@ -1,6 +1,6 @@
 """Where a power or energy figure came from: `measured:<source>` or `estimated:<model>`.
 
-design.md, "Sensors and provenance". A `Provenance` is a `str` (so it stores, prints and
+docs/design.md#sensors-and-provenance. A `Provenance` is a `str` (so it stores, prints and
 serialises as the provenance string it is) that knows whether it names a sensor or a
 model; `is_estimate` is the one test of that for a plain string, used from the sensor to
 the report.
@@ -59,7 +59,7 @@ def _parts(provenance: str | None) -> list[str]:
 
 
 def _source_of(part: str) -> str:
-    """Return the source inside `attributed:<method>(<source>)` (issue 15), else `part`."""
+    """Return the source inside `attributed:<method>(<source>)` (docs/attribution.md), else part."""
     if part.startswith("attributed:") and part.endswith(")") and "(" in part:
         return part[part.index("(") + 1 : -1]
     return part

@@ -16,7 +16,7 @@ from profiler.model.units import iso_z
 
 
 class RunKind(enum.StrEnum):
-    """What started a run (design.md, "Data model")."""
+    """What started a run (docs/design.md#data-model)."""
 
     PROFILE = "profile"
     MONITOR = "monitor"
@@ -114,7 +114,7 @@ class PhaseMetrics:
     """A phase's figures, typed (stored as the `phase.details` JSON object).
 
     The runner records the first five while the phase runs; `analysis.phases` adds the
-    rest from the samples once sampling has stopped (methodology sections 2-3). Every
+    rest from the samples once sampling has stopped (docs/methodology.md#ladder-metrics). Every
     figure is None where unknown. Keys of an imported document that finwatt does not read
     are kept verbatim in `extra`; `present` remembers which figures the record carries,
     so the stored object round-trips key for key.

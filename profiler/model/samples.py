@@ -91,7 +91,7 @@ class Reading:
     `energy_j` is cumulative since the family started reading (run start), so the energy
     of any window is a difference of two readings. `energy_from_power_j` is the second
     energy figure kept where a device has both an energy counter and power readings
-    (NVML), for the data-quality comparison of methodology section 1.
+    (NVML), for the data-quality comparison of docs/methodology.md#nvml.
     """
 
     device_id: str

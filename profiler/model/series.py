@@ -2,7 +2,7 @@
 
 `t` is seconds on any axis (run-relative for one run, absolute epoch seconds across
 runs); results depend only on differences of `t`. Absent metrics are NaN, never zero
-(STYLE.md principle 1). An entry is one raw sample or one minute of rolled-up samples;
+(docs/style.md#evidence). An entry is one raw sample or one minute of rolled-up samples;
 `profiler.analysis.series` builds these records and explains the minute fields.
 """
 

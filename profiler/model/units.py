@@ -1,4 +1,4 @@
-"""Exact unit constants and the one ISO-8601 UTC helper pair (STYLE.md principle 2).
+"""Exact unit constants and the one ISO-8601 UTC helper pair (docs/style.md#units-in-names).
 
 Stored and printed times are ISO 8601 in UTC with a `Z` suffix
 (`2026-11-29T19:30:00Z`); `parse_iso` also takes `+00:00` and other offsets and returns
@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from typing import Literal
 
 J_PER_KWH = 3_600_000.0
-"""Exact: 1 kWh = 3.6 MJ (STYLE.md: no rounded conversion constants)."""
+"""Exact: 1 kWh = 3.6 MJ (docs/style.md#units-in-names: no rounded conversion constants)."""
 
 MINUTE_S = 60.0
 HOUR_S = 3_600.0
 DAY_S = 86_400.0
 HOURS_PER_YEAR = 8_760.0
-"""Annualise means, not peaks: E_yr = mean power x 8,760 h (methodology section 6)."""
+"""Annualise means, not peaks: E_yr = mean power x 8,760 h (docs/methodology.md#savings)."""
 
 GIB = 2**30
 """Bytes in a GiB."""

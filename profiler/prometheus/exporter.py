@@ -33,7 +33,7 @@ watts; it is absent on a host never profiled.
 Per-device metrics carry the labels `device`, `kind` and `provenance` (the provenance of
 the device's power figures; empty, which Prometheus treats as absent, for `host`). A metric
 the device does not have, or could not read this tick, is not emitted: never a 0
-(STYLE.md principle 1). The capacity gauges are what `finwatt analyze --prometheus` needs
+(docs/style.md#evidence). The capacity gauges are what `finwatt analyze --prometheus` needs
 to right-size and consolidate hosts (`profiler.prometheus.query`).
 
 Inside a container whose cgroup limits are tighter than the host (`profiler.workflows.
@@ -46,8 +46,8 @@ utilisation x host cores / provisioned cores, at most 1). Fleet analysis then si
 container against what it was given, not the host's 64 cores (codecarbon#629).
 
 The energy counter starts at 0 when the exporter starts and adds each tick's increase of
-the device's cumulative `energy_j`. The sensors already correct RAPL wraps (methodology
-section 1), so the increase is never negative; should a family restart and its counter
+the device's cumulative `energy_j`. The sensors correct RAPL wraps (docs/methodology.md#rapl),
+so the increase is never negative; should a family restart and its counter
 fall, that tick adds nothing rather than letting the Prometheus counter go backwards.
 """
 

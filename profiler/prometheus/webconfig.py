@@ -88,7 +88,7 @@ def load_web_config(path: Path) -> WebConfig:
     where = f"--web-config {path}"
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:  # binary: issue 14
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:  # binary: hostile input
         raise WebConfigError(f"{where}: cannot read it as YAML ({err})") from err
     if not isinstance(document, dict):
         raise WebConfigError(f"{where}: expected tls_server_config and/or basic_auth_users")
@@ -201,7 +201,7 @@ class BasicAuth:
 
 LISTEN_BACKLOG = 256
 """Connections the kernel queues while the server accepts (the standard library's is 5:
-46 of 200 simultaneous scrapes timed out with it, issue 14)."""
+46 of 200 simultaneous scrapes timed out with it, docs/decisions.md#hostile-input)."""
 
 REQUEST_TIMEOUT_S = 30.0
 """A client that sends nothing (or stalls its TLS handshake) this long is dropped, so it

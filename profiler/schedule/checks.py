@@ -1,9 +1,10 @@
 """The bounds a `[[schedule]]` entry's values must keep, so that no entry can stop the daemon.
 
-Issue 14: `cron = "0 0 30 2 *"` (never fires) was accepted and crashed `schedule list` and
-the daemon at start; `every = 1e-9` and `every = inf` crashed it; a report template
-`{name:>99999999}` wrote 500 MB per fire. Each check here returns the value or raises
-`ValueError` with a one-line reason (pydantic turns it into the file, entry and key):
+docs/decisions.md#hostile-input: `cron = "0 0 30 2 *"` (never fires) was accepted and
+crashed `schedule list` and the daemon at start; `every = 1e-9` and `every = inf` crashed
+it; a report template `{name:>99999999}` wrote 500 MB per fire. Each check here returns the
+value or raises `ValueError` with a one-line reason (pydantic turns it into the file, entry
+and key):
 
 - `check_bounds`: the duration keys within `BOUNDS_S` (finite, at least, at most);
 - `check_cron`: a 5-field expression that fires at least once in every year;
@@ -26,7 +27,7 @@ BOUNDS_S: dict[str, tuple[float, float]] = {
     "phase_seconds": (1.0, DAY_S),
     "grace_period": (0.0, 366 * DAY_S),
 }
-"""The least and the most seconds each duration key takes (issue 14: `every = 1e-9` and
+"""The least and the most seconds each duration key takes (`every = 1e-9` and
 `every = inf` crashed the daemon). A period or a monitor longer than a leap year, or a
 load level longer than a day, is a typing slip; `interval` keeps the sampler's bounds."""
 
@@ -96,7 +97,7 @@ def check_report_template(template: str) -> str:
     Fields may carry a text format (`{name:>20}`, `{run:.8}`) whose width and precision
     are at most `REPORT_FIELD_WIDTH_MAX`; no conversions (`!r`) or nested fields. The
     template is at most `REPORT_TEMPLATE_MAX` characters, its output at most
-    `REPORT_PATH_MAX` (issue 14: `{name:>99999999}` wrote 500 MB per fire).
+    `REPORT_PATH_MAX` (docs/decisions.md#hostile-input: `{name:>99999999}` wrote 500 MB per fire).
     """
     if not template.strip():
         raise ValueError('must be a path such as "reports/{name}-{date}.html"')

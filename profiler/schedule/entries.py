@@ -245,7 +245,7 @@ class ScheduleEntry:
         device: cpu, gpu, all or gpu:N (run action).
         interval_s: sampling interval in seconds.
         duration_s: how long a monitor action records.
-        attribute: a monitor action also records per-minute attribution (issue 15).
+        attribute: a monitor action also records per-minute attribution (docs/attribution.md).
         report: HTML report path template ({name}, {date}, {time}, {run}), or None.
         analyze: run the analyzer and store its findings after the action.
         grace_period_s: how late a missed fire may still run; None means `[defaults]`.

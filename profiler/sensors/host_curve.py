@@ -122,7 +122,7 @@ def parse_curve_csv(text: str, source: str) -> HostCurve:
                 )
             if parsed is not None:
                 rows.append(parsed)
-    except csv.Error as err:  # a field over csv's limit, a stray quote (issue 14)
+    except csv.Error as err:  # a field over csv's limit, a stray quote (hostile input)
         raise HostCurveError(f"{source} line {reader.line_num}: not CSV ({err})") from err
     plain = [value for (value, percent), _ in rows if not percent]
     fractions = bool(plain) and max(plain) <= 1.0
@@ -146,7 +146,7 @@ def read_curve_csv(path: Path) -> HostCurve:
     Raises:
         HostCurveError: unreadable or malformed.
     """
-    try:  # a FIFO or a huge file must not hang finwatt (issue 14)
+    try:  # a FIFO or a huge file must not hang finwatt (docs/decisions.md#hostile-input)
         text = read_small_text(path, max_bytes=CURVE_MAX_BYTES)
     except SmallFileError as err:
         raise HostCurveError(

@@ -2,8 +2,8 @@
 
 Every run stores one inventory (a flat mapping of name -> text, None where unreadable),
 so that two runs can be compared item by item (`finwatt runs --diff A B`): a regression
-explained by "cpu_microcode changed" is the point (issue 16). Everything is read from
-files under an injected root (tests point it at a fake /proc and /sys tree), never by
+explained by "cpu_microcode changed" is the point (docs/decisions.md#audit-trail). Everything
+is read from files under an injected root (tests point it at a fake /proc and /sys tree), never by
 running a program, except `dmidecode`, which is tried only where the DMI files are
 missing and the binary exists (it needs root; no shell).
 

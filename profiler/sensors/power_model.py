@@ -1,6 +1,6 @@
 """CPU power models for hosts without RAPL; every figure they give is `estimated:<model>`.
 
-Methodology section 1 (../shared/methodology.md):
+docs/methodology.md#power-models:
 
 - `estimated:linear-tdp`: P(u) = P_idle + (P_max - P_idle) * u, P_max = the CPU's TDP
   (the `cpu_tdp_w` setting, else codecarbon's CPU power table matched by model name)
@@ -31,11 +31,11 @@ from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.cpu import CpuSensors, read_package_siblings
 
 DEFAULT_IDLE_RATIO = 0.2
-"""P_idle / P_max default; methodology section 1 (SPECpower cloud medians 0.14-0.23)."""
+"""P_idle / P_max default; docs/methodology.md#power-models (SPECpower cloud medians 0.14-0.23)."""
 
 VCPU_IDLE_W = 0.74
 VCPU_MAX_W = 3.5
-"""Cloud Carbon Footprint per-vCPU averages (methodology section 1)."""
+"""Cloud Carbon Footprint per-vCPU averages (docs/methodology.md#power-models)."""
 
 CPU_TDP_FIX = (
     "set cpu_tdp_w (FINWATT_CPU_TDP_W=<watts> or cpu_tdp_w = <watts> in "
@@ -115,7 +115,7 @@ def choose_cpu_model(
     idle_ratio: float | None = None,
     package_threads: int | None = None,
 ) -> LinearPowerModel:
-    """Pick the power model for one CPU package, per methodology section 1.
+    """Pick the power model for one CPU package, per docs/methodology.md#power-models.
 
     Args:
         model_name: CPU model from /proc/cpuinfo.

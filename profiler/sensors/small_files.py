@@ -4,8 +4,8 @@ A setting or a job may name anything: a FIFO (an `open` for reading waits for a 
 for ever), `/dev/zero` (a read never ends), a directory, a 10 GB log. `read_small_text`
 opens without blocking, accepts only a regular file, reads at most `max_bytes` and
 decodes UTF-8 (a leading byte-order mark dropped), and says in one phrase why it could
-not; callers put that phrase in their one-line error (issue 14). Used for the BMC
-password files, `host_curve` and `carbon_table` CSVs and `FINWATT_UNITS_FILE`.
+not; callers put that phrase in their one-line error (docs/decisions.md#hostile-input). Used
+for the BMC password files, `host_curve` and `carbon_table` CSVs and `FINWATT_UNITS_FILE`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`[bmc]` of config.toml: how finwatt reaches the node's BMC for wall power (issue 16).
+"""`[bmc]` of config.toml: how finwatt reaches the node's BMC (docs/decisions.md#bmc-and-perf).
 
 Example (out of band; the password in a file only the finwatt user can read)::
 

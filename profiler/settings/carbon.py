@@ -1,6 +1,6 @@
 """Site factors for savings: grid carbon intensity (codecarbon's offline data), PUE, tariff.
 
-Methodology section 6: CO2e = facility kWh x the site's grid intensity, from the
+docs/methodology.md#grid-and-site-data: CO2e = facility kWh x the site's grid intensity, from the
 per-country `carbon_intensity` (g CO2e/kWh, ISO 3166 alpha-3 codes) in codecarbon's
 `data/private_infra/global_energy_mix.json`; codecarbon's world average (475 g/kWh,
 `carbon_intensity_per_source.json`, IEA 2019) when the country is unknown, and the
@@ -39,7 +39,7 @@ class SiteError(FinwattInputError):
 
 
 class GridDataMissingError(SiteError):
-    """codecarbon, whose grid data finwatt reads, is not installed (exit 2)."""
+    """codecarbon, a dependency whose grid data finwatt reads, is missing (a --no-deps install)."""
 
 
 def _load(name: str) -> Any:
@@ -178,7 +178,7 @@ def read_carbon_table(path: Path, name: str = "carbon_table") -> dict[str, GridF
             file, the line and what is allowed).
     """
     where = f"{name} {path}"
-    try:  # a FIFO or a huge file must not hang finwatt (issue 14)
+    try:  # a FIFO or a huge file must not hang finwatt (docs/decisions.md#hostile-input)
         text = read_small_text(path, max_bytes=CARBON_TABLE_MAX_BYTES)
     except SmallFileError as err:
         raise SiteError(f"{where}: cannot read it ({err}); give a UTF-8 CSV file") from err

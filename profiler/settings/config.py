@@ -86,8 +86,8 @@ class SiteDefaults:
     price_per_kwh: float | None = None
     region: str | None = None
     carbon_table: str | None = None
-    """A carbon-table CSV overriding or adding grid factors (issue 13), resolved against
-    the config file's directory."""
+    """A carbon-table CSV overriding or adding grid factors (docs/analyzer.md#data-truth), resolved
+    against the config file's directory."""
 
 
 def site_from_defaults(defaults: SiteDefaults) -> Site:
@@ -121,11 +121,11 @@ class Settings:
     schedules: tuple[ScheduleEntry, ...] = ()
     config_file: Path | None = None
     invalid_schedules: tuple[InvalidEntry, ...] = ()
-    """With `load_settings(skip_invalid_schedules=True)`: the entries set aside (issue 14)."""
+    """With `load_settings(skip_invalid_schedules=True)`: the entries set aside (hostile input)."""
     host_curve: str | None = None
     vm_share: float | None = None
     bmc: dict[str, Any] = field(default_factory=dict)
-    """The `[bmc]` table as set in the file (`profiler.settings.bmc_table`, issue 16)."""
+    """The `[bmc]` table as set in the file (`profiler.settings.bmc_table`, docs/design.md)."""
 
 
 def _positive_float(

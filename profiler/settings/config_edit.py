@@ -36,7 +36,7 @@ _COMMENT = re.compile(r"^\s*#")
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8") if path.exists() else ""
-    except UnicodeDecodeError as err:  # issue 14: a binary file named with --config
+    except UnicodeDecodeError as err:  # hostile input: a binary file named with --config
         raise ConfigError(f"{path}: not UTF-8 text, not a config file; fix it by hand") from err
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config file: {err}") from err
@@ -48,7 +48,7 @@ def _validate(path: Path, text: str) -> tuple[ScheduleEntry, ...]:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err}); fix it by hand") from err
-    except ValueError as err:  # issue 14: tomllib's int() of a number over 4300 digits
+    except ValueError as err:  # hostile input: tomllib's int() of a number over 4300 digits
         raise ConfigError(f"{path}: not valid TOML (a number of over 4300 digits)") from err
     return check_document(path, document)
 
@@ -113,7 +113,7 @@ def _check_new_entry(path: Path, text: str, table: dict[str, Any]) -> None:
 
     try:
         document = tomllib.loads(text)
-    except ValueError:  # TOMLDecodeError, or a number over 4300 digits (issue 14)
+    except ValueError:  # TOMLDecodeError, or a number over 4300 digits (hostile input)
         return  # `_validate` says so
     tables = document.get("schedule", [])
     if not isinstance(tables, list):
@@ -159,7 +159,7 @@ def _entry_ranges(lines: list[str]) -> list[tuple[int, int]]:
 def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
-    except ValueError as err:  # TOMLDecodeError, or a number over 4300 digits (issue 14)
+    except ValueError as err:  # TOMLDecodeError, or a number over 4300 digits (hostile input)
         raise ConfigError(f"{path}: not valid TOML ({err}); fix it by hand") from err
 
 

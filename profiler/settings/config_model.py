@@ -89,7 +89,7 @@ class ConfigFile(_Settings):
     model_config = ConfigDict(title="finwatt config.toml", json_schema_extra={"$id": SCHEMA_ID})
 
     defaults: DefaultsTable | None = Field(None, description="[defaults]")
-    bmc: BmcTable | None = Field(None, description="[bmc]: the BMC's wall power (issue 16).")
+    bmc: BmcTable | None = Field(None, description="[bmc]: the BMC's wall power.")
     schedule: list[ScheduleTable] = Field(default_factory=list, description="[[schedule]] entries.")
 
     @model_validator(mode="after")

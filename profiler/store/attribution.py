@@ -1,4 +1,4 @@
-"""`Store`'s attribution rows (a base of `Store`): `monitor --attribute`'s minutes (issue 15).
+"""`Store`'s attribution rows (a base of `Store`): `monitor --attribute`'s minutes.
 
 The `attribution_minute` table holds one row per run, minute and group
 (`profiler.model.attribution_rows.AttributionRow`). Rows are pruned with the minute

@@ -152,7 +152,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 # Two finwatt processes opening a new file at once: the other migrated it
-                # while this one waited for the write lock (issue 15's concurrent jobs).
+                # while this one waited for the write lock (concurrent jobs, docs/attribution.md).
                 now = int(conn.execute("PRAGMA user_version").fetchone()[0])
                 if now <= version:
                     raise
@@ -239,7 +239,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
                 METRICS), consumed lazily; their rollups are computed in the same
                 transaction.
             phases: its phases.
-            findings: its findings in design.md's shape.
+            findings: its findings in the shape of docs/design.md#findings.
             if_taken: when `run.id` is already stored, called with `run` and returns
                 the record to store instead (a fresh id); without it a taken id raises.
             job: for a job run, returns its `job` row given the id stored.
@@ -307,7 +307,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         notices its pid no longer exists and marks it. A run whose recorder left a
         failure note (`profiler.store.failure_notes`: even closing it failed, e.g. on a
         full disk) is marked `failed` with the note's reason and time instead, even while
-        its process lives on (the scheduler daemon, issue 14). Returns the ids marked.
+        its process lives on (the scheduler daemon, hostile input). Returns the ids marked.
         """
         if not self.can_write:
             return []  # a database this process cannot write: the next writer marks them
@@ -421,8 +421,8 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
     ) -> None:
         """Replace the findings of a run (or of a `--since` window) in one transaction.
 
-        Each finding is design.md's JSON shape (rule, device, severity, message, evidence,
-        recommendation, savings, confidence, assumptions).
+        Each finding has the fields of docs/design.md#findings (rule, device, severity, message,
+        evidence, recommendation, savings, confidence, assumptions).
         """
         with self.transaction() as tx:
             if run_id is not None:
@@ -442,7 +442,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         window_start: str | None = None,
         window_end: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Return stored findings of a run (or `--since` window) in design.md's JSON shape."""
+        """Return stored findings of a run (or `--since` window) as docs/design.md#findings."""
         if run_id is not None:
             rows = self._conn.execute(
                 "SELECT * FROM finding WHERE run_id = ? ORDER BY id", (run_id,)

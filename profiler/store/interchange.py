@@ -1,6 +1,6 @@
 """The run interchange format: one JSON document per run, exported and imported losslessly.
 
-The document is the one of ../shared/design.md ("Run interchange format"), version 1;
+The document is the one of docs/design.md#run-interchange-format, version 1;
 its objects are the models of `profiler.store.interchange_schema`. Beyond the design's
 example it carries optional fields that make export -> import -> export lossless:
 `run.interval_s`, `run.missed_ticks`, `run.finwatt_version`, `run.config`,

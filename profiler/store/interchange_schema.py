@@ -1,6 +1,6 @@
 """The run interchange document's schema (version 1): pydantic models of its objects.
 
-The shape is ../shared/design.md's "Run interchange format" plus the optional fields
+The shape is docs/design.md#run-interchange-format plus the optional fields
 that make export -> import -> export lossless (docs/interchange.md). Every model is
 strict and refuses unknown fields; `SampleDoc` is a `TypedDict`, not a model, so millions
 of samples validate without a Python object each. `profiler.store.interchange` validates
@@ -8,7 +8,7 @@ documents against these models and streams runs in and out.
 
 Each object maps to its model record both ways, side by side: a model's `record()` for
 import, `run_object`/`device_object`/`phase_object` (plain dicts, the exported JSON) for
-export. Findings are design.md's finding object on both sides.
+export. Findings are docs/design.md#findings objects on both sides.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ _Cores = Annotated[int, Field(gt=0, le=2**20)]
 
 
 class JobDoc(BaseModel):
-    """The `run.job` object of a job run (kind `job`): its `job` row (`JobRecord`, issue 15).
+    """The `run.job` object of a job run (kind `job`): its `job` row (`JobRecord`).
 
     Every field of the row but `run_id` (the run's own id on import).
     """
@@ -188,7 +188,7 @@ class RunDoc(BaseModel):
     finwatt_version: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     inventory: dict[str, Annotated[str, Field(max_length=4096)] | None] | None = Field(
-        None, description="What the run ran on: kernel, microcode, firmware... (issue 16)."
+        None, description="What the run ran on: kernel, microcode, firmware..."
     )
     job: JobDoc | None = None
 
@@ -366,7 +366,7 @@ class PhaseDoc(BaseModel):
 
 
 class FindingDoc(BaseModel):
-    """A finding as `finwatt analyze --json` prints it (design.md, "Findings")."""
+    """A finding as `finwatt analyze --json` prints it (docs/design.md#findings)."""
 
     model_config = _STRICT
 

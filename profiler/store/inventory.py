@@ -1,4 +1,4 @@
-"""`Store`'s inventory rows (a base of `Store`): what each run ran on (issue 16).
+"""`Store`'s inventory rows (a base of `Store`): what each run ran on (the audit trail).
 
 One row per run in `run_inventory`: the inventory as a JSON object of item -> text
 (`profiler.sensors.inventory`), written when the run is created or imported.
@@ -22,7 +22,7 @@ class InventoryRows(StoreRows):
             insert_inventory(tx, run_id, inventory)
 
     def inventory(self, run_id: str) -> dict[str, str | None] | None:
-        """Return a run's inventory, None when it has none (recorded before issue 16)."""
+        """Return a run's inventory, None when it has none (recorded before inventories)."""
         row = self._conn.execute(
             "SELECT inventory FROM run_inventory WHERE run_id = ?", (run_id,)
         ).fetchone()

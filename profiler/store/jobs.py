@@ -1,4 +1,4 @@
-"""`Store`'s job rows (a base of `Store`): the `job` table of `finwatt exec` runs (issue 15).
+"""`Store`'s job rows (a base of `Store`): the `job` table of `finwatt exec` runs.
 
 A job's run (kind `job`) is an ordinary run with devices and samples; its `job` row holds
 the command, exit status, tags, units and the job's attributed energy

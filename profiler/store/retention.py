@@ -1,11 +1,11 @@
 """Bounded history: prune old raw samples and rollups; report what the database holds.
 
-Issue 8's retention policy: raw samples are kept `keep_raw_days` (default 14); older
-samples survive as their minute rollups (`sample_minute`, see `profiler.store.rollup`), kept
-`keep_rollup_days` (default 400). Age is absolute: a sample's time is its run's
-`started` plus its `t`. Only whole minutes are pruned, and a raw sample only when its
-minute's rollup row exists, so the analyzer can always read the run from its rollups.
-Runs, devices, phases and findings are never deleted.
+The retention policy (docs/schedule.md#retention): raw samples are kept `keep_raw_days` (14
+by default); older samples survive as their minute rollups (`sample_minute`, see
+`profiler.store.rollup`), kept `keep_rollup_days` (default 400). Age is absolute: a sample's
+time is its run's `started` plus its `t`. Only whole minutes are pruned, and a raw sample
+only when its minute's rollup row exists, so the analyzer can always read the run from its
+rollups. Runs, devices, phases and findings are never deleted.
 
 Each run is pruned in its own short transactions (`PRUNE_CHUNK_S` of run time each) so
 a recorder writing to the same database waits at most a moment. This module decides what

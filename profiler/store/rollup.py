@@ -9,8 +9,8 @@ sample (the first sample's since run start, 0) and `de` the energy of that inter
 cumulative counter's delta (the counter is 0 at run start), else power x the held interval,
 else unknown; `de_dt` is the seconds `de` covers (`dt` for a counter delta, the held
 interval for power), so energy_j / energy_s is the minute's mean power. Two corrections
-(issue 13): a counter that went down was reset, so that interval's counter delta is
-dropped (power x held interval stands in where power is known) and counted
+(docs/analyzer.md#data-truth): a counter that went down was reset, so that interval's counter
+delta is dropped (power x held interval stands in where power is known) and counted
 (`resets_n`); and a power reading covers at most the run's hold (`ROLLUP_HOLD_INTERVALS` x
 the run's stated interval, else x the median step of the device's samples, as
 `profiler.analysis.series.hold_s`): after a gap the rest is uncovered, not the next

@@ -210,7 +210,7 @@ def insert_findings(
     window_start: str | None = None,
     window_end: str | None = None,
 ) -> None:
-    """Insert design.md-shaped findings inside the caller's transaction."""
+    """Insert findings shaped as docs/design.md#findings inside the caller's transaction."""
     conn.executemany(
         "INSERT INTO finding (run_id, window_start, window_end, rule, device_id, "
         "severity, message, evidence, recommendation, savings, confidence, assumptions) "
@@ -236,7 +236,7 @@ def insert_findings(
 
 
 def finding_from_row(r: sqlite3.Row) -> dict[str, Any]:
-    """Return a `finding` row as design.md's finding object."""
+    """Return a `finding` row as a docs/design.md#findings object."""
     return {
         "rule": r["rule"],
         "device": r["device_id"],

@@ -131,7 +131,7 @@ class SampleReads:
         return [dict(r) for r in rows]
 
     def minute_resets(self, run_id: str, device_id: str) -> int:
-        """Return how many counter resets a device's rollups dropped (issue 13)."""
+        """Return how many counter resets a device's rollups dropped (docs/analyzer.md)."""
         row = self._conn.execute(
             "SELECT total(resets_n) FROM sample_minute WHERE run_id = ? AND device_id = ?",
             (run_id, device_id),

@@ -2,7 +2,7 @@
 
 The schema version is SQLite's `user_version`. Opening an older file upgrades it in place
 (`Store`), and a newer one is refused with a clear message. A migration is history: never
-edit one that has shipped, append another. Tables per ../shared/design.md ("Data model");
+edit one that has shipped, append another. Tables per docs/design.md#data-model;
 `sample_minute` is the minute rollup of `profiler.store.rollup`. The latest rollup migration
 fills it with the rollup's current definition, so a change to that definition ships with a
 migration that rebuilds the table (and moves the fill there from the one before).
@@ -13,7 +13,7 @@ from __future__ import annotations
 from profiler.store.rollup import REBUILD_MINUTES_SQL
 
 MIGRATIONS: tuple[str, ...] = (
-    # 1: runs, devices, raw samples, phases, findings (design.md, "Data model").
+    # 1: runs, devices, raw samples, phases, findings (docs/design.md#data-model).
     """
     CREATE TABLE run (
         id TEXT PRIMARY KEY,
@@ -89,7 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 2: minute rollups (filled by the latest rollup migration below: the rows of the
-    # rollup's current definition, whose columns may outgrow this table, issue 13).
+    # rollup's current definition, whose columns may outgrow this table; docs/analyzer.md).
     """
     CREATE TABLE sample_minute (
         run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
@@ -112,7 +112,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, device_id, minute)
     ) WITHOUT ROWID;
     """,
-    # 3: run kind 'job' and the job table (issue 15). SQLite cannot alter a CHECK, so the
+    # 3: run kind 'job' and the job table (docs/attribution.md). SQLite cannot alter a CHECK, so the
     # run table is rebuilt and its rows copied (Store._migrate turns foreign keys off
     # around migrations, so dropping the old table cascades nothing).
     """
@@ -158,7 +158,7 @@ MIGRATIONS: tuple[str, ...] = (
         details TEXT NOT NULL DEFAULT '{}'
     );
     """,
-    # 4: per-minute attribution rows of `monitor --attribute` (issue 15).
+    # 4: per-minute attribution rows of `monitor --attribute` (docs/attribution.md).
     """
     CREATE TABLE attribution_minute (
         run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
@@ -176,16 +176,16 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 5: minute rollups rebuilt from the raw samples: counter resets dropped and counted
-    # (`resets_n`), power readings held at most the run's hold (issue 13).
+    # (`resets_n`), power readings held at most the run's hold (docs/analyzer.md#data-truth).
     f"""
     ALTER TABLE sample_minute ADD COLUMN resets_n INTEGER NOT NULL DEFAULT 0;
     {REBUILD_MINUTES_SQL}
     """,
-    # 6: why a run ended `failed` or `interrupted` (a full disk, its process gone) (issue 14).
+    # 6: why a run ended `failed` or `interrupted` (a full disk, its process gone; hostile input).
     """
     ALTER TABLE run ADD COLUMN status_reason TEXT;
     """,
-    # 7: each run's inventory, the audit trail of what it ran on (issue 16).
+    # 7: each run's inventory, the audit trail of what it ran on (docs/decisions.md#audit-trail).
     """
     CREATE TABLE run_inventory (
         run_id TEXT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,

@@ -47,7 +47,7 @@ class StoreRows:
 
     `_conn` reads; `transaction()` writes on the store's writing connection
     (`Store.transaction`): a read-only `Store` reads through a `mode=ro` connection and
-    opens its writing one only there (issue 14).
+    opens its writing one only there (docs/decisions.md#hostile-input).
     """
 
     _conn: sqlite3.Connection

@@ -1,7 +1,7 @@
 """The recorder's background writer: samples reach the database at most a second late.
 
-Design.md: writes are batched, at most one second of samples per transaction, so a crash
-or SIGKILL loses at most the last second. The writer thread owns its own `Store`
+docs/design.md#data-model: writes are batched, at most a second of samples per commit, so a
+crash or SIGKILL loses at most the last second. The writer thread owns its own `Store`
 (sqlite3 connections are not shared between threads), so the sampler never waits on
 the disk. Each commit adds the batch's minute rollups with the incremental form of the
 rollup (`profiler.store.rollup.MinuteSums`), not by re-reading samples.
@@ -105,7 +105,7 @@ class SampleWriter:
         try:
             with closing(Store(self._path)) as store:
                 run = store.get_run(self._run_id)
-                # the run's hold, as the SQL form takes it from the run (issue 13)
+                # the run's hold, as the SQL form takes it from the run (docs/analyzer.md)
                 self._minutes = MinuteSums(rollup_hold_s(run.interval_s if run else None))
                 self._drain(store)
         except (sqlite3.Error, StoreError, OSError) as err:

@@ -111,7 +111,7 @@ class AnalyzeResult:
     window_end: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """Return design.md's Findings document."""
+        """Return the Findings document (docs/design.md#findings)."""
         document = self.assessment.as_dict(self.run)
         document["metrics"]["window"] = {
             "runs": self.runs,

@@ -62,7 +62,7 @@ class FleetResult:
     options: FleetOptions
 
     def as_dict(self, iso: Callable[[float], str]) -> dict[str, Any]:
-        """Return design.md's Findings document; `metrics` holds hosts, fleet and window."""
+        """Return the docs/design.md#findings document; `metrics` holds hosts, fleet and window."""
         return {
             "run": None,
             "findings": [f.as_dict() for f in self.findings],

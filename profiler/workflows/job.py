@@ -265,7 +265,7 @@ def exit_code_of(wait_status: int) -> int:
 
 def read_units_file(path: Path) -> tuple[float | None, str | None]:
     """Return the number the job wrote to its units file and a note when it is unusable."""
-    try:  # a FIFO, /dev/zero or a huge file must not hang finwatt (issue 14)
+    try:  # a FIFO, /dev/zero or a huge file must not hang finwatt (docs/decisions.md#hostile-input)
         text = read_small_text(path, max_bytes=UNITS_FILE_MAX_BYTES).strip()
     except SmallFileError as err:
         if err.missing:
@@ -277,7 +277,7 @@ def read_units_file(path: Path) -> tuple[float | None, str | None]:
         value = float(text.split()[0])
     except ValueError:
         return None, f"{UNITS_FILE_ENV} held {text[:40]!r}, not a number; units not taken"
-    if not 0 <= value <= MAX_UNITS:  # negative, NaN, infinite or absurd (issue 14)
+    if not 0 <= value <= MAX_UNITS:  # negative, NaN, infinite or absurd (hostile input)
         return None, f"{UNITS_FILE_ENV} held {value!r}; units must be 0 to {MAX_UNITS:g}, not taken"
     return value + 0.0, None  # -0 is 0
 
@@ -342,7 +342,7 @@ def run_job(
                 signals,
                 on_running=lambda: on_start(recording.run_id) if on_start is not None else None,
             )
-        except JobStartError as err:  # one line, naming the run kept as `failed` (issue 14)
+        except JobStartError as err:  # one line, naming the run kept as `failed` (hostile input)
             recording.stop("failed")
             _note_start_failure(settings, recording.run_id, str(err))
             raise JobStartError(f"{err}; run {recording.run_id} stored as failed") from err

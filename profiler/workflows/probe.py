@@ -27,8 +27,8 @@ def probe(settings: Settings) -> SensorSet:
         cpu_idle_ratio=settings.cpu_idle_ratio,
         host_curve=resolve_host_curve(settings),
         share=settings.vm_share,
-        bmc=BmcConfig.from_values(settings.bmc),  # the node's wall power (issue 16)
+        bmc=BmcConfig.from_values(settings.bmc),  # the node's wall power (docs/permissions.md)
     )
-    record_limits(sensors, settings.sysfs_root)  # a container's limits (issue 15)
-    sensors.inventory = machine_inventory(settings, sensors)  # the audit trail (issue 16)
+    record_limits(sensors, settings.sysfs_root)  # a container's limits (docs/attribution.md)
+    sensors.inventory = machine_inventory(settings, sensors)  # docs/decisions.md#audit-trail
     return sensors

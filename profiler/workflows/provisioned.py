@@ -1,4 +1,4 @@
-"""Inside a container, "provisioned" is the container's limits, not the host's (issue 15).
+"""Inside a container, "provisioned" is the container's limits, not the host's.
 
 /proc inside a container shows the host's CPUs and memory; what the container may use is
 its cgroup's CPU quota, cpuset and memory limit (`profiler.sensors.cgroups.cgroup_limits`).

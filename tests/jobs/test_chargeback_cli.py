@@ -1,4 +1,4 @@
-"""`finwatt chargeback` end to end: a monitor run with jobs inside it (issue 15)."""
+"""`finwatt chargeback` end to end: a monitor run with jobs inside it (docs/attribution.md)."""
 
 from __future__ import annotations
 

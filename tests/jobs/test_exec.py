@@ -1,4 +1,4 @@
-"""`finwatt exec` end to end: real processes, the real CLI, a real database (issue 15)."""
+"""`finwatt exec` end to end: real processes, the real CLI, a real database."""
 
 from __future__ import annotations
 

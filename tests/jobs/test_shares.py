@@ -1,4 +1,4 @@
-"""Two real jobs at once: their dynamic energy splits as their CPU time does (issue 15)."""
+"""Two real jobs at once: their dynamic energy splits as their CPU time does."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared parts of the output, full-disk and database-file robustness tests (issue 14).
+"""Shared parts of the output, full-disk and database-file robustness tests.
 
 A real small tmpfs stands in for a full or read-only disk. The helpers call mount(2)
 themselves (through libc, so no `mount` program is needed) and decide from its errno:

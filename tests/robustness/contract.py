@@ -3,7 +3,7 @@ and tiny real HTTP servers on 127.0.0.1 that answer like a broken Prometheus.
 
 The fixtures (`home`, `http_server`) are registered by this folder's conftest.py.
 
-The contract every case asserts (design.md, issue 14): exit 1 (runtime) or 2 (bad input),
+The contract each case asserts (docs/decisions.md#hostile-input): exit 1 (runtime) or 2 (bad input),
 exactly one `finwatt: error:` line on stderr naming the problem and the fix, never a
 Python traceback, and nothing stored where nothing may be.
 """

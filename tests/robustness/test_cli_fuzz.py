@@ -1,4 +1,4 @@
-"""Issue 14: random option values to every command exit 0, 1, 2 or 130, never a traceback.
+"""Random option values to every command exit 0, 1, 2 or 130, never a traceback.
 
 The commands and their options are read from the typer app itself, so a new command or
 option is fuzzed without editing this file. Values mix text with control characters,
@@ -36,7 +36,7 @@ from profiler.cli import app, main
 from tests.robustness.contract import BASE_DOCUMENT
 
 EXITS = {0, 1, 2, 130}
-"""design.md's exit codes: success, runtime failure, bad input, interrupted."""
+"""docs/design.md#exit-codes: success, runtime failure, bad input, interrupted."""
 
 SKIPPED_OPTIONS = {"--install-completion", "--show-completion"}
 """Root options that edit the user's shell start-up files: never run by a test."""

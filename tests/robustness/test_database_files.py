@@ -1,4 +1,4 @@
-"""Other programs' files, old finwatt files, read-only files and folders (issue 14, item 6).
+"""Other programs' files, old finwatt files, read-only files and folders.
 
 Through the real CLI. A file that is not a finwatt database is refused with one line
 (exit 2) and left byte for byte as it was (no tables added, no switch to WAL, no `-wal`

@@ -1,4 +1,4 @@
-"""The exporter answers a burst of 200 simultaneous scrapes (issue 14, item 7).
+"""The exporter answers a burst of 200 simultaneous scrapes (docs/decisions.md#hostile-input).
 
 With the standard library's listen queue of 5, 46 of 200 simultaneous scrapes timed out
 (and with a 3 s client timeout here, 84 of 200 went unanswered). The server now answers

@@ -1,4 +1,4 @@
-"""A full disk under the database (issue 14, item 2), on a real small tmpfs.
+"""A full disk under the database (docs/decisions.md#hostile-input), on a real small tmpfs.
 
 Before: the sample writer stopped at 48 s of 240 s while the monitor ran on and stored the
 run `complete`, and later commands on that disk crashed. Now the first failed write stops

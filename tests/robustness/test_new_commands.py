@@ -1,4 +1,4 @@
-"""Issue 14's contract on the commands and settings issues 15 and 16 added, through the CLI.
+"""docs/decisions.md#hostile-input on the later commands and settings, through the CLI.
 
 `finwatt exec`, `chargeback`, `runs --diff`, `monitor --attribute --top`, `[bmc]`,
 `[defaults] host_curve` / `vm_share` / `carbon_table`, driven as a careless user, a

@@ -1,4 +1,4 @@
-"""Files the user names: `export -o`, `report -o`, `report --pdf` (issue 14, item 1).
+"""Files the user names: `export -o`, `report -o`, `report --pdf` (docs/decisions.md#hostile-input).
 
 Through the real CLI. Regular files are replaced atomically and keep their mode; devices,
 FIFOs, `-` and `/dev/stdout` are written directly and stay what they are; a directory, a

@@ -1,4 +1,4 @@
-"""Issue 14, items 5 and 7a: a broken or slow Prometheus gives one line, exit 1, in bounded time.
+"""A broken or slow Prometheus gives one line, exit 1, in bounded time.
 
 The servers are real HTTP servers on 127.0.0.1 (`tests.robustness.contract.http_server`)
 that answer `finwatt analyze --prometheus` the way a broken proxy or a wrong endpoint

@@ -1,4 +1,4 @@
-"""`finwatt run --report PATH` checks PATH before anything runs (issue 14, outputs).
+"""`finwatt run --report PATH` checks PATH before anything runs (docs/decisions.md#hostile-input).
 
 Before, the path was checked only after the profiling run was stored: a directory or a
 link to a file failed after minutes of load. Now the checks of `report -o`

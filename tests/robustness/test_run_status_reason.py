@@ -1,6 +1,6 @@
 """Why a run ended `failed` or `interrupted`: on its record, in `runs` and `runs --json`.
 
-Issue 14 stores the reason (`run.status_reason`: a full disk, its process gone); it is
+The reason is stored (`run.status_reason`: a full disk, its process gone); it is
 read into `RunRecord.status_reason`, `finwatt runs --json` gives it for every run, and the
 `runs` table shows it for failed and interrupted runs, escaped like every other text that
 may come from outside (an imported document), and never read as rich markup.

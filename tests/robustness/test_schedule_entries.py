@@ -1,4 +1,4 @@
-"""One bad `[[schedule]]` entry cannot stop scheduled monitoring (issue 14, item 3).
+"""One bad `[[schedule]]` entry cannot stop scheduled monitoring (docs/decisions.md#hostile-input).
 
 Before: `cron = "0 0 30 2 *"` (never fires) was accepted by `schedule add`, and then
 `schedule list` and `schedule daemon` crashed at start (the shipped unit restarted the

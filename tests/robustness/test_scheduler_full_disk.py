@@ -1,4 +1,4 @@
-"""A scheduled monitor on a disk that fills: reported `failed`, the daemon goes on (issue 14).
+"""A scheduled monitor on a disk that fills: reported `failed`, the daemon goes on.
 
 Before: only the deadline path (`ScheduledActions.poll`) caught the `RecordingFailedError`
 a full disk raises when a monitor stops; pausing the monitors for a profiling run,

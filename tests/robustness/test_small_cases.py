@@ -1,4 +1,4 @@
-"""The smaller cases of issue 14 (item 8), through the real CLI.
+"""The smaller cases of docs/decisions.md#hostile-input (item 8), through the real CLI.
 
 - `run --levels ""` silently used the default ladder: now bad usage (exit 2);
 - `schedule remove` deleted an unrelated comment: only the entry's own lines go;

@@ -1,4 +1,4 @@
-"""Outside text cannot drive the terminal (issue 14, item 4).
+"""Outside text cannot drive the terminal (docs/decisions.md#hostile-input).
 
 An imported run's label (and host, device model), a Prometheus instance label and an
 argument quoted in an error reached the terminal raw: `finwatt runs` retitled the

@@ -1,4 +1,4 @@
-"""Issue 14, item 5: hostile and careless input gives one line and exit 1 or 2, never a traceback.
+"""Hostile and careless input gives one line and exit 1 or 2, never a traceback.
 
 Each case runs the real `finwatt` (a child process, `tests.fakes.cli.run_finwatt`) and
 asserts the contract of `tests.robustness.contract.assert_one_line_error`, and that

@@ -1,4 +1,4 @@
-"""A pool's `stop` event ends a phase early and stops its workers (issue 14, full disk)."""
+"""A pool's `stop` event ends a phase early and stops its workers."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ Devices: `gpu:N` is NVML's index N (PCI bus order). Its UUID is kept in
 `CUDA_VISIBLE_DEVICES`. With MIG enabled, each GPU instance is one more device
 `gpu:N/mig:G` with no power of its own (`mig`).
 
-Energy (methodology section 1): where the total-energy counter works (Volta and newer,
+Energy (docs/methodology.md#nvml): where the total-energy counter works (Volta and newer,
 mJ since driver load) `energy_j` is the counter minus its value at `start()`, provenance
 `measured:nvml-energy`, and power readings are integrated as well into
 `Reading.energy_from_power_j` so that `energy_disagreement` can say how far the two
@@ -291,7 +291,7 @@ class NvmlSensors:
         return [reading, *(m.reading(raw, reading.status) for m in gpu.migs)]
 
     def gpu_processes(self) -> dict[str, GpuProcesses]:
-        """Per-process SM utilisation and memory of each usable GPU (attribution, issue 15).
+        """Per-process SM utilisation and memory of each usable GPU (docs/attribution.md).
 
         Call it on the sampler thread after `read` (a tick sink does). A GPU whose read
         fails or hangs is left out of this read; the job's GPU share then has no basis for

@@ -53,7 +53,7 @@ NVML_FUNCTIONS: tuple[str, ...] = (
     "nvmlGpmSampleGet",
     "nvmlGpmMigSampleGet",
     "nvmlGpmMetricsGet",
-    # per-process GPU figures for attribution (issue 15)
+    # per-process GPU figures for attribution (docs/attribution.md)
     "nvmlDeviceGetProcessUtilization",
     "nvmlDeviceGetComputeRunningProcesses",
 )

@@ -44,9 +44,9 @@ SLOW_FIELD_PERIOD_S = 1.0
 def energy_disagreement(counter_j: float | None, power_j: float | None) -> float | None:
     """Return the relative difference of integrated-power energy from counter energy.
 
-    The data-quality figure of methodology section 1: `(power_j - counter_j) / counter_j`,
+    The data-quality figure of docs/methodology.md#nvml: `(power_j - counter_j) / counter_j`,
     so -0.43 means integrating NVML's power readings gave 43% less energy than the
-    energy counter over the same window (zeus issue 181 saw 187 J vs 327 J over 5 s).
+    energy counter over the same window (ml-energy/zeus#181 saw 187 J vs 327 J over 5 s).
 
     Args:
         counter_j: energy of a window from the NVML energy counter, in joules.

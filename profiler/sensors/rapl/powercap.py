@@ -5,7 +5,7 @@ counter that wraps at `max_energy_range_uj`. Check by hand:
 `cat /sys/class/powercap/intel-rapl:0/energy_uj` (twice, a second apart: the difference
 in µJ over the seconds is the package's mean power in µW). Provenance `measured:rapl`.
 
-Zones read (methodology.md section 1):
+Zones read (docs/methodology.md#rapl):
 
 - `intel-rapl:N` named `package-P` (or `package-P-die-D` on multi-die parts) is a package
   zone; every package zone with the same P belongs to device `cpu:P`, where P is the

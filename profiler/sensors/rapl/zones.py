@@ -28,7 +28,7 @@ def counter_delta_uj(prev_uj: int, now_uj: int, max_energy_range_uj: int) -> int
     """Return the counter advance in µJ from `prev_uj` to `now_uj`, across at most one wrap.
 
     The counter runs 0..max_energy_range_uj and then restarts at 0, so the advance is
-    `(now - prev) mod (max_range + 1)` (methodology.md section 1); never negative.
+    `(now - prev) mod (max_range + 1)` (docs/methodology.md#rapl); never negative.
 
     Raises:
         ValueError: a value lies outside 0..max_energy_range_uj, so no wrap correction

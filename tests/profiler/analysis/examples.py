@@ -1,4 +1,4 @@
-"""The worked examples of ../shared/methodology.md as arrays, shared by the tests."""
+"""The worked examples of docs/methodology.md as arrays, shared by the tests."""
 
 from __future__ import annotations
 

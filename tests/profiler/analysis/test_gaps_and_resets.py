@@ -1,4 +1,4 @@
-"""Issue 13 items 3-4 on monitoring data: gaps are not stretched, resets are not wraps."""
+"""docs/analyzer.md#data-truth on monitoring data: gaps are not stretched, resets are not wraps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 13 items 1-2: ladders evaluated from phases + samples, one CPU device vocabulary."""
+"""docs/analyzer.md#data-truth: ladders from phases + samples, one CPU device vocabulary."""
 
 from __future__ import annotations
 

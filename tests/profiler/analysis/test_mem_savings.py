@@ -1,4 +1,4 @@
-"""OVER_PROVISIONED_MEM savings: the labelled estimate `estimated:dram-per-gb` (issue 13 item 8).
+"""OVER_PROVISIONED_MEM savings: the labelled estimate `estimated:dram-per-gb`.
 
 The figures are checked by hand: 512 GiB installed, daily peaks of 10 GiB, so 11.5 GiB
 needed with the 15% margin, 16 GiB recommended and 496 GiB removed. IT power saved =

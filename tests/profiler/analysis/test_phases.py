@@ -76,7 +76,7 @@ def test_ladder_summary_uses_the_100_level_and_says_when_power_is_a_model() -> N
 
 
 def test_foreign_load_marks_a_phase_disturbed_even_when_idle() -> None:
-    """Issue 13 item 7: other processes' CPU during a phase, idle phases included."""
+    """docs/analyzer.md#data-truth: other processes' CPU during a phase, idle phases included."""
     rows = samples("cpu:0", 60.0) + samples("cpu:1", 40.0) + samples("host", 0.0, util=0.30)
     idle = PhaseRecord("risk", "cpu", 0.0, 5.0, 15.0, 0.0, "scenario", 0.0, None)
     result = evaluated(idle, DEVICES, rows, 1.0)
@@ -102,7 +102,7 @@ def test_finwatts_own_cpu_is_overhead_not_foreign_load() -> None:
 
 
 def test_energy_counter_reset_inside_a_phase_is_dropped_and_invalidates_it() -> None:
-    """Issue 13 item 3: a counter that restarts adds nothing, and is not a wrap."""
+    """docs/analyzer.md#data-truth: a counter that restarts adds nothing, and is not a wrap."""
     rows = [
         SampleRow("cpu:0", float(t), energy_j=60.0 * t if t < 10 else 60.0 * (t - 10))
         for t in range(1, 21)

@@ -6,7 +6,7 @@ from profiler.analysis.proportionality import LadderLevel, proportionality
 
 
 def test_methodology_worked_example() -> None:
-    """methodology.md section 3: X_k = 1000k, P_k = 100 + 2k (k = 10..100), P_idle = 100."""
+    """docs/methodology.md#ladder-metrics: X_k = 1000k, P_k = 100 + 2k, k = 10..100, P_idle 100."""
     levels = [LadderLevel(1000.0 * k, 100.0 + 2 * k) for k in range(10, 101, 10)]
     result = proportionality(levels, idle_power_w=100.0)
     assert result.overall_units_per_j == pytest.approx(250.0)

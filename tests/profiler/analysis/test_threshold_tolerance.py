@@ -1,4 +1,4 @@
-"""Issue 13 item 5: a figure at a threshold, up to float rounding, counts as at it."""
+"""docs/analyzer.md#data-truth: a figure at a threshold, up to float rounding, counts as at it."""
 
 from __future__ import annotations
 

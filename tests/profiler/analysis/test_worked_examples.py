@@ -1,4 +1,4 @@
-"""Every worked example of methodology.md sections 5-6, through the pure functions."""
+"""Every worked example of docs/methodology.md#worked-examples, through the pure functions."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_idle_host_example() -> None:
     assert s.co2e_kg_per_year.point == pytest.approx(748.98)
     assert s.cost_per_year.point == pytest.approx(236.52)
     assert s.it_kwh_per_year.low == s.it_kwh_per_year.high == s.it_kwh_per_year.point
-    assert finding.confidence == "medium"  # RAPL, 7 days: section 7
+    assert finding.confidence == "medium"  # RAPL, 7 days: docs/methodology.md#confidence
     assert "PUE 1.5 (given)" in finding.assumptions
 
 

@@ -1,4 +1,4 @@
-"""The capture-side attributor over a fake /proc tree and hand-made ticks (issue 15)."""
+"""The capture-side attributor over a fake /proc tree and hand-made ticks (docs/attribution.md)."""
 
 from __future__ import annotations
 

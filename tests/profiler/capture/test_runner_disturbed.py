@@ -1,4 +1,4 @@
-"""Issue 13 item 7: other processes' CPU during a level is measured; such a level is retried.
+"""Other processes' CPU during a level is measured; such a level is retried.
 
 Real parts: a real worker pool running the `risk` workload (small size) and a real
 busy process competing for the CPU; the host's busy time comes from /proc/stat.

@@ -1,4 +1,4 @@
-"""The runner names a GPU to its workers by UUID, not by NVML index (issue 17, item 2)."""
+"""The runner names a GPU to its workers by UUID, not by NVML index (docs/gpu-validation.md)."""
 
 from profiler.capture.runner import workload_device
 from profiler.model.device import DeviceInfo

@@ -1,5 +1,5 @@
 """`finwatt doctor` and `finwatt monitor` with a real BMC: OpenIPMI's `ipmi_sim` over lanplus,
-configured in `[bmc]`, the password in an environment variable (issue 16)."""
+configured in `[bmc]`, the password in an environment variable (docs/decisions.md#bmc-and-perf)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""BMC firmware in the audit trail, end to end (issue 16): two real `finwatt monitor` runs
-read wall power from a Redfish service on 127.0.0.1 (DMTF's mockup, HTTPS), the BMC's
-firmware is updated between them, and `runs --diff` names the change.
+"""BMC firmware in the audit trail (docs/decisions.md#audit-trail), end to end: two real
+`finwatt monitor` runs read wall power from a Redfish service on 127.0.0.1 (DMTF's mockup,
+HTTPS), the BMC's firmware is updated between them, and `runs --diff` names the change.
 
 The `[bmc]` password file and CA bundle are named relative to the config file, which is
-how a site's `/etc/finwatt/` is laid out (issue 16 leftovers)."""
+how a site's `/etc/finwatt/` is laid out (docs/decisions.md#audit-trail)."""
 
 from __future__ import annotations
 

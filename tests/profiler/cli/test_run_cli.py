@@ -53,7 +53,7 @@ def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
     assert full["mean_power_w"] >= idle["mean_power_w"] - 1e-9 * max(1.0, idle["mean_power_w"])
     (summary,) = doc["summary"]
     assert summary["workload"] == "ledger"
-    if full["valid"] and idle["valid"]:  # ladder metrics need both ends (methodology 3)
+    if full["valid"] and idle["valid"]:  # docs/methodology.md#ladder-metrics: both ends
         assert summary["peak_units_per_s"] == pytest.approx(full["units_per_s"])
         assert 0 < summary["ipr"] < 1
         if summary["estimated"]:

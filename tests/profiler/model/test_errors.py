@@ -1,4 +1,4 @@
-"""`model.errors`: the roots carry design.md's exit codes and the builtins they replaced."""
+"""`model.errors`: the roots carry docs/design.md#exit-codes and the builtins they replaced."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Inside a container the exporter's capacity gauges are the container's (issue 15).
+"""Inside a container the exporter's capacity gauges are the container's (docs/attribution.md).
 
 The cgroup tree is a fake one under an injected sysfs root; the limits are recorded by the
 real `record_limits` and served by the real collector and `finwatt serve`.

@@ -1,5 +1,6 @@
-"""`probe_sensors` picks the power paths of issue 16: perf RAPL where powercap gives nothing,
-the BMC's `node` device from Redfish before IPMI, and lists every family for `doctor`."""
+"""`probe_sensors` picks the power paths of docs/decisions.md#bmc-and-perf: perf RAPL where
+powercap gives nothing, the BMC's `node` device from Redfish before IPMI, and lists every
+family for `doctor`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The /proc process table and the cgroup recognisers and limits (issue 15).
+"""The /proc process table and the cgroup recognisers and limits (docs/attribution.md).
 
 The recognisers and limits read fake /proc and cgroup trees under an injected root (the
 lowest seam: we have no Kubernetes, Docker or Slurm here); the process table is also read

@@ -13,7 +13,7 @@ from profiler.settings.carbon import (
 
 def test_china_province_as_methodology_quotes_it() -> None:
     site = make_site(region="cn-bj")
-    assert site.grid_g_per_kwh == 555.4  # methodology section 6: CN-BJ Beijing 555.4
+    assert site.grid_g_per_kwh == 555.4  # docs/methodology.md#grid-and-site-data
     assert "Beijing (CN-BJ)" in site.grid_label and not site.grid_defaulted
 
 

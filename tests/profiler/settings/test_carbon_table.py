@@ -1,4 +1,4 @@
-"""`[defaults] carbon_table = PATH`: a site's own grid factors (issue 13 item 8).
+"""`[defaults] carbon_table = PATH`: a site's own grid factors (docs/analyzer.md#data-truth).
 
 A CSV of `code,g_per_kwh,gas,year,source` rows overrides codecarbon's factor for a code
 or adds one codecarbon lacks; the assumptions name the table, the source and the data

@@ -1,4 +1,4 @@
-"""Issue 13 item 6: NaN and Infinity are refused at every entry; `--json` is strict JSON."""
+"""NaN and Infinity are refused at every entry; `--json` is strict JSON."""
 
 from __future__ import annotations
 

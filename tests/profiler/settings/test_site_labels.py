@@ -1,4 +1,4 @@
-"""Issue 13 item 8: a grid factor says what gas it counts and the year of its data."""
+"""docs/analyzer.md#data-truth: a grid factor says what gas it counts and the year of its data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""finwatt's core runs where codecarbon is not installed (issue 17: the GPU host has none).
+"""finwatt's core runs where codecarbon is not installed (a GPU host may have none).
 
 A child interpreter hides codecarbon (and tomlkit, croniter) from imports and from
 `importlib.resources`, then runs the real CLI.

@@ -1,4 +1,4 @@
-"""Attribution rows in a real SQLite database: stored, summed per group, pruned (issue 15)."""
+"""Attribution rows in a real SQLite database: stored, summed per group, pruned."""
 
 from __future__ import annotations
 

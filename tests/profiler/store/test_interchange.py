@@ -80,7 +80,7 @@ def without_id(doc: dict[str, Any]) -> dict[str, Any]:
 # --- property: export -> import -> export is lossless -------------------------------
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
-# within the document's physical bounds (power <= 1 MW, t <= 100 years; issue 14)
+# within the document's physical bounds (power <= 1 MW, t <= 100 years; docs/interchange.md)
 non_negative = st.floats(min_value=0, max_value=1e6, allow_nan=False)
 fraction = st.floats(min_value=0, max_value=1)
 
@@ -414,7 +414,7 @@ INVALID = [
         "version: this finwatt reads version 1 (got 2)",
     ),
     ("malformed JSON", '{"format": "finwatt-run", ', "not valid JSON: "),
-    # issue 13 item 6: NaN / Infinity (json.dumps writes bare NaN) refused where they hide
+    # NaN / Infinity (json.dumps writes bare NaN) refused where they hide (docs/interchange.md)
     (
         "NaN in run config",
         mutate(set_at(("run", "config"), {"site": {"pue": float("nan")}})),
@@ -555,7 +555,7 @@ def test_all_lists_the_public_names() -> None:
 
 
 def test_import_counts_counter_resets_in_the_import_note(tmp_path: Path) -> None:
-    """Issue 13 item 3: an imported counter that restarts is a reset, counted on import."""
+    """An imported counter that restarts is a reset, counted on import (docs/analyzer.md)."""
     t = np.arange(1.0, 11.0)
     energy = 100.0 * t
     energy[5:] -= energy[5]  # the GPU counter restarts at 0
@@ -575,7 +575,7 @@ def test_import_counts_counter_resets_in_the_import_note(tmp_path: Path) -> None
 
 
 def test_a_mig_instance_device_round_trips(tmp_path: Path) -> None:
-    """MIG GPU instances are devices `gpu:N/mig:G` (issue 17): export -> import keeps them."""
+    """MIG GPU instances are devices `gpu:N/mig:G` (docs/gpu.md): export -> import keeps them."""
     t = np.arange(3, dtype=float)
     doc = history_doc(
         [

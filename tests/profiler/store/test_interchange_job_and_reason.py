@@ -1,6 +1,6 @@
 """A job run's `job` row and every run's `status_reason` travel in the interchange document.
 
-Issue 14/15 leftovers: `run.job` (the `job` table row of a `finwatt exec` run) and
+docs/interchange.md#json-document: `run.job` (the `job` table row of a `finwatt exec` run) and
 `run.status_reason` are optional fields of version 1; export -> import -> export is
 lossless with them, and documents without them (older ones) import as before.
 """

@@ -1,4 +1,4 @@
-"""The job table and the migration that adds run kind `job` (issue 15)."""
+"""The job table and the migration that adds run kind `job` (docs/attribution.md)."""
 
 from __future__ import annotations
 

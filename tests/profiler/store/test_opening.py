@@ -1,4 +1,4 @@
-"""`profiler.store.opening` and `failure_notes`: whose file it is, read-only stores (issue 14)."""
+"""`profiler.store.opening` and `failure_notes`: whose file it is, read-only stores."""
 
 from __future__ import annotations
 

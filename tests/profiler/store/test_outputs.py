@@ -1,4 +1,4 @@
-"""`profiler.store.outputs`: how each kind of path the user names is written (issue 14)."""
+"""`profiler.store.outputs`: how each kind of path the user names is written."""
 
 from __future__ import annotations
 

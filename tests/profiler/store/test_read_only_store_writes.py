@@ -1,6 +1,6 @@
 """Job, attribution, housekeeping and inventory rows written through a read-only `Store`.
 
-Issue 14, item 6 (jobs, attribution); issue 16 leftovers (pruning, inventory).
+docs/decisions.md#hostile-input (jobs, attribution); docs/decisions.md#audit-trail (pruning).
 
 A `Store(read_only=True)` reads through a `mode=ro` connection; its writes must go
 through `Store.transaction()`, which opens the writing connection when the file is

@@ -1,4 +1,4 @@
-"""Minute rollups on counters that reset and readings after gaps (issue 13, item d).
+"""Minute rollups on counters that reset and readings after gaps (docs/analyzer.md#data-truth).
 
 The analyzer's raw-sample energy (`profiler.analysis.series.held_energy`) is the oracle:
 a counter that goes down was reset (that interval's counter delta dropped and counted),

@@ -1,4 +1,4 @@
-"""`finwatt exec`'s GPU share through the fake NVML module (per-process figures, issue 15)."""
+"""`finwatt exec`'s GPU share through the fake NVML module (per-process figures)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inside a container the analyzer and `doctor` use the cgroup's limits (issue 15).
+"""Inside a container the analyzer and `doctor` use the cgroup's limits (docs/attribution.md).
 
 The cgroup tree is a fake one under an injected sysfs root (`FINWATT_SYSFS_ROOT`); the
 database, the analyzer and the CLI are the real ones.

@@ -99,7 +99,7 @@ def test_wrap_between_two_reads(tmp_path: Path) -> None:
 
 
 def test_counter_reset_is_not_taken_for_a_wrap(tmp_path: Path) -> None:
-    """Issue 13 item 3: a 5 W package whose counter restarts must not gain 262 kJ."""
+    """docs/analyzer.md#data-truth: a 5 W package whose counter restarts must not gain 262 kJ."""
     fake = FakePowercap(tmp_path)
     fake.add_zone("intel-rapl:0", "package-0", 50_000_000, power_limit_uw=5_000_000)
     rapl = sensors(tmp_path)
