@@ -261,7 +261,7 @@ def _hour_peaks(
 
 def profile_demand(
     series: DeviceSeries,
-    local_s: FloatArray,
+    local: ZoneInfo | FloatArray,
     thresholds: Thresholds,
     util: FloatArray | None = None,
     busy_level: float | None = None,
@@ -270,8 +270,9 @@ def profile_demand(
 
     Args:
         series: the device's samples (`t` epoch seconds).
-        local_s: each sample's local wall-clock seconds (`local_seconds(series.t, tz)`);
-            a sample is placed at the middle of the interval it observed.
+        local: the site's zone, or each sample's local wall-clock seconds at the middle
+            of the interval it observed (`local_seconds(t - interval / 2, tz)`, for a
+            caller that has them already, e.g. from a store query).
         thresholds: `demand_*` thresholds.
         util: the activity to profile, default `series.util` (GPUs: SM activity).
         busy_level: the utilisation at which an hour is busy, default `demand_busy_util`.
@@ -279,7 +280,12 @@ def profile_demand(
     values = series.util if util is None else util
     level = thresholds.demand_busy_util if busy_level is None else busy_level
     seconds = observed_seconds(series)
-    local_s = local_s - seconds / 2.0  # each sample stands for the interval before it
+    if isinstance(local, ZoneInfo):
+        # each sample stands for the interval before it: place it at that interval's middle
+        # before reading the clock, so a sample before a clock change stays before it
+        local_s = local_seconds(series.t - seconds / 2.0, local)
+    else:
+        local_s = local
     valid = ~np.isnan(values)
     cells = hour_of_week(local_s)
     weights = series.util_n if util is None else np.ones(values.size)
@@ -410,9 +416,9 @@ class HotWindows:
 
 
 def hot_windows(
-    series: DeviceSeries, local_s: FloatArray, level: float, thresholds: Thresholds
+    series: DeviceSeries, local: ZoneInfo | FloatArray, level: float, thresholds: Thresholds
 ) -> HotWindows:
     """Return the recurring windows whose hourly peak 5-min utilisation reaches `level`."""
-    profile = profile_demand(series, local_s, thresholds, busy_level=level)
+    profile = profile_demand(series, local, thresholds, busy_level=level)
     share = sum(w.hours for w in profile.recurring) / HOURS_PER_WEEK
     return HotWindows(profile.recurring, share, profile.regular_weeks, profile.n_weeks, level)
