@@ -117,6 +117,7 @@ def schedule_finding(
         if idle
         else None
     )
+    quality = dataclasses.replace(quality, site_defaulted=quality.site_defaulted or site.defaulted)
     if profile.weeks_observed < thresholds.demand_full_weeks - 1e-9:
         quality = dataclasses.replace(quality, history="low")
     if idle is not None and idle.source == "model":
