@@ -27,8 +27,8 @@ from typing import TypeVar
 
 from profiler.analysis.power_schedule import MINUTES_PER_WEEK, OffSpan, PowerSchedule
 
-ZONE_PATTERN = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
-UNIT_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$")
+ZONE_PATTERN = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+UNIT_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?")
 _DAY_MIN = 24 * 60
 _SYSTEMD_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _P = TypeVar("_P", int, str)
@@ -41,9 +41,9 @@ def unit_name(device_id: str) -> str:
 
 
 def _checked(schedule: PowerSchedule, name: str) -> None:
-    if not ZONE_PATTERN.match(schedule.tz) or ".." in schedule.tz:
+    if not ZONE_PATTERN.fullmatch(schedule.tz) or ".." in schedule.tz:
         raise ValueError(f"not a zone name: {schedule.tz!r}")
-    if not UNIT_PATTERN.match(name):
+    if not UNIT_PATTERN.fullmatch(name):
         raise ValueError(f"not a unit name (a-z, 0-9 and '-'): {name!r}")
 
 
@@ -65,7 +65,8 @@ def _groups(times: Sequence[tuple[int, _P]]) -> list[tuple[int, _P, list[int]]]:
     for start, payload in times:
         start %= MINUTES_PER_WEEK
         grouped.setdefault((start % _DAY_MIN, payload), []).append(start // _DAY_MIN)
-    return [(m, p, days) for (m, p), days in sorted(grouped.items())]
+    rows = [(m, p, days) for (m, p), days in grouped.items()]
+    return sorted(rows, key=lambda row: (min(row[2]), row[0]))
 
 
 def _duration(minutes: int) -> str:
@@ -167,7 +168,7 @@ def _simulated(days: Sequence[int], sleep_min: int, wake_min: int) -> set[tuple[
 def kube_green(schedule: PowerSchedule, name: str, namespace: str) -> str | None:
     """Return kube-green SleepInfo documents, None when the spans do not fit its model."""
     _checked(schedule, name)
-    if not UNIT_PATTERN.match(namespace):
+    if not UNIT_PATTERN.fullmatch(namespace):
         raise ValueError(f"not a namespace name: {namespace!r}")
     spans = [(s.start_min, s.end_min % _DAY_MIN) for s in schedule.off]
     docs: list[str] = []

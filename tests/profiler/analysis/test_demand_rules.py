@@ -8,7 +8,7 @@ import pytest
 from profiler.analysis.confidence import Quality
 from profiler.analysis.demand import HOURS_PER_WEEK, hot_windows, profile_demand
 from profiler.analysis.demand_rules import schedule_finding
-from profiler.analysis.host_rules import IdlePower, under_provisioned_cpu
+from profiler.analysis.host_rules import IdlePower, idle_host, under_provisioned_cpu
 from profiler.analysis.savings import Estimate, Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import usage_stats
@@ -179,3 +179,22 @@ def test_gpu_busy_only_for_the_end_of_day_run_is_released_outside_it() -> None:
     assert finding is not None and finding.rule == "PEAK_SIZED_GPU"
     assert "MIG" in finding.message
     assert finding.evidence["idle_power_w"] == pytest.approx(70.0 + 330.0 * 0.0015 / 2, abs=0.5)
+
+
+def test_the_issues_two_hosts_get_the_right_findings() -> None:
+    # 1: a 4-vCPU VM busy only 15:00-17:00 on weekdays; 2: 2 % idle, a 35 % batch 23-01
+    peak = _hot_weekday_host(15, 2)
+    batch = _host(lambda d, h, w: h in (23, 0), 0.35)
+    peak_stats = usage_stats(peak, float(peak.t[0]), TH)
+    batch_stats = usage_stats(batch, float(batch.t[0]), TH)
+    # the whole-window rules: a bare add-capacity, and nothing at all for the batch host
+    assert idle_host(batch_stats, {}, None, SITE, QUALITY, TH) is None
+    hot = hot_windows(peak, LONDON, 0.8, TH)
+    under = under_provisioned_cpu(peak_stats, 4, QUALITY, TH, hot)
+    assert under is not None and under.evidence["hot_share_of_week"] == pytest.approx(10 / 168)
+    peak_sized, batch_sized = _finding(peak), _finding(batch)
+    assert peak_sized is not None and peak_sized.rule == "PEAK_SIZED_HOST"
+    assert batch_sized is not None and batch_sized.rule == "PEAK_SIZED_HOST"
+    assert [w["label"] for w in peak_sized.evidence["windows"]] == [
+        f"{d} 15:00-{d} 17:00" for d in ("Mon", "Tue", "Wed", "Thu", "Fri")
+    ]
