@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from profiler.analysis.confidence import Quality, lowest
-from profiler.analysis.demand import WEEK_S
+from profiler.analysis.confidence import Quality, Tier, lowest
 from profiler.analysis.findings import Finding
 from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.savings import Estimate, Site, savings_from_power
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds, above, at_most
+from profiler.analysis.week import WEEK_S
 from profiler.model.series import FloatArray
 
 
@@ -130,15 +130,20 @@ def complementary_peaks(
         return None
     freed = [m for p in pools for m in p.members[1:]]
     weeks = float(step_ok.sum()) * step_s / WEEK_S
-    history = "low" if weeks < thresholds.demand_full_weeks - 1e-9 else "medium"
+    history: Tier = "low" if weeks < thresholds.demand_full_weeks - 1e-9 else "medium"
     known = all(m.idle is not None for m in freed)
     watts = (
-        Estimate(*(sum(getattr(m.idle.watts, b) for m in freed if m.idle) for b in ("point", "low", "high")))
+        Estimate(
+            *(
+                sum(getattr(m.idle.watts, b) for m in freed if m.idle)
+                for b in ("point", "low", "high")
+            )
+        )
         if known
         else None
     )
     savings = savings_from_power(watts, site) if watts else None
-    power = "low" if any(m.idle and m.idle.source == "model" for m in freed) else "medium"
+    power: Tier = "low" if any(m.idle and m.idle.source == "model" for m in freed) else "medium"
     tier_quality = Quality(
         power=power if known else None,
         history=lowest([history, quality.history or "medium"]),
@@ -220,5 +225,7 @@ def _notes(thresholds: Thresholds, weeks: float, freed: Sequence[Demand], known:
     if not known:
         notes.append("a freed device has no idle power figure: savings not computed")
     if weeks < thresholds.demand_full_weeks - 1e-9:
-        notes.append(f"{weeks:.1f} weeks of history (< {thresholds.demand_full_weeks:g}): confidence low")
+        notes.append(
+            f"{weeks:.1f} weeks of history (< {thresholds.demand_full_weeks:g}): confidence low"
+        )
     return notes

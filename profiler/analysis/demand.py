@@ -24,108 +24,23 @@ where it is skipped (spring), that week has no such hour (it is unobserved, not 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 
 from profiler.analysis.thresholds import Thresholds, at_least
+from profiler.analysis.week import (
+    HOURS_PER_WEEK,
+    WEEK_S,
+    BoolArray,
+    IntArray,
+    Window,
+    hour_of_week,
+    local_seconds,
+    week_index,
+    windows_of,
+)
 from profiler.model.series import DeviceSeries, FloatArray
-
-HOURS_PER_WEEK = 168
-WEEK_S = 7 * 86_400.0
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
-_OFFSET_STEP_S = 900.0  # zone offsets change on quarter hours
-
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-
-
-def local_seconds(t: FloatArray, tz: ZoneInfo) -> FloatArray:
-    """Return epoch seconds `t` as local wall-clock seconds in `tz` (t + UTC offset at t).
-
-    The offset is looked up once per quarter hour of the series (zones change offset on
-    quarter hours), so a month of 5-min samples costs about 3,000 look-ups.
-    """
-    steps = np.floor(t / _OFFSET_STEP_S)
-    unique, inverse = np.unique(steps, return_inverse=True)
-    offsets = np.empty(unique.size)
-    for i, step in enumerate(unique):
-        moment = datetime.fromtimestamp(float(step) * _OFFSET_STEP_S, tz=UTC).astimezone(tz)
-        offset = moment.utcoffset()
-        offsets[i] = offset.total_seconds() if offset is not None else 0.0
-    local: FloatArray = t + offsets[inverse.reshape(-1)]
-    return local
-
-
-def hour_of_week(local_s: FloatArray) -> IntArray:
-    """Return each local time's hour of the week (Monday 00:00-01:00 = 0, Sunday 23 = 167)."""
-    days = np.floor(local_s / 86_400.0).astype(np.int64)
-    hours = np.floor((local_s - days * 86_400.0) / 3_600.0).astype(np.int64)
-    result: IntArray = ((days + _EPOCH_WEEKDAY) % 7) * 24 + hours
-    return result
-
-
-def week_index(local_s: FloatArray) -> IntArray:
-    """Return each local time's week number (Monday-to-Sunday weeks since 29 Dec 1969)."""
-    days = np.floor(local_s / 86_400.0).astype(np.int64)
-    result: IntArray = (days + _EPOCH_WEEKDAY) // 7
-    return result
-
-
-def hour_label(hour: int) -> str:
-    """Return an hour of the week as `Mon 23:00`."""
-    hour %= HOURS_PER_WEEK
-    return f"{DAY_NAMES[hour // 24]} {hour % 24:02d}:00"
-
-
-@dataclass(frozen=True)
-class Window:
-    """A contiguous span of hours of the week, in local time.
-
-    Attributes:
-        start: first hour of the week (0 = Monday 00:00).
-        hours: its length in hours (it may run past Sunday into Monday).
-    """
-
-    start: int
-    hours: int
-
-    @property
-    def cells(self) -> tuple[int, ...]:
-        """Return the hours of the week the window covers."""
-        return tuple((self.start + k) % HOURS_PER_WEEK for k in range(self.hours))
-
-    @property
-    def label(self) -> str:
-        """Return the window as `Mon 23:00-Tue 01:00` (local time)."""
-        end = hour_label(self.start + self.hours)
-        return f"{hour_label(self.start)}-{end}"
-
-    def as_dict(self) -> dict[str, object]:
-        """Return {"start_hour_of_week", "hours", "label"}."""
-        return {"start_hour_of_week": self.start, "hours": self.hours, "label": self.label}
-
-
-def windows_of(cells: BoolArray) -> tuple[Window, ...]:
-    """Return the contiguous spans of True cells of a 168-cell week, wrapping at its end."""
-    if not cells.any():
-        return ()
-    if cells.all():
-        return (Window(0, HOURS_PER_WEEK),)
-    first_false = int(np.flatnonzero(~cells)[0])
-    found: list[Window] = []
-    start: int | None = None
-    for k in range(1, HOURS_PER_WEEK + 1):
-        hour = (first_false + k) % HOURS_PER_WEEK
-        if cells[hour] and start is None:
-            start = first_false + k
-        elif not cells[hour] and start is not None:
-            found.append(Window(start % HOURS_PER_WEEK, first_false + k - start))
-            start = None
-    return tuple(sorted(found, key=lambda w: w.start))
 
 
 @dataclass(frozen=True)
@@ -305,12 +220,7 @@ def profile_demand(
     seen = ~np.isnan(grid)
     busy = seen & (grid >= level - 1e-9 * max(1.0, level))
 
-    levels = np.round(np.arange(0, 101) / 100.0, 2)
-    order = np.sort(values[valid])
-    w_sorted = seconds[valid][np.argsort(values[valid], kind="stable")]
-    tail = np.concatenate([np.cumsum(w_sorted[::-1])[::-1], [0.0]])
-    at_or_above = tail[np.searchsorted(order, levels - 1e-12)]
-    load_share = at_or_above / total_s if total_s > 0 else np.zeros(levels.size)
+    levels, load_share = load_duration(values[valid], seconds[valid])
 
     observed_weeks = seen.sum(axis=0)
     busy_weeks = busy.sum(axis=0)
@@ -328,7 +238,9 @@ def profile_demand(
         busy=busy,
         load_levels=levels,
         load_share=load_share,
-        busy_hours_per_week=float(busy.sum()) / (seen.sum() / HOURS_PER_WEEK) if seen.any() else 0.0,
+        busy_hours_per_week=float(busy.sum()) / (seen.sum() / HOURS_PER_WEEK)
+        if seen.any()
+        else 0.0,
         peak_to_mean_util=_ratio(peak_util, mean_util),
         peak_to_mean_power=_peak_to_mean_power(power, seconds),
         weeks_observed=total_s / WEEK_S,
@@ -339,6 +251,18 @@ def profile_demand(
         busy_weeks_per_cell=busy_weeks.astype(np.int64),
         busy_level=level,
     )
+
+
+def load_duration(values: FloatArray, seconds: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return load levels 0..1 by 0.01 and the share of `seconds` at or above each."""
+    levels = np.round(np.arange(0, 101) / 100.0, 2)
+    total_s = float(seconds.sum())
+    if total_s <= 0:
+        return levels, np.zeros(levels.size)
+    order = np.argsort(values, kind="stable")
+    tail = np.concatenate([np.cumsum(seconds[order][::-1])[::-1], [0.0]])
+    share: FloatArray = tail[np.searchsorted(values[order], levels - 1e-12)] / total_s
+    return levels, share
 
 
 def _ratio(peak: float | None, mean: float | None) -> float | None:
@@ -360,7 +284,9 @@ def _recurring(
     enough = observed_weeks >= thresholds.demand_min_weeks
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(observed_weeks > 0, busy_weeks / np.maximum(observed_weeks, 1), 0.0)
-    cells = enough & np.array([at_least(float(s), thresholds.demand_recurring_share) for s in share])
+    cells = enough & np.array(
+        [at_least(float(s), thresholds.demand_recurring_share) for s in share]
+    )
     return windows_of(cells)
 
 
@@ -375,8 +301,7 @@ def _regular_weeks(seen: BoolArray, busy: BoolArray, recurring: tuple[Window, ..
         if not seen[row].any() or (busy[row] & ~inside).any():
             continue
         shown = all(
-            busy[row, list(w.cells)].any() or not seen[row, list(w.cells)].any()
-            for w in recurring
+            busy[row, list(w.cells)].any() or not seen[row, list(w.cells)].any() for w in recurring
         )
         regular += int(shown)
     return regular

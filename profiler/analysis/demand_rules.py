@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 
 from profiler.analysis.confidence import Quality
-from profiler.analysis.demand import HOURS_PER_WEEK, WEEK_S, DemandProfile
+from profiler.analysis.demand import DemandProfile
 from profiler.analysis.findings import Finding
 from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.power_schedule import PowerSchedule, known_idle, power_schedule
 from profiler.analysis.savings import Estimate, Site, savings_from_power
 from profiler.analysis.schedule_forms import schedule_forms
 from profiler.analysis.thresholds import Thresholds, at_least, at_most
+from profiler.analysis.week import HOURS_PER_WEEK, WEEK_S
 from profiler.model.provenance import is_measured
 
 
@@ -61,7 +62,11 @@ def pattern_rule(
     on_weekdays = all(cell < 5 * 24 for w in schedule.on for cell in w.cells)
     busy_per_day = sum(w.hours for w in profile.recurring) / 5.0
     if kind == "gpu":
-        return "PEAK_SIZED_GPU" if at_most(schedule.on_share, thresholds.peak_sized_max_share) else None
+        return (
+            "PEAK_SIZED_GPU"
+            if at_most(schedule.on_share, thresholds.peak_sized_max_share)
+            else None
+        )
     if on_weekdays and at_least(busy_per_day, thresholds.off_hours_min_daily_h):
         return "OFF_HOURS_IDLE"
     if at_most(schedule.on_share, thresholds.peak_sized_max_share):

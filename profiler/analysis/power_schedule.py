@@ -13,16 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from profiler.analysis.demand import (
-    DAY_NAMES,
-    HOURS_PER_WEEK,
-    WEEK_S,
-    BoolArray,
-    DemandProfile,
-    Window,
-    windows_of,
-)
+from profiler.analysis.demand import DemandProfile
 from profiler.analysis.thresholds import Thresholds, at_least
+from profiler.analysis.week import DAY_NAMES, HOURS_PER_WEEK, WEEK_S, BoolArray, Window, windows_of
 
 MINUTES_PER_WEEK = HOURS_PER_WEEK * 60
 
@@ -122,7 +115,7 @@ def power_schedule(profile: DemandProfile, tz: str, thresholds: Thresholds) -> P
     on = windows_of(on_cells)
     if not on or on_cells.all():
         return None
-    margin_min = int(round(thresholds.schedule_margin_s / 60.0))
+    margin_min = round(thresholds.schedule_margin_s / 60.0)
     spans: list[OffSpan] = []
     for k, window in enumerate(on):
         following = on[(k + 1) % len(on)]

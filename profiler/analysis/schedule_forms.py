@@ -77,7 +77,7 @@ def _duration(minutes: int) -> str:
 def finwatt_toml(schedule: PowerSchedule, name: str) -> str:
     """Return `[[schedule]]` entries that monitor each on window in the schedule's zone."""
     _checked(schedule, name)
-    margin = int(round(schedule.margin_s / 60.0))
+    margin = round(schedule.margin_s / 60.0)
     starts = [(w.start * 60 - margin, w.hours * 60 + margin) for w in schedule.on]
     lines = ["# on windows proposed by finwatt; monitor each to check the schedule still fits"]
     for k, (minute, length, days) in enumerate(_groups(starts), start=1):
@@ -128,22 +128,57 @@ def systemd_units(schedule: PowerSchedule, name: str) -> dict[str, str]:
     wake_at = _calendar([s.end_min for s in schedule.off], schedule.tz)
     return {
         f"{sleep}.timer": "\n".join(
-            ["[Unit]", f"Description=finwatt: suspend {name} outside its on windows", "",
-             "[Timer]", *off_at, "AccuracySec=1min", f"Unit={sleep}.service", "",
-             "[Install]", "WantedBy=timers.target", ""]
+            [
+                "[Unit]",
+                f"Description=finwatt: suspend {name} outside its on windows",
+                "",
+                "[Timer]",
+                *off_at,
+                "AccuracySec=1min",
+                f"Unit={sleep}.service",
+                "",
+                "[Install]",
+                "WantedBy=timers.target",
+                "",
+            ]
         ),
         f"{sleep}.service": "\n".join(
-            ["[Unit]", f"Description=finwatt: suspend {name}", "", "[Service]",
-             "Type=oneshot", "ExecStart=/usr/bin/systemctl suspend", ""]
+            [
+                "[Unit]",
+                f"Description=finwatt: suspend {name}",
+                "",
+                "[Service]",
+                "Type=oneshot",
+                "ExecStart=/usr/bin/systemctl suspend",
+                "",
+            ]
         ),
         f"{wake}.timer": "\n".join(
-            ["[Unit]", f"Description=finwatt: resume {name} before its on windows", "",
-             "[Timer]", *wake_at, "WakeSystem=true", "AccuracySec=1min",
-             f"Unit={wake}.service", "", "[Install]", "WantedBy=timers.target", ""]
+            [
+                "[Unit]",
+                f"Description=finwatt: resume {name} before its on windows",
+                "",
+                "[Timer]",
+                *wake_at,
+                "WakeSystem=true",
+                "AccuracySec=1min",
+                f"Unit={wake}.service",
+                "",
+                "[Install]",
+                "WantedBy=timers.target",
+                "",
+            ]
         ),
         f"{wake}.service": "\n".join(
-            ["[Unit]", f"Description=finwatt: {name} resumed", "", "[Service]",
-             "Type=oneshot", "ExecStart=/usr/bin/true", ""]
+            [
+                "[Unit]",
+                f"Description=finwatt: {name} resumed",
+                "",
+                "[Service]",
+                "Type=oneshot",
+                "ExecStart=/usr/bin/true",
+                "",
+            ]
         ),
     }
 
@@ -199,7 +234,9 @@ def kube_green(schedule: PowerSchedule, name: str, namespace: str) -> str | None
     return "---\n" + "\n---\n".join(docs) + "\n"
 
 
-def schedule_forms(schedule: PowerSchedule, device_id: str, namespace: str = "default") -> dict[str, object]:
+def schedule_forms(
+    schedule: PowerSchedule, device_id: str, namespace: str = "default"
+) -> dict[str, object]:
     """Return every form of the schedule for the device, JSON-ready."""
     name = unit_name(device_id)
     return {

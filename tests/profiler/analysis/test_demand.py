@@ -8,15 +8,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from profiler.analysis.demand import (
-    Window,
-    hour_of_week,
-    local_seconds,
-    profile_demand,
-    windows_of,
-)
+from profiler.analysis.demand import profile_demand
 from profiler.analysis.power_schedule import power_schedule
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.week import Window, hour_of_week, local_seconds, windows_of
 from tests.profiler.analysis.demand_series import (
     LONDON,
     UTC_ZONE,

@@ -9,7 +9,6 @@ import tomllib
 import pytest
 import yaml
 
-from profiler.analysis.demand import Window
 from profiler.analysis.power_schedule import OffSpan, PowerSchedule
 from profiler.analysis.schedule_forms import (
     cron_lines,
@@ -19,6 +18,7 @@ from profiler.analysis.schedule_forms import (
     systemd_units,
     unit_name,
 )
+from profiler.analysis.week import Window
 from profiler.schedule.entries import ScheduleTable
 
 DAY = 1440
@@ -37,7 +37,11 @@ def test_finwatt_toml_entries_validate_and_monitor_each_on_window() -> None:
     tables = tomllib.loads(finwatt_toml(OFFICE, "uat-1"))["schedule"]
     assert len(tables) == 1
     entry = ScheduleTable.model_validate(tables[0])
-    assert (entry.cron, entry.tz, entry.action) == ("45 7 * * 1,2,3,4,5", "Europe/London", "monitor")
+    assert (entry.cron, entry.tz, entry.action) == (
+        "45 7 * * 1,2,3,4,5",
+        "Europe/London",
+        "monitor",
+    )
     assert entry.duration == pytest.approx(10.25 * 3600)
 
 
