@@ -116,7 +116,12 @@ def complementary_peaks(
         quality: what the figures rest on (history is lowered below four weeks).
         thresholds: `pool_target`, `pool_quantile`, `demand_full_weeks`.
         kind: "host" (busy cores) or "gpu" (busy GPUs).
+
+    Raises:
+        ValueError: the series are not on one grid (their lengths differ).
     """
+    if len({d.busy.size for d in demands}) > 1:
+        raise ValueError("demand series must share one step grid (equal lengths)")
     if len(demands) < 2 or len({d.capacity for d in demands}) != 1:
         return None
     capacity = demands[0].capacity

@@ -119,12 +119,13 @@ def power_schedule(profile: DemandProfile, tz: str, thresholds: Thresholds) -> P
     spans: list[OffSpan] = []
     for k, window in enumerate(on):
         following = on[(k + 1) % len(on)]
-        start = (window.start + window.hours) * 60
-        wake = following.start * 60 - margin_min
-        minutes = (wake - start) % MINUTES_PER_WEEK
-        if len(on) == 1:
-            minutes = MINUTES_PER_WEEK - window.hours * 60 - margin_min
-        if at_least(60.0 * minutes, thresholds.schedule_min_off_s):
+        end = window.start + window.hours
+        gap_hours = (following.start - end) % HOURS_PER_WEEK if len(on) > 1 else None
+        if gap_hours is None:  # one on window: the rest of the week is the gap
+            gap_hours = HOURS_PER_WEEK - window.hours
+        minutes = gap_hours * 60 - margin_min
+        start = end * 60
+        if minutes > 0 and at_least(60.0 * minutes, thresholds.schedule_min_off_s):
             spans.append(OffSpan(start % MINUTES_PER_WEEK, minutes))
     if not spans:
         return None

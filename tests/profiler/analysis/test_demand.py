@@ -136,3 +136,22 @@ def test_an_hour_observed_in_one_week_only_stays_on() -> None:
     profile = profile_demand(series("vm", t, util), LONDON, TH)
     assert profile.recurring == ()
     assert power_schedule(profile, "Europe/London", TH) is None
+
+
+def test_a_margin_longer_than_the_gap_leaves_the_host_on() -> None:
+    # on 23:00-01:00 and 04:00-05:00 daily: the 3 h gap minus a 4 h margin is no off span
+    t = sample_times(4)
+    util = local_util(t, LONDON, lambda d, h, w: h in (23, 0, 4), 0.35, 0.02)
+    profile = profile_demand(series("vm", t, util), LONDON, TH)
+    th = Thresholds(schedule_margin_s=4 * 3600.0, schedule_min_off_s=60.0)
+    schedule = power_schedule(profile, "Europe/London", th)
+    assert schedule is not None
+    assert {(s.start_min % 1440, s.minutes) for s in schedule.off} == {(5 * 60, 14 * 60)}
+
+
+def test_a_series_without_utilisation_has_no_pattern() -> None:
+    t = sample_times(2)
+    profile = profile_demand(series("vm", t, np.full(t.size, np.nan)), LONDON, TH)
+    assert profile.recurring == () and profile.n_weeks == 0
+    assert profile.weeks_observed == 0.0
+    assert power_schedule(profile, "Europe/London", TH) is None

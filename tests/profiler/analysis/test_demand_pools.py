@@ -114,3 +114,10 @@ def test_gpus_with_complementary_runs_share_one_gpu() -> None:
     assert finding is not None and finding.recommendation is not None
     assert finding.recommendation["action"] == "time-slice or MIG one GPU"
     assert finding.recommendation["free"] == ["gpu-a"]
+
+
+def test_series_on_different_grids_are_refused() -> None:
+    a = Demand("a", _cores(_day), 8.0, None)
+    b = Demand("b", _cores(_night)[:-1], 8.0, None)
+    with pytest.raises(ValueError, match="one step grid"):
+        complementary_peaks([a, b], STEP_S, SITE, QUALITY, TH)
