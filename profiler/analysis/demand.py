@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from profiler.analysis.thresholds import Thresholds, at_least
+from profiler.analysis.thresholds import Thresholds, at_least, at_most
 from profiler.analysis.week import (
     HOURS_PER_WEEK,
     WEEK_S,
@@ -334,7 +334,7 @@ class HotWindows:
         """Return True when the windows recur regularly in at most `peak_sized_max_share`."""
         return (
             bool(self.windows)
-            and self.share <= thresholds.peak_sized_max_share + 1e-12
+            and at_most(self.share, thresholds.peak_sized_max_share)
             and at_least(self.regular_weeks / max(1, self.n_weeks), thresholds.demand_regular_share)
             and at_least(float(self.n_weeks), thresholds.demand_min_weeks)
         )

@@ -9,9 +9,11 @@ unchecked; a name that fails its pattern raises ValueError.
 - finwatt `[[schedule]]`: finwatt's scheduler runs `run` and `monitor` actions only, so
   this form monitors each on window (from the wake-up margin to its end): the record
   that shows the schedule still fits. The power actions are the other three forms.
-- cron (`/etc/cron.d`, cronie's `CRON_TZ`): at each off time, `rtcwake -m mem` suspends
-  the host and sets the RTC to wake it at the wake time, which GNU `date` computes in
-  the zone, so the wake is right across daylight-saving changes.
+- cron (`/etc/cron.d`, cronie's `CRON_TZ`; a cron daemon without it must run in the
+  site's zone): at each off time, `rtcwake -m mem` suspends the host and sets the RTC to
+  wake it at the wake time, which GNU `date` computes in the zone, so the wake is right
+  across daylight-saving changes. cron and systemd suspend the machine they run on (a
+  physical host); a VM is stopped and started by its platform on the same windows.
 - systemd: a sleep timer (`systemctl suspend`) and a wake timer (`WakeSystem=true`
   resumes the host to fire it), each with its service; calendar times carry the zone.
 - kube-green `SleepInfo` (kube-green.com/v1alpha1): one document per off time and wake
