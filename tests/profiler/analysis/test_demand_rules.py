@@ -199,3 +199,12 @@ def test_the_issues_two_hosts_get_the_right_findings() -> None:
     assert [w["label"] for w in peak_sized.evidence["windows"]] == [
         f"{d} 15:00-{d} 17:00" for d in ("Mon", "Tue", "Wed", "Thu", "Fri")
     ]
+
+
+def test_schedule_findings_are_strict_json() -> None:
+    import json
+
+    finding = _finding(_host(lambda d, h, w: d < 5 and 8 <= h < 18, 0.5))
+    assert finding is not None
+    text = json.dumps(finding.as_dict(), allow_nan=False)
+    assert json.loads(text)["recommendation"]["forms"]["cron"].startswith("# finwatt")
