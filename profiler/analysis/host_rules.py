@@ -14,6 +14,7 @@ from typing import Literal
 
 from profiler.analysis.confidence import Quality
 from profiler.analysis.curve import PowerCurve
+from profiler.analysis.demand import HotWindows
 from profiler.analysis.findings import Finding
 from profiler.analysis.savings import (
     DRAM_PROVENANCE,
@@ -122,9 +123,18 @@ def idle_host(
 
 
 def under_provisioned_cpu(
-    host: UsageStats, cores: int, quality: Quality, thresholds: Thresholds
+    host: UsageStats,
+    cores: int,
+    quality: Quality,
+    thresholds: Thresholds,
+    hot: HotWindows | None = None,
 ) -> Finding | None:
-    """UNDER_PROVISIONED_CPU (AWS Compute Optimizer): P99.5 busy cores / 0.8 > cores."""
+    """UNDER_PROVISIONED_CPU (AWS Compute Optimizer): P99.5 busy cores / 0.8 > cores.
+
+    With `hot` (the recurring windows where the host runs at or above 80 %) short and
+    regular, the finding names them and weighs moving their job or bursting for those
+    hours against buying cores that would idle the rest of the week.
+    """
     p995 = host.percentile(thresholds.under_cpu_quantile)
     if p995 is None:
         return None
@@ -132,6 +142,8 @@ def under_provisioned_cpu(
     needed = busy / (1.0 - thresholds.under_cpu_headroom)
     if needed <= cores:
         return None
+    if hot is not None and hot.short_and_regular(thresholds):
+        return _under_in_windows(host, cores, busy, needed, hot, quality)
     return Finding(
         rule="UNDER_PROVISIONED_CPU",
         device=host.device_id,
@@ -151,6 +163,62 @@ def under_provisioned_cpu(
         savings=None,
         confidence=quality.tier(with_savings=False),
         assumptions=(*quality.notes, "5-min mean windows; nearest-rank percentiles"),
+    )
+
+
+def _under_in_windows(
+    host: UsageStats,
+    cores: int,
+    busy: float,
+    needed: float,
+    hot: HotWindows,
+    quality: Quality,
+) -> Finding:
+    """UNDER_PROVISIONED_CPU of a host hot only in short recurring windows."""
+    extra = needed - cores
+    hours = hot.hours_per_week
+    windows = ", ".join(w.label for w in hot.windows)
+    alternatives = [
+        {"option": "move the windows' job onto shared or pooled capacity", "extra_cores": 0.0},
+        {
+            "option": "burst capacity for the windows only",
+            "extra_core_hours_per_week": extra * hours,
+        },
+        {
+            "option": "buy cores",
+            "extra_core_hours_per_week": extra * 168.0,
+            "use_of_bought_cores": hot.share,
+        },
+    ]
+    return Finding(
+        rule="UNDER_PROVISIONED_CPU",
+        device=host.device_id,
+        severity="critical",
+        message=(
+            f"{host.device_id} runs hot only in {windows} ({hours} h a week, in "
+            f"{hot.regular_weeks} of {hot.n_weeks} weeks): P99.5 of 5-min CPU use is "
+            f"{busy:.1f} of {cores} cores; move that job to shared capacity or burst "
+            f"{extra:.1f} cores for those hours ({extra * hours:.0f} core-hours a week) "
+            f"rather than buy cores that would idle {1.0 - hot.share:.0%} of the week."
+        ),
+        evidence={
+            "p99_5_busy_cores": busy,
+            "needed_cores": needed,
+            "provisioned_cores": cores,
+            "windows": int(host.sizing_util.size),
+            "hot_windows": [w.as_dict() for w in hot.windows],
+            "hot_share_of_week": hot.share,
+            "hot_regular_weeks": hot.regular_weeks,
+            "observed_weeks": hot.n_weeks,
+        },
+        recommendation={"min_cores": needed, "in_windows_only": True, "alternatives": alternatives},
+        savings=None,
+        confidence=quality.tier(with_savings=False),
+        assumptions=(
+            *quality.notes,
+            "5-min mean windows; nearest-rank percentiles",
+            f"hot hour: a 5-min mean at or above {hot.level:.0%} (20% headroom) in local time",
+        ),
     )
 
 

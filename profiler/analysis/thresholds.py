@@ -82,6 +82,33 @@ class Thresholds:
     indicative_cpu_idle_util: float = 0.03  # a 1-min mean below the IDLE_HOST P95 bound
     indicative_gpu_idle_util: float = 0.01
 
+    # --- demand profiles and power schedules: docs/analyzer.md#demand-and-power-schedules ----
+    # An hour is busy when one of its 5-min means reaches the IDLE_HOST P95 bound (3%):
+    # every hour a schedule switches off is then one the idle test would call idle.
+    demand_busy_util: float = 0.03
+    demand_busy_gpu: float = 0.01  # GPUs: the IDLE_GPU SM-activity bound
+    # A weekday x hour cell recurs when busy in >= half of the weeks that observed it.
+    demand_recurring_share: float = 0.5
+    # A schedule needs >= 2 observed weeks (a window seen once does not recur) and every
+    # hour it switches off observed idle in >= 2 weeks; below 4 weeks confidence is low.
+    demand_min_weeks: float = 2.0
+    demand_full_weeks: float = 4.0
+    # Regular: >= 75% of observed weeks (3 of 4) show the same busy windows and no other.
+    demand_regular_share: float = 0.75
+    peak_sized_max_share: float = 0.25  # PEAK_SIZED_HOST: on-hours <= 25% of the week
+    off_hours_min_daily_h: float = 6.0  # OFF_HOURS_IDLE: >= 6 h busy per working day
+    # finwatt's choices, configurable: wake 15 min before each window (server POST and a
+    # service start take minutes); each off span costs 5 min of idle power (shutdown and
+    # boot or resume, not saving); an off span under 2 h is not worth the cycle.
+    schedule_margin_s: float = 900.0
+    schedule_transition_s: float = 300.0
+    schedule_min_off_s: float = 7_200.0
+    # COMPLEMENTARY_PEAKS: a pool is sized on the P99.5 of its summed busy cores (the
+    # UNDER_PROVISIONED_CPU quantile) at the 0.8 target (20% headroom); the packing also
+    # keeps every observed step at or under that target.
+    pool_quantile: float = 0.995
+    pool_target: float = 0.80
+
     # --- confidence: docs/methodology.md#confidence ------------------------------------
     high_history_s: float = 14 * DAY_S
     high_history_coverage: float = 0.90
