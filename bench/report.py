@@ -1,7 +1,7 @@
 """Report rendering time and size for a 24-hour, 1 Hz, 3-device run (target <= 10 s, <= 3 MB).
 
 The run is written straight into a temporary SQLite store (not timed), then
-`profiler.workflows.report.gather_report` + `reports.render.render_html` are timed
+`profiler.workflows.report.gather_report` + `reports.renderers.run.RunRenderer` are timed
 together, as `finwatt report` runs them (without the analysis). Also prints 1 h and 6 h for
 growth, and the 24 h report in zh-CN (CJK chart fonts).
 
@@ -20,7 +20,7 @@ from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.workflows.report import gather_report
-from reports.render import render_html
+from reports.renderers.run import RunRenderer, RunReport
 
 
 def build(db: Path, hours: float) -> str:
@@ -63,7 +63,7 @@ def main() -> None:
             run_id = build(db, hours)
             start = time.monotonic()
             with Store(db) as store:
-                html = render_html(gather_report(store, run_id), None, lang=lang)
+                html = RunRenderer(lang=lang).render(RunReport(gather_report(store, run_id)))
             seconds = time.monotonic() - start
             samples = int(hours * 3600 * 3)
             size = len(html.encode()) / 2**20

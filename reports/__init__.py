@@ -2,5 +2,6 @@
 
 Reports take data (`reports.data.ReportData`, an `Assessment`, a `Trend`, a fleet
 findings document) and never open the database or sample; `profiler.workflows.report`
-reads the store and calls them.
+reads the store and calls them. Each kind's page comes from one `reports.renderers`
+renderer: `render(record) -> str`.
 """

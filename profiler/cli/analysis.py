@@ -213,7 +213,7 @@ def _write_fleet_report(
 ) -> Path:
     """`finwatt report --prometheus URL`: write the fleet report, return its path."""
     from profiler.analysis.thresholds import Thresholds
-    from reports.render import render_fleet_html
+    from reports.renderers.fleet import FleetRenderer, FleetReport
 
     document, assumptions = _fleet_document(
         url, since_s, step, match, site, Thresholds(), client_config=client_config
@@ -221,9 +221,7 @@ def _write_fleet_report(
     from profiler.store.outputs import write_output
 
     target = output or Path.cwd() / "finwatt-fleet-report.html"
-    html = render_fleet_html(
-        source=url, document=document, assumptions=assumptions, site=site, lang=lang
-    )
+    html = FleetRenderer(site=site, lang=lang).render(FleetReport(url, document, assumptions))
     write_output(target, html)  # profiler.store.outputs: atomic, devices direct, no links
     return target
 

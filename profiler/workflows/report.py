@@ -29,7 +29,8 @@ from profiler.store.outputs import check_output, write_output
 from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
 from profiler.workflows.trend import gather_trend, runs_in_window
 from reports.data import Columns, ReportData, report_data
-from reports.render import render_html, render_window_html
+from reports.renderers.run import RunRenderer, RunReport
+from reports.renderers.window import WindowRenderer, WindowReport
 
 MinuteRow = dict[str, Any]
 
@@ -180,7 +181,8 @@ def report_run(
     store_findings(store, result)
     target = path or default_report_path(run.id)
     data = gather_report(store, run.id)
-    write_output(target, render_html(data, result.assessment, site, lang))
+    html = RunRenderer(site=site, lang=lang).render(RunReport(data, result.assessment))
+    write_output(target, html)
     return target
 
 
@@ -208,15 +210,14 @@ def report_window(
     else:
         assessment, assumptions = result.assessment, result.assessment.assumptions
     start, end = epoch_s(trend.window_start), epoch_s(trend.window_end)
-    html = render_window_html(
+    window = WindowReport(
         host=shown_host,
         runs=runs_in_window(store, start, end, shown_host),
         trend=trend,
         assessment=assessment,
         assumptions=assumptions,
-        site=site,
-        lang=lang,
     )
+    html = WindowRenderer(site=site, lang=lang).render(window)
     target = path or Path.cwd() / f"finwatt-report-last-{int(since_s)}s.html"
     write_output(target, html)
     return target

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from profiler.workflows.report import print_pdf
-from reports.render import render_fleet_html, render_html, render_window_html
+from reports.renderers.fleet import FleetRenderer, FleetReport
+from reports.renderers.run import RunRenderer, RunReport
+from reports.renderers.window import WindowRenderer, WindowReport
 from tests.reports import samples
 from tests.reports.browser import (
     VNU_FALSE_POSITIVE,
@@ -31,24 +33,23 @@ LANGS = ("en", "zh-CN")
 def render(kind: str, lang: str) -> str:
     """Return the sample report of `kind` in `lang`."""
     if kind == "run":
-        return render_html(samples.run_sample(), samples.run_assessment(), samples.SITE, lang)
+        run = RunReport(samples.run_sample(), samples.run_assessment())
+        return RunRenderer(site=samples.SITE, lang=lang).render(run)
     if kind == "window":
-        return render_window_html(
+        window = WindowReport(
             host="bank-node-07",
             runs=[samples.run_sample().run],
             trend=samples.window_trend(),
             assessment=samples.run_assessment(),
             assumptions=samples.SITE.assumptions(),
-            site=samples.SITE,
-            lang=lang,
         )
-    return render_fleet_html(
+        return WindowRenderer(site=samples.SITE, lang=lang).render(window)
+    fleet = FleetReport(
         source="http://127.0.0.1:9090",
         document=samples.fleet_document(),
         assumptions=samples.SITE.assumptions(),
-        site=samples.SITE,
-        lang=lang,
     )
+    return FleetRenderer(site=samples.SITE, lang=lang).render(fleet)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from profiler.analysis.assess import Assessment
-from reports.render import render_html
+from reports.renderers.run import RunRenderer, RunReport
 from tests.reports import samples
 from tests.reports.test_report import Cells
 
@@ -15,7 +15,8 @@ def test_no_findings_no_gpu_and_no_label_each_say_so_once() -> None:
         devices=[d for d in data.devices if d.info.kind != "gpu"],
         phases=[p for p in data.phases if p.device_id != "gpu:0"],
     )
-    html = render_html(data, Assessment([], {}, samples.SITE.assumptions()), samples.SITE)
+    no_findings = Assessment([], {}, samples.SITE.assumptions())
+    html = RunRenderer(site=samples.SITE).render(RunReport(data, no_findings))
     cells = Cells()
     cells.feed(html)
     assert html.count("No findings") == 1 and 'id="findings"' not in html
@@ -26,6 +27,6 @@ def test_no_findings_no_gpu_and_no_label_each_say_so_once() -> None:
 
 
 def test_not_analysed_says_so_instead_of_no_findings() -> None:
-    html = render_html(samples.run_sample(), None, samples.SITE)
+    html = RunRenderer(site=samples.SITE).render(RunReport(samples.run_sample()))
     assert "Not analysed" in html and "No findings" not in html
     assert "no analysis: findings and savings are not shown" in html

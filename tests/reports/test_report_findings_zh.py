@@ -18,7 +18,8 @@ from profiler.analysis.findings import Finding
 from reports.finding_text import finding_text
 from reports.i18n import language
 from reports.lines import line_text, translate_line
-from reports.render import render_fleet_html, render_html
+from reports.renderers.fleet import FleetRenderer, FleetReport
+from reports.renderers.run import RunRenderer, RunReport
 from tests.reports import samples
 from tests.reports.all_rules import RULES, every_rule
 
@@ -79,8 +80,8 @@ def test_the_chinese_findings_section_has_no_english_sentence_left() -> None:
         "findings": [f.as_dict() for f in findings],
         "metrics": {"hosts": {"node-0:9100": {}}, "window": {}},
     }
-    page = render_fleet_html(source="http://127.0.0.1:9090", document=document,
-                             assumptions=[], site=samples.SITE, lang="zh-CN")  # fmt: skip
+    record = FleetReport("http://127.0.0.1:9090", document, assumptions=[])
+    page = FleetRenderer(site=samples.SITE, lang="zh-CN").render(record)
     section = re.search(r'<section id="s2">.*?</section>', page, re.DOTALL)
     assert section is not None
     names = {p for f in findings for p in [f.device, *f.device.split(", ")]}
@@ -153,7 +154,8 @@ def test_an_unknown_line_stays_english_and_is_marked() -> None:
 
 
 def test_the_run_report_translates_phase_reasons_and_assumptions() -> None:
-    page = render_html(samples.run_sample(), samples.run_assessment(), samples.SITE, "zh-CN")
+    record = RunReport(samples.run_sample(), samples.run_assessment())
+    page = RunRenderer(site=samples.SITE, lang="zh-CN").render(record)
     assert "实际负载偏离目标超过 5 个百分点" in page
     assert "achieved load misses target" not in page
     assert "按平均功率 × 每年 8,760 小时折算为年值" in page
@@ -165,8 +167,8 @@ def _fleet_page(lang: str, fleet: dict[str, Any] | None) -> str:
     document["metrics"]["fleet"] = fleet
     if fleet is None:
         del document["metrics"]["fleet"]
-    return render_fleet_html(source="http://127.0.0.1:9090", document=document,
-                             assumptions=[], site=samples.SITE, lang=lang)  # fmt: skip
+    record = FleetReport("http://127.0.0.1:9090", document, assumptions=[])
+    return FleetRenderer(site=samples.SITE, lang=lang).render(record)
 
 
 def test_the_fleet_method_says_the_fleet_was_screened_with_its_figures() -> None:

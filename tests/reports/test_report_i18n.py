@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 
 from profiler.model.errors import FinwattInputError
 from reports.i18n import language
-from reports.render import render_html
+from reports.renderers.run import RunRenderer, RunReport
 from tests.fakes.cli import REPO_ROOT
 from tests.reports import samples
 
@@ -60,8 +60,9 @@ def test_an_unknown_language_is_bad_input() -> None:
 
 
 def test_the_chinese_report_has_no_english_labels_left(tmp_path: Path) -> None:
-    html = render_html(samples.run_sample(), samples.run_assessment(), samples.SITE, "zh-CN")
-    english = render_html(samples.run_sample(), samples.run_assessment(), samples.SITE)
+    record = RunReport(samples.run_sample(), samples.run_assessment())
+    html = RunRenderer(site=samples.SITE, lang="zh-CN").render(record)
+    english = RunRenderer(site=samples.SITE).render(record)
     for label in ("Executive summary", "Top actions", "Data quality", "facility energy per year",
                   "above target", "Method and assumptions", "ESTIMATED"):  # fmt: skip
         assert label in english

@@ -1,0 +1,81 @@
+"""The report of one run: its records and figures (`ReportData`) and its analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from profiler.analysis.assess import Assessment
+from reports import charts, charts_reconcile, charts_summary
+from reports.data import ReportData, phase_state
+from reports.renderers.base import Renderer, ranked_findings, top_actions, yearly
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What the run report shows.
+
+    Attributes:
+        data: the run's records and figures.
+        assessment: its analysis (findings, assumptions), None when not analysed.
+    """
+
+    data: ReportData
+    assessment: Assessment | None = None
+
+
+class RunRenderer(Renderer[RunReport]):
+    """The run report (`templates/report.html`): summary, findings, phases, charts."""
+
+    template = "report.html"
+
+    def render(self, record: RunReport) -> str:
+        """Return the report of a run as one HTML document."""
+        data, assessment, site = record.data, record.assessment, self.site
+        findings = ranked_findings(assessment)
+        energy_kwh = data.total_energy_kwh
+        return self.fill(
+            data=data,
+            run=data.run,
+            missing=[*self._missing(record), *self.chart_note()],
+            analysed=assessment is not None,
+            assumptions=assessment.assumptions if assessment is not None else [],
+            site=site,
+            findings=findings,
+            actions=top_actions(findings),
+            energy_kwh=energy_kwh,
+            run_yearly=yearly(energy_kwh, site),
+            per_year=yearly(data.energy_kwh_per_year, site),
+            verdict=data.verdict,
+            has_gpu=any(d.info.kind == "gpu" for d in data.devices),
+            waterfall=charts_summary.savings_waterfall(findings, self.drawn),
+            efficiency_chart=charts.j_per_1000_chart(data.phases, self.drawn),
+            proportionality_chart=charts.power_vs_load_chart(data.ladders, data.phases, self.drawn),
+            timeline_charts=[
+                (tl, charts.timeline_chart(tl, data.phases, self.drawn)) for tl in data.timelines
+            ],
+            invalid_phases=[p for p in data.phases if phase_state(p) != "valid"],
+            reconciliation_chart=(
+                charts_reconcile.reconciliation_chart(data.reconciliation, self.drawn)
+                if data.reconciliation
+                else None
+            ),
+        )
+
+    def _missing(self, record: RunReport) -> list[str]:
+        """Return what the run's report lacks, in its language (the yellow box)."""
+        text, data = self.text, record.data
+        missing = [
+            text.gettext(message) % {k: text.gettext(v) for k, v in fields.items()}
+            for message, fields in data.notes
+        ]
+        if record.assessment is None:
+            missing.append(text.gettext("no analysis: findings and savings are not shown"))
+        if data.verdict.disturbed:
+            missing.append(
+                text.gettext(
+                    "other processes used the CPU during %(n)s of %(total)s phases: their "
+                    "figures are not reliable and the charts leave them out"
+                )
+                % {"n": data.verdict.disturbed, "total": data.verdict.phases}
+            )
+        return missing
