@@ -97,13 +97,16 @@ def percent(share: float | None, decimals: int = 0) -> str:
     return f"{share * 100:.{decimals}f} %"
 
 
-def duration_parts(value: float | None) -> tuple[str, str]:
+def duration_parts(value: float | None, *, days: bool = False) -> tuple[str, str]:
     """Return a duration as (number, unit word).
 
-    Seconds under 2 min, minutes under 2 h, else hours; ("n/a", "") when missing.
+    Seconds under 2 min, minutes under 2 h, else hours (with `days`: days from 2 days
+    on); ("n/a", "") when missing.
     """
     if value is None or missing(value):
         return NA, ""
+    if days and value >= 2 * 86_400:
+        return sig(value / 86_400), "days"
     if value < 120:
         return sig(value), "s"
     if value < 7200:

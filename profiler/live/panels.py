@@ -2,7 +2,7 @@
 
 Totals: power now is the sum over devices that report power; CO2e and cost rates are on
 facility power (IT power x PUE) times the grid's carbon intensity (g/kWh) and the tariff,
-per hour now and as totals so far.
+per hour now and as totals so far, the cost in the site's currency where one is set.
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def totals(state: LiveState, width: int) -> list[Text]:
     elif facility_kw is None:
         cost = "cost n/a"
     else:
-        cost = f"cost {fmt_rate(facility_kw * price)}/h" + (
-            "" if facility_kwh is None else f", {fmt_rate(facility_kwh * price)} so far"
+        unit = f" {rates.currency}" if rates.currency else ""
+        cost = f"cost {fmt_rate(facility_kw * price)}{unit}/h" + (
+            "" if facility_kwh is None else f", {fmt_rate(facility_kwh * price)}{unit} so far"
         )
     facility = "IT power only" if rates.pue == 1.0 else "facility = IT x PUE"
     return [first, line(width, co2, intensity), line(width, f"{pue}, {facility} · {cost}")]

@@ -64,6 +64,16 @@ class Annual:
         }
 
 
+def rate_kwh_per_year(parts: Iterable[tuple[float, float]]) -> float | None:
+    """Return the kWh/yr of devices given as (energy J, covered seconds) each, at any length.
+
+    Each device's energy over its own covered seconds, x 8,760 h, added up; None when no
+    device has covered time. `annualised` is the figure with its minimum of data.
+    """
+    rates = [annual_kwh(e / s) for e, s in parts if s > 0]
+    return sum(rates) if rates else None
+
+
 def annualised(
     parts: Iterable[tuple[float, float]], span_s: float, confidence: str = "low"
 ) -> Annual | None:
@@ -81,6 +91,6 @@ def annualised(
         energy_j=sum(e for e, _ in known),
         covered_s=covered,
         span_s=max(span_s, covered),
-        it_kwh_per_year=sum(annual_kwh(e / s) for e, s in known) if enough else None,
+        it_kwh_per_year=rate_kwh_per_year(known) if enough else None,
         confidence=confidence,
     )

@@ -25,6 +25,7 @@ import jinja2
 
 from profiler.analysis.assess import Assessment
 from profiler.analysis.savings import Site
+from profiler.model.annual import MIN_COVERED_S, Annual
 from profiler.model.provenance import is_estimate
 from reports import numbers
 from reports.chart_style import chart_language
@@ -71,8 +72,27 @@ class Renderer(ABC, Generic[RecordT]):
         """Return the report of `record` as one HTML document."""
 
     def fill(self, **context: Any) -> str:
-        """Return this renderer's template rendered with `context`, in its language."""
-        return _environment(self.text.tag).get_template(self.template).render(**context)
+        """Return this renderer's template rendered with `context`, in its language.
+
+        The context also gets `cash` (an amount with the site's currency code) and
+        `price` (the tariff with it), for every figure of money the page shows.
+        """
+        page = _environment(self.text.tag).get_template(self.template)
+        return page.render(cash=self.cash, price=self.price(), **context)
+
+    def cash(self, amount: float | None) -> str:
+        """Return an amount of money for the page: 3 significant digits and the currency."""
+        shown = numbers.money(amount)
+        if shown == numbers.NA:
+            return self.text.gettext(numbers.NA)
+        return f"{shown} {self.site.currency}" if self.site.currency else shown
+
+    def price(self) -> str | None:
+        """Return the tariff as the page shows it ("0.15 GBP"), None without one."""
+        tariff = self.site.price_per_kwh
+        if tariff is None:
+            return None
+        return f"{tariff:g} {self.site.currency}" if self.site.currency else f"{tariff:g}"
 
     def chart_note(self) -> list[str]:
         """Return the note that the charts are in English (no CJK font), or nothing."""
@@ -91,8 +111,8 @@ def _fmt(value: Any, spec: str = ".3g", unit: str = "") -> str:
     return f"{format(value, spec)}{unit}"
 
 
-def _duration(value: float | None, lang: Language) -> str:
-    number, unit = numbers.duration_parts(value)
+def _duration(value: float | None, lang: Language, *, days: bool = False) -> str:
+    number, unit = numbers.duration_parts(value, days=days)
     return f"{number} {lang.gettext(unit)}" if unit else number
 
 
@@ -138,6 +158,7 @@ def _environment(tag: str) -> jinja2.Environment:
     env.filters.update({name: _missing_in(lang, f) for name, f in figures.items()})
     env.filters.update(
         duration=lambda v: _duration(v, lang),
+        span=lambda v: _duration(v, lang, days=True),
         load=lambda v: lang.gettext(numbers.achieved_load(v)),
         tojson_pretty=lambda v: json.dumps(v, indent=2, sort_keys=True, default=str),
     )
@@ -149,6 +170,7 @@ def _environment(tag: str) -> jinja2.Environment:
         line_text=lambda text: line_text(str(text), lang),
         savings_point=savings_point,
         phase_state=phase_state,
+        min_covered_s=MIN_COVERED_S,
     )
     return env
 
@@ -174,18 +196,29 @@ def top_actions(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Yearly:
-    """Energy, CO2e and cost per year at an observed rate (page one's headline)."""
+    """Energy, CO2e and cost per year at an observed rate (page one's headline).
+
+    Attributes:
+        annual: the figure and the data it rests on (covered seconds, span,
+            confidence); None when there are no energy figures to annualise.
+    """
 
     it_kwh: float | None
     facility_kwh: float | None
     co2e_kg: float | None
     cost: float | None
+    annual: Annual | None = None
 
 
-def yearly(it_kwh_per_year: float | None, site: Site) -> Yearly:
+def yearly(it_kwh_per_year: float | None, site: Site, annual: Annual | None = None) -> Yearly:
     """Return the facility energy, CO2e and cost of an IT energy per year at a site."""
     if it_kwh_per_year is None:
-        return Yearly(None, None, None, None)
+        return Yearly(None, None, None, None, annual)
     facility = it_kwh_per_year * site.pue
     cost = facility * site.price_per_kwh if site.price_per_kwh is not None else None
-    return Yearly(it_kwh_per_year, facility, facility * site.grid_g_per_kwh / 1000, cost)
+    return Yearly(it_kwh_per_year, facility, facility * site.grid_g_per_kwh / 1000, cost, annual)
+
+
+def headline(annual: Annual | None, site: Site) -> Yearly:
+    """Return page one's yearly figures from the time that has data (none when too little)."""
+    return yearly(annual.it_kwh_per_year if annual is not None else None, site, annual)

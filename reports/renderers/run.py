@@ -1,13 +1,24 @@
-"""The report of one run: its records and figures (`ReportData`) and its analysis."""
+"""The report of one run: its records and figures (`ReportData`) and its analysis.
+
+Page one of a monitoring run states the run's energy per year, annualised from the time
+that has data. Page one of a profiling run states what a ladder measures (J per 1,000
+units, units/J, EP, IPR, idle power, placement; `reports.ladder_page`); a yearly figure
+only from the host's monitoring runs, and the ladder's own only as "if the host ran
+this ladder all year".
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from profiler.analysis.annual import yearly as annual_yearly
 from profiler.analysis.assess import Assessment
+from profiler.analysis.thresholds import Thresholds
+from profiler.model.annual import Annual, rate_kwh_per_year
 from reports import charts, charts_reconcile, charts_summary
 from reports.data import ReportData, phase_state
-from reports.renderers.base import Renderer, ranked_findings, top_actions, yearly
+from reports.ladder_page import ladder_figures, placement, why_no_findings
+from reports.renderers.base import Renderer, headline, ranked_findings, top_actions, yearly
 
 
 @dataclass(frozen=True)
@@ -17,10 +28,13 @@ class RunReport:
     Attributes:
         data: the run's records and figures.
         assessment: its analysis (findings, assumptions), None when not analysed.
+        history: for a profiling run, the yearly figure of its host's monitoring runs
+            (None: the host has none with energy figures); unused for other runs.
     """
 
     data: ReportData
     assessment: Assessment | None = None
+    history: Annual | None = None
 
 
 class RunRenderer(Renderer[RunReport]):
@@ -33,6 +47,11 @@ class RunRenderer(Renderer[RunReport]):
         data, assessment, site = record.data, record.assessment, self.site
         findings = ranked_findings(assessment)
         energy_kwh = data.total_energy_kwh
+        profiling = data.run.is_profiling
+        own = annual_yearly(
+            data.energy_parts, data.energy_provenance, data.duration_s or 0.0, site, Thresholds()
+        )
+        ladders = ladder_figures(data.ladders, data.phases)
         return self.fill(
             data=data,
             run=data.run,
@@ -42,9 +61,15 @@ class RunRenderer(Renderer[RunReport]):
             site=site,
             findings=findings,
             actions=top_actions(findings),
+            why_none=[self.text.gettext(w) for w in why_no_findings(data)],
             energy_kwh=energy_kwh,
             run_yearly=yearly(energy_kwh, site),
-            per_year=yearly(data.energy_kwh_per_year, site),
+            profiling=profiling,
+            per_year=headline(record.history if profiling else own, site),
+            ladders=ladders,
+            headline_ladder=ladders[0] if ladders else None,
+            placement=placement(ladders),
+            ladder_year=yearly(rate_kwh_per_year(data.energy_parts), site, own),
             verdict=data.verdict,
             has_gpu=any(d.info.kind == "gpu" for d in data.devices),
             waterfall=charts_summary.savings_waterfall(findings, self.drawn),

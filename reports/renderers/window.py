@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from profiler.analysis.assess import Assessment
 from profiler.analysis.trend import REGRESSION_DROP, Trend
 from profiler.model.run import RunRecord
-from profiler.model.units import HOURS_PER_YEAR, J_PER_KWH, epoch_s
+from profiler.model.annual import Annual
+from profiler.model.units import J_PER_KWH
 from reports import charts_summary
-from reports.renderers.base import Renderer, ranked_findings, top_actions, yearly
+from reports.renderers.base import Renderer, headline, ranked_findings, top_actions, yearly
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class WindowReport:
         trend: units/J series and daily energy of the window.
         assessment: findings of the window's monitoring data, None when there was none.
         assumptions: the assumption lines to list.
+        annual: the yearly figure of the host's monitoring data in the window, from the
+            time that has data (`analyze --since --json` `metrics.annual`); None when
+            the window has none with energy figures.
     """
 
     host: str | None
@@ -29,6 +33,7 @@ class WindowReport:
     trend: Trend
     assessment: Assessment | None
     assumptions: list[str]
+    annual: Annual | None = None
 
 
 class WindowRenderer(Renderer[WindowReport]):
@@ -42,7 +47,6 @@ class WindowRenderer(Renderer[WindowReport]):
         findings = ranked_findings(record.assessment)
         energy_j = sum(d.energy_j for d in trend.daily_energy) if trend.daily_energy else None
         energy_kwh = energy_j / J_PER_KWH if energy_j is not None else None
-        hours = (epoch_s(trend.window_end) - epoch_s(trend.window_start)) / 3600
         return self.fill(
             host=record.host,
             window_start=trend.window_start,
@@ -57,12 +61,7 @@ class WindowRenderer(Renderer[WindowReport]):
             site=site,
             energy_kwh=energy_kwh,
             window_yearly=yearly(energy_kwh, site),
-            per_year=yearly(
-                energy_kwh / hours * HOURS_PER_YEAR
-                if energy_kwh is not None and hours > 0
-                else None,
-                site,
-            ),
+            per_year=headline(record.annual, site),
             estimated=any(d.estimated for d in trend.daily_energy),
             missing=[*self._missing(record), *self.chart_note()],
             waterfall=charts_summary.savings_waterfall(findings, self.drawn),
