@@ -114,6 +114,6 @@ VOCABULARY = (
     # confidence tiers and phase states
     N_("high"), N_("medium"), N_("low"), N_("valid"), N_("invalid"), N_("disturbed"),
     # reports.numbers.ABOVE_TARGET and duration units
-    N_("above target"), N_("s"), N_("min"), N_("h"), N_("n/a"),
+    N_("above target"), N_("s"), N_("min"), N_("h"), N_("days"), N_("n/a"),
 )  # fmt: skip
 """Words the reports translate at run time (values of records), marked for the catalogue."""
