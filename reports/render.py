@@ -19,10 +19,10 @@ from typing import Any
 import jinja2
 
 from profiler.analysis.assess import Assessment
-from profiler.analysis.savings import Site
 from profiler.analysis.trend import REGRESSION_DROP, Trend
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
+from profiler.model.savings import Site
 from profiler.model.units import HOURS_PER_YEAR, J_PER_KWH, epoch_s
 from reports import charts, charts_reconcile, charts_summary, numbers
 from reports.chart_style import chart_language

@@ -48,6 +48,7 @@ from profiler.capture.recording import Recording
 from profiler.model.attribution_rows import IDLE_GROUP, AttributionRow, GroupKind
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattRuntimeError
+from profiler.model.run import RunStatus
 from profiler.model.samples import Tick
 from profiler.sensors.cgroups import CgroupOwner, recognise
 from profiler.sensors.probe import SensorSet
@@ -417,9 +418,9 @@ class AttributedRecording(Recording):
         except (StoreError, sqlite3.Error) as err:
             log.warning("attribution rows of run %s not stored: %s", self.run_id, err)
 
-    def stop(self, status: str = "complete") -> None:
+    def stop(self, status: RunStatus = RunStatus.COMPLETE) -> None:
         """Stop as a `Recording` does, then store the last (partial) minute's rows."""
-        running = self.status == "running"
+        running = self.status == RunStatus.RUNNING
         super().stop(status)
         if running:
             self.attributor.finish(self.sampler.last_tick)

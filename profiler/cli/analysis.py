@@ -39,8 +39,8 @@ from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings
 
 if TYPE_CHECKING:
-    from profiler.analysis.savings import Site
     from profiler.analysis.thresholds import Thresholds
+    from profiler.model.savings import Site
 
 PrometheusConfigOption = Annotated[
     Path | None,

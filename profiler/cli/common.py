@@ -18,12 +18,11 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from profiler.analysis.savings import Site
-from profiler.capture.sampler import check_interval
 from profiler.cli.terminal_text import safe_console
-from profiler.model.durations import parse_duration
+from profiler.model.durations import check_interval, parse_duration
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE, FinwattRuntimeError
 from profiler.model.provenance import is_estimate
+from profiler.model.savings import Site
 from profiler.model.text import printable
 from profiler.settings.carbon import SiteNames, make_site
 from profiler.settings.config import Settings

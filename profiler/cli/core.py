@@ -39,6 +39,7 @@ from profiler.cli.inventory_view import print_inventory_diff
 from profiler.cli.reconcile_view import reconciliation_lines
 from profiler.model.errors import EXIT_INTERRUPTED
 from profiler.model.provenance import is_estimate
+from profiler.model.run import RunStatus
 from profiler.model.text import printable
 from profiler.model.units import GIB
 from profiler.sensors.virt import detect_virtualization, virt_availability
@@ -302,6 +303,6 @@ def _reason_shown(run: RunRecord) -> Text | None:
 
     A `Text`, not a string: the reason is shown as written, never read as rich markup.
     """
-    if run.status not in ("failed", "interrupted") or not run.status_reason:
+    if run.status not in (RunStatus.FAILED, RunStatus.INTERRUPTED) or not run.status_reason:
         return None
     return Text(printable(run.status_reason))

@@ -23,7 +23,7 @@ from profiler.cli.common import (
 from profiler.model.errors import EXIT_USAGE, FinwattError
 from profiler.model.units import DAY_S
 from profiler.settings.config import load_settings
-from profiler.store.database import StoreError
+from profiler.store.opening import StoreError
 
 EXPORT_FORMATS = ("json", "csv")
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from profiler.analysis.savings import Site
 from profiler.capture.plan import Progress, RunPlan
 from profiler.capture.sampler import TickSink
 from profiler.capture.signals import always, stop_on_signals
@@ -41,6 +40,7 @@ from profiler.cli.common import (
 )
 from profiler.model.errors import EXIT_INTERRUPTED
 from profiler.model.run import PhaseRecord
+from profiler.model.savings import Site
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings, load_settings
 from profiler.workflows.profile import ProfileObserver, ProfileOutcome, ProfileRequest

@@ -11,7 +11,8 @@ read-only opens), `failure_notes` (runs a full disk could not close) and `output
 files the user names: `export -o`, `report -o`).
 """
 
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from profiler.store.stamps import finwatt_version, new_run_id, pid_alive, utc_now_iso
 from profiler.store.writer import SampleWriter
 

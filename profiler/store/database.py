@@ -21,7 +21,7 @@ from typing import Any
 
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.job import JobRecord
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.model.samples import SampleRow
 from profiler.model.units import epoch_s, epoch_to_iso, parse_iso
 from profiler.store.attribution import AttributionRows
@@ -29,8 +29,7 @@ from profiler.store.failure_notes import FailureNote, read_notes, remove_note
 from profiler.store.housekeeping import Housekeeping
 from profiler.store.inventory import InventoryRows, insert_inventory
 from profiler.store.jobs import JobRows, insert_job
-from profiler.store.opening import StoreError as StoreError  # re-exported: its old home
-from profiler.store.opening import connect, mark_finwatt, writable
+from profiler.store.opening import StoreError, connect, mark_finwatt, writable
 from profiler.store.rollup import refresh_minutes
 from profiler.store.rows import (
     device_from_row,
@@ -189,7 +188,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
 
     def create_run(
         self,
-        kind: str,
+        kind: RunKind,
         *,
         label: str | None = None,
         config: dict[str, Any] | None = None,
@@ -197,7 +196,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         run_id: str | None = None,
         started: str | None = None,
         host: str | None = None,
-        status: str = "running",
+        status: RunStatus = RunStatus.RUNNING,
         pid: int | None = None,
     ) -> RunRecord:
         """Insert a new run (status `running` by default) and return it."""
@@ -211,7 +210,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
             status=status,
             config=config or {},
             version=finwatt_version(),
-            pid=os.getpid() if pid is None and status == "running" else pid,
+            pid=os.getpid() if pid is None and status == RunStatus.RUNNING else pid,
             interval_s=interval_s,
         )
         with self.transaction() as tx:
@@ -269,7 +268,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
     def finish_run(
         self,
         run_id: str,
-        status: str,
+        status: RunStatus,
         *,
         ended: str | None = None,
         missed_ticks: int = 0,

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from profiler.model.errors import FinwattInputError
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 
 
 class UnusableDatabaseError(FinwattInputError):

@@ -20,10 +20,11 @@ from profiler.capture.attribution import AttributedRecording, PartListener
 from profiler.capture.recording import Recording
 from profiler.capture.sampler import TickSink
 from profiler.capture.signals import StopRequest
-from profiler.model.run import RunRecord
+from profiler.model.run import RunKind, RunRecord, RunStatus
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.probe import probe
 
@@ -34,7 +35,7 @@ def monitor_recording(
     interval_s: float,
     config: dict[str, Any],
     label: str | None = None,
-    kind: str = "monitor",
+    kind: RunKind = RunKind.MONITOR,
     sensors: SensorSet | None = None,
     sinks: Sequence[TickSink] = (),
     attribute_top_n: int | None = None,
@@ -142,5 +143,5 @@ def monitor(
     try:
         stop.event.wait(duration_s)
     finally:
-        recording.stop("interrupted" if stop.signalled else "complete")
+        recording.stop(RunStatus.INTERRUPTED if stop.signalled else RunStatus.COMPLETE)
     return monitor_outcome(recording.db_path, recording.run_id)

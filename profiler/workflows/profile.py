@@ -28,10 +28,11 @@ from profiler.capture.recording import Recording
 from profiler.capture.runlock import FileLock, run_lock_path
 from profiler.capture.sampler import TickSink
 from profiler.model.errors import FinwattInputError
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from profiler.workflows.database import open_database
 from profiler.workflows.probe import probe
 
@@ -88,7 +89,7 @@ class ProfileRequest:
 
     plan: RunPlan
     device: str = "all"
-    kind: str = "profile"
+    kind: RunKind = RunKind.PROFILE
     label: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -145,7 +146,7 @@ class ProfileOutcome:
     @property
     def interrupted(self) -> bool:
         """True when SIGINT/SIGTERM ended the run early (its finished phases are kept)."""
-        return self.run.status == "interrupted"
+        return self.run.status == RunStatus.INTERRUPTED
 
 
 def profile(
@@ -207,9 +208,9 @@ def _run_ladder(
     except KeyboardInterrupt:
         # run_profile has closed the run `interrupted` unless the signal came before it
         # started; stop() is idempotent and covers that case
-        recording.stop("interrupted")
+        recording.stop(RunStatus.INTERRUPTED)
     except BaseException:
-        recording.stop("failed")
+        recording.stop(RunStatus.FAILED)
         raise
 
 

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunRecord
+from profiler.model.savings import Site
 from profiler.model.units import epoch_s
 from profiler.store.database import Store
 from profiler.store.outputs import check_output, write_output

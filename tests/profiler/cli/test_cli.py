@@ -204,8 +204,8 @@ def test_every_finwatt_error_has_one_root_and_its_exit_code() -> None:
     from profiler.sensors.base import SensorError
     from profiler.sensors.nvml import NvmlError
     from profiler.settings.carbon import SiteError
-    from profiler.store.database import StoreError
     from profiler.store.interchange import InterchangeError
+    from profiler.store.opening import StoreError
     from profiler.workflows.analyze import AnalyzeError
     from profiler.workflows.scheduler import SchedulerBusyError
 
