@@ -16,7 +16,13 @@ import pytest
 
 PACKAGES = ("profiler", "reports", "workloads")
 PURE = ("profiler.analysis", "reports", "profiler.live")
-FORBIDDEN_FOR_PURE = ("sqlite3", "profiler.store", "profiler.sensors", "profiler.capture")
+FORBIDDEN_FOR_PURE = (
+    "sqlite3",
+    "profiler.store",
+    "profiler.sensors",
+    "profiler.capture",
+    "profiler.files",
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +143,34 @@ def test_workloads_import_nothing_of_profiler_or_reports(graph: grimp.ImportGrap
     for module in ["workloads", *graph.find_descendants("workloads")]:
         imported = graph.find_upstream_modules(module)
         assert not {m for m in imported if m.split(".")[0] in ("profiler", "reports")}, module
+
+
+ALLOWED_OUTSIDE = {
+    "profiler.model": {"numpy"},
+    "profiler.files": set(),
+}
+"""What the bottom packages may import beyond the standard library (docs/architecture.md)."""
+
+
+def outside_imports(graph: grimp.ImportGraph, package: str) -> set[str]:
+    """The top-level names of every module outside finwatt that `package` imports directly."""
+    found: set[str] = set()
+    for module in [package, *graph.find_descendants(package)]:
+        for imported in graph.find_modules_directly_imported_by(module):
+            top = imported.split(".")[0]
+            if top not in PACKAGES:
+                found.add(top)
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED_OUTSIDE))
+def test_bottom_packages_import_the_standard_library_and_their_allow_list_only(
+    graph: grimp.ImportGraph, package: str
+) -> None:
+    extra = outside_imports(graph, package) - set(sys.stdlib_module_names)
+    assert extra <= ALLOWED_OUTSIDE[package], sorted(extra - ALLOWED_OUTSIDE[package])
+
+
+def test_outside_imports_sees_a_third_party_import(graph: grimp.ImportGraph) -> None:
+    assert "pydantic" in outside_imports(graph, "profiler.settings")
+    assert "numpy" in outside_imports(graph, "profiler.model")

@@ -13,11 +13,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from profiler.capture.sampler import Sampler, TickSink
+from profiler.capture.sampler import Sampler
 from profiler.model.device import DeviceStatus
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunKind, RunStatus
-from profiler.model.samples import SampleRow, Tick
+from profiler.model.samples import SampleRow, Tick, TickSink
 from profiler.model.units import epoch_to_iso
 from profiler.sensors.probe import SensorSet
 from profiler.store import SampleWriter, Store, StoreError

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from profiler.analysis.phases import LOAD_TOLERANCE, MAX_FOREIGN_CPU_SHARE, evaluated
 from profiler.analysis.thresholds import above
-from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording
 from profiler.model.device import DeviceInfo
+from profiler.model.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunStatus
 from profiler.sensors.procfs import parse_proc_stat
 from profiler.store.database import Store

@@ -16,19 +16,16 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from profiler.model.device import DeviceStatus
 from profiler.model.durations import check_interval
-from profiler.model.samples import Reading, Tick
+from profiler.model.samples import Reading, Tick, TickSink
 from profiler.sensors.base import SensorFamily
 
 log = logging.getLogger(__name__)
 
 SHORT_WAIT_S = 0.25
-
-
-TickSink = Callable[[Tick], None]
 
 
 class Clock:

@@ -23,7 +23,6 @@ from profiler.cli.common import (
     emit_json,
     err_console,
     fmt,
-    open_store,
     out,
     parse_interval,
     parse_seconds,
@@ -34,6 +33,7 @@ from profiler.model.savings import Site
 from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings, site_from_defaults
+from profiler.workflows.database import open_store
 
 MIB = 2**20
 

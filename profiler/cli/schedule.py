@@ -19,7 +19,6 @@ from profiler.cli.common import (
     emit_json,
     fail,
     metrics_server_errors,
-    open_store,
     out,
     parse_levels,
 )
@@ -29,6 +28,7 @@ from profiler.model.run import RunStatus
 from profiler.model.text import printable
 from profiler.model.units import iso_z, parse_iso
 from profiler.settings.config import Settings, load_settings
+from profiler.workflows.database import open_store
 
 if TYPE_CHECKING:
     from profiler.schedule.timing import FireResult

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from profiler.files.version import finwatt_version
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.findings import Finding
 from profiler.model.job import JobRecord
 from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.model.samples import SampleRow
@@ -46,7 +48,7 @@ from profiler.store.rows import (
 )
 from profiler.store.sample_reads import SampleReads
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
-from profiler.store.stamps import finwatt_version, new_run_id, pid_alive, utc_now_iso
+from profiler.store.stamps import new_run_id, pid_alive, utc_now_iso
 from profiler.store.transactions import Snapshot, Transaction
 
 log = logging.getLogger(__name__)
@@ -413,15 +415,14 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
     def add_findings(
         self,
         run_id: str | None,
-        findings: Sequence[dict[str, Any]],
+        findings: Sequence[Finding],
         *,
         window_start: str | None = None,
         window_end: str | None = None,
     ) -> None:
         """Replace the findings of a run (or of a `--since` window) in one transaction.
 
-        Each finding is design.md's JSON shape (rule, device, severity, message, evidence,
-        recommendation, savings, confidence, assumptions).
+        Each is stored as its JSON shape (`Finding.as_dict`), one column per key.
         """
         with self.transaction() as tx:
             if run_id is not None:
@@ -432,7 +433,8 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
                     "AND window_end IS ?",
                     (window_start, window_end),
                 )
-            insert_findings(tx, run_id, findings, window_start, window_end)
+            documents = [f.as_dict() for f in findings]
+            insert_findings(tx, run_id, documents, window_start, window_end)
 
     def findings(
         self,
@@ -441,7 +443,13 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         window_start: str | None = None,
         window_end: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Return stored findings of a run (or `--since` window) in design.md's JSON shape."""
+        """Return stored findings of a run (or `--since` window) in design.md's JSON shape.
+
+        Objects, not `Finding` records: an imported run's findings keep what the
+        interchange format allows and the analyzer never writes (a null device or
+        confidence, a savings object of another shape), and export gives them back as
+        they came.
+        """
         if run_id is not None:
             rows = self._conn.execute(
                 "SELECT * FROM finding WHERE run_id = ? ORDER BY id", (run_id,)

@@ -21,12 +21,12 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from profiler.files.version import finwatt_version
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.durations import MAX_DURATION_S
 from profiler.model.job import JobRecord
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.model.units import TimeSpec, iso_z, parse_iso
-from profiler.store.stamps import finwatt_version
 
 __all__ = [
     "FORMAT",

@@ -380,7 +380,7 @@ def store_findings(store: Store, result: AnalyzeResult) -> None:
     try:
         store.add_findings(
             result.run,
-            [f.as_dict() for f in result.assessment.findings],
+            result.assessment.findings,
             window_start=result.window_start,
             window_end=result.window_end,
         )

@@ -28,12 +28,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from profiler.capture.attribution import DEFAULT_TOP_N
-from profiler.capture.plan import DEFAULT_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording, RecordingFailedError
-from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, scheduler_lock_path
-from profiler.capture.signals import stop_on_signals
+from profiler.model.attribution_rows import DEFAULT_TOP_N
 from profiler.model.errors import FinwattRuntimeError
+from profiler.model.plan import DEFAULT_LEVELS, Progress, RunPlan
 from profiler.model.run import RunKind, RunStatus
 from profiler.model.units import iso_z
 from profiler.schedule.state import StateFile, state_path
@@ -47,6 +45,8 @@ from profiler.store.retention import prune
 from profiler.workflows.monitor import monitor_recording
 from profiler.workflows.profile import LockWait, ProfileObserver, ProfileRequest, profile
 from profiler.workflows.run_log import LineProgress
+from profiler.workflows.runlock import FileLock, LockHeldError, describe_holder, scheduler_lock_path
+from profiler.workflows.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 

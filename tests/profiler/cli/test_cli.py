@@ -197,7 +197,6 @@ def test_dash_h_is_help_on_every_command(
 
 
 def test_every_finwatt_error_has_one_root_and_its_exit_code() -> None:
-    from profiler.capture.runlock import LockHeldError
     from profiler.model.errors import ConfigError, FinwattError
     from profiler.prometheus.query import FleetError, FleetUsageError
     from profiler.schedule.state import ScheduleStateError
@@ -207,6 +206,7 @@ def test_every_finwatt_error_has_one_root_and_its_exit_code() -> None:
     from profiler.store.interchange import InterchangeError
     from profiler.store.opening import StoreError
     from profiler.workflows.analyze import AnalyzeError
+    from profiler.workflows.runlock import LockHeldError
     from profiler.workflows.scheduler import SchedulerBusyError
 
     codes = {
