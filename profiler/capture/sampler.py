@@ -16,20 +16,16 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from profiler.model.device import DeviceStatus
-from profiler.model.samples import Reading, Tick
+from profiler.model.durations import check_interval
+from profiler.model.samples import Reading, Tick, TickSink
 from profiler.sensors.base import SensorFamily
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL_S = 0.05
-MAX_INTERVAL_S = 60.0
 SHORT_WAIT_S = 0.25
-
-
-TickSink = Callable[[Tick], None]
 
 
 class Clock:
@@ -50,16 +46,6 @@ class Clock:
             time.sleep(max(0.0, timeout_s))
             return stop.is_set()
         return stop.wait(timeout_s)
-
-
-def check_interval(interval_s: float) -> float:
-    """Return `interval_s` if within 0.05..60 s, else raise ValueError saying so."""
-    if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
-        raise ValueError(
-            f"interval {interval_s:g}s is out of range: use {MIN_INTERVAL_S:g}s to "
-            f"{MAX_INTERVAL_S:g}s"
-        )
-    return interval_s
 
 
 class Sampler:

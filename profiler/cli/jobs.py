@@ -15,7 +15,6 @@ import typer
 
 from profiler.analysis.attribution import DEFAULT_IDLE_POLICY, IDLE_POLICIES, IdlePolicy
 from profiler.analysis.chargeback import parse_group_by
-from profiler.analysis.savings import Site
 from profiler.cli.common import (
     DbOption,
     JsonOption,
@@ -24,16 +23,17 @@ from profiler.cli.common import (
     emit_json,
     err_console,
     fmt,
-    open_store,
     out,
     parse_interval,
     parse_seconds,
     provenance_label,
 )
 from profiler.model.job import JobRecord, tag_problem
+from profiler.model.savings import Site
 from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings, site_from_defaults
+from profiler.workflows.database import open_store
 
 MIB = 2**20
 

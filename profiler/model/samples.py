@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from profiler.model.device import DeviceStatus
@@ -143,3 +144,7 @@ class Tick:
     t: float
     readings: dict[str, Reading]
     missed_ticks: int
+
+
+TickSink = Callable[[Tick], None]
+"""Receives each `Tick` on the sampler thread; keep it cheap."""

@@ -19,8 +19,8 @@ from typing import Any
 
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.units import iso_z, parse_iso
-from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.timing import Decision, EntryState, FireResult, utc
+from profiler.settings.schedule_entries import ScheduleEntry
 
 FORMAT_VERSION = 1
 MAX_EVENTS = 200

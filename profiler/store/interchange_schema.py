@@ -21,12 +21,12 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from profiler.files.version import finwatt_version
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.durations import MAX_DURATION_S
 from profiler.model.job import JobRecord
-from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.model.units import TimeSpec, iso_z, parse_iso
-from profiler.store.stamps import finwatt_version
 
 __all__ = [
     "FORMAT",
@@ -233,12 +233,12 @@ class RunDoc(BaseModel):
         """Return the run to store: `config` as given, no owner process (it ran elsewhere)."""
         return RunRecord(
             id=self.id,
-            kind=self.kind,
+            kind=RunKind(self.kind),
             label=self.label,
             host=self.host,
             started=parse_iso(self.started),
             ended=None if self.ended is None else parse_iso(self.ended),
-            status=self.status,
+            status=RunStatus(self.status),
             config=config,
             version=self.finwatt_version or finwatt_version(),
             pid=None,

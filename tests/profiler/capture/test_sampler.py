@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from profiler.capture.sampler import Sampler, check_interval
+from profiler.capture.sampler import Sampler
 from profiler.model.device import DeviceInfo, DeviceStatus
+from profiler.model.durations import check_interval
 from profiler.model.samples import Reading, Tick
 from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.rapl.powercap import RaplSensors
