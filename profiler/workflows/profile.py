@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from profiler.capture.plan import Progress, RunPlan
 from profiler.capture.recording import Recording
-from profiler.capture.runlock import FileLock, run_lock_path
+from profiler.capture.runlock import run_lock as database_run_lock
 from profiler.capture.sampler import TickSink
 from profiler.model.errors import FinwattInputError
 from profiler.model.run import PhaseRecord, RunRecord
@@ -167,7 +167,7 @@ def profile(
     """
     observer = observer or ProfileObserver()
     sensors = probe(settings)
-    run_lock = FileLock(run_lock_path(settings.db_path), lock.what)
+    run_lock = database_run_lock(settings.db_path, lock.what)
     try:
         plan = replace(request.plan, devices=resolve_devices(request.device, sensors))
         open_database(settings.db_path).close()  # before waiting for the lock

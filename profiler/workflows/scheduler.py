@@ -31,7 +31,7 @@ from typing import Any
 from profiler.capture.attribution import DEFAULT_TOP_N
 from profiler.capture.plan import DEFAULT_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording, RecordingFailedError
-from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, scheduler_lock_path
+from profiler.capture.runlock import LockHeldError, describe_holder, scheduler_lock
 from profiler.capture.signals import stop_on_signals
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.units import iso_z
@@ -439,9 +439,8 @@ def run_scheduler(
     """
     clock = clock or SystemClock()
     stop = stop or threading.Event()
-    lock = FileLock(
-        scheduler_lock_path(settings.db_path),
-        "finwatt schedule run-due" if once else "finwatt schedule daemon",
+    lock = scheduler_lock(
+        settings.db_path, "finwatt schedule run-due" if once else "finwatt schedule daemon"
     )
     if not lock.try_acquire():
         raise SchedulerBusyError(
