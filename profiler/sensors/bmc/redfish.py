@@ -233,7 +233,9 @@ class RedfishSource:
         self._worker.join(max(deadline - time.monotonic(), 0.0))
         return self._body(uri, outcome[0] if outcome else None)
 
-    def _body(self, uri: str, outcome: tuple[int, bytes | None] | BaseException | None) -> Any:
+    def _body(
+        self, uri: str, outcome: tuple[int, bytes | None] | BaseException | None
+    ) -> dict[str, Any]:
         """Turn a worker's outcome into the resource, or the one-line `SensorError`."""
         if outcome is None or isinstance(outcome, httpx.TimeoutException):
             raise SensorError(
