@@ -98,9 +98,9 @@ def _ofd_lock(fd: int, slot: int, kind: int) -> bool:
     try:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
     except OSError as err:
-        if err.errno in (errno.EAGAIN, errno.EACCES):
-            return False
-        raise
+        # EAGAIN/EACCES: held. Anything else (ENOLCK on some network file systems,
+        # EINVAL on an old kernel): no identity lock here, the lock by path still holds.
+        return err.errno not in (errno.EAGAIN, errno.EACCES)
     return True
 
 
