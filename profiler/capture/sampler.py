@@ -7,7 +7,9 @@ sampler falls more than one interval behind, the skipped slots are counted in
 wrap) are read often enough that no wrap is missed, whatever the display interval.
 
 A family whose read raises is logged once, its devices are marked degraded for that
-tick (metrics null, never zero), and sampling goes on.
+tick (metrics null, never zero), and sampling goes on. A metric outside its physical
+bounds (`model.samples.SAMPLE_BOUNDS`: an infinite or negative power, whichever family
+read it) is dropped the same way, counted in `out_of_bounds` and logged once per device.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ class Sampler:
         self.missed_ticks = 0
         self.polls = 0
         self.last_tick: Tick | None = None
+        self.out_of_bounds: dict[str, int] = {}
+        """Readings dropped per device for being outside `SAMPLE_BOUNDS`."""
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -166,11 +170,25 @@ class Sampler:
                     merged[reading.device_id].merge(reading)
                 else:
                     merged[reading.device_id] = reading
+        for reading in merged.values():
+            dropped = reading.drop_out_of_bounds()
+            if dropped:
+                self._out_of_bounds(reading.device_id, dropped)
         self.ticks += 1
         tick = Tick(self.ticks, now - t0, merged, self.missed_ticks)
         self.last_tick = tick
         for sink in self._sinks:
             sink(tick)
+
+    def _out_of_bounds(self, device_id: str, metrics: list[str]) -> None:
+        count = self.out_of_bounds.get(device_id, 0)
+        self.out_of_bounds[device_id] = count + 1
+        if count == 0:
+            log.warning(
+                "device %s read %s outside physical bounds: dropped, the device is degraded",
+                device_id,
+                ", ".join(metrics),
+            )
 
     def _family_failed(self, family: SensorFamily, err: BaseException) -> None:
         if family.name not in self._failing:

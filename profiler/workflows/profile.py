@@ -35,7 +35,7 @@ from profiler.store.database import Store
 from profiler.store.opening import StoreError
 from profiler.workflows.database import open_database
 from profiler.workflows.probe import probe
-from profiler.workflows.runlock import FileLock, run_lock_path
+from profiler.workflows.runlock import run_lock as database_run_lock
 
 if TYPE_CHECKING:
     from profiler.analysis.profile import LadderSummary
@@ -178,7 +178,7 @@ def profile(
     """
     observer = observer or ProfileObserver()
     sensors = probe(settings)
-    run_lock = FileLock(run_lock_path(settings.db_path), lock.what)
+    run_lock = database_run_lock(settings.db_path, lock.what)
     try:
         plan = replace(request.plan, devices=resolve_devices(request.device, sensors))
         open_database(settings.db_path).close()  # before waiting for the lock

@@ -45,7 +45,7 @@ from profiler.store.retention import prune
 from profiler.workflows.monitor import monitor_recording
 from profiler.workflows.profile import LockWait, ProfileObserver, ProfileRequest, profile
 from profiler.workflows.run_log import LineProgress
-from profiler.workflows.runlock import FileLock, LockHeldError, describe_holder, scheduler_lock_path
+from profiler.workflows.runlock import LockHeldError, describe_holder, scheduler_lock
 from profiler.workflows.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -445,9 +445,8 @@ def run_scheduler(
     """
     clock = clock or SystemClock()
     stop = stop or threading.Event()
-    lock = FileLock(
-        scheduler_lock_path(settings.db_path),
-        "finwatt schedule run-due" if once else "finwatt schedule daemon",
+    lock = scheduler_lock(
+        settings.db_path, "finwatt schedule run-due" if once else "finwatt schedule daemon"
     )
     if not lock.try_acquire():
         raise SchedulerBusyError(
