@@ -1,18 +1,22 @@
-"""Energy of a device over a time window, from its cumulative-energy samples.
+"""Energy of a device over a time window, from its samples' interval energy.
 
-Samples carry `energy_j` cumulative since run start, so the energy of [t0, t1] is
-E(t1) - E(t0), with E linearly interpolated between the samples either side of each
-bound (power is constant between two samples at the resolution we have). Energy over a
-window therefore equals the sum over any split of it, exactly.
+Each sample's interval energy is `profiler.model.energy.interval_energy` (the one
+definition: counter delta, else power x held interval; a reset interval is dropped).
+Summed from run start they give E, the device's cumulative energy at each sample where
+its interval's energy is known, so the energy of [t0, t1] is E(t1) - E(t0), with E
+linearly interpolated between the samples either side of each bound (power is constant
+between two samples at the resolution we have). Energy over a window therefore equals
+the sum over any split of it, exactly.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from itertools import pairwise
-from math import inf
 
+import numpy as np
+
+from profiler.model.energy import counter_resets, interval_energy, median_hold_s
 from profiler.model.samples import SampleRow
 
 
@@ -34,47 +38,33 @@ def energy_at(series: Sequence[tuple[float, float]], t: float) -> float | None:
     return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
 
 
-def energy_series(
+def energy_curve(
     samples: Sequence[SampleRow], hold_s: float | None = None
 ) -> list[tuple[float, float]]:
     """Return the sorted (t, cumulative energy J) points of one device's samples.
 
-    From the energy counter where the samples carry one; a counter that went down was
-    reset, and the interval it fell in adds nothing (its energy is unknown; see
-    `counter_resets`). Samples with power but no counter (power-only data, e.g. an
-    imported document) are integrated instead: each reading covers at most `hold_s`
-    seconds before it (default 2 x the median interval, `series.HOLD_INTERVALS`), so a
-    gap is missing coverage, not the next reading stretched over it.
+    E at each sample whose interval energy (`interval_energy`) is known, summed from run
+    start; a sample whose interval's energy is unknown (a reset with no power, no reading)
+    is no point, so E is interpolated across it. `hold_s`: seconds a power reading covers
+    at most (default `median_hold_s` of the samples' times).
     """
-    counted = sorted((s.t, s.energy_j) for s in samples if s.energy_j is not None)
-    if counted:
-        points: list[tuple[float, float]] = []
-        offset = 0.0
-        for i, (t, e) in enumerate(counted):
-            if i and e < counted[i - 1][1]:
-                offset += counted[i - 1][1] - e  # reset: the interval adds nothing
-            points.append((t, e + offset))
-        return points
-    powered = sorted((s.t, s.power_w) for s in samples if s.power_w is not None)
-    if not powered:
-        return []
-    times = [t for t, _ in powered]
-    steps = sorted(b - a for a, b in pairwise(times))
-    hold = hold_s if hold_s is not None else (2 * steps[len(steps) // 2] if steps else inf)
-    total, prev_t, out = 0.0, 0.0, []
-    for t, power_w in powered:
-        total += power_w * min(t - prev_t, hold)
-        out.append((t, total))
-        prev_t = t
-    return out
+    rows = sorted(samples, key=lambda s: s.t)
+    t = np.array([s.t for s in rows], dtype=np.float64)
+    energy = np.array([np.nan if s.energy_j is None else s.energy_j for s in rows])
+    power = np.array([np.nan if s.power_w is None else s.power_w for s in rows])
+    hold = median_hold_s(t) if hold_s is None else hold_s
+    delta, _ = interval_energy(t, energy.astype(np.float64), power.astype(np.float64), hold)
+    known = ~np.isnan(delta)
+    return list(zip(t[known].tolist(), np.cumsum(delta[known]).tolist(), strict=True))
 
 
-def counter_resets(samples: Sequence[SampleRow], t_start: float, t_end: float) -> int:
-    """Return how many times the device's energy counter went down within [t_start, t_end]."""
-    counted = sorted((s.t, s.energy_j) for s in samples if s.energy_j is not None)
-    return sum(
-        1 for (_, e0), (t1, e1) in pairwise(counted) if e1 < e0 and t_start < t1 <= t_end + 1e-9
-    )
+def resets_within(samples: Sequence[SampleRow], t_start: float, t_end: float) -> int:
+    """Return how many intervals ending in (t_start, t_end] reset the counter (`counter_resets`)."""
+    rows = sorted(samples, key=lambda s: s.t)
+    t = np.array([s.t for s in rows], dtype=np.float64)
+    energy = np.array([np.nan if s.energy_j is None else s.energy_j for s in rows])
+    inside = (t > t_start) & (t <= t_end + 1e-9)
+    return int((counter_resets(energy.astype(np.float64)) & inside).sum())
 
 
 def window_energy_j(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from profiler.analysis.energy import counter_resets, coverage, energy_series, window_energy_j
+from profiler.analysis.energy import coverage, energy_curve, resets_within, window_energy_j
 from profiler.analysis.thresholds import above, below
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseMetrics, PhaseRecord
@@ -63,7 +63,7 @@ def _sum_energy(
 ) -> float | None:
     total = 0.0
     for device_id in ids:
-        energy = window_energy_j(energy_series(by_device.get(device_id, [])), t0, t1)
+        energy = window_energy_j(energy_curve(by_device.get(device_id, [])), t0, t1)
         if energy is None:
             return None
         total += energy
@@ -128,7 +128,7 @@ def phase_metrics(
         reasons.append(f"only {covered:.0%} of expected samples present (need 95%)")
     if energy_j is None:
         reasons.append("no energy figure for the phase's device")
-    resets = sum(counter_resets(by_device.get(i, []), t0, t1) for i in ids)
+    resets = sum(resets_within(by_device.get(i, []), t0, t1) for i in ids)
     if resets:
         reasons.append(f"energy counter reset {resets} time(s) during the phase")
     if metrics.disturbed:

@@ -306,7 +306,7 @@ def reconcile_rows(
     """Reconcile a run's stored samples (any order; `t` since run start); see `reconcile`.
 
     `hold` is how long a power reading may cover (the run's rollup hold, so the summary
-    agrees with `analyze`); None: the samples' median step (`series.hold_s`).
+    agrees with `analyze`); None: the samples' median step (`profiler.model.energy.median_hold_s`).
     """
     by_device: dict[str, list[SampleRow]] = {}
     for row in samples:

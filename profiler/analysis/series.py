@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from profiler.model.device import DeviceInfo
+from profiler.model.energy import interval_energy, median_hold_s
 from profiler.model.series import FIELDS, DeviceSeries, FloatArray
 
 
@@ -33,60 +34,6 @@ def _column(values: Sequence[float | None] | FloatArray | None, n: int) -> Float
     if array.shape != (n,):
         raise ValueError(f"metric has {array.size} values for {n} sample times")
     return array
-
-
-def intervals(t: FloatArray) -> FloatArray:
-    """Return each sample's interval in seconds: since the previous one, the first since 0."""
-    prev_t = np.concatenate(([0.0], t[:-1])) if t.size else t
-    return np.maximum(t - prev_t, 0.0)
-
-
-HOLD_INTERVALS = 2.0
-"""A power reading stands for at most this many typical sample intervals before it (the
-hold): after a gap (an outage, a stopped recorder) the rest of the gap is missing
-coverage, not the next reading's power stretched over it."""
-
-
-def hold_s(t: FloatArray) -> float:
-    """Return how long a power reading may stand for: `HOLD_INTERVALS` x the median interval.
-
-    Infinite with fewer than two samples (no interval to judge a gap by).
-    """
-    if t.size < 2:
-        return float("inf")
-    return HOLD_INTERVALS * float(np.median(np.diff(t)))
-
-
-def counter_resets(energy_j: FloatArray) -> int:
-    """Return how many times a cumulative energy counter went down (each is a reset)."""
-    known = energy_j[~np.isnan(energy_j)]
-    return int((np.diff(known) < 0).sum()) if known.size > 1 else 0
-
-
-def held_energy(
-    t: FloatArray, energy_j: FloatArray, power_w: FloatArray, hold: float | None = None
-) -> tuple[FloatArray, FloatArray]:
-    """Return per-interval energy (J) and the seconds it covers, from a cumulative counter.
-
-    This is the definition the store's minute rollup follows (`profiler.store.rollup`).
-    The counter is 0 at t = 0 (run start), where the first sample's interval starts; an
-    interval's energy is the counter's increase, else power x the held interval, else
-    NaN. Two corrections (issue 13 items 3-4): a power reading covers at most `hold`
-    seconds before it (the run's stated interval x `HOLD_INTERVALS` where it states one,
-    else `hold_s(t)`): after a gap the rest of the gap is uncovered, not the next reading
-    stretched over it. A counter that went down was reset (cumulative counters never
-    decrease): that interval's counter energy is dropped (NaN, or power x held interval
-    where power is known); `counter_resets` counts such intervals.
-    """
-    prev_e = np.concatenate(([0.0], energy_j[:-1])) if t.size else t
-    dt = intervals(t)
-    held = np.minimum(dt, hold_s(t) if hold is None else hold)
-    delta = energy_j - prev_e
-    delta = np.where(delta < 0, np.nan, delta)
-    from_power = np.isnan(delta)
-    energy = np.where(from_power, power_w * held, delta)
-    covered = np.where(from_power & ~np.isnan(power_w), held, dt)
-    return energy, covered
 
 
 def device_series(
@@ -112,8 +59,9 @@ def device_series(
         mem_used_bytes: memory used per sample.
         sm_active: SM activity 0..1 per sample.
         offset_s: added to `t` to place the run on a shared axis (e.g. its start time).
-        hold: seconds a power reading may cover (`held_energy`): `HOLD_INTERVALS` x the
-            run's stated interval, as its rollups use; None: `hold_s(t)` of these samples.
+        hold: seconds a power reading may cover (`profiler.model.energy.interval_energy`):
+            `run_hold_s` of the run's stated interval, as its rollups use; None:
+            `median_hold_s(t)` of these samples.
 
     Raises:
         ValueError: a metric's length differs from `t`'s.
@@ -121,7 +69,8 @@ def device_series(
     times = np.asarray(t, dtype=np.float64)
     n = times.size
     power = _column(power_w, n)
-    energy, covered = held_energy(times, _column(energy_j, n), power, hold)
+    held = median_hold_s(times) if hold is None else hold
+    energy, covered = interval_energy(times, _column(energy_j, n), power, held)
     return DeviceSeries(
         spec,
         times + offset_s,

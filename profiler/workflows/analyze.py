@@ -32,13 +32,13 @@ from profiler.analysis.savings import Site
 from profiler.analysis.series import concatenate, device_series, minute_series
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
+from profiler.model.energy import run_hold_s
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.series import FIELDS, DeviceSeries
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
-from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.provisioned import container_scoped, say_provisioned
 
 log = logging.getLogger(__name__)
@@ -190,9 +190,9 @@ def load_device(
 ) -> DeviceSeries:
     """Read one device of one run into arrays (one query), `t` shifted by `offset_s`.
 
-    `hold`: how long a raw power reading may cover; pass `rollup_hold_s(run.interval_s)`
+    `hold`: how long a raw power reading may cover; pass `run_hold_s(run.interval_s)`
     so raw samples and the run's rollups hold readings alike (None: the samples' median
-    step, `profiler.analysis.series.hold_s`).
+    step, `profiler.model.energy.median_hold_s`).
     """
     if source == "minute":
         return load_minutes(store, run_id, spec, offset_s=offset_s, min_t=min_t)
@@ -220,7 +220,7 @@ def load_run(
     """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
     records = store.devices(run.id)
     chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
-    hold = rollup_hold_s(run.interval_s)  # the hold the run's rollups use
+    hold = run_hold_s(run.interval_s)  # the hold the run's rollups use
     return [
         load_device(store, run.id, d.info, offset_s=offset_s, source=chosen, hold=hold)
         for d in records
@@ -353,7 +353,7 @@ def analyze_since(
                 offset_s=offset,
                 min_t=start - offset,
                 source=chosen,
-                hold=rollup_hold_s(run.interval_s),
+                hold=run_hold_s(run.interval_s),
             )
             keep = series.t <= end
             if not keep.all():

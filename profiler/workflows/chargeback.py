@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from profiler.analysis.attribution import split_idle_j
 from profiler.analysis.chargeback import Chargeback, HostWindow, JobCharge, charge, charge_groups
-from profiler.analysis.energy import energy_at, energy_series
+from profiler.analysis.energy import energy_at, energy_curve
 from profiler.analysis.reconcile import WALL_KINDS
 from profiler.model.device import DeviceRecord
 from profiler.model.errors import FinwattInputError
@@ -78,7 +78,7 @@ def host_window(
         info = record.info
         if info.provenance is None or info.kind in WALL_KINDS:
             continue
-        series = energy_series(by_device.get(info.device_id, []))
+        series = energy_curve(by_device.get(info.device_id, []))
         if not series or series[-1][0] <= t_from:
             continue
         idle_w = info.details.get("model_idle_w")

@@ -20,11 +20,11 @@ from profiler.capture.attribution import AttributedRecording, PartListener
 from profiler.capture.recording import Recording
 from profiler.capture.sampler import TickSink
 from profiler.capture.signals import StopRequest
+from profiler.model.energy import run_hold_s
 from profiler.model.run import RunRecord
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.store.database import Store, StoreError
-from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.probe import probe
 
 
@@ -114,7 +114,7 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
         [d.info for d in devices],
         samples,
         interval_s=RECONCILE_INTERVAL_S,
-        hold=rollup_hold_s(run.interval_s),
+        hold=run_hold_s(run.interval_s),
     )
     return MonitorOutcome(run, summaries, balance)
 

@@ -1,6 +1,6 @@
 """Minute rollups on counters that reset and readings after gaps (issue 13, item d).
 
-The analyzer's raw-sample energy (`profiler.analysis.series.held_energy`) is the oracle:
+The one definition of interval energy (`profiler.model.energy.interval_energy`) is the oracle:
 a counter that goes down was reset (that interval's counter delta dropped and counted),
 and a power reading covers at most the run's hold. Every write path (the recorder's
 writer, `add_samples`, import, the migration that rebuilds old rollups) must give the
@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 
 from profiler.analysis.savings import Site
-from profiler.analysis.series import HOLD_INTERVALS, held_energy
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
+from profiler.model.energy import interval_energy, median_hold_s, run_hold_s
 from profiler.model.samples import SampleRow
 from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
-from profiler.store.rollup import ROLLUP_HOLD_INTERVALS, rollup_hold_s
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
 from profiler.workflows.analyze import analyze_run
 from tests.fakes.history import history_doc
@@ -71,7 +70,8 @@ def totals(store: Store, run_id: str) -> dict[str, float]:
 
 
 def oracle(t: np.ndarray, power: np.ndarray, energy: np.ndarray, hold: float | None):
-    joules, covered = held_energy(t, energy, power, hold)
+    held = median_hold_s(t) if hold is None else hold
+    joules, covered = interval_energy(t, energy, power, held)
     known = ~np.isnan(joules)
     prev = np.concatenate(([0.0], energy[:-1]))
     return {
@@ -128,7 +128,7 @@ def test_a_counter_reset_is_dropped_and_counted_not_negative_energy(
         assert store.minute_resets(run_id, CPU.device_id) == 1
     # 600 s at 5 W: the reset interval's counter delta (-1495 J) is replaced by 5 W x 1 s
     assert got["energy_j"] == pytest.approx(3000.0, rel=1e-12)
-    assert got == pytest.approx(oracle(t, power, energy, rollup_hold_s(INTERVAL_S)), rel=1e-12)
+    assert got == pytest.approx(oracle(t, power, energy, run_hold_s(INTERVAL_S)), rel=1e-12)
     assert got["resets"] == 1
 
 
@@ -141,7 +141,7 @@ def test_a_reading_after_a_gap_covers_at_most_the_hold(tmp_path: Path, path_name
     # the 200 W reading stands for 2 s (2 x the 1-s interval), not for the 24-hour gap
     assert got["energy_j"] == pytest.approx(120.0 * 3600 + 200.0 * 2, rel=1e-12)
     assert got["energy_s"] == pytest.approx(3602.0, rel=1e-12)
-    assert got == pytest.approx(oracle(t, power, energy, rollup_hold_s(INTERVAL_S)), rel=1e-12)
+    assert got == pytest.approx(oracle(t, power, energy, run_hold_s(INTERVAL_S)), rel=1e-12)
 
 
 def test_a_run_without_a_stated_interval_holds_twice_the_median_step(tmp_path: Path) -> None:
@@ -152,10 +152,6 @@ def test_a_run_without_a_stated_interval_holds_twice_the_median_step(tmp_path: P
         got = totals(store, run_id)
     assert got == pytest.approx(oracle(t, power, energy, None), rel=1e-12)
     assert got["energy_s"] == pytest.approx(3602.0, rel=1e-12)
-
-
-def test_the_rollup_hold_is_the_analyzers() -> None:
-    assert ROLLUP_HOLD_INTERVALS == HOLD_INTERVALS
 
 
 @pytest.mark.parametrize("case", [reset_run, gap_run])
@@ -225,7 +221,7 @@ def test_the_migration_rebuilds_existing_rollups(tmp_path: Path) -> None:
     assert minute_5["minute"] == 5
     assert minute_5["energy_j"] == pytest.approx(300.0)  # 60 s at 5 W, the reset included
     assert minute_5["resets_n"] == 1
-    assert got == pytest.approx(oracle(t, power, energy, rollup_hold_s(1.0)), rel=1e-12)
+    assert got == pytest.approx(oracle(t, power, energy, run_hold_s(1.0)), rel=1e-12)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
