@@ -92,7 +92,7 @@ def minute_series(
     util_n: FloatArray,
     util_peak: FloatArray,
     power_w: FloatArray,
-    energy_j: FloatArray,
+    energy_delta_j: FloatArray,
     energy_s: FloatArray,
     mem_used_bytes: FloatArray,
     sm_active: FloatArray,
@@ -112,7 +112,7 @@ def minute_series(
         util_n: samples with a utilisation.
         util_peak: highest utilisation sampled.
         power_w: mean power in watts.
-        energy_j: energy of the minute in joules.
+        energy_delta_j: energy of the minute in joules.
         energy_s: seconds that energy covers.
         mem_used_bytes: highest memory used.
         sm_active: mean SM activity.
@@ -124,7 +124,7 @@ def minute_series(
         minute_start_s + offset_s,
         util,
         power_w,
-        energy_j,
+        energy_delta_j,
         mem_used_bytes,
         sm_active,
         np.nan_to_num(energy_s, nan=0.0),

@@ -94,7 +94,7 @@ ROLLUP_COLUMNS: tuple[RollupColumn, ...] = (
     RollupColumn("util_max", Fold.MAX, "util"),
     RollupColumn("power_n", Fold.COUNT, "power_w"),
     RollupColumn("power_sum", Fold.SUM, "power_w"),
-    RollupColumn("energy_j", Fold.SUM, "de"),
+    RollupColumn("energy_delta_j", Fold.SUM, "de"),
     RollupColumn("energy_s", Fold.SUM, "de_dt"),
     RollupColumn("covered_s", Fold.TOTAL, "dt"),
     RollupColumn("mem_max_bytes", Fold.MAX, "mem_used_bytes"),

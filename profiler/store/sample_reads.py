@@ -113,7 +113,7 @@ class SampleReads:
         """
         cursor = self._conn.execute(
             f"SELECT minute * {MINUTE_S!r}, n, util_n, util_sum / util_n, util_max, "
-            "power_sum / power_n, energy_j, energy_s, mem_max_bytes, sm_n, sm_sum / sm_n "
+            "power_sum / power_n, energy_delta_j, energy_s, mem_max_bytes, sm_n, sm_sum / sm_n "
             "FROM sample_minute WHERE run_id = ? AND device_id = ? AND t_first >= ? "
             "ORDER BY minute",
             (run_id, device_id, _from(min_t)),

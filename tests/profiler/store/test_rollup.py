@@ -86,7 +86,7 @@ def reference(
             "util_max": peak(m["util"][sel]),
             "power_n": count(m["power_w"][sel]),
             "power_sum": total(m["power_w"][sel]),
-            "energy_j": total(de[sel]),
+            "energy_delta_j": total(de[sel]),
             "energy_s": float(covered[known].sum()) if known.any() else None,
             "covered_s": float(dt[sel].sum()),
             "mem_max_bytes": peak(m["mem_used_bytes"][sel]),
