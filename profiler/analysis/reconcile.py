@@ -25,11 +25,10 @@ import numpy as np
 
 from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.savings import Estimate
-from profiler.analysis.series import device_series
 from profiler.model.device import DeviceInfo
 from profiler.model.provenance import is_estimate, is_measured
 from profiler.model.samples import SampleRow
-from profiler.model.series import DeviceSeries, FloatArray
+from profiler.model.series import DeviceSeries, FloatArray, device_series
 
 WALL_KINDS = ("node",)
 """Device kinds whose power is the whole server's draw at the wall (BMC, Redfish)."""

@@ -17,8 +17,8 @@ counter delta is dropped (power x held interval stands in where power is known) 
 interval counts as a reset (`counter_resets`).
 
 The store's minute rollup (`profiler.store.rollup`: its SQL form is tested against this
-one, its writer form calls it) and analysis (`profiler.analysis.series`,
-`profiler.analysis.phases`) use this module.
+one, its writer form calls it), the raw read model (`profiler.model.series.device_series`,
+what `Store.series` returns) and analysis (`profiler.analysis.phases`) use this module.
 """
 
 from __future__ import annotations

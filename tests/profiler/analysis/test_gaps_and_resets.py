@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from profiler.analysis.assess import assess_usage, energy_coverage, energy_j, mean_power_w
-from profiler.analysis.series import device_series
 from profiler.model.device import DeviceInfo
 from profiler.model.energy import interval_energy
+from profiler.model.series import device_series
 from profiler.model.units import DAY_S
 from tests.profiler.analysis.test_worked_examples import SITE_EXAMPLE
 
