@@ -30,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from profiler.model.device import DeviceInfo
-from profiler.model.energy import interval_energy, median_hold_s
+from profiler.model.energy import counter_resets, interval_energy, median_hold_s
+from profiler.model.samples import SampleRow
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,6 +47,7 @@ FIELDS = (
     "util_n",
     "util_peak",
     "sm_n",
+    "resets_n",
 )
 
 
@@ -71,6 +73,9 @@ class DeviceSeries:
         util_n: samples behind each `util` value (1, or 0 where absent; default).
         util_peak: highest utilisation behind each entry (default `util`).
         sm_n: samples behind each `sm_active` value (1, or 0 where absent; default).
+        resets_n: counter resets behind each entry (`interval_energy`'s reset intervals:
+            1 on a raw sample whose interval reset the counter, the minute's count on a
+            minute; default 0).
     """
 
     spec: DeviceInfo
@@ -85,10 +90,11 @@ class DeviceSeries:
     util_n: FloatArray = field(default_factory=_unset)
     util_peak: FloatArray = field(default_factory=_unset)
     sm_n: FloatArray = field(default_factory=_unset)
+    resets_n: FloatArray = field(default_factory=_unset)
 
     def __post_init__(self) -> None:
         n = self.t.size
-        for name in ("n_samples", "util_n", "util_peak", "sm_n"):
+        for name in ("n_samples", "util_n", "util_peak", "sm_n", "resets_n"):
             value = getattr(self, name)
             if value.size == 0 and n:
                 object.__setattr__(self, name, self._default(name))
@@ -100,6 +106,8 @@ class DeviceSeries:
             return np.ones(self.t.size)
         if name == "util_peak":
             return self.util
+        if name == "resets_n":
+            return np.zeros(self.t.size)
         values = self.util if name == "util_n" else self.sm_active
         return (~np.isnan(values)).astype(np.float64)
 
@@ -156,7 +164,8 @@ def device_series(
     n = times.size
     power = _column(power_w, n)
     held = median_hold_s(times) if hold is None else hold
-    energy, covered = interval_energy(times, _column(energy_j, n), power, held)
+    counter = _column(energy_j, n)
+    energy, covered = interval_energy(times, counter, power, held)
     return DeviceSeries(
         spec,
         times + offset_s,
@@ -166,7 +175,39 @@ def device_series(
         _column(mem_used_bytes, n),
         _column(sm_active, n),
         covered,
+        resets_n=counter_resets(counter).astype(np.float64),
     )
+
+
+def series_of_rows(
+    devices: Sequence[DeviceInfo], rows: Sequence[SampleRow], hold: float | None = None
+) -> dict[str, DeviceSeries]:
+    """Return {device id: `device_series`} of sample records (any order), one per device.
+
+    For records already in memory (tests, a document being imported); the store reads
+    its samples straight into a series (`Store.series`). `hold` as in `device_series`.
+    """
+    by_device: dict[str, list[SampleRow]] = {}
+    for row in rows:
+        by_device.setdefault(row.device_id, []).append(row)
+    out = {}
+    for spec in devices:
+        mine = sorted(by_device.get(spec.device_id, []), key=lambda r: r.t)
+        out[spec.device_id] = device_series(
+            spec,
+            [r.t for r in mine],
+            util=[_nan(r.util) for r in mine],
+            power_w=[_nan(r.power_w) for r in mine],
+            energy_j=[_nan(r.energy_j) for r in mine],
+            mem_used_bytes=[_nan(r.mem_used_bytes) for r in mine],
+            sm_active=[_nan(r.sm_active) for r in mine],
+            hold=hold,
+        )
+    return out
+
+
+def _nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
 
 
 def concatenate(parts: Sequence[DeviceSeries]) -> DeviceSeries:

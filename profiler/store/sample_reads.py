@@ -38,6 +38,7 @@ _MINUTE_ROWS = np.dtype(
             "mem_used_bytes",
             "sm_n",
             "sm_active",
+            "resets_n",
         )
     ]
 )
@@ -157,7 +158,7 @@ class SampleReads:
         cursor = self._conn.execute(
             f"SELECT minute * {MINUTE_S!r}, n, util_n, util_sum / util_n, util_max, "
             "power_sum / power_n, energy_delta_j, energy_s, mem_max_bytes, sm_n, "
-            "sm_sum / sm_n FROM sample_minute "
+            "sm_sum / sm_n, resets_n FROM sample_minute "
             "WHERE run_id = ? AND device_id = ? AND t_first >= ? ORDER BY minute",
             (run_id, device.device_id, min_t),
         )
@@ -176,6 +177,7 @@ class SampleReads:
             np.nan_to_num(rows["util_n"], nan=0.0),
             rows["util_peak"],
             np.nan_to_num(rows["sm_n"], nan=0.0),
+            rows["resets_n"],
         )
 
     def minute_rows(self, run_id: str, device_id: str) -> list[dict[str, Any]]:

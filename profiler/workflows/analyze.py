@@ -131,9 +131,9 @@ def load_run(
 
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
     """A profiling run's phases evaluated from its samples (recorded or imported alike)."""
-    return phases_from_data(
-        store.phases(run.id), store.devices(run.id), store.samples(run.id), run.interval_s
-    )
+    devices = store.devices(run.id)
+    series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
+    return phases_from_data(store.phases(run.id), devices, series, run.interval_s)
 
 
 def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:

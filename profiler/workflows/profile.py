@@ -228,9 +228,9 @@ def finalise_phases(db_path: Path, run_id: str, interval_s: float) -> None:
 
     with Store(db_path) as store:
         devices = store.devices(run_id)
-        samples = store.samples(run_id)
+        series = {d.info.device_id: store.series(run_id, d.info) for d in devices}
         updated = [
-            evaluated(phase, devices, samples, interval_s) if phase.units is not None else phase
+            evaluated(phase, devices, series, interval_s) if phase.units is not None else phase
             for phase in store.phases(run_id)
         ]
         store.replace_phases(run_id, updated)

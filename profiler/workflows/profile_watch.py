@@ -94,12 +94,13 @@ def _evaluated(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseRecord:
     if phase.units is None:
         return phase
     devices = store.devices(run.id)
-    samples = [
-        s
-        for device_id in energy_devices(phase.device_id, devices)
-        for s in store.samples(run.id, device_id)
-    ]
-    return evaluated(phase, devices, samples, run.interval_s or 1.0)
+    wanted = set(energy_devices(phase.device_id, devices))
+    series = {
+        d.info.device_id: store.series(run.id, d.info)
+        for d in devices
+        if d.info.device_id in wanted
+    }
+    return evaluated(phase, devices, series, run.interval_s or 1.0)
 
 
 def _next_step(
