@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from profiler.analysis.reconcile import Reconciliation, reconcile_rows
+from profiler.analysis.reconcile import COMPONENT_KINDS, WALL_KINDS, Reconciliation, reconcile
 from profiler.analysis.summary import DeviceSummary, summarise_run
 from profiler.capture.attribution import AttributedRecording, PartListener
 from profiler.capture.recording import Recording
 from profiler.capture.sampler import TickSink
 from profiler.capture.signals import StopRequest
-from profiler.model.energy import run_hold_s
 from profiler.model.run import RunRecord
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
@@ -107,15 +106,15 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
     with Store(db_path) as store:
         run = store.get_run(run_id)
         devices, samples = store.devices(run_id), store.samples(run_id)
+        balanced = [  # each with the run's hold, as its rollups and `analyze` use
+            store.series(run_id, d.info)
+            for d in devices
+            if d.info.kind in WALL_KINDS + COMPONENT_KINDS
+        ]
     summaries = summarise_run(devices, samples)
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
-    balance = reconcile_rows(
-        [d.info for d in devices],
-        samples,
-        interval_s=RECONCILE_INTERVAL_S,
-        hold=run_hold_s(run.interval_s),
-    )
+    balance = reconcile(balanced, RECONCILE_INTERVAL_S)
     return MonitorOutcome(run, summaries, balance)
 
 
