@@ -21,7 +21,7 @@ from profiler.model.device import DeviceRecord
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord, RunRecord, RunStatus
 from profiler.model.series import device_series
-from profiler.model.units import HOUR_S, HOURS_PER_YEAR, J_PER_KWH
+from profiler.model.units import J_PER_KWH
 from reports.i18n import N_
 
 MAX_TIMELINE_POINTS = 1200
@@ -78,6 +78,8 @@ class ReportData:
             translatable sentence each (`missing` gives them in English).
         reconciliation: wall power vs its parts, where a `node` device measured it.
         inventory: what the run ran on (kernel, microcode, firmware...), where stored.
+        energy_seconds: device id -> seconds since run start of its last energy reading
+            (the time its cumulative energy covers).
     """
 
     run: RunRecord
@@ -91,6 +93,7 @@ class ReportData:
     notes: list[Note] = field(default_factory=list)
     reconciliation: Reconciliation | None = None
     inventory: dict[str, str | None] | None = None
+    energy_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def missing(self) -> list[str]:
@@ -114,12 +117,17 @@ class ReportData:
         return None if energy is None else energy / J_PER_KWH
 
     @property
-    def energy_kwh_per_year(self) -> float | None:
-        """IT energy per year at the run's observed mean rate, in kWh."""
-        energy = self.total_energy_kwh
-        if energy is None or not self.duration_s:
-            return None
-        return energy / (self.duration_s / HOUR_S) * HOURS_PER_YEAR
+    def energy_parts(self) -> list[tuple[float, float]]:
+        """(energy J, covered seconds) of each device the totals add, to annualise.
+
+        A device's cumulative counter starts at 0 at run start, so its energy covers the
+        seconds up to its last energy reading (`profiler.model.annual`).
+        """
+        return [
+            (d.energy_j, self.energy_seconds.get(d.device, 0.0))
+            for d in self._counted
+            if d.energy_j is not None
+        ]
 
     @property
     def _counted(self) -> list[DeviceSummary]:
@@ -334,9 +342,13 @@ def report_data(
     timelines: list[Timeline] = []
     quality: list[DataQuality] = []
     summaries: list[DeviceSummary] = []
+    seconds: dict[str, float] = {}
     for device in devices:
         cols = columns[device.info.device_id]
         summaries.append(summarise_columns(device, cols["t"], cols["util"], cols["energy_j"]))
+        with_energy = cols["t"][~np.isnan(cols["energy_j"])]
+        if with_energy.size:
+            seconds[device.info.device_id] = float(with_energy[-1])
         quality.append(_quality(device, cols, run.interval_s))
         if cols["t"].size:
             timelines.append(_timeline(device.info.device_id, cols))
@@ -352,4 +364,5 @@ def report_data(
         notes=_missing(run, phases, sum(q.samples for q in quality), pruned),
         reconciliation=_reconciliation(devices, columns),
         inventory=dict(inventory) if inventory else None,
+        energy_seconds=seconds,
     )

@@ -126,7 +126,9 @@ def placement(figures: Sequence[LadderFigures]) -> Placement | None:
     if len(ranked) == 1:
         return Placement(workload, best.device, None, None)
     other = ranked[1]
-    return Placement(workload, best.device, (best.units_per_j or 0) / (other.units_per_j or 1), other.device)
+    return Placement(
+        workload, best.device, (best.units_per_j or 0) / (other.units_per_j or 1), other.device
+    )
 
 
 def why_no_findings(data: ReportData) -> list[str]:

@@ -16,9 +16,9 @@ import numpy as np
 
 from profiler.analysis.confidence import Quality, Tier, power_tier
 from profiler.analysis.reconcile import WALL_KINDS
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.annual import Annual, annualised
+from profiler.model.savings import Site
 from profiler.model.series import DeviceSeries
 
 NOT_COUNTED = ("host", *WALL_KINDS)
@@ -61,9 +61,7 @@ def yearly(
         site_defaulted=site.defaulted,
     )
     tier = quality.tier(with_savings=True)
-    return Annual(
-        figure.energy_j, figure.covered_s, figure.span_s, figure.it_kwh_per_year, tier
-    )
+    return Annual(figure.energy_j, figure.covered_s, figure.span_s, figure.it_kwh_per_year, tier)
 
 
 def series_yearly(

@@ -31,6 +31,7 @@ from profiler.analysis.savings import savings_from_power
 from profiler.analysis.schedule_forms import schedule_forms
 from profiler.analysis.thresholds import Thresholds, at_least, at_most
 from profiler.analysis.week import HOURS_PER_WEEK, WEEK_S
+from profiler.model.annual import annual_kwh
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_measured
 from profiler.model.savings import Estimate, Site
@@ -163,7 +164,7 @@ def _evidence(
     thresholds: Thresholds,
 ) -> dict[str, Any]:
     off_h = schedule.off_s_per_week / 3600.0
-    cost = idle.watts.point * off_h * (8_760.0 / HOURS_PER_WEEK) / 1000.0 if idle else None
+    cost = annual_kwh(idle.watts.point * off_h / HOURS_PER_WEEK) if idle else None
     return {
         "windows": [w.as_dict() for w in profile.recurring],
         "regular_weeks": profile.regular_weeks,

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from profiler.analysis.annual import device_totals
 from profiler.analysis.assess import Assessment, assess_usage, conclude
 from profiler.analysis.confidence import Quality, curve_tier, power_tier
 from profiler.analysis.curve import PowerCurve, model_curves
@@ -29,11 +30,12 @@ from profiler.analysis.profile import LadderSummary
 from profiler.analysis.savings import consolidated_hosts, consolidation_saving_w, savings_from_power
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.annual import rate_kwh_per_year
 from profiler.model.device import DeviceInfo
 from profiler.model.findings import Finding
 from profiler.model.savings import Estimate, Site
 from profiler.model.series import DeviceSeries, FloatArray
-from profiler.model.units import HOURS_PER_YEAR, J_PER_KWH
+from profiler.model.units import J_PER_KWH
 
 SELF_ACTING_RULES = frozenset(
     {"IDLE_HOST", "OVER_PROVISIONED_CPU", "UNDER_PROVISIONED_CPU", "INSUFFICIENT_DATA"}
@@ -323,9 +325,11 @@ def idle_energy(
     """FLEET_IDLE_ENERGY: energy drawn at steps where a host's utilisation was idle.
 
     Idle is a step mean below the indicative idle bound (3%, the IDLE_HOST P95 bound,
-    docs/methodology.md#rules). Annualised over the window (x 8,760 h / window hours).
+    docs/methodology.md#rules). Annualised from the time that has data: each host's idle
+    energy over its power devices' covered seconds, x 8,760 h (`model.annual`), summed.
     """
     per_host: dict[str, float] = {}
+    covered: dict[str, float] = {}
     seconds = 0.0
     for host in hosts:
         subject = host_device(host)
@@ -337,13 +341,17 @@ def idle_energy(
         for device in power_devices(host):
             at_idle = np.isin(device.t, idle_times) & ~np.isnan(device.energy_delta_j)
             joules += float(device.energy_delta_j[at_idle].sum())
+            totals = device_totals(device)
+            covered[host.instance] = max(
+                covered.get(host.instance, 0.0), totals[1] if totals else 0.0
+            )
         if joules > 0:
             per_host[host.instance] = joules
     total_j = sum(per_host.values())
     figures: dict[str, Any] = {"idle_energy_j": total_j, "hosts": per_host}
-    if total_j <= 0 or seconds <= 0:
+    kwh_per_year = rate_kwh_per_year((j, covered[h]) for h, j in per_host.items())
+    if total_j <= 0 or kwh_per_year is None:
         return None, figures
-    kwh_per_year = total_j / J_PER_KWH * (HOURS_PER_YEAR * 3600.0 / seconds)
     figures["idle_it_kwh_per_year"] = kwh_per_year
     facility = kwh_per_year * site.pue
     names = sorted(per_host)
@@ -360,6 +368,7 @@ def idle_energy(
             "idle_energy_j": total_j,
             "idle_energy_j_by_host": per_host,
             "window_s": seconds,
+            "covered_s_by_host": {h: covered[h] for h in per_host},
             "idle_it_kwh_per_year": kwh_per_year,
             "idle_util_below": thresholds.indicative_cpu_idle_util,
         },

@@ -3,9 +3,9 @@
 docs/methodology.md#savings: annualise means, not peaks (E_yr = mean power x 8,760 h);
 facility energy = IT energy x PUE (1.0 when not given, and say so); CO2e = facility kWh x
 the site's grid intensity; money = facility kWh x tariff (no currency conversion, null
-when no tariff is given). Every figure is {point, low, high}: low and high come from
-re-running with the low and high coefficients where a range exists (equal to the point
-where none does).
+when no tariff is given; in the site's currency where one is named). Every figure is
+{point, low, high}: low and high come from re-running with the low and high
+coefficients where a range exists (equal to the point where none does).
 """
 
 from __future__ import annotations
@@ -13,13 +13,8 @@ from __future__ import annotations
 import math
 
 from profiler.analysis.curve import PowerCurve
+from profiler.model.annual import annual_kwh
 from profiler.model.savings import Estimate, Savings, Site
-from profiler.model.units import HOURS_PER_YEAR
-
-
-def annual_kwh(power_w: float) -> float:
-    """Return the kWh per year of a mean power in watts (x 8,760 h)."""
-    return power_w * HOURS_PER_YEAR / 1000.0
 
 
 def savings_from_power(power_w: Estimate, site: Site) -> Savings:
@@ -38,6 +33,7 @@ def savings_from_power(power_w: Estimate, site: Site) -> Savings:
             facility.scaled(site.price_per_kwh) if site.price_per_kwh is not None else None
         ),
         gas=site.grid_gas,
+        currency=site.currency,
     )
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from profiler.cli.common import (
     CountryOption,
+    CurrencyOption,
     DbOption,
     IntensityOption,
     JsonOption,
@@ -91,7 +92,8 @@ def _print_findings(document: dict[str, Any], assumptions: list[str]) -> None:
             saves = f"{s['facility_kwh_per_year']['point']:,.1f} kWh"
             saves += f", {s['co2e_kg_per_year']['point']:,.1f} kg CO2e"
             if s["cost_per_year"]:
-                saves += f", {s['cost_per_year']['point']:,.2f}"
+                currency = f" {s['currency']}" if s.get("currency") else ""
+                saves += f", {s['cost_per_year']['point']:,.2f}{currency}"
         cells = (f["rule"], f["device"], saves, f["confidence"], f["message"])
         # device is a Prometheus instance label for a fleet: outside text (hostile input)
         table.add_row(*map(printable, cells), printable(_evidence_line(f["evidence"])))
@@ -145,6 +147,7 @@ def analyze(
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
+    currency: CurrencyOption = None,
     mode: Annotated[
         str, typer.Option(help="Right-sizing mode: production (P95/0.65) or conservative.")
     ] = "production",
@@ -173,7 +176,7 @@ def analyze(
     since_s = parse_seconds(since, "--since") if since is not None else None
     thresholds = _thresholds_from_options(mode, min_span, min_hours, sizes)
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
     if prometheus is not None or step is not None or match is not None:
         _analyze_prometheus(
             prometheus,
@@ -256,6 +259,7 @@ def report(
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
+    currency: CurrencyOption = None,
     db: DbOption = None,
 ) -> None:
     """Write a self-contained HTML efficiency report of a run and print its path."""
@@ -269,7 +273,7 @@ def report(
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
     if prometheus is not None:
         if run_id is not None:
             fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)

@@ -66,6 +66,9 @@ RegionOption = Annotated[
     typer.Option(help="Sub-national grid data instead of --country: CN-BJ, US-NY, SE3 ..."),
 ]
 PriceOption = Annotated[float | None, typer.Option(help="Tariff per kWh, in your currency.")]
+CurrencyOption = Annotated[
+    str | None, typer.Option(help="The tariff's currency, an ISO 4217 code (GBP, EUR, CNY).")
+]
 LabelOption = Annotated[str | None, typer.Option(help="Label stored with the run.")]
 
 SITE_OPTION_NAMES = SiteNames(
@@ -74,6 +77,7 @@ SITE_OPTION_NAMES = SiteNames(
     carbon_intensity="--carbon-intensity",
     pue="--pue",
     price_per_kwh="--price-per-kwh",
+    currency="--currency",
 )
 """Site errors on the command line name the options, not the `[defaults]` keys."""
 
@@ -211,6 +215,7 @@ def site_options(
     pue: float | None,
     price_per_kwh: float | None,
     region: str | None = None,
+    currency: str | None = None,
 ) -> Site:
     """Resolve the site options; what the command line leaves out comes from `[defaults]`.
 
@@ -230,6 +235,7 @@ def site_options(
         price_per_kwh=defaults.price_per_kwh if price_per_kwh is None else price_per_kwh,
         names=SITE_OPTION_NAMES,
         carbon_table=defaults.carbon_table,
+        currency=defaults.currency if currency is None else currency,
     )
 
 

@@ -187,6 +187,7 @@ def job_figures(job: JobRecord, site: Site) -> dict[str, Any]:
             if facility_kwh is None or site.price_per_kwh is None
             else facility_kwh * site.price_per_kwh
         ),
+        "currency": site.currency,
         "site": {"pue": site.pue, "grid": site.grid_label, "price_per_kwh": site.price_per_kwh},
         "accounting": job.accounting,
     }
@@ -211,8 +212,13 @@ def job_lines(f: dict[str, Any]) -> list[str]:
         f"({fmt(f['units'], 'g', ' ' + unit)})",
         f"  kWh         {fmt(f['kwh'], '.6f')} (facility {fmt(f['facility_kwh'], '.6f')} at PUE "
         f"{f['site']['pue']:g})   CO2e {fmt(f['co2e_g'], '.3f', ' g')} ({f['site']['grid']})"
-        f"   cost {fmt(f['cost'], '.6f')}",
+        f"   cost {fmt(f['cost'], '.6f')}{_code(f['currency'], f['cost'])}",
     ]
+
+
+def _code(currency: str | None, amount: float | None) -> str:
+    """Return " GBP" after an amount of money, "" without a currency or an amount."""
+    return f" {currency}" if currency and amount is not None else ""
 
 
 @app.command()
@@ -250,6 +256,7 @@ def chargeback(
                 "by": by,
                 "host_energy_j": result.host_energy_j,
                 "host_sources": result.host_sources,
+                "currency": site.currency,
                 "rows": rows,
             },
             doc="chargeback",
@@ -259,14 +266,15 @@ def chargeback(
         writer.writeheader()
         writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     else:
-        _print_rows(rows, result.host_energy_j)
+        _print_rows(rows, result.host_energy_j, site.currency)
 
 
-def _print_rows(rows: list[dict[str, Any]], host_energy_j: float) -> None:
+def _print_rows(rows: list[dict[str, Any]], host_energy_j: float, currency: str | None) -> None:
     from rich.table import Table
 
     table = Table(title=f"Chargeback (host {host_energy_j:.1f} J)")
-    for column in ("group", "jobs", "energy", "kWh", "CO2e", "cost", "source"):
+    cost = f"cost ({currency})" if currency else "cost"
+    for column in ("group", "jobs", "energy", "kWh", "CO2e", cost, "source"):
         table.add_column(column, justify="left" if column in ("group", "source") else "right")
     for r in rows:
         table.add_row(

@@ -11,6 +11,7 @@ import typer
 
 from profiler.cli.common import (
     CountryOption,
+    CurrencyOption,
     DbOption,
     IntensityOption,
     PriceOption,
@@ -48,6 +49,7 @@ def live(
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
+    currency: CurrencyOption = None,
     db: DbOption = None,
 ) -> None:
     """Full-screen live view of every device's power, utilisation, energy and waste.
@@ -66,7 +68,7 @@ def live(
             EXIT_USAGE,
         )
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
     rates = Rates.from_site(site, code=region or country or grid_code(settings))
     sensors = probe(settings)
     state = LiveState(

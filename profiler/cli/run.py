@@ -16,6 +16,7 @@ import typer
 
 from profiler.cli.common import (
     CountryOption,
+    CurrencyOption,
     DbOption,
     IntensityOption,
     JsonOption,
@@ -91,6 +92,7 @@ def run_command(
     carbon_intensity: IntensityOption = None,
     pue: PueOption = None,
     price_per_kwh: PriceOption = None,
+    currency: CurrencyOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -100,7 +102,7 @@ def run_command(
     )
     _check_report_path(report, as_json=as_json)
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region)
+    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
     observer: ProfileObserver = _ProgressView(quiet=as_json)
     if live_view:
         observer = _LiveView(settings, site, region or country or grid_code(settings))

@@ -46,6 +46,7 @@ class Rates:
         pue: power usage effectiveness (facility power / IT power), >= 1.
         pue_given: False when `pue` is the default (the screen says so).
         price_per_kwh: tariff in the user's currency per kWh; None when not given.
+        currency: the tariff's ISO 4217 code, shown beside the cost; None when not given.
 
     """
 
@@ -54,6 +55,7 @@ class Rates:
     pue: float
     pue_given: bool
     price_per_kwh: float | None = None
+    currency: str | None = None
 
     @classmethod
     def from_site(cls, site: Site, *, code: str | None = None) -> Rates:
@@ -69,6 +71,7 @@ class Rates:
             pue=site.pue,
             pue_given=site.pue_given,
             price_per_kwh=site.price_per_kwh,
+            currency=site.currency,
         )
 
 

@@ -42,6 +42,8 @@ class Site:
         grid_gas: what the intensity counts, as its source states it: "CO2e" (all
             greenhouse gases as CO2 equivalents) or "CO2" (carbon dioxide only, e.g.
             China's official provincial factors).
+        currency: the ISO 4217 code of the tariff's currency, shown beside every amount
+            of money; None when not given (amounts then carry no code).
     """
 
     pue: float = 1.0
@@ -51,6 +53,7 @@ class Site:
     grid_defaulted: bool = True
     price_per_kwh: float | None = None
     grid_gas: str = "CO2e"
+    currency: str | None = None
 
     @property
     def defaulted(self) -> bool:
@@ -65,7 +68,8 @@ class Site:
             else f"PUE {self.pue:g} (defaulted: facility energy = IT energy; pass --pue)"
         )
         price = (
-            f"tariff {self.price_per_kwh:g} per kWh (given; no currency conversion)"
+            f"tariff {self.price_per_kwh:g}{f' {self.currency}' if self.currency else ''} per kWh "
+            "(given; no currency conversion)"
             if self.price_per_kwh is not None
             else "no tariff given: cost not computed (pass --price-per-kwh)"
         )
@@ -92,12 +96,14 @@ class Savings:
     co2e_kg_per_year: Estimate
     cost_per_year: Estimate | None
     gas: str = "CO2e"
+    currency: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON shape of docs/design.md#findings `savings`.
 
         `co2e_kg_per_year` keeps its name for every grid source; `emissions_gas` says
-        whether it counts CO2 equivalents ("CO2e") or CO2 alone ("CO2").
+        whether it counts CO2 equivalents ("CO2e") or CO2 alone ("CO2"); `currency` is
+        the ISO 4217 code of `cost_per_year` (null when none was given).
         """
         return {
             "it_kwh_per_year": self.it_kwh_per_year.as_dict(),
@@ -105,4 +111,5 @@ class Savings:
             "co2e_kg_per_year": self.co2e_kg_per_year.as_dict(),
             "emissions_gas": self.gas,
             "cost_per_year": self.cost_per_year.as_dict() if self.cost_per_year else None,
+            "currency": self.currency,
         }

@@ -141,6 +141,7 @@ class SiteNames:
     pue: str = "pue"
     price_per_kwh: str = "price_per_kwh"
     carbon_table: str = "carbon_table"
+    currency: str = "currency"
 
 
 SETTING_NAMES = SiteNames()
@@ -240,6 +241,7 @@ def make_site(
     region: str | None = None,
     names: SiteNames = SETTING_NAMES,
     carbon_table: str | Path | None = None,
+    currency: str | None = None,
 ) -> Site:
     """Resolve a grid source, PUE and tariff into a `Site`.
 
@@ -252,13 +254,16 @@ def make_site(
         names: how the error messages name each input.
         carbon_table: a carbon-table CSV (`read_carbon_table`) whose rows override or
             add to codecarbon's factors for the country or region given.
+        currency: the tariff's ISO 4217 code (`currency_code`), shown beside money.
 
     Raises:
         SiteError: more than one of country, region and carbon intensity, an unknown
             country or region code, or a PUE below 1 or a negative intensity or tariff
-            (the message names the input as `names` spells it), or a malformed table.
+            (the message names the input as `names` spells it), a currency that is not
+            an ISO 4217 code, or a malformed table.
     """
     _check_site(country, carbon_intensity, pue, price_per_kwh, region, names)
+    code_of_currency = None if currency is None else currency_code(currency, names.currency)
     table = (
         {} if carbon_table is None else read_carbon_table(Path(carbon_table), names.carbon_table)
     )
@@ -276,6 +281,7 @@ def make_site(
             grid_defaulted=False,
             price_per_kwh=price_per_kwh,
             grid_gas=factor.gas,
+            currency=code_of_currency,
         )
     grams, label, defaulted = _grid(country, carbon_intensity, region, names)
     gas = region_gases().get(region.strip().upper(), "CO2e") if region else "CO2e"
@@ -287,7 +293,26 @@ def make_site(
         grid_defaulted=defaulted,
         price_per_kwh=price_per_kwh,
         grid_gas=gas,
+        currency=code_of_currency,
     )
+
+
+def currency_code(text: str, name: str = "currency") -> str:
+    """Return `text` as an ISO 4217 currency code (upper case: "gbp" is GBP).
+
+    The codes are CLDR's, as Babel ships them (`babel.numbers.list_currencies`).
+
+    Raises:
+        SiteError: `text` is not an ISO 4217 code (the message names it as `name`; "":
+            names only the value).
+    """
+    from babel.numbers import list_currencies
+
+    code = text.strip().upper()
+    if len(code) != 3 or code not in list_currencies():
+        given = f"{name} {text!r}".strip()
+        raise SiteError(f"{given} is not an ISO 4217 currency code; use e.g. GBP, EUR, USD, CNY")
+    return code
 
 
 def _check_site(

@@ -10,7 +10,8 @@ another one. Its settings may sit at the top level or under `[defaults]`:
 - `FINWATT_CPU_IDLE_RATIO` / `cpu_idle_ratio`: P_idle / P_max for the model (0.2).
 - `[defaults]` only: `country` (ISO 3166 alpha-3), `region` (sub-national grid data,
   e.g. `CN-SH`, `US-NY`, `SE3`) or `carbon_intensity` (g CO2e/kWh),
-  `pue`, `price_per_kwh` (the site, for scheduled analyses and reports), `carbon_table`
+  `pue`, `price_per_kwh` and `currency` (its ISO 4217 code; the site, for scheduled
+  analyses and reports), `carbon_table`
   (a CSV of the site's own grid factors, `code,g_per_kwh,gas,year,source`, relative to
   the config file; it overrides or adds to codecarbon's), and
   `grace_period` (how late a missed scheduled run may still start, default `1h`),
@@ -88,6 +89,8 @@ class SiteDefaults:
     carbon_table: str | None = None
     """A carbon-table CSV overriding or adding grid factors (docs/analyzer.md#data-truth), resolved
     against the config file's directory."""
+    currency: str | None = None
+    """The tariff's ISO 4217 code, shown beside every amount of money."""
 
 
 def site_from_defaults(defaults: SiteDefaults) -> Site:
@@ -105,6 +108,7 @@ def site_from_defaults(defaults: SiteDefaults) -> Site:
         pue=defaults.pue,
         price_per_kwh=defaults.price_per_kwh,
         carbon_table=defaults.carbon_table,
+        currency=defaults.currency,
     )
 
 
@@ -206,6 +210,7 @@ def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
         values.get("price_per_kwh"),
         values.get("region"),
         table,
+        values.get("currency"),
     )
 
 

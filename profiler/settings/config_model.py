@@ -12,14 +12,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
 from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, entry_prefix
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
-SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh", "carbon_table")
+SITE_KEYS = (
+    "country", "region", "carbon_intensity", "pue", "price_per_kwh", "currency", "carbon_table"
+)  # fmt: skip
 VM_KEYS = ("host_curve", "vm_share")
 DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS)
 TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc")
@@ -56,6 +65,9 @@ class DefaultsTable(_Settings):
     carbon_intensity: float | None = Field(None, description="Grid g CO2e/kWh.")
     pue: float | None = Field(None, description="Site PUE (>= 1).")
     price_per_kwh: float | None = Field(None, description="Tariff per kWh.")
+    currency: str | None = Field(
+        None, description="The tariff's currency, an ISO 4217 code (GBP, EUR, CNY)."
+    )
     carbon_table: Annotated[str, Field(min_length=1)] | None = Field(
         None,
         description="CSV of grid factors overriding or adding codecarbon's: header "
@@ -72,6 +84,13 @@ class DefaultsTable(_Settings):
     vm_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
         None, description="In a VM: its share of the host, vCPUs / host threads (0-1]."
     )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str | None) -> str | None:
+        from profiler.settings.carbon import currency_code
+
+        return None if value is None else currency_code(value, "")
 
     @model_validator(mode="after")
     def _share_has_a_curve(self) -> DefaultsTable:

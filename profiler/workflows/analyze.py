@@ -24,11 +24,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from profiler.analysis.annual import series_yearly
 from profiler.analysis.assess import Assessment, assess_profile, assess_usage
 from profiler.analysis.ladder_data import LadderData, phases_from_data
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.annual import Annual
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunKind, RunRecord
@@ -64,6 +66,9 @@ class AnalyzeResult:
         runs: ids of the runs whose data were used.
         window_start: UTC ISO start of the window (`--since`), else None.
         window_end: UTC ISO end of the window (`--since`), else None.
+        annual: the yearly IT energy of the monitoring data, from the time that has data
+            (`metrics.annual`; docs/methodology.md#savings); None for a profiling run
+            (its load is not the host's year) and for data without energy figures.
     """
 
     run: str | None
@@ -71,6 +76,7 @@ class AnalyzeResult:
     runs: list[str] = field(default_factory=list)
     window_start: str | None = None
     window_end: str | None = None
+    annual: Annual | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the Findings document (docs/design.md#findings)."""
@@ -80,6 +86,7 @@ class AnalyzeResult:
             "start": self.window_start,
             "end": self.window_end,
         }
+        document["metrics"]["annual"] = self.annual.as_dict() if self.annual else None
         return document
 
 
@@ -192,6 +199,9 @@ def analyze_run(
         series, provisioned = container_scoped(load_run(store, run, source=source))
         assessment = assess_usage(series, site, thresholds, ladder=_cpu_ladder(store, run.host))
         say_provisioned(assessment, provisioned, series)
+        span_s = run.duration_s or max((float(s.t[-1]) for s in series if s.n), default=0.0)
+        annual = series_yearly(series, span_s, site, thresholds)
+        return AnalyzeResult(run.id, assessment, [run.id], annual=annual)
     return AnalyzeResult(run.id, assessment, [run.id])
 
 
@@ -246,16 +256,45 @@ def analyze_since(
             if not keep.all():
                 series = _take(series, keep)
             parts.setdefault(record.info.device_id, []).append(series)
-    # the newest run's description of each device wins (parts are in start order)
-    merged = [
-        concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()
-    ]
-    merged, provisioned = container_scoped(merged)
+    merged, provisioned = container_scoped(_merged(parts))
     assessment = assess_usage(merged, site, thresholds, ladder=_cpu_ladder(store, host))
     say_provisioned(assessment, provisioned, merged)
     return AnalyzeResult(
-        None, assessment, [r.id for r in runs], epoch_to_iso(start), epoch_to_iso(end)
+        None,
+        assessment,
+        [r.id for r in runs],
+        epoch_to_iso(start),
+        epoch_to_iso(end),
+        series_yearly(merged, since_s, site, thresholds),
     )
+
+
+def host_history(store: Store, host: str, site: Site, thresholds: Thresholds) -> Annual | None:
+    """Return the yearly figure of every monitoring run of `host`, None without any.
+
+    A profiling run's page one states this, never its own deliberate load as the host's
+    year. The span is from the first run's start to the last one's end.
+    """
+    runs = [
+        r
+        for r in store.list_runs()
+        if r.kind in MONITORING_KINDS and not r.is_profiling and r.host == host
+    ]
+    if not runs:
+        return None
+    parts: dict[str, list[DeviceSeries]] = {}
+    for run in sorted(runs, key=lambda r: r.started):
+        for series in load_run(store, run, offset_s=run.started.timestamp()):
+            parts.setdefault(series.spec.device_id, []).append(series)
+    first = min(r.started.timestamp() for r in runs)
+    last = max(r.started.timestamp() + (r.duration_s or 0.0) for r in runs)
+    return series_yearly(_merged(parts), last - first, site, thresholds)
+
+
+def _merged(parts: dict[str, list[DeviceSeries]]) -> list[DeviceSeries]:
+    """Join each device's series of several runs; the newest run's description wins."""
+    # parts are in start order
+    return [concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()]
 
 
 def _arrays(s: DeviceSeries) -> tuple[Any, ...]:

@@ -26,7 +26,13 @@ from profiler.model.run import RunRecord
 from profiler.model.savings import Site
 from profiler.model.units import epoch_s
 from profiler.store.database import Store
-from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
+from profiler.workflows.analyze import (
+    AnalyzeError,
+    analyze_run,
+    analyze_since,
+    host_history,
+    store_findings,
+)
 from profiler.workflows.trend import gather_trend, runs_in_window
 from reports.data import Columns, ReportData, report_data
 from reports.renderers.run import RunRenderer, RunReport
@@ -181,7 +187,12 @@ def report_run(
     store_findings(store, result)
     target = path or default_report_path(run.id)
     data = gather_report(store, run.id)
-    html = RunRenderer(site=site, lang=lang).render(RunReport(data, result.assessment))
+    history = (
+        host_history(store, run.host, site, thresholds or Thresholds())
+        if run.is_profiling
+        else None
+    )
+    html = RunRenderer(site=site, lang=lang).render(RunReport(data, result.assessment, history))
     write_output(target, html)
     return target
 
@@ -206,9 +217,10 @@ def report_window(
     try:
         result = analyze_since(store, since_s, site, thresholds or Thresholds(), host=host)
     except AnalyzeError:
-        assessment, assumptions = None, site.assumptions()
+        assessment, assumptions, annual = None, site.assumptions(), None
     else:
         assessment, assumptions = result.assessment, result.assessment.assumptions
+        annual = result.annual
     start, end = epoch_s(trend.window_start), epoch_s(trend.window_end)
     window = WindowReport(
         host=shown_host,
@@ -216,6 +228,7 @@ def report_window(
         trend=trend,
         assessment=assessment,
         assumptions=assumptions,
+        annual=annual,
     )
     html = WindowRenderer(site=site, lang=lang).render(window)
     target = path or Path.cwd() / f"finwatt-report-last-{int(since_s)}s.html"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from profiler.analysis.assess import Assessment
 from profiler.analysis.trend import REGRESSION_DROP, Trend
-from profiler.model.run import RunRecord
 from profiler.model.annual import Annual
+from profiler.model.run import RunRecord
 from profiler.model.units import J_PER_KWH
 from reports import charts_summary
 from reports.renderers.base import Renderer, headline, ranked_findings, top_actions, yearly

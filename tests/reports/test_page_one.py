@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis.assess import Assessment
-from profiler.analysis.savings import Site
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
+from profiler.model.savings import Site
 from profiler.model.units import DAY_S
 from profiler.store.database import Store
 from profiler.workflows.report import report_run, report_window

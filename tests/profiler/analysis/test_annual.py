@@ -11,10 +11,10 @@ import pytest
 
 from profiler.analysis.annual import covered_tier, series_yearly
 from profiler.analysis.fleet_rules import HostData, idle_energy
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.annual import MIN_COVERED_S, annual_kwh, annualised, rate_kwh_per_year
 from profiler.model.device import DeviceInfo
+from profiler.model.savings import Site
 from profiler.model.series import device_series
 from profiler.model.units import DAY_S
 
@@ -69,7 +69,9 @@ def test_series_with_a_gap_are_annualised_over_the_covered_time() -> None:
 
 def test_fleet_idle_energy_is_a_rate_over_covered_time() -> None:
     # one host idle at 50 W, sampled every 60 s for a day with the middle 12 h missing
-    t = np.concatenate([np.arange(60.0, 6 * 3600 + 1, 60.0), np.arange(18 * 3600.0, DAY_S + 1, 60.0)])
+    t = np.concatenate(
+        [np.arange(60.0, 6 * 3600 + 1, 60.0), np.arange(18 * 3600.0, DAY_S + 1, 60.0)]
+    )
     host = device_series(
         DeviceInfo("a:9100/host", "host"), t, util=np.full(t.size, 0.01), hold=120.0
     )
@@ -79,6 +81,8 @@ def test_fleet_idle_energy_is_a_rate_over_covered_time() -> None:
         power_w=np.full(t.size, 50.0),
         hold=120.0,
     )
-    finding, figures = idle_energy([HostData("a:9100", [host, cpu], None, 2)], MEASURED, Thresholds())
+    finding, figures = idle_energy(
+        [HostData("a:9100", [host, cpu], None, 2)], MEASURED, Thresholds()
+    )
     assert finding is not None
     assert figures["idle_it_kwh_per_year"] == pytest.approx(annual_kwh(50.0), rel=0.01)
