@@ -15,11 +15,12 @@ import numpy as np
 from profiler.analysis.assess import Assessment
 from profiler.analysis.savings import savings_from_power
 from profiler.analysis.trend import DayEnergy, Trend, TrendPoint, TrendSeries
+from profiler.model.annual import Annual, annual_kwh
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.savings import Estimate, Site
-from profiler.model.units import parse_iso
+from profiler.model.units import DAY_S, parse_iso
 from reports.data import ReportData, report_data
 
 SITE = Site(
@@ -121,6 +122,18 @@ def run_sample(label: str | None = "nightly risk ladder") -> ReportData:
     ]  # fmt: skip
     phases = _phases()
     return report_data(run, devices, phases, _columns(phases))
+
+
+def host_history() -> Annual:
+    """The run's host's monitoring runs: 20 days of RAPL data in 21 days at 410 W."""
+    covered = 20 * DAY_S
+    return Annual(410.0 * covered, covered, 21 * DAY_S, annual_kwh(410.0), "medium")
+
+
+def window_annual() -> Annual:
+    """The window's monitoring data: 13.5 days of RAPL data in 14 days at 445 W."""
+    covered = 13.5 * DAY_S
+    return Annual(445.0 * covered, covered, 14 * DAY_S, annual_kwh(445.0), "medium")
 
 
 def findings() -> list[Finding]:

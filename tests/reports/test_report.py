@@ -150,18 +150,23 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
     co2e_kg = kwh * 1.5 * 500.0 / 1000
     assert cells.by_id["total-co2e"] == mass_kg(co2e_kg) == "0.438 g"
     assert cells.by_id["total-cost"] == money(kwh * 1.5 * 0.2) == "0.000175"
-    # page one: the same energy at the run's rate, per year
-    per_year_kwh = kwh / (30 / 3600) * 8760 * 1.5
-    assert cells.by_id["year-kwh"] == energy_kwh(per_year_kwh)
-    assert cells.by_id["year-cost"] == money(per_year_kwh * 0.2)
-    assert cells.by_id["year-co2e"] == mass_kg(per_year_kwh * 0.5)
+    # page one of a profiling run: the ladder's own rate only as "if it ran all year"
+    it_kwh = kwh / (30 / 3600) * 8760
+    assert "year-kwh" not in cells.by_id  # no host history given: no yearly headline
+    ladder_year = cells.by_id["ladder-year"]
+    assert f"{energy_kwh(it_kwh)} IT energy, {energy_kwh(it_kwh * 1.5)} facility" in ladder_year
+    assert f"{mass_kg(it_kwh * 1.5 * 0.5)} CO2e per year" in ladder_year
     assert "100 % of the energy measured by sensors" in cells.by_id["verdict"]
     shown = cells.by_class["units-per-j"]
     assert shown == [sig(p.metrics.units_per_j) for p in phases]
     (ladder,) = summarise_ladders(phases)
     assert ladder.metrics is not None
-    assert cells.by_class["ep"] == [f"{ladder.metrics.ep:.3f}"]
-    assert cells.by_class["ipr"] == [f"{ladder.metrics.ipr:.3f}"]
+    assert cells.by_class["ep"] == [f"{ladder.metrics.ep:.3f}"] == [cells.by_id["kpi-ep"]]
+    assert cells.by_class["ipr"] == [f"{ladder.metrics.ipr:.3f}"] == [cells.by_id["kpi-ipr"]]
+    full = next(p for p in phases if p.target_load == 1.0)
+    assert cells.by_id["kpi-j-per-1000"] == sig(full.metrics.j_per_1000_units)
+    assert cells.by_id["kpi-units-per-j"] == sig(full.metrics.units_per_j)
+    assert cells.by_id["kpi-idle"] == "40.0 W"
     assert cells.by_id["status"] == "complete"
     assert "measured" in html and "ESTIMATED" not in cells.by_id.get("inventory", "")
     assert cells.by_id["run-title"].startswith("nightly")

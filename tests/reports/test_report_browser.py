@@ -33,7 +33,7 @@ LANGS = ("en", "zh-CN")
 def render(kind: str, lang: str) -> str:
     """Return the sample report of `kind` in `lang`."""
     if kind == "run":
-        run = RunReport(samples.run_sample(), samples.run_assessment())
+        run = RunReport(samples.run_sample(), samples.run_assessment(), samples.host_history())
         return RunRenderer(site=samples.SITE, lang=lang).render(run)
     if kind == "window":
         window = WindowReport(
@@ -42,6 +42,7 @@ def render(kind: str, lang: str) -> str:
             trend=samples.window_trend(),
             assessment=samples.run_assessment(),
             assumptions=samples.SITE.assumptions(),
+            annual=samples.window_annual(),
         )
         return WindowRenderer(site=samples.SITE, lang=lang).render(window)
     fleet = FleetReport(

@@ -60,7 +60,7 @@ def test_an_unknown_language_is_bad_input() -> None:
 
 
 def test_the_chinese_report_has_no_english_labels_left(tmp_path: Path) -> None:
-    record = RunReport(samples.run_sample(), samples.run_assessment())
+    record = RunReport(samples.run_sample(), samples.run_assessment(), samples.host_history())
     html = RunRenderer(site=samples.SITE, lang="zh-CN").render(record)
     english = RunRenderer(site=samples.SITE).render(record)
     for label in ("Executive summary", "Top actions", "Data quality", "facility energy per year",
