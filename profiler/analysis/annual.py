@@ -14,10 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from profiler.analysis.confidence import Quality, Tier, power_tier
+from profiler.analysis.confidence import Quality, power_tier
 from profiler.analysis.reconcile import WALL_KINDS
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.annual import Annual, annualised
+from profiler.model.findings import Tier
 from profiler.model.savings import Site
 from profiler.model.series import DeviceSeries
 

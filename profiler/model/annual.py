@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from profiler.model.findings import Tier
 from profiler.model.units import HOURS_PER_YEAR
 
 MIN_COVERED_S = 600.0
@@ -45,7 +46,7 @@ class Annual:
     covered_s: float
     span_s: float
     it_kwh_per_year: float | None
-    confidence: str = "low"
+    confidence: Tier = "low"
 
     @property
     def enough(self) -> bool:
@@ -75,7 +76,7 @@ def rate_kwh_per_year(parts: Iterable[tuple[float, float]]) -> float | None:
 
 
 def annualised(
-    parts: Iterable[tuple[float, float]], span_s: float, confidence: str = "low"
+    parts: Iterable[tuple[float, float]], span_s: float, confidence: Tier = "low"
 ) -> Annual | None:
     """Return the yearly figure of devices given as (energy J, covered seconds) each.
 

@@ -4,6 +4,7 @@ shown wherever money is (the analyzer's table and JSON, the report, the live vie
 from __future__ import annotations
 
 import json
+import sys
 import tomllib
 from pathlib import Path
 
@@ -98,3 +99,17 @@ def test_the_live_view_shows_the_currency() -> None:
     )
     text = "\n".join(frame_text(state, 100, 30))
     assert "cost 0.15 USD/h" in text  # 400 W x 1.5 = 0.6 kW at 0.25 per kWh
+
+
+def test_exec_and_chargeback_json_carry_the_configured_currency(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[defaults]\nprice_per_kwh = 0.3\ncurrency = "CHF"\n')
+    env = {"FINWATT_CONFIG": str(config)}
+    db = str(tmp_path / "f.db")
+    job = run_finwatt("exec", "--db", db, "--json", "--", sys.executable, "-c", "pass", env=env)
+    assert job.returncode == 0, job.stderr
+    document = json.loads(job.stdout)
+    assert document["currency"] == "CHF" and "cost" in document  # beside the amount
+    charged = run_finwatt("chargeback", "--db", db, "--since", "1h", "--json", env=env)
+    assert charged.returncode == 0, charged.stderr
+    assert json.loads(charged.stdout)["currency"] == "CHF"
