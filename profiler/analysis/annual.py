@@ -11,6 +11,7 @@ when the site's PUE or grid intensity was defaulted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from profiler.analysis.reconcile import WALL_KINDS
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.annual import Annual, annualised
 from profiler.model.findings import Tier
+from profiler.model.provenance import is_estimate
 from profiler.model.savings import Site
 from profiler.model.series import DeviceSeries
 
@@ -62,7 +64,8 @@ def yearly(
         site_defaulted=site.defaulted,
     )
     tier = quality.tier(with_savings=True)
-    return Annual(figure.energy_j, figure.covered_s, figure.span_s, figure.it_kwh_per_year, tier)
+    estimated = any(is_estimate(p) for p in provenances)
+    return replace(figure, confidence=tier, estimated=estimated)
 
 
 def series_yearly(

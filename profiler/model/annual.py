@@ -40,6 +40,7 @@ class Annual:
         it_kwh_per_year: the sum over devices of each one's energy over its own covered
             seconds x 8,760 h; None with less than `MIN_COVERED_S` of data.
         confidence: "high", "medium" or "low" (docs/methodology.md#confidence).
+        estimated: True when any counted device's energy comes from a power model.
     """
 
     energy_j: float
@@ -47,6 +48,7 @@ class Annual:
     span_s: float
     it_kwh_per_year: float | None
     confidence: Tier = "low"
+    estimated: bool = False
 
     @property
     def enough(self) -> bool:
@@ -62,6 +64,7 @@ class Annual:
             "span_s": self.span_s,
             "min_covered_s": MIN_COVERED_S,
             "confidence": self.confidence,
+            "estimated": self.estimated,
         }
 
 
