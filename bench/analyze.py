@@ -35,7 +35,8 @@ from profiler.model.run import RunKind, RunStatus  # noqa: E402
 from profiler.model.savings import Site  # noqa: E402
 from profiler.store.database import Store  # noqa: E402
 from profiler.store.rollup import refresh_minutes  # noqa: E402
-from profiler.workflows.analyze import Source, analyze_run, load_run  # noqa: E402
+from profiler.workflows.analyze import analyze_run  # noqa: E402
+from profiler.workflows.run_data import Source, load_run_data  # noqa: E402
 
 DEVICES = (
     DeviceInfo("host", "host", logical_cores=64, mem_total_bytes=512 * 2**30),
@@ -107,7 +108,7 @@ def analyse(path: Path, source: Source) -> dict[str, Any]:
         result = analyze_run(store, run, Site(), Thresholds(), source=source)
         total_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        load_run(store, run, source=source)
+        load_run_data(store, run, source=source)
         load_s = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

@@ -210,6 +210,17 @@ def _nan(value: float | None) -> float:
     return np.nan if value is None else float(value)
 
 
+def cumulative_energy(series: DeviceSeries) -> FloatArray:
+    """Return the energy since the series' first interval at each entry, in J (the curve).
+
+    The running sum of `energy_delta_j` (unknown intervals add nothing to later
+    entries); NaN at an entry whose own interval energy is unknown. For one run's raw
+    series without resets it is the device's cumulative counter.
+    """
+    delta = series.energy_delta_j
+    return np.where(np.isnan(delta), np.nan, np.nancumsum(delta))
+
+
 def concatenate(parts: Sequence[DeviceSeries]) -> DeviceSeries:
     """Join one device's series from several runs (already on one axis) in time order."""
     if not parts:

@@ -1,12 +1,9 @@
-"""Load stored runs into numpy arrays, assess them, and keep the findings (`finwatt analyze`).
+"""Assess stored runs and keep the findings (`finwatt analyze`).
 
-The I/O half of the analyzer; `profiler.analysis` holds the pure half. Samples are read
-as one `DeviceSeries` per device per run (`Store.series`: one indexed query, no
-`SampleRow` per sample). A run (or the part of it in the window) spanning at least
-`ROLLUP_MIN_SPAN_S`, or whose oldest raw samples were pruned, is read from its minute
-rollups instead (`sample_minute`: 60x fewer rows at 1-s sampling); every rule gives the
-same result from them (docs/decisions.md, "Rollups and retention"); shorter runs keep
-their raw samples, so their figures stay exact to the sample.
+The I/O half of the analyzer; `profiler.analysis` holds the pure half. A run is read
+into one `RunData` (`profiler.workflows.run_data.load_run_data`: one `DeviceSeries` per
+device, from raw samples or, for long or pruned runs, from minute rollups, see
+`choose_source`).
 
 With `--since`, every `monitor` and `scheduled` run of the host that overlaps the window
 is placed on one absolute time axis (each run's `started` plus its `t`) and concatenated
@@ -20,7 +17,7 @@ import socket
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -37,17 +34,11 @@ from profiler.model.series import FIELDS, DeviceSeries, concatenate
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
 from profiler.workflows.provisioned import container_scoped, say_provisioned
+from profiler.workflows.run_data import Source, choose_source, load_run_data
 
 log = logging.getLogger(__name__)
 
 MONITORING_KINDS = (RunKind.MONITOR, RunKind.SCHEDULED)
-
-
-Source = Literal["auto", "raw", "minute"]
-"""Where samples are read from: raw `sample` rows, `sample_minute` rollups, or chosen."""
-
-ROLLUP_MIN_SPAN_S = 6 * 3600.0
-"""Runs (or parts in a window) at least this long are analysed from minute rollups."""
 
 
 class AnalyzeError(FinwattInputError):
@@ -83,48 +74,10 @@ class AnalyzeResult:
         return document
 
 
-def choose_source(
-    store: Store,
-    run_id: str,
-    device_ids: list[str],
-    *,
-    min_t: float | None = None,
-    source: Source = "auto",
-) -> Literal["raw", "minute"]:
-    """Return where to read a run from: raw samples or minute rollups.
-
-    `source` decides unless it is "auto"; then rollups when the run's data from `min_t` on
-    span `ROLLUP_MIN_SPAN_S` or more, or when any device's raw samples there were pruned
-    (its first raw sample is after its first rolled-up one).
-    """
-    if source != "auto":
-        return source
-    first, last = store.minute_span(run_id, min_t=min_t)
-    if first is None or last is None:
-        return "raw"
-    floor_t = float("-inf") if min_t is None else min_t
-    for device_id in device_ids:
-        bounds = store.time_bounds(run_id, device_id)
-        rolled, raw = bounds["minute_first"], bounds["raw_first"]
-        if rolled is not None and (raw is None or raw > max(rolled, floor_t)):
-            return "minute"
-    return "minute" if last - first >= ROLLUP_MIN_SPAN_S else "raw"
-
-
-def load_run(
-    store: Store, run: RunRecord, *, offset_s: float = 0.0, source: Source = "auto"
-) -> list[DeviceSeries]:
-    """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
-    records = store.devices(run.id)
-    chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
-    return [store.series(run.id, d.info, source=chosen).shifted(offset_s) for d in records]
-
-
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
-    """A profiling run's phases evaluated from its samples (recorded or imported alike)."""
-    devices = store.devices(run.id)
-    series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
-    return phases_from_data(store.phases(run.id), devices, series, run.interval_s)
+    """A profiling run's phases evaluated from its raw samples (recorded or imported alike)."""
+    data = load_run_data(store, run, source="raw")
+    return phases_from_data(data.phases, data.devices, data.series, run.interval_s)
 
 
 def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
@@ -147,7 +100,7 @@ def _observed_util(store: Store, host: str) -> float | None:
     """Mean utilisation of `host` in its newest monitoring run, for LOW_EFFICIENCY_HOST."""
     for run in store.list_runs():
         if run.kind in MONITORING_KINDS and not run.is_profiling and run.host == host:
-            for series in load_run(store, run):
+            for series in load_run_data(store, run).series.values():
                 if series.spec.kind == "host" and not np.isnan(series.util).all():
                     return float(np.nanmean(series.util))
     return None
@@ -189,7 +142,8 @@ def analyze_run(
             ladder_data=data,
         )
     else:
-        series, provisioned = container_scoped(load_run(store, run, source=source))
+        loaded = load_run_data(store, run, source=source).series.values()
+        series, provisioned = container_scoped(list(loaded))
         assessment = assess_usage(series, site, thresholds, ladder=_cpu_ladder(store, run.host))
         say_provisioned(assessment, provisioned, series)
     return AnalyzeResult(run.id, assessment, [run.id])

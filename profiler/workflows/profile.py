@@ -36,6 +36,7 @@ from profiler.store.database import Store
 from profiler.store.opening import StoreError
 from profiler.workflows.database import open_database
 from profiler.workflows.probe import probe
+from profiler.workflows.run_data import load_run_data
 from profiler.workflows.runlock import run_lock as database_run_lock
 
 if TYPE_CHECKING:
@@ -238,11 +239,15 @@ def finalise_phases(db_path: Path, run_id: str, interval_s: float) -> None:
     from profiler.analysis.phases import evaluated
 
     with Store(db_path) as store:
-        devices = store.devices(run_id)
-        series = {d.info.device_id: store.series(run_id, d.info) for d in devices}
+        run = store.get_run(run_id)
+        if run is None:
+            return
+        data = load_run_data(store, run, source="raw")
         updated = [
-            evaluated(phase, devices, series, interval_s) if phase.units is not None else phase
-            for phase in store.phases(run_id)
+            evaluated(phase, data.devices, data.series, interval_s)
+            if phase.units is not None
+            else phase
+            for phase in data.phases
         ]
         store.replace_phases(run_id, updated)
 

@@ -19,6 +19,7 @@ from profiler.analysis.phases import energy_devices, evaluated
 from profiler.model.profile_status import ProfileStatus
 from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.store import Store, StoreError, pid_alive
+from profiler.workflows.run_data import load_run_data
 
 
 class ProfileWatch:
@@ -93,14 +94,9 @@ def _evaluated(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseRecord:
     """The phase with its figures from the samples so far (the function `finalise_phases` uses)."""
     if phase.units is None:
         return phase
-    devices = store.devices(run.id)
-    wanted = set(energy_devices(phase.device_id, devices))
-    series = {
-        d.info.device_id: store.series(run.id, d.info)
-        for d in devices
-        if d.info.device_id in wanted
-    }
-    return evaluated(phase, devices, series, run.interval_s or 1.0)
+    wanted = set(energy_devices(phase.device_id, store.devices(run.id)))
+    data = load_run_data(store, run, source="raw", only=wanted)
+    return evaluated(phase, data.devices, data.series, run.interval_s or 1.0)
 
 
 def _next_step(

@@ -12,12 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from profiler.analysis.thresholds import Thresholds
 from profiler.files.outputs import check_output, write_output
@@ -27,12 +22,11 @@ from profiler.model.savings import Site
 from profiler.model.units import epoch_s
 from profiler.store.database import Store
 from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
+from profiler.workflows.run_data import load_run_data
 from profiler.workflows.trend import gather_trend, runs_in_window
-from reports.data import Columns, ReportData, report_data
+from reports.data import ReportData, report_data
 from reports.renderers.run import RunRenderer, RunReport
 from reports.renderers.window import WindowRenderer, WindowReport
-
-MinuteRow = dict[str, Any]
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 """Headless browsers `print_pdf` looks for on PATH, in order."""
@@ -100,40 +94,8 @@ def default_report_path(run_id: str) -> Path:
     return Path.cwd() / f"finwatt-report-{run_id}.html"
 
 
-def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.NDArray[np.float64]]:
-    """Return one device's minute rollups shaped like `Store.sample_arrays` columns.
-
-    `t` is each minute's last sample, `util`/`power_w` the minute means, `energy_j` the
-    cumulative energy at the minute's end; metrics rollups do not keep are NaN.
-    """
-    rows = store.minute_rows(run_id, device_id)
-    n = len(rows)
-
-    def column(fn: Callable[[MinuteRow], float]) -> npt.NDArray[np.float64]:
-        return np.array([fn(r) for r in rows], dtype=np.float64).reshape(n)
-
-    def mean(total: str, count: str) -> Callable[[MinuteRow], float]:
-        return lambda r: r[total] / r[count] if r[count] else np.nan
-
-    energy = column(lambda r: np.nan if r["energy_delta_j"] is None else r["energy_delta_j"])
-    nan = np.full(n, np.nan)
-    return {
-        "t": column(lambda r: r["t_last"]),
-        "util": column(mean("util_sum", "util_n")),
-        "power_w": column(mean("power_sum", "power_n")),
-        "energy_j": np.where(np.isnan(energy), np.nan, np.nancumsum(energy)),
-        "energy_from_power_j": nan,
-        "mem_used_bytes": column(
-            lambda r: np.nan if r["mem_max_bytes"] is None else r["mem_max_bytes"]
-        ),
-        "clock_mhz": nan,
-        "temperature_c": nan,
-        "sm_active": column(mean("sm_sum", "sm_n")),
-    }
-
-
 def gather_report(store: Store, run_id: str) -> ReportData:
-    """Read a stored run, its devices, phases and samples into a `ReportData`.
+    """Read a stored run (`load_run_data`, each device at its finest) into a `ReportData`.
 
     A device whose early raw samples retention pruned is reported from its minute
     rollups, which still cover the whole run (exact energy, minute means).
@@ -144,20 +106,14 @@ def gather_report(store: Store, run_id: str) -> ReportData:
     run = store.get_run(run_id)
     if run is None:
         raise KeyError(run_id)
-    devices = store.devices(run_id)
-    columns: dict[str, Columns] = {}
-    pruned: list[str] = []
-    for device in devices:
-        device_id = device.info.device_id
-        cols = store.sample_arrays(run_id, device_id)
-        rolled = _minute_arrays(store, run_id, device_id)
-        if rolled["t"].size and (not cols["t"].size or rolled["t"][0] < cols["t"][0] - 60.0):
-            cols = rolled
-            pruned.append(device_id)
-        columns[device_id] = cols
-    return report_data(
-        run, devices, store.phases(run_id), columns, pruned, inventory=store.inventory(run_id)
-    )
+    data = load_run_data(store, run, source="finest")
+    checked = {
+        d.info.device_id: found
+        for d in data.devices
+        if d.info.device_id not in data.rolled_up
+        and (found := store.counter_disagreement(run_id, d.info.device_id)) is not None
+    }
+    return report_data(data, store.inventory(run_id), checked)
 
 
 def report_run(

@@ -20,6 +20,7 @@ from profiler.analysis.trend import (
 )
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
+from profiler.model.series import cumulative_energy
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
 
@@ -49,22 +50,22 @@ def observations(store: Store, run: RunRecord) -> list[Observation]:
 
 
 def energy_traces(store: Store, run: RunRecord) -> list[EnergyTrace]:
-    """Return the energy counter of each of the run's devices but `host`, on epoch time."""
+    """Return the energy curve (`cumulative_energy`) of each device but `host`, epoch time."""
     offset = run.started.timestamp()
     traces = []
     for device in store.devices(run.id):
         info = device.info
         if info.kind == "host":
             continue
-        cols = store.sample_arrays(run.id, info.device_id)
-        if not cols["t"].size:
+        series = store.series(run.id, info)
+        if not series.n:
             continue
         traces.append(
             EnergyTrace(
                 run.host,
                 info.device_id,
-                cols["t"] + offset,
-                cols["energy_j"],
+                series.t + offset,
+                cumulative_energy(series),
                 is_estimate(info.provenance),
             )
         )

@@ -15,8 +15,10 @@ from profiler.analysis.profile import summarise_ladders
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
+from profiler.model.run_data import RunData
 from profiler.model.samples import SampleRow
 from profiler.model.savings import Site
+from profiler.model.series import device_series
 from profiler.model.units import parse_iso
 from profiler.store.database import Store
 from profiler.workflows.report import gather_report
@@ -208,15 +210,10 @@ def test_reports_render_records_and_columns_without_a_database() -> None:
     )  # fmt: skip
     cpu = DeviceRecord(DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"))
     t = np.arange(1.0, 11.0)
-    nan = np.full(t.size, np.nan)
-    columns = {
-        "cpu:0": {
-            "t": t, "util": np.full(t.size, 0.5), "power_w": np.full(t.size, 30.0),
-            "energy_j": 30.0 * t, "energy_from_power_j": nan, "mem_used_bytes": nan,
-            "clock_mhz": nan, "temperature_c": nan, "sm_active": nan,
-        }
-    }  # fmt: skip
-    data = report_data(run, [cpu], [], columns)
+    series = device_series(
+        cpu.info, t, util=np.full(t.size, 0.5), power_w=np.full(t.size, 30.0), energy_j=30.0 * t
+    )
+    data = report_data(RunData(run, (cpu,), (), {"cpu:0": series}))
     assert data.total_energy_j == 300.0 and data.duration_s == 10.0
     finding = Finding("IDLE_HOST", "cpu:0", "warning", "switch it off", {"p95_util": 0.01})
     assessment = Assessment([finding], {}, ["PUE 1.5 (given)"])

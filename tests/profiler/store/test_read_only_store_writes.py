@@ -21,6 +21,7 @@ from profiler.model.job import JobRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.store.opening import StoreError
+from tests.profiler.store.minute_table import minute_rows
 from tests.robustness._outputs_support import read_only_file, sha256
 
 
@@ -105,7 +106,7 @@ def test_a_read_only_store_prunes_and_writes_inventory_on_a_writable_file(
         store.add_inventory(run_id, {"kernel": "6.1.0", "bmc_firmware": None})
     with Store(path, read_only=True) as store:
         assert [r.t for r in store.samples(run_id)] == [120.0, 150.0]
-        assert [m["minute"] for m in store.minute_rows(run_id, "cpu:0")] == [1, 2]
+        assert [m["minute"] for m in minute_rows(store.path, run_id, "cpu:0")] == [1, 2]
         assert store.inventory(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
 
 

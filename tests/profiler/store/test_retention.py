@@ -15,7 +15,8 @@ from profiler.model.units import DAY_S, GIB
 from profiler.store.database import Store
 from profiler.store.interchange import import_run
 from profiler.store.retention import db_stats, prune
-from profiler.workflows.analyze import analyze_run, analyze_since, choose_source, store_findings
+from profiler.workflows.analyze import analyze_run, analyze_since, store_findings
+from profiler.workflows.run_data import choose_source
 from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
 

@@ -28,9 +28,11 @@ from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
 from profiler.store.rollup import MINUTE_COLUMNS, MinuteSums, upsert_minutes
 from profiler.store.schema import MIGRATIONS
-from profiler.workflows.analyze import analyze_run, choose_source, load_run
+from profiler.workflows.analyze import analyze_run
+from profiler.workflows.run_data import choose_source, load_run_data
 from tests.fakes.history import history_doc
 from tests.profiler.analysis.examples import oversized_cpu_util
+from tests.profiler.store.minute_table import minute_rows
 
 DEVICES = [
     DeviceInfo("host", "host", logical_cores=64, mem_total_bytes=512 * GIB),
@@ -156,7 +158,7 @@ def expected_rows(
 
 def stored_rows(path: Path, run_id: str) -> dict[str, list[dict[str, Any]]]:
     with Store(path) as store:
-        return {d.device_id: store.minute_rows(run_id, d.device_id) for d in DEVICES}
+        return {d.device_id: minute_rows(store.path, run_id, d.device_id) for d in DEVICES}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -219,8 +221,8 @@ def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
             with store.transaction() as tx:
                 upsert_minutes(tx, sums.rows("python", rows[lo:hi]))
         for d in DEVICES:
-            sql_rows = store.minute_rows("sql", d.device_id)
-            assert_rows_equal(store.minute_rows("python", d.device_id), sql_rows)
+            sql_rows = minute_rows(store.path, "sql", d.device_id)
+            assert_rows_equal(minute_rows(store.path, "python", d.device_id), sql_rows)
 
 
 def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, Path]:
@@ -380,7 +382,9 @@ def test_aligned_long_window_gives_identical_findings(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="aligned")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host"]) == "minute"
-        assert sum(s.n for s in load_run(store, store.get_run(run_id))) == 3 * 14 * 1440  # type: ignore[arg-type]
+        run = store.get_run(run_id)
+        assert run is not None
+        assert sum(s.n for s in load_run_data(store, run).series.values()) == 3 * 14 * 1440
     raw = analyse(path, run_id, "raw")
     rolled = analyse(path, run_id, "minute")
     rules = {f["rule"] for f in raw["findings"]}
@@ -424,7 +428,9 @@ def test_short_runs_keep_raw_samples(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="short")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host", "cpu:0", "gpu:0"]) == "raw"
-        series = load_run(store, store.get_run(run_id))  # type: ignore[arg-type]
+        run = store.get_run(run_id)
+        assert run is not None
+        series = list(load_run_data(store, run).series.values())
         assert series[0].n == t.size
 
 

@@ -28,6 +28,7 @@ from profiler.store.rollup import REBUILD_MINUTES_SQL
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
 from profiler.workflows.analyze import analyze_run
 from tests.fakes.history import history_doc
+from tests.profiler.store.minute_table import minute_rows
 
 CPU = DeviceInfo("cpu:0", "cpu", power_limit_w=5.0, provenance="measured:rapl")
 INTERVAL_S = 1.0
@@ -62,7 +63,7 @@ def rows_of(t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> list[Sample
 
 
 def totals(store: Store, run_id: str) -> dict[str, float]:
-    rows = store.minute_rows(run_id, CPU.device_id)
+    rows = minute_rows(store.path, run_id, CPU.device_id)
     return {
         "energy_delta_j": sum(r["energy_delta_j"] or 0.0 for r in rows),
         "energy_s": sum(r["energy_s"] or 0.0 for r in rows),
@@ -218,7 +219,7 @@ def test_the_migration_rebuilds_existing_rollups(tmp_path: Path) -> None:
     _old_database(path, rows_of(t, power, energy), [(5, 300.0, 359.0, -1195.0)])
     with Store(path) as store:
         got = totals(store, "r")
-        minute_5 = store.minute_rows("r", "cpu:0")[5]
+        minute_5 = minute_rows(store.path, "r", "cpu:0")[5]
     assert minute_5["minute"] == 5
     assert minute_5["energy_delta_j"] == pytest.approx(300.0)  # 60 s at 5 W, the reset included
     assert minute_5["resets_n"] == 1
@@ -241,7 +242,7 @@ def test_the_migration_keeps_rollups_whose_raw_samples_were_pruned(tmp_path: Pat
         [(m, 60.0 * m, 60.0 * m + 59, 1000.0 + m) for m in (0, 1, 2, 3, 5)],
     )
     with Store(path) as store:
-        rows = {r["minute"]: r for r in store.minute_rows("r", "cpu:0")}
+        rows = {r["minute"]: r for r in minute_rows(store.path, "r", "cpu:0")}
     assert sorted(rows) == list(range(11))  # t = 600 s opens minute 10
     assert [rows[m]["energy_delta_j"] for m in (0, 1, 2, 3)] == [1000.0, 1001.0, 1002.0, 1003.0]
     assert rows[5]["energy_delta_j"] == pytest.approx(300.0) and rows[5]["resets_n"] == 1
@@ -265,7 +266,7 @@ def test_the_migration_renames_the_minutes_energy_to_energy_delta_j(tmp_path: Pa
     _old_database(path, rows_of(t[raw], power[raw], energy[raw]), [(0, 0.0, 59.0, 123.0)])
     assert "energy_j" in _minute_columns(path)
     with Store(path) as store:
-        rows = {r["minute"]: r for r in store.minute_rows("r", "cpu:0")}
+        rows = {r["minute"]: r for r in minute_rows(store.path, "r", "cpu:0")}
     columns = _minute_columns(path)
     assert "energy_delta_j" in columns and "energy_j" not in columns
     assert rows[0]["energy_delta_j"] == 123.0

@@ -13,6 +13,7 @@ from profiler.model.samples import METRICS, SampleRow
 from profiler.store import SampleWriter, Store, StoreError
 from profiler.store.opening import FINWATT_APPLICATION_ID, ForeignDatabaseError
 from profiler.store.schema import SCHEMA_VERSION
+from tests.profiler.store.minute_table import minute_rows
 
 DEVICES = [
     DeviceInfo("host", "host", model="Xeon", logical_cores=64, mem_total_bytes=2**39),
@@ -165,7 +166,7 @@ def test_add_run_stores_everything_or_renames_a_taken_id(tmp_path: Path) -> None
         assert store.get_run("renamed") == stored
         assert store.devices("renamed") == devices
         assert [(r.t, r.util) for r in store.samples("renamed")] == [(0.0, 0.5), (1.0, 0.25)]
-        assert store.minute_rows("renamed", "host")[0]["util_sum"] == 0.75
+        assert minute_rows(store.path, "renamed", "host")[0]["util_sum"] == 0.75
         assert store.phases("renamed") == [phase]
         assert store.findings("renamed")[0]["rule"] == "R"
         assert store.samples(run.id) == []  # the refused add left nothing
