@@ -76,3 +76,21 @@ def test_a_read_from_min_t_leaves_its_first_interval_unknown(tmp_path: Path) -> 
     assert part.t[0] == 120.0 and np.isnan(part.energy_delta_j[0])
     assert part.energy_delta_j[1] == pytest.approx(5.0)
     assert minutes.t.tolist() == [120.0, 180.0]
+
+
+def test_counter_disagreement_compares_the_last_reading_of_each(tmp_path: Path) -> None:
+    gpu = DeviceInfo("gpu:0", "gpu", provenance="measured:nvml-energy")
+    with Store(tmp_path / "f.db") as store:
+        run = store.create_run("monitor", status="complete", interval_s=1.0)
+        store.add_devices(run.id, [gpu, CPU])
+        store.add_samples(
+            run.id,
+            [
+                SampleRow("gpu:0", 1.0, energy_j=100.0, energy_from_power_j=101.0),
+                SampleRow("gpu:0", 2.0, energy_j=200.0, energy_from_power_j=210.0),
+                SampleRow("gpu:0", 3.0, energy_j=None, energy_from_power_j=None),
+                SampleRow("cpu:0", 1.0, energy_j=5.0),
+            ],
+        )
+        assert store.counter_disagreement(run.id, "gpu:0") == pytest.approx(0.05)
+        assert store.counter_disagreement(run.id, "cpu:0") is None
