@@ -1,10 +1,10 @@
 """Read the trend inputs from the store: `finwatt trend` and `finwatt report --since`.
 
 Observations are the valid 100%-load phases of profiling runs (kind `profile`, or
-`scheduled` with a `run` action) started in the window; energy traces are the cumulative
-energy counters of every run overlapping it (CPU packages, DRAM, GPUs; not the `host`
-view). The series, regressions and daily sums are computed by the pure
-`profiler.analysis.trend`.
+`scheduled` with a `run` action) started in the window; energy traces are the energy
+curves (`cumulative_energy` of each device's `Store.series`) of every run overlapping it
+(CPU packages, DRAM, GPUs; not the `host` view). The series, regressions and daily sums
+are computed by the pure `profiler.analysis.trend`.
 """
 
 from __future__ import annotations
