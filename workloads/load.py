@@ -1,8 +1,10 @@
 """Load control: drive a workload at a fraction of its calibrated maximum throughput.
 
-Calibration follows docs/methodology.md#calibration: run unthrottled for 3 intervals and take
-X_max as the mean throughput of intervals 2 and 3 (the first warms caches, clocks and
-allocators). A load level L is then held by offering batches as a Poisson process of
+Calibration follows docs/methodology.md#calibration: run unthrottled for n intervals (3 by
+default) and take X_max as the median throughput of intervals 2 to n (the first warms
+caches, clocks and allocators; for n = 3 the median of two is their mean, SPECpower's
+form, and with more, shorter intervals one interval that a neighbour slowed down or a
+clock boost sped up does not move it). A load level L is then held by offering batches as a Poisson process of
 rate L * X_max / (units per batch) and sleeping between them, as SPECpower_ssj2008 offers
 transactions with negative-exponential delays (SPECpower Run and Reporting Rules, 2.5).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from statistics import median
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,9 +73,9 @@ class Calibration:
 
     @property
     def x_max(self) -> float:
-        """Calibrated maximum throughput in units/s: the mean over all but the first interval."""
+        """Calibrated maximum throughput in units/s: the median over all but the first interval."""
         rates = self.throughputs[1:] or self.throughputs
-        return sum(rates) / len(rates)
+        return float(median(rates))
 
     @property
     def units_per_batch(self) -> float:
