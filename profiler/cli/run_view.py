@@ -160,11 +160,12 @@ def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
     notes: list[str] = []
     for s in summaries:
         m = s.metrics
-        marks = []
-        for line in (s.note, s.shared_host):
-            if line:
-                notes.append(f"[{len(notes) + 1}] {s.workload} {s.device}: {line}")
-                marks.append(f"[{len(notes)}]")
+        mark = ""
+        lines = [line for line in (s.note, s.shared_host) if line]
+        if lines:
+            mark = f"[{sum(1 for n in notes if n.startswith('[')) + 1}]"
+            notes.append(f"{mark} {s.workload} {s.device}: {lines[0]}")
+            notes.extend(f"    {line}" for line in lines[1:])  # the same note, continued
         units_per_j = _fmt(m.overall_units_per_j if m else None, ",.0f")
         if m is None and s.attributed_units_per_j is not None:
             units_per_j = _fmt(s.attributed_units_per_j, ",.0f") + SHARED_MARK
@@ -176,7 +177,7 @@ def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
             units_per_j,
             _fmt(m.ipr if m else None, ".3f"),
             _fmt(m.ep if m else None, ".3f"),
-            "".join(marks),
+            mark,
         )
     lines = [Text(printable(n)) for n in notes]
     if any(s.metrics is None and s.attributed_units_per_j is not None for s in summaries):
