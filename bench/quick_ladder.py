@@ -67,10 +67,11 @@ def main() -> None:
             with_ep += s["ep"] is not None
             with_ipr += s["ipr"] is not None
             units_per_j = s["overall_units_per_j"] or s.get("attributed_units_per_j")
+            ep, ipr = _fmt(s["ep"], ".3f"), _fmt(s["ipr"], ".3f")
+            shared = s.get("shared_host") or ""
             print(
-                f"  {s['workload']:<10} EP {_fmt(s['ep'], '.3f'):>6}  IPR {_fmt(s['ipr'], '.3f'):>6}"
-                f"  units/J {_fmt(units_per_j, ',.0f'):>10}"
-                + (f"  shared: {s['shared_host']}" if s.get("shared_host") else "")
+                f"  {s['workload']:<10} EP {ep:>6}  IPR {ipr:>6}"
+                f"  units/J {_fmt(units_per_j, ',.0f'):>10}  {shared.split(';')[0]}"
             )
     print(
         f"EP came out for {with_ep} of {ladders} ladders, IPR for {with_ipr} of {ladders} "

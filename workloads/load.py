@@ -4,8 +4,9 @@ Calibration follows docs/methodology.md#calibration: run unthrottled for n inter
 default) and take X_max as the median throughput of intervals 2 to n (the first warms
 caches, clocks and allocators; for n = 3 the median of two is their mean, SPECpower's
 form, and with more, shorter intervals one interval that a neighbour slowed down or a
-clock boost sped up does not move it). A load level L is then held by offering batches as a Poisson process of
-rate L * X_max / (units per batch) and sleeping between them, as SPECpower_ssj2008 offers
+clock boost sped up does not move it). A load level L is then held by offering batches
+as a Poisson process of rate L * X_max / (units per batch) and sleeping between them,
+as SPECpower_ssj2008 offers
 transactions with negative-exponential delays (SPECpower Run and Reporting Rules, 2.5).
 
 Over a phase of T seconds the arrival count is fixed at N = L * X_max * T / (units per
@@ -24,9 +25,9 @@ from __future__ import annotations
 
 import math
 import time
-from statistics import median
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import median
 
 import numpy as np
 import numpy.typing as npt

@@ -127,7 +127,9 @@ def phase_table(phases: Sequence[PhaseRecord]) -> Group:
         )
     sources = sorted({p.metrics.provenance for p in phases if p.metrics.provenance})
     lines = [Text(printable(n)) for n in notes]
-    shared = sorted({p.metrics.attributed_provenance or "" for p in phases if p.metrics.shared_host})
+    shared = sorted(
+        {p.metrics.attributed_provenance or "" for p in phases if p.metrics.shared_host}
+    )
     if shared:
         lines.append(
             Text(

@@ -24,9 +24,7 @@ from profiler.model.samples import SampleRow
 MODELLED = "estimated:vcpu-average"
 DEVICES = [
     DeviceRecord(DeviceInfo("host", "host", logical_cores=4)),
-    DeviceRecord(
-        DeviceInfo("cpu:0", "cpu", provenance=MODELLED, details={"model_idle_w": 20.0})
-    ),
+    DeviceRecord(DeviceInfo("cpu:0", "cpu", provenance=MODELLED, details={"model_idle_w": 20.0})),
 ]
 
 
@@ -40,7 +38,9 @@ def rows(power_w: float, util: float, t_end: int = 40) -> list[SampleRow]:
 def level(target: float, achieved: float | None, **figures: float) -> PhaseRecord:
     units = 10_000.0 * target
     metrics = PhaseMetrics.of(**figures)
-    return PhaseRecord("risk", "cpu:0", target, 5.0, 15.0, units, "scenario", achieved, None, metrics)
+    return PhaseRecord(
+        "risk", "cpu:0", target, 5.0, 15.0, units, "scenario", achieved, None, metrics
+    )
 
 
 @pytest.mark.parametrize("achieved", [1.07, 0.93, 1.11])
