@@ -6,8 +6,9 @@ caches, clocks and allocators; for n = 3 the median of two is their mean, SPECpo
 form, and with more, shorter intervals one interval that a neighbour slowed down or a
 clock boost sped up does not move it). A load level L is then held by offering batches
 as a Poisson process of rate L * X_max / (units per batch) and sleeping between them,
-as SPECpower_ssj2008 offers
-transactions with negative-exponential delays (SPECpower Run and Reporting Rules, 2.5).
+as SPECpower_ssj2008 offers transactions with negative-exponential delays (SPECpower Run
+and Reporting Rules, 2.5). Once the unthrottled 100 % level has run, the runner passes its
+throughput in place of X_max (docs/methodology.md#calibration).
 
 Over a phase of T seconds the arrival count is fixed at N = L * X_max * T / (units per
 batch), rounded at random to an integer with the right mean, and the N arrival times
