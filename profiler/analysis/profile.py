@@ -10,7 +10,7 @@ and one line on what was shared; the note says why EP and IPR are missing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from profiler.analysis.phases import MAX_FOREIGN_CPU_SHARE
@@ -95,20 +95,26 @@ def _summarise(workload: str, device: str, phases: list[PhaseRecord]) -> LadderS
     full = [lvl for p in valid if p.target_load == 1.0 and (lvl := _level(p))]
     loaded = [lvl for p in valid if p.target_load > 0 and (lvl := _level(p))]
     idle = [lvl.power_w for p in valid if p.target_load == 0 and (lvl := _level(p))]
-    shared = {
-        "attributed_units_per_j": _attributed_units_per_j(phases),
-        "shared_host": shared_host_line(phases),
-    }
+    summary = LadderSummary(
+        workload,
+        device,
+        unit,
+        provenance,
+        None,
+        None,
+        None,
+        attributed_units_per_j=_attributed_units_per_j(phases),
+        shared_host=shared_host_line(phases),
+    )
     if not full or not idle:
         missing = "100%" if not full else "active-idle"
         peak = full[0].throughput if full else _shared_peak(phases)
         note = _missing_note(phases, 1.0 if not full else 0.0, missing)
-        return LadderSummary(workload, device, unit, provenance, peak, None, note, **shared)
+        return replace(summary, peak_units_per_s=peak, note=note)
     metrics = proportionality(loaded, idle[0], reference=full[0])
     estimated = is_estimate(provenance)
     model_note = ESTIMATE_NOTE.format(provenance=provenance) if estimated else None
-    peak = full[0].throughput
-    return LadderSummary(workload, device, unit, provenance, peak, metrics, model_note, **shared)
+    return replace(summary, peak_units_per_s=full[0].throughput, metrics=metrics, note=model_note)
 
 
 def _share_range(phases: Sequence[PhaseRecord]) -> str:

@@ -181,9 +181,9 @@ def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
             _fmt(m.ep if m else None, ".3f"),
             mark,
         )
-    lines = [Text(printable(n)) for n in notes]
+    texts = [Text(printable(n)) for n in notes]
     if any(s.metrics is None and s.attributed_units_per_j is not None for s in summaries):
-        lines.append(
+        texts.append(
             Text(f"{SHARED_MARK} units/J of the workload's own energy by CPU time (shared host)")
         )
-    return Group(table, *lines)
+    return Group(table, *texts)
