@@ -15,7 +15,7 @@ from profiler.model.run import PhaseRecord
 DEFAULT_LEVELS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
 QUICK_LEVELS = (1.0, 0.5, 0.0)
 CALIBRATION_INTERVALS = 3
-"""SPECpower's calibration: 3 intervals, X_max from the last two (docs/methodology.md#calibration)."""
+"""SPECpower's calibration: 3 intervals, X_max of the last two (docs/methodology.md#calibration)."""
 QUICK_CALIBRATION = (0.5, 7)
 """`--quick`'s calibration: 7 intervals of 0.5 s, X_max the median of the last six: as long
 as three 1-second intervals, and one interval a neighbour slowed does not move it."""
