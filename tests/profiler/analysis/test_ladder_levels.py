@@ -20,6 +20,7 @@ from profiler.analysis.profile import summarise_ladders
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import SampleRow
+from profiler.model.series import DeviceSeries, series_of_rows
 
 MODELLED = "estimated:vcpu-average"
 DEVICES = [
@@ -28,7 +29,15 @@ DEVICES = [
 ]
 
 
-def rows(power_w: float, util: float, t_end: int = 40) -> list[SampleRow]:
+def rows(power_w: float, util: float, t_end: int = 40) -> dict[str, DeviceSeries]:
+    return by_device(rows_of(power_w, util, t_end))
+
+
+def by_device(samples: list[SampleRow]) -> dict[str, DeviceSeries]:
+    return series_of_rows([d.info for d in DEVICES], samples)
+
+
+def rows_of(power_w: float, util: float, t_end: int = 40) -> list[SampleRow]:
     return [
         SampleRow("cpu:0", float(t), power_w=power_w, energy_j=power_w * t)
         for t in range(1, t_end + 1)
@@ -88,7 +97,7 @@ def test_a_clean_phase_is_not_attributed() -> None:
 
 def ladder(utils: tuple[float, float, float]) -> list[PhaseRecord]:
     """100 %, 50 % and idle, 10 s each, at 60 W; `utils`: the host's utilisation in each."""
-    energy = [s for s in rows(60.0, 0.0, t_end=60) if s.device_id == "cpu:0"]
+    energy = [s for s in rows_of(60.0, 0.0, t_end=60) if s.device_id == "cpu:0"]
     out = []
     for k, (target, cpu_s) in enumerate(((1.0, 15.0), (0.5, 8.0), (0.0, 0.0))):
         t0 = 5.0 + 15.0 * k
@@ -105,7 +114,7 @@ def ladder(utils: tuple[float, float, float]) -> list[PhaseRecord]:
             PhaseMetrics.of(worker_cpu_seconds=cpu_s),
         )
         host = [SampleRow("host", float(t), util=utils[k]) for t in range(1, 61)]
-        out.append(evaluated(phase, DEVICES, energy + host, 1.0))
+        out.append(evaluated(phase, DEVICES, by_device(energy + host), 1.0))
     return out
 
 
@@ -144,7 +153,7 @@ def test_the_last_imported_phase_gets_energy_when_samples_stop_one_interval_earl
     power = [w for _, _, w in levels for _ in range(50)]
     samples = [SampleRow("cpu:0", float(t), power_w=power[t - 1]) for t in range(1, 150)]
     devices = [DeviceRecord(DeviceInfo("cpu:0", "cpu", provenance="measured:wall-meter"))]
-    data = phases_from_data(phases, devices, samples, 1.0)
+    data = phases_from_data(phases, devices, series_of_rows([devices[0].info], samples), 1.0)
     idle = data.phases[-1]
     assert idle.metrics.coverage == pytest.approx(0.98)
     assert idle.metrics.energy_j == pytest.approx(80.0 * 50.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis.assess import energy_coverage, mean_power_w
-from profiler.analysis.series import device_series
+from profiler.model.series import device_series
 from profiler.sensors.rapl.powercap import RaplSensors
 from tests.fakes.powercap import FakePowercap
 
