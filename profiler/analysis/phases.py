@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from profiler.analysis.attribution import DEFAULT_IDLE_POLICY, IdlePolicy
 from profiler.analysis.energy import (
     coverage,
     energy_curve,
@@ -25,7 +26,6 @@ from profiler.analysis.energy import (
     window,
     window_energy_j,
 )
-from profiler.analysis.attribution import DEFAULT_IDLE_POLICY, IdlePolicy
 from profiler.analysis.job_energy import CPU_TIME_KINDS, DeviceBasis, JobTick, attribute_job
 from profiler.analysis.thresholds import above, below
 from profiler.model.device import DeviceInfo, DeviceRecord
