@@ -177,3 +177,18 @@ def test_real_cpu_load_levels():
     start = time.monotonic()
     run_at_load(batch, 0.0, cal.x_max, 0.2, units_per_batch=1, rng=np.random.default_rng(2))
     assert time.monotonic() - start >= 0.2
+
+
+def test_calibration_is_the_median_of_intervals_after_the_first():
+    """docs/methodology.md#calibration: one slowed interval of several does not move X_max."""
+    clock = FakeClock()
+    steps = iter([1 / 64] * 8 + [1 / 128] * 16 + [1 / 32] * 4 + [1 / 128] * 48)
+
+    def batch() -> int:
+        clock.advance(next(steps))
+        return 50
+
+    cal = calibrate(batch, 0.125, intervals=6, clock=clock)
+    # warm-up 1600/s, then 6400, 1600 (a neighbour took the core), 6400, 6400, 6400
+    assert cal.throughputs == (3200.0, 6400.0, 1600.0, 6400.0, 6400.0, 6400.0)
+    assert cal.x_max == 6400.0  # the mean of the last five would be 5440
