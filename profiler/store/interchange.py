@@ -24,9 +24,9 @@ database as value rows. Errors name the field: `samples[12].util: must be <= 1 (
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 import numpy as np
@@ -35,9 +35,9 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from profiler.model.errors import FinwattInputError
-from profiler.model.run import RunRecord
 from profiler.model.samples import METRICS
 from profiler.store.database import Store
+from profiler.store.imports import ImportedRun, StoredCopy, store_import
 from profiler.store.interchange_schema import (
     FORMAT,
     HOST_CPU_PHASE,
@@ -57,13 +57,14 @@ from profiler.store.interchange_schema import (
     phase_object,
     run_object,
 )
-from profiler.store.stamps import new_run_id, utc_now_iso
+from profiler.store.stamps import utc_now_iso
 
 __all__ = [
     "CSV_COLUMNS",
     "FORMAT",
     "VERSION",
     "DeviceDoc",
+    "DuplicateRunError",
     "FindingDoc",
     "InterchangeError",
     "JobDoc",
@@ -72,6 +73,7 @@ __all__ = [
     "RunDocument",
     "SampleDoc",
     "canonical_utc",
+    "content_sha256",
     "counter_resets",
     "export_run",
     "import_run",
@@ -332,51 +334,98 @@ def counter_resets(samples: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 _SAMPLE_KEYS = ("device", "t", *METRICS)
 
 
-def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = None) -> str:
-    """Validate `doc` and store it as a new run in one transaction; return the run id.
+class DuplicateRunError(InterchangeError):
+    """The document's run is already stored: its id, or its content under another id."""
 
-    The document's run id is kept when this database has no run with that id; otherwise
-    the run gets a fresh id and the original is noted in its config under
-    `imported_from.run_id`. A refused document stores nothing.
+
+def content_sha256(valid: RunDocument, samples: Sequence[Mapping[str, Any]]) -> str:
+    """Return the SHA-256 of a validated document's content, its run id left out.
+
+    The run, devices, phases and findings as export writes them (so an export of an
+    imported run hashes as the document did), then the samples' values in stored order.
+    """
+    digest = hashlib.sha256()
+    run = run_object(valid.run.record({**valid.run.config}))
+    run.pop("id")
+    head = {
+        "run": run,
+        "devices": [device_object(d.record()) for d in valid.devices],
+        "phases": [phase_object(p.record()) for p in valid.phases],
+        "findings": [f.model_dump() for f in valid.findings],
+    }
+    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
+    for start in range(0, len(samples), _CHUNK):
+        chunk = samples[start : start + _CHUNK]
+        digest.update(pydantic_core.to_json([[s.get(k) for k in _SAMPLE_KEYS] for s in chunk]))
+    return digest.hexdigest()
+
+
+def _refusal(run_id: str) -> Callable[[list[StoredCopy]], DuplicateRunError]:
+    def refuse(copies: list[StoredCopy]) -> DuplicateRunError:
+        copy = copies[0]
+        when = f" on {copy.note['imported_at']}" if copy.note.get("imported_at") else ""
+        where = f" from {copy.note['source']}" if copy.note.get("source") else ""
+        if copy.same_id:
+            said = f"run {run_id} is already stored (imported{when}{where})"
+            said = said if copy.note else f"run {run_id} is already stored (recorded here)"
+        else:
+            said = f"its content is already stored as run {copy.run_id} (imported{when}{where})"
+        return DuplicateRunError(
+            f"{said}; importing it again would count its energy twice; to replace the "
+            "stored run, import with --replace"
+        )
+
+    return refuse
+
+
+def import_run(
+    store: Store, doc: Mapping[str, Any], *, source: str | None = None, replace: bool = False
+) -> str:
+    """Validate `doc` and store it under its own run id in one transaction; return the id.
+
+    A run is stored once: a document whose run id is already stored, or whose content
+    (`content_sha256`) was imported before under another id, is refused with
+    `DuplicateRunError`, unless `replace`, which deletes those runs and stores the
+    document in the same transaction. A refused document stores nothing.
 
     Args:
         store: the database.
         doc: a parsed document (see `parse_document`).
         source: where it came from (a file name), noted in `imported_from.source`.
+        replace: replace the stored run(s) the document repeats (`--replace`).
 
     Raises:
         InterchangeError: the document is invalid (message names the field).
+        DuplicateRunError: its run is already stored and `replace` is False.
 
     """
     valid = validate_document(doc)
     samples: list[dict[str, Any]] = doc["samples"]
+    digest = content_sha256(valid, samples)
     note: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "imported_at": utc_now_iso(),
         "source": source,
+        "content_sha256": digest,
     }
     resets = counter_resets(samples)
     if resets:
         note["counter_resets"] = resets
-
-    def renamed(taken: RunRecord) -> RunRecord:
-        config = {**taken.config, IMPORT_NOTE_KEY: {**note, "run_id": taken.id}}
-        return replace(taken, id=new_run_id(), config=config)
-
-    stored = store.add_run(
-        valid.run.record({**valid.run.config, IMPORT_NOTE_KEY: note}),
+    run = valid.run.record({**valid.run.config, IMPORT_NOTE_KEY: note})
+    imported = ImportedRun(
+        run,
         devices=[d.record() for d in valid.devices],
         # Validated samples are plain dicts in their stored types: bind their values
         # straight from each dict, one row at a time.
         samples=(map(s.get, _SAMPLE_KEYS) for s in samples),
         phases=[p.record() for p in valid.phases],
         findings=[f.model_dump() for f in valid.findings],
-        if_taken=renamed,
-        job=None if valid.run.job is None else valid.run.job.record,
+        job=None if valid.run.job is None else valid.run.job.record(run.id),
         inventory=valid.run.inventory,
     )
-    return stored.id
+    refuse = None if replace else _refusal(run.id)
+    return store_import(store, imported, content_sha256=digest, refuse=refuse).id
 
 
 # --- export -------------------------------------------------------------------------
