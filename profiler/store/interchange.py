@@ -371,8 +371,8 @@ def _refusal(run_id: str) -> Callable[[list[StoredCopy]], DuplicateRunError]:
         else:
             said = f"its content is already stored as run {copy.run_id} (imported{when}{where})"
         return DuplicateRunError(
-            f"{said}; importing it again would count its energy twice; to replace the "
-            "stored run, import with --replace"
+            f"{said}; importing it again would count its energy twice: nothing imported; "
+            "to replace the stored run, import it with --replace"
         )
 
     return refuse

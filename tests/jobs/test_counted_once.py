@@ -73,9 +73,9 @@ def test_two_hosts_monitored_at_once_are_both_counted(tmp_path: Path) -> None:
     assert result.host_energy_j == pytest.approx(2 * POWER_W * 100)
 
 
-def _window_energy_j(store: Store) -> float:
+def _window_energy_j(store: Store, source: str = "raw") -> float:
     now_s = T0.timestamp() + 3600.0
-    result = analyze_since(store, 7200.0, Site(), Thresholds(), host="h", now_s=now_s, source="raw")
+    result = analyze_since(store, 7200.0, Site(), Thresholds(), host="h", now_s=now_s, source=source)  # type: ignore[arg-type]
     return float(result.assessment.metrics["devices"]["cpu:0"]["energy_j"])
 
 
@@ -98,3 +98,12 @@ def test_a_window_keeps_the_part_of_a_later_run_outside_the_earlier_one(tmp_path
         _store(store, _run("first", 0, 300), 300)
         _store(store, _run("later", 200, 600), 400)
         assert _window_energy_j(store) == pytest.approx(POWER_W * 600, rel=1e-2)
+
+
+@pytest.mark.parametrize("source", ["raw", "minute"])
+def test_a_window_from_rollups_counts_overlapping_runs_once(tmp_path: Path, source: str) -> None:
+    with Store(tmp_path / "f.db") as store:
+        _store(store, _run("scheduled", 0, 1200), 1200)
+        _store(store, _run("block", 300, 420, source="profiler.measure"), 120)
+        _store(store, _run("later", 1140, 1800), 660)
+        assert _window_energy_j(store, source) == pytest.approx(POWER_W * 1800, rel=0.04)

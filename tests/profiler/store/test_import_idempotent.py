@@ -106,7 +106,7 @@ def test_cli_refuses_a_second_import_with_exit_2_and_replaces_on_request(
     assert "Traceback" not in again.stderr
     replaced = run_finwatt("import", str(path), "--replace", "--db", str(db))
     assert replaced.returncode == 0, replaced.stderr
-    assert replaced.stdout.strip().endswith("night")
+    assert replaced.stdout.startswith("imported run night from ")
     with Store(db) as store:
         assert [r.id for r in store.list_runs()] == ["night"]
 
