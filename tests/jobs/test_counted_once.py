@@ -107,3 +107,15 @@ def test_a_window_from_rollups_counts_overlapping_runs_once(tmp_path: Path, sour
         _store(store, _run("block", 300, 420, source="profiler.measure"), 120)
         _store(store, _run("later", 1140, 1800), 660)
         assert _window_energy_j(store, source) == pytest.approx(POWER_W * 1800, rel=0.04)
+
+
+def test_concurrent_jobs_without_a_monitor_run_count_the_host_once(tmp_path: Path) -> None:
+    # two 100-s jobs at 7 W, the second starting at 50 s: the host ran 150 s, 1,050 J
+    with Store(tmp_path / "f.db") as store:
+        _store(store, _run("j1", 0, 100, kind="job"), 100, _job("j1"))
+        later = JobRecord(**{**_job("j2").__dict__, "command": ["report"]})
+        _store(store, _run("j2", 50, 150, kind="job"), 100, later)
+        result = chargeback(store, T0.timestamp() - 1, "command", None)
+    assert result.host_energy_j == pytest.approx(POWER_W * 150)
+    assert result.total_j == pytest.approx(result.host_energy_j)
+    assert {r.group: r.jobs for r in result.rows if r.jobs} == {"price": 1, "report": 1}
