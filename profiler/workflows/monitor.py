@@ -14,18 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from profiler.analysis.reconcile import Reconciliation, reconcile_rows
-from profiler.analysis.summary import DeviceSummary, summarise_run
-from profiler.capture.attribution import AttributedRecording, PartListener
+from profiler.analysis.reconcile import COMPONENT_KINDS, WALL_KINDS, Reconciliation, reconcile
+from profiler.analysis.summary import DeviceSummary, summarise_columns
+from profiler.capture.attribution import AttributedRecording
 from profiler.capture.recording import Recording
-from profiler.capture.sampler import TickSink
-from profiler.capture.signals import StopRequest
-from profiler.model.run import RunRecord
+from profiler.capture.sampler import Sampler
+from profiler.live.sources import UnrecordedSource
+from profiler.model.attribution_rows import PartListener
+from profiler.model.run import RunKind, RunRecord, RunStatus
+from profiler.model.samples import TickSink
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
-from profiler.store.database import Store, StoreError
-from profiler.store.rollup import rollup_hold_s
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from profiler.workflows.probe import probe
+from profiler.workflows.signals import StopRequest
 
 
 def monitor_recording(
@@ -34,7 +37,7 @@ def monitor_recording(
     interval_s: float,
     config: dict[str, Any],
     label: str | None = None,
-    kind: str = "monitor",
+    kind: RunKind = RunKind.MONITOR,
     sensors: SensorSet | None = None,
     sinks: Sequence[TickSink] = (),
     attribute_top_n: int | None = None,
@@ -74,6 +77,19 @@ def monitor_recording(
     return Recording(settings.db_path, probed, **run)
 
 
+def unrecorded_source(
+    sensors: SensorSet, interval_s: float, sinks: Sequence[TickSink]
+) -> UnrecordedSource:
+    """Return a live view's source that samples every device and stores nothing.
+
+    Args:
+        sensors: the probed sensors; the caller closes them.
+        interval_s: sampling interval in seconds (0.05 to 60).
+        sinks: consumers of every tick (the live view's state).
+    """
+    return UnrecordedSource(Sampler(sensors.families, sensors.family_devices, interval_s, sinks))
+
+
 @dataclass(frozen=True)
 class MonitorOutcome:
     """A recorded window as stored: the run and one summary per device.
@@ -106,16 +122,19 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
     """
     with Store(db_path) as store:
         run = store.get_run(run_id)
-        devices, samples = store.devices(run_id), store.samples(run_id)
-    summaries = summarise_run(devices, samples)
+        devices = store.devices(run_id)
+        summaries = []
+        for d in devices:  # the device's last cumulative counter reading is its energy
+            cols = store.sample_arrays(run_id, d.info.device_id)
+            summaries.append(summarise_columns(d, cols["t"], cols["util"], cols["energy_j"]))
+        balanced = [  # each with the run's hold, as its rollups and `analyze` use
+            store.series(run_id, d.info)
+            for d in devices
+            if d.info.kind in WALL_KINDS + COMPONENT_KINDS
+        ]
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
-    balance = reconcile_rows(
-        [d.info for d in devices],
-        samples,
-        interval_s=RECONCILE_INTERVAL_S,
-        hold=rollup_hold_s(run.interval_s),
-    )
+    balance = reconcile(balanced, RECONCILE_INTERVAL_S)
     return MonitorOutcome(run, summaries, balance)
 
 
@@ -142,5 +161,5 @@ def monitor(
     try:
         stop.event.wait(duration_s)
     finally:
-        recording.stop("interrupted" if stop.signalled else "complete")
+        recording.stop(RunStatus.INTERRUPTED if stop.signalled else RunStatus.COMPLETE)
     return monitor_outcome(recording.db_path, recording.run_id)

@@ -1,8 +1,9 @@
 """A profiling run from request to outcome: the sequence `finwatt run` and the scheduler share.
 
 probe the sensors -> resolve the device choice -> check the database opens -> take the
-run lock (`<db>.lock`) -> `Recording` -> `run_profile` (the load ladder) -> read back the
-run, its phases and the per workload x device ladder summaries.
+run lock (`<db>.lock`) -> `Recording` -> `run_profile` (the load ladder) ->
+`finalise_phases` (each phase's figures from the samples on disk) -> read back the run,
+its phases and the per workload x device ladder summaries.
 
 The devices are resolved before the lock is taken, so a bad `--device` is refused at
 once rather than after waiting for another benchmark to finish. What the caller shows
@@ -17,23 +18,25 @@ Ownership of the `SensorSet`: the workflow closes it if anything fails before th
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from profiler.capture.plan import Progress, RunPlan
 from profiler.capture.recording import Recording
-from profiler.capture.runlock import FileLock, run_lock_path
-from profiler.capture.sampler import TickSink
+from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.plan import Progress, RunPlan
+from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
+from profiler.model.samples import TickSink
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from profiler.workflows.database import open_database
 from profiler.workflows.probe import probe
+from profiler.workflows.runlock import run_lock as database_run_lock
 
 if TYPE_CHECKING:
     from profiler.analysis.profile import LadderSummary
@@ -88,7 +91,7 @@ class ProfileRequest:
 
     plan: RunPlan
     device: str = "all"
-    kind: str = "profile"
+    kind: RunKind = RunKind.PROFILE
     label: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -119,8 +122,17 @@ class ProfileObserver:
     def locked(self) -> None:
         """Called with the run lock held, before the run is created."""
 
-    def sinks(self, sensors: SensorSet, plan: RunPlan) -> Sequence[TickSink]:
-        """Return extra consumers of every tick (the live view)."""
+    def sinks(
+        self, devices: Sequence[DeviceInfo], families: Mapping[str, Sequence[str]], plan: RunPlan
+    ) -> Sequence[TickSink]:
+        """Return extra consumers of every tick (the live view).
+
+        Args:
+            devices: the devices the run records.
+            families: sensor family name -> the device ids it reports on.
+            plan: the run's plan.
+        """
+        del devices, families, plan
         return ()
 
     def running(self, run_id: str, plan: RunPlan) -> AbstractContextManager[Progress | None]:
@@ -145,7 +157,7 @@ class ProfileOutcome:
     @property
     def interrupted(self) -> bool:
         """True when SIGINT/SIGTERM ended the run early (its finished phases are kept)."""
-        return self.run.status == "interrupted"
+        return self.run.status == RunStatus.INTERRUPTED
 
 
 def profile(
@@ -157,17 +169,17 @@ def profile(
     """Run `request` on this machine while recording it; return the stored outcome.
 
     A `KeyboardInterrupt` during the ladder (SIGINT, or SIGTERM through
-    `profiler.capture.signals`) ends the run `interrupted` with its finished phases
+    `profiler.workflows.signals`) ends the run `interrupted` with its finished phases
     kept, and the outcome says so.
 
     Raises:
         DeviceChoiceError: `request.device` names no device here.
         profiler.workflows.database.UnusableDatabaseError: the database cannot be opened.
-        profiler.capture.runlock.LockHeldError: the run lock stayed held for `lock.wait_s`.
+        profiler.workflows.runlock.LockHeldError: the run lock stayed held for `lock.wait_s`.
     """
     observer = observer or ProfileObserver()
     sensors = probe(settings)
-    run_lock = FileLock(run_lock_path(settings.db_path), lock.what)
+    run_lock = database_run_lock(settings.db_path, lock.what)
     try:
         plan = replace(request.plan, devices=resolve_devices(request.device, sensors))
         open_database(settings.db_path).close()  # before waiting for the lock
@@ -182,7 +194,7 @@ def profile(
             interval_s=plan.interval_s,
             label=request.label,
             config={**plan.as_config(), **request.config},
-            sinks=observer.sinks(sensors, plan),
+            sinks=observer.sinks(sensors.devices, sensors.family_devices, plan),
         )
     except BaseException:
         sensors.close()
@@ -203,14 +215,36 @@ def _run_ladder(
     cpu_devices = [d.device_id for d in sensors.devices if d.kind == "cpu"]
     try:
         with observer.running(recording.run_id, plan) as progress:
-            run_profile(recording, plan, cpu_devices=cpu_devices, progress=progress)
+            try:
+                run_profile(recording, plan, cpu_devices=cpu_devices, progress=progress)
+            finally:
+                if recording.writer.error is None:  # every sample is on disk
+                    finalise_phases(recording.db_path, recording.run_id, plan.interval_s)
     except KeyboardInterrupt:
         # run_profile has closed the run `interrupted` unless the signal came before it
         # started; stop() is idempotent and covers that case
-        recording.stop("interrupted")
+        recording.stop(RunStatus.INTERRUPTED)
     except BaseException:
-        recording.stop("failed")
+        recording.stop(RunStatus.FAILED)
         raise
+
+
+def finalise_phases(db_path: Path, run_id: str, interval_s: float) -> None:
+    """Add energy, power, efficiency, CPU share and validity to every stored phase.
+
+    Once sampling has stopped: each phase with units is evaluated from the run's samples
+    (`profiler.analysis.phases.evaluated`) and the phases are stored again.
+    """
+    from profiler.analysis.phases import evaluated
+
+    with Store(db_path) as store:
+        devices = store.devices(run_id)
+        series = {d.info.device_id: store.series(run_id, d.info) for d in devices}
+        updated = [
+            evaluated(phase, devices, series, interval_s) if phase.units is not None else phase
+            for phase in store.phases(run_id)
+        ]
+        store.replace_phases(run_id, updated)
 
 
 def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
