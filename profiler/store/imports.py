@@ -10,17 +10,27 @@ insert are one write transaction: a refused or failed import leaves the database
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic_core
+
 from profiler.model.device import DeviceRecord
+from profiler.model.errors import FinwattInputError
 from profiler.model.job import JobRecord
 from profiler.model.run import PhaseRecord, RunRecord
 from profiler.store.database import Store
-from profiler.store.interchange_schema import IMPORT_NOTE_KEY
+from profiler.store.interchange_schema import (
+    IMPORT_NOTE_KEY,
+    RunDocument,
+    device_object,
+    phase_object,
+    run_object,
+)
 from profiler.store.inventory import insert_inventory
 from profiler.store.jobs import insert_job
 from profiler.store.rollup import refresh_minutes
@@ -31,6 +41,39 @@ from profiler.store.rows import (
     insert_run,
     insert_sample_values,
 )
+
+HASH_CHUNK = 50_000
+"""Samples serialised per update of the content hash."""
+
+
+class DuplicateRunError(FinwattInputError):
+    """The document's run is already stored: its id, or its content under another id."""
+
+
+def content_sha256(
+    valid: RunDocument, samples: Sequence[Mapping[str, Any]], sample_keys: Sequence[str]
+) -> str:
+    """Return the SHA-256 of a validated document's content, its run id left out.
+
+    The run, devices, phases and findings as export writes them (so an export of an
+    imported run hashes as the document did), then the samples' values in `sample_keys`
+    order.
+    """
+    digest = hashlib.sha256()
+    run = run_object(valid.run.record({**valid.run.config}))
+    run.pop("id")
+    head = {
+        "run": run,
+        "devices": [device_object(d.record()) for d in valid.devices],
+        "phases": [phase_object(p.record()) for p in valid.phases],
+        "findings": [f.model_dump() for f in valid.findings],
+    }
+    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
+    for start in range(0, len(samples), HASH_CHUNK):
+        chunk = samples[start : start + HASH_CHUNK]
+        digest.update(pydantic_core.to_json([[s.get(k) for k in sample_keys] for s in chunk]))
+    return digest.hexdigest()
+
 
 @dataclass(frozen=True)
 class ImportedRun:
@@ -84,12 +127,24 @@ def _copies(tx: sqlite3.Connection, run_id: str, content_sha256: str) -> list[St
     ]
 
 
+def _refusal(run_id: str, copy: StoredCopy) -> DuplicateRunError:
+    """The error for a document whose run is stored as `copy`: what is kept, the fix."""
+    when = f" on {copy.note['imported_at']}" if copy.note.get("imported_at") else ""
+    where = f" from {copy.note['source']}" if copy.note.get("source") else ""
+    if not copy.same_id:
+        said = f"its content is already stored as run {copy.run_id} (imported{when}{where})"
+    elif copy.note:
+        said = f"run {run_id} is already stored (imported{when}{where})"
+    else:
+        said = f"run {run_id} is already stored (recorded here)"
+    return DuplicateRunError(
+        f"{said}; importing it again would count its energy twice: nothing imported; "
+        "to replace the stored run, import it with --replace"
+    )
+
+
 def store_import(
-    store: Store,
-    imported: ImportedRun,
-    *,
-    content_sha256: str,
-    refuse: Callable[[list[StoredCopy]], Exception] | None,
+    store: Store, imported: ImportedRun, *, content_sha256: str, replace: bool = False
 ) -> RunRecord:
     """Store `imported` in one transaction; return its run record.
 
@@ -97,17 +152,16 @@ def store_import(
         store: the database.
         imported: the run and its rows.
         content_sha256: the document's content hash (noted in its config by the caller).
-        refuse: None to replace the stored copies; else it is given them and returns the
-            error to raise (nothing is stored).
+        replace: delete the stored runs it repeats first, instead of refusing it.
 
     Raises:
-        Exception: `refuse`'s error, when the run or its content is already stored.
+        DuplicateRunError: its run id or content is already stored and not `replace`.
     """
     run = imported.run
     with store.transaction() as tx:
         copies = _copies(tx, run.id, content_sha256)
-        if copies and refuse is not None:
-            raise refuse(copies)
+        if copies and not replace:
+            raise _refusal(run.id, copies[0])
         for copy in copies:
             tx.execute("DELETE FROM run WHERE id = ?", (copy.run_id,))
         insert_run(tx, run)

@@ -24,9 +24,8 @@ database as value rows. Errors name the field: `samples[12].util: must be <= 1 (
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 import numpy as np
@@ -37,7 +36,7 @@ from pydantic_core import ErrorDetails
 from profiler.model.errors import FinwattInputError
 from profiler.model.samples import METRICS
 from profiler.store.database import Store
-from profiler.store.imports import ImportedRun, StoredCopy, store_import
+from profiler.store.imports import ImportedRun, content_sha256, store_import
 from profiler.store.interchange_schema import (
     FORMAT,
     HOST_CPU_PHASE,
@@ -64,7 +63,6 @@ __all__ = [
     "FORMAT",
     "VERSION",
     "DeviceDoc",
-    "DuplicateRunError",
     "FindingDoc",
     "InterchangeError",
     "JobDoc",
@@ -73,7 +71,6 @@ __all__ = [
     "RunDocument",
     "SampleDoc",
     "canonical_utc",
-    "content_sha256",
     "counter_resets",
     "export_run",
     "import_run",
@@ -334,50 +331,6 @@ def counter_resets(samples: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 _SAMPLE_KEYS = ("device", "t", *METRICS)
 
 
-class DuplicateRunError(InterchangeError):
-    """The document's run is already stored: its id, or its content under another id."""
-
-
-def content_sha256(valid: RunDocument, samples: Sequence[Mapping[str, Any]]) -> str:
-    """Return the SHA-256 of a validated document's content, its run id left out.
-
-    The run, devices, phases and findings as export writes them (so an export of an
-    imported run hashes as the document did), then the samples' values in stored order.
-    """
-    digest = hashlib.sha256()
-    run = run_object(valid.run.record({**valid.run.config}))
-    run.pop("id")
-    head = {
-        "run": run,
-        "devices": [device_object(d.record()) for d in valid.devices],
-        "phases": [phase_object(p.record()) for p in valid.phases],
-        "findings": [f.model_dump() for f in valid.findings],
-    }
-    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
-    for start in range(0, len(samples), _CHUNK):
-        chunk = samples[start : start + _CHUNK]
-        digest.update(pydantic_core.to_json([[s.get(k) for k in _SAMPLE_KEYS] for s in chunk]))
-    return digest.hexdigest()
-
-
-def _refusal(run_id: str) -> Callable[[list[StoredCopy]], DuplicateRunError]:
-    def refuse(copies: list[StoredCopy]) -> DuplicateRunError:
-        copy = copies[0]
-        when = f" on {copy.note['imported_at']}" if copy.note.get("imported_at") else ""
-        where = f" from {copy.note['source']}" if copy.note.get("source") else ""
-        if copy.same_id:
-            said = f"run {run_id} is already stored (imported{when}{where})"
-            said = said if copy.note else f"run {run_id} is already stored (recorded here)"
-        else:
-            said = f"its content is already stored as run {copy.run_id} (imported{when}{where})"
-        return DuplicateRunError(
-            f"{said}; importing it again would count its energy twice: nothing imported; "
-            "to replace the stored run, import it with --replace"
-        )
-
-    return refuse
-
-
 def import_run(
     store: Store, doc: Mapping[str, Any], *, source: str | None = None, replace: bool = False
 ) -> str:
@@ -396,12 +349,13 @@ def import_run(
 
     Raises:
         InterchangeError: the document is invalid (message names the field).
-        DuplicateRunError: its run is already stored and `replace` is False.
+        profiler.store.imports.DuplicateRunError: its run is already stored and
+            `replace` is False.
 
     """
     valid = validate_document(doc)
     samples: list[dict[str, Any]] = doc["samples"]
-    digest = content_sha256(valid, samples)
+    digest = content_sha256(valid, samples, _SAMPLE_KEYS)
     note: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -424,8 +378,7 @@ def import_run(
         job=None if valid.run.job is None else valid.run.job.record(run.id),
         inventory=valid.run.inventory,
     )
-    refuse = None if replace else _refusal(run.id)
-    return store_import(store, imported, content_sha256=digest, refuse=refuse).id
+    return store_import(store, imported, content_sha256=digest, replace=replace).id
 
 
 # --- export -------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from profiler.store.database import Store
-from profiler.store.interchange import DuplicateRunError, export_run, import_run
+from profiler.store.imports import DuplicateRunError
+from profiler.store.interchange import export_run, import_run
 from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from profiler.model.samples import METRICS
 from profiler.store import imports, interchange
 from profiler.store.database import Store
+from profiler.store.imports import DuplicateRunError
 from profiler.store.interchange import (
     CSV_COLUMNS,
-    DuplicateRunError,
     InterchangeError,
     canonical_utc,
     export_run,

@@ -19,8 +19,8 @@ from profiler.model.device import DeviceInfo
 from profiler.model.job import JobRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
+from profiler.store.imports import DuplicateRunError
 from profiler.store.interchange import (
-    DuplicateRunError,
     InterchangeError,
     export_run,
     import_run,
