@@ -29,21 +29,33 @@ POWER_W = 7.0
 
 
 def _run(
-    run_id: str, start_s: float, end_s: float, *, kind: str = "monitor", host: str = "h", **config: object
+    run_id: str,
+    start_s: float,
+    end_s: float,
+    *,
+    kind: str = "monitor",
+    host: str = "h",
+    **config: object,
 ) -> RunRecord:
     started, ended = T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=end_s)
-    return RunRecord(run_id, kind, None, host, started, ended, "complete", dict(config), "test", interval_s=1.0)
+    return RunRecord(
+        run_id, kind, None, host, started, ended, "complete", dict(config), "test", interval_s=1.0
+    )
 
 
 def _store(store: Store, run: RunRecord, seconds: int, job: JobRecord | None = None) -> None:
-    rows = [SampleRow("cpu:0", float(t), util=0.5, energy_j=POWER_W * t) for t in range(seconds + 1)]
+    rows = [
+        SampleRow("cpu:0", float(t), util=0.5, energy_j=POWER_W * t) for t in range(seconds + 1)
+    ]
     rows += [SampleRow("host", float(t), util=0.5) for t in range(seconds + 1)]
     values = [(r.device_id, r.t, *(getattr(r, m) for m in METRICS)) for r in rows]
     store.add_run(
         run,
         devices=[HOST, CPU],
         samples=values,
-        job=None if job is None else (lambda run_id: JobRecord(**{**job.__dict__, "run_id": run_id})),
+        job=None
+        if job is None
+        else (lambda run_id: JobRecord(**{**job.__dict__, "run_id": run_id})),
     )
 
 
@@ -75,7 +87,9 @@ def test_two_hosts_monitored_at_once_are_both_counted(tmp_path: Path) -> None:
 
 def _window_energy_j(store: Store, source: str = "raw") -> float:
     now_s = T0.timestamp() + 3600.0
-    result = analyze_since(store, 7200.0, Site(), Thresholds(), host="h", now_s=now_s, source=source)  # type: ignore[arg-type]
+    result = analyze_since(
+        store, 7200.0, Site(), Thresholds(), host="h", now_s=now_s, source=source
+    )  # type: ignore[arg-type]
     return float(result.assessment.metrics["devices"]["cpu:0"]["energy_j"])
 
 
