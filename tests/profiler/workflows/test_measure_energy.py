@@ -25,7 +25,9 @@ def _burn() -> None:
 def test_energy_j_is_the_blocks_share_and_host_energy_j_the_devices(
     tmp_path: Path, idle_share: str
 ) -> None:
-    with profiler.measure("share", db=tmp_path / "f.db", interval_s=0.05, idle_share=idle_share) as m:  # type: ignore[arg-type]
+    with profiler.measure(
+        "share", db=tmp_path / "f.db", interval_s=0.05, idle_share=idle_share
+    ) as m:  # type: ignore[arg-type]
         _burn()
     job = m.job
     assert job is not None and job.energy_j is not None
