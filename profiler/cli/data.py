@@ -78,10 +78,21 @@ def export_command(
 @app.command("import")
 def import_command(
     file: Annotated[str, typer.Argument(help="Interchange JSON document; - reads stdin.")],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace the stored run the document repeats (same run id, or the same "
+            "content under another id) instead of refusing it; one transaction.",
+        ),
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import a run from the JSON interchange format and print its id."""
+    """Import a run from the JSON interchange format and print its id.
+
+    A run already stored is refused (exit 2): importing it twice would count it twice.
+    """
     from profiler.workflows.data import import_document
 
     name = "stdin" if file == "-" else file
@@ -91,7 +102,7 @@ def import_command(
         fail(f"cannot read {file}: {err.strerror}", EXIT_USAGE)
     settings = load_settings(db)
     with open_store(settings) as store:
-        run_id = import_document(store, data, source=name)
+        run_id = import_document(store, data, source=name, replace=replace)
     if as_json:
         emit_json({"run": run_id}, doc="import")
     else:

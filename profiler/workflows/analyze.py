@@ -7,7 +7,8 @@ device, from raw samples or, for long or pruned runs, from minute rollups, see
 
 With `--since`, every `monitor` and `scheduled` run of the host that overlaps the window
 is placed on one absolute time axis (each run's `started` plus its `t`) and concatenated
-per device.
+per device, each stretch of time from the earliest-starting run that covers it (a
+`measure()` block inside a scheduled run, or a stored copy of a run, adds nothing).
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ def analyze_since(
             f"{since_s:g} s; see `finwatt runs`"
         )
     parts: dict[str, list[DeviceSeries]] = {}
+    covered: dict[str, float | None] = {}  # per device: the last second earlier runs cover
     for run in sorted(runs, key=lambda r: r.started):
         offset = run.started.timestamp()
         records = store.devices(run.id)
@@ -199,7 +201,11 @@ def analyze_since(
             keep = series.t <= end
             if not keep.all():
                 series = _take(series, keep)
-            parts.setdefault(record.info.device_id, []).append(series)
+            device_id = record.info.device_id
+            series, covered[device_id] = _after(
+                series, covered.get(device_id), minutes=chosen == "minute"
+            )
+            parts.setdefault(device_id, []).append(series)
     # the newest run's description of each device wins (parts are in start order)
     merged = [
         concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()
@@ -218,6 +224,33 @@ def _arrays(s: DeviceSeries) -> tuple[Any, ...]:
 
 def _take(s: DeviceSeries, mask: Any) -> DeviceSeries:
     return DeviceSeries(s.spec, *(a[mask] for a in _arrays(s)))
+
+
+def _after(
+    s: DeviceSeries, covered_s: float | None, *, minutes: bool
+) -> tuple[DeviceSeries, float | None]:
+    """Return the part of `s` after `covered_s`, and the last second now covered.
+
+    `covered_s`: the last second an earlier-starting run of the host already covers (a
+    scheduled run around a `measure()` block, a stored copy of the same run). Each entry
+    covers the `interval_s` before its end (a raw sample's `t`, a minute's `t` + 60 s);
+    entries ending by `covered_s` are left out, and the first one kept counts only the
+    part of its interval after it, so no stretch of the host is counted twice.
+    """
+    if not s.n:
+        return s, covered_s
+    ends = s.t + 60.0 if minutes else s.t
+    last = float(ends[-1]) if covered_s is None else max(covered_s, float(ends[-1]))
+    if covered_s is None or (ends[0] > covered_s and ends[0] - s.interval_s[0] >= covered_s):
+        return s, last
+    kept = _take(s, ends > covered_s)
+    if kept.n:
+        span = float(kept.interval_s[0])
+        left = float(ends[ends > covered_s][0]) - covered_s
+        if span > left > 0.0:
+            kept.energy_delta_j[0] *= left / span
+            kept.interval_s[0] = left
+    return kept, last
 
 
 def store_findings(store: Store, result: AnalyzeResult) -> None:

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiler.model.samples import METRICS
-from profiler.store import database, interchange
+from profiler.store import imports, interchange
 from profiler.store.database import Store
+from profiler.store.imports import DuplicateRunError
 from profiler.store.interchange import (
     CSV_COLUMNS,
     InterchangeError,
@@ -69,12 +70,6 @@ def counts(db: Path) -> dict[str, int]:
         }
     finally:
         conn.close()
-
-
-def without_id(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    doc["run"].pop("id")
-    return doc
 
 
 # --- property: export -> import -> export is lossless -------------------------------
@@ -197,10 +192,10 @@ def test_import_export_lossless(doc: dict[str, Any]) -> None:
         assert run_id == doc["run"]["id"]  # a free id is kept
         exported = export_run(store, run_id)
         assert exported == doc
-        again = import_run(store, exported)  # same database: the id is taken
-        assert again != run_id
-        assert without_id(export_run(store, again)) == without_id(doc)
-        assert store.get_run(again).config["imported_from"]["run_id"] == run_id  # type: ignore[union-attr]
+        with pytest.raises(DuplicateRunError):  # same database: a run is stored once
+            import_run(store, exported)
+        assert import_run(store, exported, replace=True) == run_id
+        assert export_run(store, run_id) == doc
         stream = io.StringIO()
         assert write_json(store, run_id, stream) == len(doc["samples"])
         assert json.loads(stream.getvalue()) == doc
@@ -242,7 +237,7 @@ def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         original(conn, run_id, samples)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(database, "insert_sample_values", failing)  # as `Store.add_run` calls it
+    monkeypatch.setattr(imports, "insert_sample_values", failing)  # as `store_import` calls it
     with Store(db) as store, pytest.raises(sqlite3.OperationalError):
         import_run(store, small_doc())
     assert counts(db) == {"run": 0, "device": 0, "sample": 0, "phase": 0, "finding": 0}
@@ -294,11 +289,8 @@ def test_monitor_export_import_roundtrip(tmp_path: Path) -> None:
     assert second.stdout == first.read_text()  # byte for byte
 
     result = run_finwatt("import", "-", "--json", "--db", str(a), stdin=first.read_text())
-    assert result.returncode == 0, result.stderr
-    copy_id = json.loads(result.stdout)["run"]
-    assert copy_id != run_id
-    third = json.loads(run_finwatt("export", copy_id, "--db", str(a)).stdout)
-    assert without_id(third) == without_id(doc)
+    assert result.returncode == 2  # back where it was recorded: a run is stored once
+    assert f"run {run_id} is already stored" in result.stderr and "--replace" in result.stderr
 
     result = run_finwatt("export", run_id, "--format", "csv", "--db", str(a))
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from profiler.model.device import DeviceInfo
 from profiler.model.job import JobRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
+from profiler.store.imports import DuplicateRunError
 from profiler.store.interchange import (
     InterchangeError,
     export_run,
@@ -97,17 +97,18 @@ def test_the_streamed_export_carries_the_job_and_the_reason(tmp_path: Path) -> N
     assert parse_document(stream.getvalue()) == json.loads(json.dumps(whole))
 
 
-def test_a_job_run_imported_under_a_taken_id_keeps_its_job_row_under_the_new_id(
+def test_a_job_run_imported_again_is_refused_and_replaced_with_its_job_row(
     tmp_path: Path,
 ) -> None:
     run_id = _stored_job_run(tmp_path / "a.db")
     with Store(tmp_path / "a.db") as store:
         doc = export_run(store, run_id)
-        renamed = import_run(store, copy.deepcopy(doc))
-        assert renamed != run_id
-        assert store.job(renamed) == replace(_job(run_id), run_id=renamed)
+        with pytest.raises(DuplicateRunError):  # its job would be charged twice
+            import_run(store, copy.deepcopy(doc))
+        assert import_run(store, copy.deepcopy(doc), replace=True) == run_id
         assert store.job(run_id) == _job(run_id)
-        assert store.status_reason(renamed) == REASON
+        assert store.status_reason(run_id) == REASON
+        assert len(store.jobs_since("2000-01-01T00:00:00.000Z")) == 1
 
 
 def test_an_older_document_without_job_or_reason_still_imports(tmp_path: Path) -> None:
