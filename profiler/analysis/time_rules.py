@@ -1,0 +1,166 @@
+"""The findings that see time, for one host's window: what `assess_usage` runs with a clock; pure.
+
+Given the site's clock (`LocalClock`: the zone, and where each entry's interval lies on
+the time axis), a window yields:
+
+- the host's `PEAK_SIZED_HOST` or `OFF_HOURS_IDLE` (`demand_rules.schedule_finding` on
+  the host's demand profile), its idle power the mean **measured** power of its CPU
+  package and DRAM devices in the host's idle hours of the week (else the labelled
+  fallback the caller passes: a ladder's active idle or the power model);
+- each GPU's `PEAK_SIZED_GPU` (its activity: SM activity, else utilisation, busy at the
+  IDLE_GPU bound; idle power the GPU's own measured power in its idle hours);
+- the host's hot windows (`demand.hot_windows` at 1 - `under_cpu_headroom`), which make
+  `UNDER_PROVISIONED_CPU` window-aware.
+
+Where an entry sits: a raw sample observes the interval before it, a minute rollup the
+minute after its start (`profiler.model.series`); the caller, which knows which it read,
+passes each device's interval middles (`LocalClock.middles`); without them each entry is
+placed at `t - interval / 2` (the raw convention).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from profiler.analysis.confidence import Quality
+from profiler.analysis.demand import DemandProfile, HotWindows, hot_windows, profile_demand
+from profiler.analysis.demand_rules import schedule_finding
+from profiler.analysis.host_rules import IdlePower
+from profiler.analysis.power_schedule import known_idle
+from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.week import local_seconds
+from profiler.model.findings import Finding
+from profiler.model.provenance import is_measured
+from profiler.model.savings import Estimate, Site
+from profiler.model.series import DeviceSeries, FloatArray
+
+
+@dataclass(frozen=True)
+class LocalClock:
+    """The site's wall clock for one window.
+
+    Attributes:
+        tz: the IANA zone name (`[defaults] tz`).
+        zone: that zone.
+        middles: device id -> epoch seconds of the middle of the interval each entry
+            observed (one per entry); a device without one uses `t - interval / 2`.
+    """
+
+    tz: str
+    zone: ZoneInfo
+    middles: Mapping[str, FloatArray] = field(default_factory=dict)
+
+    def local(self, series: DeviceSeries) -> ZoneInfo | FloatArray:
+        """Return the series' local seconds (from its middles), else the zone itself."""
+        middles = self.middles.get(series.spec.device_id)
+        if middles is None or middles.size != series.n:
+            return self.zone
+        return local_seconds(middles, self.zone)
+
+
+def gpu_activity(series: DeviceSeries) -> FloatArray:
+    """Return a GPU's activity per entry: SM activity where known, else utilisation."""
+    activity: FloatArray = np.where(np.isnan(series.sm_active), series.util, series.sm_active)
+    return activity
+
+
+def gpu_profile(series: DeviceSeries, clock: LocalClock, thresholds: Thresholds) -> DemandProfile:
+    """Return a GPU's demand profile: its activity, busy at the IDLE_GPU bound."""
+    return profile_demand(
+        series,
+        clock.local(series),
+        thresholds,
+        util=gpu_activity(series),
+        busy_level=thresholds.demand_busy_gpu,
+    )
+
+
+def host_hot_windows(host: DeviceSeries, clock: LocalClock, thresholds: Thresholds) -> HotWindows:
+    """Return the recurring windows where the host's hourly peak reaches 1 - headroom."""
+    level = 1.0 - thresholds.under_cpu_headroom
+    return hot_windows(host, clock.local(host), level, thresholds)
+
+
+def measured_host_idle(
+    profile: DemandProfile,
+    power_devices: Sequence[DeviceSeries],
+    clock: LocalClock,
+    thresholds: Thresholds,
+) -> IdlePower | None:
+    """Return the summed mean power of measured power devices in the host's idle hours.
+
+    Each device's mean power per weekday x hour cell is averaged over the host's idle
+    cells (weighted by the host's observed time); None unless every device is measured
+    and has power in those cells.
+    """
+    cells = known_idle(profile, thresholds)
+    if not power_devices or not cells.any():
+        return None
+    if not all(is_measured(d.spec.provenance) for d in power_devices):
+        return None
+    total = 0.0
+    for device in power_devices:
+        power = profile_demand(device, clock.local(device), thresholds).power_mean_w
+        ok = cells & ~np.isnan(power)
+        weights = profile.observed_share[ok]
+        if not ok.any() or weights.sum() <= 0:
+            return None
+        total += float(np.average(power[ok], weights=weights))
+    ids = ", ".join(d.spec.device_id for d in power_devices)
+    label = f"mean measured power of {ids} in the host's {int(cells.sum())} idle hours of the week"
+    return IdlePower(Estimate(total, total, total), "measured", label)
+
+
+def time_findings(
+    host: DeviceSeries | None,
+    gpus: Sequence[DeviceSeries],
+    power_devices: Sequence[DeviceSeries],
+    clock: LocalClock,
+    fallback: IdlePower | None,
+    site: Site,
+    qualities: Mapping[str, Quality],
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """Return the window's schedule findings (PEAK_SIZED_HOST, OFF_HOURS_IDLE, PEAK_SIZED_GPU).
+
+    Args:
+        host: the host's series (None: no host subject).
+        gpus: the GPUs' series.
+        power_devices: the host's CPU package and DRAM devices with power figures.
+        clock: the site's zone and each device's interval middles.
+        fallback: the host's labelled idle power where none is measured (a ladder's
+            active idle, or the power model), None when unknown.
+        site: PUE, grid and tariff.
+        qualities: device id -> what its figures rest on (devices not in it are skipped:
+            ineligible ones).
+        thresholds: `demand_*`, `schedule_*`, `peak_sized_max_share`.
+    """
+    findings: list[Finding] = []
+    if host is not None and host.spec.device_id in qualities:
+        profile = profile_demand(host, clock.local(host), thresholds)
+        measured = measured_host_idle(profile, power_devices, clock, thresholds)
+        idle = measured or (fallback if fallback and fallback.source != "measured" else None)
+        finding = schedule_finding(
+            profile,
+            clock.tz,
+            None,
+            idle,
+            site,
+            qualities[host.spec.device_id],
+            thresholds,
+        )
+        findings.extend([finding] if finding else [])
+    for gpu in gpus:
+        if gpu.spec.device_id not in qualities:
+            continue
+        profile = gpu_profile(gpu, clock, thresholds)
+        quality = qualities[gpu.spec.device_id]
+        finding = schedule_finding(
+            profile, clock.tz, gpu.spec.provenance, None, site, quality, thresholds, "gpu"
+        )
+        findings.extend([finding] if finding else [])
+    return findings
