@@ -26,12 +26,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from profiler.analysis.confidence import Quality
+from profiler.analysis.confidence import Quality, history_tier, power_tier
 from profiler.analysis.demand import DemandProfile, HotWindows, hot_windows, profile_demand
 from profiler.analysis.demand_rules import schedule_finding
 from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.power_schedule import known_idle
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.usage import UsageStats
 from profiler.analysis.week import local_seconds
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_measured
@@ -115,52 +116,85 @@ def measured_host_idle(
     return IdlePower(Estimate(total, total, total), "measured", label)
 
 
+def _quality(
+    device: DeviceSeries,
+    power_from: Sequence[str | None],
+    stats: UsageStats,
+    site: Site,
+    notes: tuple[str, ...],
+    thresholds: Thresholds,
+) -> Quality:
+    return Quality(
+        power=power_tier(power_from),
+        history=history_tier(stats, thresholds),
+        site_defaulted=site.defaulted,
+        gpu_util_fallback=device.spec.kind == "gpu" and stats.sm_mean is None,
+        notes=notes,
+    )
+
+
+@dataclass(frozen=True)
+class WindowDevices:
+    """The devices of one host's window the findings read, and what they share.
+
+    Attributes:
+        host: the host's series (None: no host subject).
+        gpus: the GPUs' series.
+        power_devices: the host's CPU package and DRAM devices with power figures.
+        usage: device id -> usage statistics (a device not eligible gets no finding).
+        notes: assumption lines every finding of the window carries.
+    """
+
+    host: DeviceSeries | None
+    gpus: Sequence[DeviceSeries]
+    power_devices: Sequence[DeviceSeries]
+    usage: Mapping[str, UsageStats]
+    notes: tuple[str, ...] = ()
+
+
 def time_findings(
-    host: DeviceSeries | None,
-    gpus: Sequence[DeviceSeries],
-    power_devices: Sequence[DeviceSeries],
+    window: WindowDevices,
     clock: LocalClock,
     fallback: IdlePower | None,
     site: Site,
-    qualities: Mapping[str, Quality],
     thresholds: Thresholds,
 ) -> list[Finding]:
     """Return the window's schedule findings (PEAK_SIZED_HOST, OFF_HOURS_IDLE, PEAK_SIZED_GPU).
 
     Args:
-        host: the host's series (None: no host subject).
-        gpus: the GPUs' series.
-        power_devices: the host's CPU package and DRAM devices with power figures.
+        window: the host, its GPUs and power devices, their usage and notes.
         clock: the site's zone and each device's interval middles.
         fallback: the host's labelled idle power where none is measured (a ladder's
-            active idle, or the power model), None when unknown.
+            active idle, or the power model), None when unknown; a whole-window mean of
+            measured power is not idle power and is not used.
         site: PUE, grid and tariff.
-        qualities: device id -> what its figures rest on (devices not in it are skipped:
-            ineligible ones).
-        thresholds: `demand_*`, `schedule_*`, `peak_sized_max_share`.
+        thresholds: `demand_*`, `schedule_*`, `peak_sized_max_share`, eligibility.
     """
     findings: list[Finding] = []
-    if host is not None and host.spec.device_id in qualities:
+    host = window.host
+    stats = window.usage.get(host.spec.device_id) if host is not None else None
+    if host is not None and stats is not None and stats.eligible(thresholds):
         profile = profile_demand(host, clock.local(host), thresholds)
-        measured = measured_host_idle(profile, power_devices, clock, thresholds)
+        measured = measured_host_idle(profile, window.power_devices, clock, thresholds)
         idle = measured or (fallback if fallback and fallback.source != "measured" else None)
-        finding = schedule_finding(
-            profile,
-            clock.tz,
-            None,
-            idle,
-            site,
-            qualities[host.spec.device_id],
-            thresholds,
-        )
+        power_from = [d.spec.provenance for d in window.power_devices]
+        quality = _quality(host, power_from, stats, site, window.notes, thresholds)
+        finding = schedule_finding(profile, clock.tz, None, idle, site, quality, thresholds)
         findings.extend([finding] if finding else [])
-    for gpu in gpus:
-        if gpu.spec.device_id not in qualities:
+    for gpu in window.gpus:
+        gpu_stats = window.usage.get(gpu.spec.device_id)
+        if gpu_stats is None or not gpu_stats.eligible(thresholds):
             continue
-        profile = gpu_profile(gpu, clock, thresholds)
-        quality = qualities[gpu.spec.device_id]
+        quality = _quality(gpu, [gpu.spec.provenance], gpu_stats, site, window.notes, thresholds)
         finding = schedule_finding(
-            profile, clock.tz, gpu.spec.provenance, None, site, quality, thresholds, "gpu"
+            gpu_profile(gpu, clock, thresholds),
+            clock.tz,
+            gpu.spec.provenance,
+            None,
+            site,
+            quality,
+            thresholds,
+            "gpu",
         )
         findings.extend([finding] if finding else [])
     return findings
