@@ -5,10 +5,10 @@ each GPU by its activity (SM activity, else utilisation; busy at the IDLE_GPU bo
 and memory where the host's total is known (used / total; memory held is not work, so
 memory has no busy hours and no schedule). Each comes with its capacity, the capacity
 its peak needs (the P99.5 of its load, at 1 % resolution from the load-duration curve,
-/ (1 - `under_cpu_headroom`), as UNDER_PROVISIONED_CPU sizes; memory: x `mem_margin`), the
-power schedule its
-profile allows, and the rule the pattern meets (`demand_rules.pattern_rule`; the
-finding itself, with its savings, is `analyze`'s).
+/ (1 - `under_cpu_headroom`), as UNDER_PROVISIONED_CPU sizes; memory: x `mem_margin`);
+hosts and GPUs (what a schedule switches: a CPU package or memory goes with its host)
+also with the power schedule their profile allows and the rule the pattern meets
+(`demand_rules.pattern_rule`; the finding itself, with its savings, is `analyze`'s).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.time_rules import LocalClock, gpu_activity, gpu_profile
 from profiler.model.series import DeviceSeries, FloatArray
 
+SCHEDULED = ("host", "gpu")
+"""What a schedule switches; a CPU package or memory goes with its host."""
+ORDER = {"host": 0, "cpu": 1, "gpu": 2, "memory": 3}
 PEAK_SHARE = 0.005
 """The load at or above which the busiest 0.5 % of the time runs: the P99.5."""
 
@@ -103,7 +106,7 @@ def _device(
     needed = (
         peak_load(profile) * capacity / (1.0 - thresholds.under_cpu_headroom) if capacity else None
     )
-    schedule = power_schedule(profile, tz, thresholds) if kind != "memory" else None
+    schedule = power_schedule(profile, tz, thresholds) if kind in SCHEDULED else None
     rule = (
         pattern_rule(profile, schedule, "gpu" if kind == "gpu" else "host", thresholds)
         if schedule
@@ -162,11 +165,12 @@ def profiles_of(
         if not s.n:
             continue
         peak = hourly.get(s.spec.device_id)
+        view = clock.view(s)
         if kind in ("host", "cpu") and not np.isnan(s.util).all():
             profile = (
-                profile_demand(s, clock.local(s), thresholds)
+                profile_demand(view, clock.zone, thresholds)
                 if peak is None
-                else hourly_profile(s, peak, clock.local(s), thresholds)
+                else hourly_profile(view, peak, clock.zone, thresholds)
             )
             cores = float(s.spec.logical_cores) if s.spec.logical_cores else None
             found.append(_device(s, kind, "util", profile, cores, clock.tz, thresholds))
@@ -176,19 +180,19 @@ def profiles_of(
                 gpu_profile(s, clock, thresholds)
                 if peak is None
                 else hourly_profile(
-                    s,
+                    view,
                     peak,
-                    clock.local(s),
+                    clock.zone,
                     thresholds,
-                    util=gpu_activity(s),
+                    util=gpu_activity(view),
                     busy_level=thresholds.demand_busy_gpu,
                 )
             )
             found.append(_device(s, kind, measure, profile, 1.0, clock.tz, thresholds))
         total = s.spec.mem_total_bytes
         if kind == "host" and total and not np.isnan(s.mem_used_bytes).all():
-            used = s.mem_used_bytes / float(total)
-            profile = profile_demand(s, clock.local(s), thresholds, util=used, busy_level=2.0)
+            used = view.mem_used_bytes / float(total)
+            profile = profile_demand(view, clock.zone, thresholds, util=used, busy_level=2.0)
             memory = DeviceDemand(
                 f"{s.spec.device_id}/memory",
                 "memory",
@@ -201,4 +205,4 @@ def profiles_of(
                 clock.tz,
             )
             found.append(memory)
-    return found
+    return sorted(found, key=lambda d: (ORDER.get(d.kind, 9), d.device_id))

@@ -12,10 +12,11 @@ the time axis), a window yields:
 - the host's hot windows (`demand.hot_windows` at 1 - `under_cpu_headroom`), which make
   `UNDER_PROVISIONED_CPU` window-aware.
 
-Where an entry sits: a raw sample observes the interval before it, a minute rollup the
-minute after its start (`profiler.model.series`); the caller, which knows which it read,
-passes each device's interval middles (`LocalClock.middles`); without them each entry is
-placed at `t - interval / 2` (the raw convention).
+Where an entry sits: a raw sample observes the interval before it; a minute rollup is
+placed at its minute's start and its `interval_s` is the seconds its energy covers
+(`profiler.model.series`). The demand profile places an entry at `t - interval / 2`,
+weighted by `interval`, so the caller, which knows what it read, passes for each minute
+rollup a view with `t` and `interval_s` the samples' own (`LocalClock.views`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.power_schedule import known_idle
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
-from profiler.analysis.week import local_seconds
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_measured
 from profiler.model.savings import Estimate, Site
@@ -47,20 +47,19 @@ class LocalClock:
     Attributes:
         tz: the IANA zone name (`[defaults] tz`).
         zone: that zone.
-        middles: device id -> epoch seconds of the middle of the interval each entry
-            observed (one per entry); a device without one uses `t - interval / 2`.
+        views: device id -> the device's demand view: its entries with `t` at the end of
+            the interval each observed and `interval_s` that interval (what a raw sample
+            is already; the caller builds one for minute rollups). A device without one
+            is its own view.
     """
 
     tz: str
     zone: ZoneInfo
-    middles: Mapping[str, FloatArray] = field(default_factory=dict)
+    views: Mapping[str, DeviceSeries] = field(default_factory=dict)
 
-    def local(self, series: DeviceSeries) -> ZoneInfo | FloatArray:
-        """Return the series' local seconds (from its middles), else the zone itself."""
-        middles = self.middles.get(series.spec.device_id)
-        if middles is None or middles.size != series.n:
-            return self.zone
-        return local_seconds(middles, self.zone)
+    def view(self, series: DeviceSeries) -> DeviceSeries:
+        """Return the device's demand view (see `views`)."""
+        return self.views.get(series.spec.device_id, series)
 
 
 def gpu_activity(series: DeviceSeries) -> FloatArray:
@@ -71,19 +70,16 @@ def gpu_activity(series: DeviceSeries) -> FloatArray:
 
 def gpu_profile(series: DeviceSeries, clock: LocalClock, thresholds: Thresholds) -> DemandProfile:
     """Return a GPU's demand profile: its activity, busy at the IDLE_GPU bound."""
+    view = clock.view(series)
     return profile_demand(
-        series,
-        clock.local(series),
-        thresholds,
-        util=gpu_activity(series),
-        busy_level=thresholds.demand_busy_gpu,
+        view, clock.zone, thresholds, util=gpu_activity(view), busy_level=thresholds.demand_busy_gpu
     )
 
 
 def host_hot_windows(host: DeviceSeries, clock: LocalClock, thresholds: Thresholds) -> HotWindows:
     """Return the recurring windows where the host's hourly peak reaches 1 - headroom."""
     level = 1.0 - thresholds.under_cpu_headroom
-    return hot_windows(host, clock.local(host), level, thresholds)
+    return hot_windows(clock.view(host), clock.zone, level, thresholds)
 
 
 def measured_host_idle(
@@ -105,7 +101,7 @@ def measured_host_idle(
         return None
     total = 0.0
     for device in power_devices:
-        power = profile_demand(device, clock.local(device), thresholds).power_mean_w
+        power = profile_demand(clock.view(device), clock.zone, thresholds).power_mean_w
         ok = cells & ~np.isnan(power)
         weights = profile.observed_share[ok]
         if not ok.any() or weights.sum() <= 0:
@@ -163,7 +159,7 @@ def time_findings(
 
     Args:
         window: the host, its GPUs and power devices, their usage and notes.
-        clock: the site's zone and each device's interval middles.
+        clock: the site's zone and the devices' demand views.
         fallback: the host's labelled idle power where none is measured (a ladder's
             active idle, or the power model), None when unknown; a whole-window mean of
             measured power is not idle power and is not used.
@@ -174,7 +170,7 @@ def time_findings(
     host = window.host
     stats = window.usage.get(host.spec.device_id) if host is not None else None
     if host is not None and stats is not None and stats.eligible(thresholds):
-        profile = profile_demand(host, clock.local(host), thresholds)
+        profile = profile_demand(clock.view(host), clock.zone, thresholds)
         measured = measured_host_idle(profile, window.power_devices, clock, thresholds)
         idle = measured or (fallback if fallback and fallback.source != "measured" else None)
         power_from = [d.spec.provenance for d in window.power_devices]

@@ -83,15 +83,19 @@ def summary_lines(device: Mapping[str, Any]) -> list[str]:
     curve = device["load_duration"]
     shares = ", ".join(f">= {lv:.0%}: {_share(device, lv):.1%}" for lv in LOAD_LEVELS)
     lines = [f"  time at load {shares}"]
+    memory = device["kind"] == "memory"
     if curve["provisioned"] is not None:
-        lines.append(
-            f"  provisioned {curve['provisioned']:g}, the peak (P99.5) needs "
-            f"{_figure(curve['needed'], '.3g')}"
+        unit, scale = {"memory": (" GiB", 2**30), "gpu": (" GPU", 1)}.get(
+            device["kind"], (" cores", 1)
         )
-    busy = device["busy_hours_per_week"]
+        needed = None if curve["needed"] is None else curve["needed"] / scale
+        lines.append(
+            f"  provisioned {curve['provisioned'] / scale:g}{unit}, the peak (P99.5) needs "
+            f"{_figure(needed, '.3g', unit)}"
+        )
+    busy = "" if memory else f"busy {_figure(device['busy_hours_per_week'], '.1f')} h/week; "
     lines.append(
-        f"  busy {_figure(busy, '.1f')} h/week; peak-to-mean "
-        f"{_figure(device['peak_to_mean_util'], '.1f')}; "
+        f"  {busy}peak-to-mean {_figure(device['peak_to_mean_util'], '.1f')}; "
         f"{device['weeks_observed']:.1f} weeks of history"
     )
     windows = [w["label"] for w in device["recurring_windows"]]
@@ -106,7 +110,7 @@ def summary_lines(device: Mapping[str, Any]) -> list[str]:
 def schedule_lines(device: Mapping[str, Any], tz: str) -> list[str]:
     """Return the proposed schedule: each off span and its wake time, or why none."""
     schedule = device["schedule"]
-    if device["kind"] == "memory":
+    if device["kind"] not in ("host", "gpu"):
         return []
     if schedule is None:
         return ["  schedule: none (no hour of the week is known idle in enough weeks)"]
@@ -119,30 +123,27 @@ def schedule_lines(device: Mapping[str, Any], tz: str) -> list[str]:
     ]
 
 
+def _say(text: str) -> None:
+    out.print(printable(text), markup=False, soft_wrap=True)
+
+
 def print_demand(document: Mapping[str, Any]) -> None:
     """Print a `finwatt.demand/1` document as grids and figures."""
     window = document["window"]
-    out.print(
-        printable(
-            f"Demand by local weekday x hour ({document['tz']}), {window['start']} to "
-            f"{window['end']}"
-        ),
-        markup=False,
-    )
+    _say(f"Demand by local weekday x hour ({document['tz']}), {window['start']} to {window['end']}")
     for host in document["hosts"]:
-        out.print(printable(f"\n{host['host']}"), markup=False)
+        _say("")
+        _say(f"== {host['host']}")
         for device in host["devices"]:
             level = device["busy_level"]
-            out.print(
-                printable(f"\n{device['device']} ({device['kind']}, {device['measure']})"),
-                markup=False,
-            )
+            _say("")
+            _say(f"{device['device']} ({device['kind']}, {device['measure']})")
             for line in [*grid_lines(device["util_mean"], level), "    " + legend(level)]:
-                out.print(line, markup=False, soft_wrap=True)
+                _say(line)
             for line in [*summary_lines(device), *schedule_lines(device, document["tz"])]:
-                out.print(printable(line), markup=False, soft_wrap=True)
+                _say(line)
     if not document["hosts"]:
-        out.print("no devices with utilisation in the window", markup=False)
+        _say("no devices with utilisation in the window")
 
 
 @app.command()

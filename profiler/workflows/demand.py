@@ -119,7 +119,7 @@ def demand_window(
     """
     end = time.time() if now_s is None else now_s
     window = read_window(store, since_s, host=host, now_s=end, source=source)
-    clock = LocalClock(tz, zone(tz), window.middles)
+    clock = LocalClock(tz, zone(tz), window.views)
     devices = profiles_of(window.series, clock, thresholds)
     return DemandResult(
         "store",

@@ -50,7 +50,7 @@ def test_the_grid_reads_at_a_glance(batch_db: Path, london: Path) -> None:
     assert [r[:3] for r in rows[:7]] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     monday = rows[0][4:]
     assert len(monday) == 48  # 24 cells of two characters
-    assert monday[:2] == "▓▓" and monday[46:] == "▓▓"  # 00:00 and 23:00: the batch at 35 %
+    assert monday[:2] == "▒▒" and monday[46:] == "▒▒"  # 00:00 and 23:00: the batch at 35 %
     assert monday[2:46].strip() == ""  # idle the rest of the day
     assert any("not observed" in line for line in lines)
     assert any("PEAK_SIZED_HOST" in line and "Europe/London" in line for line in lines)

@@ -37,20 +37,22 @@ def write_host(
     host: str = HOST,
     cores: int = 4,
     weeks: float = WEEKS,
+    start: float = START,
 ) -> Path:
     """Write one monitor run of `host` (a `host` device and a measured `cpu:0`) to `path`.
 
     The CPU package draws the linear power of the host's utilisation (60 W idle, 160 W
-    flat out), measured by RAPL. Samples every 5 minutes from Monday 2 November 2026.
+    flat out), measured by RAPL. Samples every 5 minutes from `start` (default Monday
+    2 November 2026 00:00 UTC).
     """
-    t = sample_times(weeks)
+    t = sample_times(weeks, start)
     util = local_util(t, LONDON, busy, busy_util, idle_util)
     power = power_of(util, IDLE_W, MAX_W)
     with Store(path) as store:
         run = store.create_run(
             "monitor",
             interval_s=STEP_S,
-            started=epoch_to_iso(START),
+            started=epoch_to_iso(start),
             host=host,
             status="running",
         )
@@ -61,7 +63,7 @@ def write_host(
                 DeviceInfo("cpu:0", "cpu", logical_cores=cores, provenance="measured:rapl"),
             ],
         )
-        rel = t - START
+        rel = t - start
         rows = [
             SampleRow("host", float(ti), util=float(u), mem_used_bytes=2**32)
             for ti, u in zip(rel, util, strict=True)

@@ -7,8 +7,10 @@ the rollups; the zone is Europe/London (UTC+0 in November).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -149,3 +151,16 @@ def test_without_a_zone_analyze_since_is_unchanged(nightly: Path) -> None:
         result = analyze_since(store, SINCE_S, Site(), TH, host=HOST, now_s=NOW_S)
     rules = {f.rule for f in result.assessment.findings}
     assert not rules & {"PEAK_SIZED_HOST", "OFF_HOURS_IDLE"}
+
+
+def test_a_dst_week_keeps_the_schedule_on_the_wall_clock(tmp_path: Path) -> None:
+    # Monday 12 October 2026 00:00 BST; London leaves summer time on Sunday 25 October
+    start = datetime(2026, 10, 12, tzinfo=ZoneInfo(TZ)).timestamp()
+    path = write_host(tmp_path / "f.db", lambda d, h, w: _nightly(h), 0.35, start=start)
+    with Store(path, read_only=True) as store:
+        result = demand_window(store, SINCE_S, TZ, TH, host=HOST, now_s=start + SINCE_S)
+    host = _device(result, "host")
+    spans = host["schedule"]["off_spans"]
+    assert {(s["off_at"][4:], s["wake_at"][4:]) for s in spans} == {("01:00", "22:45")}
+    assert not _off_cells(host["schedule"]) & BATCH
+    assert host["busy_hours_per_week"] == pytest.approx(14.0, abs=0.3)
