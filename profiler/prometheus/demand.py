@@ -242,8 +242,8 @@ def fetch_demand(
                 known.provenance = known.provenance or read.provenance
     hosts: dict[str, list[DeviceSeries]] = {}
     peaks: dict[str, FloatArray] = {}
-    for (instance, device), found in sorted(static.items()):
-        built = _series(instance, device, found, grid)
+    for (instance, device), entry in sorted(static.items()):
+        built = _series(instance, device, entry, grid)
         if built is not None:
             hosts.setdefault(instance, []).append(built[0])
             peaks[built[0].spec.device_id] = built[1]
