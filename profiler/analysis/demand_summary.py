@@ -168,9 +168,9 @@ def profiles_of(
         view = clock.view(s)
         if kind in ("host", "cpu") and not np.isnan(s.util).all():
             profile = (
-                profile_demand(view, clock.zone, thresholds)
+                profile_demand(view, clock.local(view), thresholds)
                 if peak is None
-                else hourly_profile(view, peak, clock.zone, thresholds)
+                else hourly_profile(view, peak, clock.local(view), thresholds)
             )
             cores = float(s.spec.logical_cores) if s.spec.logical_cores else None
             found.append(_device(s, kind, "util", profile, cores, clock.tz, thresholds))
@@ -182,7 +182,7 @@ def profiles_of(
                 else hourly_profile(
                     view,
                     peak,
-                    clock.zone,
+                    clock.local(view),
                     thresholds,
                     util=gpu_activity(view),
                     busy_level=thresholds.demand_busy_gpu,
@@ -192,7 +192,7 @@ def profiles_of(
         total = s.spec.mem_total_bytes
         if kind == "host" and total and not np.isnan(s.mem_used_bytes).all():
             used = view.mem_used_bytes / float(total)
-            profile = profile_demand(view, clock.zone, thresholds, util=used, busy_level=2.0)
+            profile = profile_demand(view, clock.local(view), thresholds, util=used, busy_level=2.0)
             memory = DeviceDemand(
                 f"{s.spec.device_id}/memory",
                 "memory",

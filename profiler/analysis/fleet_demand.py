@@ -62,7 +62,7 @@ def fleet_time_findings(
         peak = peaks.get(host.spec.device_id) if host is not None else None
         if host is None or peak is None:
             continue
-        profile = hourly_profile(host, peak, clock.zone, thresholds)
+        profile = hourly_profile(host, peak, clock.local(host), thresholds)
         power = [d for d in devices if d.spec.kind in ("cpu", "dram") and d.spec.provenance]
         idle = measured_host_idle(profile, power, clock, thresholds)
         finding = schedule_finding(profile, clock.tz, None, idle, site, quality, thresholds)

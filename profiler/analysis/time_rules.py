@@ -21,6 +21,7 @@ rollup a view with `t` and `interval_s` the samples' own (`LocalClock.views`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -28,12 +29,19 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from profiler.analysis.confidence import Quality, history_tier, power_tier
-from profiler.analysis.demand import DemandProfile, HotWindows, hot_windows, profile_demand
+from profiler.analysis.demand import (
+    DemandProfile,
+    HotWindows,
+    hot_windows,
+    observed_seconds,
+    profile_demand,
+)
 from profiler.analysis.demand_rules import schedule_finding
 from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.power_schedule import known_idle
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
+from profiler.analysis.week import local_seconds
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_measured
 from profiler.model.savings import Estimate, Site
@@ -56,10 +64,24 @@ class LocalClock:
     tz: str
     zone: ZoneInfo
     views: Mapping[str, DeviceSeries] = field(default_factory=dict)
+    _seen: dict[bytes, FloatArray] = field(default_factory=dict, compare=False, repr=False)
 
     def view(self, series: DeviceSeries) -> DeviceSeries:
         """Return the device's demand view (see `views`)."""
         return self.views.get(series.spec.device_id, series)
+
+    def local(self, view: DeviceSeries) -> FloatArray:
+        """Return the local wall-clock seconds of the middle of each entry's interval.
+
+        Devices sampled at the same times (a host's devices; a fleet's hourly rows) share
+        one zone look-up: the result is kept per set of middles.
+        """
+        middles = view.t - observed_seconds(view) / 2.0
+        key = hashlib.blake2b(middles.tobytes(), digest_size=16).digest()
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = local_seconds(middles, self.zone)
+        return found
 
 
 def gpu_activity(series: DeviceSeries) -> FloatArray:
@@ -72,14 +94,19 @@ def gpu_profile(series: DeviceSeries, clock: LocalClock, thresholds: Thresholds)
     """Return a GPU's demand profile: its activity, busy at the IDLE_GPU bound."""
     view = clock.view(series)
     return profile_demand(
-        view, clock.zone, thresholds, util=gpu_activity(view), busy_level=thresholds.demand_busy_gpu
+        view,
+        clock.local(view),
+        thresholds,
+        util=gpu_activity(view),
+        busy_level=thresholds.demand_busy_gpu,
     )
 
 
 def host_hot_windows(host: DeviceSeries, clock: LocalClock, thresholds: Thresholds) -> HotWindows:
     """Return the recurring windows where the host's hourly peak reaches 1 - headroom."""
     level = 1.0 - thresholds.under_cpu_headroom
-    return hot_windows(clock.view(host), clock.zone, level, thresholds)
+    view = clock.view(host)
+    return hot_windows(view, clock.local(view), level, thresholds)
 
 
 def measured_host_idle(
@@ -101,7 +128,8 @@ def measured_host_idle(
         return None
     total = 0.0
     for device in power_devices:
-        power = profile_demand(clock.view(device), clock.zone, thresholds).power_mean_w
+        view = clock.view(device)
+        power = profile_demand(view, clock.local(view), thresholds).power_mean_w
         ok = cells & ~np.isnan(power)
         weights = profile.observed_share[ok]
         if not ok.any() or weights.sum() <= 0:
@@ -170,7 +198,8 @@ def time_findings(
     host = window.host
     stats = window.usage.get(host.spec.device_id) if host is not None else None
     if host is not None and stats is not None and stats.eligible(thresholds):
-        profile = profile_demand(clock.view(host), clock.zone, thresholds)
+        view = clock.view(host)
+        profile = profile_demand(view, clock.local(view), thresholds)
         measured = measured_host_idle(profile, window.power_devices, clock, thresholds)
         idle = measured or (fallback if fallback and fallback.source != "measured" else None)
         power_from = [d.spec.provenance for d in window.power_devices]

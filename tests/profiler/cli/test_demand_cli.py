@@ -121,3 +121,20 @@ def test_control_characters_in_a_host_name_are_shown_inertly(tmp_path: Path, lon
     assert code == 0
     assert "\x1b" not in text and "\x07" not in text
     assert "evil" in text
+
+
+def test_analyze_json_carries_the_schedule_and_its_four_forms(batch_db: Path, london: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["analyze", "--since", SINCE, "--host", HOST, "--db", str(batch_db), "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.stdout
+    document = json.loads(result.stdout)
+    (finding,) = [f for f in document["findings"] if f["rule"] == "PEAK_SIZED_HOST"]
+    recommendation = finding["recommendation"]
+    assert set(recommendation["forms"]) == {"finwatt_toml", "cron", "systemd", "kube_green"}
+    assert recommendation["schedule"]["tz"] == "Europe/London"
+    labels = [w["label"] for w in finding["evidence"]["windows"]]
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    assert labels == [f"{d} 23:00-{days[(i + 1) % 7]} 01:00" for i, d in enumerate(days)]
