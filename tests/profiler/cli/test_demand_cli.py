@@ -138,3 +138,13 @@ def test_analyze_json_carries_the_schedule_and_its_four_forms(batch_db: Path, lo
     labels = [w["label"] for w in finding["evidence"]["windows"]]
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     assert labels == [f"{d} 23:00-{days[(i + 1) % 7]} 01:00" for i, d in enumerate(days)]
+
+
+def test_prometheus_down_is_exit_1_on_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[defaults]\ntz = "Europe/London"\n')
+    result = run_finwatt(
+        "demand", "--prometheus", "http://127.0.0.1:1", env={"FINWATT_CONFIG": str(config)}
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "127.0.0.1:1" in result.stderr
