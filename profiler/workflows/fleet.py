@@ -23,12 +23,13 @@ from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import summarise_ladders
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.time_rules import LocalClock
+from profiler.analysis.week import WEEK_S
 from profiler.model.errors import FinwattError
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
 from profiler.model.savings import Site
 from profiler.prometheus.curves import PublishedCurve
-from profiler.prometheus.demand import fetch_demand
+from profiler.prometheus.demand import HOUR_S, MAX_HOURS, fetch_demand
 from profiler.prometheus.query import (
     FleetOptions,
     PrometheusApi,
@@ -143,10 +144,15 @@ def fleet_demand(
     site: Site,
     thresholds: Thresholds,
 ) -> list[Finding]:
-    """Return the fleet's findings that see time, from hourly rows over the window."""
-    demand = fetch_demand(
-        api, options.match, options.since_s, now_s, concurrency=options.concurrency
-    )
+    """Return the fleet's findings that see time, from hourly rows over the window.
+
+    None below `demand_min_weeks` of window (no window recurs in less, so no query is
+    made); a window longer than `MAX_HOURS` is read over its last `MAX_HOURS`.
+    """
+    if options.since_s < thresholds.demand_min_weeks * WEEK_S:
+        return []
+    since_s = min(options.since_s, MAX_HOURS * HOUR_S)
+    demand = fetch_demand(api, options.match, since_s, now_s, concurrency=options.concurrency)
     clock = LocalClock(tz, zone(tz))
     return fleet_time_findings(demand.hosts, demand.peaks, demand.grid, clock, site, thresholds)
 
