@@ -17,6 +17,9 @@ another one. Its settings may sit at the top level or under `[defaults]`:
   and, in a VM, `host_curve` (the host's power curve: a load,watts CSV, relative to the
   config file, or an imported profiling run's id) with `vm_share` (vCPUs / host
   threads) for `estimated:host-curve`.
+- `[defaults]` only, for demand profiles and power schedules: `tz` (the site's IANA zone,
+  default the host's), `schedule_margin` (wake this long before each busy window, default
+  `15m`) and `schedule_transition` (the idle-power time each off span costs, `5m`).
 
 `[bmc]` (its own table, `profiler.settings.bmc_table`) says how to reach the node's BMC
 for wall power: IPMI in-band or over lanplus, Redfish over HTTPS (docs/permissions.md);
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from profiler.model.errors import ConfigError
+from profiler.settings.time_zones import host_zone_name
 
 if TYPE_CHECKING:
     from profiler.model.savings import Site
@@ -128,6 +132,12 @@ class Settings:
     vm_share: float | None = None
     bmc: dict[str, Any] = field(default_factory=dict)
     """The `[bmc]` table as set in the file (`profiler.settings.bmc_table`, docs/design.md)."""
+    tz: str = field(default_factory=host_zone_name)
+    """`[defaults] tz`: the site's IANA zone of demand profiles and schedules (else the host's)."""
+    schedule_margin_s: float | None = None
+    """`[defaults] schedule_margin`: schedules wake this long before each busy window."""
+    schedule_transition_s: float | None = None
+    """`[defaults] schedule_transition`: idle-power seconds each off span costs."""
 
 
 def _positive_float(
@@ -415,4 +425,7 @@ def load_settings(db: Path | None = None, *, skip_invalid_schedules: bool = Fals
         host_curve=_host_curve(file_values.get("host_curve"), path.parent),
         vm_share=file_values.get("vm_share"),
         bmc=file_values.get("bmc", {}),
+        tz=file_values.get("tz") or host_zone_name(),
+        schedule_margin_s=file_values.get("schedule_margin"),
+        schedule_transition_s=file_values.get("schedule_transition"),
     )

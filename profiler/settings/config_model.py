@@ -14,16 +14,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
 from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, entry_prefix
+from profiler.settings.time_zones import UnknownZoneError, zone
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
 SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh", "carbon_table")
 VM_KEYS = ("host_curve", "vm_share")
-DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS)
+DEMAND_KEYS = ("tz", "schedule_margin", "schedule_transition")
+DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS, *DEMAND_KEYS)
 TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc")
 SCHEMA_ID = "https://finwatt.invalid/config.schema.json"
 
@@ -49,7 +57,7 @@ class _Settings(BaseModel):
 
 
 class DefaultsTable(_Settings):
-    """`[defaults]`: the settings, the site of scheduled analyses, the grace period."""
+    """`[defaults]`: the settings, the site, the grace period, the zone and power schedules."""
 
     model_config = ConfigDict(title="[defaults]")
 
@@ -74,6 +82,29 @@ class DefaultsTable(_Settings):
     vm_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
         None, description="In a VM: its share of the host, vCPUs / host threads (0-1]."
     )
+    tz: str | None = Field(
+        None,
+        description="The site's IANA time zone (e.g. Europe/London) of demand profiles and "
+        "power schedules (default: the host's).",
+    )
+    schedule_margin: DurationOrZero | None = Field(
+        None, description="Power schedules: wake this long before each busy window (15m)."
+    )
+    schedule_transition: DurationOrZero | None = Field(
+        None,
+        description="Power schedules: the idle-power time each off span costs, for shutdown "
+        "and boot or resume (5m).",
+    )
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, tz: str | None) -> str | None:
+        if tz is not None:
+            try:
+                zone(tz)
+            except UnknownZoneError as err:
+                raise ValueError(str(err)) from err
+        return tz
 
 
 class ConfigFile(_Settings):

@@ -7,12 +7,15 @@ device, from raw samples or, for long or pruned runs, from minute rollups, see
 
 With `--since`, every `monitor` and `scheduled` run of the host that overlaps the window
 is placed on one absolute time axis (each run's `started` plus its `t`) and concatenated
-per device, each stretch of time from the earliest-starting run that covers it (a
-`measure()` block inside a scheduled run, or a stored copy of a run, adds nothing).
+per device (`read_window`, which `finwatt demand` reads too), each stretch of time from
+the earliest-starting run that covers it (a `measure()` block inside a scheduled run, or a
+stored copy of a run, adds nothing); with the site's zone the window is also assessed on
+its wall clock (`profiler.analysis.time_rules`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import sqlite3
@@ -23,16 +26,19 @@ from typing import Any
 import numpy as np
 
 from profiler.analysis.assess import Assessment, assess_profile, assess_usage
+from profiler.analysis.demand import observed_seconds, sample_power_w
 from profiler.analysis.ladder_data import LadderData, phases_from_data
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.time_rules import LocalClock
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunKind, RunRecord
 from profiler.model.savings import Site
-from profiler.model.series import FIELDS, DeviceSeries, concatenate
+from profiler.model.series import FIELDS, DeviceSeries, FloatArray, concatenate
 from profiler.model.units import epoch_to_iso
+from profiler.settings.time_zones import zone
 from profiler.store.database import Store
 from profiler.workflows.provisioned import container_scoped, say_provisioned
 from profiler.workflows.run_data import Source, choose_source, load_run_data
@@ -150,17 +156,65 @@ def analyze_run(
     return AnalyzeResult(run.id, assessment, [run.id])
 
 
-def analyze_since(
+@dataclass(frozen=True)
+class WindowData:
+    """Every monitoring run of one host that overlaps a window, on one absolute time axis.
+
+    Attributes:
+        host: the host.
+        runs: the runs read (newest first, as `Store.list_runs` gives them).
+        series: one series per device, the runs concatenated (container-scoped).
+        provisioned: the assumption line saying the series were scoped to a container's
+            limits, None when they were not.
+        views: device id -> its demand view (`demand_view`), for the findings that see
+            time (`profiler.analysis.time_rules.LocalClock`).
+        start: epoch seconds where the window starts.
+        end: epoch seconds where it ends.
+    """
+
+    host: str
+    runs: list[RunRecord]
+    series: list[DeviceSeries]
+    provisioned: str | None
+    views: dict[str, DeviceSeries]
+    start: float
+    end: float
+
+
+def observed_intervals(
+    series: DeviceSeries, source: str, interval_s: float | None
+) -> tuple[FloatArray, FloatArray]:
+    """Return (end, seconds) of the interval the samples behind each entry observed.
+
+    A raw sample observes the interval before it (capped at twice the median, as
+    `demand.observed_seconds` counts it). A minute rollup holds the samples taken in its
+    minute, each observing the run's sampling interval before it: together about
+    `n_samples` x that interval, centred half an interval before the minute's middle
+    (to within half a minute).
+    """
+    if source != "minute":
+        return series.t, observed_seconds(series)
+    samples = np.maximum(series.n_samples, 1.0)
+    step = interval_s if interval_s and interval_s > 0 else 60.0 / samples
+    seconds: FloatArray = samples * step
+    ends: FloatArray = series.t + 30.0 - step / 2.0 + seconds / 2.0
+    return ends, seconds
+
+
+def demand_view(series: DeviceSeries, ends: FloatArray, seconds: FloatArray) -> DeviceSeries:
+    """Return the series with `t` and `interval_s` its samples' own (power kept as read)."""
+    return dataclasses.replace(series, t=ends, interval_s=seconds, power_w=sample_power_w(series))
+
+
+def read_window(
     store: Store,
     since_s: float,
-    site: Site,
-    thresholds: Thresholds,
     *,
     host: str | None = None,
     now_s: float | None = None,
     source: Source = "auto",
-) -> AnalyzeResult:
-    """Assess all monitoring data of `host` (default this machine) in the last `since_s`.
+) -> WindowData:
+    """Read every monitoring run of `host` (default this machine) in the last `since_s`.
 
     Raises:
         AnalyzeError: no monitoring run of the host overlaps the window.
@@ -184,6 +238,7 @@ def analyze_since(
         )
     parts: dict[str, list[DeviceSeries]] = {}
     covered: dict[str, float | None] = {}  # per device: the last second earlier runs cover
+    observed: dict[str, list[tuple[FloatArray, FloatArray]]] = {}
     for run in sorted(runs, key=lambda r: r.started):
         offset = run.started.timestamp()
         records = store.devices(run.id)
@@ -206,16 +261,50 @@ def analyze_since(
                 series, covered.get(device_id), minutes=chosen == "minute"
             )
             parts.setdefault(device_id, []).append(series)
+            observed.setdefault(device_id, []).append(
+                observed_intervals(series, chosen, run.interval_s)
+            )
     # the newest run's description of each device wins (parts are in start order)
     merged = [
         concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()
     ]
     merged, provisioned = container_scoped(merged)
-    assessment = assess_usage(merged, site, thresholds, ladder=_cpu_ladder(store, host))
-    say_provisioned(assessment, provisioned, merged)
-    return AnalyzeResult(
-        None, assessment, [r.id for r in runs], epoch_to_iso(start), epoch_to_iso(end)
-    )
+    views = {}
+    for joined in merged:
+        device_id = joined.spec.device_id
+        order = np.argsort(np.concatenate([p.t for p in parts[device_id]]), kind="stable")
+        ends, seconds = (np.concatenate(c)[order] for c in zip(*observed[device_id], strict=True))
+        views[device_id] = demand_view(joined, ends, seconds)
+    return WindowData(host, runs, merged, provisioned, views, start, end)
+
+
+def analyze_since(
+    store: Store,
+    since_s: float,
+    site: Site,
+    thresholds: Thresholds,
+    *,
+    host: str | None = None,
+    now_s: float | None = None,
+    source: Source = "auto",
+    tz: str | None = None,
+) -> AnalyzeResult:
+    """Assess all monitoring data of `host` (default this machine) in the last `since_s`.
+
+    `tz`: the site's zone (`[defaults] tz`); with it the findings that see time
+    (`profiler.analysis.time_rules`) are assessed on its wall clock, without it none are.
+
+    Raises:
+        AnalyzeError: no monitoring run of the host overlaps the window.
+        UnknownZoneError: `tz` is not a zone.
+    """
+    window = read_window(store, since_s, host=host, now_s=now_s, source=source)
+    clock = LocalClock(tz, zone(tz), window.views) if tz is not None else None
+    ladder = _cpu_ladder(store, window.host)
+    assessment = assess_usage(window.series, site, thresholds, ladder=ladder, clock=clock)
+    say_provisioned(assessment, window.provisioned, window.series)
+    start, end = epoch_to_iso(window.start), epoch_to_iso(window.end)
+    return AnalyzeResult(None, assessment, [r.id for r in window.runs], start, end)
 
 
 def _arrays(s: DeviceSeries) -> tuple[Any, ...]:
