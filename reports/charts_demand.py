@@ -125,6 +125,6 @@ def load_duration_chart(
         top = max([capacity, *(load for _label, load in lines)])
         ax.set_ylim(0, top * 1.1)
         plain_axis(ax)
-        ax.legend(fontsize=6, loc="upper right")
+        ax.legend(fontsize=6, loc="center right")
         fig.tight_layout()
         return to_data_uri(fig)

@@ -99,7 +99,7 @@ class DeviceView:
         schedule: the device's schedule finding (docs/design.md#findings), None when none.
         forms: (heading, text) of the finwatt, cron and kube-green forms, to copy.
         units: (file name, text) of the schedule's systemd units.
-        off_spans: (off at, wake at, hours off) of each off span, in the page's language.
+        off_rows: the off spans grouped by start time and length, in the page's language.
         idle_line: the schedule finding's assumption line on its idle power, if any.
         windows: the recurring busy windows grouped by time of day, in the page's language.
     """
@@ -118,9 +118,20 @@ class DeviceView:
     schedule: dict[str, Any] | None
     forms: list[tuple[str, str]]
     units: list[tuple[str, str]]
-    off_spans: list[tuple[str, str, float]]
+    off_rows: list[OffRow]
     idle_line: str | None
     windows: str
+
+
+def days_text(weekdays: Sequence[int], lang: Language) -> str:
+    """Return weekdays (0 = Monday) as "every day", "Mon-Fri" or "Mon, Sat", in `lang`."""
+    days = charts_demand.day_names(lang)
+    unique = sorted(set(weekdays))
+    if len(unique) == 7:
+        return lang.gettext("every day")
+    if unique == list(range(unique[0], unique[-1] + 1)) and len(unique) > 2:
+        return f"{days[unique[0]]}{DASH}{days[unique[-1]]}"
+    return ", ".join(days[d] for d in unique)
 
 
 def windows_text(windows: Sequence[Window], lang: Language) -> str:
@@ -128,20 +139,13 @@ def windows_text(windows: Sequence[Window], lang: Language) -> str:
     groups: dict[tuple[int, int], list[int]] = {}
     for w in windows:
         groups.setdefault((w.start % 24, w.hours), []).append(w.start // 24)
-    days = charts_demand.day_names(lang)
     parts = []
     for (hour, hours), starts in sorted(groups.items(), key=lambda g: (min(g[1]), g[0])):
         if hours >= 24:
             parts += [w.label for w in windows if (w.start % 24, w.hours) == (hour, hours)]
             continue
-        unique = sorted(set(starts))
-        if len(unique) == 7:
-            when = lang.gettext("every day")
-        elif unique == list(range(unique[0], unique[-1] + 1)) and len(unique) > 2:
-            when = f"{days[unique[0]]}{DASH}{days[unique[-1]]}"
-        else:
-            when = ", ".join(days[d] for d in unique)
-        parts.append(f"{when} {hour:02d}:00{DASH}{(hour + hours) % 24:02d}:00")
+        span = f"{hour:02d}:00{DASH}{(hour + hours) % 24:02d}:00"
+        parts.append(f"{days_text(starts, lang)} {span}")
     return "; ".join(parts)
 
 
@@ -185,22 +189,46 @@ def systemd_units(finding: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted((str(k), str(v)) for k, v in units.items()) if isinstance(units, dict) else []
 
 
-def _minute_label(minute: int, days: Sequence[str]) -> str:
-    day, rest = divmod(minute % (7 * 24 * 60), 24 * 60)
-    return f"{days[day]} {rest // 60:02d}:{rest % 60:02d}"
+@dataclass(frozen=True)
+class OffRow:
+    """Off spans of a schedule that start at one time of day and last as long.
+
+    Attributes:
+        days: the weekdays they start on, as text ("every day", "Mon-Fri").
+        off_at: the local time they start ("01:00").
+        wake_at: the local time they end ("22:45").
+        days_later: how many days after the start the wake comes (0: the same day).
+        hours: hours off per span.
+    """
+
+    days: str
+    off_at: str
+    wake_at: str
+    days_later: int
+    hours: float
 
 
-def off_spans(finding: dict[str, Any], lang: Language) -> list[tuple[str, str, float]]:
-    """Return (off at, wake at, hours off) of each off span of a schedule finding, in `lang`."""
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
+
+
+def off_rows(finding: dict[str, Any], lang: Language) -> list[OffRow]:
+    """Return a schedule finding's off spans grouped by start time and length, in `lang`."""
     schedule = (finding.get("recommendation") or {}).get("schedule") or {}
-    days = charts_demand.day_names(lang)
-    spans = []
+    groups: dict[tuple[int, int], list[int]] = {}
     for span in schedule.get("off_spans") or []:
         start, minutes = int(span["start_minute_of_week"]), int(span["minutes"])
-        spans.append(
-            (_minute_label(start, days), _minute_label(start + minutes, days), minutes / 60.0)
+        groups.setdefault((start % 1440, minutes), []).append(start // 1440)
+    return [
+        OffRow(
+            days_text(days, lang),
+            _hhmm(start),
+            _hhmm(start + minutes),
+            (start + minutes) // 1440,
+            minutes / 60.0,
         )
-    return spans
+        for (start, minutes), days in sorted(groups.items(), key=lambda g: (min(g[1]), g[0]))
+    ]
 
 
 def idle_power_line(finding: dict[str, Any]) -> str | None:
@@ -269,7 +297,7 @@ def device_view(
         schedule=schedule,
         forms=schedule_forms(schedule) if schedule else [],
         units=systemd_units(schedule) if schedule else [],
-        off_spans=off_spans(schedule, text) if schedule else [],
+        off_rows=off_rows(schedule, text) if schedule else [],
         idle_line=idle_power_line(schedule) if schedule else None,
         windows=windows_text(profile.recurring, text),
     )

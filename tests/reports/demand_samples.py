@@ -94,6 +94,25 @@ def batch_assessment() -> Assessment:
     return Assessment(batch_findings(), {}, SITE.assumptions())
 
 
+@cache
+def office_demand() -> Demand:
+    """Return the profile of a 4-core host busy 09:00-17:00 on weekdays, idle otherwise."""
+    t = sample_times(WEEKS)
+    util = local_util(t, LONDON, lambda d, h, w: d < 5 and 9 <= h < 17, 0.4, 0.02)
+    host = series("host", t, util, power_of(util, 60.0, 160.0), cores=4)
+    return Demand(
+        TZ, WEEKS * 7 * 86_400.0, (DeviceDemand(profile_demand(host, LONDON, TH), "host", 4),)
+    )
+
+
+def office_finding() -> Finding:
+    """Return the office host's schedule finding (measured idle power)."""
+    profile = office_demand().devices[0].profile
+    finding = schedule_finding(profile, TZ, "measured:rapl", None, SITE, QUALITY, TH)
+    assert finding is not None
+    return finding
+
+
 def pool_finding() -> Finding:
     """Return COMPLEMENTARY_PEAKS of two 8-core hosts: one busy by day, the other by night."""
     t = sample_times(WEEKS)

@@ -119,10 +119,7 @@ def test_the_schedule_and_its_yearly_figures_are_the_findings(pages: dict[str, s
     for finding in demand_samples.batch_findings():
         part = _device(section, finding.device)
         spans = _cells(re.search(r'<table class="schedule".*?</table>', part, re.S).group(0))  # type: ignore[union-attr]
-        assert len(spans) == 7
-        assert {(off[4:], wake[4:], hours) for off, wake, hours in spans} == {
-            ("01:00", "22:45", "21.8")
-        }
+        assert spans == [["every day", "01:00", "22:45", "21.8"]]  # 7 spans, one a day
         assert finding.savings is not None
         facility = finding.savings.facility_kwh_per_year.point
         kwh = re.search(r'class="value schedule-kwh">([^<]+)<', part)
@@ -159,6 +156,19 @@ def test_the_load_duration_curve_draws_the_recommended_capacity() -> None:
     assert "The analysis recommends no other size." in alone
 
 
+def test_office_hours_are_off_nights_and_weekends_waking_days_later() -> None:
+    finding = demand_samples.office_finding()
+    assert finding.rule == "OFF_HOURS_IDLE"
+    page = _window("en", demand_samples.office_demand(), Assessment([finding], {}, []))
+    part = _device(_section(page), "host")
+    rows = _cells(re.search(r'<table class="schedule".*?</table>', part, re.S).group(0))  # type: ignore[union-attr]
+    assert rows == [
+        ["Mon–Thu", "17:00", "08:45, 1 day(s) later", "15.8"],
+        ["Fri", "17:00", "08:45, 3 day(s) later", "63.8"],
+    ]
+    assert "Mon–Fri 09:00–17:00" in part
+
+
 def test_without_a_schedule_finding_the_section_says_why_none_is_proposed() -> None:
     page = _window("en", demand_samples.batch_demand(), Assessment([], {}, []))
     section = _section(page)
@@ -177,7 +187,7 @@ def test_the_chinese_section_is_chinese_outside_names_and_the_forms(pages: dict[
     words = re.findall(r"[A-Za-z][A-Za-z0-9]+", text)
     assert [w for w in words if not w.isupper() and w not in {"kg", "kWh", "CO2e"}] == []
     assert "周一" in section and "每天 23:00–01:00" in section
-    assert "<td>周二 01:00</td><td>周二 22:45</td>" in section  # off spans in Chinese days
+    assert "<td>每天</td><td>01:00</td><td>22:45</td>" in section
 
 
 def test_a_run_shorter_than_a_week_gets_one_sentence_instead() -> None:
