@@ -29,9 +29,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from profiler.analysis.savings import Site  # noqa: E402
 from profiler.analysis.thresholds import Thresholds  # noqa: E402
 from profiler.model.device import DeviceInfo  # noqa: E402
+from profiler.model.run import RunKind, RunStatus  # noqa: E402
+from profiler.model.savings import Site  # noqa: E402
 from profiler.store.database import Store  # noqa: E402
 from profiler.store.rollup import refresh_minutes  # noqa: E402
 from profiler.workflows.analyze import Source, analyze_run, load_run  # noqa: E402
@@ -55,7 +56,9 @@ def build(path: Path, days: int) -> int:
     n = days * 86_400
     rng = np.random.default_rng(1)
     with Store(path) as store:
-        run = store.create_run("monitor", run_id="bench", status="complete", host="bench")
+        run = store.create_run(
+            RunKind.MONITOR, run_id="bench", status=RunStatus.COMPLETE, host="bench"
+        )
         store.add_devices(run.id, DEVICES)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")

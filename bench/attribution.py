@@ -26,6 +26,7 @@ import psutil
 
 from profiler.capture.attribution import Attributor
 from profiler.capture.sampler import Sampler
+from profiler.model.run import RunKind
 from profiler.model.samples import Tick
 from profiler.sensors.probe import probe_sensors
 from profiler.store.database import Store
@@ -68,7 +69,7 @@ def measure(seconds: float, processes: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "b.db"
             with Store(db) as store:
-                run = store.create_run("monitor", interval_s=1.0)
+                run = store.create_run(RunKind.MONITOR, interval_s=1.0)
             sensors = probe_sensors()
             devices = list(sensors.devices)
             sensors.close()

@@ -31,11 +31,12 @@ def _cpu_s() -> float:
 
 def _finwatt(interval_s: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     from profiler.capture.recording import Recording
+    from profiler.model.run import RunKind
     from profiler.sensors.probe import probe_sensors
 
     with tempfile.TemporaryDirectory() as tmp:
         sensors = probe_sensors()
-        rec = Recording(Path(tmp) / "b.db", sensors, kind="monitor", interval_s=interval_s)
+        rec = Recording(Path(tmp) / "b.db", sensors, kind=RunKind.MONITOR, interval_s=interval_s)
         c0, w0 = _cpu_s(), time.monotonic()
         rec.start()
         time.sleep(seconds)

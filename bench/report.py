@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from profiler.model.device import DeviceInfo
+from profiler.model.run import RunKind, RunStatus
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.workflows.report import gather_report
@@ -28,7 +29,9 @@ def build(db: Path, hours: float) -> str:
     rng = np.random.default_rng(0)
     util = rng.random(t.size)
     with Store(db) as store:
-        run = store.create_run("monitor", label=f"{hours:g}h", interval_s=1.0, status="running")
+        run = store.create_run(
+            RunKind.MONITOR, label=f"{hours:g}h", interval_s=1.0, status=RunStatus.RUNNING
+        )
         store.add_devices(
             run.id,
             [
@@ -51,7 +54,7 @@ def build(db: Path, hours: float) -> str:
             run.id,
             [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
         )
-        store.finish_run(run.id, "complete")
+        store.finish_run(run.id, RunStatus.COMPLETE)
     return run.id
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from profiler.capture.recording import Recording
 from profiler.capture.runner import RunPlan, run_profile
-from profiler.model.run import PhaseRecord
+from profiler.model.run import PhaseRecord, RunKind
 from profiler.sensors.probe import probe_sensors
 
 
@@ -55,7 +55,9 @@ def main() -> None:
             interval_s=args.interval,
         )
         cpus = [d.device_id for d in sensors.devices if d.kind == "cpu"]
-        recording = Recording(Path(tmp) / "b.db", sensors, kind="profile", interval_s=args.interval)
+        recording = Recording(
+            Path(tmp) / "b.db", sensors, kind=RunKind.PROFILE, interval_s=args.interval
+        )
         meter = Meter()
         run_profile(recording, plan, cpu_devices=cpus, progress=meter)
     print(f"{'level':>6} {'parent CPU s':>13} {'wall s':>8} {'% of one core':>14}")

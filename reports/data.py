@@ -20,7 +20,7 @@ from profiler.analysis.series import device_series
 from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.model.device import DeviceRecord
 from profiler.model.provenance import is_estimate
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseRecord, RunRecord, RunStatus
 from profiler.model.units import HOUR_S, HOURS_PER_YEAR, J_PER_KWH
 from reports.i18n import N_
 
@@ -271,7 +271,7 @@ def _missing(
     run: RunRecord, phases: Sequence[PhaseRecord], samples: int, pruned: Sequence[str]
 ) -> list[Note]:
     missing: list[Note] = []
-    if run.status != "complete":
+    if run.status != RunStatus.COMPLETE:
         missing.append(
             (
                 N_("the run is %(status)s: figures cover only the part that was recorded"),

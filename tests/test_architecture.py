@@ -16,7 +16,13 @@ import pytest
 
 PACKAGES = ("profiler", "reports", "workloads")
 PURE = ("profiler.analysis", "reports", "profiler.live")
-FORBIDDEN_FOR_PURE = ("sqlite3", "profiler.store", "profiler.sensors", "profiler.capture")
+FORBIDDEN_FOR_PURE = (
+    "sqlite3",
+    "profiler.store",
+    "profiler.sensors",
+    "profiler.capture",
+    "profiler.files",
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +144,33 @@ def test_workloads_import_nothing_of_profiler_or_reports(graph: grimp.ImportGrap
     for module in ["workloads", *graph.find_descendants("workloads")]:
         imported = graph.find_upstream_modules(module)
         assert not {m for m in imported if m.split(".")[0] in ("profiler", "reports")}, module
+
+
+ALLOWED_BEYOND_STDLIB = {
+    "profiler.model": {"numpy"},
+    "profiler.files": {"profiler.model"},
+}
+"""What the bottom packages may import besides the standard library (docs/architecture.md)."""
+
+
+def imported_units(graph: grimp.ImportGraph, package: str) -> set[str]:
+    """What `package` imports directly: other finwatt packages, and outside top-level names."""
+    found: set[str] = set()
+    for module in [package, *graph.find_descendants(package)]:
+        for imported in graph.find_modules_directly_imported_by(module):
+            ours = imported.split(".")[0] in PACKAGES
+            found.add(package_of(imported) if ours else imported.split(".")[0])
+    return found - {package}
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED_BEYOND_STDLIB))
+def test_bottom_packages_import_the_standard_library_and_their_allow_list_only(
+    graph: grimp.ImportGraph, package: str
+) -> None:
+    extra = imported_units(graph, package) - set(sys.stdlib_module_names)
+    assert extra <= ALLOWED_BEYOND_STDLIB[package], sorted(extra - ALLOWED_BEYOND_STDLIB[package])
+
+
+def test_imported_units_sees_third_party_and_finwatt_imports(graph: grimp.ImportGraph) -> None:
+    assert {"pydantic", "profiler.files", "workloads"} <= imported_units(graph, "profiler.settings")
+    assert "numpy" in imported_units(graph, "profiler.model")

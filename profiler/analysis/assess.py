@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from profiler.analysis.confidence import Quality, curve_tier, history_tier, power_tier
 from profiler.analysis.curve import PowerCurve, ladder_curve, model_curves
-from profiler.analysis.findings import Finding, apply_precedence, ranked
+from profiler.analysis.findings import apply_precedence, ranked
 from profiler.analysis.gpu_rules import gpu_findings
 from profiler.analysis.host_rules import (
     IdlePower,
@@ -40,12 +40,13 @@ from profiler.analysis.ladder_rules import (
 )
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.reconcile import reconcile, wall_idle_power
-from profiler.analysis.savings import Estimate, Site
 from profiler.analysis.series import HOLD_INTERVALS
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats, usage_stats
+from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
+from profiler.model.savings import Estimate, Site
 from profiler.model.series import DeviceSeries, FloatArray
 from profiler.model.units import DAY_S
 

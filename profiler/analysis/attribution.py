@@ -232,13 +232,6 @@ def share_gpu_energy(
     return None
 
 
-def add_into(total: dict[str, float], part: Mapping[str, float]) -> dict[str, float]:
-    """Add `part`'s joules into `total` group by group; returns `total`."""
-    for group, joules in part.items():
-        total[group] = total.get(group, 0.0) + joules
-    return total
-
-
 def top_groups(
     energy_j_by_group: Mapping[str, float], n: int, other: str = OTHER
 ) -> dict[str, float]:

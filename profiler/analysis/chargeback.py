@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from profiler.analysis.attribution import attributed_sources
-from profiler.analysis.savings import Site
 from profiler.model.attribution_rows import IDLE_GROUP, GroupEnergy
+from profiler.model.savings import Site
 from profiler.model.units import J_PER_KWH
 
 IDLE_ROW = "idle"
 UNATTRIBUTED_ROW = "unattributed"
 UNTAGGED = "(untagged)"
-GROUP_KINDS = ("tag", "unit", "command", "cgroup")
 
 
 @dataclass(frozen=True)

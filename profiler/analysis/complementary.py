@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from profiler.analysis.confidence import Quality, Tier, lowest
-from profiler.analysis.findings import Finding
+from profiler.analysis.confidence import Quality, lowest
 from profiler.analysis.host_rules import IdlePower
-from profiler.analysis.savings import Estimate, Site, savings_from_power
+from profiler.analysis.savings import savings_from_power
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds, above, at_most
 from profiler.analysis.week import WEEK_S
+from profiler.model.findings import Finding, Tier
+from profiler.model.savings import Estimate, Site
 from profiler.model.series import FloatArray
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from profiler.analysis.curve import PowerCurve
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats
+from profiler.model.findings import Tier
 from profiler.model.provenance import is_measured
 
-Tier = Literal["high", "medium", "low"]
 TIERS: tuple[Tier, ...] = ("low", "medium", "high")
 
 WALL_PROVENANCE_PREFIX = "measured:wall"

@@ -25,14 +25,15 @@ import numpy as np
 
 from profiler.analysis.confidence import Quality
 from profiler.analysis.demand import DemandProfile
-from profiler.analysis.findings import Finding
 from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.power_schedule import PowerSchedule, known_idle, power_schedule
-from profiler.analysis.savings import Estimate, Site, savings_from_power
+from profiler.analysis.savings import savings_from_power
 from profiler.analysis.schedule_forms import schedule_forms
 from profiler.analysis.thresholds import Thresholds, at_least, at_most
 from profiler.analysis.week import HOURS_PER_WEEK, WEEK_S
+from profiler.model.findings import Finding
 from profiler.model.provenance import is_measured
+from profiler.model.savings import Estimate, Site
 
 
 def measured_idle_power(

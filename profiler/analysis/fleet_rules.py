@@ -25,18 +25,13 @@ import numpy as np
 from profiler.analysis.assess import Assessment, assess_usage, conclude
 from profiler.analysis.confidence import Quality, curve_tier, power_tier
 from profiler.analysis.curve import PowerCurve, model_curves
-from profiler.analysis.findings import Finding
 from profiler.analysis.profile import LadderSummary
-from profiler.analysis.savings import (
-    Estimate,
-    Site,
-    consolidated_hosts,
-    consolidation_saving_w,
-    savings_from_power,
-)
+from profiler.analysis.savings import consolidated_hosts, consolidation_saving_w, savings_from_power
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
+from profiler.model.findings import Finding
+from profiler.model.savings import Estimate, Site
 from profiler.model.series import DeviceSeries, FloatArray
 from profiler.model.units import HOURS_PER_YEAR, J_PER_KWH
 

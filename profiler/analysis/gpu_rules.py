@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 from profiler.analysis.confidence import Quality
-from profiler.analysis.findings import Finding
-from profiler.analysis.savings import Estimate, Site, savings_from_power
+from profiler.analysis.savings import savings_from_power
 from profiler.analysis.thresholds import Thresholds, at_most, below
 from profiler.analysis.usage import UsageStats
+from profiler.model.findings import Finding
+from profiler.model.savings import Estimate, Site
 from profiler.model.units import DAY_S, GIB
 
 

@@ -15,12 +15,9 @@ from typing import Literal
 from profiler.analysis.confidence import Quality
 from profiler.analysis.curve import PowerCurve
 from profiler.analysis.demand import HotWindows
-from profiler.analysis.findings import Finding
 from profiler.analysis.savings import (
     DRAM_PROVENANCE,
     DRAM_W_PER_GB,
-    Estimate,
-    Site,
     consolidation_saving_w,
     dram_saving_w,
     savings_from_power,
@@ -28,6 +25,8 @@ from profiler.analysis.savings import (
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds, above, at_least, at_most, below
 from profiler.analysis.usage import UsageStats
+from profiler.model.findings import Finding
+from profiler.model.savings import Estimate, Site
 from profiler.model.units import DAY_S, GIB
 
 PowerSource = Literal["ladder", "measured", "model"]

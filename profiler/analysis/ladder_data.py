@@ -18,10 +18,10 @@ from itertools import pairwise
 from statistics import median
 from typing import Any
 
-from profiler.analysis.findings import Finding
 from profiler.analysis.phases import phase_metrics
 from profiler.analysis.thresholds import above
 from profiler.model.device import DeviceRecord
+from profiler.model.findings import Finding
 from profiler.model.run import PhaseRecord
 from profiler.model.samples import SampleRow
 

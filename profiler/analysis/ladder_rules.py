@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 from profiler.analysis.confidence import Quality, curve_tier, lowest, power_tier
 from profiler.analysis.curve import ladder_curve
-from profiler.analysis.findings import Finding
 from profiler.analysis.profile import ESTIMATE_NOTE, LadderSummary
 from profiler.analysis.thresholds import Thresholds, at_least, at_most, below
+from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
 

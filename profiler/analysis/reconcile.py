@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from profiler.analysis.host_rules import IdlePower
-from profiler.analysis.savings import Estimate
 from profiler.analysis.series import device_series
 from profiler.model.device import DeviceInfo
 from profiler.model.provenance import is_estimate, is_measured
 from profiler.model.samples import SampleRow
+from profiler.model.savings import Estimate
 from profiler.model.series import DeviceSeries, FloatArray
 
 WALL_KINDS = ("node",)

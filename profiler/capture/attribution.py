@@ -45,9 +45,18 @@ from profiler.analysis.attribution import (
     split_idle_j,
 )
 from profiler.capture.recording import Recording
-from profiler.model.attribution_rows import IDLE_GROUP, AttributionRow, GroupKind
+from profiler.model.attribution_rows import (
+    DEFAULT_TOP_N,
+    IDLE_GROUP,
+    AttributedPart,
+    AttributionRow,
+    GroupKind,
+    PartListener,
+    check_top_n,
+)
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattRuntimeError
+from profiler.model.run import RunStatus
 from profiler.model.samples import Tick
 from profiler.sensors.cgroups import CgroupOwner, recognise
 from profiler.sensors.probe import SensorSet
@@ -55,12 +64,6 @@ from profiler.sensors.processes import ProcessTable
 from profiler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TOP_N = 10
-"""Groups of each kind kept per minute when `--top` is not given."""
-
-MAX_TOP_N = 100
-"""`--top` may not exceed this: rows and exported series stay bounded."""
 
 MINUTE_S = 60.0
 
@@ -72,22 +75,10 @@ class AttributionError(FinwattRuntimeError):
     """The process table cannot be read (no Linux procfs): exit 1."""
 
 
-AttributedPart = tuple[str, str, float, str]
-"""(group kind, group, joules, provenance) of one tick: `process`/comm, or a cgroup owner's
-kind/name; provenance `attributed:cpu-time(<source>)`, `unknown` for a source-less device."""
-
 RUNNING_MINIMUM = "running minimum"
 """The idle basis of a measured package without a given or modelled idle power."""
 
 RowSink = Callable[[list[AttributionRow]], None]
-PartListener = Callable[[list[AttributedPart]], None]
-
-
-def check_top_n(top_n: int) -> int:
-    """Return `top_n` if within 1..MAX_TOP_N, else raise ValueError naming the range."""
-    if not 1 <= top_n <= MAX_TOP_N:
-        raise ValueError(f"--top {top_n} is out of range: use 1 to {MAX_TOP_N}")
-    return top_n
 
 
 class _Bucket:
@@ -417,9 +408,9 @@ class AttributedRecording(Recording):
         except (StoreError, sqlite3.Error) as err:
             log.warning("attribution rows of run %s not stored: %s", self.run_id, err)
 
-    def stop(self, status: str = "complete") -> None:
+    def stop(self, status: RunStatus = RunStatus.COMPLETE) -> None:
         """Stop as a `Recording` does, then store the last (partial) minute's rows."""
-        running = self.status == "running"
+        running = self.status == RunStatus.RUNNING
         super().stop(status)
         if running:
             self.attributor.finish(self.sampler.last_tick)

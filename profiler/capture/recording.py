@@ -13,10 +13,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from profiler.capture.sampler import Sampler, TickSink
+from profiler.capture.sampler import Sampler
 from profiler.model.device import DeviceStatus
 from profiler.model.errors import FinwattRuntimeError
-from profiler.model.samples import SampleRow, Tick
+from profiler.model.run import RunKind, RunStatus
+from profiler.model.samples import SampleRow, Tick, TickSink
 from profiler.model.units import epoch_to_iso
 from profiler.sensors.probe import SensorSet
 from profiler.store import SampleWriter, Store, StoreError
@@ -48,7 +49,7 @@ class Recording:
         db_path: Path,
         sensors: SensorSet,
         *,
-        kind: str,
+        kind: RunKind,
         interval_s: float,
         label: str | None = None,
         config: dict[str, Any] | None = None,
@@ -80,7 +81,7 @@ class Recording:
             interval_s,
             [self._record, *sinks],
         )
-        self.status = "running"
+        self.status = RunStatus.RUNNING
 
     def _abandon(self, store: Store, err: sqlite3.Error | StoreError) -> NoReturn:
         """The run was created but its devices could not be stored: close it `failed`."""
@@ -90,7 +91,9 @@ class Recording:
             else str(err)
         )
         try:
-            store.finish_run(self.run.id, "failed", ended=self.run.started_iso, reason=reason)
+            store.finish_run(
+                self.run.id, RunStatus.FAILED, ended=self.run.started_iso, reason=reason
+            )
         except (sqlite3.Error, StoreError):
             leave_note(self.db_path, self.run.id, reason, self.run.started_iso)
         raise RecordingFailedError(f"run {self.run.id} could not start: {reason}") from err
@@ -128,14 +131,14 @@ class Recording:
             RecordingFailedError: the writer stopped (the run is then stored `failed`).
         """
         if self.writer.failed.is_set():
-            self.stop("failed")
+            self.stop(RunStatus.FAILED)
 
     def start(self) -> Recording:
         """Start sampling; returns self."""
         self.sampler.start()
         return self
 
-    def stop(self, status: str = "complete") -> None:
+    def stop(self, status: RunStatus = RunStatus.COMPLETE) -> None:
         """Stop sampling, flush every sample, and close the run with `status`.
 
         When storing samples failed (a full disk), the run is closed `failed` instead, with
@@ -145,7 +148,7 @@ class Recording:
         Raises:
             RecordingFailedError: storing samples failed.
         """
-        if self.status != "running":
+        if self.status != RunStatus.RUNNING:
             return
         self.status = status
         try:
@@ -159,13 +162,13 @@ class Recording:
                 self.sensors.close()
                 self._close_run(status)
 
-    def _close_run(self, status: str) -> None:
+    def _close_run(self, status: RunStatus) -> None:
         """Store the run's final status; when samples could not be stored, `failed` and why."""
         if self.writer.error is None:
             with Store(self.db_path) as store:
                 store.finish_run(self.run.id, status, missed_ticks=self.sampler.missed_ticks)
             return
-        self.status = "failed"
+        self.status = RunStatus.FAILED
         reason = self.writer.describe_error()
         last_t = self.writer.last_stored_t
         ended = epoch_to_iso(self.run.started.timestamp() + (last_t or 0.0), "milliseconds")
@@ -174,7 +177,7 @@ class Recording:
             with Store(self.db_path) as store:
                 store.finish_run(
                     self.run.id,
-                    "failed",
+                    RunStatus.FAILED,
                     ended=ended,
                     missed_ticks=self.sampler.missed_ticks,
                     reason=reason,
@@ -204,11 +207,11 @@ class Recording:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is None:
-            self.stop("complete")
+            self.stop(RunStatus.COMPLETE)
         elif issubclass(exc_type, KeyboardInterrupt):
-            self.stop("interrupted")
+            self.stop(RunStatus.INTERRUPTED)
         else:
-            self.stop("failed")
+            self.stop(RunStatus.FAILED)
 
 
 def _reason(status: DeviceStatus) -> str:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from profiler.analysis.phases import LOAD_TOLERANCE, MAX_FOREIGN_CPU_SHARE, evaluated
 from profiler.analysis.thresholds import above
-from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording
 from profiler.model.device import DeviceInfo
-from profiler.model.run import PhaseMetrics, PhaseRecord
+from profiler.model.plan import DEFAULT_LEVELS, QUICK_LEVELS, Progress, RunPlan
+from profiler.model.run import PhaseMetrics, PhaseRecord, RunStatus
 from profiler.sensors.procfs import parse_proc_stat
 from profiler.store.database import Store
 from workloads.base import WorkloadError
@@ -115,7 +115,7 @@ def run_profile(
     the retry is kept (`attempts` 2), disturbed or not.
     """
     report = progress or _NullProgress()
-    status = "failed"
+    status = RunStatus.FAILED
     recording.start()
     stop = threading.Event()  # set from the writer's thread by the first failed write
     recording.when_failed(stop.set)
@@ -128,9 +128,9 @@ def run_profile(
                 _profile_one(
                     recording, plan, (workload, device, stop), t0, cpu_devices, report, host_cpu
                 )
-        status = "complete"
+        status = RunStatus.COMPLETE
     except KeyboardInterrupt:
-        status = "interrupted"
+        status = RunStatus.INTERRUPTED
         raise
     finally:
         recording.stop(status)  # raises RecordingFailedError when samples could not be stored

@@ -7,7 +7,9 @@ sampler falls more than one interval behind, the skipped slots are counted in
 wrap) are read often enough that no wrap is missed, whatever the display interval.
 
 A family whose read raises is logged once, its devices are marked degraded for that
-tick (metrics null, never zero), and sampling goes on.
+tick (metrics null, never zero), and sampling goes on. A metric outside its physical
+bounds (`model.samples.SAMPLE_BOUNDS`: an infinite or negative power, whichever family
+read it) is dropped the same way, counted in `out_of_bounds` and logged once per device.
 """
 
 from __future__ import annotations
@@ -16,20 +18,16 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from profiler.model.device import DeviceStatus
-from profiler.model.samples import Reading, Tick
+from profiler.model.durations import check_interval
+from profiler.model.samples import Reading, Tick, TickSink
 from profiler.sensors.base import SensorFamily
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL_S = 0.05
-MAX_INTERVAL_S = 60.0
 SHORT_WAIT_S = 0.25
-
-
-TickSink = Callable[[Tick], None]
 
 
 class Clock:
@@ -50,16 +48,6 @@ class Clock:
             time.sleep(max(0.0, timeout_s))
             return stop.is_set()
         return stop.wait(timeout_s)
-
-
-def check_interval(interval_s: float) -> float:
-    """Return `interval_s` if within 0.05..60 s, else raise ValueError saying so."""
-    if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
-        raise ValueError(
-            f"interval {interval_s:g}s is out of range: use {MIN_INTERVAL_S:g}s to "
-            f"{MAX_INTERVAL_S:g}s"
-        )
-    return interval_s
 
 
 class Sampler:
@@ -100,6 +88,8 @@ class Sampler:
         self.missed_ticks = 0
         self.polls = 0
         self.last_tick: Tick | None = None
+        self.out_of_bounds: dict[str, int] = {}
+        """Readings dropped per device for being outside `SAMPLE_BOUNDS`."""
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -180,11 +170,25 @@ class Sampler:
                     merged[reading.device_id].merge(reading)
                 else:
                     merged[reading.device_id] = reading
+        for reading in merged.values():
+            dropped = reading.drop_out_of_bounds()
+            if dropped:
+                self._out_of_bounds(reading.device_id, dropped)
         self.ticks += 1
         tick = Tick(self.ticks, now - t0, merged, self.missed_ticks)
         self.last_tick = tick
         for sink in self._sinks:
             sink(tick)
+
+    def _out_of_bounds(self, device_id: str, metrics: list[str]) -> None:
+        count = self.out_of_bounds.get(device_id, 0)
+        self.out_of_bounds[device_id] = count + 1
+        if count == 0:
+            log.warning(
+                "device %s read %s outside physical bounds: dropped, the device is degraded",
+                device_id,
+                ", ".join(metrics),
+            )
 
     def _family_failed(self, family: SensorFamily, err: BaseException) -> None:
         if family.name not in self._failing:

@@ -21,7 +21,7 @@ from profiler.cli import analysis, config, data, jobs, live, schedule  # noqa: F
 from profiler.cli.common import UsageError, app, error_line
 from profiler.cli.logs import configure_logging
 from profiler.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, FinwattError
-from profiler.store.opening import describe, is_disk_full
+from profiler.workflows.database import failure_line
 
 __all__ = ["app", "main"]
 
@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> None:
         error_line(str(err))
         sys.exit(err.exit_code)
     except (sqlite3.Error, OSError) as err:
-        if isinstance(err, OSError) and not is_disk_full(err):
+        line = failure_line(err)  # a full disk or a database failure mid-command
+        if line is None:
             raise
-        error_line(describe(err))  # a full disk or a database failure mid-command
+        error_line(line)
         sys.exit(EXIT_FAILURE)
     except _workload_errors() as err:
         error_line(str(err))

@@ -25,7 +25,6 @@ from profiler.cli.common import (
     emit_json,
     fail,
     fmt,
-    open_store,
     out,
     parse_seconds,
     pct,
@@ -37,10 +36,11 @@ from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
 from profiler.model.text import printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings
+from profiler.workflows.database import open_store
 
 if TYPE_CHECKING:
-    from profiler.analysis.savings import Site
     from profiler.analysis.thresholds import Thresholds
+    from profiler.model.savings import Site
 
 PrometheusConfigOption = Annotated[
     Path | None,
@@ -218,11 +218,11 @@ def _write_fleet_report(
     document, assumptions = _fleet_document(
         url, since_s, step, match, site, Thresholds(), client_config=client_config
     )
-    from profiler.store.outputs import write_output
+    from profiler.files.outputs import write_output
 
     target = output or Path.cwd() / "finwatt-fleet-report.html"
     html = FleetRenderer(site=site, lang=lang).render(FleetReport(url, document, assumptions))
-    write_output(target, html)  # profiler.store.outputs: atomic, devices direct, no links
+    write_output(target, html)  # profiler.files.outputs: atomic, devices direct, no links
     return target
 
 
@@ -303,7 +303,7 @@ def report(
 
 def _check_report_outputs(output: Path | None, pdf: Path | None) -> None:
     """Fail before any work when `-o` or `--pdf` names a path the output policy refuses."""
-    from profiler.store.outputs import check_output
+    from profiler.files.outputs import check_output
 
     html = check_output(output) if output is not None else None
     if pdf is not None:

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from profiler.capture.attribution import DEFAULT_TOP_N, MAX_TOP_N, check_top_n
 from profiler.cli.common import fmt, out
+from profiler.model.attribution_rows import DEFAULT_TOP_N, MAX_TOP_N, check_top_n
 from profiler.model.errors import FinwattInputError
 from profiler.workflows.attribution import GroupTotal, RunAttribution
 

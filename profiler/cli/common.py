@@ -18,17 +18,14 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from profiler.analysis.savings import Site
-from profiler.capture.sampler import check_interval
 from profiler.cli.terminal_text import safe_console
-from profiler.model.durations import parse_duration
+from profiler.model.durations import check_interval, parse_duration
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE, FinwattRuntimeError
 from profiler.model.provenance import is_estimate
+from profiler.model.savings import Site
 from profiler.model.text import printable
 from profiler.settings.carbon import SiteNames, make_site
 from profiler.settings.config import Settings
-from profiler.store.database import Store
-from profiler.workflows.database import open_database
 
 app = typer.Typer(
     name="finwatt",
@@ -92,7 +89,7 @@ err_console = safe_console(stderr=True)
 
 def _show_version(value: bool) -> None:
     if value:
-        from profiler.store.stamps import finwatt_version
+        from profiler.files.version import finwatt_version
 
         print(f"finwatt {finwatt_version()}")
         raise typer.Exit
@@ -141,15 +138,6 @@ def error_line(message: str) -> None:
     """Print `message` as one `finwatt: error:` line on stderr."""
     # Plain write, not rich: an error must stay one line whatever the terminal width.
     print(f"finwatt: error: {printable(' '.join(message.split()))}", file=sys.stderr)
-
-
-def open_store(settings: Settings, *, read_only: bool = False) -> Store:
-    """Open the database named by `settings`; an unusable one is bad usage (exit 2).
-
-    `read_only`: for commands that only read (a missing file is then exit 2, and a
-    read-only file or folder is fine).
-    """
-    return open_database(settings.db_path, read_only=read_only)
 
 
 JSON_SCHEMA_VERSION = 1

@@ -10,8 +10,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from profiler.capture.sampler import TickSink
-from profiler.capture.signals import stop_on_signals
 from profiler.cli.attribution_view import (
     DEFAULT_TOP,
     AttributeOption,
@@ -28,7 +26,6 @@ from profiler.cli.common import (
     err_console,
     fmt,
     metrics_server_errors,
-    open_store,
     out,
     parse_interval,
     parse_seconds,
@@ -39,15 +36,18 @@ from profiler.cli.inventory_view import print_inventory_diff
 from profiler.cli.reconcile_view import reconciliation_lines
 from profiler.model.errors import EXIT_INTERRUPTED
 from profiler.model.provenance import is_estimate
+from profiler.model.run import RunStatus
+from profiler.model.samples import TickSink
 from profiler.model.text import printable
 from profiler.model.units import GIB
-from profiler.sensors.virt import detect_virtualization, virt_availability
 from profiler.settings.config import load_settings
-from profiler.workflows.probe import probe
+from profiler.workflows.database import open_store
+from profiler.workflows.probe import diagnose, probe
 from profiler.workflows.provisioned import provisioned_note
+from profiler.workflows.signals import stop_on_signals
 
 if TYPE_CHECKING:
-    from profiler.capture.attribution import PartListener
+    from profiler.model.attribution_rows import PartListener
     from profiler.model.run import RunRecord
     from profiler.workflows.monitor import MonitorOutcome
 
@@ -56,31 +56,18 @@ if TYPE_CHECKING:
 def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show the sensors and devices found, their provenance, and how to get more."""
     settings = load_settings(db)
-    sensors = probe(settings)
-    try:
-        families = [
-            {"family": a.family, "state": a.state.value, "reason": a.reason, "fix": a.fix}
-            for a in sensors.availability
-        ]
-        devices = list(sensors.devices)
-    finally:
-        sensors.close()
-    virt = detect_virtualization()
-    found = virt_availability(virt, host_curve=settings.host_curve is not None)
-    families.append(
-        {
-            "family": found.family,
-            "state": found.state.value,
-            "reason": found.reason,
-            "fix": found.fix,
-        }
-    )
+    diagnosis = diagnose(settings)
+    families = [
+        {"family": a.family, "state": a.state.value, "reason": a.reason, "fix": a.fix}
+        for a in diagnosis.availability
+    ]
+    devices = diagnosis.devices
     if as_json:
         emit_json(
             {
                 "db": str(settings.db_path),
                 "provisioned": provisioned_note(devices),
-                "virtualization": virt.as_dict(),
+                "virtualization": diagnosis.virtualization,
                 "families": families,
                 "devices": [
                     {
@@ -302,6 +289,6 @@ def _reason_shown(run: RunRecord) -> Text | None:
 
     A `Text`, not a string: the reason is shown as written, never read as rich markup.
     """
-    if run.status not in ("failed", "interrupted") or not run.status_reason:
+    if run.status not in (RunStatus.FAILED, RunStatus.INTERRUPTED) or not run.status_reason:
         return None
     return Text(printable(run.status_reason))

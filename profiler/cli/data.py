@@ -16,16 +16,12 @@ from profiler.cli.common import (
     emit_json,
     err_console,
     fail,
-    open_store,
     out,
     parse_seconds,
 )
 from profiler.model.errors import EXIT_USAGE, FinwattError
-from profiler.model.units import DAY_S
 from profiler.settings.config import load_settings
-from profiler.store.database import StoreError
-
-EXPORT_FORMATS = ("json", "csv")
+from profiler.workflows.database import open_store
 
 
 @app.command("export")
@@ -40,36 +36,34 @@ def export_command(
     db: DbOption = None,
 ) -> None:
     """Export a run: the JSON interchange document, or its samples as CSV."""
-    from profiler.store.interchange import write_csv, write_json
-    from profiler.store.outputs import check_output, open_output
+    from profiler.files.outputs import check_output, open_output
+    from profiler.workflows.data import EXPORT_FORMATS, export_run, raw_pruned_until
 
     if fmt == "parquet":
         fail("--format parquet is not supported in this version; use json or csv", EXIT_USAGE)
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"{fmt!r}: use json or csv", param_hint="--format")
-    writer = write_json if fmt == "json" else write_csv
     if output is not None:
         check_output(output)  # a directory or a link fails before the database is read
     settings = load_settings(db)
     with open_store(settings, read_only=True) as store:
         if store.get_run(run_id) is None:
             fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
-        first_minute_t, _ = store.minute_span(run_id)
-        first_raw = store.first_sample_t(run_id)
-        if first_minute_t is not None and (first_raw is None or first_raw > first_minute_t + 60):
+        pruned_until = raw_pruned_until(store, run_id)
+        if pruned_until is not None:
             print(
-                f"finwatt: warning: run {run_id}'s raw samples before t={first_raw or 0:g}s were "
+                f"finwatt: warning: run {run_id}'s raw samples before t={pruned_until:g}s were "
                 "pruned by retention; the export holds only the raw samples that remain",
                 file=sys.stderr,
             )
         try:
             if output is None:
-                writer(store, run_id, sys.stdout)
+                export_run(store, run_id, fmt, sys.stdout)
                 return
             # a regular file is written beside and renamed over: a failed export leaves
-            # the old file; a device or FIFO is written directly (profiler.store.outputs)
+            # the old file; a device or FIFO is written directly (profiler.files.outputs)
             with open_output(output) as stream:
-                count = writer(store, run_id, stream)
+                count = export_run(store, run_id, fmt, stream)
         except FinwattError:
             raise  # an output error says what it is (a FinwattInputError is a ValueError)
         except ValueError as err:
@@ -88,7 +82,7 @@ def import_command(
     as_json: JsonOption = False,
 ) -> None:
     """Import a run from the JSON interchange format and print its id."""
-    from profiler.store.interchange import InterchangeError, import_run, parse_document
+    from profiler.workflows.data import import_document
 
     name = "stdin" if file == "-" else file
     try:
@@ -97,10 +91,7 @@ def import_command(
         fail(f"cannot read {file}: {err.strerror}", EXIT_USAGE)
     settings = load_settings(db)
     with open_store(settings) as store:
-        try:
-            run_id = import_run(store, parse_document(data), source=name)
-        except InterchangeError as err:
-            fail(f"{name}: {err}; nothing imported", EXIT_USAGE)
+        run_id = import_document(store, data, source=name)
     if as_json:
         emit_json({"run": run_id}, doc="import")
     else:
@@ -121,7 +112,7 @@ def _size(n: int | None) -> str:
 @db_app.command("stats")
 def db_stats_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show the database's size, rows per table, and the time raw samples and rollups cover."""
-    from profiler.store.retention import db_stats
+    from profiler.workflows.data import database_stats
 
     settings = load_settings(db)
     if not settings.db_path.exists():
@@ -129,10 +120,7 @@ def db_stats_command(db: DbOption = None, as_json: JsonOption = False) -> None:
             f"no database at {settings.db_path}; record a run first (finwatt run --quick)",
             EXIT_USAGE,
         )
-    try:
-        stats = db_stats(settings.db_path)
-    except StoreError as err:
-        fail(str(err), EXIT_USAGE)
+    stats = database_stats(settings.db_path)
     if as_json:
         emit_json(stats.as_dict(), doc="db-stats")
         return
@@ -164,7 +152,7 @@ def db_prune_command(
     as_json: JsonOption = False,
 ) -> None:
     """Delete raw samples and rollups past their retention; runs, phases, findings stay."""
-    from profiler.store.retention import prune
+    from profiler.workflows.data import prune_database
 
     raw_s = parse_seconds(keep_raw, "--keep-raw")
     rollup_s = parse_seconds(keep_rollups, "--keep-rollups")
@@ -173,12 +161,7 @@ def db_prune_command(
     settings = load_settings(db)
     if not settings.db_path.exists():
         fail(f"no database at {settings.db_path}; nothing to prune", EXIT_USAGE)
-    try:
-        result = prune(
-            settings.db_path, keep_raw_days=raw_s / DAY_S, keep_rollup_days=rollup_s / DAY_S
-        )
-    except StoreError as err:
-        fail(str(err), EXIT_USAGE)
+    result = prune_database(settings.db_path, keep_raw_s=raw_s, keep_rollups_s=rollup_s)
     if as_json:
         emit_json(result.as_dict(), doc="db-prune")
         return

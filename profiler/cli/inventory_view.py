@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from profiler.cli.common import emit_json, open_store, out
+from profiler.cli.common import emit_json, out
 from profiler.model.text import printable
 from profiler.settings.config import Settings
+from profiler.workflows.database import open_store
 from profiler.workflows.inventory import diff_runs
 
 

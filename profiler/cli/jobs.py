@@ -15,7 +15,6 @@ import typer
 
 from profiler.analysis.attribution import DEFAULT_IDLE_POLICY, IDLE_POLICIES, IdlePolicy
 from profiler.analysis.chargeback import parse_group_by
-from profiler.analysis.savings import Site
 from profiler.cli.common import (
     DbOption,
     JsonOption,
@@ -24,16 +23,17 @@ from profiler.cli.common import (
     emit_json,
     err_console,
     fmt,
-    open_store,
     out,
     parse_interval,
     parse_seconds,
     provenance_label,
 )
-from profiler.model.job import JobRecord, tag_problem
+from profiler.model.job import JobRecord, parse_tag
+from profiler.model.savings import Site
 from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings, site_from_defaults
+from profiler.workflows.database import open_store
 
 MIB = 2**20
 
@@ -65,13 +65,10 @@ def parse_tags(values: list[str] | None) -> dict[str, str]:
     """
     tags: dict[str, str] = {}
     for value in values or []:
-        key, sep, text = value.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise typer.BadParameter(f"{value!r}: use KEY=VALUE", param_hint="--tag")
-        problem = tag_problem(key, text)
-        if problem is not None:
-            raise typer.BadParameter(f"{value!r}: {problem}", param_hint="--tag")
+        try:
+            key, text = parse_tag(value)
+        except ValueError as err:
+            raise typer.BadParameter(f"{value!r}: {err}", param_hint="--tag") from None
         if key in tags:
             raise typer.BadParameter(
                 f"key {key!r} given twice ({tags[key]!r} and {text!r}); give each key once",

@@ -5,12 +5,10 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from profiler.capture.recording import Recording
-from profiler.capture.signals import stop_on_signals
 from profiler.cli.common import (
     CountryOption,
     DbOption,
@@ -30,6 +28,10 @@ from profiler.cli.common import (
 from profiler.model.errors import EXIT_USAGE
 from profiler.settings.config import load_settings
 from profiler.workflows.probe import probe
+
+if TYPE_CHECKING:
+    from profiler.live import TickSource
+from profiler.workflows.signals import stop_on_signals
 
 
 @app.command()
@@ -52,9 +54,8 @@ def live(
 
     Needs a terminal; without one (a pipe, a file, cron) it exits 2 pointing to `--once`.
     """
-    from profiler.capture.sampler import Sampler
-    from profiler.live import LiveState, Rates, UnrecordedSource, run_live, show_once
-    from profiler.workflows.monitor import monitor_recording
+    from profiler.live import LiveState, Rates, run_live, show_once
+    from profiler.workflows.monitor import monitor_recording, unrecorded_source
     from profiler.workflows.profile_watch import ProfileWatch
 
     interval_s = parse_interval(interval)
@@ -71,21 +72,20 @@ def live(
     state = LiveState(
         sensors.devices, interval_s=interval_s, families=sensors.family_devices, rates=rates
     )
-    source: Recording | UnrecordedSource
+    source: TickSource
     try:
         if record:
-            source = monitor_recording(
+            recording = monitor_recording(
                 settings,
                 interval_s=interval_s,
                 config={"command": "live", "interval_s": interval_s},
                 sensors=sensors,
                 sinks=[state.consume],
             )
-            state.recording_run_id = source.run_id
+            state.recording_run_id = recording.run_id
+            source = recording
         else:
-            source = UnrecordedSource(
-                Sampler(sensors.families, sensors.family_devices, interval_s, [state.consume])
-            )
+            source = unrecorded_source(sensors, interval_s, [state.consume])
         watch = ProfileWatch(settings.db_path)
         code = (
             show_once(state, source, out, profile=watch)

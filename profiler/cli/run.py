@@ -7,17 +7,13 @@ or nothing for `--json`), then writes the report if asked and prints the outcome
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from profiler.analysis.savings import Site
-from profiler.capture.plan import Progress, RunPlan
-from profiler.capture.sampler import TickSink
-from profiler.capture.signals import always, stop_on_signals
 from profiler.cli.common import (
     CountryOption,
     DbOption,
@@ -32,18 +28,22 @@ from profiler.cli.common import (
     err_console,
     fail,
     grid_code,
-    open_store,
     out,
     parse_interval,
     parse_levels,
     parse_seconds,
     site_options,
 )
+from profiler.model.device import DeviceInfo
 from profiler.model.errors import EXIT_INTERRUPTED
+from profiler.model.plan import Progress, RunPlan
 from profiler.model.run import PhaseRecord
-from profiler.sensors.probe import SensorSet
+from profiler.model.samples import TickSink
+from profiler.model.savings import Site
 from profiler.settings.config import Settings, load_settings
+from profiler.workflows.database import open_store
 from profiler.workflows.profile import ProfileObserver, ProfileOutcome, ProfileRequest
+from profiler.workflows.signals import always, stop_on_signals
 
 if TYPE_CHECKING:
     from profiler.live import LiveState
@@ -122,7 +122,7 @@ def _plan_from_options(
     label: str | None,
 ) -> ProfileRequest:
     """Turn `finwatt run`'s options into a request; a bad one is a usage error naming it."""
-    from profiler.capture.plan import DEFAULT_LEVELS, QUICK_LEVELS
+    from profiler.model.plan import DEFAULT_LEVELS, QUICK_LEVELS
     from workloads import WORKLOADS
     from workloads.base import WorkloadError, parse_size
 
@@ -174,8 +174,8 @@ def _profile(
     settings: Settings, request: ProfileRequest, observer: ProfileObserver
 ) -> ProfileOutcome:
     """Run the profile workflow; SIGINT/SIGTERM interrupt the ladder and keep its data."""
-    from profiler.capture.runlock import LockHeldError
     from profiler.workflows.profile import DeviceChoiceError, LockWait, profile
+    from profiler.workflows.runlock import LockHeldError
 
     try:
         with stop_on_signals(interrupt=always):
@@ -235,14 +235,16 @@ class _LiveView(_ProgressView):
         self.code = code
         self.state: LiveState | None = None
 
-    def sinks(self, sensors: SensorSet, plan: RunPlan) -> Sequence[TickSink]:
+    def sinks(
+        self, devices: Sequence[DeviceInfo], families: Mapping[str, Sequence[str]], plan: RunPlan
+    ) -> Sequence[TickSink]:
         """Feed every tick to the live view's state."""
         from profiler.live import LiveState, Rates
 
         state = LiveState(
-            sensors.devices,
+            devices,
             interval_s=plan.interval_s,
-            families=sensors.family_devices,
+            families=families,
             rates=Rates.from_site(self.site, code=self.code),
         )
         self.state = state
@@ -263,7 +265,7 @@ class _LiveView(_ProgressView):
 def _check_report_path(path: Path | None, *, as_json: bool) -> None:
     """Refuse a `--report` path the output policy refuses before anything runs (exit 2).
 
-    The same checks as `report -o` (`profiler.store.outputs.check_output`): a directory,
+    The same checks as `report -o` (`profiler.files.outputs.check_output`): a directory,
     a link to a file or a missing folder fails here, so no run is stored for nothing.
 
     Raises:
@@ -271,7 +273,7 @@ def _check_report_path(path: Path | None, *, as_json: bool) -> None:
     """
     if path is None:
         return
-    from profiler.store.outputs import OutputKind, check_output
+    from profiler.files.outputs import OutputKind, check_output
 
     if check_output(path).kind is OutputKind.STDOUT and as_json:
         raise typer.BadParameter(

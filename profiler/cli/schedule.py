@@ -19,19 +19,20 @@ from profiler.cli.common import (
     emit_json,
     fail,
     metrics_server_errors,
-    open_store,
     out,
     parse_levels,
 )
 from profiler.cli.logs import TimedTextFormatter, formatter, log_format
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
+from profiler.model.run import RunStatus
 from profiler.model.text import printable
 from profiler.model.units import iso_z, parse_iso
 from profiler.settings.config import Settings, load_settings
+from profiler.workflows.database import open_store
 
 if TYPE_CHECKING:
-    from profiler.schedule.entries import ScheduleEntry
     from profiler.schedule.timing import FireResult
+    from profiler.settings.schedule_entries import ScheduleEntry
 
 schedule_app = typer.Typer(
     help="Scheduled profiling and monitoring runs ([[schedule]] in config.toml).",
@@ -61,7 +62,7 @@ def _zone_text(entry: ScheduleEntry) -> str:
 
 def _local(moment: datetime, entry: ScheduleEntry) -> datetime:
     """Return a fire time in the entry's zone (a cron's `tz`; UTC for `every`)."""
-    from profiler.schedule.local_time import zone
+    from profiler.settings.time_zones import zone
 
     return moment.astimezone(zone(entry.tz) if entry.cron is not None else UTC)
 
@@ -325,5 +326,5 @@ def schedule_run_due(
             },
             doc="schedule-run-due",
         )
-    if any(r.status == "failed" for r in results):
+    if any(r.status == RunStatus.FAILED for r in results):
         raise typer.Exit(EXIT_FAILURE)

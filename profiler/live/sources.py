@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from profiler.model.profile_status import ProfileStatus
+from profiler.model.run import RunStatus
 
 
 class TickSource(Protocol):
@@ -19,11 +20,11 @@ class TickSource(Protocol):
         """Start sampling on a background thread."""
         ...
 
-    def stop(self, status: str) -> None:
+    def stop(self, status: RunStatus) -> None:
         """Stop sampling (a final tick is taken); `status` is how the view ended.
 
-        `status` is a `model.run.RunStatus` value: "complete" or "interrupted"; a
-        recording source closes its run with it.
+        `status` is `RunStatus.COMPLETE` or `RunStatus.INTERRUPTED`; a recording source
+        closes its run with it.
         """
         ...
 
@@ -55,7 +56,7 @@ class UnrecordedSource:
         """Start the wrapped source."""
         return self.source.start()
 
-    def stop(self, status: str) -> None:
+    def stop(self, status: RunStatus) -> None:
         """Stop the wrapped source; `status` has nowhere to go."""
         del status
         self.source.stop()

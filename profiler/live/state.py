@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from profiler.analysis.savings import Site
 from profiler.model.device import DeviceInfo
 from profiler.model.profile_status import ProfileStatus
 from profiler.model.provenance import is_estimate
 from profiler.model.samples import Reading, Tick
+from profiler.model.savings import Site
 
 IDLE_UTIL = 0.05
 """Below 5% utilisation a device counts as idle for the waste panel (docs/live.md)."""

@@ -142,7 +142,7 @@ def show_once(
             state.set_profile(profile.poll())
         console.print(EscapedFrame(render(state, console.width, None)))
     finally:
-        source.stop(RunStatus.COMPLETE.value)
+        source.stop(RunStatus.COMPLETE)
     return EXIT_OK
 
 
@@ -171,7 +171,7 @@ def run_live(
                 _wait_for_quit(keys, console, state, stop)
         finally:
             status = RunStatus.INTERRUPTED if received else RunStatus.COMPLETE
-            source.stop(status.value)
+            source.stop(status)
     return EXIT_INTERRUPTED if received else EXIT_OK
 
 

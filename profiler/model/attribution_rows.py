@@ -11,6 +11,7 @@ up to the packages' energy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -76,3 +77,24 @@ class GroupEnergy:
     idle_j: float
     cpu_s: float
     provenance: str | None
+
+
+AttributedPart = tuple[str, str, float, str]
+"""(group kind, group, joules, provenance) of one tick: `process`/comm, or a cgroup owner's
+kind/name; provenance `attributed:cpu-time(<source>)`, `unknown` for a source-less device."""
+
+PartListener = Callable[[list[AttributedPart]], None]
+"""Called with each tick's attributed parts (the exporter's attributed-energy counter)."""
+
+DEFAULT_TOP_N = 10
+"""Groups of each kind kept per minute when `--top` is not given."""
+
+MAX_TOP_N = 100
+"""`--top` may not exceed this: rows and exported series stay bounded."""
+
+
+def check_top_n(top_n: int) -> int:
+    """Return `top_n` if within 1..MAX_TOP_N, else raise ValueError naming the range."""
+    if not 1 <= top_n <= MAX_TOP_N:
+        raise ValueError(f"--top {top_n} is out of range: use 1 to {MAX_TOP_N}")
+    return top_n

@@ -5,7 +5,8 @@ Accepted forms: a bare number of seconds (`90`, `0.5`), one number and unit (`90
 Prometheus and systemd write them (`1h30m`, `2d12h`, `1w2d`, `1m30s`). Units: `w`
 (7 days), `d`, `h`, `m` (minutes), `s`, `ms`. Every duration is at most
 `MAX_DURATION_S` (100 years): longer ones are typing slips, and past it timestamps and
-timer waits overflow (`--duration 200000d`, `--since 99999999999d`).
+timer waits overflow (`--duration 200000d`, `--since 99999999999d`). `check_interval`
+holds a sampling interval to `MIN_INTERVAL_S`..`MAX_INTERVAL_S`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ UNITS_S = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 
 
 MAX_DURATION_S = 36500 * 86400.0
 """The longest duration any option or setting takes: 100 years (36500d)."""
+
+MIN_INTERVAL_S = 0.05
+"""The shortest sampling interval (50 ms): below it a tick costs more than it measures."""
+
+MAX_INTERVAL_S = 60.0
+"""The longest sampling interval: one reading a minute, the rollup's own grain."""
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
 _BARE = re.compile(r"\d+(?:\.\d+)?")
@@ -65,3 +72,13 @@ def _compound_s(text: str, compact: str) -> float:
             f"{_shown(text)} is not a duration: use numbers with units, largest first ({_FORMS})"
         )
     return total_s
+
+
+def check_interval(interval_s: float) -> float:
+    """Return `interval_s` if within 0.05..60 s, else raise ValueError saying so."""
+    if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
+        raise ValueError(
+            f"interval {interval_s:g}s is out of range: use {MIN_INTERVAL_S:g}s to "
+            f"{MAX_INTERVAL_S:g}s"
+        )
+    return interval_s

@@ -77,6 +77,26 @@ class JobRecord:
         return ratio if math.isfinite(ratio) else None  # 1e-320 units: no figure, not inf
 
 
+def parse_tag(text: str) -> tuple[str, str]:
+    """Split one `--tag KEY=VALUE` into (key, value), checked by `tag_problem`.
+
+    Only spaces around the key are dropped (`desk = x` is `desk`): a control character
+    in the key is refused like one in the value, never stripped (`k<TAB>=v` stored as `k`
+    would merge two tags silently).
+
+    Raises:
+        ValueError: no `=`, or what `tag_problem` says (one phrase, for a one-line error).
+    """
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError("use KEY=VALUE")
+    key = key.strip(" ")
+    problem = tag_problem(key, value)
+    if problem is not None:
+        raise ValueError(problem)
+    return key, value
+
+
 def tag_problem(key: str, value: str) -> str | None:
     """Return why a job tag cannot be stored, or None when it can (CLI and `measure()`).
 

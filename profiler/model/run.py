@@ -43,18 +43,34 @@ class RunRecord:
     """
 
     id: str
-    kind: str
+    kind: RunKind
     label: str | None
     host: str
     started: datetime
     ended: datetime | None
-    status: str
+    status: RunStatus
     config: dict[str, Any]
     version: str
     pid: int | None = None
     interval_s: float | None = None
     missed_ticks: int = 0
     status_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        """Hold `kind` and `status` as the enums, also when given as their stored strings."""
+        object.__setattr__(self, "kind", RunKind(self.kind))
+        object.__setattr__(self, "status", RunStatus(self.status))
+
+    @property
+    def is_profiling(self) -> bool:
+        """True for a profiling run: kind `profile`, or a scheduled `run` action.
+
+        A scheduled profiling run has kind `scheduled` and config `"command": "run"`; its
+        benchmark load is not usage, so `--since` leaves it out.
+        """
+        return self.kind is RunKind.PROFILE or (
+            self.kind is RunKind.SCHEDULED and self.config.get("command") == "run"
+        )
 
     @property
     def started_iso(self) -> str:

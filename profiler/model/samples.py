@@ -4,10 +4,17 @@
 (the `sample` table's columns), units, and the Prometheus gauge that publishes each
 (exporter and fleet query read the same table). Units are in the names: `power_w`,
 `energy_j`, `mem_used_bytes`, `util` (0..1).
+
+`SAMPLE_BOUNDS` are the physical bounds of each metric, far beyond any real device: a
+reading outside them is dropped where it enters (`Reading.drop_out_of_bounds`, at the
+sampler and at the BMC poller), so what finwatt records is what `finwatt import` accepts
+(docs/interchange.md's bounds are these figures).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from profiler.model.device import DeviceStatus
@@ -83,6 +90,28 @@ METRIC_SPECS = (
 METRICS = tuple(spec.name for spec in METRIC_SPECS)
 """The per-tick metrics of a `Reading`, in storage order (the `sample` table's columns)."""
 
+MAX_POWER_W = 1e6
+"""One device's power: a megawatt."""
+MAX_ENERGY_J = 1e16
+"""One device's energy since run start: a megawatt for over 300 years."""
+SAMPLE_BOUNDS: dict[str, tuple[float, float]] = {
+    "util": (0.0, 1.0),
+    "power_w": (0.0, MAX_POWER_W),
+    "energy_j": (0.0, MAX_ENERGY_J),
+    "energy_from_power_j": (0.0, MAX_ENERGY_J),
+    "mem_used_bytes": (0, 2**63 - 1),
+    "clock_mhz": (0.0, 1e6),
+    "temperature_c": (-273.15, 1e4),
+    "sm_active": (0.0, 1.0),
+}
+"""Each metric's closed physical range; NaN and infinities are outside every range."""
+
+
+def in_bounds(metric: str, value: float) -> bool:
+    """Return whether `value` is a finite number within `metric`'s `SAMPLE_BOUNDS`."""
+    low, high = SAMPLE_BOUNDS[metric]
+    return math.isfinite(value) and low <= value <= high
+
 
 @dataclass
 class Reading:
@@ -112,6 +141,23 @@ class Reading:
                 setattr(self, name, getattr(other, name))
         if other.status is not DeviceStatus.OK and self.status is DeviceStatus.OK:
             self.status = other.status
+
+    def drop_out_of_bounds(self) -> list[str]:
+        """Null every metric outside `SAMPLE_BOUNDS`; return their names (none: []).
+
+        A reading that lost a metric is `degraded`: the device said something impossible
+        (an infinite or negative power), so the figure is not recorded as measured.
+        """
+        dropped = [
+            name
+            for name in METRICS
+            if (value := getattr(self, name)) is not None and not in_bounds(name, value)
+        ]
+        for name in dropped:
+            setattr(self, name, None)
+        if dropped and self.status is DeviceStatus.OK:
+            self.status = DeviceStatus.DEGRADED
+        return dropped
 
 
 @dataclass(frozen=True)
@@ -143,3 +189,7 @@ class Tick:
     t: float
     readings: dict[str, Reading]
     missed_ticks: int
+
+
+TickSink = Callable[[Tick], None]
+"""Receives each `Tick` on the sampler thread; keep it cheap."""

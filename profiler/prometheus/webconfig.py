@@ -15,13 +15,24 @@ serve every exporter on a host:
 
 Passwords are bcrypt hashes, never plain text; a request without valid credentials gets
 401 and a `WWW-Authenticate` challenge. The server still binds 127.0.0.1 by default.
+
+Hostile input (docs/decisions.md#hostile-input): the file is read with a size cap and only
+when it is a regular file (`/dev/zero` or a FIFO is a one-line error, not a hang); an
+unknown user costs the same bcrypt work as a known one (a dummy hash of the users' cost),
+so the answer's timing does not say which users exist; a password over bcrypt's 72 bytes
+is refused (401) after the same work; a failed TLS handshake (a plain-HTTP client on the
+TLS port) is one log line, never a traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import re
 import socket
 import ssl
+import sys
 import threading
 from base64 import b64decode
 from collections.abc import Callable, Iterable
@@ -35,7 +46,10 @@ import yaml
 from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 from prometheus_client.registry import CollectorRegistry
 
+from profiler.files.small_files import SmallFileError, read_small_text
 from profiler.model.errors import FinwattInputError
+
+log = logging.getLogger(__name__)
 
 CLIENT_AUTH_TYPES = {
     "NoClientCert": ssl.CERT_NONE,
@@ -45,6 +59,11 @@ CLIENT_AUTH_TYPES = {
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
 TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+WEB_CONFIG_MAX_BYTES = 1024 * 1024
+"""The largest web-config file read (1 MiB: thousands of users' bcrypt hashes)."""
+BCRYPT_MAX_PASSWORD_BYTES = 72
+"""bcrypt reads at most 72 bytes of a password; a longer one is refused, not truncated."""
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
 
 
 class WebConfigError(FinwattInputError):
@@ -87,9 +106,14 @@ def load_web_config(path: Path) -> WebConfig:
     """
     where = f"--web-config {path}"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:  # binary: hostile input
-        raise WebConfigError(f"{where}: cannot read it as YAML ({err})") from err
+        text = read_small_text(path, max_bytes=WEB_CONFIG_MAX_BYTES)
+    except SmallFileError as err:  # a FIFO, /dev/zero, a directory, a binary file
+        raise WebConfigError(f"{where}: cannot read it ({err})") from err
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        reason = " ".join(str(err).split())
+        raise WebConfigError(f"{where}: cannot read it as YAML ({reason})") from err
     if not isinstance(document, dict):
         raise WebConfigError(f"{where}: expected tls_server_config and/or basic_auth_users")
     unknown = set(document) - {"tls_server_config", "basic_auth_users", "http_server_config"}
@@ -133,7 +157,7 @@ def _users(section: Any, where: str) -> dict[str, bytes]:
     users: dict[str, bytes] = {}
     for name, hashed in section.items():
         text = str(hashed)
-        if not text.startswith(("$2a$", "$2b$", "$2y$")):
+        if not _BCRYPT_HASH.fullmatch(text):
             raise WebConfigError(
                 f"{where}: basic_auth_users.{name} is not a bcrypt hash; make one with "
                 f"`htpasswd -nBC 10 \"\" | tr -d ':'`"
@@ -156,16 +180,30 @@ def ssl_context(config: WebConfig) -> ssl.SSLContext:
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def dummy_hash(users: dict[str, bytes]) -> bytes:
+    """Return a bcrypt hash of a random secret at the highest cost among `users`' hashes.
+
+    Checked for an unknown user (and a password too long to check), so that a refusal
+    costs the same time whether or not the user exists.
+    """
+    costs = [int(m["cost"]) for h in users.values() if (m := _BCRYPT_HASH.fullmatch(h.decode()))]
+    rounds = min(max(costs, default=10), 31)
+    return bcrypt.hashpw(os.urandom(16).hex().encode("ascii"), bcrypt.gensalt(rounds=rounds))
+
+
 class BasicAuth:
     """WSGI middleware: 401 unless the request carries a listed user and its password.
 
     A verified header is remembered (its SHA-256, not the password), so a scrape every
-    15 s does not pay bcrypt's deliberate cost each time.
+    15 s does not pay bcrypt's deliberate cost each time. Every other request pays one
+    bcrypt check: against the user's hash, or `dummy_hash` for an unknown user or a
+    password over 72 bytes.
     """
 
     def __init__(self, app: WsgiApp, users: dict[str, bytes]) -> None:
         self._app = app
         self._users = users
+        self._dummy = dummy_hash(users)
         self._verified: set[str] = set()
         self._lock = threading.Lock()
 
@@ -181,8 +219,12 @@ class BasicAuth:
             user, _, password = b64decode(encoded, validate=True).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
             return False
+        secret = password.encode("utf-8")
         hashed = self._users.get(user)
-        if hashed is None or not bcrypt.checkpw(password.encode("utf-8"), hashed):
+        if hashed is None or len(secret) > BCRYPT_MAX_PASSWORD_BYTES:
+            _check(b"unknown user or password too long", self._dummy)  # the same work
+            return False
+        if not _check(secret, hashed):
             return False
         with self._lock:
             self._verified.add(digest)
@@ -197,6 +239,14 @@ class BasicAuth:
             [("WWW-Authenticate", 'Basic realm="finwatt"'), ("Content-Type", "text/plain")],
         )
         return [b"Unauthorized\n"]
+
+
+def _check(secret: bytes, hashed: bytes) -> bool:
+    """`bcrypt.checkpw`, False (never an exception, a 500) for a hash it cannot use."""
+    try:
+        return bool(bcrypt.checkpw(secret, hashed))
+    except ValueError:
+        return False
 
 
 LISTEN_BACKLOG = 256
@@ -220,6 +270,21 @@ class MetricsHTTPServer(ThreadingWSGIServer):
 
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a client's failure (a plain-HTTP client on the TLS port) in one line.
+
+        The standard library prints a traceback to stderr for any error of a request's
+        thread; a client that breaks off or speaks the wrong protocol is not a bug.
+        """
+        err = sys.exc_info()[1]
+        if not isinstance(err, OSError):  # ssl.SSLError is an OSError; anything else is a bug
+            super().handle_error(request, client_address)
+            return
+        peer = client_address[0] if isinstance(client_address, tuple) else client_address
+        what = "TLS handshake" if isinstance(err, ssl.SSLError) else "request"
+        reason = getattr(err, "reason", None) or err.strerror or type(err).__name__
+        log.warning("exporter: %s from %s failed: %s", what, peer, reason)
 
 
 class _Server6(MetricsHTTPServer):

@@ -15,50 +15,13 @@ for the two days a year a zone changes offset are ours and tested:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from profiler.settings.time_zones import zone
 
 _RESOLUTION = timedelta(seconds=1)
-
-
-class UnknownZoneError(ValueError):
-    """A time-zone name that zoneinfo does not know."""
-
-
-@functools.cache
-def zone(name: str) -> ZoneInfo:
-    """Return the zone called `name` (IANA, e.g. `Europe/London`, `UTC`).
-
-    Raises:
-        UnknownZoneError: no such zone in the host's or tzdata's database.
-    """
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: a name too long
-        raise UnknownZoneError(
-            f"{name!r} is not a known time zone: use an IANA name such as "
-            '"Europe/London", "America/New_York" or "UTC"'
-        ) from err
-
-
-def host_zone_name() -> str:
-    """Return the IANA name of this host's zone (`$TZ`, else /etc/localtime), else `UTC`."""
-    import tzlocal
-
-    try:
-        tzlocal.reload_localzone()  # read now: tzlocal caches, and $TZ may have changed
-        name = tzlocal.get_localzone_name()
-    except (OSError, LookupError, ValueError):  # no or odd zone files: fall back to UTC
-        return "UTC"
-    if not name:
-        return "UTC"
-    try:
-        zone(name)
-    except UnknownZoneError:
-        return "UTC"
-    return name
 
 
 def wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:

@@ -19,8 +19,8 @@ from typing import Any
 
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.units import iso_z, parse_iso
-from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.timing import Decision, EntryState, FireResult, utc
+from profiler.settings.schedule_entries import ScheduleEntry
 
 FORMAT_VERSION = 1
 MAX_EVENTS = 200
@@ -31,8 +31,16 @@ class ScheduleStateError(FinwattRuntimeError):
 
 
 def state_path(db_path: Path) -> Path:
-    """Return the state file of the database at `db_path` (`<db>.schedule.json`)."""
-    return db_path.with_name(db_path.name + ".schedule.json")
+    """Return the state file of the database at `db_path` (`<db>.schedule.json`).
+
+    Beside the database file its name leads to (symbolic links resolved), so a daemon
+    started on a link reads the entries' last fire times the first one wrote, and an
+    entry does not fire again. A hard link is another name with no "real" one: the
+    scheduler lock (`profiler.capture.runlock.scheduler_lock`, by device and inode) keeps
+    a second daemon from running there beside the first.
+    """
+    real = Path(os.path.realpath(db_path))
+    return real.with_name(real.name + ".schedule.json")
 
 
 def _iso(moment: datetime | None) -> str | None:

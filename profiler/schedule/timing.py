@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from profiler.schedule.entries import ScheduleEntry
+from profiler.model.run import RunStatus
 from profiler.schedule.local_time import cron_times
+from profiler.settings.schedule_entries import ScheduleEntry
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ MAX_CRON_SCAN = 200_000
 
 ENTRY_ERRORS = (ValueError, OverflowError, ArithmeticError)
 """What computing an entry's fire times can raise when its values slipped past the checks
-of `profiler.schedule.checks` (croniter's errors are ValueErrors; a huge period
+of `profiler.settings.schedule_checks` (croniter's errors are ValueErrors; a huge period
 overflows datetime): the loop drops that entry, logged, and keeps the others running."""
 
 
@@ -340,7 +341,11 @@ class _Outcomes:
     def record(self, result: FireResult) -> None:
         self.book.outcome(result)
         self.results.append(result)
-        level = logging.INFO if result.status in ("running", "complete") else logging.WARNING
+        level = (
+            logging.INFO
+            if result.status in (RunStatus.RUNNING, RunStatus.COMPLETE)
+            else logging.WARNING
+        )
         log.log(
             level,
             "%s (fire time %s): %s%s%s",

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from profiler.files.small_files import SmallFileError, read_small_text
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import Provenance
 from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.cpu import CpuSensors
 from profiler.sensors.power_model import UtilisationPowerModel
-from profiler.sensors.small_files import SmallFileError, read_small_text
 
 ESTIMATED_HOST_CURVE = Provenance("estimated:host-curve")
 CURVE_MAX_BYTES = 2**20

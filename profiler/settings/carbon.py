@@ -27,9 +27,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from profiler.analysis.savings import Site
+from profiler.files.small_files import SmallFileError, read_small_text
 from profiler.model.errors import FinwattInputError
-from profiler.sensors.small_files import SmallFileError, read_small_text
+from profiler.model.savings import Site
 
 _DATA = ("data", "private_infra")
 

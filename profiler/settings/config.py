@@ -22,7 +22,7 @@ for wall power: IPMI in-band or over lanplus, Redfish over HTTPS (docs/permissio
 its files (password files, CA bundle) are relative to the config file, like `carbon_table`.
 
 The file is validated by the pydantic models of `profiler.settings.config_model`
-(`[[schedule]]` tables: `profiler.schedule.entries.ScheduleTable`). Every error names
+(`[[schedule]]` tables: `profiler.settings.schedule_entries.ScheduleTable`). Every error names
 the file, the table and the key; `finwatt config check` lists every problem at once.
 """
 
@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING, Any
 from profiler.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    from profiler.analysis.savings import Site
-    from profiler.schedule.entries import InvalidEntry, ScheduleEntry
+    from profiler.model.savings import Site
     from profiler.settings.config_model import ConfigFile
+    from profiler.settings.schedule_entries import InvalidEntry, ScheduleEntry
 
 DEFAULT_GRACE_PERIOD_S = 3600.0
 
@@ -243,9 +243,9 @@ def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], Va
         return [], ValidConfig({}, ())
     from pydantic import ValidationError
 
-    from profiler.schedule.entries import duplicate_names, entry_from_table, entry_prefix
     from profiler.settings.carbon import SiteError
     from profiler.settings.config_model import ConfigFile, problem_lines
+    from profiler.settings.schedule_entries import duplicate_names, entry_from_table, entry_prefix
 
     try:
         parsed = ConfigFile.model_validate(document)

@@ -25,8 +25,8 @@ from typing import Any
 import tomlkit
 
 from profiler.model.errors import ConfigError
-from profiler.schedule.entries import ScheduleEntry
 from profiler.settings.config import check_document
+from profiler.settings.schedule_entries import ScheduleEntry
 
 _HEADER = re.compile(r"^\s*\[")
 _SCHEDULE_HEADER = re.compile(r"^\s*\[\[\s*schedule\s*\]\]\s*(#.*)?$")

@@ -1,7 +1,7 @@
 """The config file as pydantic models: validation, one-line messages, and its JSON Schema.
 
 `ConfigFile` is config.toml: the settings at the top level or in `[defaults]` (not
-both), and the `[[schedule]]` tables (`profiler.schedule.entries.ScheduleTable`). The
+both), and the `[[schedule]]` tables (`profiler.settings.schedule_entries.ScheduleTable`). The
 models refuse unknown keys, wrong types, NaN and infinities; `problem_lines` turns
 pydantic's errors into finwatt's one-line messages, each naming the file, the table
 and the key. `config_schema` is what `finwatt config schema` prints.
@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from profiler.schedule.entries import DurationOrZero, ScheduleTable, entry_prefix
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
+from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, entry_prefix
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
 SITE_KEYS = ("country", "region", "carbon_intensity", "pue", "price_per_kwh", "carbon_table")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from profiler.schedule.entries import InvalidEntry, entry_prefix
+from profiler.settings.schedule_entries import InvalidEntry, entry_prefix
 
 
 def split_invalid_entries(

@@ -5,21 +5,20 @@ findings); `SampleWriter` is the recorder's background writer into one. The modu
 `schema` (migrations), `rollup` (the minute rollup, in SQL and in the writer's Python),
 `rows` (model records <-> rows), `database` (`Store`), `sample_reads` and `housekeeping`
 (`Store`'s sample reads and pruning queries), `writer`, `stamps` (run ids, times,
-version, owner pid), `retention` (what to prune), `interchange` and `interchange_schema`
-(the JSON run document, without SQL), `opening` (finwatt's files only; new ones 0600;
-read-only opens), `failure_notes` (runs a full disk could not close) and `outputs` (the
-files the user names: `export -o`, `report -o`).
+owner pid), `retention` (what to prune), `interchange` and `interchange_schema` (the
+JSON run document, without SQL), `opening` (finwatt's files only; new ones 0600;
+read-only opens) and `failure_notes` (runs a full disk could not close).
 """
 
-from profiler.store.database import Store, StoreError
-from profiler.store.stamps import finwatt_version, new_run_id, pid_alive, utc_now_iso
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
+from profiler.store.stamps import new_run_id, pid_alive, utc_now_iso
 from profiler.store.writer import SampleWriter
 
 __all__ = [
     "SampleWriter",
     "Store",
     "StoreError",
-    "finwatt_version",
     "new_run_id",
     "pid_alive",
     "utc_now_iso",

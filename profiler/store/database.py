@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from profiler.files.version import finwatt_version
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.findings import Finding
 from profiler.model.job import JobRecord
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.model.samples import SampleRow
 from profiler.model.units import epoch_s, epoch_to_iso, parse_iso
 from profiler.store.attribution import AttributionRows
@@ -29,8 +31,7 @@ from profiler.store.failure_notes import FailureNote, read_notes, remove_note
 from profiler.store.housekeeping import Housekeeping
 from profiler.store.inventory import InventoryRows, insert_inventory
 from profiler.store.jobs import JobRows, insert_job
-from profiler.store.opening import StoreError as StoreError  # re-exported: its old home
-from profiler.store.opening import connect, mark_finwatt, writable
+from profiler.store.opening import StoreError, connect, mark_finwatt, writable
 from profiler.store.rollup import refresh_minutes
 from profiler.store.rows import (
     device_from_row,
@@ -47,7 +48,7 @@ from profiler.store.rows import (
 )
 from profiler.store.sample_reads import SampleReads
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
-from profiler.store.stamps import finwatt_version, new_run_id, pid_alive, utc_now_iso
+from profiler.store.stamps import new_run_id, pid_alive, utc_now_iso
 from profiler.store.transactions import Snapshot, Transaction
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
 
     def create_run(
         self,
-        kind: str,
+        kind: RunKind,
         *,
         label: str | None = None,
         config: dict[str, Any] | None = None,
@@ -197,7 +198,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         run_id: str | None = None,
         started: str | None = None,
         host: str | None = None,
-        status: str = "running",
+        status: RunStatus = RunStatus.RUNNING,
         pid: int | None = None,
     ) -> RunRecord:
         """Insert a new run (status `running` by default) and return it."""
@@ -211,7 +212,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
             status=status,
             config=config or {},
             version=finwatt_version(),
-            pid=os.getpid() if pid is None and status == "running" else pid,
+            pid=os.getpid() if pid is None and status == RunStatus.RUNNING else pid,
             interval_s=interval_s,
         )
         with self.transaction() as tx:
@@ -269,7 +270,7 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
     def finish_run(
         self,
         run_id: str,
-        status: str,
+        status: RunStatus,
         *,
         ended: str | None = None,
         missed_ticks: int = 0,
@@ -414,15 +415,14 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
     def add_findings(
         self,
         run_id: str | None,
-        findings: Sequence[dict[str, Any]],
+        findings: Sequence[Finding],
         *,
         window_start: str | None = None,
         window_end: str | None = None,
     ) -> None:
         """Replace the findings of a run (or of a `--since` window) in one transaction.
 
-        Each finding has the fields of docs/design.md#findings (rule, device, severity, message,
-        evidence, recommendation, savings, confidence, assumptions).
+        Each is stored as its JSON shape (`Finding.as_dict`), one column per key.
         """
         with self.transaction() as tx:
             if run_id is not None:
@@ -433,7 +433,8 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
                     "AND window_end IS ?",
                     (window_start, window_end),
                 )
-            insert_findings(tx, run_id, findings, window_start, window_end)
+            documents = [f.as_dict() for f in findings]
+            insert_findings(tx, run_id, documents, window_start, window_end)
 
     def findings(
         self,
@@ -442,7 +443,13 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         window_start: str | None = None,
         window_end: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Return stored findings of a run (or `--since` window) as docs/design.md#findings."""
+        """Return stored findings of a run (or `--since` window) as docs/design.md#findings.
+
+        Objects, not `Finding` records: an imported run's findings keep what the
+        interchange format allows and the analyzer never writes (a null device or
+        confidence, a savings object of another shape), and export gives them back as
+        they came.
+        """
         if run_id is not None:
             rows = self._conn.execute(
                 "SELECT * FROM finding WHERE run_id = ? ORDER BY id", (run_id,)

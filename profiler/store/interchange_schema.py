@@ -21,12 +21,13 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from profiler.files.version import finwatt_version
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.durations import MAX_DURATION_S
 from profiler.model.job import JobRecord
-from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord, RunKind, RunRecord, RunStatus
+from profiler.model.samples import MAX_ENERGY_J, MAX_POWER_W  # the sensor bounds too
 from profiler.model.units import TimeSpec, iso_z, parse_iso
-from profiler.store.stamps import finwatt_version
 
 __all__ = [
     "FORMAT",
@@ -125,12 +126,6 @@ _Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-01T00:
 _Fraction = Annotated[float, Field(ge=0, le=1)]
 _Count = Annotated[int, Field(ge=0, le=2**63 - 1)]  # SQLite INTEGER is 64-bit
 
-# Physical bounds, far beyond any real device, so that sums over a year stay finite
-# (a power of 1e307 W overflowed the report's yearly energy to infinity).
-MAX_POWER_W = 1e6
-"""One device's power: a megawatt."""
-MAX_ENERGY_J = 1e16
-"""One device's energy since run start: a megawatt for over 300 years."""
 _Seconds = Annotated[float, Field(ge=0, le=MAX_DURATION_S)]
 _Power = Annotated[float, Field(ge=0, le=MAX_POWER_W)]
 _Energy = Annotated[float, Field(ge=0, le=MAX_ENERGY_J)]
@@ -233,12 +228,12 @@ class RunDoc(BaseModel):
         """Return the run to store: `config` as given, no owner process (it ran elsewhere)."""
         return RunRecord(
             id=self.id,
-            kind=self.kind,
+            kind=RunKind(self.kind),
             label=self.label,
             host=self.host,
             started=parse_iso(self.started),
             ended=None if self.ended is None else parse_iso(self.ended),
-            status=self.status,
+            status=RunStatus(self.status),
             config=config,
             version=self.finwatt_version or finwatt_version(),
             pid=None,

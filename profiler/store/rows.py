@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
+from profiler.model.run import PhaseMetrics, PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.model.samples import METRICS, SampleRow
 from profiler.model.units import parse_iso
 
@@ -70,12 +70,12 @@ def run_from_row(row: sqlite3.Row) -> RunRecord:
     """Return a `run` row as its record."""
     return RunRecord(
         id=row["id"],
-        kind=row["kind"],
+        kind=RunKind(row["kind"]),
         label=row["label"],
         host=row["host"],
         started=parse_iso(row["started"]),
         ended=None if row["ended"] is None else parse_iso(row["ended"]),
-        status=row["status"],
+        status=RunStatus(row["status"]),
         config=json.loads(row["config"]),
         version=row["version"],
         pid=row["pid"],

@@ -1,4 +1,4 @@
-"""What a stored run is stamped with: its id, UTC times, the finwatt version, its owner's pid.
+"""What a stored run is stamped with: its id, UTC times, its owner's pid.
 
 No SQL and no database here: the import path, the recorder and the CLI stamp runs with
 these before (or without) touching a `Store`.
@@ -21,17 +21,6 @@ def utc_now_iso() -> str:
 def new_run_id() -> str:
     """Return a sortable run id: UTC timestamp plus 6 random hex digits."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-
-
-def finwatt_version() -> str:
-    """Return the installed finwatt version (`0+unknown` when not installed)."""
-    # Imported here: importlib.metadata costs milliseconds that most commands never need.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("finwatt")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def pid_alive(pid: int) -> bool:

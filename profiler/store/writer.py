@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.model.samples import SampleRow
-from profiler.store.database import Store, StoreError
-from profiler.store.opening import describe
+from profiler.store.database import Store
+from profiler.store.opening import StoreError, describe
 from profiler.store.rollup import MinuteSums, rollup_hold_s, upsert_minutes
 from profiler.store.rows import insert_samples, update_device_status
 

@@ -28,13 +28,13 @@ from profiler.analysis.assess import Assessment, assess_profile, assess_usage
 from profiler.analysis.ladder_data import LadderData, phases_from_data
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import LadderSummary, summarise_ladders
-from profiler.analysis.savings import Site
 from profiler.analysis.series import concatenate, device_series, minute_series
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
-from profiler.model.run import RunRecord
+from profiler.model.run import RunKind, RunRecord
+from profiler.model.savings import Site
 from profiler.model.series import FIELDS, DeviceSeries
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
@@ -43,16 +43,7 @@ from profiler.workflows.provisioned import container_scoped, say_provisioned
 
 log = logging.getLogger(__name__)
 
-MONITORING_KINDS = ("monitor", "scheduled")
-
-
-def is_profiling_run(run: RunRecord) -> bool:
-    """Return True for a profiling run: kind `profile`, or a scheduled `run` action.
-
-    A scheduled profiling run has kind `scheduled` and config `"command": "run"`; its
-    benchmark load is not usage, so `--since` leaves it out (profiler.workflows.scheduler).
-    """
-    return run.kind == "profile" or (run.kind == "scheduled" and run.config.get("command") == "run")
+MONITORING_KINDS = (RunKind.MONITOR, RunKind.SCHEDULED)
 
 
 _COLUMNS = np.dtype(
@@ -240,7 +231,7 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
     A phase on `cpu` (every package) or on the host's only package `cpu:N` qualifies.
     """
     for run in store.list_runs():
-        if not is_profiling_run(run) or run.host != host:
+        if not run.is_profiling or run.host != host:
             continue
         packages = cpu_ids(store.devices(run.id))
         for summary in summarise_ladders(ladder_data(store, run).phases):
@@ -253,7 +244,7 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 def _observed_util(store: Store, host: str) -> float | None:
     """Mean utilisation of `host` in its newest monitoring run, for LOW_EFFICIENCY_HOST."""
     for run in store.list_runs():
-        if run.kind in MONITORING_KINDS and not is_profiling_run(run) and run.host == host:
+        if run.kind in MONITORING_KINDS and not run.is_profiling and run.host == host:
             for series in load_run(store, run):
                 if series.spec.kind == "host" and not np.isnan(series.util).all():
                     return float(np.nanmean(series.util))
@@ -286,7 +277,7 @@ def analyze_run(
     source: Source = "auto",
 ) -> AnalyzeResult:
     """Assess one stored run (profiling or monitoring); `source` as in `choose_source`."""
-    if is_profiling_run(run):
+    if run.is_profiling:
         data = ladder_data(store, run)
         assessment = assess_profile(
             data.phases,
@@ -324,7 +315,7 @@ def analyze_since(
         r
         for r in store.list_runs()
         if r.kind in MONITORING_KINDS
-        and not is_profiling_run(r)
+        and not r.is_profiling
         and r.host == host
         and r.started.timestamp() <= end
         and (r.ended is None or r.ended.timestamp() >= start)
@@ -389,7 +380,7 @@ def store_findings(store: Store, result: AnalyzeResult) -> None:
     try:
         store.add_findings(
             result.run,
-            [f.as_dict() for f in result.assessment.findings],
+            result.assessment.findings,
             window_start=result.window_start,
             window_end=result.window_end,
         )

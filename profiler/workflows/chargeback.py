@@ -20,12 +20,12 @@ from profiler.analysis.reconcile import WALL_KINDS
 from profiler.model.device import DeviceRecord
 from profiler.model.errors import FinwattInputError
 from profiler.model.job import JobRecord
-from profiler.model.run import RunRecord
+from profiler.model.run import RunKind, RunRecord
 from profiler.model.samples import SampleRow
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
 
-HOST_RUN_KINDS = ("monitor", "scheduled")
+HOST_RUN_KINDS = (RunKind.MONITOR, RunKind.SCHEDULED)
 
 
 class ChargebackInputError(FinwattInputError):

@@ -8,10 +8,13 @@ the middle of a run stays a runtime `StoreError` (exit 1).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from profiler.model.errors import FinwattInputError
-from profiler.store.database import Store, StoreError
+from profiler.settings.config import Settings
+from profiler.store.database import Store
+from profiler.store.opening import StoreError, describe, is_disk_full
 
 
 class UnusableDatabaseError(FinwattInputError):
@@ -34,3 +37,22 @@ def open_database(db_path: Path, *, read_only: bool = False) -> Store:
         return Store(db_path, read_only=read_only)
     except StoreError as err:
         raise UnusableDatabaseError(str(err)) from err
+
+
+def open_store(settings: Settings, *, read_only: bool = False) -> Store:
+    """Open the database `settings` names; an unusable one is bad usage (exit 2).
+
+    `read_only`: for commands that only read (a missing file is then exit 2, and a
+    read-only file or folder is fine).
+    """
+    return open_database(settings.db_path, read_only=read_only)
+
+
+def failure_line(err: sqlite3.Error | OSError) -> str | None:
+    """Return the one line for a database failure or a full disk met mid-command.
+
+    None for any other `OSError`: that one is not the database's, and stays a traceback.
+    """
+    if isinstance(err, OSError) and not is_disk_full(err):
+        return None
+    return describe(err)

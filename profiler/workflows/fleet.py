@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from profiler.analysis.assess import Assessment
-from profiler.analysis.findings import Finding
 from profiler.analysis.fleet_rules import assess_fleet
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import summarise_ladders
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.errors import FinwattError
+from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
+from profiler.model.savings import Site
 from profiler.prometheus.curves import PublishedCurve
 from profiler.prometheus.query import (
     FleetOptions,
@@ -33,7 +33,7 @@ from profiler.prometheus.query import (
     fetch_fleet,
 )
 from profiler.store.database import Store
-from profiler.workflows.analyze import is_profiling_run, ladder_data
+from profiler.workflows.analyze import ladder_data
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def latest_curve(store: Store, host: str) -> PublishedCurve | None:
     `load` is each level's throughput as a share of the ladder's peak.
     """
     for run in store.list_runs():
-        if not is_profiling_run(run) or run.host != host:
+        if not run.is_profiling or run.host != host:
             continue
         packages = cpu_ids(store.devices(run.id))
         for summary in summarise_ladders(ladder_data(store, run).phases):

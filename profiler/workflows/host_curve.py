@@ -33,7 +33,7 @@ def curve_from_run(store: Store, run_id: str) -> HostCurve:
     Raises:
         HostCurveError: no such run, not a profiling run, or no ladder with metrics.
     """
-    from profiler.workflows.analyze import is_profiling_run, ladder_data  # only when used
+    from profiler.workflows.analyze import ladder_data  # only when used
 
     run = store.get_run(run_id)
     if run is None:
@@ -41,7 +41,7 @@ def curve_from_run(store: Store, run_id: str) -> HostCurve:
             f"host_curve {run_id!r}: neither a CSV file nor a run in {store.path}; give a "
             "load,watts CSV or import the host's profiling run with `finwatt import`"
         )
-    if not is_profiling_run(run):
+    if not run.is_profiling:
         raise HostCurveError(
             f"host_curve {run_id!r}: run {run_id} is a {run.kind} run; name a profiling run "
             "(`finwatt run`) recorded on the host"

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from profiler.files.version import finwatt_version
 from profiler.model.errors import FinwattInputError
 from profiler.sensors.inventory import Inventory, collect_inventory, inventory_changes
 from profiler.sensors.nvml.family import NvmlSensors
@@ -29,7 +30,6 @@ from profiler.sensors.probe import SensorSet
 from profiler.sensors.virt import detect_virtualization
 from profiler.settings.config import Settings
 from profiler.store.database import Store
-from profiler.store.stamps import finwatt_version
 
 
 class InventoryDiffError(FinwattInputError):

@@ -28,15 +28,16 @@ from types import FrameType
 from profiler.analysis.attribution import GpuBasis, IdlePolicy
 from profiler.analysis.job_energy import DeviceBasis, GpuWeights, JobTick, attribute_job
 from profiler.analysis.reconcile import WALL_KINDS
+from profiler.files.small_files import SmallFileError, read_small_text
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError, FinwattRuntimeError
 from profiler.model.job import JobRecord
+from profiler.model.run import RunKind, RunStatus
 from profiler.model.samples import Tick
 from profiler.sensors.job_tree import host_busy_cpu_s, read_tree
 from profiler.sensors.nvml.family import NvmlSensors
 from profiler.sensors.nvml.processes import GpuProcesses
 from profiler.sensors.probe import SensorSet
-from profiler.sensors.small_files import SmallFileError, read_small_text
 from profiler.settings.config import Settings
 from profiler.store.database import Store
 from profiler.workflows.monitor import MonitorOutcome, monitor_outcome, monitor_recording
@@ -324,7 +325,7 @@ def run_job(
         interval_s=spec.interval_s,
         config=config,
         label=spec.label or Path(spec.command[0]).name,
-        kind="job",
+        kind=RunKind.JOB,
         sensors=sensors,
         sinks=[tracker.on_tick],
     )
@@ -343,13 +344,13 @@ def run_job(
                 on_running=lambda: on_start(recording.run_id) if on_start is not None else None,
             )
         except JobStartError as err:  # one line, naming the run kept as `failed` (hostile input)
-            recording.stop("failed")
+            recording.stop(RunStatus.FAILED)
             _note_start_failure(settings, recording.run_id, str(err))
             raise JobStartError(f"{err}; run {recording.run_id} stored as failed") from err
         except BaseException:
-            recording.stop("failed")
+            recording.stop(RunStatus.FAILED)
             raise
-        recording.stop("interrupted" if signals else "complete")
+        recording.stop(RunStatus.INTERRUPTED if signals else RunStatus.COMPLETE)
         file_units, note = read_units_file(units_file)
     job = job_record(
         recording.run_id,
@@ -406,7 +407,7 @@ def _run_and_reap(
 def _note_start_failure(settings: Settings, run_id: str, reason: str) -> None:
     """Store why the run failed: its command could not start."""
     with Store(settings.db_path) as store:
-        store.finish_run(run_id, "failed", reason=reason)
+        store.finish_run(run_id, RunStatus.FAILED, reason=reason)
 
 
 def job_record(

@@ -16,16 +16,20 @@ from typing import Any
 
 from profiler.analysis.reconcile import Reconciliation, reconcile_rows
 from profiler.analysis.summary import DeviceSummary, summarise_run
-from profiler.capture.attribution import AttributedRecording, PartListener
+from profiler.capture.attribution import AttributedRecording
 from profiler.capture.recording import Recording
-from profiler.capture.sampler import TickSink
-from profiler.capture.signals import StopRequest
-from profiler.model.run import RunRecord
+from profiler.capture.sampler import Sampler
+from profiler.live.sources import UnrecordedSource
+from profiler.model.attribution_rows import PartListener
+from profiler.model.run import RunKind, RunRecord, RunStatus
+from profiler.model.samples import TickSink
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.probe import probe
+from profiler.workflows.signals import StopRequest
 
 
 def monitor_recording(
@@ -34,7 +38,7 @@ def monitor_recording(
     interval_s: float,
     config: dict[str, Any],
     label: str | None = None,
-    kind: str = "monitor",
+    kind: RunKind = RunKind.MONITOR,
     sensors: SensorSet | None = None,
     sinks: Sequence[TickSink] = (),
     attribute_top_n: int | None = None,
@@ -72,6 +76,19 @@ def monitor_recording(
             **run,
         )
     return Recording(settings.db_path, probed, **run)
+
+
+def unrecorded_source(
+    sensors: SensorSet, interval_s: float, sinks: Sequence[TickSink]
+) -> UnrecordedSource:
+    """Return a live view's source that samples every device and stores nothing.
+
+    Args:
+        sensors: the probed sensors; the caller closes them.
+        interval_s: sampling interval in seconds (0.05 to 60).
+        sinks: consumers of every tick (the live view's state).
+    """
+    return UnrecordedSource(Sampler(sensors.families, sensors.family_devices, interval_s, sinks))
 
 
 @dataclass(frozen=True)
@@ -142,5 +159,5 @@ def monitor(
     try:
         stop.event.wait(duration_s)
     finally:
-        recording.stop("interrupted" if stop.signalled else "complete")
+        recording.stop(RunStatus.INTERRUPTED if stop.signalled else RunStatus.COMPLETE)
     return monitor_outcome(recording.db_path, recording.run_id)

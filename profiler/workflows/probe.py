@@ -7,8 +7,13 @@ model's TDP and idle ratio come from one `Settings` object the same way everywhe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from profiler.model.device import DeviceInfo
+from profiler.sensors.base import Availability
 from profiler.sensors.bmc.config import BmcConfig
 from profiler.sensors.probe import SensorSet, probe_sensors
+from profiler.sensors.virt import detect_virtualization, virt_availability
 from profiler.settings.config import Settings
 from profiler.workflows.host_curve import resolve_host_curve
 from profiler.workflows.inventory import machine_inventory
@@ -32,3 +37,32 @@ def probe(settings: Settings) -> SensorSet:
     record_limits(sensors, settings.sysfs_root)  # a container's limits (docs/attribution.md)
     sensors.inventory = machine_inventory(settings, sensors)  # docs/decisions.md#audit-trail
     return sensors
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What `finwatt doctor` shows.
+
+    Attributes:
+        availability: each sensor family's state, reason and fix; the virtualization
+            line (VM or bare metal, which power model applies) last.
+        devices: the devices found.
+        virtualization: the JSON shape of `finwatt doctor --json` `virtualization`.
+    """
+
+    availability: list[Availability]
+    devices: list[DeviceInfo]
+    virtualization: dict[str, object]
+
+
+def diagnose(settings: Settings) -> Diagnosis:
+    """Probe every sensor family, close them again, and say whether this host is a VM."""
+    sensors = probe(settings)
+    try:
+        availability = list(sensors.availability)
+        devices = list(sensors.devices)
+    finally:
+        sensors.close()
+    virt = detect_virtualization()
+    availability.append(virt_availability(virt, host_curve=settings.host_curve is not None))
+    return Diagnosis(availability, devices, virt.as_dict())

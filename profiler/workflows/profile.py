@@ -17,23 +17,25 @@ Ownership of the `SensorSet`: the workflow closes it if anything fails before th
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from profiler.capture.plan import Progress, RunPlan
 from profiler.capture.recording import Recording
-from profiler.capture.runlock import FileLock, run_lock_path
-from profiler.capture.sampler import TickSink
+from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.plan import Progress, RunPlan
+from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
+from profiler.model.samples import TickSink
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from profiler.workflows.database import open_database
 from profiler.workflows.probe import probe
+from profiler.workflows.runlock import run_lock as database_run_lock
 
 if TYPE_CHECKING:
     from profiler.analysis.profile import LadderSummary
@@ -88,7 +90,7 @@ class ProfileRequest:
 
     plan: RunPlan
     device: str = "all"
-    kind: str = "profile"
+    kind: RunKind = RunKind.PROFILE
     label: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -119,8 +121,17 @@ class ProfileObserver:
     def locked(self) -> None:
         """Called with the run lock held, before the run is created."""
 
-    def sinks(self, sensors: SensorSet, plan: RunPlan) -> Sequence[TickSink]:
-        """Return extra consumers of every tick (the live view)."""
+    def sinks(
+        self, devices: Sequence[DeviceInfo], families: Mapping[str, Sequence[str]], plan: RunPlan
+    ) -> Sequence[TickSink]:
+        """Return extra consumers of every tick (the live view).
+
+        Args:
+            devices: the devices the run records.
+            families: sensor family name -> the device ids it reports on.
+            plan: the run's plan.
+        """
+        del devices, families, plan
         return ()
 
     def running(self, run_id: str, plan: RunPlan) -> AbstractContextManager[Progress | None]:
@@ -145,7 +156,7 @@ class ProfileOutcome:
     @property
     def interrupted(self) -> bool:
         """True when SIGINT/SIGTERM ended the run early (its finished phases are kept)."""
-        return self.run.status == "interrupted"
+        return self.run.status == RunStatus.INTERRUPTED
 
 
 def profile(
@@ -157,17 +168,17 @@ def profile(
     """Run `request` on this machine while recording it; return the stored outcome.
 
     A `KeyboardInterrupt` during the ladder (SIGINT, or SIGTERM through
-    `profiler.capture.signals`) ends the run `interrupted` with its finished phases
+    `profiler.workflows.signals`) ends the run `interrupted` with its finished phases
     kept, and the outcome says so.
 
     Raises:
         DeviceChoiceError: `request.device` names no device here.
         profiler.workflows.database.UnusableDatabaseError: the database cannot be opened.
-        profiler.capture.runlock.LockHeldError: the run lock stayed held for `lock.wait_s`.
+        profiler.workflows.runlock.LockHeldError: the run lock stayed held for `lock.wait_s`.
     """
     observer = observer or ProfileObserver()
     sensors = probe(settings)
-    run_lock = FileLock(run_lock_path(settings.db_path), lock.what)
+    run_lock = database_run_lock(settings.db_path, lock.what)
     try:
         plan = replace(request.plan, devices=resolve_devices(request.device, sensors))
         open_database(settings.db_path).close()  # before waiting for the lock
@@ -182,7 +193,7 @@ def profile(
             interval_s=plan.interval_s,
             label=request.label,
             config={**plan.as_config(), **request.config},
-            sinks=observer.sinks(sensors, plan),
+            sinks=observer.sinks(sensors.devices, sensors.family_devices, plan),
         )
     except BaseException:
         sensors.close()
@@ -207,9 +218,9 @@ def _run_ladder(
     except KeyboardInterrupt:
         # run_profile has closed the run `interrupted` unless the signal came before it
         # started; stop() is idempotent and covers that case
-        recording.stop("interrupted")
+        recording.stop(RunStatus.INTERRUPTED)
     except BaseException:
-        recording.stop("failed")
+        recording.stop(RunStatus.FAILED)
         raise
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from profiler.analysis.phases import energy_devices, phase_metrics
 from profiler.model.profile_status import PhaseFigures, ProfileStatus
-from profiler.model.run import PhaseRecord, RunRecord
+from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.store import Store, StoreError, pid_alive
 
 
@@ -59,7 +59,7 @@ class ProfileWatch:
 
     def _running_profile(self, store: Store) -> RunRecord | None:
         for run in store.list_runs():
-            if run.kind != "profile" or run.status != "running":
+            if run.kind != RunKind.PROFILE or run.status != RunStatus.RUNNING:
                 continue
             if run.host == self._host and (run.pid is None or not self._pid_alive(run.pid)):
                 continue

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
+from profiler.files.outputs import check_output, write_output
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunRecord
+from profiler.model.savings import Site
 from profiler.model.units import epoch_s
 from profiler.store.database import Store
-from profiler.store.outputs import check_output, write_output
 from profiler.workflows.analyze import AnalyzeError, analyze_run, analyze_since, store_findings
 from profiler.workflows.trend import gather_trend, runs_in_window
 from reports.data import Columns, ReportData, report_data
@@ -54,7 +54,7 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path:
     The page's print stylesheet sets the margins and page breaks; the paper size is the
     browser's default (A4 or Letter both fit). A zh-CN report needs a CJK font installed
     (Debian: fonts-noto-cjk) for its text to print. Chromium prints into a private
-    folder; the PDF then reaches `pdf_path` by `profiler.store.outputs`' policy.
+    folder; the PDF then reaches `pdf_path` by `profiler.files.outputs`' policy.
 
     Raises:
         PdfError: no Chromium on PATH, or it failed or timed out.
@@ -170,7 +170,7 @@ def report_run(
 ) -> Path:
     """Analyse `run` (storing its findings), render its report to `path`, return the path.
 
-    The file is written by `profiler.store.outputs`' policy (`-` is standard output; a
+    The file is written by `profiler.files.outputs`' policy (`-` is standard output; a
     directory or a link to a file is refused; a file is replaced atomically).
 
     Raises:

@@ -28,22 +28,25 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from profiler.capture.attribution import DEFAULT_TOP_N
-from profiler.capture.plan import DEFAULT_LEVELS, Progress, RunPlan
 from profiler.capture.recording import Recording, RecordingFailedError
-from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, scheduler_lock_path
-from profiler.capture.signals import stop_on_signals
+from profiler.model.attribution_rows import DEFAULT_TOP_N
 from profiler.model.errors import FinwattRuntimeError
+from profiler.model.plan import DEFAULT_LEVELS, Progress, RunPlan
+from profiler.model.run import RunKind, RunStatus
 from profiler.model.units import iso_z
-from profiler.schedule.entries import ScheduleEntry
-from profiler.schedule.local_time import zone
 from profiler.schedule.state import StateFile, state_path
 from profiler.schedule.timing import Clock, FireResult, SystemClock, run_loop, utc
 from profiler.settings.config import Settings, site_from_defaults
-from profiler.store.database import Store, StoreError
+from profiler.settings.schedule_entries import ScheduleEntry
+from profiler.settings.time_zones import zone
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
+from profiler.store.retention import prune
 from profiler.workflows.monitor import monitor_recording
 from profiler.workflows.profile import LockWait, ProfileObserver, ProfileRequest, profile
 from profiler.workflows.run_log import LineProgress
+from profiler.workflows.runlock import LockHeldError, describe_holder, scheduler_lock
+from profiler.workflows.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ class _Monitor:
     deadline: datetime
 
 
-def _end(monitor: _Monitor, status: str, note: str | None) -> FireResult:
+def _end(monitor: _Monitor, status: RunStatus, note: str | None) -> FireResult:
     """Stop a background monitor as `status`; return its result, never raise for a failure.
 
     When its samples could not be stored (a full disk), `Recording.stop` stores the run
@@ -108,7 +111,7 @@ def _end(monitor: _Monitor, status: str, note: str | None) -> FireResult:
         monitor.recording.stop(status)
     except RecordingFailedError as err:
         log.error("%s: %s", name, err, extra={"event": "action_failed", "entry": name})
-        return FireResult(name, monitor.fire_time, "failed", run_id, str(err))
+        return FireResult(name, monitor.fire_time, RunStatus.FAILED, run_id, str(err))
     return FireResult(name, monitor.fire_time, status, run_id, note)
 
 
@@ -153,7 +156,7 @@ class ScheduledActions:
             except Exception:  # loop boundary: e.g. a full disk; the log says it all
                 log.exception("%s: the failed run could not be stored", entry.name)
                 run_id = None
-            return FireResult(entry.name, fire_time, "failed", run_id, message)
+            return FireResult(entry.name, fire_time, RunStatus.FAILED, run_id, message)
 
     def _failed_run(self, entry: ScheduleEntry, fire_time: datetime, message: str) -> str | None:
         """Store a `failed` run for an action that broke before its recording existed."""
@@ -166,20 +169,20 @@ class ScheduledActions:
                 == _schedule_config(entry, fire_time)["fire_time"]
             ]
             if mine:
-                if mine[0].status == "running":
-                    store.finish_run(mine[0].id, "failed")
+                if mine[0].status == RunStatus.RUNNING:
+                    store.finish_run(mine[0].id, RunStatus.FAILED)
                 return mine[0].id
             run = store.create_run(
-                "scheduled",
+                RunKind.SCHEDULED,
                 label=entry.name,
                 config={
                     "command": entry.action,
                     "schedule": _schedule_config(entry, fire_time),
                     "error": message,
                 },
-                status="failed",
+                status=RunStatus.FAILED,
             )
-            store.finish_run(run.id, "failed")
+            store.finish_run(run.id, RunStatus.FAILED)
             return run.id
 
     # --- profiling ------------------------------------------------------------------
@@ -199,7 +202,7 @@ class ScheduledActions:
         request = ProfileRequest(
             plan,
             device=entry.device,
-            kind="scheduled",
+            kind=RunKind.SCHEDULED,
             label=entry.name,
             config={"schedule": _schedule_config(entry, fire_time)},
         )
@@ -218,7 +221,9 @@ class ScheduledActions:
             if not self.stop.is_set():
                 self._resume(observer.paused)
         run = outcome.run
-        message = self._after(entry, run.id, fire_time) if run.status == "complete" else None
+        message = (
+            self._after(entry, run.id, fire_time) if run.status == RunStatus.COMPLETE else None
+        )
         return FireResult(entry.name, fire_time, run.status, run.id, message)
 
     # --- monitoring -----------------------------------------------------------------
@@ -232,7 +237,9 @@ class ScheduledActions:
     ) -> FireResult:
         previous = self._monitors.pop(entry.name, None)
         if previous is not None:
-            self._pending.append(_end(previous, "complete", "ended early: the entry fired again"))
+            self._pending.append(
+                _end(previous, RunStatus.COMPLETE, "ended early: the entry fired again")
+            )
         config: dict[str, Any] = {
             "command": "monitor",
             "duration_s": duration_s,
@@ -243,7 +250,7 @@ class ScheduledActions:
             config["continues"] = continues
         recording = monitor_recording(
             self.settings,
-            kind="scheduled",
+            kind=RunKind.SCHEDULED,
             interval_s=entry.interval_s,
             label=entry.name,
             config=config,
@@ -252,7 +259,7 @@ class ScheduledActions:
         recording.start()
         deadline = self.clock.now() + timedelta(seconds=duration_s)
         self._monitors[entry.name] = _Monitor(entry, fire_time, recording, deadline)
-        return FireResult(entry.name, fire_time, "running", recording.run_id)
+        return FireResult(entry.name, fire_time, RunStatus.RUNNING, recording.run_id)
 
     def pause_monitors(self, why: str) -> list[tuple[_Monitor, float]]:
         """Stop every background monitor (`complete`) for a profiling run; return them.
@@ -266,8 +273,8 @@ class ScheduledActions:
             del self._monitors[name]
             left_s = (monitor.deadline - now).total_seconds()
             note = f"paused for the profiling run {why!r}; {max(left_s, 0):.0f} s left"
-            result = _end(monitor, "complete", note)
-            if result.status == "complete":
+            result = _end(monitor, RunStatus.COMPLETE, note)
+            if result.status == RunStatus.COMPLETE:
                 paused.append((monitor, left_s))
             self._pending.append(result)
         return paused
@@ -289,7 +296,9 @@ class ScheduledActions:
             )
         except Exception as err:  # loop boundary: log, record, go on
             log.exception("%s: could not resume monitoring", monitor.entry.name)
-            return FireResult(monitor.entry.name, monitor.fire_time, "failed", None, str(err))
+            return FireResult(
+                monitor.entry.name, monitor.fire_time, RunStatus.FAILED, None, str(err)
+            )
 
     def poll(self, now: datetime) -> list[FireResult]:
         """End the monitors whose duration is over; return every result since last time.
@@ -304,10 +313,12 @@ class ScheduledActions:
             if monitor.deadline > now:
                 continue
             del self._monitors[name]
-            result = _end(monitor, "complete", None)
-            if result.status == "complete":
+            result = _end(monitor, RunStatus.COMPLETE, None)
+            if result.status == RunStatus.COMPLETE:
                 message = self._after(monitor.entry, monitor.recording.run_id, monitor.fire_time)
-                result = FireResult(name, monitor.fire_time, "complete", result.run_id, message)
+                result = FireResult(
+                    name, monitor.fire_time, RunStatus.COMPLETE, result.run_id, message
+                )
             results.append(result)
         return results
 
@@ -327,16 +338,11 @@ class ScheduledActions:
         results, self._pending = self._pending, []
         for name, monitor in list(self._monitors.items()):
             del self._monitors[name]
-            results.append(_end(monitor, "interrupted", "the scheduler stopped"))
+            results.append(_end(monitor, RunStatus.INTERRUPTED, "the scheduler stopped"))
         return results
 
     def _prune(self, now: datetime) -> None:
         """Apply the default retention (14 days raw, 400 days rollups) to the database."""
-        try:
-            from profiler.store.retention import prune
-        except ImportError:
-            log.info("no retention module: samples are kept forever")
-            return
         try:
             result = prune(self.settings.db_path, now=now)
         except Exception:  # loop boundary: log, retry tomorrow
@@ -439,9 +445,8 @@ def run_scheduler(
     """
     clock = clock or SystemClock()
     stop = stop or threading.Event()
-    lock = FileLock(
-        scheduler_lock_path(settings.db_path),
-        "finwatt schedule run-due" if once else "finwatt schedule daemon",
+    lock = scheduler_lock(
+        settings.db_path, "finwatt schedule run-due" if once else "finwatt schedule daemon"
     )
     if not lock.try_acquire():
         raise SchedulerBusyError(

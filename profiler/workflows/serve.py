@@ -13,12 +13,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from profiler.capture.sampler import Sampler
+from profiler.files.version import finwatt_version
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattRuntimeError
 from profiler.prometheus.exporter import FinwattCollector, MetricsServer, make_registry
 from profiler.prometheus.webconfig import WebConfig
 from profiler.settings.config import Settings
-from profiler.store.stamps import finwatt_version
 from profiler.workflows.fleet import curve_for_exporter
 from profiler.workflows.probe import probe
 

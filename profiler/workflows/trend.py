@@ -22,7 +22,6 @@ from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
-from profiler.workflows.analyze import is_profiling_run
 
 
 def observations(store: Store, run: RunRecord) -> list[Observation]:
@@ -95,7 +94,7 @@ def gather_trend(
     found: list[Observation] = []
     traces: list[EnergyTrace] = []
     for run in runs:
-        if is_profiling_run(run) and run.started.timestamp() >= start:
+        if run.is_profiling and run.started.timestamp() >= start:
             found.extend(observations(store, run))
         traces.extend(energy_traces(store, run))
     return Trend(

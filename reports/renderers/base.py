@@ -24,8 +24,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 import jinja2
 
 from profiler.analysis.assess import Assessment
-from profiler.analysis.savings import Site
 from profiler.model.provenance import is_estimate
+from profiler.model.savings import Site
 from reports import numbers
 from reports.chart_style import chart_language
 from reports.data import phase_state

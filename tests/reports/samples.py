@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from profiler.analysis.assess import Assessment
-from profiler.analysis.findings import Finding
-from profiler.analysis.savings import Estimate, Site, savings_from_power
+from profiler.analysis.savings import savings_from_power
 from profiler.analysis.trend import DayEnergy, Trend, TrendPoint, TrendSeries
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
+from profiler.model.savings import Estimate, Site
 from profiler.model.units import parse_iso
 from reports.data import ReportData, report_data
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from profiler.analysis.savings import Site
+from profiler.model.savings import Site
 from reports.i18n import LanguageError
 from reports.renderers.base import Renderer
 from reports.renderers.fleet import FleetRenderer, FleetReport

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from profiler.analysis.assess import Assessment
-from profiler.analysis.findings import Finding
 from profiler.analysis.phases import evaluated
 from profiler.analysis.profile import summarise_ladders
-from profiler.analysis.savings import Site
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.samples import SampleRow
+from profiler.model.savings import Site
 from profiler.model.units import parse_iso
 from profiler.store.database import Store
 from profiler.workflows.report import gather_report

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from profiler.analysis.findings import Finding
+from profiler.model.findings import Finding
 from reports.finding_text import finding_text
 from reports.i18n import language
 from reports.lines import line_text, translate_line

@@ -2,7 +2,7 @@
 
 Before, the path was checked only after the profiling run was stored: a directory or a
 link to a file failed after minutes of load. Now the checks of `report -o`
-(`profiler.store.outputs.check_output`) run first: exit 2 with one line, no run stored.
+(`profiler.files.outputs.check_output`) run first: exit 2 with one line, no run stored.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Before: `cron = "0 0 30 2 *"` (never fires) was accepted by `schedule add`, and 
 `schedule list` and `schedule daemon` crashed at start (the shipped unit restarted the
 daemon every 30 s, firing nothing); `every = 1e-9` and `every = inf` crashed it; a report
 template `{name:>99999999}` was accepted and wrote 500 MB per fire. Now the entry's
-values are bounded (`profiler.schedule.checks`): `schedule add` refuses a bad entry
+values are bounded (`profiler.settings.schedule_checks`): `schedule add` refuses a bad entry
 (exit 2, one line, the file unchanged); `schedule list`, `run-due` and the daemon set an
 entry that fails validation aside (listed as invalid, logged) and run the others; the
 loop itself drops an entry whose fire times cannot be computed and keeps going.
@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from profiler.schedule.checks import (
+from profiler.schedule.state import StateFile
+from profiler.schedule.timing import run_loop
+from profiler.settings.config import config_problems
+from profiler.settings.schedule_checks import (
     REPORT_PATH_MAX,
     check_cron,
     check_report_template,
 )
-from profiler.schedule.entries import ScheduleEntry
-from profiler.schedule.state import StateFile
-from profiler.schedule.timing import run_loop
-from profiler.settings.config import config_problems
+from profiler.settings.schedule_entries import ScheduleEntry
 from tests.fakes.cli import run_finwatt
 from tests.fakes.clock import FakeWallClock
 from tests.profiler.schedule.test_schedule import T0, FakeActions, every

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.timing import FireResult, SystemClock
 from profiler.settings.config import load_settings
+from profiler.settings.schedule_entries import ScheduleEntry
 from profiler.store.database import Store
 from profiler.workflows.scheduler import ScheduledActions
 from tests.robustness._outputs_support import filled, tmpfs

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from profiler.capture.runlock import FileLock, describe_holder
 from profiler.store.interchange import InterchangeError, parse_document, validate_document
+from profiler.workflows.runlock import FileLock, describe_holder
 from tests.fakes.cli import run_finwatt
 from tests.robustness.contract import BASE_DOCUMENT, Home, assert_one_line_error, row_counts
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from profiler.files.small_files import SmallFileError, read_small_text
 from profiler.model.errors import FinwattInputError
-from profiler.sensors.small_files import SmallFileError, read_small_text
 
 DEFAULT_PASSWORD_ENV = "FINWATT_BMC_PASSWORD"
 DEFAULT_POLL_INTERVAL_S = 1.0

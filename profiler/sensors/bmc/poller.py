@@ -18,12 +18,19 @@ A reading is held for at most `stale_after_s` (the limit past which it is no lon
 reported). When the BMC stops answering for longer, the rest of the gap adds nothing: the
 energy is carried forward unchanged (never invented), that time is missing coverage, and
 the node reads `degraded` for as long as it is stale.
+
+A figure outside the physical bounds (`model.samples.SAMPLE_BOUNDS`: `Infinity`, 1e308 W,
+-5000 W) is dropped at this boundary, before it is integrated: it is counted
+(`out_of_bounds`), logged once, and the node reads `degraded` (no figure) from it until
+the next good figure; the time it covers adds no energy. A poll that raises anything (a
+malformed answer) is a failed poll, never a dead thread.
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from profiler.model.device import DeviceInfo, DeviceStatus
-from profiler.model.samples import Reading
+from profiler.model.samples import MAX_POWER_W, Reading, in_bounds
 from profiler.sensors.base import Availability, FamilyState, SensorError
 
 log = logging.getLogger(__name__)
@@ -136,12 +143,28 @@ class BmcPoller:
         self._energies: list[float] = []
         self.polls = 0
         self.failures = 0
+        self.out_of_bounds = 0
         self.last_error: str | None = None
 
     def begin(self, t_mono: float, first: PowerSample) -> None:
         """Count energy from `t_mono` at the power `first` says (no thread)."""
+        power_w = self._checked(first)
         with self._lock:
-            self._times, self._powers, self._energies = [t_mono], [first.power_w], [0.0]
+            self._times, self._powers, self._energies = [t_mono], [power_w], [0.0]
+
+    def _checked(self, sample: PowerSample) -> float:
+        """The sample's power, or NaN (no figure) when outside the physical bounds."""
+        if in_bounds("power_w", sample.power_w):
+            return sample.power_w
+        self.out_of_bounds += 1
+        if self.out_of_bounds == 1:
+            log.warning(
+                "BMC reading %r W is outside 0..%g W: dropped (the node goes degraded)",
+                sample.power_w,
+                MAX_POWER_W,
+            )
+        self.last_error = f"a reading of {sample.power_w!r} W is outside 0..{MAX_POWER_W:g} W"
+        return math.nan
 
     def start(self, t_mono: float, first: PowerSample) -> None:
         """`begin`, then poll on a daemon thread."""
@@ -159,13 +182,15 @@ class BmcPoller:
 
     def add(self, t_mono: float, sample: PowerSample) -> None:
         """Record a reading taken at `t_mono` (the thread calls this; tests may too)."""
+        power_w = self._checked(sample)
         with self._lock:
             if not self._times or t_mono <= self._times[-1]:
                 return
             held_s = min(t_mono - self._times[-1], self._stale_after_s)
-            self._energies.append(self._energies[-1] + self._powers[-1] * held_s)
+            held_w = 0.0 if math.isnan(self._powers[-1]) else self._powers[-1]
+            self._energies.append(self._energies[-1] + held_w * held_s)
             self._times.append(t_mono)
-            self._powers.append(sample.power_w)
+            self._powers.append(power_w)
             if len(self._times) > _HISTORY:
                 del self._times[0], self._powers[0], self._energies[0]
 
@@ -183,6 +208,8 @@ class BmcPoller:
             if i < 0 and len(self._times) >= _HISTORY:  # older than the history kept
                 return Reading(NODE_DEVICE_ID, status=DeviceStatus.DEGRADED)
             i = max(i, 0)
+            if math.isnan(self._powers[i]):  # an out-of-bounds figure: none at all
+                return Reading(NODE_DEVICE_ID, status=DeviceStatus.DEGRADED)
             held_s = min(max(t_mono - self._times[i], 0.0), self._stale_after_s)
             energy_j = self._energies[i] + self._powers[i] * held_s
             return Reading(NODE_DEVICE_ID, power_w=self._powers[i], energy_j=energy_j)
@@ -194,11 +221,11 @@ class BmcPoller:
             before = self._clock()
             try:
                 sample = self._fetch()
-            except SensorError as err:
+            except Exception as err:  # noqa: BLE001 - loop boundary: a bad answer, a failed poll
                 self.failures += 1
                 if self.last_error is None:
                     log.warning("BMC poll failed (the node goes degraded): %s", err)
-                self.last_error = str(err)
+                self.last_error = str(err) or type(err).__name__
                 continue
             after = self._clock()
             self.polls += 1
@@ -238,7 +265,16 @@ class BmcFamily:
     def discovery(self) -> Discovery:
         """Probe the source once (on first use) and keep the answer."""
         if self._discovery is None:
-            self._discovery = self._source.discover()
+            try:
+                self._discovery = self._source.discover()
+            except Exception as err:  # noqa: BLE001 - probe boundary: doctor, monitor, exec go on
+                said = " ".join(str(err).split())[:200]
+                reason = f"{self.name}: unexpected answer ({type(err).__name__}: {said})"
+                self._discovery = Discovery(
+                    Availability(
+                        self.name, FamilyState.NOT_READABLE, reason, "check the BMC's firmware"
+                    )
+                )
         return self._discovery
 
     def availability(self) -> Availability:

@@ -15,12 +15,25 @@ loopback address. Each request is bounded by `[bmc] timeout_s`. Links in the ser
 answers (`@odata.id`, `DataSourceUri`) are followed only when they are paths on the BMC
 (`/...`) or absolute URLs with the scheme, host and port of `redfish_url`: anything else is
 a `SensorError` and no request, so the credentials never go to another host.
+
+Hostile answers (docs/decisions.md#hostile-input): httpx times out per socket read, so a
+BMC trickling a byte every 0.5 s would hold a poll for ever; each GET therefore runs on a
+worker thread (as the Prometheus client's, `profiler.prometheus.api`) and the caller waits
+at most the poll's one total deadline, `timeout_s`. A late worker is abandoned (it stops
+at its next chunk, or at its own read timeout) and no second request starts while it is
+open. An answer is read up to `MAX_ANSWER_BYTES`, uncompressed, parsed as JSON nested at
+most `MAX_JSON_DEPTH` deep, and every value used is shape-checked (`Links` an object,
+`Members` a list, ...): a bad answer is a `SensorError` (the node not found or degraded,
+with the reason), never a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -39,6 +52,13 @@ _PROPERTY = {
     "PowerSubsystem": "PowerSupplies/*/Metrics InputPowerWatts",
     "Power": "PowerControl[0].PowerConsumedWatts",
 }
+MAX_ANSWER_BYTES = 4 * 2**20
+"""The largest Redfish answer read (4 MiB; a chassis or collection resource is kilobytes)."""
+MAX_JSON_DEPTH = 32
+"""The deepest nesting accepted in an answer (Redfish resources nest about six deep)."""
+MAX_NAME_CHARS = 128
+"""Names the service gives (chassis `Id`, `FirmwareVersion`) are kept to this length."""
+_CHUNK_BYTES = 64 * 1024
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _DEFAULT_PORT = {"https": 443, "http": 80}
 _DURATION = re.compile(
@@ -92,6 +112,7 @@ class RedfishSource:
         self._transport = transport
         self._client: httpx.Client | None = None
         self._plan: _Plan | None = None
+        self._worker: threading.Thread | None = None
 
     def discover(self) -> Discovery:
         """Find the chassis and its power figure; say why not, with the fix."""
@@ -139,14 +160,15 @@ class RedfishSource:
         """
         if self._plan is None:
             raise SensorError("Redfish fetch before discovery")
+        deadline = time.monotonic() + self._config.timeout_s  # one deadline for the poll
         total_w = 0.0
         for uri in self._plan.uris:
-            body = self._get(uri)
+            body = self._get(uri, deadline)
             if self._plan.method == "PowerSubsystem":
-                value = (body.get("InputPowerWatts") or {}).get("Reading")
+                value = _obj(body.get("InputPowerWatts")).get("Reading")
             else:
-                controls = body.get("PowerControl") or [{}]
-                value = controls[0].get("PowerConsumedWatts")
+                controls = _list(body.get("PowerControl"))
+                value = _obj(controls[0] if controls else None).get("PowerConsumedWatts")
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise SensorError(f"{uri} has no power reading (got {value!r})")
             total_w += float(value)
@@ -174,33 +196,70 @@ class RedfishSource:
             auth=auth,
             verify=verify,
             timeout=self._config.timeout_s,
-            headers={"Accept": "application/json", "OData-Version": "4.0"},
+            headers={
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",  # the size cap counts what is parsed
+                "OData-Version": "4.0",
+            },
             transport=self._transport,
         )
 
-    def _get(self, uri: str) -> dict[str, Any]:
+    def _get(self, uri: object, deadline: float | None = None) -> dict[str, Any]:
+        """GET one resource, whole within `deadline` (else `timeout_s` from now).
+
+        Raises:
+            SensorError: off the BMC, late, too large, refused, or not a JSON object.
+        """
         assert self._client is not None
-        if not _same_origin(uri, self._config.redfish_url or ""):
+        if not isinstance(uri, str) or not _same_origin(uri, self._config.redfish_url or ""):
             raise SensorError(
-                f"link {uri[:120]!r} leads off the BMC {self._config.redfish_url} "
+                f"link {str(uri)[:120]!r} leads off the BMC {self._config.redfish_url} "
                 "(not followed: the credentials go only to redfish_url)"
             )
-        try:
-            answer = self._client.get(uri)
-        except httpx.TimeoutException as err:
+        if self._worker is not None and self._worker.is_alive():
             raise SensorError(
-                f"GET {uri}: no answer within {self._config.timeout_s:g} s ([bmc] timeout_s)"
-            ) from err
-        except httpx.HTTPError as err:
-            raise SensorError(f"GET {uri}: {_cause(err)}") from err
-        if answer.status_code in (401, 403):
-            raise SensorError(f"GET {uri}: HTTP {answer.status_code} (credentials refused)")
-        if answer.status_code != 200:
-            raise SensorError(f"GET {uri}: HTTP {answer.status_code}")
+                "the previous request to the BMC is still open past its deadline "
+                "([bmc] timeout_s); check the BMC"
+            )
+        deadline = time.monotonic() + self._config.timeout_s if deadline is None else deadline
+        outcome: list[tuple[int, bytes | None] | BaseException] = []
+        self._worker = threading.Thread(
+            target=_read_answer,
+            args=(self._client, uri, deadline, outcome),
+            name="finwatt-redfish",
+            daemon=True,
+        )
+        self._worker.start()
+        self._worker.join(max(deadline - time.monotonic(), 0.0))
+        return self._body(uri, outcome[0] if outcome else None)
+
+    def _body(
+        self, uri: str, outcome: tuple[int, bytes | None] | BaseException | None
+    ) -> dict[str, Any]:
+        """Turn a worker's outcome into the resource, or the one-line `SensorError`."""
+        if outcome is None or isinstance(outcome, httpx.TimeoutException):
+            raise SensorError(
+                f"GET {uri}: no whole answer within {self._config.timeout_s:g} s ([bmc] timeout_s)"
+            )
+        if isinstance(outcome, httpx.HTTPError):
+            raise SensorError(f"GET {uri}: {_cause(outcome)}") from outcome
+        if isinstance(outcome, BaseException):
+            raise SensorError(f"GET {uri}: {type(outcome).__name__}: {outcome}") from outcome
+        status, raw = outcome
+        if status in (401, 403):
+            raise SensorError(f"GET {uri}: HTTP {status} (credentials refused)")
+        if status != 200:
+            raise SensorError(f"GET {uri}: HTTP {status}")
+        if raw is None:
+            raise SensorError(f"GET {uri}: the answer is larger than {MAX_ANSWER_BYTES >> 20} MiB")
         try:
-            body = answer.json()
+            body = json.loads(raw)
+        except RecursionError:
+            body = None
         except ValueError as err:
             raise SensorError(f"GET {uri}: not JSON") from err
+        if body is None or _too_deep(body, MAX_JSON_DEPTH):
+            raise SensorError(f"GET {uri}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
         if not isinstance(body, dict):
             raise SensorError(f"GET {uri}: not a Redfish resource")
         return body
@@ -210,7 +269,7 @@ class RedfishSource:
         collection = _link(root, "Chassis")
         if collection is None:
             raise SensorError("the service root links no Chassis collection")
-        members = [m for m in (_link(m) for m in self._get(collection).get("Members", [])) if m]
+        members = [m for m in map(_link, _list(self._get(collection).get("Members"))) if m]
         wanted = self._config.redfish_chassis
         if wanted is not None:
             members = [m for m in members if m.rstrip("/").rsplit("/", 1)[-1] == wanted]
@@ -218,9 +277,9 @@ class RedfishSource:
                 raise SensorError(f"no chassis {wanted!r} ([bmc] redfish_chassis) at {collection}")
         for member in members:
             chassis = self._get(member)
-            chassis_id = str(chassis.get("Id") or member.rsplit("/", 1)[-1])
-            managers = (chassis.get("Links") or {}).get("ManagedBy") or [None]
-            manager = _link(managers[0])
+            chassis_id = str(chassis.get("Id") or member.rsplit("/", 1)[-1])[:MAX_NAME_CHARS]
+            managers = _list(_obj(chassis.get("Links")).get("ManagedBy"))
+            manager = _link(managers[0]) if managers else None
             subsystem = _link(chassis, "PowerSubsystem")
             if subsystem is not None:
                 metrics = self._supply_metrics(subsystem)
@@ -237,10 +296,10 @@ class RedfishSource:
         if supplies is None:
             return ()
         uris: list[str] = []
-        for member in self._get(supplies).get("Members", []):
+        for member in _list(self._get(supplies).get("Members")):
             uri = _link(member)
             supply = self._get(uri) if uri else {}
-            if (supply.get("Status") or {}).get("State") == "Absent":
+            if _obj(supply.get("Status")).get("State") == "Absent":
                 continue
             metrics = _link(supply, "Metrics")
             if metrics is None:
@@ -255,7 +314,7 @@ class RedfishSource:
             return None
         windows: list[float] = []
         for uri in self._plan.uris:
-            source = (self._get(uri).get("InputPowerWatts") or {}).get("DataSourceUri")
+            source = _obj(self._get(uri).get("InputPowerWatts")).get("DataSourceUri")
             try:
                 window = (
                     iso_duration_s(self._get(source).get("SensingInterval")) if source else None
@@ -275,7 +334,7 @@ class RedfishSource:
             version = self._get(self._plan.manager).get("FirmwareVersion")
         except SensorError:
             return None
-        return str(version) if version else None
+        return str(version)[:MAX_NAME_CHARS] if version else None
 
     def _fix_for(self, err: SensorError) -> str:
         text = str(err)
@@ -287,6 +346,57 @@ class RedfishSource:
 
     def _unreadable(self, why: str, fix: str) -> Availability:
         return Availability(self.name, FamilyState.NOT_READABLE, why, fix)
+
+
+def _read_answer(
+    client: httpx.Client,
+    uri: str,
+    deadline: float,
+    outcome: list[tuple[int, bytes | None] | BaseException],
+) -> None:
+    """GET `uri` on a worker thread; append (status, body or None when too large) or the error.
+
+    The body is read in chunks, and reading stops at the deadline (nothing appended: the
+    caller has given up by then) or past `MAX_ANSWER_BYTES` (body None).
+    """
+    try:
+        with client.stream("GET", uri) as answer:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in answer.iter_raw(_CHUNK_BYTES):
+                if time.monotonic() >= deadline:
+                    return
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    outcome.append((answer.status_code, None))
+                    return
+                chunks.append(chunk)
+            outcome.append((answer.status_code, b"".join(chunks)))
+    except Exception as err:  # noqa: BLE001 - handed to the caller, which names it
+        outcome.append(err)
+
+
+def _too_deep(document: object, limit: int) -> bool:
+    """Whether `document` (parsed JSON) nests objects and arrays deeper than `limit`."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return False
+
+
+def _obj(value: object) -> dict[str, Any]:
+    """`value` when it is a JSON object, else {} (a property of the wrong shape is absent)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    """`value` when it is a JSON array, else [] (a property of the wrong shape is absent)."""
+    return value if isinstance(value, list) else []
 
 
 def _link(resource: object, key: str | None = None) -> str | None:

@@ -12,7 +12,7 @@ from profiler.analysis.chargeback import (
     charge,
     parse_group_by,
 )
-from profiler.analysis.savings import Site
+from profiler.model.savings import Site
 
 
 def _job(run_id: str, start_s: float, end_s: float, desk: str | None, **kw: float) -> JobCharge:

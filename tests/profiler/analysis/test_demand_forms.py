@@ -19,7 +19,7 @@ from profiler.analysis.schedule_forms import (
     unit_name,
 )
 from profiler.analysis.week import Window
-from profiler.schedule.entries import ScheduleTable
+from profiler.settings.schedule_entries import ScheduleTable
 
 DAY = 1440
 OFFICE = PowerSchedule(

@@ -8,8 +8,8 @@ import pytest
 from profiler.analysis.complementary import Demand, complementary_peaks
 from profiler.analysis.confidence import Quality
 from profiler.analysis.host_rules import IdlePower
-from profiler.analysis.savings import Estimate, Site
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.savings import Estimate, Site
 from tests.profiler.analysis.demand_series import LONDON, STEP_S, local_util, sample_times
 
 TH = Thresholds()

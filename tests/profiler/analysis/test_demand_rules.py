@@ -9,10 +9,10 @@ from profiler.analysis.confidence import Quality
 from profiler.analysis.demand import hot_windows, profile_demand
 from profiler.analysis.demand_rules import schedule_finding
 from profiler.analysis.host_rules import IdlePower, idle_host, under_provisioned_cpu
-from profiler.analysis.savings import Estimate, Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import usage_stats
 from profiler.analysis.week import HOURS_PER_WEEK
+from profiler.model.savings import Estimate, Site
 from profiler.model.series import DeviceSeries
 from tests.profiler.analysis.demand_series import (
     LONDON,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from profiler.analysis.assess import assess_profile
-from profiler.analysis.savings import Site
 from profiler.model.run import PhaseMetrics, PhaseRecord
+from profiler.model.savings import Site
 
 
 def _phase(device: str, load: float, ups: float, watts: float, prov: str) -> PhaseRecord:

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.savings import Site
 from profiler.store.database import Store
 from profiler.store.interchange import import_run
 from profiler.workflows.analyze import analyze_run

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler.capture.attribution import Attributor, check_top_n
-from profiler.model.attribution_rows import AttributionRow
+from profiler.capture.attribution import Attributor
+from profiler.model.attribution_rows import AttributionRow, check_top_n
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import Reading, Tick
 from profiler.sensors.processes import CLK_TCK, ProcessTable

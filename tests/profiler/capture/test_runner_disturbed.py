@@ -13,8 +13,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from profiler.capture.plan import RunPlan
 from profiler.capture.runner import _run_level, _worth_retrying, host_cpu_seconds
+from profiler.model.plan import RunPlan
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from workloads.pool import WorkerPool
 

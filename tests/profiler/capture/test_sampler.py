@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from profiler.capture.sampler import Sampler, check_interval
+from profiler.capture.sampler import Sampler
 from profiler.model.device import DeviceInfo, DeviceStatus
+from profiler.model.durations import check_interval
 from profiler.model.samples import Reading, Tick
 from profiler.sensors.base import Availability, FamilyState
 from profiler.sensors.rapl.powercap import RaplSensors
@@ -188,3 +189,27 @@ def test_stop_takes_a_final_tick_at_the_stop_time() -> None:
     clock.t = 0.02
     sampler.stop()
     assert len(ticks) == 1 and ticks[0].t == pytest.approx(0.02)
+
+
+class ImpossibleFamily(ScriptedFamily):
+    """Reads an infinite power and a negative energy on its second read."""
+
+    def read(self, t_mono: float) -> list[Reading]:
+        [reading] = super().read(t_mono)
+        if len(self.reads) == 2:
+            reading.power_w, reading.energy_j = math.inf, -5000.0
+        return [reading]
+
+
+def test_a_reading_outside_physical_bounds_is_dropped_counted_and_degraded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(start=0.0, end=0.35)
+    with caplog.at_level(logging.WARNING):
+        ticks = run_sampler(clock, [ImpossibleFamily(clock)], 0.1)
+    first, bad, third = (tick.readings["cpu:0"] for tick in ticks[:3])
+    assert first.status is DeviceStatus.OK and first.power_w == 10.0
+    assert (bad.power_w, bad.energy_j, bad.util) == (None, None, 0.5)  # only what is impossible
+    assert bad.status is DeviceStatus.DEGRADED
+    assert third.status is DeviceStatus.OK
+    assert "outside physical bounds" in caplog.text

@@ -197,16 +197,16 @@ def test_dash_h_is_help_on_every_command(
 
 
 def test_every_finwatt_error_has_one_root_and_its_exit_code() -> None:
-    from profiler.capture.runlock import LockHeldError
     from profiler.model.errors import ConfigError, FinwattError
     from profiler.prometheus.query import FleetError, FleetUsageError
     from profiler.schedule.state import ScheduleStateError
     from profiler.sensors.base import SensorError
     from profiler.sensors.nvml.library import NvmlError
     from profiler.settings.carbon import SiteError
-    from profiler.store.database import StoreError
     from profiler.store.interchange import InterchangeError
+    from profiler.store.opening import StoreError
     from profiler.workflows.analyze import AnalyzeError
+    from profiler.workflows.runlock import LockHeldError
     from profiler.workflows.scheduler import SchedulerBusyError
 
     codes = {

@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from profiler.schedule.entries import ScheduleEntry, ScheduleTable, entry_from_table
 from profiler.settings.config import load_settings
+from profiler.settings.schedule_entries import ScheduleEntry, ScheduleTable, entry_from_table
 from profiler.store.database import Store
 from profiler.workflows.scheduler import ScheduledActions
 from tests.fakes.cli import run_finwatt, start_finwatt

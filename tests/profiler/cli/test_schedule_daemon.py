@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from profiler.capture.runlock import FileLock, LockHeldError, describe_holder, run_lock_path
 from profiler.cli import main
 from profiler.settings.config import use_config_file
 from profiler.store.database import Store
+from profiler.workflows.runlock import FileLock, LockHeldError, describe_holder, run_lock_path
 from tests.fakes.cli import run_finwatt, start_finwatt
 
 CONFIG = """\

@@ -26,7 +26,6 @@ from rich.text import Text
 
 import profiler.live
 import profiler.live.terminal as terminal_module
-from profiler.analysis.savings import Site
 from profiler.capture.runner import RunPlan
 from profiler.capture.sampler import Sampler
 from profiler.cli.common import SITE_OPTION_NAMES
@@ -46,6 +45,7 @@ from profiler.model.profile_status import PhaseFigures, ProfileStatus
 from profiler.model.provenance import ESTIMATED_LINEAR_TDP, MEASURED_NVML_ENERGY
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import Reading, SampleRow, Tick
+from profiler.model.savings import Site
 from profiler.sensors.probe import probe_sensors
 from profiler.settings.carbon import make_site
 from profiler.store.database import Store

@@ -21,8 +21,8 @@ import pytest
 from bench.fleet import load, score
 from bench.fleet_data import plant
 from bench.fleet_stores import PrometheusStore, VictoriaStore
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.savings import Site
 from profiler.prometheus.query import FleetOptions
 from profiler.workflows.fleet import analyze_prometheus
 from tests.fakes.cli import run_finwatt

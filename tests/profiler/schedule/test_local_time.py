@@ -11,16 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from profiler.schedule.entries import ScheduleEntry
-from profiler.schedule.local_time import (
-    UnknownZoneError,
-    cron_times,
-    host_zone_name,
-    wall_to_utc,
-    zone,
-)
+from profiler.schedule.local_time import cron_times, wall_to_utc
 from profiler.schedule.state import StateFile
 from profiler.schedule.timing import fresh_state, run_loop
+from profiler.settings.schedule_entries import ScheduleEntry
+from profiler.settings.time_zones import UnknownZoneError, host_zone_name, zone
 from tests.fakes.clock import FakeWallClock
 from tests.profiler.schedule.test_schedule import FakeActions
 

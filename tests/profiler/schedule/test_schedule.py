@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from profiler.schedule.entries import ScheduleEntry
 from profiler.schedule.state import ScheduleStateError, StateFile
 from profiler.schedule.timing import (
     Decision,
@@ -17,6 +16,7 @@ from profiler.schedule.timing import (
     run_loop,
     upcoming,
 )
+from profiler.settings.schedule_entries import ScheduleEntry
 from tests.fakes.clock import FakeWallClock
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from profiler.analysis.savings import Estimate, savings_from_power
+from profiler.analysis.savings import savings_from_power
+from profiler.model.savings import Estimate
 from profiler.settings.carbon import make_site
 
 

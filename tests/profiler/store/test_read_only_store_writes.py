@@ -19,7 +19,8 @@ from profiler.model.attribution_rows import AttributionRow
 from profiler.model.device import DeviceInfo
 from profiler.model.job import JobRecord
 from profiler.model.samples import SampleRow
-from profiler.store.database import Store, StoreError
+from profiler.store.database import Store
+from profiler.store.opening import StoreError
 from tests.robustness._outputs_support import read_only_file, sha256
 
 

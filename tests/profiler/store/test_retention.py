@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.savings import Site
 from profiler.model.units import DAY_S, GIB
 from profiler.store.database import Store
 from profiler.store.interchange import import_run

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from profiler.analysis.savings import Site
 from profiler.analysis.series import held_energy, intervals
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
+from profiler.model.savings import Site
 from profiler.model.units import DAY_S, GIB
 from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from profiler.analysis.savings import Site
 from profiler.analysis.series import HOLD_INTERVALS, held_energy
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
+from profiler.model.savings import Site
 from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
 from profiler.store.rollup import ROLLUP_HOLD_INTERVALS, rollup_hold_s

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
+from profiler.model.savings import Site
 from profiler.store.database import Store
 from profiler.workflows.analyze import analyze_run, analyze_since
 

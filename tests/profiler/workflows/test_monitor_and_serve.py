@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from profiler.capture.signals import StopRequest
 from profiler.settings.config import Settings
 from profiler.workflows.monitor import monitor, monitor_recording
 from profiler.workflows.serve import ServeError, serving
+from profiler.workflows.signals import StopRequest
 
 
 def settings(tmp_path: Path) -> Settings:

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from profiler.capture.runlock import FileLock, LockHeldError, run_lock_path
 from profiler.capture.runner import RunPlan
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
@@ -21,6 +20,7 @@ from profiler.workflows.profile import (
     profile,
     resolve_devices,
 )
+from profiler.workflows.runlock import FileLock, LockHeldError, run_lock_path
 
 
 def sensors(*gpus: str) -> SensorSet:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from profiler.analysis.savings import Site
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
+from profiler.model.savings import Site
 from profiler.model.series import DeviceSeries
 from profiler.model.units import GIB
 from profiler.sensors.probe import SensorSet

@@ -89,3 +89,26 @@ def test_an_outage_adds_no_energy_beyond_the_stale_limit() -> None:
     # A read inside the gap (kept history) never exceeds the energy after it: monotone.
     inside, at_answer = bmc.reading(11.0).energy_j, bmc.reading(600.0).energy_j
     assert inside is not None and at_answer is not None and inside <= at_answer
+
+
+@pytest.mark.parametrize("watts", [float("inf"), float("nan"), 1e308, -5000.0])
+def test_an_out_of_bounds_reading_is_dropped_counted_and_adds_no_energy(watts: float) -> None:
+    bmc = poller()
+    bmc.begin(100.0, PowerSample(200))
+    bmc.add(101.0, PowerSample(watts))
+    bmc.add(103.0, PowerSample(250))
+    assert bmc.out_of_bounds == 1
+    during = bmc.reading(102.0)
+    assert (during.status, during.power_w, during.energy_j) == (DeviceStatus.DEGRADED, None, None)
+    after = bmc.reading(104.0)
+    assert after.status is DeviceStatus.OK
+    # 200 W held 100..101, nothing for the bad stretch 101..103, 250 W held 103..104
+    assert after.energy_j == pytest.approx(200 + 250)
+
+
+def test_an_out_of_bounds_first_reading_starts_the_node_degraded() -> None:
+    bmc = poller()
+    bmc.begin(0.0, PowerSample(float("inf")))
+    assert bmc.reading(0.5).status is DeviceStatus.DEGRADED
+    bmc.add(1.0, PowerSample(100))
+    assert bmc.reading(2.0).energy_j == pytest.approx(100)

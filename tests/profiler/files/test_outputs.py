@@ -1,4 +1,4 @@
-"""`profiler.store.outputs`: how each kind of path the user names is written."""
+"""`profiler.files.outputs`: how each kind of path the user names is written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler.store.outputs import (
+from profiler.files.outputs import (
     OutputKind,
     OutputPathError,
     OutputWriteError,

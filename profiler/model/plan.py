@@ -42,10 +42,6 @@ class RunPlan:
     quick: bool = False
     seed: int = 0
 
-    def phase_count(self) -> int:
-        """Return the number of ladder phases the plan runs."""
-        return len(self.workloads) * len(self.devices) * len(self.levels)
-
     def duration_s(self) -> float:
         """Return the expected length of the run in seconds: calibration plus the ladder.
 

@@ -1,4 +1,4 @@
-"""`capture.signals`: SIGINT/SIGTERM become a stop request; handlers are restored after."""
+"""`workflows.signals`: SIGINT/SIGTERM become a stop request; handlers are restored after."""
 
 import os
 import signal
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from profiler.capture.signals import always, stop_on_signals
+from profiler.workflows.signals import always, stop_on_signals
 
 
 def test_a_signal_sets_the_event_and_says_which() -> None:

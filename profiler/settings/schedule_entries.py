@@ -26,9 +26,9 @@ from pydantic import (
     model_validator,
 )
 
-from profiler.model.durations import parse_duration
-from profiler.schedule.checks import check_bounds, check_cron, check_report_template
-from profiler.schedule.local_time import UnknownZoneError, host_zone_name, zone
+from profiler.model.durations import check_interval, parse_duration
+from profiler.settings.schedule_checks import check_bounds, check_cron, check_report_template
+from profiler.settings.time_zones import UnknownZoneError, host_zone_name, zone
 
 ACTIONS = ("run", "monitor")
 RUN_KEYS = ("workloads", "levels", "phase_seconds", "size", "device", "interval")
@@ -188,8 +188,6 @@ class ScheduleTable(BaseModel):
     @field_validator("interval")
     @classmethod
     def _interval(cls, interval_s: float | None) -> float | None:
-        from profiler.capture.sampler import check_interval
-
         return None if interval_s is None else check_interval(interval_s)
 
     @model_validator(mode="after")
