@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from profiler.analysis.demand import DemandProfile
 from profiler.model.series import FloatArray
@@ -65,7 +65,7 @@ def heatmap(
         unseen = np.argwhere(np.isnan(values.reshape(7, 24)))
         for row, col in unseen:
             ax.add_patch(
-                plt.Rectangle(
+                Rectangle(
                     (col - 0.5, row - 0.5), 1, 1, fill=False, hatch="///", color=INVALID, lw=0
                 )
             )

@@ -21,10 +21,10 @@ from profiler.analysis.complementary import complementary_peaks
 from profiler.analysis.confidence import Quality
 from profiler.analysis.demand import profile_demand
 from profiler.analysis.demand_rules import schedule_finding
-from profiler.analysis.findings import Finding
 from profiler.analysis.host_rules import IdlePower
-from profiler.analysis.savings import Estimate
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.findings import Finding
+from profiler.model.savings import Estimate
 from profiler.model.series import DeviceSeries
 from reports.demand import Demand, DeviceDemand
 from tests.profiler.analysis.demand_series import (
