@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +43,26 @@ FORMS = (
 """The schedule forms shown as text blocks (key, heading); the systemd units follow them."""
 
 
+class Profiled(Protocol):
+    """One device's demand profile and what its capacity is (what the section needs).
+
+    `DeviceDemand` below is one; any record with these attributes is another (e.g. the
+    device records of `finwatt demand`).
+    """
+
+    @property
+    def profile(self) -> DemandProfile:
+        """The profile (use and power by local weekday x hour, load-duration curve)."""
+
+    @property
+    def kind(self) -> str:
+        """The device kind (host, cpu, gpu, ...)."""
+
+    @property
+    def capacity(self) -> float | None:
+        """A host's logical cores; other kinds are drawn in per cent of themselves."""
+
+
 @dataclass(frozen=True)
 class DeviceDemand:
     """One device's demand profile and what its capacity is.
@@ -50,13 +70,18 @@ class DeviceDemand:
     Attributes:
         profile: the profile (use and power by local weekday x hour, load-duration curve).
         kind: the device kind (host, cpu, gpu).
-        cores: the host's logical cores (its capacity), None for a device measured in
-            per cent of itself.
+        capacity: a host's logical cores; None, or any figure for another kind, which
+            the section draws in per cent of the device.
     """
 
     profile: DemandProfile
     kind: str
-    cores: int | None = None
+    capacity: float | None = None
+
+
+def cores_of(item: Profiled) -> float | None:
+    """Return the host's cores (its capacity), None for a device drawn in per cent."""
+    return float(item.capacity) if item.kind == "host" and item.capacity else None
 
 
 @dataclass(frozen=True)
@@ -72,7 +97,7 @@ class Demand:
 
     tz: str
     span_s: float
-    devices: tuple[DeviceDemand, ...] = ()
+    devices: tuple[Profiled, ...] = ()
 
     @property
     def long_enough(self) -> bool:
@@ -87,6 +112,7 @@ class DeviceView:
     Attributes:
         device: the device id.
         demand: its profile and capacity.
+        cores: the host's cores, None for a device drawn in per cent.
         use_table: 7 rows (Monday first) of 24 mean-use cells in per cent (None: not observed).
         power_table: the same of mean power in watts, None when the device has no power.
         use_chart: the use heatmap (SVG data URI), None when nothing was observed.
@@ -105,7 +131,8 @@ class DeviceView:
     """
 
     device: str
-    demand: DeviceDemand
+    demand: Profiled
+    cores: float | None
     use_table: list[list[float | None]]
     power_table: list[list[float | None]] | None
     use_chart: str | None
@@ -240,7 +267,7 @@ def idle_power_line(finding: dict[str, Any]) -> str | None:
 
 
 def device_view(
-    item: DeviceDemand,
+    item: Profiled,
     tz: str,
     findings: Sequence[dict[str, Any]],
     text: Language,
@@ -259,9 +286,10 @@ def device_view(
     profile = item.profile
     device = profile.device_id
     has_power = not bool(np.isnan(profile.power_mean_w).all())
-    capacity = float(item.cores) if item.cores else 100.0
-    unit = "cores" if item.cores else "%"
-    recommended = _recommended(device, findings) if item.cores else None
+    cores = cores_of(item)
+    capacity = cores or 100.0
+    unit = "cores" if cores else "%"
+    recommended = _recommended(device, findings) if cores else None
     lines = [(_("provisioned"), capacity)]
     if recommended is not None:
         lines.append((_("recommended"), recommended[0]))
@@ -278,6 +306,7 @@ def device_view(
     return DeviceView(
         device=device,
         demand=item,
+        cores=cores,
         use_table=_table(profile.util_mean, 100.0),
         power_table=_table(profile.power_mean_w) if has_power else None,
         use_chart=charts_demand.heatmap(
