@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - the report writes ranges with an en dash
 """The report's gathering step profiles the stored series: a month of a nightly batch host.
 
 A real SQLite store holds four weeks of 5-minute monitoring (a `host` device and a
