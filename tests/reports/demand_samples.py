@@ -19,10 +19,11 @@ from profiler.analysis.assess import Assessment
 from profiler.analysis.complementary import Demand as PoolDemand
 from profiler.analysis.complementary import complementary_peaks
 from profiler.analysis.confidence import Quality
-from profiler.analysis.demand import profile_demand
+from profiler.analysis.demand import hot_windows, profile_demand
 from profiler.analysis.demand_rules import schedule_finding
-from profiler.analysis.host_rules import IdlePower
+from profiler.analysis.host_rules import IdlePower, under_provisioned_cpu
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.usage import usage_stats
 from profiler.model.findings import Finding
 from profiler.model.savings import Estimate
 from profiler.model.series import DeviceSeries
@@ -111,6 +112,34 @@ def office_finding() -> Finding:
     finding = schedule_finding(profile, TZ, "measured:rapl", None, SITE, QUALITY, TH)
     assert finding is not None
     return finding
+
+
+def gpu_finding() -> Finding:
+    """Return PEAK_SIZED_GPU of a GPU busy only for the end-of-day run (18:00-21:00 weekdays)."""
+    t = sample_times(WEEKS)
+    sm = np.clip(local_util(t, LONDON, lambda d, h, w: d < 5 and 18 <= h < 21, 0.9, 0.0), 0, 1)
+    gpu = series("gpu:0", t, sm, power_of(sm, 70.0, 400.0), kind="gpu", cores=None)
+    profile = profile_demand(gpu, LONDON, TH, util=sm, busy_level=TH.demand_busy_gpu)
+    finding = schedule_finding(profile, TZ, gpu.spec.provenance, None, SITE, QUALITY, TH, "gpu")
+    assert finding is not None
+    return finding
+
+
+def hot_under_finding() -> Finding:
+    """Return the window-aware UNDER_PROVISIONED_CPU of a 4-core host hot 15:00-17:00 weekdays."""
+    t = sample_times(WEEKS)
+    util = local_util(t, LONDON, lambda d, h, w: d < 5 and 15 <= h < 17, 0.95, 0.02)
+    host = series("host", t, util, cores=4)
+    stats = usage_stats(host, float(host.t[0]), TH)
+    hot = hot_windows(host, LONDON, 1.0 - TH.under_cpu_headroom, TH)
+    finding = under_provisioned_cpu(stats, 4, QUALITY, TH, hot)
+    assert finding is not None and "hot_windows" in finding.evidence
+    return finding
+
+
+def time_rules() -> list[Finding]:
+    """Return one finding of each rule that sees time, as the analyzer makes it."""
+    return [batch_findings()[1], office_finding(), gpu_finding(), pool_finding()]
 
 
 def pool_finding() -> Finding:

@@ -18,6 +18,7 @@ from profiler.analysis.assess import Assessment
 from profiler.analysis.week import Window
 from reports import numbers
 from reports.demand import Demand, windows_text
+from reports.finding_text import finding_text
 from reports.i18n import language
 from reports.renderers.fleet import FleetRenderer, FleetReport
 from reports.renderers.run import RunRenderer, RunReport
@@ -257,3 +258,25 @@ def test_the_batch_is_seen_in_local_time_across_the_profile() -> None:
     use = demand_samples.mean_use_of(0)
     assert np.all(use[sorted(demand_samples.busy_cells())] > 30)
     assert np.all(np.delete(use, sorted(demand_samples.busy_cells())) < 3)
+
+
+def test_a_host_hot_only_in_windows_gets_the_windows_in_chinese() -> None:
+    finding = demand_samples.hot_under_finding()
+    zh = finding_text(finding.as_dict(), language("zh-CN"))
+    assert not zh.english
+    assert zh.text.startswith("host 仅在周一–周五 15:00–17:00高负载运行（每周 10 小时")
+    extra = finding.evidence["needed_cores"] - 4
+    assert f"临时增加 {numbers.sig(extra)} 个核" in zh.text
+    assert "加容量" not in zh.text  # no bare "add capacity"
+
+
+def test_the_rules_that_see_time_carry_their_figures_in_chinese() -> None:
+    zh = language("zh-CN")
+    by_rule = {f.rule: finding_text(f.as_dict(), zh).text for f in demand_samples.time_rules()}
+    assert "每天 23:00–01:00（Europe/London）" in by_rule["PEAK_SIZED_HOST"]
+    assert "62.0 W 的空闲功率（实测）" in by_rule["PEAK_SIZED_HOST"]
+    assert "工作时间（周一–周五 09:00–17:00" in by_rule["OFF_HOURS_IDLE"]
+    gpu = by_rule["PEAK_SIZED_GPU"]
+    assert "周一–周五 18:00–21:00" in gpu and "MIG" in gpu
+    assert "2 台 8 核主机" in by_rule["COMPLEMENTARY_PEAKS"]
+    assert "腾出 1 台" in by_rule["COMPLEMENTARY_PEAKS"]
