@@ -16,11 +16,11 @@ import numpy.typing as npt
 
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.reconcile import WALL_KINDS, Reconciliation, reconcile
-from profiler.analysis.series import device_series
 from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.model.device import DeviceRecord
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord, RunRecord, RunStatus
+from profiler.model.series import device_series
 from profiler.model.units import HOUR_S, HOURS_PER_YEAR, J_PER_KWH
 from reports.i18n import N_
 

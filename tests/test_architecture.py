@@ -127,7 +127,7 @@ def test_importing_pure_packages_loads_no_store_sensor_or_database() -> None:
     """What a fresh interpreter really loads for analysis, reports and the live view."""
     code = (
         "import json, sys\n"
-        "import profiler.analysis.assess, profiler.analysis.series, profiler.live\n"
+        "import profiler.analysis.assess, profiler.model.series, profiler.live\n"
         "import reports.renderers.fleet, reports.renderers.run, reports.renderers.window\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )

@@ -40,9 +40,9 @@ from profiler.analysis.ladder_rules import (
 )
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.reconcile import reconcile, wall_idle_power
-from profiler.analysis.series import HOLD_INTERVALS
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.usage import UsageStats, usage_stats
+from profiler.model.energy import HOLD_INTERVALS
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord

@@ -1,107 +1,98 @@
-"""Energy of a device over a time window, from its cumulative-energy samples.
+"""Energy of a device over a time window, from its series' interval energy.
 
-Samples carry `energy_j` cumulative since run start, so the energy of [t0, t1] is
-E(t1) - E(t0), with E linearly interpolated between the samples either side of each
-bound (power is constant between two samples at the resolution we have). Energy over a
-window therefore equals the sum over any split of it, exactly.
+Each entry's interval energy is `profiler.model.energy.interval_energy` (the one
+definition: counter delta, else power x held interval; a reset interval is dropped),
+carried by `DeviceSeries.energy_delta_j`. Summed from run start they give E, the
+device's cumulative energy at each entry whose interval's energy is known (an
+`EnergyCurve`), so the energy of [t0, t1] is E(t1) - E(t0), with E linearly
+interpolated between the entries either side of each bound (power is constant between
+two samples at the resolution we have). Energy over a window therefore equals the sum
+over any split of it, exactly. Windows are found by `np.searchsorted`, not by a scan.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Sequence
-from itertools import pairwise
-from math import inf
+import numpy as np
 
-from profiler.model.samples import SampleRow
+from profiler.model.series import DeviceSeries, FloatArray
+
+EnergyCurve = tuple[FloatArray, FloatArray]
+"""(t, cumulative energy J) of the entries whose interval energy is known, sorted by t."""
 
 
-def energy_at(series: Sequence[tuple[float, float]], t: float) -> float | None:
-    """Return cumulative energy (J) at time `t` from sorted (t, energy_j) points.
+def energy_curve(series: DeviceSeries) -> EnergyCurve:
+    """Return a series' cumulative energy curve (its known interval energies summed).
+
+    An entry whose interval's energy is unknown (a reset with no power, no reading) is
+    no point, so E is interpolated across it.
+    """
+    known = ~np.isnan(series.energy_delta_j)
+    return series.t[known], np.cumsum(series.energy_delta_j[known])
+
+
+def window(curve: EnergyCurve, t_start: float, t_end: float) -> EnergyCurve:
+    """Return the points of `curve` with t_start <= t <= t_end."""
+    t, e = curve
+    lo = int(np.searchsorted(t, t_start, side="left"))
+    hi = int(np.searchsorted(t, t_end, side="right"))
+    return t[lo:hi], e[lo:hi]
+
+
+def energy_at(curve: EnergyCurve, t: float) -> float | None:
+    """Return cumulative energy (J) at time `t` from a curve.
 
     Before the first point the counter is extrapolated from 0 at t = 0 (run start);
     None when `t` is after the last point (not yet known).
     """
-    if not series or t > series[-1][0]:
+    times, cumulative = curve
+    if not times.size or t > times[-1]:
         return None
-    i = bisect_left([p[0] for p in series], t)
-    if i < len(series) and series[i][0] == t:
-        return series[i][1]
-    t0, e0 = (0.0, 0.0) if i == 0 else series[i - 1]
-    t1, e1 = series[i]
+    i = int(np.searchsorted(times, t, side="left"))
+    if times[i] == t:
+        return float(cumulative[i])
+    t0, e0 = (0.0, 0.0) if i == 0 else (float(times[i - 1]), float(cumulative[i - 1]))
+    t1, e1 = float(times[i]), float(cumulative[i])
     if t1 == t0:
         return e1
     return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
 
 
-def energy_series(
-    samples: Sequence[SampleRow], hold_s: float | None = None
-) -> list[tuple[float, float]]:
-    """Return the sorted (t, cumulative energy J) points of one device's samples.
-
-    From the energy counter where the samples carry one; a counter that went down was
-    reset, and the interval it fell in adds nothing (its energy is unknown; see
-    `counter_resets`). Samples with power but no counter (power-only data, e.g. an
-    imported document) are integrated instead: each reading covers at most `hold_s`
-    seconds before it (default 2 x the median interval, `series.HOLD_INTERVALS`), so a
-    gap is missing coverage, not the next reading stretched over it.
-    """
-    counted = sorted((s.t, s.energy_j) for s in samples if s.energy_j is not None)
-    if counted:
-        points: list[tuple[float, float]] = []
-        offset = 0.0
-        for i, (t, e) in enumerate(counted):
-            if i and e < counted[i - 1][1]:
-                offset += counted[i - 1][1] - e  # reset: the interval adds nothing
-            points.append((t, e + offset))
-        return points
-    powered = sorted((s.t, s.power_w) for s in samples if s.power_w is not None)
-    if not powered:
-        return []
-    times = [t for t, _ in powered]
-    steps = sorted(b - a for a, b in pairwise(times))
-    hold = hold_s if hold_s is not None else (2 * steps[len(steps) // 2] if steps else inf)
-    total, prev_t, out = 0.0, 0.0, []
-    for t, power_w in powered:
-        total += power_w * min(t - prev_t, hold)
-        out.append((t, total))
-        prev_t = t
-    return out
-
-
-def counter_resets(samples: Sequence[SampleRow], t_start: float, t_end: float) -> int:
-    """Return how many times the device's energy counter went down within [t_start, t_end]."""
-    counted = sorted((s.t, s.energy_j) for s in samples if s.energy_j is not None)
-    return sum(
-        1 for (_, e0), (t1, e1) in pairwise(counted) if e1 < e0 and t_start < t1 <= t_end + 1e-9
-    )
-
-
-def window_energy_j(
-    series: Sequence[tuple[float, float]], t_start: float, t_end: float
-) -> float | None:
+def window_energy_j(curve: EnergyCurve, t_start: float, t_end: float) -> float | None:
     """Return the energy (J) over [t_start, t_end], or None if the window is not covered."""
-    start = energy_at(series, t_start)
-    end = energy_at(series, t_end)
+    start = energy_at(curve, t_start)
+    end = energy_at(curve, t_end)
     if start is None or end is None:
         return None
     return end - start
 
 
-def coverage(
-    samples: Sequence[SampleRow], t_start: float, t_end: float, interval_s: float
-) -> float:
+def _within(series: DeviceSeries, t_start: float, t_end: float) -> slice:
+    """The entries with t_start < t <= t_end."""
+    lo = int(np.searchsorted(series.t, t_start, side="right"))
+    hi = int(np.searchsorted(series.t, t_end, side="right"))
+    return slice(lo, hi)
+
+
+def resets_within(series: DeviceSeries, t_start: float, t_end: float) -> int:
+    """Return how many counter resets (`DeviceSeries.resets_n`) fall in (t_start, t_end]."""
+    return int(series.resets_n[_within(series, t_start, t_end + 1e-9)].sum())
+
+
+def coverage(series: DeviceSeries, t_start: float, t_end: float, interval_s: float) -> float:
     """Return the fraction of expected samples (one per interval) with energy, power or util.
 
-    docs/methodology.md#ladder-and-validity: valid with at least 95% of expected samples.
+    docs/methodology.md#ladder-and-validity: an interval is valid with at least 95% of
+    expected samples. An entry counts when its util, power or interval energy is known,
+    or its counter reset (it read a counter).
     """
     expected = (t_end - t_start) / interval_s
     if expected <= 0:
         return 0.0
-    present = sum(
-        1
-        for s in samples
-        if t_start < s.t <= t_end
-        and (s.energy_j is not None or s.power_w is not None or s.util is not None)
+    part = _within(series, t_start, t_end)
+    present = (
+        ~np.isnan(series.util[part])
+        | ~np.isnan(series.power_w[part])
+        | ~np.isnan(series.energy_delta_j[part])
+        | (series.resets_n[part] > 0)
     )
-    return min(1.0, present / max(1.0, round(expected)))
+    return min(1.0, int(present.sum()) / max(1.0, round(expected)))

@@ -12,7 +12,7 @@ finding (`Disagreement`), and the samples' figure is the one used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from statistics import median
@@ -23,7 +23,7 @@ from profiler.analysis.thresholds import above
 from profiler.model.device import DeviceRecord
 from profiler.model.findings import Finding
 from profiler.model.run import PhaseRecord
-from profiler.model.samples import SampleRow
+from profiler.model.series import DeviceSeries
 
 STATED_TOLERANCE = 0.02
 """A stated figure more than 2 % away from the samples' figure is reported."""
@@ -78,12 +78,9 @@ class LadderData:
     unverified: list[str] = field(default_factory=list)
 
 
-def typical_interval_s(samples: Sequence[SampleRow]) -> float | None:
+def typical_interval_s(series: Mapping[str, DeviceSeries]) -> float | None:
     """Return the median interval between one device's consecutive samples, in seconds."""
-    by_device: dict[str, list[float]] = {}
-    for sample in samples:
-        by_device.setdefault(sample.device_id, []).append(sample.t)
-    steps = [b - a for times in by_device.values() for a, b in pairwise(sorted(times))]
+    steps = [b - a for one in series.values() for a, b in pairwise(one.t.tolist())]
     positive = [step for step in steps if step > 0]
     return median(positive) if positive else None
 
@@ -118,7 +115,7 @@ def _with_achieved_load(phase: PhaseRecord, refs: dict[tuple[str, str], float]) 
 def phases_from_data(
     phases: Sequence[PhaseRecord],
     devices: Sequence[DeviceRecord],
-    samples: Sequence[SampleRow],
+    series: Mapping[str, DeviceSeries],
     interval_s: float | None = None,
 ) -> LadderData:
     """Evaluate every phase from the samples; report stated figures that disagree.
@@ -126,10 +123,10 @@ def phases_from_data(
     Args:
         phases: the run's phases as stored (recorded or imported).
         devices: the run's devices.
-        samples: the run's samples (any order).
+        series: {device id: the run's raw `DeviceSeries`} (`Store.series`).
         interval_s: the run's sampling interval; default the samples' median interval.
     """
-    interval = interval_s or typical_interval_s(samples) or 1.0
+    interval = interval_s or typical_interval_s(series) or 1.0
     refs = _references(phases)
     out: list[PhaseRecord] = []
     disagreements: list[Disagreement] = []
@@ -139,7 +136,7 @@ def phases_from_data(
             out.append(stated)
             continue
         phase = _with_achieved_load(stated, refs)
-        metrics = phase_metrics(phase, devices, samples, interval)
+        metrics = phase_metrics(phase, devices, series, interval)
         if metrics.energy_j is None and stated.metrics.mean_power_w is not None:
             # no samples cover the phase: its stated figures are all there is
             unverified.append(f"{stated.workload} {stated.device_id} {stated.target_load:.0%}")

@@ -9,14 +9,22 @@ expected samples are present; invalid phases are kept and shown, and excluded fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from profiler.analysis.energy import counter_resets, coverage, energy_series, window_energy_j
+import numpy as np
+
+from profiler.analysis.energy import (
+    coverage,
+    energy_curve,
+    resets_within,
+    window,
+    window_energy_j,
+)
 from profiler.analysis.thresholds import above, below
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.run import PhaseMetrics, PhaseRecord
-from profiler.model.samples import SampleRow
+from profiler.model.series import DeviceSeries
 
 LOAD_TOLERANCE = 0.05
 """Achieved load must be within ±5 points of target (docs/methodology.md#ladder-and-validity)."""
@@ -59,11 +67,17 @@ def energy_devices(phase_device: str, devices: Sequence[DeviceRecord]) -> list[s
 
 
 def _sum_energy(
-    by_device: dict[str, list[SampleRow]], ids: Sequence[str], t0: float, t1: float
+    series: Mapping[str, DeviceSeries], ids: Sequence[str], window_s: tuple[float, float, float]
 ) -> float | None:
+    """The energy of [t0, t1] summed over `ids`, from each curve's points within margin."""
+    t0, t1, margin = window_s
     total = 0.0
     for device_id in ids:
-        energy = window_energy_j(energy_series(by_device.get(device_id, [])), t0, t1)
+        one = series.get(device_id)
+        if one is None:
+            return None
+        curve = window(energy_curve(one), t0 - margin, t1 + margin)
+        energy = window_energy_j(curve, t0, t1)
         if energy is None:
             return None
         total += energy
@@ -73,26 +87,29 @@ def _sum_energy(
 def phase_metrics(
     phase: PhaseRecord,
     devices: Sequence[DeviceRecord],
-    samples: Sequence[SampleRow],
+    series: Mapping[str, DeviceSeries],
     interval_s: float,
 ) -> PhaseMetrics:
-    """Return the phase's figures with its energy figures added from the samples.
+    """Return the phase's figures with its energy figures added from the run's series.
 
-    Figures (None where unknown): seconds, energy_j, mean_power_w, units_per_s,
-    units_per_j, j_per_1000_units, coverage, cpu_share, provenance, invalid_reasons
-    (empty when valid); for GPU phases also host_cpu_energy_j and units_per_j_incl_host.
+    The one function that computes a phase's figures (the runner's workflow, the live
+    panel and the analyzer call it). `series`: {device id: the run's raw `DeviceSeries`};
+    the phase's window of each is found by `np.searchsorted`, and points within one
+    interval of the window bound its energy. Figures (None where unknown): seconds,
+    energy_j, mean_power_w, units_per_s, units_per_j, j_per_1000_units, coverage,
+    cpu_share, provenance, invalid_reasons (empty when valid); for GPU phases also
+    host_cpu_energy_j and units_per_j_incl_host.
     """
-    by_device: dict[str, list[SampleRow]] = {}
-    for sample in samples:
-        if phase.t_start - interval_s <= sample.t <= phase.t_end + interval_s:
-            by_device.setdefault(sample.device_id, []).append(sample)
     info = {d.info.device_id: d.info for d in devices}
     ids = energy_devices(phase.device_id, devices)
     t0, t1 = phase.t_start, phase.t_end
     seconds = t1 - t0
-    energy_j = _sum_energy(by_device, ids, t0, t1)
+    energy_j = _sum_energy(series, ids, (t0, t1, interval_s))
     units = phase.units or 0.0
-    covered = min((coverage(by_device.get(i, []), t0, t1, interval_s) for i in ids), default=0.0)
+    covered = min(
+        (coverage(series[i], t0, t1, interval_s) if i in series else 0.0 for i in ids),
+        default=0.0,
+    )
     provenances = sorted({info[i].provenance or "none" for i in ids if i in info})
     metrics = phase.metrics.updated(
         seconds=seconds,
@@ -104,9 +121,9 @@ def phase_metrics(
         j_per_1000_units=1000 * energy_j / units if energy_j is not None and units else None,
         coverage=covered,
         provenance=",".join(provenances) if provenances else None,
-        cpu_share=_cpu_share(phase, by_device, info, seconds),
+        cpu_share=_cpu_share(phase, series, info, seconds),
     )
-    foreign = _foreign_cpu_share(phase, by_device, info, seconds)
+    foreign = _foreign_cpu_share(phase, series, info, seconds)
     if foreign is None:  # no host samples: the runner's own measurement, if any
         foreign = phase.metrics.foreign_cpu_share
     if foreign is not None:
@@ -114,7 +131,7 @@ def phase_metrics(
             foreign_cpu_share=foreign, disturbed=above(foreign, MAX_FOREIGN_CPU_SHARE)
         )
     if phase.device_id.startswith("gpu:"):
-        host_j = _sum_energy(by_device, cpu_ids(devices), t0, t1)
+        host_j = _sum_energy(series, cpu_ids(devices), (t0, t1, interval_s))
         both = (energy_j or 0.0) + host_j if host_j is not None and energy_j is not None else None
         metrics = metrics.updated(
             host_cpu_energy_j=host_j, units_per_j_incl_host=units / both if both else None
@@ -128,7 +145,7 @@ def phase_metrics(
         reasons.append(f"only {covered:.0%} of expected samples present (need 95%)")
     if energy_j is None:
         reasons.append("no energy figure for the phase's device")
-    resets = sum(counter_resets(by_device.get(i, []), t0, t1) for i in ids)
+    resets = sum(resets_within(series[i], t0, t1) for i in ids if i in series)
     if resets:
         reasons.append(f"energy counter reset {resets} time(s) during the phase")
     if metrics.disturbed:
@@ -142,28 +159,34 @@ def phase_metrics(
 def evaluated(
     phase: PhaseRecord,
     devices: Sequence[DeviceRecord],
-    samples: Sequence[SampleRow],
+    series: Mapping[str, DeviceSeries],
     interval_s: float,
 ) -> PhaseRecord:
     """Return the phase with its figures (`phase_metrics`) and its validity set."""
-    metrics = phase_metrics(phase, devices, samples, interval_s)
+    metrics = phase_metrics(phase, devices, series, interval_s)
     return replace(phase, metrics=metrics, valid=not metrics.invalid_reasons)
+
+
+def _host_utils(phase: PhaseRecord, series: Mapping[str, DeviceSeries]) -> list[float]:
+    """The host's utilisation samples with t_start < t <= t_end (NaN left out)."""
+    host = series.get("host")
+    if host is None:
+        return []
+    lo = int(np.searchsorted(host.t, phase.t_start, side="right"))
+    hi = int(np.searchsorted(host.t, phase.t_end, side="right"))
+    return [u for u in host.util[lo:hi].tolist() if u == u]
 
 
 def _cpu_share(
     phase: PhaseRecord,
-    by_device: dict[str, list[SampleRow]],
+    by_device: Mapping[str, DeviceSeries],
     info: dict[str, DeviceInfo],
     seconds: float,
 ) -> float | None:
     """Workers' CPU time over all CPU time on the host in the phase (Scaphandre/Kepler)."""
     worker_cpu_s = phase.metrics.worker_cpu_seconds
     host = info.get("host")
-    utils = [
-        s.util
-        for s in by_device.get("host", [])
-        if phase.t_start < s.t <= phase.t_end and s.util is not None
-    ]
+    utils = _host_utils(phase, by_device)
     if worker_cpu_s is None or host is None or not host.logical_cores or not utils:
         return None
     busy_cpu_s = sum(utils) / len(utils) * host.logical_cores * seconds
@@ -172,7 +195,7 @@ def _cpu_share(
 
 def _foreign_cpu_share(
     phase: PhaseRecord,
-    by_device: dict[str, list[SampleRow]],
+    by_device: Mapping[str, DeviceSeries],
     info: dict[str, DeviceInfo],
     seconds: float,
 ) -> float | None:
@@ -184,11 +207,7 @@ def _foreign_cpu_share(
     None without host utilisation samples in the phase.
     """
     host = info.get("host")
-    utils = [
-        s.util
-        for s in by_device.get("host", [])
-        if phase.t_start < s.t <= phase.t_end and s.util is not None
-    ]
+    utils = _host_utils(phase, by_device)
     if host is None or not host.logical_cores or not utils or seconds <= 0:
         return None
     worker_cpu_s = phase.metrics.worker_cpu_seconds

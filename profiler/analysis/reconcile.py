@@ -24,10 +24,7 @@ from typing import Any
 import numpy as np
 
 from profiler.analysis.host_rules import IdlePower
-from profiler.analysis.series import device_series
-from profiler.model.device import DeviceInfo
 from profiler.model.provenance import is_estimate, is_measured
-from profiler.model.samples import SampleRow
 from profiler.model.savings import Estimate
 from profiler.model.series import DeviceSeries, FloatArray
 
@@ -295,39 +292,6 @@ def reconcile(
         intervals=balances,
         total=_total(balances),
     )
-
-
-def reconcile_rows(
-    devices: Sequence[DeviceInfo],
-    samples: Sequence[SampleRow],
-    interval_s: float | None = None,
-    hold: float | None = None,
-) -> Reconciliation | None:
-    """Reconcile a run's stored samples (any order; `t` since run start); see `reconcile`.
-
-    `hold` is how long a power reading may cover (the run's rollup hold, so the summary
-    agrees with `analyze`); None: the samples' median step (`series.hold_s`).
-    """
-    by_device: dict[str, list[SampleRow]] = {}
-    for row in samples:
-        by_device.setdefault(row.device_id, []).append(row)
-    nan = float("nan")
-    series = []
-    for spec in devices:
-        if spec.kind not in WALL_KINDS + COMPONENT_KINDS:
-            continue
-        rows = sorted(by_device.get(spec.device_id, []), key=lambda r: r.t)
-        if rows:
-            series.append(
-                device_series(
-                    spec,
-                    [r.t for r in rows],
-                    power_w=[nan if r.power_w is None else r.power_w for r in rows],
-                    energy_j=[nan if r.energy_j is None else r.energy_j for r in rows],
-                    hold=hold,
-                )
-            )
-    return reconcile(series, interval_s)
 
 
 def _mean_power_w(series: DeviceSeries) -> float | None:

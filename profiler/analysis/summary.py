@@ -6,7 +6,6 @@ the reports all summarise a run the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,7 +14,6 @@ import numpy.typing as npt
 
 from profiler.analysis.stats import nearest_rank
 from profiler.model.device import DeviceRecord
-from profiler.model.samples import SampleRow
 
 
 @dataclass(frozen=True)
@@ -43,17 +41,6 @@ class DeviceSummary:
         return asdict(self)
 
 
-def summarise_device(device: DeviceRecord, samples: Sequence[SampleRow]) -> DeviceSummary:
-    """Summarise one device's samples (ordered by time)."""
-    nan = float("nan")
-    return summarise_columns(
-        device,
-        np.array([s.t for s in samples], dtype=np.float64),
-        np.array([nan if s.util is None else s.util for s in samples], dtype=np.float64),
-        np.array([nan if s.energy_j is None else s.energy_j for s in samples], dtype=np.float64),
-    )
-
-
 def summarise_columns(
     device: DeviceRecord,
     t: npt.NDArray[np.float64],
@@ -77,13 +64,3 @@ def summarise_columns(
         energy_j=energy,
         mean_power_w=energy / span_s if energy is not None and span_s else None,
     )
-
-
-def summarise_run(
-    devices: Iterable[DeviceRecord], samples: Iterable[SampleRow]
-) -> list[DeviceSummary]:
-    """Summarise every device of a run, in device order."""
-    by_device: dict[str, list[SampleRow]] = {}
-    for sample in samples:
-        by_device.setdefault(sample.device_id, []).append(sample)
-    return [summarise_device(d, by_device.get(d.info.device_id, [])) for d in devices]

@@ -4,7 +4,8 @@ Per workload and device (docs/methodology.md#ladder-and-validity): start workers
 spawn), calibrate (3 unthrottled intervals, X_max = mean of the last two), run the
 ladder in descending order, then active idle. Each phase is stored as it ends, so an
 interrupted run keeps the phases it finished; once sampling has stopped and every sample
-is on disk, `finalise_phases` adds each phase's energy figures and validity.
+is on disk, the workflow (`profiler.workflows.profile.finalise_phases`) adds each phase's
+energy figures and validity.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from profiler.analysis.phases import LOAD_TOLERANCE, MAX_FOREIGN_CPU_SHARE, evaluated
+from profiler.analysis.phases import LOAD_TOLERANCE, MAX_FOREIGN_CPU_SHARE
 from profiler.analysis.thresholds import above
 from profiler.capture.recording import Recording
 from profiler.model.device import DeviceInfo
@@ -34,7 +35,6 @@ __all__ = [
     "QUICK_LEVELS",
     "Progress",
     "RunPlan",
-    "finalise_phases",
     "run_profile",
 ]
 
@@ -134,8 +134,6 @@ def run_profile(
         raise
     finally:
         recording.stop(status)  # raises RecordingFailedError when samples could not be stored
-        if recording.writer.error is None:
-            finalise_phases(recording, plan)
     return status
 
 
@@ -257,18 +255,3 @@ def _phase_record(
             workers=pool.n_workers,
         ),
     )
-
-
-def finalise_phases(recording: Recording, plan: RunPlan) -> None:
-    """Add energy, power, efficiency, CPU share and validity to every stored phase."""
-    with Store(recording.db_path) as store:
-        devices = store.devices(recording.run_id)
-        samples = store.samples(recording.run_id)
-        phases = store.phases(recording.run_id)
-        updated = [
-            evaluated(phase, devices, samples, plan.interval_s)
-            if phase.units is not None
-            else phase
-            for phase in phases
-        ]
-        store.replace_phases(recording.run_id, updated)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from profiler.live.lines import line
-from profiler.model.profile_status import PhaseFigures, ProfileStatus
+from profiler.model.profile_status import ProfileStatus
+from profiler.model.run import PhaseRecord
 
 
 def profile_lines(profile: ProfileStatus, width: int) -> list[Text]:
@@ -34,15 +35,17 @@ def profile_lines(profile: ProfileStatus, width: int) -> list[Text]:
     return lines + _last_phase(profile.last, width)
 
 
-def _last_phase(last: PhaseFigures | None, width: int) -> list[Text]:
+def _last_phase(last: PhaseRecord | None, width: int) -> list[Text]:
     if last is None:
         return [line(width, ("no phase finished yet (calibrating or first level)", "dim"))]
-    if last.error is not None:
-        return [line(width, f"last: {last.workload} on {last.device_id} FAILED: {last.error}")]
+    if last.units is None:  # the phase failed
+        error = last.metrics.error or "failed"
+        return [line(width, f"last: {last.workload} on {last.device_id} FAILED: {error}")]
     unit = last.unit or "units"
     achieved = "n/a" if last.achieved_load is None else f"{last.achieved_load:.0%}"
-    rate = "n/a" if last.units_per_s is None else f"{last.units_per_s:,.0f} {unit}/s"
-    per_k = "n/a" if last.j_per_1000_units is None else f"{last.j_per_1000_units:.3g} J"
+    units_per_s, per_1000 = last.metrics.units_per_s, last.metrics.j_per_1000_units
+    rate = "n/a" if units_per_s is None else f"{units_per_s:,.0f} {unit}/s"
+    per_k = "n/a" if per_1000 is None else f"{per_1000:.3g} J"
     return [
         line(
             width,

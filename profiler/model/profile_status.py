@@ -8,31 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class PhaseFigures:
-    """A finished phase of a profiling run, as the store has it while the run goes on.
-
-    Attributes:
-        workload: workload name.
-        device_id: the device its energy is charged to (`cpu:0`, `cpu`, `gpu:N`).
-        target_load: target load, 0..1.
-        achieved_load: achieved load, 0..1, None where unknown.
-        units_per_s: throughput (units / phase seconds), None for a failed phase.
-        unit: the unit of work ("scenario", "row", ...).
-        j_per_1000_units: energy per 1,000 units, None where samples lack energy.
-        error: why the phase failed, None when it ran.
-
-    """
-
-    workload: str
-    device_id: str
-    target_load: float
-    achieved_load: float | None
-    units_per_s: float | None
-    unit: str | None
-    j_per_1000_units: float | None
-    error: str | None = None
+from profiler.model.run import PhaseRecord
 
 
 @dataclass(frozen=True)
@@ -48,7 +24,8 @@ class ProfileStatus:
         phases_planned: phases in the plan, None when the config does not say.
         now: (workload, device, target load) the plan puts after the stored phases;
             None when the stored phases do not follow the plan.
-        last: the latest finished phase.
+        last: the latest finished phase, its figures (`metrics`) evaluated from the
+            samples stored so far.
         error: why the store could not be read (the panel shows it instead).
 
     """
@@ -60,5 +37,5 @@ class ProfileStatus:
     phases_done: int = 0
     phases_planned: int | None = None
     now: tuple[str, str, float] | None = None
-    last: PhaseFigures | None = None
+    last: PhaseRecord | None = None
     error: str | None = None

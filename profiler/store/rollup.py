@@ -3,27 +3,24 @@
 One row per run, device and minute of run time (`minute = floor(t / 60)`) holds the
 counts, sums and maxima the analyzer's rules need (docs/decisions.md, "Rollups and
 retention"). `ROLLUP_COLUMNS` is the definition: each column folds one per-sample value
-(`count`, `sum`, `total`, `min` or `max`). Per sample, as `profiler.analysis.series`
-computes it for raw samples (`held_energy`), `dt` is the time since the device's previous
-sample (the first sample's since run start, 0) and `de` the energy of that interval: the
-cumulative counter's delta (the counter is 0 at run start), else power x the held interval,
-else unknown; `de_dt` is the seconds `de` covers (`dt` for a counter delta, the held
-interval for power), so energy_j / energy_s is the minute's mean power. Two corrections
-(docs/analyzer.md#data-truth): a counter that went down was reset, so that interval's counter
-delta is dropped (power x held interval stands in where power is known) and counted
-(`resets_n`); and a power reading covers at most the run's hold (`ROLLUP_HOLD_INTERVALS` x
-the run's stated interval, else x the median step of the device's samples, as
-`profiler.analysis.series.hold_s`): after a gap the rest is uncovered, not the next
-reading stretched over it.
+(`count`, `sum`, `total`, `min` or `max`). Per sample, `dt` is the time since the device's
+previous sample (the first sample's since run start) and `de`, `de_dt` the energy of that
+interval and the seconds it covers, as `profiler.model.energy.interval_energy` defines
+them (counter delta, else power x held interval, else unknown; a counter that went down
+is a reset, counted in `resets_n`; the hold is `run_hold_s` of the run's stated interval,
+else `median_hold_s` of the device's samples), so energy_delta_j / energy_s is the
+minute's mean power.
 
 The definition has two forms, side by side below, built from that one column list:
 
 - SQL (`rollup_sql`, `refresh_minutes`): a window query over the raw samples. Migration,
-  `Store.add_samples` and import recompute the minutes they touched with it.
+  `Store.add_samples` and import recompute the minutes they touched with it
+  (tests/profiler/store/test_rollup*.py check it against `interval_energy`).
 - Python (`MinuteSums`): the `SampleWriter`, whose CPU time counts against the
   sampler's overhead budget, folds each batch into per-minute partial rows and adds them
-  to the stored rows (`UPSERT_MINUTE_SQL`), remembering each device's last sample
-  across batches instead of re-reading it.
+  to the stored rows (`UPSERT_MINUTE_SQL`), calling `interval_energy` on each device's
+  part of the batch and remembering each device's last sample across batches instead of
+  re-reading it.
 
 Both give the same rows for the same samples, up to the order of floating-point
 additions (tests/profiler/store/test_rollup.py checks them against numpy and each other).
@@ -38,24 +35,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from profiler.model.energy import HOLD_INTERVALS, counter_resets, interval_energy, intervals
 from profiler.model.samples import SampleRow
 
 MINUTE_S = 60.0
 """Width of a rollup row: minute index = floor(t / 60) of run time (t since run start)."""
-
-
-ROLLUP_HOLD_INTERVALS = 2.0
-"""A power reading covers at most this many sample intervals before it (the analyzer's
-`HOLD_INTERVALS`; the store cannot import the analyzer, a test checks they agree)."""
-
-
-def rollup_hold_s(interval_s: float | None) -> float | None:
-    """Return the hold for a run that states its sampling interval, else None.
-
-    None means the interval is not stated: the SQL form then takes the median step of
-    each device's samples (`MinuteSums` without a hold clips nothing).
-    """
-    return None if interval_s is None else ROLLUP_HOLD_INTERVALS * interval_s
 
 
 def minute_of_sql(t: str = "t") -> str:
@@ -108,7 +94,7 @@ ROLLUP_COLUMNS: tuple[RollupColumn, ...] = (
     RollupColumn("util_max", Fold.MAX, "util"),
     RollupColumn("power_n", Fold.COUNT, "power_w"),
     RollupColumn("power_sum", Fold.SUM, "power_w"),
-    RollupColumn("energy_j", Fold.SUM, "de"),
+    RollupColumn("energy_delta_j", Fold.SUM, "de"),
     RollupColumn("energy_s", Fold.SUM, "de_dt"),
     RollupColumn("covered_s", Fold.TOTAL, "dt"),
     RollupColumn("mem_max_bytes", Fold.MAX, "mem_used_bytes"),
@@ -145,7 +131,7 @@ def _merge_sql(column: RollupColumn) -> str:
     return f"{name} = COALESCE({both}, {name}, excluded.{name})"
 
 
-_H = repr(ROLLUP_HOLD_INTERVALS)
+_H = repr(HOLD_INTERVALS)
 
 
 def rollup_sql(where: str, keep: str, scope: str) -> str:
@@ -349,57 +335,69 @@ _STEPS = [(c.of, _PY_FOLDS[c.fold][1]) for c in ROLLUP_COLUMNS]
 _STARTS = [_PY_FOLDS[c.fold][0] for c in ROLLUP_COLUMNS]
 
 
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _none(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
 class MinuteSums:
     """The writer's incremental rollup: each batch folded into partial `sample_minute` rows.
 
-    Remembers each device's last (t, energy_j) across batches, so a sample's `dt` and
-    `de` are those of the SQL form (the first sample's since run start). Samples must
-    arrive in time order per device, as the sampler writes them.
+    Remembers each device's last (t, energy_j) across batches, so a sample's `dt`, `de`
+    and `de_dt` are those of the SQL form (`interval_energy` from the previous sample, the
+    first sample's from run start). Samples must arrive in time order per device, as the
+    sampler writes them.
 
     Args:
-        hold_s: the run's hold (`rollup_hold_s` of its stated interval); None clips nothing.
+        hold_s: the run's hold (`run_hold_s` of its stated interval); None clips nothing.
 
     """
 
     def __init__(self, hold_s: float | None = None) -> None:
-        self._last: dict[str, tuple[float, float | None]] = {}
-        self._hold_s = hold_s
+        self._last: dict[str, tuple[float, float]] = {}
+        self._hold_s = math.inf if hold_s is None else hold_s
 
-    def _values(self, r: SampleRow) -> dict[str, Any]:
+    def _device_values(self, device_id: str, rows: Sequence[SampleRow]) -> list[dict[str, Any]]:
         """Return the per-sample values `ROLLUP_COLUMNS` fold (the SQL form's inner query)."""
-        prev_t, prev_e = self._last.get(r.device_id, (0.0, 0.0))
-        self._last[r.device_id] = (r.t, r.energy_j)
-        dt = max(r.t - prev_t, 0.0)
-        held = dt if self._hold_s is None else min(dt, self._hold_s)
-        delta = None if r.energy_j is None or prev_e is None else r.energy_j - prev_e
-        de: float | None
-        if delta is not None and delta >= 0:
-            de, de_dt = delta, dt
-        else:
-            de = None if r.power_w is None else r.power_w * held
-            de_dt = held
-        return {
-            EVERY_SAMPLE: True,
-            "t": r.t,
-            "util": r.util,
-            "power_w": r.power_w,
-            "mem_used_bytes": r.mem_used_bytes,
-            "sm_active": r.sm_active,
-            "dt": dt,
-            "de": de,
-            "de_dt": None if de is None else de_dt,
-            "reset": 1 if delta is not None and delta < 0 else None,
-        }
+        t = np.array([r.t for r in rows], dtype=np.float64)
+        energy = np.array([_nan(r.energy_j) for r in rows], dtype=np.float64)
+        power = np.array([_nan(r.power_w) for r in rows], dtype=np.float64)
+        prev = self._last.get(device_id, (0.0, 0.0))
+        self._last[device_id] = (float(t[-1]), float(energy[-1]))
+        de, de_dt = interval_energy(t, energy, power, self._hold_s, prev=prev)
+        dt = intervals(t, prev[0])
+        resets = counter_resets(energy, prev[1])
+        return [
+            {
+                EVERY_SAMPLE: True,
+                "t": r.t,
+                "util": r.util,
+                "power_w": r.power_w,
+                "mem_used_bytes": r.mem_used_bytes,
+                "sm_active": r.sm_active,
+                "dt": float(dt[i]),
+                "de": _none(de[i]),
+                "de_dt": None if math.isnan(de[i]) else float(de_dt[i]),
+                "reset": 1 if resets[i] else None,
+            }
+            for i, r in enumerate(rows)
+        ]
 
     def rows(self, run_id: str, samples: Iterable[SampleRow]) -> list[tuple[Any, ...]]:
         """Return one partial row (run_id, device_id, `MINUTE_COLUMNS`) per device and minute."""
-        minutes: dict[tuple[str, int], list[Any]] = {}
+        by_device: dict[str, list[SampleRow]] = {}
         for r in samples:
-            values = self._values(r)
-            key = (r.device_id, math.floor(r.t / MINUTE_S))
-            acc = minutes.setdefault(key, list(_STARTS))
-            for i, (of, step) in enumerate(_STEPS):
-                acc[i] = step(acc[i], values[of])
+            by_device.setdefault(r.device_id, []).append(r)
+        minutes: dict[tuple[str, int], list[Any]] = {}
+        for device_id, rows in by_device.items():
+            for r, values in zip(rows, self._device_values(device_id, rows), strict=True):
+                key = (device_id, math.floor(r.t / MINUTE_S))
+                acc = minutes.setdefault(key, list(_STARTS))
+                for i, (of, step) in enumerate(_STEPS):
+                    acc[i] = step(acc[i], values[of])
         return [(run_id, device_id, minute, *acc) for (device_id, minute), acc in minutes.items()]
 
 

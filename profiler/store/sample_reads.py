@@ -1,21 +1,47 @@
 """`Store`'s reads of raw samples and minute rollups (a base class of `Store`).
 
-Analysis, reports, trend and export read samples in the shape they need: records for
-small runs, float64 numpy columns or plain row tuples for long histories (millions of
-rows without a Python object each), rollup rows for runs read by the minute.
+The analyzer reads one `DeviceSeries` per device (`series`, raw or by the minute);
+reports, trend and export still read records, float64 numpy columns or plain row tuples
+(export streams millions of rows without a Python object each).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from profiler.model.device import DeviceInfo
+from profiler.model.energy import run_hold_s
 from profiler.model.samples import METRICS, SampleRow
+from profiler.model.series import DeviceSeries, device_series
 from profiler.store.rollup import MINUTE_COLUMNS, MINUTE_S
 from profiler.store.rows import SAMPLE_COLUMNS, sample_from_row
+
+_RAW_ROWS = np.dtype(
+    [(name, "f8") for name in ("t", "util", "power_w", "energy_j", "mem_used_bytes", "sm_active")]
+)
+_MINUTE_ROWS = np.dtype(
+    [
+        (name, "f8")
+        for name in (
+            "t",
+            "n",
+            "util_n",
+            "util",
+            "util_peak",
+            "power_w",
+            "energy_delta_j",
+            "energy_s",
+            "mem_used_bytes",
+            "sm_n",
+            "sm_active",
+            "resets_n",
+        )
+    ]
+)
 
 EXPORT_BATCH_ROWS = 50_000
 """Rows per batch of `sample_values`: enough to amortise calls, a few tens of MB at most."""
@@ -84,42 +110,75 @@ class SampleReads:
         while rows := cursor.fetchmany():
             yield rows
 
-    def sample_columns(
-        self, run_id: str, device_id: str, *, min_t: float | None = None
-    ) -> Iterator[tuple[float | None, ...]]:
-        """Yield (t, util, power_w, energy_j, mem_used_bytes, sm_active) rows in time order.
+    def series(
+        self,
+        run_id: str,
+        device: DeviceInfo,
+        *,
+        source: Literal["raw", "minute"] = "raw",
+        min_t: float | None = None,
+    ) -> DeviceSeries:
+        """Return one device's samples of a run as one `DeviceSeries`, `t` since run start.
 
-        One indexed query per device: the analyzer reads millions of rows straight into
-        numpy from this cursor without building a `SampleRow` each. `min_t` skips rows
-        before that many seconds after run start.
+        One indexed query, straight into numpy (no `SampleRow` per sample). `"raw"`: an
+        entry per sample, each interval's energy by `interval_energy` with the run's hold
+        (`run_hold_s` of its stated interval, as its rollups use; else the median step).
+        `"minute"`: an entry per rollup minute, placed at the minute's start
+        (`profiler.model.series` states the convention). `min_t` skips samples (minutes
+        whose first sample is) before that many seconds after run start; a raw read
+        from `min_t` > 0 leaves its first interval's energy unknown (the sample before
+        it is not read).
         """
+        if source == "minute":
+            return self._minute_series(run_id, device, _from(min_t))
         cursor = self._conn.execute(
             "SELECT t, util, power_w, energy_j, mem_used_bytes, sm_active FROM sample "
             "WHERE run_id = ? AND device_id = ? AND t >= ? ORDER BY t",
-            (run_id, device_id, _from(min_t)),
+            (run_id, device.device_id, _from(min_t)),
         )
         cursor.row_factory = None
-        return iter(cursor)
+        rows = np.fromiter(cursor, dtype=_RAW_ROWS)
+        stated = self._conn.execute("SELECT interval_s FROM run WHERE id = ?", (run_id,))
+        interval = stated.fetchone()
+        series = device_series(
+            device,
+            rows["t"],
+            util=rows["util"],
+            power_w=rows["power_w"],
+            energy_j=rows["energy_j"],
+            mem_used_bytes=rows["mem_used_bytes"],
+            sm_active=rows["sm_active"],
+            hold=run_hold_s(None if interval is None else interval[0]),
+        )
+        if min_t is not None and min_t > 0 and series.n:
+            series.energy_delta_j[0] = np.nan
+        return series
 
-    def minute_columns(
-        self, run_id: str, device_id: str, *, min_t: float | None = None
-    ) -> Iterator[tuple[float | None, ...]]:
-        """Yield one device's rollup rows in time order, as the analyzer reads them.
-
-        Each row is (minute start s, samples, util samples, mean util, max util, mean
-        power W, energy J, seconds that energy covers, max memory bytes, SM samples, mean
-        SM activity); means are NULL where the minute has no such value. `min_t` skips
-        minutes with a sample before that many seconds after run start.
-        """
+    def _minute_series(self, run_id: str, device: DeviceInfo, min_t: float) -> DeviceSeries:
         cursor = self._conn.execute(
             f"SELECT minute * {MINUTE_S!r}, n, util_n, util_sum / util_n, util_max, "
-            "power_sum / power_n, energy_j, energy_s, mem_max_bytes, sm_n, sm_sum / sm_n "
-            "FROM sample_minute WHERE run_id = ? AND device_id = ? AND t_first >= ? "
-            "ORDER BY minute",
-            (run_id, device_id, _from(min_t)),
+            "power_sum / power_n, energy_delta_j, energy_s, mem_max_bytes, sm_n, "
+            "sm_sum / sm_n, resets_n FROM sample_minute "
+            "WHERE run_id = ? AND device_id = ? AND t_first >= ? ORDER BY minute",
+            (run_id, device.device_id, min_t),
         )
         cursor.row_factory = None
-        return iter(cursor)
+        rows = np.fromiter(cursor, dtype=_MINUTE_ROWS)
+        return DeviceSeries(
+            device,
+            rows["t"],
+            rows["util"],
+            rows["power_w"],
+            rows["energy_delta_j"],
+            rows["mem_used_bytes"],
+            rows["sm_active"],
+            np.nan_to_num(rows["energy_s"], nan=0.0),
+            rows["n"],
+            np.nan_to_num(rows["util_n"], nan=0.0),
+            rows["util_peak"],
+            np.nan_to_num(rows["sm_n"], nan=0.0),
+            rows["resets_n"],
+        )
 
     def minute_rows(self, run_id: str, device_id: str) -> list[dict[str, Any]]:
         """Return one device's `sample_minute` rows (MINUTE_COLUMNS) in minute order."""

@@ -175,11 +175,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, minute, group_kind, group_name)
     ) WITHOUT ROWID;
     """,
-    # 5: minute rollups rebuilt from the raw samples: counter resets dropped and counted
-    # (`resets_n`), power readings held at most the run's hold (docs/analyzer.md#data-truth).
-    f"""
+    # 5: counter resets counted per minute (`resets_n`; the rebuild of the rollups from the
+    # raw samples with resets dropped and power held at most the run's hold,
+    # docs/analyzer.md#data-truth, moved to the latest rollup migration, 8).
+    """
     ALTER TABLE sample_minute ADD COLUMN resets_n INTEGER NOT NULL DEFAULT 0;
-    {REBUILD_MINUTES_SQL}
     """,
     # 6: why a run ended `failed` or `interrupted` (a full disk, its process gone; hostile input).
     """
@@ -191,6 +191,13 @@ MIGRATIONS: tuple[str, ...] = (
         run_id TEXT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
         inventory TEXT NOT NULL
     );
+    """,
+    # 8: the minute's energy is `energy_delta_j` (the sample's `energy_j` is a cumulative
+    # counter; one name, one meaning), and the rollups rebuilt from the raw samples with
+    # the current definition (`profiler.model.energy.interval_energy`).
+    f"""
+    ALTER TABLE sample_minute RENAME COLUMN energy_j TO energy_delta_j;
+    {REBUILD_MINUTES_SQL}
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

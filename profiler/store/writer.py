@@ -18,10 +18,11 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from profiler.model.energy import run_hold_s
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.store.opening import StoreError, describe
-from profiler.store.rollup import MinuteSums, rollup_hold_s, upsert_minutes
+from profiler.store.rollup import MinuteSums, upsert_minutes
 from profiler.store.rows import insert_samples, update_device_status
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class SampleWriter:
             with closing(Store(self._path)) as store:
                 run = store.get_run(self._run_id)
                 # the run's hold, as the SQL form takes it from the run (docs/analyzer.md)
-                self._minutes = MinuteSums(rollup_hold_s(run.interval_s if run else None))
+                self._minutes = MinuteSums(run_hold_s(run.interval_s if run else None))
                 self._drain(store)
         except (sqlite3.Error, StoreError, OSError) as err:
             # not an error line: the recording stops and says why, once (exit 1)

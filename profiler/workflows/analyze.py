@@ -1,7 +1,7 @@
 """Load stored runs into numpy arrays, assess them, and keep the findings (`finwatt analyze`).
 
 The I/O half of the analyzer; `profiler.analysis` holds the pure half. Samples are read
-with one indexed query per device per run, straight into a structured numpy array (no
+as one `DeviceSeries` per device per run (`Store.series`: one indexed query, no
 `SampleRow` per sample). A run (or the part of it in the window) spanning at least
 `ROLLUP_MIN_SPAN_S`, or whose oldest raw samples were pruned, is read from its minute
 rollups instead (`sample_minute`: 60x fewer rows at 1-s sampling); every rule gives the
@@ -28,49 +28,20 @@ from profiler.analysis.assess import Assessment, assess_profile, assess_usage
 from profiler.analysis.ladder_data import LadderData, phases_from_data
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import LadderSummary, summarise_ladders
-from profiler.analysis.series import concatenate, device_series, minute_series
 from profiler.analysis.thresholds import Thresholds
-from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunKind, RunRecord
 from profiler.model.savings import Site
-from profiler.model.series import FIELDS, DeviceSeries
+from profiler.model.series import FIELDS, DeviceSeries, concatenate
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
-from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.provisioned import container_scoped, say_provisioned
 
 log = logging.getLogger(__name__)
 
 MONITORING_KINDS = (RunKind.MONITOR, RunKind.SCHEDULED)
 
-
-_COLUMNS = np.dtype(
-    [
-        ("t", "f8"),
-        ("util", "f8"),
-        ("power_w", "f8"),
-        ("energy_j", "f8"),
-        ("mem_used_bytes", "f8"),
-        ("sm_active", "f8"),
-    ]
-)
-_MINUTE_ROWS = np.dtype(
-    [
-        ("t", "f8"),
-        ("n", "f8"),
-        ("util_n", "f8"),
-        ("util", "f8"),
-        ("util_peak", "f8"),
-        ("power_w", "f8"),
-        ("energy_j", "f8"),
-        ("energy_s", "f8"),
-        ("mem_used_bytes", "f8"),
-        ("sm_n", "f8"),
-        ("sm_active", "f8"),
-    ]
-)
 
 Source = Literal["auto", "raw", "minute"]
 """Where samples are read from: raw `sample` rows, `sample_minute` rollups, or chosen."""
@@ -140,89 +111,20 @@ def choose_source(
     return "minute" if last - first >= ROLLUP_MIN_SPAN_S else "raw"
 
 
-def load_minutes(
-    store: Store,
-    run_id: str,
-    spec: DeviceInfo,
-    *,
-    offset_s: float = 0.0,
-    min_t: float | None = None,
-) -> DeviceSeries:
-    """Read one device of one run from its minute rollups (one query), one entry a minute."""
-    rows = np.fromiter(
-        store.minute_columns(run_id, spec.device_id, min_t=min_t), dtype=_MINUTE_ROWS
-    )
-    return minute_series(
-        spec,
-        rows["t"],
-        n_samples=rows["n"],
-        util=rows["util"],
-        util_n=rows["util_n"],
-        util_peak=rows["util_peak"],
-        power_w=rows["power_w"],
-        energy_j=rows["energy_j"],
-        energy_s=rows["energy_s"],
-        mem_used_bytes=rows["mem_used_bytes"],
-        sm_active=rows["sm_active"],
-        sm_n=rows["sm_n"],
-        offset_s=offset_s,
-    )
-
-
-def load_device(
-    store: Store,
-    run_id: str,
-    spec: DeviceInfo,
-    *,
-    offset_s: float = 0.0,
-    min_t: float | None = None,
-    source: Literal["raw", "minute"] = "raw",
-    hold: float | None = None,
-) -> DeviceSeries:
-    """Read one device of one run into arrays (one query), `t` shifted by `offset_s`.
-
-    `hold`: how long a raw power reading may cover; pass `rollup_hold_s(run.interval_s)`
-    so raw samples and the run's rollups hold readings alike (None: the samples' median
-    step, `profiler.analysis.series.hold_s`).
-    """
-    if source == "minute":
-        return load_minutes(store, run_id, spec, offset_s=offset_s, min_t=min_t)
-    rows = np.fromiter(store.sample_columns(run_id, spec.device_id, min_t=min_t), dtype=_COLUMNS)
-    series = device_series(
-        spec,
-        rows["t"],
-        util=rows["util"],
-        power_w=rows["power_w"],
-        energy_j=rows["energy_j"],
-        mem_used_bytes=rows["mem_used_bytes"],
-        sm_active=rows["sm_active"],
-        offset_s=offset_s,
-        hold=hold,
-    )
-    if min_t is not None and min_t > 0 and series.n:
-        # rows before min_t were skipped: the first kept interval's energy is unknown
-        series.energy_delta_j[0] = np.nan
-    return series
-
-
 def load_run(
     store: Store, run: RunRecord, *, offset_s: float = 0.0, source: Source = "auto"
 ) -> list[DeviceSeries]:
     """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
     records = store.devices(run.id)
     chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
-    hold = rollup_hold_s(run.interval_s)  # the hold the run's rollups use
-    return [
-        load_device(store, run.id, d.info, offset_s=offset_s, source=chosen, hold=hold)
-        for d in records
-    ]
+    return [store.series(run.id, d.info, source=chosen).shifted(offset_s) for d in records]
 
 
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
     """A profiling run's phases evaluated from its samples (recorded or imported alike)."""
-    return phases_from_data(
-        store.phases(run.id), store.devices(run.id), store.samples(run.id), run.interval_s
-    )
+    devices = store.devices(run.id)
+    series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
+    return phases_from_data(store.phases(run.id), devices, series, run.interval_s)
 
 
 def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
@@ -337,14 +239,8 @@ def analyze_since(
             source=source,
         )
         for record in records:
-            series = load_device(
-                store,
-                run.id,
-                record.info,
-                offset_s=offset,
-                min_t=start - offset,
-                source=chosen,
-                hold=rollup_hold_s(run.interval_s),
+            series = store.series(run.id, record.info, min_t=start - offset, source=chosen).shifted(
+                offset
             )
             keep = series.t <= end
             if not keep.all():

@@ -15,13 +15,14 @@ from itertools import pairwise
 
 from profiler.analysis.attribution import split_idle_j
 from profiler.analysis.chargeback import Chargeback, HostWindow, JobCharge, charge, charge_groups
-from profiler.analysis.energy import energy_at, energy_series
+from profiler.analysis.energy import EnergyCurve, energy_at, energy_curve, window
 from profiler.analysis.reconcile import WALL_KINDS
 from profiler.model.device import DeviceRecord
 from profiler.model.errors import FinwattInputError
 from profiler.model.job import JobRecord
 from profiler.model.run import RunKind, RunRecord
 from profiler.model.samples import SampleRow
+from profiler.model.series import series_of_rows
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
 
@@ -68,9 +69,7 @@ def host_window(
     start_s = run.started.timestamp()
     t_from = max(0.0, since_s - start_s)
     skip = [(a - start_s, b - start_s) for a, b in taken]
-    by_device: dict[str, list[SampleRow]] = {}
-    for sample in samples:
-        by_device.setdefault(sample.device_id, []).append(sample)
+    by_device = series_of_rows([d.info for d in devices], samples)
     energy_j = idle_j = 0.0
     last_t = 0.0
     provenances = []
@@ -78,22 +77,23 @@ def host_window(
         info = record.info
         if info.provenance is None or info.kind in WALL_KINDS:
             continue
-        series = energy_series(by_device.get(info.device_id, []))
-        if not series or series[-1][0] <= t_from:
+        series = energy_curve(by_device[info.device_id])
+        if not series[0].size or series[0][-1] <= t_from:
             continue
+        end_t = float(series[0][-1])
         idle_w = info.details.get("model_idle_w")
         if idle_w is None:
-            whole = _points(series, t_from, series[-1][0])
+            whole = _points(series, t_from, end_t)
             idle_w = min(
                 ((e1 - e0) / (t1 - t0) for (t0, e0), (t1, e1) in pairwise(whole) if t1 > t0),
                 default=0.0,
             )
-        for lo, hi in _uncovered(t_from, series[-1][0], skip):
+        for lo, hi in _uncovered(t_from, end_t, skip):
             points = _points(series, lo, hi)
             for (t0, e0), (t1, e1) in pairwise(points):
                 idle_j += split_idle_j(max(0.0, e1 - e0), float(idle_w), t1 - t0)[1]
             energy_j += points[-1][1] - points[0][1]
-        last_t = max(last_t, series[-1][0])
+        last_t = max(last_t, end_t)
         provenances.append(info.provenance)
     return HostWindow(
         run.id,
@@ -105,11 +105,10 @@ def host_window(
     )
 
 
-def _points(
-    series: Sequence[tuple[float, float]], lo: float, hi: float
-) -> list[tuple[float, float]]:
+def _points(series: EnergyCurve, lo: float, hi: float) -> list[tuple[float, float]]:
     """The (t, cumulative J) points from `lo` to `hi`, the ends interpolated."""
-    inner = [p for p in series if lo < p[0] < hi]
+    t, e = window(series, lo, hi)
+    inner = [(a, b) for a, b in zip(t.tolist(), e.tolist(), strict=True) if lo < a < hi]
     return [(lo, energy_at(series, lo) or 0.0), *inner, (hi, energy_at(series, hi) or 0.0)]
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from profiler.analysis.reconcile import Reconciliation, reconcile_rows
-from profiler.analysis.summary import DeviceSummary, summarise_run
+from profiler.analysis.reconcile import COMPONENT_KINDS, WALL_KINDS, Reconciliation, reconcile
+from profiler.analysis.summary import DeviceSummary, summarise_columns
 from profiler.capture.attribution import AttributedRecording
 from profiler.capture.recording import Recording
 from profiler.capture.sampler import Sampler
@@ -27,7 +27,6 @@ from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.store.database import Store
 from profiler.store.opening import StoreError
-from profiler.store.rollup import rollup_hold_s
 from profiler.workflows.probe import probe
 from profiler.workflows.signals import StopRequest
 
@@ -123,16 +122,19 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
     """
     with Store(db_path) as store:
         run = store.get_run(run_id)
-        devices, samples = store.devices(run_id), store.samples(run_id)
-    summaries = summarise_run(devices, samples)
+        devices = store.devices(run_id)
+        summaries = []
+        for d in devices:  # the device's last cumulative counter reading is its energy
+            cols = store.sample_arrays(run_id, d.info.device_id)
+            summaries.append(summarise_columns(d, cols["t"], cols["util"], cols["energy_j"]))
+        balanced = [  # each with the run's hold, as its rollups and `analyze` use
+            store.series(run_id, d.info)
+            for d in devices
+            if d.info.kind in WALL_KINDS + COMPONENT_KINDS
+        ]
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
-    balance = reconcile_rows(
-        [d.info for d in devices],
-        samples,
-        interval_s=RECONCILE_INTERVAL_S,
-        hold=rollup_hold_s(run.interval_s),
-    )
+    balance = reconcile(balanced, RECONCILE_INTERVAL_S)
     return MonitorOutcome(run, summaries, balance)
 
 

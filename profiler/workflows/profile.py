@@ -1,8 +1,9 @@
 """A profiling run from request to outcome: the sequence `finwatt run` and the scheduler share.
 
 probe the sensors -> resolve the device choice -> check the database opens -> take the
-run lock (`<db>.lock`) -> `Recording` -> `run_profile` (the load ladder) -> read back the
-run, its phases and the per workload x device ladder summaries.
+run lock (`<db>.lock`) -> `Recording` -> `run_profile` (the load ladder) ->
+`finalise_phases` (each phase's figures from the samples on disk) -> read back the run,
+its phases and the per workload x device ladder summaries.
 
 The devices are resolved before the lock is taken, so a bad `--device` is refused at
 once rather than after waiting for another benchmark to finish. What the caller shows
@@ -214,7 +215,11 @@ def _run_ladder(
     cpu_devices = [d.device_id for d in sensors.devices if d.kind == "cpu"]
     try:
         with observer.running(recording.run_id, plan) as progress:
-            run_profile(recording, plan, cpu_devices=cpu_devices, progress=progress)
+            try:
+                run_profile(recording, plan, cpu_devices=cpu_devices, progress=progress)
+            finally:
+                if recording.writer.error is None:  # every sample is on disk
+                    finalise_phases(recording.db_path, recording.run_id, plan.interval_s)
     except KeyboardInterrupt:
         # run_profile has closed the run `interrupted` unless the signal came before it
         # started; stop() is idempotent and covers that case
@@ -222,6 +227,24 @@ def _run_ladder(
     except BaseException:
         recording.stop(RunStatus.FAILED)
         raise
+
+
+def finalise_phases(db_path: Path, run_id: str, interval_s: float) -> None:
+    """Add energy, power, efficiency, CPU share and validity to every stored phase.
+
+    Once sampling has stopped: each phase with units is evaluated from the run's samples
+    (`profiler.analysis.phases.evaluated`) and the phases are stored again.
+    """
+    from profiler.analysis.phases import evaluated
+
+    with Store(db_path) as store:
+        devices = store.devices(run_id)
+        series = {d.info.device_id: store.series(run_id, d.info) for d in devices}
+        updated = [
+            evaluated(phase, devices, series, interval_s) if phase.units is not None else phase
+            for phase in store.phases(run_id)
+        ]
+        store.replace_phases(run_id, updated)
 
 
 def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:

@@ -1,10 +1,11 @@
 """A profiling run in progress, read from the store (the live view's profiling panel).
 
-The records it returns (`ProfileStatus`, `PhaseFigures`) live in `profiler.model`, so the
+The records it returns (`ProfileStatus`, its last `PhaseRecord`) live in `profiler.model`, so the
 live view shows them without importing the store.
 
 Reads only: a database that does not exist is not created. Figures of finished phases
-come from the same `phase_metrics` the runner uses once the run ends.
+come from the same `evaluated` that `profiler.workflows.profile.finalise_phases` uses
+once the run ends.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from profiler.analysis.phases import energy_devices, phase_metrics
-from profiler.model.profile_status import PhaseFigures, ProfileStatus
+from profiler.analysis.phases import energy_devices, evaluated
+from profiler.model.profile_status import ProfileStatus
 from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.store import Store, StoreError, pid_alive
 
@@ -44,7 +45,7 @@ class ProfileWatch:
         self.db_path = db_path
         self._host = host or socket.gethostname()
         self._pid_alive = pid_alive
-        self._cache: tuple[str, int, PhaseFigures | None] | None = None
+        self._cache: tuple[str, int, PhaseRecord | None] | None = None
 
     def poll(self) -> ProfileStatus | None:
         """Return the newest profiling run in progress, or None when there is none."""
@@ -73,7 +74,7 @@ class ProfileWatch:
         levels = tuple(float(x) for x in config.get("levels", ()))
         phases = store.phases(run.id)
         if self._cache is None or self._cache[:2] != (run.id, len(phases)):
-            last = _phase_figures(store, run, phases[-1]) if phases else None
+            last = _evaluated(store, run, phases[-1]) if phases else None
             self._cache = (run.id, len(phases), last)
         planned = len(workloads) * len(devices) * len(levels) if levels else None
         return ProfileStatus(
@@ -88,34 +89,18 @@ class ProfileWatch:
         )
 
 
-def _phase_figures(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseFigures:
+def _evaluated(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseRecord:
+    """The phase with its figures from the samples so far (the function `finalise_phases` uses)."""
     if phase.units is None:
-        return PhaseFigures(
-            phase.workload,
-            phase.device_id,
-            phase.target_load,
-            phase.achieved_load,
-            None,
-            phase.unit,
-            None,
-            error=phase.metrics.error or "failed",
-        )
+        return phase
     devices = store.devices(run.id)
-    samples = [
-        s
-        for device_id in energy_devices(phase.device_id, devices)
-        for s in store.samples(run.id, device_id)
-    ]
-    metrics = phase_metrics(phase, devices, samples, run.interval_s or 1.0)
-    return PhaseFigures(
-        phase.workload,
-        phase.device_id,
-        phase.target_load,
-        phase.achieved_load,
-        metrics.units_per_s,
-        phase.unit,
-        metrics.j_per_1000_units,
-    )
+    wanted = set(energy_devices(phase.device_id, devices))
+    series = {
+        d.info.device_id: store.series(run.id, d.info)
+        for d in devices
+        if d.info.device_id in wanted
+    }
+    return evaluated(phase, devices, series, run.interval_s or 1.0)
 
 
 def _next_step(

@@ -115,7 +115,7 @@ def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.N
     def mean(total: str, count: str) -> Callable[[MinuteRow], float]:
         return lambda r: r[total] / r[count] if r[count] else np.nan
 
-    energy = column(lambda r: np.nan if r["energy_j"] is None else r["energy_j"])
+    energy = column(lambda r: np.nan if r["energy_delta_j"] is None else r["energy_delta_j"])
     nan = np.full(n, np.nan)
     return {
         "t": column(lambda r: r["t_last"]),

@@ -15,12 +15,12 @@ import numpy as np
 from profiler.analysis.assess import assess_profile, assess_usage
 from profiler.analysis.fleet_rules import HostData, assess_fleet
 from profiler.analysis.ladder_data import Disagreement, LadderData, data_quality_finding
-from profiler.analysis.series import device_series
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.savings import Site
+from profiler.model.series import device_series
 from profiler.model.units import DAY_S, GIB
 from tests.profiler.analysis.examples import eight_gpus, idle_host_util
 from tests.reports import demand_samples

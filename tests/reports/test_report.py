@@ -103,7 +103,7 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
         ]
         store.add_samples(run.id, rows)
         devices = store.devices(run.id)
-        samples = store.samples(run.id)
+        series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
         for target, (t0, t1), units in (
             (1.0, (0, 10), 10_000.0),
             (0.5, (10, 20), 5_000.0),
@@ -121,7 +121,7 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
                 # the workers used all the host CPU the samples show: not disturbed
                 metrics=PhaseMetrics.of(worker_cpu_seconds=target * 4 * 10.0),
             )
-            store.add_phase(run.id, evaluated(phase, devices, samples, 1.0))
+            store.add_phase(run.id, evaluated(phase, devices, series, 1.0))
         store.finish_run(run.id, "complete", ended="2026-11-01T00:00:30.000Z")
     return run.id
 

@@ -1,13 +1,17 @@
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from profiler.analysis.energy import coverage, energy_at, window_energy_j
+from profiler.analysis.energy import EnergyCurve, coverage, energy_at, window_energy_j
+from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
+from profiler.model.series import series_of_rows
 
-SERIES = [(1.0, 10.0), (2.0, 30.0), (4.0, 50.0)]
+SERIES: EnergyCurve = (np.array([1.0, 2.0, 4.0]), np.array([10.0, 30.0, 50.0]))
+CPU = DeviceInfo("cpu:0", "cpu")
 
 
 def test_energy_interpolates_between_samples_and_from_zero_at_start() -> None:
@@ -23,12 +27,13 @@ def test_energy_interpolates_between_samples_and_from_zero_at_start() -> None:
     st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=5),
 )
 def test_window_energy_equals_sum_over_any_split(powers: list[float], cuts: list[float]) -> None:
-    t, e, series = 0.0, 0.0, []
+    t, e, points = 0.0, 0.0, []
     for p in powers:
         t += 0.5
         e += p * 0.5
-        series.append((t, e))
-    t_end = series[-1][0]
+        points.append((t, e))
+    series: EnergyCurve = (np.array([a for a, _ in points]), np.array([b for _, b in points]))
+    t_end = points[-1][0]
     bounds = sorted({0.0, t_end, *(c * t_end for c in cuts)})
     parts = [window_energy_j(series, a, b) for a, b in pairwise(bounds)]
     total = window_energy_j(series, 0.0, t_end)
@@ -38,6 +43,7 @@ def test_window_energy_equals_sum_over_any_split(powers: list[float], cuts: list
 
 def test_coverage_counts_expected_samples() -> None:
     samples = [SampleRow("cpu:0", t / 10, energy_j=1.0) for t in range(1, 101)]
-    assert coverage(samples, 0.0, 10.0, 0.1) == pytest.approx(1.0)
+    whole = series_of_rows([CPU], samples)["cpu:0"]
+    assert coverage(whole, 0.0, 10.0, 0.1) == pytest.approx(1.0)
     holes = [s for s in samples if not 2.0 < s.t <= 3.0]
-    assert coverage(holes, 0.0, 10.0, 0.1) == pytest.approx(0.9)
+    assert coverage(series_of_rows([CPU], holes)["cpu:0"], 0.0, 10.0, 0.1) == pytest.approx(0.9)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from profiler.analysis.assess import assess_usage, energy_coverage, energy_j, mean_power_w
-from profiler.analysis.series import device_series, held_energy
 from profiler.model.device import DeviceInfo
+from profiler.model.energy import interval_energy
+from profiler.model.series import device_series
 from profiler.model.units import DAY_S
 from tests.profiler.analysis.test_worked_examples import SITE_EXAMPLE
 
@@ -50,9 +51,11 @@ def test_a_gpu_counter_that_restarts_at_zero_does_not_halve_its_energy() -> None
     assert mean_power_w(series) == pytest.approx(100.0)
 
 
-def test_held_energy_counts_a_reset_interval_as_unknown() -> None:
+def test_interval_energy_counts_a_reset_interval_as_unknown() -> None:
     t = np.array([1.0, 2.0, 3.0, 4.0])
-    energy, covered = held_energy(t, np.array([10.0, 20.0, 5.0, 15.0]), np.full(4, np.nan))
+    energy, covered = interval_energy(
+        t, np.array([10.0, 20.0, 5.0, 15.0]), np.full(4, np.nan), float("inf")
+    )
     assert np.isnan(energy[2])
     assert energy[[0, 1, 3]].tolist() == [10.0, 10.0, 10.0]
     assert covered.tolist() == [1.0, 1.0, 1.0, 1.0]

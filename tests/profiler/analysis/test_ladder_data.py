@@ -11,6 +11,7 @@ import pytest
 
 from profiler.analysis.ladder_data import phases_from_data
 from profiler.analysis.proportionality import LadderLevel, proportionality
+from profiler.model.series import DeviceSeries
 from profiler.store.database import Store
 from profiler.store.interchange import export_run, import_run
 from tests.fakes.cli import run_finwatt
@@ -25,6 +26,10 @@ LADDER = [
     (0.25, 250.0, 110.0),
     (0.0, 0.0, 80.0),
 ]
+
+
+def run_series(store: Store, run_id: str) -> dict[str, DeviceSeries]:
+    return {d.info.device_id: store.series(run_id, d.info) for d in store.devices(run_id)}
 
 
 def expected() -> Any:
@@ -85,7 +90,7 @@ def test_stated_figures_within_2_percent_are_not_reported(tmp_path: Path) -> Non
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
         data = phases_from_data(
-            store.phases(run_id), store.devices(run_id), store.samples(run_id), 1.0
+            store.phases(run_id), store.devices(run_id), run_series(store, run_id), 1.0
         )
     assert data.disagreements == []
 
@@ -95,7 +100,7 @@ def test_validity_and_achieved_load_derived_when_not_stated(tmp_path: Path) -> N
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, ladder_doc(levels))
         data = phases_from_data(
-            store.phases(run_id), store.devices(run_id), store.samples(run_id), None
+            store.phases(run_id), store.devices(run_id), run_series(store, run_id), None
         )
     by_target = {p.target_load: p for p in data.phases}
     assert by_target[0.5].achieved_load == pytest.approx(0.4)
@@ -150,7 +155,7 @@ def test_a_host_curve_is_the_sum_over_its_packages(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, ladder_doc(LADDER, packages=4))
         data = phases_from_data(
-            store.phases(run_id), store.devices(run_id), store.samples(run_id), None
+            store.phases(run_id), store.devices(run_id), run_series(store, run_id), None
         )
     full = next(p for p in data.phases if p.target_load == 1.0)
     assert full.metrics.energy_devices == ("cpu:0", "cpu:1", "cpu:2", "cpu:3")

@@ -14,9 +14,9 @@ import pytest
 
 from profiler.analysis.assess import assess_usage
 from profiler.analysis.savings import DRAM_PROVENANCE, DRAM_W_PER_GB
-from profiler.analysis.series import device_series
 from profiler.model.device import DeviceInfo
 from profiler.model.savings import Site
+from profiler.model.series import device_series
 from profiler.model.units import GIB
 
 SITE = Site(pue=1.5, pue_given=True, grid_g_per_kwh=475.0, grid_defaulted=False, grid_label="given")

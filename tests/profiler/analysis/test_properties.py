@@ -6,11 +6,11 @@ from hypothesis import strategies as st
 
 from profiler.analysis.assess import assess_usage
 from profiler.analysis.savings import savings_from_power
-from profiler.analysis.series import device_series
 from profiler.analysis.stats import nearest_rank
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.savings import Estimate, Site
+from profiler.model.series import device_series
 from tests.profiler.analysis.examples import idle_host_util, oversized_cpu_util
 
 SHORT = Thresholds(min_span_s=3600.0, min_valid_hours=1.0, cpu_sizes=(8, 16, 32, 64))

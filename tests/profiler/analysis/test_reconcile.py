@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from profiler.analysis.reconcile import reconcile
-from profiler.analysis.series import device_series
 from profiler.model.device import DeviceInfo
-from profiler.model.series import DeviceSeries
+from profiler.model.series import DeviceSeries, device_series
 
 RUN_S = 300.0
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from profiler.analysis.assess import assess_usage
-from profiler.analysis.series import device_series
 from profiler.analysis.thresholds import COMPARE_TOLERANCE, above, at_least, at_most, below
 from profiler.model.device import DeviceInfo
+from profiler.model.series import device_series
 from tests.profiler.analysis.examples import idle_host_util
 from tests.profiler.analysis.test_worked_examples import SITE_EXAMPLE
 

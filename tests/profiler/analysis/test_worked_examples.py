@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from profiler.analysis.assess import assess_usage
-from profiler.analysis.series import device_series
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
 from profiler.model.savings import Site
+from profiler.model.series import device_series
 from tests.profiler.analysis.examples import eight_gpus, idle_host_util, oversized_cpu_util
 
 SITE_EXAMPLE = Site(

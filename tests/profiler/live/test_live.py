@@ -41,7 +41,7 @@ from profiler.live import (
     sparkline,
 )
 from profiler.model.device import DeviceInfo, DeviceStatus
-from profiler.model.profile_status import PhaseFigures, ProfileStatus
+from profiler.model.profile_status import ProfileStatus
 from profiler.model.provenance import ESTIMATED_LINEAR_TDP, MEASURED_NVML_ENERGY
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.samples import Reading, SampleRow, Tick
@@ -123,7 +123,17 @@ PROFILE = ProfileStatus(
     phases_done=2,
     phases_planned=3,
     now=("risk", "cpu", 0.0),
-    last=PhaseFigures("risk", "cpu:0", 0.5, 0.49, 1234.5, "scenario", 98.7),
+    last=PhaseRecord(
+        "risk",
+        "cpu:0",
+        0.5,
+        0.0,
+        10.0,
+        12345.0,
+        "scenario",
+        0.49,
+        metrics=PhaseMetrics.of(units_per_s=1234.5, j_per_1000_units=98.7),
+    ),
 )
 
 
@@ -374,8 +384,8 @@ def test_profile_watch_reads_a_running_profile(profile_db: tuple[Path, str]) -> 
     )
     assert status.now == ("risk", "cpu", 0.5)
     assert status.last is not None
-    assert status.last.units_per_s == pytest.approx(500.0)
-    assert status.last.j_per_1000_units == pytest.approx(200.0)  # 1000 J / 5000 units
+    assert status.last.metrics.units_per_s == pytest.approx(500.0)
+    assert status.last.metrics.j_per_1000_units == pytest.approx(200.0)  # 1000 J / 5000 units
     state = new_state()
     state.set_profile(status)
     text = "\n".join(frame_text(state, 100, 30))
@@ -392,7 +402,7 @@ def test_profile_watch_after_a_failed_workload(profile_db: tuple[Path, str]) -> 
         store.add_phase(run_id, failed)
     status = ProfileWatch(db).poll()
     assert status is not None and status.now == ("ledger", "cpu", 1.0)
-    assert status.last is not None and status.last.error == "worker died"
+    assert status.last is not None and status.last.metrics.error == "worker died"
 
 
 def test_profile_watch_ignores_dead_and_finished_runs(profile_db: tuple[Path, str]) -> None:

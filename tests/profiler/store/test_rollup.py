@@ -12,15 +12,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from profiler.analysis.series import held_energy, intervals
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
+from profiler.model.energy import (
+    counter_resets,
+    interval_energy,
+    intervals,
+    median_hold_s,
+    run_hold_s,
+)
 from profiler.model.samples import SampleRow
 from profiler.model.savings import Site
 from profiler.model.units import DAY_S, GIB
 from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
-from profiler.store.rollup import MINUTE_COLUMNS, MinuteSums, rollup_hold_s, upsert_minutes
+from profiler.store.rollup import MINUTE_COLUMNS, MinuteSums, upsert_minutes
 from profiler.store.schema import MIGRATIONS
 from profiler.workflows.analyze import analyze_run, choose_source, load_run
 from tests.fakes.history import history_doc
@@ -43,16 +49,16 @@ def reference(
 ) -> dict[int, dict[str, Any]]:
     """The rollup of one device's samples, computed with numpy (NaN = null).
 
-    The analyzer's raw-sample energy (`held_energy`) is the oracle: counter resets dropped
-    and counted, power held at most `hold` (default: 2 x the median step).
+    The one definition of interval energy (`interval_energy`) is the oracle: counter
+    resets dropped and counted, power held at most `hold` (default: 2 x the median step).
     """
     order = np.argsort(t, kind="stable")
     t = t[order]
     m = {k: v[order] for k, v in m.items()}
     dt = intervals(t)
-    de, covered = held_energy(t, m["energy_j"], m["power_w"], hold)
-    prev_e = np.concatenate(([0.0], m["energy_j"][:-1]))
-    resets = (m["energy_j"] - prev_e) < 0
+    held = median_hold_s(t) if hold is None else hold
+    de, covered = interval_energy(t, m["energy_j"], m["power_w"], held)
+    resets = counter_resets(m["energy_j"])
     minute = np.floor(t / 60.0).astype(np.int64)
     out: dict[int, dict[str, Any]] = {}
     for k in np.unique(minute):
@@ -80,7 +86,7 @@ def reference(
             "util_max": peak(m["util"][sel]),
             "power_n": count(m["power_w"][sel]),
             "power_sum": total(m["power_w"][sel]),
-            "energy_j": total(de[sel]),
+            "energy_delta_j": total(de[sel]),
             "energy_s": float(covered[known].sum()) if known.any() else None,
             "covered_s": float(dt[sel].sum()),
             "mem_max_bytes": peak(m["mem_used_bytes"][sel]),
@@ -203,7 +209,7 @@ def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
     t, metrics = random_run(seed, n)
     rows = tick_rows(t, metrics)
     bounds = np.linspace(0, len(rows), splits + 1).astype(int)
-    sums = MinuteSums(rollup_hold_s(INTERVAL_S))
+    sums = MinuteSums(run_hold_s(INTERVAL_S))
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "f.db") as store:
         for run_id in ("sql", "python"):
             store.create_run("monitor", run_id=run_id, status="complete", interval_s=INTERVAL_S)
@@ -282,7 +288,7 @@ def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, 
 def test_writer_import_and_migration_give_the_same_rollups(tmp_path: Path) -> None:
     t, metrics = random_run(11, 300)
     paths = write_three_ways(tmp_path, t, metrics)
-    expected = expected_rows(t, metrics, rollup_hold_s(INTERVAL_S))
+    expected = expected_rows(t, metrics, run_hold_s(INTERVAL_S))
     for path in paths.values():
         actual = stored_rows(path, "r")
         for device, rows in expected.items():
@@ -426,7 +432,7 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
     # every tick in its own commit: each minute's row is built by many UPSERTs
     t, metrics = random_run(5, 200)
     path = tmp_path / "f.db"
-    sums = MinuteSums(rollup_hold_s(INTERVAL_S))
+    sums = MinuteSums(run_hold_s(INTERVAL_S))
     with Store(path) as store:
         store.create_run("monitor", run_id="r", status="complete", interval_s=INTERVAL_S)
         store.add_devices("r", DEVICES)
@@ -439,5 +445,5 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
             with store.transaction() as tx:
                 upsert_minutes(tx, sums.rows("r", rows))
     actual = stored_rows(path, "r")
-    for device, rows_expected in expected_rows(t, metrics, rollup_hold_s(INTERVAL_S)).items():
+    for device, rows_expected in expected_rows(t, metrics, run_hold_s(INTERVAL_S)).items():
         assert_rows_equal(actual[device], rows_expected)

@@ -1,6 +1,6 @@
 """Minute rollups on counters that reset and readings after gaps (docs/analyzer.md#data-truth).
 
-The analyzer's raw-sample energy (`profiler.analysis.series.held_energy`) is the oracle:
+The one definition of interval energy (`profiler.model.energy.interval_energy`) is the oracle:
 a counter that goes down was reset (that interval's counter delta dropped and counted),
 and a power reading covers at most the run's hold. Every write path (the recorder's
 writer, `add_samples`, import, the migration that rebuilds old rollups) must give the
@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from profiler.analysis.series import HOLD_INTERVALS, held_energy
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
+from profiler.model.energy import interval_energy, median_hold_s, run_hold_s
 from profiler.model.samples import SampleRow
 from profiler.model.savings import Site
 from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
-from profiler.store.rollup import ROLLUP_HOLD_INTERVALS, rollup_hold_s
+from profiler.store.rollup import REBUILD_MINUTES_SQL
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
 from profiler.workflows.analyze import analyze_run
 from tests.fakes.history import history_doc
@@ -64,18 +64,19 @@ def rows_of(t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> list[Sample
 def totals(store: Store, run_id: str) -> dict[str, float]:
     rows = store.minute_rows(run_id, CPU.device_id)
     return {
-        "energy_j": sum(r["energy_j"] or 0.0 for r in rows),
+        "energy_delta_j": sum(r["energy_delta_j"] or 0.0 for r in rows),
         "energy_s": sum(r["energy_s"] or 0.0 for r in rows),
         "resets": float(sum(r["resets_n"] for r in rows)),
     }
 
 
 def oracle(t: np.ndarray, power: np.ndarray, energy: np.ndarray, hold: float | None):
-    joules, covered = held_energy(t, energy, power, hold)
+    held = median_hold_s(t) if hold is None else hold
+    joules, covered = interval_energy(t, energy, power, held)
     known = ~np.isnan(joules)
     prev = np.concatenate(([0.0], energy[:-1]))
     return {
-        "energy_j": float(joules[known].sum()),
+        "energy_delta_j": float(joules[known].sum()),
         "energy_s": float(covered[known].sum()),
         "resets": float(((energy - prev) < 0).sum()),
     }
@@ -127,8 +128,8 @@ def test_a_counter_reset_is_dropped_and_counted_not_negative_energy(
         got = totals(store, run_id)
         assert store.minute_resets(run_id, CPU.device_id) == 1
     # 600 s at 5 W: the reset interval's counter delta (-1495 J) is replaced by 5 W x 1 s
-    assert got["energy_j"] == pytest.approx(3000.0, rel=1e-12)
-    assert got == pytest.approx(oracle(t, power, energy, rollup_hold_s(INTERVAL_S)), rel=1e-12)
+    assert got["energy_delta_j"] == pytest.approx(3000.0, rel=1e-12)
+    assert got == pytest.approx(oracle(t, power, energy, run_hold_s(INTERVAL_S)), rel=1e-12)
     assert got["resets"] == 1
 
 
@@ -139,9 +140,9 @@ def test_a_reading_after_a_gap_covers_at_most_the_hold(tmp_path: Path, path_name
     with Store(tmp_path / "f.db") as store:
         got = totals(store, run_id)
     # the 200 W reading stands for 2 s (2 x the 1-s interval), not for the 24-hour gap
-    assert got["energy_j"] == pytest.approx(120.0 * 3600 + 200.0 * 2, rel=1e-12)
+    assert got["energy_delta_j"] == pytest.approx(120.0 * 3600 + 200.0 * 2, rel=1e-12)
     assert got["energy_s"] == pytest.approx(3602.0, rel=1e-12)
-    assert got == pytest.approx(oracle(t, power, energy, rollup_hold_s(INTERVAL_S)), rel=1e-12)
+    assert got == pytest.approx(oracle(t, power, energy, run_hold_s(INTERVAL_S)), rel=1e-12)
 
 
 def test_a_run_without_a_stated_interval_holds_twice_the_median_step(tmp_path: Path) -> None:
@@ -152,10 +153,6 @@ def test_a_run_without_a_stated_interval_holds_twice_the_median_step(tmp_path: P
         got = totals(store, run_id)
     assert got == pytest.approx(oracle(t, power, energy, None), rel=1e-12)
     assert got["energy_s"] == pytest.approx(3602.0, rel=1e-12)
-
-
-def test_the_rollup_hold_is_the_analyzers() -> None:
-    assert ROLLUP_HOLD_INTERVALS == HOLD_INTERVALS
 
 
 @pytest.mark.parametrize("case", [reset_run, gap_run])
@@ -178,7 +175,7 @@ def test_analysis_reads_the_same_energy_from_rollups_as_from_raw_samples(
 
 def _before_the_rebuild() -> int:
     """Index of the migration that rebuilds the rollups (the lead may renumber it)."""
-    return next(i for i, sql in enumerate(MIGRATIONS) if "ADD COLUMN resets_n" in sql)
+    return next(i for i, sql in enumerate(MIGRATIONS) if REBUILD_MINUTES_SQL in sql)
 
 
 _OLD_MINUTE = (
@@ -223,9 +220,9 @@ def test_the_migration_rebuilds_existing_rollups(tmp_path: Path) -> None:
         got = totals(store, "r")
         minute_5 = store.minute_rows("r", "cpu:0")[5]
     assert minute_5["minute"] == 5
-    assert minute_5["energy_j"] == pytest.approx(300.0)  # 60 s at 5 W, the reset included
+    assert minute_5["energy_delta_j"] == pytest.approx(300.0)  # 60 s at 5 W, the reset included
     assert minute_5["resets_n"] == 1
-    assert got == pytest.approx(oracle(t, power, energy, rollup_hold_s(1.0)), rel=1e-12)
+    assert got == pytest.approx(oracle(t, power, energy, run_hold_s(1.0)), rel=1e-12)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
@@ -246,6 +243,30 @@ def test_the_migration_keeps_rollups_whose_raw_samples_were_pruned(tmp_path: Pat
     with Store(path) as store:
         rows = {r["minute"]: r for r in store.minute_rows("r", "cpu:0")}
     assert sorted(rows) == list(range(11))  # t = 600 s opens minute 10
-    assert [rows[m]["energy_j"] for m in (0, 1, 2, 3)] == [1000.0, 1001.0, 1002.0, 1003.0]
-    assert rows[5]["energy_j"] == pytest.approx(300.0) and rows[5]["resets_n"] == 1
-    assert all(rows[m]["energy_j"] == pytest.approx(300.0) for m in range(4, 10))
+    assert [rows[m]["energy_delta_j"] for m in (0, 1, 2, 3)] == [1000.0, 1001.0, 1002.0, 1003.0]
+    assert rows[5]["energy_delta_j"] == pytest.approx(300.0) and rows[5]["resets_n"] == 1
+    assert all(rows[m]["energy_delta_j"] == pytest.approx(300.0) for m in range(4, 10))
+
+
+def _minute_columns(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [row[1] for row in conn.execute("PRAGMA table_info(sample_minute)")]
+    finally:
+        conn.close()
+
+
+def test_the_migration_renames_the_minutes_energy_to_energy_delta_j(tmp_path: Path) -> None:
+    # a database of the version before the rename, whose rollup of minute 0 outlived its
+    # raw samples (retention): its energy is carried over under the new name
+    t, power, energy = reset_run()
+    raw = t >= 120.0
+    path = tmp_path / "old.db"
+    _old_database(path, rows_of(t[raw], power[raw], energy[raw]), [(0, 0.0, 59.0, 123.0)])
+    assert "energy_j" in _minute_columns(path)
+    with Store(path) as store:
+        rows = {r["minute"]: r for r in store.minute_rows("r", "cpu:0")}
+    columns = _minute_columns(path)
+    assert "energy_delta_j" in columns and "energy_j" not in columns
+    assert rows[0]["energy_delta_j"] == 123.0
+    assert rows[3]["energy_delta_j"] == pytest.approx(300.0)  # rebuilt: 60 s at 5 W

@@ -1,7 +1,7 @@
 """Raw samples and minute rollups hold power readings alike for a run with a stated interval.
 
 A power reading covers at most 2 x the run's stated sampling interval before it
-(`profiler.store.rollup.rollup_hold_s`, what the rollups use). The raw-sample analysis used
+(`profiler.model.energy.run_hold_s`, what the rollups use). The raw-sample analysis used
 2 x the median step instead, so a run sampled more slowly than it stated (missed ticks)
 gave different energies from raw samples and from rollups. Real SQLite store, real
 rollups, the real analyzer.
@@ -22,7 +22,7 @@ from profiler.workflows.analyze import analyze_run, analyze_since
 
 POWER_W = 100.0
 STATED_INTERVAL_S = 1.0
-"""Its hold is 2.0 s (`rollup_hold_s`): shorter than the 2.5 s gaps, longer than the steps."""
+"""Its hold is 2.0 s (`run_hold_s`): shorter than the 2.5 s gaps, longer than the steps."""
 
 
 def _times() -> list[float]:
