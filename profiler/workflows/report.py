@@ -267,11 +267,11 @@ def run_demand(store: Store, run: RunRecord, thresholds: Thresholds) -> Demand:
 
 def window_demand(
     store: Store, runs: Sequence[RunRecord], start: float, end: float, thresholds: Thresholds
-) -> Demand:
+) -> Demand | None:
     """Return the demand profiles of the monitoring runs in [start, end] (epoch seconds).
 
     The runs are read as `analyze --since` reads them (raw samples, or minute rollups
-    for long runs); the span is that of the data read.
+    for long runs); the span is that of the data read. None: no monitoring data.
     """
     parts: dict[str, list[Part]] = {}
     for run in sorted(runs, key=lambda r: r.started):
@@ -288,8 +288,10 @@ def window_demand(
             if keep.any():
                 kept = DeviceSeries(series.spec, *(getattr(series, f)[keep] for f in FIELDS))
                 parts.setdefault(record.info.device_id, []).append((kept, chosen, run.interval_s))
+    if not parts:
+        return None
     times = [p[0].t for pieces in parts.values() for p in pieces]
-    span = float(max(t[-1] for t in times) - min(t[0] for t in times)) if times else 0.0
+    span = float(max(t[-1] for t in times) - min(t[0] for t in times))
     return demand_of(parts, span, report_zone(), thresholds)
 
 

@@ -118,3 +118,11 @@ def test_a_day_of_monitoring_says_the_span_is_too_short(tmp_path: Path, london: 
         report_run(store, run, Site(), out)
     page = out.read_text(encoding="utf-8")
     assert 'id="demand-too-short"' in page and 'id="use-host"' not in page
+
+
+def test_a_window_without_monitoring_data_says_so(tmp_path: Path, london: None) -> None:
+    out = tmp_path / "w.html"
+    with Store(tmp_path / "f.db") as store:
+        report_window(store, 7 * 86_400.0, Site(), out, host=HOST)
+    section = re.search(r'<section id="demand">.*?</section>', out.read_text(), re.S)
+    assert section is not None and "No monitoring data: no demand profile." in section.group(0)
