@@ -9,6 +9,7 @@ those profiles' figures.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import time
@@ -24,7 +25,13 @@ from profiler.model.samples import SampleRow
 from profiler.model.savings import Site
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
-from profiler.workflows.report import gather_report, report_run, report_window, report_zone
+from profiler.workflows.report import (
+    demand_of,
+    gather_report,
+    report_run,
+    report_window,
+    report_zone,
+)
 from reports.demand import MIN_SPAN_S
 from tests.profiler.analysis.demand_series import LONDON, STEP_S, local_util, power_of, series
 
@@ -126,3 +133,18 @@ def test_a_window_without_monitoring_data_says_so(tmp_path: Path, london: None) 
         report_window(store, 7 * 86_400.0, Site(), out, host=HOST)
     section = re.search(r'<section id="demand">.*?</section>', out.read_text(), re.S)
     assert section is not None and "No monitoring data: no demand profile." in section.group(0)
+
+
+def test_gpus_are_profiled_by_sm_activity_and_dram_is_left_out() -> None:
+    t = _times(WEEKS)
+    sm = np.clip(local_util(t, LONDON, lambda d, h, w: d < 5 and 18 <= h < 21, 0.9, 0.0), 0, 1)
+    gpu = dataclasses.replace(series("gpu:0", t, np.full(t.size, np.nan), kind="gpu"), sm_active=sm)
+    dram = series("dram:0", t, np.full(t.size, np.nan), np.full(t.size, 5.0), kind="dram")
+    parts = {"gpu:0": [(gpu, "raw", STEP_S)], "dram:0": [(dram, "raw", STEP_S)]}
+    demand = demand_of(parts, WEEKS * 7 * 86_400.0, "Europe/London", Thresholds())
+    assert [d.kind for d in demand.devices] == ["gpu"]
+    profile = demand.devices[0].profile
+    assert profile.busy_level == Thresholds().demand_busy_gpu
+    labels = [w.label for w in profile.recurring]
+    assert labels == [f"{d} 18:00-{d} 21:00" for d in ("Mon", "Tue", "Wed", "Thu", "Fri")]
+    assert demand_of(parts, 86_400.0, "Europe/London", Thresholds()).devices == ()  # a day
