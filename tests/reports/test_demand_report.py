@@ -78,6 +78,15 @@ def test_the_section_renders_for_a_nightly_batch_month(pages: dict[str, str], la
     assert "Europe/London" in section
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_page_loads_nothing_from_the_network(pages: dict[str, str], lang: str) -> None:
+    page = pages[lang]
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    sources = re.findall(r'\b(?:src|href)="([^"]*)"', page)
+    assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
+    assert "default-src 'none'" in page
+
+
 def test_the_use_table_equals_the_profile(pages: dict[str, str]) -> None:
     for index, device in enumerate(("host", "cpu:0")):
         part = _device(_section(pages["en"]), device)
