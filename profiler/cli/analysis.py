@@ -292,13 +292,15 @@ def report(
         store.mark_stale_runs()
         if since_s is not None:
             try:
-                path = report_window(store, since_s, site, output, host=host, lang=lang)
+                path = report_window(
+                    store, since_s, site, output, host=host, lang=lang, tz=settings.tz
+                )
             except OSError as err:
                 fail(f"cannot write the report: {err}", EXIT_FAILURE)
         else:
             run = resolve_run(store, run_id)
             try:
-                path = report_run(store, run, site, output, lang=lang)
+                path = report_run(store, run, site, output, lang=lang, tz=settings.tz)
             except OSError as err:
                 fail(f"cannot write the report: {err}", EXIT_FAILURE)
     _print_written(path, pdf)

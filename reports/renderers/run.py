@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from profiler.analysis.assess import Assessment
 from reports import charts, charts_reconcile, charts_summary
+from reports.charts_demand import day_names
 from reports.data import ReportData, phase_state
+from reports.demand import Demand, section_views
 from reports.renderers.base import Renderer, ranked_findings, top_actions, yearly
 
 
@@ -17,10 +19,13 @@ class RunReport:
     Attributes:
         data: the run's records and figures.
         assessment: its analysis (findings, assumptions), None when not analysed.
+        demand: the run's demand profiles ("When is the capacity used"), None when
+            not profiled.
     """
 
     data: ReportData
     assessment: Assessment | None = None
+    demand: Demand | None = None
 
 
 class RunRenderer(Renderer[RunReport]):
@@ -59,6 +64,9 @@ class RunRenderer(Renderer[RunReport]):
                 if data.reconciliation
                 else None
             ),
+            demand=record.demand,
+            demand_views=section_views(record.demand, findings, self.text, self.drawn),
+            days=day_names(self.text),
         )
 
     def _missing(self, record: RunReport) -> list[str]:

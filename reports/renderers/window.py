@@ -9,6 +9,8 @@ from profiler.analysis.trend import REGRESSION_DROP, Trend
 from profiler.model.run import RunRecord
 from profiler.model.units import HOURS_PER_YEAR, J_PER_KWH, epoch_s
 from reports import charts_summary
+from reports.charts_demand import day_names
+from reports.demand import Demand, section_views
 from reports.renderers.base import Renderer, ranked_findings, top_actions, yearly
 
 
@@ -22,6 +24,8 @@ class WindowReport:
         trend: units/J series and daily energy of the window.
         assessment: findings of the window's monitoring data, None when there was none.
         assumptions: the assumption lines to list.
+        demand: the window's demand profiles ("When is the capacity used"), None when
+            there was no monitoring data.
     """
 
     host: str | None
@@ -29,6 +33,7 @@ class WindowReport:
     trend: Trend
     assessment: Assessment | None
     assumptions: list[str]
+    demand: Demand | None = None
 
 
 class WindowRenderer(Renderer[WindowReport]):
@@ -68,6 +73,9 @@ class WindowRenderer(Renderer[WindowReport]):
             waterfall=charts_summary.savings_waterfall(findings, self.drawn),
             trend_chart=charts_summary.trend_chart(trend.series, self.drawn),
             daily_chart=charts_summary.daily_energy_chart(trend.daily_energy, self.drawn),
+            demand=record.demand,
+            demand_views=section_views(record.demand, findings, self.text, self.drawn),
+            days=day_names(self.text),
         )
 
     def _missing(self, record: WindowReport) -> list[str]:
