@@ -29,10 +29,10 @@ def build(db: Path, hours: float) -> str:
     rng = np.random.default_rng(0)
     util = rng.random(t.size)
     with Store(db) as store:
-        run = store.create_run(
+        run = store.runs.create(
             RunKind.MONITOR, label=f"{hours:g}h", interval_s=1.0, status=RunStatus.RUNNING
         )
-        store.add_devices(
+        store.devices.add(
             run.id,
             [
                 DeviceInfo("host", "host", logical_cores=8),
@@ -54,7 +54,7 @@ def build(db: Path, hours: float) -> str:
             run.id,
             [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
         )
-        store.finish_run(run.id, RunStatus.COMPLETE)
+        store.runs.finish(run.id, RunStatus.COMPLETE)
     return run.id
 
 

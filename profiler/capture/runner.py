@@ -168,7 +168,7 @@ def _profile_one(
                     phase = _run_level(pool, plan, level, t0, energy_device, x_max, host_cpu)
                     phase = replace(phase, metrics=phase.metrics.updated(attempts=2))
                 with Store(recording.db_path) as store:
-                    store.add_phase(recording.run_id, phase)
+                    store.phases.add(recording.run_id, phase)
                 report.phase_done(phase)
     except PoolStoppedError:
         recording.raise_if_failed()  # the only setter of `stop`: raises RecordingFailedError
@@ -187,7 +187,7 @@ def _profile_one(
             metrics=PhaseMetrics.of(error=str(err)),
         )
         with Store(recording.db_path) as store:
-            store.add_phase(recording.run_id, failed)
+            store.phases.add(recording.run_id, failed)
         report.phase_done(failed)
 
 

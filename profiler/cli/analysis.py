@@ -188,7 +188,7 @@ def analyze(
         )
         return
     with open_store(settings, read_only=True) as store:
-        store.mark_stale_runs()
+        store.runs.mark_stale()
         if since_s is not None:
             result = analyze_since(store, since_s, site, thresholds, host=host)
         else:
@@ -286,7 +286,7 @@ def report(
             EXIT_USAGE,
         )
     with open_store(settings, read_only=True) as store:
-        store.mark_stale_runs()
+        store.runs.mark_stale()
         if since_s is not None:
             try:
                 path = report_window(store, since_s, site, output, host=host, lang=lang)

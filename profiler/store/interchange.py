@@ -328,7 +328,7 @@ def counter_resets(samples: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return found
 
 
-#: Keys of a sample object in the order `Store.add_run` takes its values.
+#: Keys of a sample object in the order `Runs.add` takes its values.
 _SAMPLE_KEYS = ("device", "t", *METRICS)
 
 
@@ -364,7 +364,7 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
         config = {**taken.config, IMPORT_NOTE_KEY: {**note, "run_id": taken.id}}
         return replace(taken, id=new_run_id(), config=config)
 
-    stored = store.add_run(
+    stored = store.runs.add(
         valid.run.record({**valid.run.config, IMPORT_NOTE_KEY: note}),
         devices=[d.record() for d in valid.devices],
         # Validated samples are plain dicts in their stored types: bind their values
@@ -384,20 +384,20 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
 
 def _head(store: Store, run_id: str) -> dict[str, Any]:
     """Return the document without samples; raises KeyError for an unknown run."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise KeyError(run_id)
-    inventory = store.inventory(run_id)
-    job = store.job(run_id)
+    inventory = store.inventory.for_run(run_id)
+    job = store.jobs.get(run_id)
     return {
         "format": FORMAT,
         "version": VERSION,
         "run": run_object(run)
         | ({"inventory": inventory} if inventory else {})
         | ({"job": job_object(job)} if job is not None else {}),
-        "devices": [device_object(d) for d in store.devices(run_id)],
-        "phases": [phase_object(p) for p in store.phases(run_id)],
-        "findings": store.findings(run_id),
+        "devices": [device_object(d) for d in store.devices.for_run(run_id)],
+        "phases": [phase_object(p) for p in store.phases.for_run(run_id)],
+        "findings": store.findings.for_run(run_id),
     }
 
 
@@ -468,7 +468,7 @@ def write_csv(store: Store, run_id: str, stream: TextIO) -> int:
 
     """
     with store.snapshot():
-        if store.get_run(run_id) is None:
+        if store.runs.get(run_id) is None:
             raise KeyError(run_id)
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)

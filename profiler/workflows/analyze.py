@@ -115,16 +115,16 @@ def load_run(
     store: Store, run: RunRecord, *, offset_s: float = 0.0, source: Source = "auto"
 ) -> list[DeviceSeries]:
     """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
-    records = store.devices(run.id)
+    records = store.devices.for_run(run.id)
     chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
     return [store.series(run.id, d.info, source=chosen).shifted(offset_s) for d in records]
 
 
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
     """A profiling run's phases evaluated from its samples (recorded or imported alike)."""
-    devices = store.devices(run.id)
+    devices = store.devices.for_run(run.id)
     series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
-    return phases_from_data(store.phases(run.id), devices, series, run.interval_s)
+    return phases_from_data(store.phases.for_run(run.id), devices, series, run.interval_s)
 
 
 def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
@@ -132,10 +132,10 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 
     A phase on `cpu` (every package) or on the host's only package `cpu:N` qualifies.
     """
-    for run in store.list_runs():
+    for run in store.runs.all():
         if not run.is_profiling or run.host != host:
             continue
-        packages = cpu_ids(store.devices(run.id))
+        packages = cpu_ids(store.devices.for_run(run.id))
         for summary in summarise_ladders(ladder_data(store, run).phases):
             estimated = is_estimate(summary.provenance)
             if is_host_cpu(summary.device, packages) and summary.metrics and not estimated:
@@ -145,7 +145,7 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 
 def _observed_util(store: Store, host: str) -> float | None:
     """Mean utilisation of `host` in its newest monitoring run, for LOW_EFFICIENCY_HOST."""
-    for run in store.list_runs():
+    for run in store.runs.all():
         if run.kind in MONITORING_KINDS and not run.is_profiling and run.host == host:
             for series in load_run(store, run):
                 if series.spec.kind == "host" and not np.isnan(series.util).all():
@@ -160,11 +160,11 @@ def resolve_run(store: Store, run_id: str | None) -> RunRecord:
         AnalyzeError: no such run, or no runs at all.
     """
     if run_id is not None:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         if run is None:
             raise AnalyzeError(f"RUN_ID: no run {run_id!r} in {store.path}; see `finwatt runs`")
         return run
-    runs = store.list_runs(limit=1)
+    runs = store.runs.all(limit=1)
     if not runs:
         raise AnalyzeError(f"no runs in {store.path}: record one with `finwatt monitor`")
     return runs[0]
@@ -215,7 +215,7 @@ def analyze_since(
     start = end - since_s
     runs = [
         r
-        for r in store.list_runs()
+        for r in store.runs.all()
         if r.kind in MONITORING_KINDS
         and not r.is_profiling
         and r.host == host
@@ -230,7 +230,7 @@ def analyze_since(
     parts: dict[str, list[DeviceSeries]] = {}
     for run in sorted(runs, key=lambda r: r.started):
         offset = run.started.timestamp()
-        records = store.devices(run.id)
+        records = store.devices.for_run(run.id)
         chosen = choose_source(
             store,
             run.id,
@@ -274,7 +274,7 @@ def store_findings(store: Store, result: AnalyzeResult) -> None:
     if not store.can_write:
         return
     try:
-        store.add_findings(
+        store.findings.replace(
             result.run,
             result.assessment.findings,
             window_start=result.window_start,

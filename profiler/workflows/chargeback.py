@@ -165,10 +165,10 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     if kind == "cgroup":
         return _by_cgroup(store, since_s)
     since_iso = epoch_to_iso(since_s, "stored")
-    jobs = [job_charge(run, job) for run, job in store.jobs_since(since_iso)]
-    runs = store.runs_since(since_iso, HOST_RUN_KINDS)
+    jobs = [job_charge(run, job) for run, job in store.jobs.since(since_iso)]
+    runs = store.runs.since(since_iso, HOST_RUN_KINDS)
     windows = host_windows(
-        ((run, store.devices(run.id), store.samples(run.id)) for run in runs), since_s
+        ((run, store.devices.for_run(run.id), store.samples(run.id)) for run in runs), since_s
     )
     return charge(jobs, windows, kind, key)
 
@@ -180,7 +180,7 @@ def since_epoch_s(window_s: float, now_s: float | None = None) -> float:
 
 def _by_cgroup(store: Store, since_s: float) -> Chargeback:
     now = datetime.now(UTC)
-    groups = store.attributed_energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
+    groups = store.attribution.energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
     if not groups:
         raise ChargebackInputError(
             "--by cgroup: no per-minute attribution rows in the window; record them with "

@@ -121,8 +121,8 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
         StoreError: the run is not in the database (removed while it recorded).
     """
     with Store(db_path) as store:
-        run = store.get_run(run_id)
-        devices = store.devices(run_id)
+        run = store.runs.get(run_id)
+        devices = store.devices.for_run(run_id)
         summaries = []
         for d in devices:  # the device's last cumulative counter reading is its energy
             cols = store.sample_arrays(run_id, d.info.device_id)

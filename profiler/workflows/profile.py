@@ -238,13 +238,13 @@ def finalise_phases(db_path: Path, run_id: str, interval_s: float) -> None:
     from profiler.analysis.phases import evaluated
 
     with Store(db_path) as store:
-        devices = store.devices(run_id)
+        devices = store.devices.for_run(run_id)
         series = {d.info.device_id: store.series(run_id, d.info) for d in devices}
         updated = [
             evaluated(phase, devices, series, interval_s) if phase.units is not None else phase
-            for phase in store.phases(run_id)
+            for phase in store.phases.for_run(run_id)
         ]
-        store.replace_phases(run_id, updated)
+        store.phases.replace(run_id, updated)
 
 
 def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
@@ -256,8 +256,8 @@ def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
     from profiler.analysis.profile import summarise_ladders
 
     with Store(db_path) as store:
-        run = store.get_run(run_id)
-        phases = store.phases(run_id)
+        run = store.runs.get(run_id)
+        phases = store.phases.for_run(run_id)
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
     return ProfileOutcome(run, phases, summarise_ladders(phases))

@@ -141,10 +141,10 @@ def gather_report(store: Store, run_id: str) -> ReportData:
     Raises:
         KeyError: no run `run_id` in the store.
     """
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise KeyError(run_id)
-    devices = store.devices(run_id)
+    devices = store.devices.for_run(run_id)
     columns: dict[str, Columns] = {}
     pruned: list[str] = []
     for device in devices:
@@ -156,7 +156,12 @@ def gather_report(store: Store, run_id: str) -> ReportData:
             pruned.append(device_id)
         columns[device_id] = cols
     return report_data(
-        run, devices, store.phases(run_id), columns, pruned, inventory=store.inventory(run_id)
+        run,
+        devices,
+        store.phases.for_run(run_id),
+        columns,
+        pruned,
+        inventory=store.inventory.for_run(run_id),
     )
 
 

@@ -61,7 +61,7 @@ def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
     else:  # a level other processes disturbed: no metric, and the summary says why
         assert summary["ipr"] is None and summary["ep"] is None and summary["note"]
     with Store(db) as store:
-        assert len(store.phases(doc["run"])) == 3
+        assert len(store.phases.for_run(doc["run"])) == 3
 
 
 def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_sigint_mid_ladder_keeps_finished_phases(tmp_path: Path) -> None:
     assert 1 <= len(doc["phases"]) < 3
     assert doc["phases"][0]["energy_j"] is not None  # finished phases keep their figures
     with Store(db) as store:
-        run = store.get_run(doc["run"])
+        run = store.runs.get(doc["run"])
         assert run is not None and run.status == "interrupted"
 
 
@@ -167,4 +167,4 @@ def test_run_bad_input_exit_2_nothing_stored(tmp_path: Path, args: list[str], ne
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], lines
-    assert not db.exists() or not Store(db).list_runs()
+    assert not db.exists() or not Store(db).runs.all()

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiler.model.samples import METRICS
-from profiler.store import database, interchange
+from profiler.store import interchange, runs
 from profiler.store.database import Store
 from profiler.store.interchange import (
     CSV_COLUMNS,
@@ -200,7 +200,7 @@ def test_import_export_lossless(doc: dict[str, Any]) -> None:
         again = import_run(store, exported)  # same database: the id is taken
         assert again != run_id
         assert without_id(export_run(store, again)) == without_id(doc)
-        assert store.get_run(again).config["imported_from"]["run_id"] == run_id  # type: ignore[union-attr]
+        assert store.runs.get(again).config["imported_from"]["run_id"] == run_id  # type: ignore[union-attr]
         stream = io.StringIO()
         assert write_json(store, run_id, stream) == len(doc["samples"])
         assert json.loads(stream.getvalue()) == doc
@@ -221,7 +221,7 @@ def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
     doc["samples"][0] = {"t": 0, "device": "cpu:0"}  # absent metrics read as null
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc, source="x.json")
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         assert run.started_iso == "2026-11-01T00:00:00.000Z"
         assert run.pid is None
@@ -242,7 +242,7 @@ def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         original(conn, run_id, samples)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(database, "insert_sample_values", failing)  # as `Store.add_run` calls it
+    monkeypatch.setattr(runs, "insert_sample_values", failing)  # as `Runs.add` calls it
     with Store(db) as store, pytest.raises(sqlite3.OperationalError):
         import_run(store, small_doc())
     assert counts(db) == {"run": 0, "device": 0, "sample": 0, "phase": 0, "finding": 0}
@@ -567,7 +567,7 @@ def test_import_counts_counter_resets_in_the_import_note(tmp_path: Path) -> None
     )
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         assert run.config["imported_from"]["counter_resets"] == {"gpu:0": 1}
         stored = [s["energy_j"] for s in export_run(store, run_id)["samples"]]

@@ -80,7 +80,7 @@ def add_run(path: Path, run_id: str, started: datetime, days: float, step_s: flo
 
 def analyse(path: Path, run_id: str, source: str = "auto") -> dict[str, Any]:
     with Store(path) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         return analyze_run(store, run, Site(), Thresholds(), source=source).as_dict()  # type: ignore[arg-type]
 
@@ -88,10 +88,10 @@ def analyse(path: Path, run_id: str, source: str = "auto") -> dict[str, Any]:
 def kept(path: Path, run_id: str) -> tuple[Any, ...]:
     with Store(path) as store:
         return (
-            store.get_run(run_id),
-            store.devices(run_id),
-            store.phases(run_id),
-            store.findings(run_id),
+            store.runs.get(run_id),
+            store.devices.for_run(run_id),
+            store.phases.for_run(run_id),
+            store.findings.for_run(run_id),
         )
 
 
@@ -116,7 +116,7 @@ def test_prune_keeps_phases_findings_and_the_analysis(tmp_path: Path) -> None:
     add_run(path, "long", NOW - timedelta(days=20), 20)
     before_raw = analyse(path, "long", "raw")
     with Store(path) as store:
-        run = store.get_run("long")
+        run = store.runs.get("long")
         assert run is not None
         store_findings(store, analyze_run(store, run, Site(), Thresholds()))
     kept_before = kept(path, "long")
@@ -177,8 +177,8 @@ def test_old_rollups_go_and_raw_without_a_rollup_stays(tmp_path: Path) -> None:
             "minute_first": DAY_S,
             "minute_last": 2 * DAY_S - 60.0,
         }
-        assert len(store.phases("old")) == 1
-        assert len(store.findings("old")) == 1
+        assert len(store.phases.for_run("old")) == 1
+        assert len(store.findings.for_run("old")) == 1
 
 
 def test_prune_refuses_bad_periods(tmp_path: Path) -> None:

@@ -166,8 +166,8 @@ def test_add_samples_rollup_equals_numpy(seed: int, n: int, splits: int) -> None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.db"
         with Store(path) as store:
-            run = store.create_run("monitor", status="complete")
-            store.add_devices(run.id, DEVICES)
+            run = store.runs.create("monitor", status="complete")
+            store.devices.add(run.id, DEVICES)
             rows = [
                 r
                 for i in range(n)
@@ -212,8 +212,8 @@ def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
     sums = MinuteSums(run_hold_s(INTERVAL_S))
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "f.db") as store:
         for run_id in ("sql", "python"):
-            store.create_run("monitor", run_id=run_id, status="complete", interval_s=INTERVAL_S)
-            store.add_devices(run_id, DEVICES)
+            store.runs.create("monitor", run_id=run_id, status="complete", interval_s=INTERVAL_S)
+            store.devices.add(run_id, DEVICES)
         store.add_samples("sql", rows)
         for lo, hi in itertools.pairwise(bounds):
             with store.transaction() as tx:
@@ -227,14 +227,14 @@ def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, 
     paths = {name: tmp_path / f"{name}.db" for name in ("writer", "import", "migration")}
     # 1. the recorder's path: a writer thread committing whatever has queued
     with Store(paths["writer"]) as store:
-        store.create_run(
+        store.runs.create(
             "monitor",
             run_id="r",
             status="complete",
             started="2026-01-01T00:00:00Z",
             interval_s=INTERVAL_S,
         )
-        store.add_devices("r", DEVICES)
+        store.devices.add("r", DEVICES)
     writer = SampleWriter(paths["writer"], "r", flush_interval_s=0.0)
     for i in range(t.size):
         writer.put(
@@ -348,7 +348,7 @@ def import_history(path: Path, t: Any, metrics: dict, **run: Any) -> str:
 
 def analyse(path: Path, run_id: str, source: str) -> dict[str, Any]:
     with Store(path) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         return analyze_run(store, run, Site(), Thresholds(), source=source).as_dict()  # type: ignore[arg-type]
 
@@ -380,7 +380,7 @@ def test_aligned_long_window_gives_identical_findings(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="aligned")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host"]) == "minute"
-        assert sum(s.n for s in load_run(store, store.get_run(run_id))) == 3 * 14 * 1440  # type: ignore[arg-type]
+        assert sum(s.n for s in load_run(store, store.runs.get(run_id))) == 3 * 14 * 1440  # type: ignore[arg-type]
     raw = analyse(path, run_id, "raw")
     rolled = analyse(path, run_id, "minute")
     rules = {f["rule"] for f in raw["findings"]}
@@ -424,7 +424,7 @@ def test_short_runs_keep_raw_samples(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="short")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host", "cpu:0", "gpu:0"]) == "raw"
-        series = load_run(store, store.get_run(run_id))  # type: ignore[arg-type]
+        series = load_run(store, store.runs.get(run_id))  # type: ignore[arg-type]
         assert series[0].n == t.size
 
 
@@ -434,8 +434,8 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
     path = tmp_path / "f.db"
     sums = MinuteSums(run_hold_s(INTERVAL_S))
     with Store(path) as store:
-        store.create_run("monitor", run_id="r", status="complete", interval_s=INTERVAL_S)
-        store.add_devices("r", DEVICES)
+        store.runs.create("monitor", run_id="r", status="complete", interval_s=INTERVAL_S)
+        store.devices.add("r", DEVICES)
         for i in range(t.size):
             rows = [
                 r

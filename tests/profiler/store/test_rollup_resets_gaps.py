@@ -84,8 +84,8 @@ def oracle(t: np.ndarray, power: np.ndarray, energy: np.ndarray, hold: float | N
 
 def write_writer(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=INTERVAL_S)
-        store.add_devices(run.id, [CPU])
+        run = store.runs.create("monitor", status="complete", interval_s=INTERVAL_S)
+        store.devices.add(run.id, [CPU])
     writer = SampleWriter(path, run.id, flush_interval_s=0.0)
     for row in rows_of(t, power, energy):
         writer.put([row])
@@ -95,8 +95,8 @@ def write_writer(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarra
 
 def write_add_samples(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=INTERVAL_S)
-        store.add_devices(run.id, [CPU])
+        run = store.runs.create("monitor", status="complete", interval_s=INTERVAL_S)
+        store.devices.add(run.id, [CPU])
         rows = rows_of(t, power, energy)
         for lo in range(0, len(rows), 97):  # batches that split minutes and the reset
             store.add_samples(run.id, rows[lo : lo + 97])
@@ -163,7 +163,7 @@ def test_analysis_reads_the_same_energy_from_rollups_as_from_raw_samples(
     run_id = write_import(tmp_path / "f.db", t, power, energy)
     figures = {}
     with Store(tmp_path / "f.db") as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         for source in ("raw", "minute"):
             doc = analyze_run(store, run, Site(), Thresholds(), source=source).as_dict()  # type: ignore[arg-type]

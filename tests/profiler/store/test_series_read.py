@@ -17,8 +17,8 @@ CPU = DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")
 
 def stored(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=1.0)
-        store.add_devices(run.id, [CPU])
+        run = store.runs.create("monitor", status="complete", interval_s=1.0)
+        store.devices.add(run.id, [CPU])
         store.add_samples(
             run.id,
             [
