@@ -43,14 +43,14 @@ def build(db: Path, hours: float) -> str:
         for device, base in (("cpu:0", 60.0), ("dram:0", 8.0)):
             power = base + 40 * util
             energy = np.cumsum(power)
-            store.add_samples(
+            store.samples.add(
                 run.id,
                 [
                     SampleRow(device, float(x), util=float(u), power_w=float(p), energy_j=float(e))
                     for x, u, p, e in zip(t, util, power, energy, strict=True)
                 ],
             )
-        store.add_samples(
+        store.samples.add(
             run.id,
             [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
         )

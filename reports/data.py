@@ -34,7 +34,7 @@ PhaseState = Literal["valid", "invalid", "disturbed"]
 
 Columns = Mapping[str, npt.NDArray[np.float64]]
 """One device's samples as columns: `t` (seconds since run start) and every metric of
-`profiler.model.samples.METRICS`, NaN where absent (the shape of `Store.sample_arrays`)."""
+`profiler.model.samples.METRICS`, NaN where absent (the shape of `store.samples.sample_arrays`)."""
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ def report_data(
         columns: device id -> that device's samples (a device without an entry has none).
         pruned: ids of the devices whose columns are 1-minute rollups because retention
             pruned their raw samples.
-        inventory: the run's stored inventory (`Store.inventory`), None when it has none.
+        inventory: the run's stored inventory (`store.inventory.for_run`), None when it has none.
     """
     timelines: list[Timeline] = []
     quality: list[DataQuality] = []

@@ -5,8 +5,8 @@ way the rest of finwatt reads and writes it. It keeps the connection, the migrat
 transactions and its own lifecycle; the reads and writes are its repositories, one
 class per table (or job) sharing its connection: `store.runs` (`runs.Runs`),
 `store.devices`, `store.phases`, `store.findings`, `store.jobs`, `store.attribution`,
-`store.inventory` and `store.housekeeping` (pruning and size queries). Sample and
-rollup reads come from its base `SampleReads`. Writes go through the record <-> row
+`store.inventory`, `store.samples` (samples and their minute rollups) and
+`store.housekeeping` (pruning and size queries). Writes go through the record <-> row
 mapping of `profiler.store.rows`; every write of samples also keeps their minute
 rollups up to date (`profiler.store.rollup`). The recorder writes through a
 `SampleWriter` (`profiler.store.writer`), which commits at most one second of samples
@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
-from profiler.model.samples import SampleRow
 from profiler.store.attribution import Attribution
 from profiler.store.devices import Devices
 from profiler.store.findings import Findings
@@ -29,17 +27,15 @@ from profiler.store.inventory import Inventory
 from profiler.store.jobs import Jobs
 from profiler.store.opening import StoreError, connect, mark_finwatt, writable
 from profiler.store.phases import Phases
-from profiler.store.rollup import refresh_minutes
-from profiler.store.rows import insert_samples
 from profiler.store.runs import Runs
-from profiler.store.sample_reads import SampleReads
+from profiler.store.samples import Samples
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
 from profiler.store.transactions import Snapshot, Transaction
 
 log = logging.getLogger(__name__)
 
 
-class Store(SampleReads):
+class Store:
     """A finwatt SQLite database. One instance per thread (sqlite3 connections are not shared).
 
     Only a finwatt database is opened (`profiler.store.opening`: another program's file is
@@ -55,6 +51,7 @@ class Store(SampleReads):
     Attributes:
         runs: the `run` rows (`profiler.store.runs.Runs`).
         devices: each run's devices (`profiler.store.devices.Devices`).
+        samples: samples and their minute rollups (`profiler.store.samples.Samples`).
         phases: each run's phases (`profiler.store.phases.Phases`).
         findings: each run's or window's findings (`profiler.store.findings.Findings`).
         jobs: the `job` rows of `finwatt exec` runs (`profiler.store.jobs.Jobs`).
@@ -88,6 +85,7 @@ class Store(SampleReads):
         conn, writer = self._conn, self._writer
         self.runs = Runs(conn, writer, path=path, read_only=read_only)
         self.devices = Devices(conn, writer)
+        self.samples = Samples(conn, writer)
         self.phases = Phases(conn, writer)
         self.findings = Findings(conn, writer)
         self.jobs = Jobs(conn, writer)
@@ -191,16 +189,3 @@ class Store(SampleReads):
         recorder committing meanwhile changes nothing it writes out.
         """
         return Snapshot(self._conn)
-
-    # --- samples (reads: `SampleReads`) ---------------------------------------------
-
-    def add_samples(self, run_id: str, rows: Sequence[SampleRow]) -> None:
-        """Insert sample rows and update their minutes' rollups in one transaction."""
-        ranges: dict[str, tuple[float, float]] = {}
-        for r in rows:
-            lo, hi = ranges.get(r.device_id, (r.t, r.t))
-            ranges[r.device_id] = (min(lo, r.t), max(hi, r.t))
-        with self.transaction() as tx:
-            insert_samples(tx, run_id, rows)
-            for device_id, t_range in ranges.items():
-                refresh_minutes(tx, run_id, device_id, t_range)

@@ -408,7 +408,7 @@ _EXPORT_KEYS = ("t", "device", *METRICS)
 
 def _sample_dicts(store: Store, run_id: str) -> Iterator[list[dict[str, Any]]]:
     keys = _EXPORT_KEYS
-    for rows in store.sample_values(run_id, _EXPORT_COLUMNS, batch_rows=_CHUNK):
+    for rows in store.samples.sample_values(run_id, _EXPORT_COLUMNS, batch_rows=_CHUNK):
         yield [dict(zip(keys, row, strict=True)) for row in rows]
 
 
@@ -473,7 +473,7 @@ def write_csv(store: Store, run_id: str, stream: TextIO) -> int:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         count = 0
-        for rows in store.sample_values(run_id, _CSV_VALUES, batch_rows=_CHUNK):
+        for rows in store.samples.sample_values(run_id, _CSV_VALUES, batch_rows=_CHUNK):
             writer.writerows((run_id, *row) for row in rows)
             count += len(rows)
     return count

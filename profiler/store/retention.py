@@ -102,7 +102,8 @@ def prune(
             firsts = [
                 t
                 for d in store.devices.for_run(run.id)
-                if (t := store.time_bounds(run.id, d.info.device_id)["raw_first"]) is not None
+                if (t := store.samples.time_bounds(run.id, d.info.device_id)["raw_first"])
+                is not None
             ]
             if firsts:
                 step = int(PRUNE_CHUNK_S / MINUTE_S)
@@ -173,7 +174,7 @@ def db_stats(store_path: Path) -> DbStats:
         for run in store.runs.all():
             started = run.started.timestamp()
             for record in store.devices.for_run(run.id):
-                b = store.time_bounds(run.id, record.info.device_id)
+                b = store.samples.time_bounds(run.id, record.info.device_id)
                 raw += [started + v for v in (b["raw_first"], b["raw_last"]) if v is not None]
                 rolled += [
                     started + v for v in (b["minute_first"], b["minute_last"]) if v is not None

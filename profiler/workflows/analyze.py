@@ -1,7 +1,7 @@
 """Load stored runs into numpy arrays, assess them, and keep the findings (`finwatt analyze`).
 
 The I/O half of the analyzer; `profiler.analysis` holds the pure half. Samples are read
-as one `DeviceSeries` per device per run (`Store.series`: one indexed query, no
+as one `DeviceSeries` per device per run (`store.samples.series`: one indexed query, no
 `SampleRow` per sample). A run (or the part of it in the window) spanning at least
 `ROLLUP_MIN_SPAN_S`, or whose oldest raw samples were pruned, is read from its minute
 rollups instead (`sample_minute`: 60x fewer rows at 1-s sampling); every rule gives the
@@ -99,12 +99,12 @@ def choose_source(
     """
     if source != "auto":
         return source
-    first, last = store.minute_span(run_id, min_t=min_t)
+    first, last = store.samples.minute_span(run_id, min_t=min_t)
     if first is None or last is None:
         return "raw"
     floor_t = float("-inf") if min_t is None else min_t
     for device_id in device_ids:
-        bounds = store.time_bounds(run_id, device_id)
+        bounds = store.samples.time_bounds(run_id, device_id)
         rolled, raw = bounds["minute_first"], bounds["raw_first"]
         if rolled is not None and (raw is None or raw > max(rolled, floor_t)):
             return "minute"
@@ -117,13 +117,13 @@ def load_run(
     """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
     records = store.devices.for_run(run.id)
     chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
-    return [store.series(run.id, d.info, source=chosen).shifted(offset_s) for d in records]
+    return [store.samples.series(run.id, d.info, source=chosen).shifted(offset_s) for d in records]
 
 
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
     """A profiling run's phases evaluated from its samples (recorded or imported alike)."""
     devices = store.devices.for_run(run.id)
-    series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
+    series = {d.info.device_id: store.samples.series(run.id, d.info) for d in devices}
     return phases_from_data(store.phases.for_run(run.id), devices, series, run.interval_s)
 
 
@@ -239,9 +239,9 @@ def analyze_since(
             source=source,
         )
         for record in records:
-            series = store.series(run.id, record.info, min_t=start - offset, source=chosen).shifted(
-                offset
-            )
+            series = store.samples.series(
+                run.id, record.info, min_t=start - offset, source=chosen
+            ).shifted(offset)
             keep = series.t <= end
             if not keep.all():
                 series = _take(series, keep)

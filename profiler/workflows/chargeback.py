@@ -168,7 +168,8 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     jobs = [job_charge(run, job) for run, job in store.jobs.since(since_iso)]
     runs = store.runs.since(since_iso, HOST_RUN_KINDS)
     windows = host_windows(
-        ((run, store.devices.for_run(run.id), store.samples(run.id)) for run in runs), since_s
+        ((run, store.devices.for_run(run.id), store.samples.samples(run.id)) for run in runs),
+        since_s,
     )
     return charge(jobs, windows, kind, key)
 

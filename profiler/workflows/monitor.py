@@ -125,10 +125,10 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
         devices = store.devices.for_run(run_id)
         summaries = []
         for d in devices:  # the device's last cumulative counter reading is its energy
-            cols = store.sample_arrays(run_id, d.info.device_id)
+            cols = store.samples.sample_arrays(run_id, d.info.device_id)
             summaries.append(summarise_columns(d, cols["t"], cols["util"], cols["energy_j"]))
         balanced = [  # each with the run's hold, as its rollups and `analyze` use
-            store.series(run_id, d.info)
+            store.samples.series(run_id, d.info)
             for d in devices
             if d.info.kind in WALL_KINDS + COMPONENT_KINDS
         ]

@@ -239,7 +239,7 @@ def finalise_phases(db_path: Path, run_id: str, interval_s: float) -> None:
 
     with Store(db_path) as store:
         devices = store.devices.for_run(run_id)
-        series = {d.info.device_id: store.series(run_id, d.info) for d in devices}
+        series = {d.info.device_id: store.samples.series(run_id, d.info) for d in devices}
         updated = [
             evaluated(phase, devices, series, interval_s) if phase.units is not None else phase
             for phase in store.phases.for_run(run_id)

@@ -96,7 +96,7 @@ def _evaluated(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseRecord:
     devices = store.devices.for_run(run.id)
     wanted = set(energy_devices(phase.device_id, devices))
     series = {
-        d.info.device_id: store.series(run.id, d.info)
+        d.info.device_id: store.samples.series(run.id, d.info)
         for d in devices
         if d.info.device_id in wanted
     }

@@ -101,12 +101,12 @@ def default_report_path(run_id: str) -> Path:
 
 
 def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.NDArray[np.float64]]:
-    """Return one device's minute rollups shaped like `Store.sample_arrays` columns.
+    """Return one device's minute rollups shaped like `store.samples.sample_arrays` columns.
 
     `t` is each minute's last sample, `util`/`power_w` the minute means, `energy_j` the
     cumulative energy at the minute's end; metrics rollups do not keep are NaN.
     """
-    rows = store.minute_rows(run_id, device_id)
+    rows = store.samples.minute_rows(run_id, device_id)
     n = len(rows)
 
     def column(fn: Callable[[MinuteRow], float]) -> npt.NDArray[np.float64]:
@@ -149,7 +149,7 @@ def gather_report(store: Store, run_id: str) -> ReportData:
     pruned: list[str] = []
     for device in devices:
         device_id = device.info.device_id
-        cols = store.sample_arrays(run_id, device_id)
+        cols = store.samples.sample_arrays(run_id, device_id)
         rolled = _minute_arrays(store, run_id, device_id)
         if rolled["t"].size and (not cols["t"].size or rolled["t"][0] < cols["t"][0] - 60.0):
             cols = rolled

@@ -56,7 +56,7 @@ def energy_traces(store: Store, run: RunRecord) -> list[EnergyTrace]:
         info = device.info
         if info.kind == "host":
             continue
-        cols = store.sample_arrays(run.id, info.device_id)
+        cols = store.samples.sample_arrays(run.id, info.device_id)
         if not cols["t"].size:
             continue
         traces.append(

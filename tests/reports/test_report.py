@@ -101,9 +101,9 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
             SampleRow("host", float(x), util=float(u), mem_used_bytes=2**30)
             for x, u in zip(t, util, strict=True)
         ]
-        store.add_samples(run.id, rows)
+        store.samples.add(run.id, rows)
         devices = store.devices.for_run(run.id)
-        series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
+        series = {d.info.device_id: store.samples.series(run.id, d.info) for d in devices}
         for target, (t0, t1), units in (
             (1.0, (0, 10), 10_000.0),
             (0.5, (10, 20), 5_000.0),
@@ -303,14 +303,14 @@ def test_a_day_at_1hz_for_3_devices_renders_within_3_mb(tmp_path: Path) -> None:
         util = rng.random(t.size)
         for device, base in (("cpu:0", 60.0), ("dram:0", 8.0)):
             power = base + 40 * util
-            store.add_samples(
+            store.samples.add(
                 run.id,
                 [
                     SampleRow(device, float(x), util=float(u), power_w=float(p), energy_j=float(e))
                     for x, u, p, e in zip(t, util, power, np.cumsum(power), strict=True)
                 ],
             )
-        store.add_samples(
+        store.samples.add(
             run.id,
             [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
         )
@@ -338,7 +338,7 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
             started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
         store.devices.add(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
-        store.add_samples(
+        store.samples.add(
             run.id,
             [SampleRow("cpu:0", float(x), util=0.5, power_w=80.0, energy_j=80.0 * x) for x in t],
         )
@@ -346,7 +346,7 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
         before = gather_report(store, run.id).total_energy_j
     prune(db, keep_raw_days=14)
     with Store(db) as store:
-        assert not store.samples(run.id)  # the raw rows are gone
+        assert not store.samples.samples(run.id)  # the raw rows are gone
         data = gather_report(store, run.id)
     assert before == pytest.approx(80.0 * 3600)
     assert data.total_energy_j == pytest.approx(before)
@@ -372,7 +372,7 @@ def test_export_of_a_pruned_run_warns_that_raw_samples_are_gone(tmp_path: Path) 
             started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
         store.devices.add(run.id, [DeviceInfo("host", "host")])
-        store.add_samples(run.id, [SampleRow("host", float(x), util=0.1) for x in range(1, 200)])
+        store.samples.add(run.id, [SampleRow("host", float(x), util=0.1) for x in range(1, 200)])
         store.runs.finish(run.id, "complete")
     fresh = run_finwatt("export", run.id, "--db", str(db))
     assert fresh.returncode == 0, fresh.stderr

@@ -28,7 +28,7 @@ def profile_run(store: Store, started: datetime, units_per_j: float, label: str)
         pid=os.getpid(),
     )
     store.devices.add(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
-    store.add_samples(
+    store.samples.add(
         run.id,
         [SampleRow("cpu:0", float(t), power_w=50.0, energy_j=50.0 * t) for t in range(1, 11)],
     )

@@ -75,7 +75,7 @@ def make_database(path: Path, *, samples: int = 30, label: str = "fixture") -> s
             SampleRow(device_id="cpu:0", t=float(t), util=0.5, power_w=10.0, energy_j=10.0 * t)
             for t in range(samples)
         ]
-        store.add_samples(run.id, rows)
+        store.samples.add(run.id, rows)
         store.runs.finish(run.id, "complete")
     return run.id
 

@@ -29,7 +29,10 @@ LADDER = [
 
 
 def run_series(store: Store, run_id: str) -> dict[str, DeviceSeries]:
-    return {d.info.device_id: store.series(run_id, d.info) for d in store.devices.for_run(run_id)}
+    return {
+        d.info.device_id: store.samples.series(run_id, d.info)
+        for d in store.devices.for_run(run_id)
+    }
 
 
 def expected() -> Any:

@@ -363,7 +363,7 @@ def profile_db(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     with Store(db) as store:
         run = store.runs.create("profile", label="eod", config=plan.as_config(), interval_s=1.0)
         store.devices.add(run.id, [HOST, CPU])
-        store.add_samples(
+        store.samples.add(
             run.id, [SampleRow("cpu:0", float(t), util=0.9, energy_j=100.0 * t) for t in range(21)]
         )
         store.phases.add(
@@ -540,7 +540,7 @@ def test_once_with_record_stores_a_monitor_run(tmp_path: Path) -> None:
     with Store(db) as store:
         (run,) = store.runs.all()
         assert (run.kind, run.status) == ("monitor", "complete")
-        assert store.samples(run.id)
+        assert store.samples.samples(run.id)
     assert f"recording run {run.id}" in result.stdout
 
 

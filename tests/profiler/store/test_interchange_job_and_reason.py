@@ -61,7 +61,7 @@ def _stored_job_run(path: Path) -> str:
     with Store(path) as store:
         run = store.runs.create("job", label="var", interval_s=1.0, pid=0)
         store.devices.add(run.id, [cpu])
-        store.add_samples(
+        store.samples.add(
             run.id,
             [
                 SampleRow(device_id="cpu:0", t=float(t), power_w=10.0, energy_j=10.0 * t)

@@ -90,7 +90,7 @@ def _run_with_samples(path: Path) -> str:
         run_id = store.runs.create("monitor", label="m", status="complete").id
         store.devices.add(run_id, [DeviceInfo("cpu:0", "cpu")])
         rows = [SampleRow("cpu:0", 30.0 * i, power_w=10.0) for i in range(6)]
-        store.add_samples(run_id, rows)
+        store.samples.add(run_id, rows)
         return run_id
 
 
@@ -104,8 +104,8 @@ def test_a_read_only_store_prunes_and_writes_inventory_on_a_writable_file(
         assert store.housekeeping.delete_minutes_before(run_id, 1) == 1
         store.inventory.add(run_id, {"kernel": "6.1.0", "bmc_firmware": None})
     with Store(path, read_only=True) as store:
-        assert [r.t for r in store.samples(run_id)] == [120.0, 150.0]
-        assert [m["minute"] for m in store.minute_rows(run_id, "cpu:0")] == [1, 2]
+        assert [r.t for r in store.samples.samples(run_id)] == [120.0, 150.0]
+        assert [m["minute"] for m in store.samples.minute_rows(run_id, "cpu:0")] == [1, 2]
         assert store.inventory.for_run(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
 
 
@@ -123,5 +123,7 @@ def test_on_a_read_only_file_pruning_and_inventory_fail_with_the_store_error(
                 store.housekeeping.delete_minutes_before(run_id, 1)
             with pytest.raises(StoreError, match="read-only"):
                 store.inventory.add(run_id, {"kernel": "6.1.0"})
-            assert len(store.samples(run_id)) == 6 and store.inventory.for_run(run_id) is None
+            assert (
+                len(store.samples.samples(run_id)) == 6 and store.inventory.for_run(run_id) is None
+            )
         assert sha256(path) == before

@@ -128,8 +128,8 @@ def test_prune_keeps_phases_findings_and_the_analysis(tmp_path: Path) -> None:
     # six days of 30-s samples for two devices went, whole minutes only
     assert result.raw_samples_deleted == 2 * 6 * 2880
     with Store(path) as store:
-        assert store.time_bounds("long", "host")["raw_first"] == 6 * DAY_S
-        assert store.time_bounds("long", "host")["minute_first"] == 0.0
+        assert store.samples.time_bounds("long", "host")["raw_first"] == 6 * DAY_S
+        assert store.samples.time_bounds("long", "host")["minute_first"] == 0.0
         assert choose_source(store, "long", ["host", "cpu:0"]) == "minute"
     assert kept(path, "long") == kept_before
     assert_same_findings(before_raw, analyse(path, "long"))
@@ -171,7 +171,7 @@ def test_old_rollups_go_and_raw_without_a_rollup_stays(tmp_path: Path) -> None:
     # raw samples go wherever a rollup existed; the hour without rollups is kept
     assert result.raw_samples_deleted == 2 * (2880 - 60)
     with Store(path) as store:
-        assert store.time_bounds("old", "host") == {
+        assert store.samples.time_bounds("old", "host") == {
             "raw_first": 0.0,
             "raw_last": 59 * 60.0,
             "minute_first": DAY_S,

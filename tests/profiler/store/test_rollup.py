@@ -156,7 +156,7 @@ def expected_rows(
 
 def stored_rows(path: Path, run_id: str) -> dict[str, list[dict[str, Any]]]:
     with Store(path) as store:
-        return {d.device_id: store.minute_rows(run_id, d.device_id) for d in DEVICES}
+        return {d.device_id: store.samples.minute_rows(run_id, d.device_id) for d in DEVICES}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -177,7 +177,7 @@ def test_add_samples_rollup_equals_numpy(seed: int, n: int, splits: int) -> None
             # several calls, each a run of ticks, as batches arrive
             bounds = np.linspace(0, len(rows), splits + 1).astype(int)
             for lo, hi in itertools.pairwise(bounds):
-                store.add_samples(run.id, rows[lo:hi])
+                store.samples.add(run.id, rows[lo:hi])
         actual = stored_rows(path, run.id)
     for device, rows_expected in expected_rows(t, metrics).items():
         assert_rows_equal(actual[device], rows_expected)
@@ -205,7 +205,7 @@ def test_sample_minute_table_has_the_rollup_columns(tmp_path: Path) -> None:
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60), splits=st.integers(1, 6))
 def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
     # the one definition's two forms on the same samples: SQL over the stored rows
-    # (`add_samples`), Python folding batches into partial rows (the writer's UPSERTs)
+    # (`store.samples.add`), Python folding batches into partial rows (the writer's UPSERTs)
     t, metrics = random_run(seed, n)
     rows = tick_rows(t, metrics)
     bounds = np.linspace(0, len(rows), splits + 1).astype(int)
@@ -214,13 +214,13 @@ def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
         for run_id in ("sql", "python"):
             store.runs.create("monitor", run_id=run_id, status="complete", interval_s=INTERVAL_S)
             store.devices.add(run_id, DEVICES)
-        store.add_samples("sql", rows)
+        store.samples.add("sql", rows)
         for lo, hi in itertools.pairwise(bounds):
             with store.transaction() as tx:
                 upsert_minutes(tx, sums.rows("python", rows[lo:hi]))
         for d in DEVICES:
-            sql_rows = store.minute_rows("sql", d.device_id)
-            assert_rows_equal(store.minute_rows("python", d.device_id), sql_rows)
+            sql_rows = store.samples.minute_rows("sql", d.device_id)
+            assert_rows_equal(store.samples.minute_rows("python", d.device_id), sql_rows)
 
 
 def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, Path]:

@@ -68,7 +68,7 @@ def test_run_round_trips_unchanged(
     with Store(path) as store:
         run = store.runs.create("monitor", label="<b>eod</b>", config={"interval_s": 0.1})
         store.devices.add(run.id, DEVICES)
-        store.add_samples(run.id, rows)
+        store.samples.add(run.id, rows)
         phase = PhaseRecord(
             "risk", "cpu:0", 0.5, 1.0, 61.0, 1.2e6, "scenario", 0.49, True,
             PhaseMetrics.from_details({"j": 1, "energy_j": 5.0, "cpu_share": None}),
@@ -80,7 +80,7 @@ def test_run_round_trips_unchanged(
             DEVICES, key=lambda d: d.device_id
         )
         expected = sorted(rows, key=lambda r: (r.device_id, r.t))
-        got = store.samples(run.id)
+        got = store.samples.samples(run.id)
         assert [(r.device_id, r.t) for r in got] == [(r.device_id, r.t) for r in expected]
         # SQLite keeps no sign on a zero (-0.0 reads back as 0.0, which compares equal),
         # so order by a key in which the two are the same
@@ -117,7 +117,7 @@ def test_stale_running_run_is_marked_interrupted_at_its_last_sample(tmp_path: Pa
     with Store(tmp_path / "f.db") as store:
         run = store.runs.create("monitor", started="2026-11-01T00:00:00.000Z", pid=999_999)
         store.devices.add(run.id, DEVICES[:1])
-        store.add_samples(run.id, [SampleRow("host", 1.5, util=0.1)])
+        store.samples.add(run.id, [SampleRow("host", 1.5, util=0.1)])
         live = store.runs.create("monitor")  # this process: alive, left alone
         assert store.runs.mark_stale(alive=lambda pid: pid != 999_999) == [run.id]
         marked = store.runs.get(run.id)
@@ -136,9 +136,9 @@ def test_writer_commits_within_a_second_without_close(tmp_path: Path) -> None:
     writer.put([SampleRow("host", 0.1, util=0.2)])
     deadline = time.monotonic() + 3.0
     with Store(path) as reader:
-        while not reader.samples(run.id) and time.monotonic() < deadline:
+        while not reader.samples.samples(run.id) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(reader.samples(run.id)) == 1  # visible to another connection
+        assert len(reader.samples.samples(run.id)) == 1  # visible to another connection
     writer.put_status("host", "degraded", "scripted")
     writer.close()
     with Store(path) as reader:
@@ -166,22 +166,25 @@ def test_add_run_stores_everything_or_renames_a_taken_id(tmp_path: Path) -> None
         assert stored == replace(run, id="renamed")
         assert store.runs.get("renamed") == stored
         assert store.devices.for_run("renamed") == devices
-        assert [(r.t, r.util) for r in store.samples("renamed")] == [(0.0, 0.5), (1.0, 0.25)]
-        assert store.minute_rows("renamed", "host")[0]["util_sum"] == 0.75
+        assert [(r.t, r.util) for r in store.samples.samples("renamed")] == [
+            (0.0, 0.5),
+            (1.0, 0.25),
+        ]
+        assert store.samples.minute_rows("renamed", "host")[0]["util_sum"] == 0.75
         assert store.phases.for_run("renamed") == [phase]
         assert store.findings.for_run("renamed")[0]["rule"] == "R"
-        assert store.samples(run.id) == []  # the refused add left nothing
+        assert store.samples.samples(run.id) == []  # the refused add left nothing
 
 
 def test_sample_values_in_batches_and_only_sample_columns(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
         run = store.runs.create("monitor", status="complete")
         store.devices.add(run.id, DEVICES)
-        store.add_samples(
+        store.samples.add(
             run.id, [SampleRow(d, float(t)) for t in range(5) for d in ("host", "gpu:0")]
         )
-        batches = list(store.sample_values(run.id, ("t", "device_id"), batch_rows=4))
+        batches = list(store.samples.sample_values(run.id, ("t", "device_id"), batch_rows=4))
         assert [len(b) for b in batches] == [4, 4, 2]
         assert batches[0][:2] == [(0.0, "gpu:0"), (1.0, "gpu:0")]
         with pytest.raises(ValueError, match="not sample columns"):
-            next(store.sample_values(run.id, ("t", "run_id; DROP TABLE sample")))
+            next(store.samples.sample_values(run.id, ("t", "run_id; DROP TABLE sample")))

@@ -41,7 +41,7 @@ def _store(path: Path) -> tuple[Store, str]:
     store.devices.add(run.id, [DeviceInfo("host", "host", logical_cores=4), gpu])
     rows = [SampleRow("host", t, util=0.2) for t in _times()]
     rows += [SampleRow("gpu:0", t, util=0.5, power_w=POWER_W) for t in _times()]
-    store.add_samples(run.id, rows)
+    store.samples.add(run.id, rows)
     return store, run.id
 
 

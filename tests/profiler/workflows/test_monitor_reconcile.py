@@ -23,7 +23,7 @@ def _record(db: Path, with_node: bool) -> str:
     with Store(db) as store:
         run = store.runs.create("monitor", interval_s=1.0)
         store.devices.add(run.id, devices)
-        store.add_samples(run.id, rows)
+        store.samples.add(run.id, rows)
         store.runs.finish(run.id, "complete")
     return run.id
 

@@ -78,7 +78,7 @@ def test_the_analyzer_says_it_sized_against_the_container(tmp_path: Path) -> Non
     with Store(tmp_path / "f.db") as store:
         run = store.runs.create("monitor", interval_s=1.0)
         store.devices.add(run.id, [host])
-        store.add_samples(
+        store.samples.add(
             run.id, [SampleRow("host", float(t), util=0.02, mem_used_bytes=GIB) for t in range(600)]
         )
         store.runs.finish(run.id, "complete")

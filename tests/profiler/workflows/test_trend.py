@@ -115,7 +115,7 @@ def test_trend_command_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixt
         add_run(store, now - 2 * DAY, 100.0)
         rid = add_run(store, now - DAY, 80.0)
         store.devices.add(rid, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
-        store.add_samples(rid, [SampleRow("cpu:0", 0.0, energy_j=0.0),
+        store.samples.add(rid, [SampleRow("cpu:0", 0.0, energy_j=0.0),
                                 SampleRow("cpu:0", 10.0, energy_j=3600.0)])  # fmt: skip
     with pytest.raises(SystemExit) as exit_info:
         main(["trend", "--since", "30d", "--db", str(db), "--json"])
