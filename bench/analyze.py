@@ -57,10 +57,10 @@ def build(path: Path, days: int) -> int:
     n = days * 86_400
     rng = np.random.default_rng(1)
     with Store(path) as store:
-        run = store.create_run(
+        run = store.runs.create(
             RunKind.MONITOR, run_id="bench", status=RunStatus.COMPLETE, host="bench"
         )
-        store.add_devices(run.id, DEVICES)
+        store.devices.add(run.id, DEVICES)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
@@ -102,7 +102,7 @@ def rollup(path: Path) -> None:
 def analyse(path: Path, source: Source) -> dict[str, Any]:
     base_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with Store(path) as store:
-        run = store.get_run("bench")
+        run = store.runs.get("bench")
         assert run is not None
         t0 = time.perf_counter()
         result = analyze_run(store, run, Site(), Thresholds(), source=source)

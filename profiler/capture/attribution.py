@@ -447,7 +447,7 @@ class AttributedRecording(Recording):
         # (the samples' own writer reports a full disk and ends the run).
         try:
             with Store(self.db_path) as store:
-                store.add_attribution(self.run_id, rows)
+                store.attribution.add(self.run_id, rows)
         except (StoreError, sqlite3.Error) as err:
             log.warning("attribution rows of run %s not stored: %s", self.run_id, err)
 

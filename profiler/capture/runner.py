@@ -175,7 +175,7 @@ def _profile_one(
                 if level >= 1.0:
                     reference = _throughput(phase) or reference
                 with Store(recording.db_path) as store:
-                    store.add_phase(recording.run_id, phase)
+                    store.phases.add(recording.run_id, phase)
                 report.phase_done(phase)
     except PoolStoppedError:
         recording.raise_if_failed()  # the only setter of `stop`: raises RecordingFailedError
@@ -194,7 +194,7 @@ def _profile_one(
             metrics=PhaseMetrics.of(error=str(err)),
         )
         with Store(recording.db_path) as store:
-            store.add_phase(recording.run_id, failed)
+            store.phases.add(recording.run_id, failed)
         report.phase_done(failed)
 
 

@@ -191,7 +191,7 @@ def analyze(
         )
         return
     with open_store(settings, read_only=True) as store:
-        store.mark_stale_runs()
+        store.runs.mark_stale()
         if since_s is not None:
             result = analyze_since(store, since_s, site, thresholds, host=host, tz=settings.tz)
         else:
@@ -289,7 +289,7 @@ def report(
             EXIT_USAGE,
         )
     with open_store(settings, read_only=True) as store:
-        store.mark_stale_runs()
+        store.runs.mark_stale()
         if since_s is not None:
             try:
                 path = report_window(

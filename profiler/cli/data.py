@@ -47,7 +47,7 @@ def export_command(
         check_output(output)  # a directory or a link fails before the database is read
     settings = load_settings(db)
     with open_store(settings, read_only=True) as store:
-        if store.get_run(run_id) is None:
+        if store.runs.get(run_id) is None:
             fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
         pruned_until = raw_pruned_until(store, run_id)
         if pruned_until is not None:

@@ -1,6 +1,6 @@
 """One device's samples as numpy columns on one time axis: the one read model.
 
-`Store.series` returns one `DeviceSeries` per device and run, read from raw samples or
+`store.samples.series` returns one `DeviceSeries` per device and run, read from raw samples or
 from minute rollups; analysis and the analyzer's rules take it. `t` is seconds on any
 axis (run-relative for one run, absolute epoch seconds across runs); results depend only
 on differences of `t`. Absent metrics are NaN, never zero (docs/style.md#evidence).
@@ -185,7 +185,7 @@ def series_of_rows(
     """Return {device id: `device_series`} of sample records (any order), one per device.
 
     For records already in memory (tests, a document being imported); the store reads
-    its samples straight into a series (`Store.series`). `hold` as in `device_series`.
+    its samples straight into a series (`store.samples.series`). `hold` as in `device_series`.
     """
     by_device: dict[str, list[SampleRow]] = {}
     for row in rows:

@@ -327,7 +327,7 @@ def counter_resets(samples: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return found
 
 
-#: Keys of a sample object in the order `Store.add_run` takes its values.
+#: Keys of a sample object in the order `Runs.add` takes its values.
 _SAMPLE_KEYS = ("device", "t", *METRICS)
 
 
@@ -386,20 +386,20 @@ def import_run(
 
 def _head(store: Store, run_id: str) -> dict[str, Any]:
     """Return the document without samples; raises KeyError for an unknown run."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise KeyError(run_id)
-    inventory = store.inventory(run_id)
-    job = store.job(run_id)
+    inventory = store.inventory.for_run(run_id)
+    job = store.jobs.get(run_id)
     return {
         "format": FORMAT,
         "version": VERSION,
         "run": run_object(run)
         | ({"inventory": inventory} if inventory else {})
         | ({"job": job_object(job)} if job is not None else {}),
-        "devices": [device_object(d) for d in store.devices(run_id)],
-        "phases": [phase_object(p) for p in store.phases(run_id)],
-        "findings": store.findings(run_id),
+        "devices": [device_object(d) for d in store.devices.for_run(run_id)],
+        "phases": [phase_object(p) for p in store.phases.for_run(run_id)],
+        "findings": store.findings.for_run(run_id),
     }
 
 
@@ -410,7 +410,7 @@ _EXPORT_KEYS = ("t", "device", *METRICS)
 
 def _sample_dicts(store: Store, run_id: str) -> Iterator[list[dict[str, Any]]]:
     keys = _EXPORT_KEYS
-    for rows in store.sample_values(run_id, _EXPORT_COLUMNS, batch_rows=_CHUNK):
+    for rows in store.samples.sample_values(run_id, _EXPORT_COLUMNS, batch_rows=_CHUNK):
         yield [dict(zip(keys, row, strict=True)) for row in rows]
 
 
@@ -470,12 +470,12 @@ def write_csv(store: Store, run_id: str, stream: TextIO) -> int:
 
     """
     with store.snapshot():
-        if store.get_run(run_id) is None:
+        if store.runs.get(run_id) is None:
             raise KeyError(run_id)
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         count = 0
-        for rows in store.sample_values(run_id, _CSV_VALUES, batch_rows=_CHUNK):
+        for rows in store.samples.sample_values(run_id, _CSV_VALUES, batch_rows=_CHUNK):
             writer.writerows((run_id, *row) for row in rows)
             count += len(rows)
     return count

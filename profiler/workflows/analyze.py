@@ -92,10 +92,10 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 
     A phase on `cpu` (every package) or on the host's only package `cpu:N` qualifies.
     """
-    for run in store.list_runs():
+    for run in store.runs.all():
         if not run.is_profiling or run.host != host:
             continue
-        packages = cpu_ids(store.devices(run.id))
+        packages = cpu_ids(store.devices.for_run(run.id))
         for summary in summarise_ladders(ladder_data(store, run).phases):
             estimated = is_estimate(summary.provenance)
             if is_host_cpu(summary.device, packages) and summary.metrics and not estimated:
@@ -105,7 +105,7 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 
 def _observed_util(store: Store, host: str) -> float | None:
     """Mean utilisation of `host` in its newest monitoring run, for LOW_EFFICIENCY_HOST."""
-    for run in store.list_runs():
+    for run in store.runs.all():
         if run.kind in MONITORING_KINDS and not run.is_profiling and run.host == host:
             for series in load_run_data(store, run).series.values():
                 if series.spec.kind == "host" and not np.isnan(series.util).all():
@@ -120,11 +120,11 @@ def resolve_run(store: Store, run_id: str | None) -> RunRecord:
         AnalyzeError: no such run, or no runs at all.
     """
     if run_id is not None:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         if run is None:
             raise AnalyzeError(f"RUN_ID: no run {run_id!r} in {store.path}; see `finwatt runs`")
         return run
-    runs = store.list_runs(limit=1)
+    runs = store.runs.all(limit=1)
     if not runs:
         raise AnalyzeError(f"no runs in {store.path}: record one with `finwatt monitor`")
     return runs[0]
@@ -224,7 +224,7 @@ def read_window(
     start = end - since_s
     runs = [
         r
-        for r in store.list_runs()
+        for r in store.runs.all()
         if r.kind in MONITORING_KINDS
         and not r.is_profiling
         and r.host == host
@@ -241,7 +241,7 @@ def read_window(
     observed: dict[str, list[tuple[FloatArray, FloatArray]]] = {}
     for run in sorted(runs, key=lambda r: r.started):
         offset = run.started.timestamp()
-        records = store.devices(run.id)
+        records = store.devices.for_run(run.id)
         chosen = choose_source(
             store,
             run.id,
@@ -250,9 +250,9 @@ def read_window(
             source=source,
         )
         for record in records:
-            series = store.series(run.id, record.info, min_t=start - offset, source=chosen).shifted(
-                offset
-            )
+            series = store.samples.series(
+                run.id, record.info, min_t=start - offset, source=chosen
+            ).shifted(offset)
             keep = series.t <= end
             if not keep.all():
                 series = _take(series, keep)
@@ -350,7 +350,7 @@ def store_findings(store: Store, result: AnalyzeResult) -> None:
     if not store.can_write:
         return
     try:
-        store.add_findings(
+        store.findings.replace(
             result.run,
             result.assessment.findings,
             window_start=result.window_start,

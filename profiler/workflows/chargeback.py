@@ -195,7 +195,8 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     pairs = stored_once(store.jobs_since(since_iso))
     runs = store.runs_since(since_iso, HOST_RUN_KINDS)
     windows = host_windows(
-        ((run, store.devices(run.id), store.samples(run.id)) for run in runs), since_s
+        ((run, store.devices.for_run(run.id), store.samples.samples(run.id)) for run in runs),
+        since_s,
     )
     return charge(_jobs_once(store, pairs, windows, since_s), windows, kind, key)
 
@@ -240,7 +241,7 @@ def since_epoch_s(window_s: float, now_s: float | None = None) -> float:
 
 def _by_cgroup(store: Store, since_s: float) -> Chargeback:
     now = datetime.now(UTC)
-    groups = store.attributed_energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
+    groups = store.attribution.energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
     if not groups:
         raise ChargebackInputError(
             "--by cgroup: no per-minute attribution rows in the window; record them with "

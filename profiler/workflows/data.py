@@ -34,8 +34,8 @@ def raw_pruned_until(store: Store, run_id: str) -> float | None:
 
     0.0 when no raw sample remains at all (only minute rollups).
     """
-    first_minute_t, _ = store.minute_span(run_id)
-    first_raw = store.first_sample_t(run_id)
+    first_minute_t, _ = store.samples.minute_span(run_id)
+    first_raw = store.samples.first_sample_t(run_id)
     if first_minute_t is not None and (first_raw is None or first_raw > first_minute_t + 60):
         return first_raw or 0.0
     return None

@@ -164,10 +164,10 @@ def latest_curve(store: Store, host: str) -> PublishedCurve | None:
     package) has an idle level and a loaded one, with measured (not estimated) power.
     `load` is each level's throughput as a share of the ladder's peak.
     """
-    for run in store.list_runs():
+    for run in store.runs.all():
         if not run.is_profiling or run.host != host:
             continue
-        packages = cpu_ids(store.devices(run.id))
+        packages = cpu_ids(store.devices.for_run(run.id))
         for summary in summarise_ladders(ladder_data(store, run).phases):
             metrics = summary.metrics
             if metrics is None or is_estimate(summary.provenance):

@@ -143,6 +143,6 @@ def measure(
         accounting=MEASURE_ACCOUNTING,
     )
     with Store(settings.db_path) as store:
-        store.add_job(job)
+        store.jobs.add(job)
     measurement.job = job
     measurement.devices = monitor_outcome(settings.db_path, recording.run_id).devices

@@ -262,7 +262,7 @@ def finalise_phases(
             else phase
             for phase in data.phases
         ]
-        store.replace_phases(run_id, updated)
+        store.phases.replace(run_id, updated)
 
 
 def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
@@ -274,8 +274,8 @@ def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
     from profiler.analysis.profile import summarise_ladders
 
     with Store(db_path) as store:
-        run = store.get_run(run_id)
-        phases = store.phases(run_id)
+        run = store.runs.get(run_id)
+        phases = store.phases.for_run(run_id)
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
     return ProfileOutcome(run, phases, summarise_ladders(phases))

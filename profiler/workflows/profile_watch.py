@@ -60,7 +60,7 @@ class ProfileWatch:
             return ProfileStatus(run_id="?", error=f"cannot read {self.db_path}: {err}")
 
     def _running_profile(self, store: Store) -> RunRecord | None:
-        for run in store.list_runs():
+        for run in store.runs.all():
             if run.kind != RunKind.PROFILE or run.status != RunStatus.RUNNING:
                 continue
             if run.host == self._host and (run.pid is None or not self._pid_alive(run.pid)):
@@ -73,7 +73,7 @@ class ProfileWatch:
         workloads = tuple(str(w) for w in config.get("workloads", ()))
         devices = tuple(str(d) for d in config.get("devices", ()))
         levels = tuple(float(x) for x in config.get("levels", ()))
-        phases = store.phases(run.id)
+        phases = store.phases.for_run(run.id)
         if self._cache is None or self._cache[:2] != (run.id, len(phases)):
             last = _evaluated(store, run, phases[-1]) if phases else None
             self._cache = (run.id, len(phases), last)

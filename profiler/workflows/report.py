@@ -122,7 +122,7 @@ def gather_report(store: Store, run_id: str) -> ReportData:
     Raises:
         KeyError: no run `run_id` in the store.
     """
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise KeyError(run_id)
     data = load_run_data(store, run, source="finest")

@@ -29,7 +29,7 @@ def observations(store: Store, run: RunRecord) -> list[Observation]:
     """Return a profiling run's valid 100%-load phases as observations."""
     size = str(run.config.get("size", "standard"))
     found = []
-    for phase in store.phases(run.id):
+    for phase in store.phases.for_run(run.id):
         upj = phase.metrics.units_per_j
         if phase.target_load != 1.0 or phase.valid is not True or not upj or upj <= 0:
             continue
@@ -53,7 +53,7 @@ def energy_traces(store: Store, run: RunRecord) -> list[EnergyTrace]:
     """Return the energy curve (`cumulative_energy`) of each device but `host`, epoch time."""
     offset = run.started.timestamp()
     traces = []
-    for device in store.devices(run.id):
+    for device in store.devices.for_run(run.id):
         info = device.info
         if info.kind == "host":
             continue
@@ -78,7 +78,7 @@ def runs_in_window(
     """Return the runs (of `host`, else of every host) overlapping [start_s, end_s] (epoch s)."""
     return [
         r
-        for r in store.list_runs()
+        for r in store.runs.all()
         if (host is None or r.host == host)
         and r.started.timestamp() <= end_s
         and (r.ended is None or r.ended.timestamp() >= start_s)

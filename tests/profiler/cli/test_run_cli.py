@@ -75,7 +75,7 @@ def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
             full["units"] / full["seconds"], rel=0.1
         )
     with Store(db) as store:
-        assert len(store.phases(doc["run"])) == 3
+        assert len(store.phases.for_run(doc["run"])) == 3
 
 
 def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_sigint_mid_ladder_keeps_finished_phases(tmp_path: Path) -> None:
     assert 1 <= len(doc["phases"]) < 3
     assert doc["phases"][0]["energy_j"] is not None  # finished phases keep their figures
     with Store(db) as store:
-        run = store.get_run(doc["run"])
+        run = store.runs.get(doc["run"])
         assert run is not None and run.status == "interrupted"
 
 

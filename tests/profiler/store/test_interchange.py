@@ -216,12 +216,12 @@ def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
     doc["samples"][0] = {"t": 0, "device": "cpu:0"}  # absent metrics read as null
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc, source="x.json")
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         assert run.started_iso == "2026-11-01T00:00:00.000Z"
         assert run.pid is None
         assert run.config["imported_from"]["source"] == "x.json"
-        first = store.samples(run_id, "cpu:0")[0]
+        first = store.samples.samples(run_id, "cpu:0")[0]
         assert first.t == 0.0
         assert all(getattr(first, f) is None for f in METRICS)
         exported = export_run(store, run_id)
@@ -530,7 +530,7 @@ def test_history_doc_and_write_history_agree(tmp_path: Path) -> None:
     assert isinstance(doc["samples"][0]["mem_used_bytes"], int)
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
-        assert len(store.samples(run_id, "gpu:0")) == t.size
+        assert len(store.samples.samples(run_id, "gpu:0")) == t.size
         stream = io.StringIO()
         assert write_csv(store, run_id, stream) == 2 * t.size
 
@@ -559,7 +559,7 @@ def test_import_counts_counter_resets_in_the_import_note(tmp_path: Path) -> None
     )
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         assert run.config["imported_from"]["counter_resets"] == {"gpu:0": 1}
         stored = [s["energy_j"] for s in export_run(store, run_id)["samples"]]

@@ -59,17 +59,17 @@ def _stored_job_run(path: Path) -> str:
     """A failed job run with a device, three samples, its job row and its reason."""
     cpu = DeviceInfo("cpu:0", "cpu", model="test cpu", provenance="measured:rapl")
     with Store(path) as store:
-        run = store.create_run("job", label="var", interval_s=1.0, pid=0)
-        store.add_devices(run.id, [cpu])
-        store.add_samples(
+        run = store.runs.create("job", label="var", interval_s=1.0, pid=0)
+        store.devices.add(run.id, [cpu])
+        store.samples.add(
             run.id,
             [
                 SampleRow(device_id="cpu:0", t=float(t), power_w=10.0, energy_j=10.0 * t)
                 for t in range(3)
             ],
         )
-        store.add_job(_job(run.id))
-        store.finish_run(run.id, "failed", reason=REASON)
+        store.jobs.add(_job(run.id))
+        store.runs.finish(run.id, "failed", reason=REASON)
     return run.id
 
 
@@ -82,8 +82,8 @@ def test_a_job_run_exports_imports_and_exports_again_unchanged(tmp_path: Path) -
     with Store(tmp_path / "b.db") as other:
         imported = import_run(other, copy.deepcopy(first))
         assert imported == run_id
-        assert other.job(imported) == _job(run_id)
-        assert other.status_reason(imported) == REASON
+        assert other.jobs.get(imported) == _job(run_id)
+        assert other.runs.status_reason(imported) == REASON
         again = export_run(other, imported)
     assert again == first
 
@@ -118,8 +118,8 @@ def test_an_older_document_without_job_or_reason_still_imports(tmp_path: Path) -
     del doc["run"]["job"], doc["run"]["status_reason"]
     with Store(tmp_path / "b.db") as other:
         imported = import_run(other, copy.deepcopy(doc))
-        assert other.job(imported) is None
-        assert other.status_reason(imported) is None
+        assert other.jobs.get(imported) is None
+        assert other.runs.status_reason(imported) is None
         assert export_run(other, imported) == doc
 
 
@@ -149,7 +149,7 @@ def test_a_bad_job_or_reason_is_refused_naming_the_field_and_stores_nothing(
     with Store(tmp_path / "b.db") as other:
         with pytest.raises(InterchangeError, match=message.replace(".", r"\.")):
             import_run(other, doc)
-        assert other.list_runs() == []
+        assert other.runs.all() == []
 
 
 def test_a_finwatt_exec_run_round_trips_through_the_cli(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 The one definition of interval energy (`profiler.model.energy.interval_energy`) is the oracle:
 a counter that goes down was reset (that interval's counter delta dropped and counted),
 and a power reading covers at most the run's hold. Every write path (the recorder's
-writer, `add_samples`, import, the migration that rebuilds old rollups) must give the
+writer, `store.samples.add`, import, the migration that rebuilds old rollups) must give the
 rollup of the same samples, and the analyzer must read the same energy from rollups as
 from raw samples.
 """
@@ -85,8 +85,8 @@ def oracle(t: np.ndarray, power: np.ndarray, energy: np.ndarray, hold: float | N
 
 def write_writer(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=INTERVAL_S)
-        store.add_devices(run.id, [CPU])
+        run = store.runs.create("monitor", status="complete", interval_s=INTERVAL_S)
+        store.devices.add(run.id, [CPU])
     writer = SampleWriter(path, run.id, flush_interval_s=0.0)
     for row in rows_of(t, power, energy):
         writer.put([row])
@@ -96,11 +96,11 @@ def write_writer(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarra
 
 def write_add_samples(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=INTERVAL_S)
-        store.add_devices(run.id, [CPU])
+        run = store.runs.create("monitor", status="complete", interval_s=INTERVAL_S)
+        store.devices.add(run.id, [CPU])
         rows = rows_of(t, power, energy)
         for lo in range(0, len(rows), 97):  # batches that split minutes and the reset
-            store.add_samples(run.id, rows[lo : lo + 97])
+            store.samples.add(run.id, rows[lo : lo + 97])
     return run.id
 
 
@@ -116,7 +116,7 @@ def write_import(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarra
         return import_run(store, doc)
 
 
-WRITERS = {"writer": write_writer, "add_samples": write_add_samples, "import": write_import}
+WRITERS = {"writer": write_writer, "samples.add": write_add_samples, "import": write_import}
 
 
 @pytest.mark.parametrize("path_name", sorted(WRITERS))
@@ -127,7 +127,7 @@ def test_a_counter_reset_is_dropped_and_counted_not_negative_energy(
     run_id = WRITERS[path_name](tmp_path / "f.db", t, power, energy)
     with Store(tmp_path / "f.db") as store:
         got = totals(store, run_id)
-        assert store.minute_resets(run_id, CPU.device_id) == 1
+        assert store.samples.minute_resets(run_id, CPU.device_id) == 1
     # 600 s at 5 W: the reset interval's counter delta (-1495 J) is replaced by 5 W x 1 s
     assert got["energy_delta_j"] == pytest.approx(3000.0, rel=1e-12)
     assert got == pytest.approx(oracle(t, power, energy, run_hold_s(INTERVAL_S)), rel=1e-12)
@@ -164,7 +164,7 @@ def test_analysis_reads_the_same_energy_from_rollups_as_from_raw_samples(
     run_id = write_import(tmp_path / "f.db", t, power, energy)
     figures = {}
     with Store(tmp_path / "f.db") as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         for source in ("raw", "minute"):
             doc = analyze_run(store, run, Site(), Thresholds(), source=source).as_dict()  # type: ignore[arg-type]
