@@ -192,8 +192,8 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     if kind == "cgroup":
         return _by_cgroup(store, since_s)
     since_iso = epoch_to_iso(since_s, "stored")
-    pairs = stored_once(store.jobs_since(since_iso))
-    runs = store.runs_since(since_iso, HOST_RUN_KINDS)
+    pairs = stored_once(store.jobs.since(since_iso))
+    runs = store.runs.since(since_iso, HOST_RUN_KINDS)
     windows = host_windows(
         ((run, store.devices.for_run(run.id), store.samples.samples(run.id)) for run in runs),
         since_s,
@@ -222,7 +222,11 @@ def _jobs_once(
             spans = taken.setdefault(run.host, [])
             if any(charge_.start_s < b and a < charge_.end_s for a, b in spans):
                 part = host_window(
-                    run, store.devices(run.id), store.samples(run.id), since_s, spans
+                    run,
+                    store.devices.for_run(run.id),
+                    store.samples.samples(run.id),
+                    since_s,
+                    spans,
                 )
                 charge_ = replace(
                     charge_,

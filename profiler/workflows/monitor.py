@@ -121,10 +121,10 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
         StoreError: the run is not in the database (removed while it recorded).
     """
     with Store(db_path) as store:
-        run = store.get_run(run_id)
-        devices = store.devices(run_id)
+        run = store.runs.get(run_id)
+        devices = store.devices.for_run(run_id)
         # each with the run's hold, as its rollups and `analyze` use
-        series = [store.series(run_id, d.info) for d in devices]
+        series = [store.samples.series(run_id, d.info) for d in devices]
     summaries = [summarise_series(d, s) for d, s in zip(devices, series, strict=True)]
     balanced = [s for s in series if s.spec.kind in WALL_KINDS + COMPONENT_KINDS]
     if run is None:

@@ -252,7 +252,7 @@ def finalise_phases(
         raise ValueError(f"unknown idle share {idle_share!r}: use {', '.join(IDLE_POLICIES)}")
     policy = cast("IdlePolicy", idle_share)
     with Store(db_path) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         if run is None:
             return
         data = load_run_data(store, run, source="raw")

@@ -94,7 +94,7 @@ def _evaluated(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseRecord:
     """The phase with its figures from the samples so far (the function `finalise_phases` uses)."""
     if phase.units is None:
         return phase
-    wanted = set(energy_devices(phase.device_id, store.devices(run.id)))
+    wanted = set(energy_devices(phase.device_id, store.devices.for_run(run.id)))
     data = load_run_data(store, run, source="raw", only=wanted)
     return evaluated(phase, data.devices, data.series, run.interval_s or 1.0)
 

@@ -130,9 +130,9 @@ def gather_report(store: Store, run_id: str) -> ReportData:
         d.info.device_id: found
         for d in data.devices
         if d.info.device_id not in data.rolled_up
-        and (found := store.counter_disagreement(run_id, d.info.device_id)) is not None
+        and (found := store.samples.counter_disagreement(run_id, d.info.device_id)) is not None
     }
-    return report_data(data, store.inventory(run_id), checked)
+    return report_data(data, store.inventory.for_run(run_id), checked)
 
 
 PROFILED = ("host", "cpu", "gpu")
@@ -206,7 +206,7 @@ def run_demand(
     store: Store, run: RunRecord, thresholds: Thresholds, tz: str | None = None
 ) -> Demand:
     """Return the demand profiles of one run (none when it spans less than a week)."""
-    records = store.devices(run.id)
+    records = store.devices.for_run(run.id)
     ended = run.ended.timestamp() if run.ended else time.time()  # a run still recording
     span = ended - run.started.timestamp()
     if span < MIN_SPAN_S:
@@ -215,7 +215,11 @@ def run_demand(
     offset = run.started.timestamp()
     parts = {
         d.info.device_id: [
-            (store.series(run.id, d.info, source=chosen).shifted(offset), chosen, run.interval_s)
+            (
+                store.samples.series(run.id, d.info, source=chosen).shifted(offset),
+                chosen,
+                run.interval_s,
+            )
         ]
         for d in records
     }
@@ -240,11 +244,11 @@ def window_demand(
         if run.kind not in MONITORING_KINDS or run.is_profiling:
             continue
         offset = run.started.timestamp()
-        records = store.devices(run.id)
+        records = store.devices.for_run(run.id)
         ids = [d.info.device_id for d in records]
         chosen = choose_source(store, run.id, ids, min_t=start - offset)
         for record in records:
-            series = store.series(run.id, record.info, min_t=start - offset, source=chosen)
+            series = store.samples.series(run.id, record.info, min_t=start - offset, source=chosen)
             series = series.shifted(offset)
             keep = series.t <= end
             if keep.any():

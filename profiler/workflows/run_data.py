@@ -35,7 +35,7 @@ def raw_pruned(store: Store, run_id: str, device_id: str, min_t: float | None = 
     Retention prunes old raw samples and keeps their minute rollups, which then begin
     earlier than the raw samples (or alone remain).
     """
-    bounds = store.time_bounds(run_id, device_id)
+    bounds = store.samples.time_bounds(run_id, device_id)
     rolled, raw = bounds["minute_first"], bounds["raw_first"]
     floor_t = float("-inf") if min_t is None else min_t
     return rolled is not None and (raw is None or raw > max(rolled, floor_t))
@@ -57,7 +57,7 @@ def choose_source(
     """
     if source != "auto":
         return source
-    first, last = store.minute_span(run_id, min_t=min_t)
+    first, last = store.samples.minute_span(run_id, min_t=min_t)
     if first is None or last is None:
         return "raw"
     if any(raw_pruned(store, run_id, device_id, min_t) for device_id in device_ids):
@@ -82,7 +82,7 @@ def load_run_data(
             from its minute rollups, which still cover the whole run.
         only: ids of the devices whose samples to read (default every device's).
     """
-    devices = tuple(store.devices(run.id))
+    devices = tuple(store.devices.for_run(run.id))
     wanted = [d for d in devices if only is None or d.info.device_id in only]
     if source == "finest":
         rolled = {d.info.device_id for d in wanted if raw_pruned(store, run.id, d.info.device_id)}
@@ -90,9 +90,9 @@ def load_run_data(
         chosen = choose_source(store, run.id, [d.info.device_id for d in devices], source=source)
         rolled = {d.info.device_id for d in wanted} if chosen == "minute" else set()
     series = {
-        d.info.device_id: store.series(
+        d.info.device_id: store.samples.series(
             run.id, d.info, source="minute" if d.info.device_id in rolled else "raw"
         )
         for d in wanted
     }
-    return RunData(run, devices, tuple(store.phases(run.id)), series, frozenset(rolled))
+    return RunData(run, devices, tuple(store.phases.for_run(run.id)), series, frozenset(rolled))

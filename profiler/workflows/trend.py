@@ -57,7 +57,7 @@ def energy_traces(store: Store, run: RunRecord) -> list[EnergyTrace]:
         info = device.info
         if info.kind == "host":
             continue
-        series = store.series(run.id, info)
+        series = store.samples.series(run.id, info)
         if not series.n:
             continue
         traces.append(

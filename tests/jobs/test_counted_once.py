@@ -49,7 +49,7 @@ def _store(store: Store, run: RunRecord, seconds: int, job: JobRecord | None = N
     ]
     rows += [SampleRow("host", float(t), util=0.5) for t in range(seconds + 1)]
     values = [(r.device_id, r.t, *(getattr(r, m) for m in METRICS)) for r in rows]
-    store.add_run(
+    store.runs.add(
         run,
         devices=[HOST, CPU],
         samples=values,

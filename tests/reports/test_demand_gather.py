@@ -51,10 +51,10 @@ def _write(path: Path, weeks: float = WEEKS) -> tuple[str, np.ndarray, np.ndarra
     util = local_util(t, LONDON, lambda d, h, w: h in (23, 0), 0.35, 0.02)
     start = float(t[0] - STEP_S)
     with Store(path) as store:
-        run = store.create_run(
+        run = store.runs.create(
             "monitor", interval_s=STEP_S, started=epoch_to_iso(start), host=HOST, status="running"
         )
-        store.add_devices(
+        store.devices.add(
             run.id,
             [
                 DeviceInfo("host", "host", logical_cores=4),
@@ -67,8 +67,8 @@ def _write(path: Path, weeks: float = WEEKS) -> tuple[str, np.ndarray, np.ndarra
             SampleRow("cpu:0", float(a), util=float(u), power_w=float(p))
             for a, u, p in zip(rel, util, power_of(util, 60.0, 160.0), strict=True)
         ]
-        store.add_samples(run.id, rows)
-        store.finish_run(run.id, "complete", ended=epoch_to_iso(float(t[-1])))
+        store.samples.add(run.id, rows)
+        store.runs.finish(run.id, "complete", ended=epoch_to_iso(float(t[-1])))
     return run.id, t, util
 
 
@@ -107,7 +107,7 @@ def test_the_run_report_of_a_month_long_monitor_run_has_the_section(
     run_id, _t, _util = _write(tmp_path / "f.db")
     out = tmp_path / "r.html"
     with Store(tmp_path / "f.db") as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         report_run(store, run, Site(), out)
     page = out.read_text(encoding="utf-8")
@@ -120,7 +120,7 @@ def test_a_day_of_monitoring_says_the_span_is_too_short(tmp_path: Path, london: 
         data = gather_report(store, run_id)
         assert data.duration_s is not None and data.duration_s < MIN_SPAN_S
         out = tmp_path / "r.html"
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         report_run(store, run, Site(), out)
     page = out.read_text(encoding="utf-8")

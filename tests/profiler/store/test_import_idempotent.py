@@ -61,7 +61,7 @@ def test_the_same_document_under_another_id_is_refused(tmp_path: Path) -> None:
         import_run(store, _doc("night"))
         with pytest.raises(DuplicateRunError, match="night"):
             import_run(store, _doc("night-copy"))
-        assert [r.id for r in store.list_runs()] == ["night"]
+        assert [r.id for r in store.runs.all()] == ["night"]
 
 
 def test_replace_swaps_the_stored_run_for_the_document(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_replace_of_the_same_content_under_another_id_keeps_one_run(tmp_path: Pa
     with Store(tmp_path / "f.db") as store:
         import_run(store, _doc("night"))
         assert import_run(store, _doc("night-copy"), replace=True) == "night-copy"
-        assert [r.id for r in store.list_runs()] == ["night-copy"]
+        assert [r.id for r in store.runs.all()] == ["night-copy"]
 
 
 def test_a_failed_replace_keeps_the_stored_run(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_cli_refuses_a_second_import_with_exit_2_and_replaces_on_request(
     assert replaced.returncode == 0, replaced.stderr
     assert replaced.stdout.startswith("imported run night from ")
     with Store(db) as store:
-        assert [r.id for r in store.list_runs()] == ["night"]
+        assert [r.id for r in store.runs.all()] == ["night"]
 
 
 def test_an_export_imported_back_is_refused(tmp_path: Path) -> None:

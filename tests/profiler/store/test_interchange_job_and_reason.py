@@ -106,9 +106,9 @@ def test_a_job_run_imported_again_is_refused_and_replaced_with_its_job_row(
         with pytest.raises(DuplicateRunError):  # its job would be charged twice
             import_run(store, copy.deepcopy(doc))
         assert import_run(store, copy.deepcopy(doc), replace=True) == run_id
-        assert store.job(run_id) == _job(run_id)
-        assert store.status_reason(run_id) == REASON
-        assert len(store.jobs_since("2000-01-01T00:00:00.000Z")) == 1
+        assert store.jobs.get(run_id) == _job(run_id)
+        assert store.runs.status_reason(run_id) == REASON
+        assert len(store.jobs.since("2000-01-01T00:00:00.000Z")) == 1
 
 
 def test_an_older_document_without_job_or_reason_still_imports(tmp_path: Path) -> None:

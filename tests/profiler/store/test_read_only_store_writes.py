@@ -105,9 +105,9 @@ def test_a_read_only_store_prunes_and_writes_inventory_on_a_writable_file(
         assert store.housekeeping.delete_minutes_before(run_id, 1) == 1
         store.inventory.add(run_id, {"kernel": "6.1.0", "bmc_firmware": None})
     with Store(path, read_only=True) as store:
-        assert [r.t for r in store.samples(run_id)] == [120.0, 150.0]
+        assert [r.t for r in store.samples.samples(run_id)] == [120.0, 150.0]
         assert [m["minute"] for m in minute_rows(store.path, run_id, "cpu:0")] == [1, 2]
-        assert store.inventory(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
+        assert store.inventory.for_run(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
 
 
 def test_on_a_read_only_file_pruning_and_inventory_fail_with_the_store_error(

@@ -382,7 +382,7 @@ def test_aligned_long_window_gives_identical_findings(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="aligned")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host"]) == "minute"
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         assert sum(s.n for s in load_run_data(store, run).series.values()) == 3 * 14 * 1440
     raw = analyse(path, run_id, "raw")
@@ -428,7 +428,7 @@ def test_short_runs_keep_raw_samples(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="short")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host", "cpu:0", "gpu:0"]) == "raw"
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         series = list(load_run_data(store, run).series.values())
         assert series[0].n == t.size

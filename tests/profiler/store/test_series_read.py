@@ -81,9 +81,9 @@ def test_a_read_from_min_t_leaves_its_first_interval_unknown(tmp_path: Path) -> 
 def test_counter_disagreement_compares_the_last_reading_of_each(tmp_path: Path) -> None:
     gpu = DeviceInfo("gpu:0", "gpu", provenance="measured:nvml-energy")
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("monitor", status="complete", interval_s=1.0)
-        store.add_devices(run.id, [gpu, CPU])
-        store.add_samples(
+        run = store.runs.create("monitor", status="complete", interval_s=1.0)
+        store.devices.add(run.id, [gpu, CPU])
+        store.samples.add(
             run.id,
             [
                 SampleRow("gpu:0", 1.0, energy_j=100.0, energy_from_power_j=101.0),
@@ -92,5 +92,5 @@ def test_counter_disagreement_compares_the_last_reading_of_each(tmp_path: Path) 
                 SampleRow("cpu:0", 1.0, energy_j=5.0),
             ],
         )
-        assert store.counter_disagreement(run.id, "gpu:0") == pytest.approx(0.05)
-        assert store.counter_disagreement(run.id, "cpu:0") is None
+        assert store.samples.counter_disagreement(run.id, "gpu:0") == pytest.approx(0.05)
+        assert store.samples.counter_disagreement(run.id, "cpu:0") is None

@@ -165,13 +165,16 @@ def test_add_run_stores_everything_or_renames_a_taken_id(tmp_path: Path) -> None
             if_taken=lambda taken: replace(taken, id="renamed"),
         )
         assert stored == replace(run, id="renamed")
-        assert store.get_run("renamed") == stored
-        assert store.devices("renamed") == devices
-        assert [(r.t, r.util) for r in store.samples("renamed")] == [(0.0, 0.5), (1.0, 0.25)]
+        assert store.runs.get("renamed") == stored
+        assert store.devices.for_run("renamed") == devices
+        assert [(r.t, r.util) for r in store.samples.samples("renamed")] == [
+            (0.0, 0.5),
+            (1.0, 0.25),
+        ]
         assert minute_rows(store.path, "renamed", "host")[0]["util_sum"] == 0.75
-        assert store.phases("renamed") == [phase]
-        assert store.findings("renamed")[0]["rule"] == "R"
-        assert store.samples(run.id) == []  # the refused add left nothing
+        assert store.phases.for_run("renamed") == [phase]
+        assert store.findings.for_run("renamed")[0]["rule"] == "R"
+        assert store.samples.samples(run.id) == []  # the refused add left nothing
 
 
 def test_sample_values_in_batches_and_only_sample_columns(tmp_path: Path) -> None:

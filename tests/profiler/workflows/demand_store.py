@@ -49,14 +49,14 @@ def write_host(
     util = local_util(t, LONDON, busy, busy_util, idle_util)
     power = power_of(util, IDLE_W, MAX_W)
     with Store(path) as store:
-        run = store.create_run(
+        run = store.runs.create(
             "monitor",
             interval_s=STEP_S,
             started=epoch_to_iso(start),
             host=host,
             status="running",
         )
-        store.add_devices(
+        store.devices.add(
             run.id,
             [
                 DeviceInfo("host", "host", logical_cores=cores, mem_total_bytes=16 * 2**30),
@@ -72,8 +72,8 @@ def write_host(
             SampleRow("cpu:0", float(ti), util=float(u), power_w=float(p))
             for ti, u, p in zip(rel, util, power, strict=True)
         ]
-        store.add_samples(run.id, rows)
-        store.finish_run(run.id, "complete", ended=epoch_to_iso(float(t[-1])))
+        store.samples.add(run.id, rows)
+        store.runs.finish(run.id, "complete", ended=epoch_to_iso(float(t[-1])))
     return path
 
 

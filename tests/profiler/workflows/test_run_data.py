@@ -19,9 +19,9 @@ def three_minutes(path: Path) -> str:
     """A run of two devices sampled every 10 s for three minutes; `cpu:0`'s first raw
     minute pruned (its rollup kept), as retention does."""
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=10.0)
-        store.add_devices(run.id, [HOST, CPU])
-        store.add_samples(
+        run = store.runs.create("monitor", status="complete", interval_s=10.0)
+        store.devices.add(run.id, [HOST, CPU])
+        store.samples.add(
             run.id,
             [
                 SampleRow(d.device_id, t, util=0.5, power_w=5.0, energy_j=5.0 * t)
@@ -37,7 +37,7 @@ def three_minutes(path: Path) -> str:
 def test_finest_reads_only_the_pruned_device_by_the_minute(tmp_path: Path) -> None:
     run_id = three_minutes(tmp_path / "f.db")
     with Store(tmp_path / "f.db") as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         finest = load_run_data(store, run, source="finest")
         auto = load_run_data(store, run)
@@ -50,7 +50,7 @@ def test_finest_reads_only_the_pruned_device_by_the_minute(tmp_path: Path) -> No
 def test_only_reads_the_devices_asked_for(tmp_path: Path) -> None:
     run_id = three_minutes(tmp_path / "f.db")
     with Store(tmp_path / "f.db") as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         data = load_run_data(store, run, source="raw", only={"host"})
     assert set(data.series) == {"host"} and len(data.devices) == 2
