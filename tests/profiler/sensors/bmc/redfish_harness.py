@@ -26,9 +26,12 @@ from typing import Any
 
 import pytest
 
+from profiler.sensors.bmc.config import BmcConfig, Credentials
+
 MOCKUP = Path(__file__).parent / "data" / "redfish" / "public-rackmount1"
 USER = "finwatt"
 PASSWORD = "redfish-not-in-argv"
+ENV = "FINWATT_TEST_REDFISH_PASSWORD"  # the variable `config_for` names for the password
 BAY1_METRICS = "Chassis/1U/PowerSubsystem/PowerSupplies/Bay1/Metrics/index.json"
 LEGACY_POWER = "Chassis/1U/Power/index.json"
 CHASSIS = "Chassis/1U/index.json"
@@ -157,3 +160,16 @@ def redfish_service(tmp: Path, pki: Pki) -> Iterator[MockupService]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def config_for(service: MockupService, **overrides: object) -> BmcConfig:
+    """A Redfish config for `service` (password from `ENV`), with `overrides` set."""
+    values: dict[str, object] = {
+        "redfish_url": service.url,
+        "redfish_credentials": Credentials(USER, None, ENV),
+        "redfish_ca_bundle": service.ca,
+        "poll_interval_s": 0.1,
+        "timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return BmcConfig(**values)  # type: ignore[arg-type]

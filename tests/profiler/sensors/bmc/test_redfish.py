@@ -22,39 +22,12 @@ from profiler.sensors.bmc.poller import BmcFamily
 from profiler.sensors.bmc.redfish import RedfishSource, iso_duration_s
 from tests.profiler.sensors.bmc.redfish_harness import (
     CHASSIS,
+    ENV,
     PASSWORD,
     USER,
     MockupService,
-    Pki,
-    make_pki,
-    redfish_service,
+    config_for,
 )
-
-ENV = "FINWATT_TEST_REDFISH_PASSWORD"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("redfish-pki"))
-
-
-@pytest.fixture
-def service(tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockupService]:
-    monkeypatch.setenv(ENV, PASSWORD)
-    with redfish_service(tmp_path, pki) as running:
-        yield running
-
-
-def config_for(service: MockupService, **overrides: object) -> BmcConfig:
-    values: dict[str, object] = {
-        "redfish_url": service.url,
-        "redfish_credentials": Credentials(USER, None, ENV),
-        "redfish_ca_bundle": service.ca,
-        "poll_interval_s": 0.1,
-        "timeout_s": 2.0,
-    }
-    values.update(overrides)
-    return BmcConfig(**values)  # type: ignore[arg-type]
 
 
 def test_power_subsystem_step_gives_energy_within_2_percent(service: MockupService) -> None:
