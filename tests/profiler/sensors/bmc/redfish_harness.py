@@ -14,10 +14,11 @@ import base64
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,3 +174,32 @@ def config_for(service: MockupService, **overrides: object) -> BmcConfig:
     }
     values.update(overrides)
     return BmcConfig(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def loopback_listener(on_accept: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A TCP listener on 127.0.0.1 (its port) handing each connection to `on_accept`.
+
+    `on_accept` runs on the accepting thread with the connection and the event set on the
+    way out; the listener closes when the block ends.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            on_accept(conn, stop)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

@@ -27,6 +27,7 @@ from tests.profiler.sensors.bmc.redfish_harness import (
     USER,
     MockupService,
     config_for,
+    loopback_listener,
 )
 
 
@@ -131,27 +132,13 @@ def test_iso_durations() -> None:
 def connection_counter() -> Iterator[tuple[int, list[int]]]:
     """A TCP listener on 127.0.0.1 that counts the connections made to it."""
     accepted: list[int] = []
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            accepted.append(1)
-            conn.close()
+    def count(conn: socket.socket, _stop: threading.Event) -> None:
+        accepted.append(1)
+        conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    with loopback_listener(count) as port:
+        yield port, accepted
 
 
 @pytest.mark.parametrize(

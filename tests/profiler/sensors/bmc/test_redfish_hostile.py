@@ -30,6 +30,7 @@ from tests.profiler.sensors.bmc.redfish_harness import (
     LEGACY_POWER,
     MockupService,
     config_for,
+    loopback_listener,
 )
 
 BAY1 = "Chassis/1U/PowerSubsystem/PowerSupplies/Bay1/index.json"
@@ -148,19 +149,8 @@ def test_an_impossible_reading_is_dropped_counted_and_degrades_the_node(
 @contextmanager
 def raw_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
     """A TCP server on 127.0.0.1 that answers every connection with `answer`."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=talk, args=(conn,), daemon=True).start()
-
-    def talk(conn: socket.socket) -> None:
+    def talk(conn: socket.socket, stop: threading.Event) -> None:
         with conn:
             try:
                 conn.recv(65536)
@@ -168,14 +158,11 @@ def raw_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iter
             except OSError:
                 pass  # the client hung up: what finwatt should do with a bad answer
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    def talk_in_a_thread(conn: socket.socket, stop: threading.Event) -> None:
+        threading.Thread(target=talk, args=(conn, stop), daemon=True).start()
+
+    with loopback_listener(talk_in_a_thread) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def send(body: bytes) -> Callable[[socket.socket, threading.Event], None]:
