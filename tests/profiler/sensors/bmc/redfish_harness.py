@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import socket
 import ssl
@@ -25,9 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from profiler.sensors.bmc.config import BmcConfig, Credentials
+from tests.fakes.tools import require_tools
 
 MOCKUP = Path(__file__).parent / "data" / "redfish" / "public-rackmount1"
 USER = "finwatt"
@@ -40,13 +38,12 @@ CHASSIS = "Chassis/1U/index.json"
 
 def require_openssl() -> str:
     """Return the openssl binary, or skip (fail under CI) without it."""
-    found = shutil.which("openssl")
-    if found:
-        return found
-    reason = "OPENSSL NOT INSTALLED: the Redfish TLS tests need `openssl` (apt-get install openssl)"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    (openssl,) = require_tools(
+        "openssl",
+        reason="OPENSSL NOT INSTALLED: the Redfish TLS tests need `openssl` "
+        "(apt-get install openssl)",
+    )
+    return openssl
 
 
 @dataclass(frozen=True)
