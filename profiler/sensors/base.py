@@ -6,6 +6,8 @@ tick: psutil gives `cpu:N` its utilisation, RAPL (or a model) gives the same dev
 power and energy.
 
 Units are in the names: `power_w`, `energy_j`, `mem_used_bytes`, `util` (0..1).
+A loop on its own thread (the sampler's, the BMC poller's) runs through `start_daemon`
+and ends through `stop_daemon`.
 """
 
 from __future__ import annotations
