@@ -35,7 +35,8 @@ from profiler.model.run import RunKind, RunStatus  # noqa: E402
 from profiler.model.savings import Site  # noqa: E402
 from profiler.store.database import Store  # noqa: E402
 from profiler.store.rollup import refresh_minutes  # noqa: E402
-from profiler.workflows.analyze import Source, analyze_run, load_run  # noqa: E402
+from profiler.workflows.analyze import analyze_run  # noqa: E402
+from profiler.workflows.run_data import Source, load_run_data  # noqa: E402
 
 DEVICES = (
     DeviceInfo("host", "host", logical_cores=64, mem_total_bytes=512 * 2**30),
@@ -56,10 +57,10 @@ def build(path: Path, days: int) -> int:
     n = days * 86_400
     rng = np.random.default_rng(1)
     with Store(path) as store:
-        run = store.create_run(
+        run = store.runs.create(
             RunKind.MONITOR, run_id="bench", status=RunStatus.COMPLETE, host="bench"
         )
-        store.add_devices(run.id, DEVICES)
+        store.devices.add(run.id, DEVICES)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
@@ -101,13 +102,13 @@ def rollup(path: Path) -> None:
 def analyse(path: Path, source: Source) -> dict[str, Any]:
     base_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with Store(path) as store:
-        run = store.get_run("bench")
+        run = store.runs.get("bench")
         assert run is not None
         t0 = time.perf_counter()
         result = analyze_run(store, run, Site(), Thresholds(), source=source)
         total_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        load_run(store, run, source=source)
+        load_run_data(store, run, source=source)
         load_s = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

@@ -69,14 +69,14 @@ def measure(seconds: float, processes: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "b.db"
             with Store(db) as store:
-                run = store.create_run(RunKind.MONITOR, interval_s=1.0)
+                run = store.runs.create(RunKind.MONITOR, interval_s=1.0)
             sensors = probe_sensors()
             devices = list(sensors.devices)
             sensors.close()
 
             def store_rows(rows: list[Any]) -> None:
                 with Store(db) as s:
-                    s.add_attribution(run.id, rows)
+                    s.attribution.add(run.id, rows)
 
             attributor = Attributor(devices, row_sink=store_rows)
             ours = _sample(attributor.observe, seconds)

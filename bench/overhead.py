@@ -5,7 +5,8 @@ starts the recorder, lets the main thread sleep for the window, and reports the
 process's CPU time (user + system) spent during the window divided by the window's wall
 time. finwatt is measured through its full recording path (sensors, sampler thread,
 SQLite writer thread); codecarbon through `OfflineEmissionsTracker` at the same
-`measure_power_secs`.
+`measure_power_secs`. Both in steady state: the window starts after the tracker's
+`start()` and ends before its `stop()`, so neither one's start-up or shutdown is counted.
 
 Run: .venv/bin/python -m bench.overhead [--seconds 20]
 Target (docs/benchmarks.md#benchmark-record): finwatt <= 0.3 % of one core at 10 Hz and
@@ -29,6 +30,17 @@ def _cpu_s() -> float:
     return time.process_time()
 
 
+def _steady(seconds: float) -> tuple[float, float]:
+    """Sleep `seconds` with the tracker running; return (CPU s, wall s) of the window.
+
+    Called between the tracker's start and stop, so neither is counted: the window is
+    the steady state (codecarbon's start probes the hardware and measures once).
+    """
+    c0, w0 = _cpu_s(), time.monotonic()
+    time.sleep(seconds)
+    return _cpu_s() - c0, time.monotonic() - w0
+
+
 def _finwatt(interval_s: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     from profiler.capture.recording import Recording
     from profiler.model.run import RunKind
@@ -37,11 +49,10 @@ def _finwatt(interval_s: float, seconds: float, out: mp.Queue) -> None:  # type:
     with tempfile.TemporaryDirectory() as tmp:
         sensors = probe_sensors()
         rec = Recording(Path(tmp) / "b.db", sensors, kind=RunKind.MONITOR, interval_s=interval_s)
-        c0, w0 = _cpu_s(), time.monotonic()
         rec.start()
-        time.sleep(seconds)
+        cpu_s, wall_s = _steady(seconds)
         rec.stop()
-        out.put((_cpu_s() - c0, time.monotonic() - w0, rec.sampler.ticks))
+        out.put((cpu_s, wall_s, rec.sampler.ticks))
 
 
 def _codecarbon(interval_s: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -56,11 +67,10 @@ def _codecarbon(interval_s: float, seconds: float, out: mp.Queue) -> None:  # ty
             output_dir=tmp,
             log_level="error",
         )
-        c0, w0 = _cpu_s(), time.monotonic()
         tracker.start()
-        time.sleep(seconds)
+        cpu_s, wall_s = _steady(seconds)
         tracker.stop()
-        out.put((_cpu_s() - c0, time.monotonic() - w0, None))
+        out.put((cpu_s, wall_s, None))
 
 
 def measure(target: str, interval_s: float, seconds: float) -> tuple[float, float, int | None]:

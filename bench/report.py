@@ -29,10 +29,10 @@ def build(db: Path, hours: float) -> str:
     rng = np.random.default_rng(0)
     util = rng.random(t.size)
     with Store(db) as store:
-        run = store.create_run(
+        run = store.runs.create(
             RunKind.MONITOR, label=f"{hours:g}h", interval_s=1.0, status=RunStatus.RUNNING
         )
-        store.add_devices(
+        store.devices.add(
             run.id,
             [
                 DeviceInfo("host", "host", logical_cores=8),
@@ -43,18 +43,18 @@ def build(db: Path, hours: float) -> str:
         for device, base in (("cpu:0", 60.0), ("dram:0", 8.0)):
             power = base + 40 * util
             energy = np.cumsum(power)
-            store.add_samples(
+            store.samples.add(
                 run.id,
                 [
                     SampleRow(device, float(x), util=float(u), power_w=float(p), energy_j=float(e))
                     for x, u, p, e in zip(t, util, power, energy, strict=True)
                 ],
             )
-        store.add_samples(
+        store.samples.add(
             run.id,
             [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
         )
-        store.finish_run(run.id, RunStatus.COMPLETE)
+        store.runs.finish(run.id, RunStatus.COMPLETE)
     return run.id
 
 

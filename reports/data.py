@@ -1,8 +1,9 @@
-"""Everything a report shows about one run, built from records and sample columns.
+"""Everything a report shows about one run, built from its `RunData`.
 
 Reports take data, never a database: `profiler.workflows.report.gather_report` reads the
-store and calls `report_data` here. Long timelines are downsampled into buckets keeping
-min, mean and max, so a one-second spike in a day-long run stays visible.
+run (`profiler.workflows.run_data.load_run_data`) and calls `report_data` here. Long
+timelines are downsampled into buckets keeping min, mean and max, so a one-second spike
+in a day-long run stays visible.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy.typing as npt
 
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.reconcile import WALL_KINDS, Reconciliation, reconcile
-from profiler.analysis.summary import DeviceSummary, summarise_columns
+from profiler.analysis.summary import DeviceSummary, summarise_series
 from profiler.model.device import DeviceRecord
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord, RunRecord, RunStatus
-from profiler.model.series import device_series
+from profiler.model.run_data import RunData
+from profiler.model.series import DeviceSeries
 from profiler.model.units import J_PER_KWH
 from reports.i18n import N_
 
@@ -31,10 +33,6 @@ IDLE_UTIL = 0.05
 """A timeline bucket is idle when the device's mean utilisation is below 5 %."""
 
 PhaseState = Literal["valid", "invalid", "disturbed"]
-
-Columns = Mapping[str, npt.NDArray[np.float64]]
-"""One device's samples as columns: `t` (seconds since run start) and every metric of
-`profiler.model.samples.METRICS`, NaN where absent (the shape of `Store.sample_arrays`)."""
 
 
 @dataclass(frozen=True)
@@ -220,10 +218,10 @@ def downsample(
     return centres, means, mins, maxs
 
 
-def _timeline(device: str, cols: Columns) -> Timeline:
-    t = cols["t"]
-    tc, p_mean, p_min, p_max = downsample(t, cols["power_w"], MAX_TIMELINE_POINTS)
-    _, u_mean, _, u_max = downsample(t, cols["util"], MAX_TIMELINE_POINTS)
+def _timeline(device: str, series: DeviceSeries) -> Timeline:
+    t = series.t
+    tc, p_mean, p_min, p_max = downsample(t, series.power_w, MAX_TIMELINE_POINTS)
+    _, u_mean, _, u_max = downsample(t, series.util, MAX_TIMELINE_POINTS)
     idle = np.nan_to_num(u_mean, nan=1.0) < IDLE_UTIL
     width = np.gradient(tc) if tc.size > 1 else np.ones(tc.size)
     energy = np.nan_to_num(p_mean) * width
@@ -245,19 +243,19 @@ def _timeline(device: str, cols: Columns) -> Timeline:
     )
 
 
-def _quality(device: DeviceRecord, cols: Columns, interval_s: float | None) -> DataQuality:
-    t = cols["t"]
+def _quality(
+    device: DeviceRecord,
+    series: DeviceSeries,
+    interval_s: float | None,
+    disagreement: float | None,
+) -> DataQuality:
+    t = series.t
     gaps = 0
     longest: float | None = None
     if t.size > 1 and interval_s:
         dt = np.diff(t)
         gaps = int(np.count_nonzero(dt > 2 * interval_s))
         longest = float(dt.max())
-    disagreement = None
-    counter = cols["energy_j"][~np.isnan(cols["energy_j"])]
-    integrated = cols["energy_from_power_j"][~np.isnan(cols["energy_from_power_j"])]
-    if counter.size and integrated.size and counter[-1] > 0:
-        disagreement = float((integrated[-1] - counter[-1]) / counter[-1])
     return DataQuality(
         device.info.device_id,
         device.info.provenance,
@@ -306,63 +304,57 @@ def _missing(
 
 
 def _reconciliation(
-    devices: Sequence[DeviceRecord], columns: Mapping[str, Columns]
+    devices: Sequence[DeviceRecord], series: Mapping[str, DeviceSeries]
 ) -> Reconciliation | None:
     """Wall power vs its parts, None without a wall (`node`) device."""
     if not any(d.info.kind in WALL_KINDS for d in devices):
         return None
-    series = []
-    for d in devices:
-        cols = columns[d.info.device_id]
-        series.append(
-            device_series(d.info, cols["t"], power_w=cols["power_w"], energy_j=cols["energy_j"])
-        )
-    return reconcile(series)
+    return reconcile([series[d.info.device_id] for d in devices])
 
 
 def report_data(
-    run: RunRecord,
-    devices: Sequence[DeviceRecord],
-    phases: Sequence[PhaseRecord],
-    columns: Mapping[str, Columns],
-    pruned: Sequence[str] = (),
+    data: RunData,
     inventory: Mapping[str, str | None] | None = None,
+    disagreements: Mapping[str, float] | None = None,
 ) -> ReportData:
-    """Build a run's `ReportData` from its records and each device's sample columns.
+    """Build a run's `ReportData` from its `RunData` (every device's series read).
 
     Args:
-        run: the run.
-        devices: its devices, in report order.
-        phases: its phases (with their energy figures).
-        columns: device id -> that device's samples (a device without an entry has none).
-        pruned: ids of the devices whose columns are 1-minute rollups because retention
-            pruned their raw samples.
+        data: the run, its devices in report order, its phases (with their energy
+            figures) and each device's samples; `rolled_up` names the devices whose
+            series are 1-minute rollups because retention pruned their raw samples.
         inventory: the run's stored inventory (`Store.inventory`), None when it has none.
+        disagreements: device id -> how far a sensor's power-integrated energy is from
+            its counter, (integrated - counter) / counter (`Store.counter_disagreement`).
     """
+    run = data.run
     timelines: list[Timeline] = []
     quality: list[DataQuality] = []
     summaries: list[DeviceSummary] = []
     seconds: dict[str, float] = {}
-    for device in devices:
-        cols = columns[device.info.device_id]
-        summaries.append(summarise_columns(device, cols["t"], cols["util"], cols["energy_j"]))
-        with_energy = cols["t"][~np.isnan(cols["energy_j"])]
+    for device in data.devices:
+        device_id = device.info.device_id
+        series = data.series[device_id]
+        summaries.append(summarise_series(device, series))
+        with_energy = series.t[~np.isnan(series.energy_delta_j)]
         if with_energy.size:
-            seconds[device.info.device_id] = float(with_energy[-1])
-        quality.append(_quality(device, cols, run.interval_s))
-        if cols["t"].size:
-            timelines.append(_timeline(device.info.device_id, cols))
+            seconds[device_id] = float(with_energy[-1])
+        checked = (disagreements or {}).get(device_id)
+        quality.append(_quality(device, series, run.interval_s, checked))
+        if series.n:
+            timelines.append(_timeline(device_id, series))
+    pruned = [d.info.device_id for d in data.devices if d.info.device_id in data.rolled_up]
     return ReportData(
         run=run,
-        devices=list(devices),
-        phases=list(phases),
-        ladders=summarise_ladders(phases),
+        devices=list(data.devices),
+        phases=list(data.phases),
+        ladders=summarise_ladders(data.phases),
         device_summaries=summaries,
         timelines=timelines,
         quality=quality,
         duration_s=run.duration_s,
-        notes=_missing(run, phases, sum(q.samples for q in quality), pruned),
-        reconciliation=_reconciliation(devices, columns),
+        notes=_missing(run, data.phases, sum(q.samples for q in quality), pruned),
+        reconciliation=_reconciliation(data.devices, data.series),
         inventory=dict(inventory) if inventory else None,
         energy_seconds=seconds,
     )

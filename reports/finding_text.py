@@ -64,6 +64,22 @@ RULES: dict[str, tuple[str, str]] = {
         N_("Energy drawn while idle"),
         N_("See the idle-host and consolidation findings for what to switch off."),
     ),
+    "PEAK_SIZED_HOST": (
+        N_("Capacity sized for a short peak"),
+        N_("Power it down outside its busy windows (the schedule shown), or move their job."),
+    ),
+    "OFF_HOURS_IDLE": (
+        N_("Idle nights and weekends"),
+        N_("Suspend or shut it down outside working hours (the schedule shown)."),
+    ),
+    "PEAK_SIZED_GPU": (
+        N_("GPU sized for a short peak"),
+        N_("Release the GPU, or share it by MIG or time-slicing, outside its busy windows."),
+    ),
+    "COMPLEMENTARY_PEAKS": (
+        N_("Peaks that do not coincide"),
+        N_("Pool these hosts: sized on their summed demand they need fewer machines."),
+    ),
     "INSUFFICIENT_DATA": (
         N_("Not enough data"),
         N_("Record for longer before acting: the figures shown are indicative only."),

@@ -63,6 +63,7 @@ PATTERNS = (
     N_("indicative observations are not recommendations"),
     # host rules (profiler/analysis/host_rules.py) and their power figures
     N_("idle test: 30-min windows of the max of 1-min mean CPU utilisation (Azure Advisor)"),
+    N_("idle power of %(name)s: %(label)s"),
     N_("idle power %(watts)s W: %(label)s"),
     N_("active idle of %(label)s"),
     N_("mean measured power of %(devices)s"),
@@ -112,6 +113,34 @@ PATTERNS = (
     N_("idle: a step's mean host utilisation below 3%% (the IDLE_HOST P95 bound)"),
     N_("energy of the hosts' CPU/DRAM devices; GPUs are in their own findings"),
     N_("an observation, not a saving by itself"),
+    # rules that see time (profiler/analysis/demand_rules.py, complementary.py, host_rules.py)
+    N_(
+        "busy hour: a 5-min mean at or above %(level)s in local time; a window recurs when "
+        "busy in >= %(share)s of its weeks"
+    ),
+    N_(
+        "off spans contain no hour any observed week found busy, nor any hour observed idle "
+        "in fewer than %(weeks)s weeks"
+    ),
+    N_(
+        "wake %(minutes)s min before each window; each off span costs %(seconds)s s of idle "
+        "power (shutdown, boot/resume)"
+    ),
+    N_("off hours per year = off hours per week x 8,760 / 168"),
+    N_("no power figure for the device: savings not computed"),
+    N_("mean measured power (%(provenance)s) in the %(n)s idle hours of the week"),
+    N_("%(weeks)s weeks of history (< %(full)s): confidence low"),
+    N_(
+        "packed first-fit by peak: no pool above %(target)s of one device's capacity at any "
+        "observed step; steps any device missed are left out"
+    ),
+    N_("pool size: %(quantile)s of the summed demand / %(target)s"),
+    N_(
+        "saving: each freed device's idle power all year (its work's dynamic power moves "
+        "with the work on a linear power curve)"
+    ),
+    N_("a freed device has no idle power figure: savings not computed"),
+    N_("hot hour: a 5-min mean at or above %(level)s (20%% headroom) in local time"),
 )
 """Every known line, most specific first (the first pattern that matches wins)."""
 

@@ -12,54 +12,29 @@ carries a number the finding does not.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from profiler.analysis.ladder_data import STATED_TOLERANCE
-from profiler.model.errors import FinwattInputError
 from profiler.model.units import DAY_S, GIB, J_PER_KWH
 from reports import numbers
 from reports.i18n import N_, Language
-
-Fields = dict[str, str]
-Builder = Callable[[Mapping[str, Any], Language], tuple[str, Fields]]
-
-
-class MissingFigureError(FinwattInputError):
-    """A figure the sentence needs is not in the finding (caught here: the report falls back)."""
-
-
-def _num(mapping: Mapping[str, Any] | None, key: str) -> float:
-    value = (mapping or {}).get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or numbers.missing(value):
-        raise MissingFigureError(key)
-    return float(value)
-
-
-def _text(mapping: Mapping[str, Any] | None, key: str) -> str:
-    value = (mapping or {}).get(key)
-    if value is None or isinstance(value, dict | list):
-        raise MissingFigureError(key)
-    return str(value)
-
-
-def _count(value: float) -> str:
-    """Return a whole count (cores, hosts) with thousands separators: 64 -> "64"."""
-    return f"{round(value):,}"
-
-
-def _pct(share: float, decimals: int = 0) -> str:
-    return numbers.percent(share, decimals)
+from reports.sentence_parts import (
+    Builder,
+    Fields,
+    MissingFigureError,
+    count,
+    it_kwh_of,
+    number_of,
+    percent_of,
+    text_of,
+)
+from reports.sentences_demand import DEMAND_BUILDERS, under_cpu_in_windows
 
 
 def _gib(size_bytes: float) -> str:
     gib = size_bytes / GIB
-    return f"{_count(gib) if gib >= 1 and gib == round(gib) else numbers.sig(gib)} GiB"
-
-
-def _it_kwh(f: Mapping[str, Any]) -> float | None:
-    point = ((f.get("savings") or {}).get("it_kwh_per_year") or {}).get("point")
-    return float(point) if isinstance(point, int | float) else None
+    return f"{count(gib) if gib >= 1 and gib == round(gib) else numbers.sig(gib)} GiB"
 
 
 def _quantile_key(evidence: Mapping[str, Any], suffix: str) -> tuple[str, float]:
@@ -67,18 +42,18 @@ def _quantile_key(evidence: Mapping[str, Any], suffix: str) -> tuple[str, float]
     for key in evidence:
         match = re.fullmatch(rf"p(\d+(?:_\d+)?)_{suffix}", key)
         if match:
-            return f"P{match.group(1).replace('_', '.')}", _num(evidence, key)
+            return f"P{match.group(1).replace('_', '.')}", number_of(evidence, key)
     raise MissingFigureError(suffix)
 
 
 def _idle_host(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
     fields = {
-        "device": _text(f, "device"),
-        "p95": _pct(_num(ev, "p95_idle_test_util"), 1),
-        "recent": _pct(_num(ev, "max_recent_30min_mean_util"), 1),
+        "device": text_of(f, "device"),
+        "p95": percent_of(number_of(ev, "p95_idle_test_util"), 1),
+        "recent": percent_of(number_of(ev, "max_recent_30min_mean_util"), 1),
     }
-    kwh = _it_kwh(f)
+    kwh = it_kwh_of(f)
     if kwh is None:
         return (
             N_(
@@ -99,16 +74,18 @@ def _idle_host(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
 
 def _under_cpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
+    if "hot_windows" in ev:
+        return under_cpu_in_windows(f, lang)
     return (
         N_(
             "%(device)s runs hot: P99.5 of 5-min CPU use is %(busy)s of %(cores)s cores, "
             "leaving under %(headroom)s headroom; add capacity or spread the load."
         ),
         {
-            "device": _text(f, "device"),
-            "busy": numbers.sig(_num(ev, "p99_5_busy_cores")),
-            "cores": _count(_num(ev, "provisioned_cores")),
-            "headroom": _pct(_num(ev, "headroom")),
+            "device": text_of(f, "device"),
+            "busy": numbers.sig(number_of(ev, "p99_5_busy_cores")),
+            "cores": count(number_of(ev, "provisioned_cores")),
+            "headroom": percent_of(number_of(ev, "headroom")),
         },
     )
 
@@ -116,47 +93,47 @@ def _under_cpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
 def _over_cpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
     quantile, busy = _quantile_key(ev, "busy_cores")
-    needed = _num(ev, "needed_cores")
+    needed = number_of(ev, "needed_cores")
     return (
         N_(
             "%(device)s uses %(busy)s of %(cores)s cores at %(quantile)s (%(mode)s mode); "
             "%(size)s cores would serve it at %(target)s target utilisation."
         ),
         {
-            "device": _text(f, "device"),
+            "device": text_of(f, "device"),
             "busy": numbers.sig(busy),
-            "cores": _count(_num(ev, "provisioned_cores")),
+            "cores": count(number_of(ev, "provisioned_cores")),
             "quantile": quantile,
-            "mode": lang.gettext(_text(ev, "mode")),
-            "size": _count(_num(f.get("recommendation"), "cores")),
+            "mode": lang.gettext(text_of(ev, "mode")),
+            "size": count(number_of(f.get("recommendation"), "cores")),
             # needed = busy / target, so the target is the evidence's own ratio
-            "target": _pct(busy / needed) if needed else numbers.NA,
+            "target": percent_of(busy / needed) if needed else numbers.NA,
         },
     )
 
 
 def _over_mem(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
-    peak = _num(ev, "max_daily_peak_bytes")
+    peak = number_of(ev, "max_daily_peak_bytes")
     return (
         N_(
             "%(device)s has %(installed)s of memory but its daily peak is %(peak)s; %(size)s "
             "would do with a %(margin)s margin."
         ),
         {
-            "device": _text(f, "device"),
-            "installed": _gib(_num(ev, "installed_bytes")),
+            "device": text_of(f, "device"),
+            "installed": _gib(number_of(ev, "installed_bytes")),
             "peak": _gib(peak),
-            "size": _gib(_num(f.get("recommendation"), "mem_bytes")),
-            "margin": _pct(_num(ev, "needed_bytes") / peak - 1) if peak else numbers.NA,
+            "size": _gib(number_of(f.get("recommendation"), "mem_bytes")),
+            "margin": percent_of(number_of(ev, "needed_bytes") / peak - 1) if peak else numbers.NA,
         },
     )
 
 
 def _idle_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
-    fields = {"device": _text(f, "device"), "days": numbers.sig(_num(ev, "span_days"))}
-    kwh = _it_kwh(f)
+    fields = {"device": text_of(f, "device"), "days": numbers.sig(number_of(ev, "span_days"))}
+    kwh = it_kwh_of(f)
     if kwh is None:
         return (
             N_(
@@ -177,11 +154,11 @@ def _idle_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
 def _allocated_idle_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
     fields = {
-        "device": _text(f, "device"),
-        "mem": _gib(_num(ev, "max_mem_used_bytes")),
-        "days": numbers.sig(_num(ev, "span_days")),
+        "device": text_of(f, "device"),
+        "mem": _gib(number_of(ev, "max_mem_used_bytes")),
+        "days": numbers.sig(number_of(ev, "span_days")),
     }
-    kwh = _it_kwh(f)
+    kwh = it_kwh_of(f)
     if kwh is None:
         return (
             N_(
@@ -202,7 +179,7 @@ def _allocated_idle_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fiel
 def _share_or_na(ev: Mapping[str, Any], key: str, lang: Language) -> str:
     if key not in ev:
         raise MissingFigureError(key)
-    return lang.gettext(numbers.NA) if ev[key] is None else _pct(_num(ev, key), 1)
+    return lang.gettext(numbers.NA) if ev[key] is None else percent_of(number_of(ev, key), 1)
 
 
 def _underused_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
@@ -213,7 +190,7 @@ def _underused_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
             "batch more work onto it or move the job to a smaller GPU."
         ),
         {
-            "device": _text(f, "device"),
+            "device": text_of(f, "device"),
             "util": _share_or_na(ev, "mean_util", lang),
             "sm": _share_or_na(ev, "mean_sm_active", lang),
         },
@@ -223,16 +200,16 @@ def _underused_gpu(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
 def _share_candidate(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
     sm = ev.get("mean_sm_active")
-    activity = _num(ev, "mean_sm_active" if sm is not None else "mean_util")
+    activity = number_of(ev, "mean_sm_active" if sm is not None else "mean_util")
     return (
         N_(
             "%(device)s does little (%(activity)s mean activity) in %(mem)s at most: a MIG "
             "slice or a shared GPU would serve it."
         ),
         {
-            "device": _text(f, "device"),
-            "activity": _pct(activity, 1),
-            "mem": _gib(_num(ev, "max_mem_used_bytes")),
+            "device": text_of(f, "device"),
+            "activity": percent_of(activity, 1),
+            "mem": _gib(number_of(ev, "max_mem_used_bytes")),
         },
     )
 
@@ -243,9 +220,9 @@ def _poor_proportionality(f: Mapping[str, Any], lang: Language) -> tuple[str, Fi
     if not isinstance(estimated, bool):
         raise MissingFigureError("estimated")
     fields = {
-        "device": _text(f, "device"),
-        "workload": _text(ev, "workload"),
-        "ep": numbers.sig(_num(ev, "ep")),
+        "device": text_of(f, "device"),
+        "workload": text_of(ev, "workload"),
+        "ep": numbers.sig(number_of(ev, "ep")),
     }
     if estimated:
         return (
@@ -254,7 +231,11 @@ def _poor_proportionality(f: Mapping[str, Any], lang: Language) -> tuple[str, Fi
                 "%(ipr)s under %(workload)s: this restates the model, not the hardware; "
                 "measure with RAPL or NVML before acting."
             ),
-            {**fields, "ipr": numbers.sig(_num(ev, "ipr")), "provenance": _text(ev, "provenance")},
+            {
+                **fields,
+                "ipr": numbers.sig(number_of(ev, "ipr")),
+                "provenance": text_of(ev, "provenance"),
+            },
         )
     return (
         N_(
@@ -262,7 +243,7 @@ def _poor_proportionality(f: Mapping[str, Any], lang: Language) -> tuple[str, Fi
             "draws %(ipr)s of peak power; consolidate load onto fewer, busier machines or "
             "enable deeper idle states."
         ),
-        {**fields, "ipr": _pct(_num(ev, "ipr"))},
+        {**fields, "ipr": percent_of(number_of(ev, "ipr"))},
     )
 
 
@@ -275,9 +256,9 @@ def _low_efficiency(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
             "power-cap it."
         ),
         {
-            "load": _pct(_num(ev, "observed_mean_util")),
-            "workload": _text(ev, "workload"),
-            "rel_eff": _pct(_num(ev, "rel_eff")),
+            "load": percent_of(number_of(ev, "observed_mean_util")),
+            "workload": text_of(ev, "workload"),
+            "rel_eff": percent_of(number_of(ev, "rel_eff")),
         },
     )
 
@@ -290,11 +271,11 @@ def _better_placement(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields
             "%(load)s load; run it on %(other)s."
         ),
         {
-            "workload": _text(ev, "workload"),
-            "ratio": numbers.sig(_num(ev, "ratio")),
-            "other": _text(ev, "other_device"),
-            "device": _text(f, "device"),
-            "load": _pct(_num(ev, "target_load")),
+            "workload": text_of(ev, "workload"),
+            "ratio": numbers.sig(number_of(ev, "ratio")),
+            "other": text_of(ev, "other_device"),
+            "device": text_of(f, "device"),
+            "load": percent_of(number_of(ev, "target_load")),
         },
     )
 
@@ -313,13 +294,13 @@ def _consolidate(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
             "utilisation, so %(free)s can be freed."
         ),
         {
-            "n": _count(_num(ev, "n_hosts")),
+            "n": count(number_of(ev, "n_hosts")),
             "hosts": ", ".join(str(h) for h in hosts),
-            "util": _pct(util, 1),
+            "util": percent_of(util, 1),
             "quantile": quantile,
-            "m": _count(_num(rec, "hosts")),
-            "target": _pct(_num(ev, "target_util")),
-            "free": _count(_num(rec, "free_hosts")),
+            "m": count(number_of(rec, "hosts")),
+            "target": percent_of(number_of(ev, "target_util")),
+            "free": count(number_of(rec, "free_hosts")),
         },
     )
 
@@ -336,9 +317,9 @@ def _fleet_idle(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
             "switch off."
         ),
         {
-            "n": _count(len(by_host)),
-            "energy": numbers.energy_kwh(_num(ev, "idle_energy_j") / J_PER_KWH),
-            "year": numbers.energy_kwh(_num(ev, "idle_it_kwh_per_year")),
+            "n": count(len(by_host)),
+            "energy": numbers.energy_kwh(number_of(ev, "idle_energy_j") / J_PER_KWH),
+            "year": numbers.energy_kwh(number_of(ev, "idle_it_kwh_per_year")),
         },
     )
 
@@ -351,16 +332,16 @@ def _insufficient(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
             "and %(need_hours)s h needed for idle and right-sizing findings; keep monitoring."
         )
     ) % {
-        "device": _text(f, "device"),
-        "days": numbers.sig(_num(ev, "span_s") / DAY_S),
-        "hours": numbers.sig(_num(ev, "valid_hours")),
-        "need_days": numbers.sig(_num(ev, "required_span_s") / DAY_S),
-        "need_hours": numbers.sig(_num(ev, "required_hours")),
+        "device": text_of(f, "device"),
+        "days": numbers.sig(number_of(ev, "span_s") / DAY_S),
+        "hours": numbers.sig(number_of(ev, "valid_hours")),
+        "need_days": numbers.sig(number_of(ev, "required_span_s") / DAY_S),
+        "need_hours": numbers.sig(number_of(ev, "required_hours")),
     }
     indicative = ev.get("indicative") or {}
     if numbers.missing(indicative.get("idle_share")):
         return "%(text)s", {"text": text}
-    share = _pct(_num(indicative, "idle_share"))
+    share = percent_of(number_of(indicative, "idle_share"))
     if numbers.missing(indicative.get("idle_energy_j")):
         extra = lang.gettext(
             N_("Indicative only, not a recommendation: idle in %(share)s of minutes.")
@@ -371,7 +352,7 @@ def _insufficient(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
                 "Indicative only, not a recommendation: idle in %(share)s of minutes, "
                 "%(energy)s drawn while idle."
             )
-        ) % {"share": share, "energy": numbers.energy_j(_num(indicative, "idle_energy_j"))}
+        ) % {"share": share, "energy": numbers.energy_j(number_of(indicative, "idle_energy_j"))}
     return "%(text)s%(gap)s%(extra)s", {"text": text, "gap": _gap(lang), "extra": extra}
 
 
@@ -392,13 +373,13 @@ def _stated(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
             "%(seen)s from samples); the samples' figures are used."
         ),
         {
-            "n": _count(len(stated)),
-            "tolerance": _pct(STATED_TOLERANCE),
-            "workload": _text(first, "workload"),
-            "load": _pct(_num(first, "target_load")),
-            "figure": _text(first, "figure"),
-            "stated": numbers.sig(_num(first, "stated"), 4),
-            "seen": numbers.sig(_num(first, "from_samples"), 4),
+            "n": count(len(stated)),
+            "tolerance": percent_of(STATED_TOLERANCE),
+            "workload": text_of(first, "workload"),
+            "load": percent_of(number_of(first, "target_load")),
+            "figure": text_of(first, "figure"),
+            "stated": numbers.sig(number_of(first, "stated"), 4),
+            "seen": numbers.sig(number_of(first, "from_samples"), 4),
         },
     )
 
@@ -419,6 +400,7 @@ BUILDERS: dict[str, Builder] = {
     "FLEET_IDLE_ENERGY": _fleet_idle,
     "INSUFFICIENT_DATA": _insufficient,
     "STATED_FIGURES_DISAGREE": _stated,
+    **DEMAND_BUILDERS,
 }
 """Rule id -> the builder of its sentence (one per rule the analyzer emits)."""
 

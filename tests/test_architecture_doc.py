@@ -33,3 +33,15 @@ def test_the_walk_cites_files_and_names_that_exist() -> None:
         path = next((c for c in candidates if c.exists()), None)
         assert path is not None, f"{relative} does not exist"
         assert name in defined_names(path), f"{relative} defines no {name}"
+
+
+def test_the_walk_reads_the_report_through_the_one_loader() -> None:
+    walk = DOC.split("## Follow one number", 1)[1].split("\n## ", 1)[0]
+    view = " ".join(walk.split("5. **View.**", 1)[1].split())
+    for cited in (
+        "`workflows/run_data.py` `load_run_data`",
+        "`reports/data.py` `report_data`",
+        "`model/series.py` `cumulative_energy`",
+    ):
+        assert cited in view, f"the walk's view step does not cite {cited}"
+    assert "`run_data` (`RunData(run, devices, phases, series)`" in DOC

@@ -1,10 +1,14 @@
 """Load control: drive a workload at a fraction of its calibrated maximum throughput.
 
-Calibration follows docs/methodology.md#calibration: run unthrottled for 3 intervals and take
-X_max as the mean throughput of intervals 2 and 3 (the first warms caches, clocks and
-allocators). A load level L is then held by offering batches as a Poisson process of
-rate L * X_max / (units per batch) and sleeping between them, as SPECpower_ssj2008 offers
-transactions with negative-exponential delays (SPECpower Run and Reporting Rules, 2.5).
+Calibration follows docs/methodology.md#calibration: run unthrottled for n intervals (3 by
+default) and take X_max as the median throughput of intervals 2 to n (the first warms
+caches, clocks and allocators; for n = 3 the median of two is their mean, SPECpower's
+form, and with more, shorter intervals one interval that a neighbour slowed down or a
+clock boost sped up does not move it). A load level L is then held by offering batches
+as a Poisson process of rate L * X_max / (units per batch) and sleeping between them,
+as SPECpower_ssj2008 offers transactions with negative-exponential delays (SPECpower Run
+and Reporting Rules, 2.5). Once the unthrottled 100 % level has run, the runner passes its
+throughput in place of X_max (docs/methodology.md#calibration).
 
 Over a phase of T seconds the arrival count is fixed at N = L * X_max * T / (units per
 batch), rounded at random to an integer with the right mean, and the N arrival times
@@ -24,6 +28,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import median
 
 import numpy as np
 import numpy.typing as npt
@@ -70,9 +75,9 @@ class Calibration:
 
     @property
     def x_max(self) -> float:
-        """Calibrated maximum throughput in units/s: the mean over all but the first interval."""
+        """Calibrated maximum throughput in units/s: the median over all but the first interval."""
         rates = self.throughputs[1:] or self.throughputs
-        return sum(rates) / len(rates)
+        return float(median(rates))
 
     @property
     def units_per_batch(self) -> float:

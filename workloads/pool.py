@@ -68,7 +68,8 @@ class PhaseResult:
             later of the phase end and its last batch's completion.
         batches: batches completed, all workers together.
         cpu_seconds: CPU time (user + system, all threads) the workers used in the phase.
-        x_max: calibrated total throughput in units/s, or None if not calibrated.
+        x_max: the total throughput the target is a share of, in units/s: the calibrated
+            X_max, or the reference the phase was given; None if not calibrated.
         workers: each worker's own result.
 
     """
@@ -90,7 +91,7 @@ class PhaseResult:
 
     @property
     def achieved_load(self) -> float | None:
-        """Achieved throughput / calibrated X_max, or None if not calibrated."""
+        """Achieved throughput / `x_max` (the phase's reference), or None if not calibrated."""
         return self.throughput / self.x_max if self.x_max else None
 
 
@@ -238,13 +239,19 @@ class WorkerPool:
         assert total is not None
         return total
 
-    def run_phase(self, target_load: float, seconds: float) -> PhaseResult:
+    def run_phase(
+        self, target_load: float, seconds: float, *, reference_units_per_s: float | None = None
+    ) -> PhaseResult:
         """Hold `target_load` of X_max for `seconds` on every worker and return the work done.
 
         Args:
             target_load: 0 (active idle: workers alive, no work) to 1 (unthrottled).
                 Levels strictly between need `calibrate()` first.
             seconds: phase length.
+            reference_units_per_s: the total throughput `target_load` is a share of (the
+                100 % level's measured throughput, docs/methodology.md#ladder-and-validity);
+                default the calibrated X_max. Each worker's rate is scaled by
+                reference / X_max, so the workers keep their calibrated proportions.
 
         Raises:
             WorkloadError: target_load outside [0, 1], seconds not positive, or a partial
@@ -258,7 +265,10 @@ class WorkerPool:
             raise WorkloadError(f"seconds must be > 0 (got {seconds})")
         if 0.0 < target_load < 1.0 and self.calibrations is None:
             raise WorkloadError("call calibrate() before run_phase() at a partial load")
-        self._send(("phase", target_load, seconds))
+        x_max = self.x_max
+        reference = reference_units_per_s if reference_units_per_s and x_max else x_max
+        scale = reference / x_max if reference and x_max else 1.0
+        self._send(("phase", target_load, seconds, scale))
         answers = self._collect(seconds * 1.5 + _ANSWER_SLACK_S)
         results: tuple[LoadResult, ...] = tuple(a[0] for a in answers)
         return PhaseResult(
@@ -269,7 +279,7 @@ class WorkerPool:
             seconds=max(r.seconds for r in results),
             batches=sum(r.batches for r in results),
             cpu_seconds=sum(float(a[1]) for a in answers),
-            x_max=self.x_max,
+            x_max=reference,
             workers=results,
         )
 
@@ -398,12 +408,12 @@ def _serve(conn: Connection, spec: _WorkerSpec) -> None:
             cal = calibrate(workload.run_batch, command[1], intervals=command[2])
             conn.send(("calibrated", cal))
         elif command[0] == "phase":
-            target_load, seconds = command[1], command[2]
+            target_load, seconds, scale = command[1], command[2], command[3]
             cpu0 = time.process_time()
             result = run_at_load(
                 workload.run_batch,
                 target_load,
-                cal.x_max if cal else 1.0,
+                cal.x_max * scale if cal else 1.0,
                 seconds,
                 units_per_batch=cal.units_per_batch if cal else 1.0,
                 rng=rng,

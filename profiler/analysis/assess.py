@@ -4,8 +4,9 @@ Two entry points, both pure:
 
 - `assess_usage`: monitoring data (one run, or several runs on one axis) of one host:
   eligibility, then IDLE_HOST, CPU/memory right-sizing and the GPU rules, or
-  INSUFFICIENT_DATA with indicative observations; LOW_EFFICIENCY_HOST where a measured
-  ladder of this host is given.
+  INSUFFICIENT_DATA with indicative observations (`insufficient.py`); LOW_EFFICIENCY_HOST
+  where a measured ladder of this host is given; with the site's clock, the findings
+  that see time (`time_rules.py`).
 - `assess_profile`: a profiling run's phases: POOR_PROPORTIONALITY, BETTER_PLACEMENT and
   LOW_EFFICIENCY_HOST (given an observed utilisation). Profiling runs never produce idle
   or right-sizing findings (docs/methodology.md#usage-statistics).
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from profiler.analysis.confidence import Quality, curve_tier, history_tier, power_tier
 from profiler.analysis.curve import PowerCurve, ladder_curve, model_curves
+from profiler.analysis.demand import HotWindows
 from profiler.analysis.findings import apply_precedence, ranked
 from profiler.analysis.gpu_rules import gpu_findings
 from profiler.analysis.host_rules import (
@@ -32,6 +33,7 @@ from profiler.analysis.host_rules import (
     over_provisioned_mem,
     under_provisioned_cpu,
 )
+from profiler.analysis.insufficient import indicative, insufficient
 from profiler.analysis.ladder_data import LadderData, data_quality, data_quality_finding
 from profiler.analysis.ladder_rules import (
     better_placement,
@@ -41,18 +43,16 @@ from profiler.analysis.ladder_rules import (
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.reconcile import reconcile, wall_idle_power
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.time_rules import LocalClock, WindowDevices, host_hot_windows, time_findings
 from profiler.analysis.usage import UsageStats, usage_stats
 from profiler.model.energy import HOLD_INTERVALS
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
 from profiler.model.savings import Estimate, Site
-from profiler.model.series import DeviceSeries, FloatArray
-from profiler.model.units import DAY_S
+from profiler.model.series import DeviceSeries
 
 DEFAULTS = Thresholds()
-
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -153,81 +153,6 @@ def _idle_power(
     return IdlePower(Estimate(point, low, high), "model", curves[0].label)
 
 
-def _minute_bins(series: DeviceSeries, origin: float, minute_s: float) -> IntArray:
-    return np.floor((series.t - origin) / minute_s).astype(np.int64)
-
-
-def _indicative(
-    subject: DeviceSeries,
-    power_devices: Sequence[DeviceSeries],
-    origin: float,
-    idle_util: float,
-    thresholds: Thresholds,
-) -> tuple[float | None, float | None]:
-    """Return (share of 1-min means below `idle_util`, energy in J of those minutes)."""
-    valid = ~np.isnan(subject.util)
-    if not valid.any():
-        return None, None
-    bins = _minute_bins(subject, origin, thresholds.minute_s)[valid]
-    weights = subject.util_n[valid]
-    sums = np.bincount(bins, weights=subject.util[valid] * weights)
-    counts = np.bincount(bins, weights=weights)
-    present = counts > 0
-    means: FloatArray = np.where(present, sums / np.maximum(counts, 1), np.nan)
-    idle = present & (means < idle_util)
-    share = float(idle.sum() / present.sum())
-    energies = []
-    for device in power_devices:
-        has = ~np.isnan(device.energy_delta_j)
-        if not has.any():
-            continue
-        dbins = _minute_bins(device, origin, thresholds.minute_s)[has]
-        per_minute = np.bincount(dbins, weights=device.energy_delta_j[has])
-        n = min(per_minute.size, idle.size)
-        energies.append(float(per_minute[:n][idle[:n]].sum()))
-    return share, (sum(energies) if energies else None)
-
-
-def _insufficient(
-    usage: UsageStats,
-    share: float | None,
-    idle_energy_j: float | None,
-    notes: tuple[str, ...],
-    thresholds: Thresholds,
-) -> Finding:
-    observed = (
-        f" Indicative only, not a recommendation: idle in {share:.0%} of minutes"
-        + (f", {idle_energy_j:,.1f} J drawn while idle." if idle_energy_j is not None else ".")
-        if share is not None
-        else ""
-    )
-    return Finding(
-        rule="INSUFFICIENT_DATA",
-        device=usage.device_id,
-        severity="info",
-        message=(
-            f"{usage.device_id}: {usage.span_s / DAY_S:.2f} days and "
-            f"{usage.valid_hours:.1f} h of data, below the {thresholds.min_span_s / DAY_S:g} "
-            f"days and {thresholds.min_valid_hours:g} h needed for idle and right-sizing "
-            f"findings; keep monitoring.{observed}"
-        ),
-        evidence={
-            "span_s": usage.span_s,
-            "valid_hours": usage.valid_hours,
-            "required_span_s": thresholds.min_span_s,
-            "required_hours": thresholds.min_valid_hours,
-            "indicative": {"idle_share": share, "idle_energy_j": idle_energy_j},
-        },
-        confidence="low",
-        assumptions=(
-            *notes,
-            "eligibility: >= 7 days span and >= 30 h of valid data (AWS Compute Optimizer, "
-            "Azure Advisor)",
-            "indicative observations are not recommendations",
-        ),
-    )
-
-
 def _device_metrics(series: DeviceSeries, usage: UsageStats, th: Thresholds) -> dict[str, Any]:
     return {
         "kind": series.spec.kind,
@@ -299,8 +224,9 @@ def _rightsizing_findings(
     host_quality: Quality,
     site: Site,
     thresholds: Thresholds,
+    hot: HotWindows | None = None,
 ) -> list[Finding]:
-    """CPU (under, over) and memory right-sizing of an eligible host."""
+    """CPU (under, over) and memory right-sizing of an eligible host (`hot`: its hot windows)."""
     findings: list[Finding] = []
     usage_only = dataclasses.replace(host_quality, power=None)
     cores = host.spec.logical_cores
@@ -319,7 +245,7 @@ def _rightsizing_findings(
         )
         _keep(
             findings,
-            under_provisioned_cpu(stats, cores, usage_only, thresholds),
+            under_provisioned_cpu(stats, cores, usage_only, thresholds, hot),
             over_provisioned_cpu(stats, cores, curves, site, cpu_quality, thresholds),
         )
     if host.spec.mem_total_bytes:
@@ -337,6 +263,7 @@ def _host_findings(
     ladder: LadderSummary | None,
     site: Site,
     thresholds: Thresholds,
+    hot: HotWindows | None = None,
 ) -> list[Finding]:
     """INSUFFICIENT_DATA, or IDLE_HOST and right-sizing; LOW_EFFICIENCY_HOST with a ladder."""
     stats = window.usage[host.spec.device_id]
@@ -349,10 +276,8 @@ def _host_findings(
     findings: list[Finding] = []
     if not stats.eligible(thresholds):
         idle_util = thresholds.indicative_cpu_idle_util
-        share, idle_j = _indicative(
-            host, window.power_devices, window.origin, idle_util, thresholds
-        )
-        findings.append(_insufficient(stats, share, idle_j, window.notes, thresholds))
+        share, idle_j = indicative(host, window.power_devices, window.origin, idle_util, thresholds)
+        findings.append(insufficient(stats, share, idle_j, window.notes, thresholds))
     else:
         activity = {}
         for g in gpus:
@@ -363,7 +288,7 @@ def _host_findings(
         idle_power = window.wall or _idle_power(window.power_devices, curve, thresholds)
         _keep(findings, idle_host(stats, activity, idle_power, site, host_quality, thresholds))
         findings.extend(
-            _rightsizing_findings(host, stats, window, curve, host_quality, site, thresholds)
+            _rightsizing_findings(host, stats, window, curve, host_quality, site, thresholds, hot)
         )
     if ladder is not None:
         _keep(findings, low_efficiency_host(ladder, stats.util_mean, thresholds))
@@ -376,10 +301,10 @@ def _gpu_findings(
     """The GPU rules of an eligible GPU, else INSUFFICIENT_DATA with indicative figures."""
     stats = window.usage[gpu.spec.device_id]
     if not stats.eligible(thresholds):
-        share, idle_j = _indicative(
+        share, idle_j = indicative(
             gpu, [gpu], window.origin, thresholds.indicative_gpu_idle_util, thresholds
         )
-        return [_insufficient(stats, share, idle_j, window.notes, thresholds)]
+        return [insufficient(stats, share, idle_j, window.notes, thresholds)]
     quality = Quality(
         power=power_tier([gpu.spec.provenance]),
         history=history_tier(stats, thresholds),
@@ -396,6 +321,7 @@ def assess_usage(
     thresholds: Thresholds = DEFAULTS,
     *,
     ladder: LadderSummary | None = None,
+    clock: LocalClock | None = None,
 ) -> Assessment:
     """Assess one host's monitoring window.
 
@@ -404,6 +330,9 @@ def assess_usage(
         site: PUE, grid intensity and tariff.
         thresholds: rule thresholds and eligibility limits.
         ladder: a CPU load ladder measured on this host (its power curve), if any.
+        clock: the site's wall clock; with it also the findings that see time
+            (`time_rules`: PEAK_SIZED_HOST, OFF_HOURS_IDLE, PEAK_SIZED_GPU, and the hot
+            windows of UNDER_PROVISIONED_CPU).
     """
     present = [s for s in series if s.n]
     origin = min((float(s.t[0]) for s in present), default=0.0)
@@ -443,9 +372,14 @@ def assess_usage(
     findings: list[Finding] = []
     host = _host_subject(present)
     if host is not None:
-        findings.extend(_host_findings(host, gpus, window, ladder, site, thresholds))
+        hot = host_hot_windows(host, clock, thresholds) if clock else None
+        findings.extend(_host_findings(host, gpus, window, ladder, site, thresholds, hot))
     for gpu in gpus:
         findings.extend(_gpu_findings(gpu, window, site, thresholds))
+    if clock is not None:
+        fallback = _idle_power(window.power_devices, _ladder_curve(ladder), thresholds)
+        devices = WindowDevices(host, gpus, window.power_devices, usage, notes)
+        findings.extend(time_findings(devices, clock, fallback, site, thresholds))
     if ladder is not None:
         metrics["workloads"] = [ladder.as_dict()]
     return conclude(findings, metrics, site)

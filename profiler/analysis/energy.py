@@ -57,13 +57,33 @@ def energy_at(curve: EnergyCurve, t: float) -> float | None:
     return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
 
 
-def window_energy_j(curve: EnergyCurve, t_start: float, t_end: float) -> float | None:
-    """Return the energy (J) over [t_start, t_end], or None if the window is not covered."""
+def window_energy_j(
+    curve: EnergyCurve, t_start: float, t_end: float, *, hold_s: float | None = None
+) -> float | None:
+    """Return the energy (J) over [t_start, t_end], or None if the window is not covered.
+
+    `hold_s`: where the curve stops at most this long before `t_end` (a recorder that
+    stopped one tick before a phase's end), the last interval's power is held to
+    `t_end`, as a power reading stands for at most a hold
+    (docs/methodology.md#ladder-and-validity); default: not held, None.
+    """
     start = energy_at(curve, t_start)
     end = energy_at(curve, t_end)
+    times = curve[0]
+    if end is None and hold_s is not None and times.size and t_end - times[-1] <= hold_s:
+        end = _held_to(curve, t_end)
     if start is None or end is None:
         return None
     return end - start
+
+
+def _held_to(curve: EnergyCurve, t: float) -> float:
+    """Cumulative energy at `t` after the curve's last point, at its last interval's power."""
+    times, cumulative = curve
+    t1, e1 = float(times[-1]), float(cumulative[-1])
+    t0, e0 = (float(times[-2]), float(cumulative[-2])) if times.size > 1 else (0.0, 0.0)
+    power_w = (e1 - e0) / (t1 - t0) if t1 > t0 else 0.0
+    return e1 + power_w * (t - t1)
 
 
 def _within(series: DeviceSeries, t_start: float, t_end: float) -> slice:

@@ -3,7 +3,9 @@
 Precedence (docs/methodology.md#rules): `UNDER_PROVISIONED_*` suppresses
 `OVER_PROVISIONED_*` for that host; `IDLE_*` supersedes `UNDERUSED_*` and
 `OVER_PROVISIONED_*` for that device. finwatt also lets `IDLE_*` supersede
-`MIG_OR_SHARE_CANDIDATE`: an idle GPU is to be released, not shared (docs/analyzer.md).
+`MIG_OR_SHARE_CANDIDATE`: an idle GPU is to be released, not shared, and lets
+`PEAK_SIZED_HOST` and `OFF_HOURS_IDLE` supersede `IDLE_HOST` on that host: a job that
+recurs in its windows is work to schedule around, not a host to shut down (docs/analyzer.md).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from profiler.model.findings import Finding
+
+SCHEDULE_RULES = frozenset({"PEAK_SIZED_HOST", "OFF_HOURS_IDLE"})
+"""A host's recurring busy windows: they supersede IDLE_HOST on it (docs/analyzer.md)."""
 
 
 def apply_precedence(findings: Sequence[Finding]) -> list[Finding]:
@@ -27,6 +32,8 @@ def apply_precedence(findings: Sequence[Finding]) -> list[Finding]:
             return idle or under
         if f.rule.startswith("UNDERUSED_") or f.rule == "MIG_OR_SHARE_CANDIDATE":
             return idle
+        if f.rule == "IDLE_HOST":
+            return bool(rules & SCHEDULE_RULES)
         return False
 
     return [f for f in findings if not superseded(f)]

@@ -123,7 +123,7 @@ def phases_from_data(
     Args:
         phases: the run's phases as stored (recorded or imported).
         devices: the run's devices.
-        series: {device id: the run's raw `DeviceSeries`} (`Store.series`).
+        series: {device id: the run's raw `DeviceSeries`} (`store.samples.series`).
         interval_s: the run's sampling interval; default the samples' median interval.
     """
     interval = interval_s or typical_interval_s(series) or 1.0

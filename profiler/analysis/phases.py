@@ -3,17 +3,22 @@
 docs/methodology.md#units-of-work-and-efficiency: a phase's energy is the energy of the
 devices it ran on (all CPU packages for a CPU phase, the GPU for a GPU phase, with the CPU
 packages' energy over the same window beside it as the host's cost of feeding the GPU). A
-phase is valid when its achieved load is within 5 points of target and at least 95% of its
-expected samples are present; invalid phases are kept and shown, and excluded from curves.
+phase is valid when its achieved load is within 5 points of target (the unthrottled 100 %
+level, the reference, is not judged on load), at least 95% of its expected samples are
+present and other processes did not disturb it; invalid phases are kept and shown, and
+excluded from curves. A disturbed CPU phase also carries the workload's own energy, its
+share by CPU time (docs/methodology.md#ladder-and-validity, shared host).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from profiler.analysis.attribution import DEFAULT_IDLE_POLICY, IdlePolicy
 from profiler.analysis.energy import (
     coverage,
     energy_curve,
@@ -21,8 +26,10 @@ from profiler.analysis.energy import (
     window,
     window_energy_j,
 )
+from profiler.analysis.job_energy import CPU_TIME_KINDS, DeviceBasis, JobTick, attribute_job
 from profiler.analysis.thresholds import above, below
 from profiler.model.device import DeviceInfo, DeviceRecord
+from profiler.model.energy import run_hold_s
 from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.series import DeviceSeries
 
@@ -66,22 +73,44 @@ def energy_devices(phase_device: str, devices: Sequence[DeviceRecord]) -> list[s
     return [phase_device]
 
 
-def _sum_energy(
+def misses_target(target_load: float, achieved_load: float | None) -> bool:
+    """Return True when a level's achieved load is more than 5 points off its target.
+
+    The unthrottled 100 % level never misses: its throughput is what 100 % means, the
+    reference the lower levels are shares of (docs/methodology.md#ladder-and-validity),
+    so it can neither overshoot nor undershoot itself; foreign load that slows it is
+    judged as disturbance.
+    """
+    if target_load >= 1.0:
+        return False
+    return achieved_load is None or above(abs(achieved_load - target_load), LOAD_TOLERANCE)
+
+
+def _device_energies(
     series: Mapping[str, DeviceSeries], ids: Sequence[str], window_s: tuple[float, float, float]
-) -> float | None:
-    """The energy of [t0, t1] summed over `ids`, from each curve's points within margin."""
+) -> dict[str, float] | None:
+    """Each device's energy over [t0, t1] from its curve's points within margin.
+
+    None when a device has none (or `ids` is empty). Where a device's points stop less
+    than a hold before t1 (an imported ladder's recorder that stopped a tick early), the
+    last interval's power is held to t1 (`window_energy_j`'s `hold_s`).
+    """
     t0, t1, margin = window_s
-    total = 0.0
+    energies: dict[str, float] = {}
     for device_id in ids:
         one = series.get(device_id)
         if one is None:
             return None
         curve = window(energy_curve(one), t0 - margin, t1 + margin)
-        energy = window_energy_j(curve, t0, t1)
+        energy = window_energy_j(curve, t0, t1, hold_s=run_hold_s(margin))
         if energy is None:
             return None
-        total += energy
-    return total if ids else None
+        energies[device_id] = energy
+    return energies or None
+
+
+def _total(energies: dict[str, float] | None) -> float | None:
+    return sum(energies.values()) if energies is not None else None
 
 
 def phase_metrics(
@@ -89,6 +118,7 @@ def phase_metrics(
     devices: Sequence[DeviceRecord],
     series: Mapping[str, DeviceSeries],
     interval_s: float,
+    idle_share: IdlePolicy = DEFAULT_IDLE_POLICY,
 ) -> PhaseMetrics:
     """Return the phase's figures with its energy figures added from the run's series.
 
@@ -98,13 +128,15 @@ def phase_metrics(
     interval of the window bound its energy. Figures (None where unknown): seconds,
     energy_j, mean_power_w, units_per_s, units_per_j, j_per_1000_units, coverage,
     cpu_share, provenance, invalid_reasons (empty when valid); for GPU phases also
-    host_cpu_energy_j and units_per_j_incl_host.
+    host_cpu_energy_j and units_per_j_incl_host; for a disturbed CPU phase the
+    workload's own share by CPU time with `idle_share`'s idle (`_shared_host`).
     """
     info = {d.info.device_id: d.info for d in devices}
     ids = energy_devices(phase.device_id, devices)
     t0, t1 = phase.t_start, phase.t_end
     seconds = t1 - t0
-    energy_j = _sum_energy(series, ids, (t0, t1, interval_s))
+    energies = _device_energies(series, ids, (t0, t1, interval_s))
+    energy_j = _total(energies)
     units = phase.units or 0.0
     covered = min(
         (coverage(series[i], t0, t1, interval_s) if i in series else 0.0 for i in ids),
@@ -131,29 +163,41 @@ def phase_metrics(
             foreign_cpu_share=foreign, disturbed=above(foreign, MAX_FOREIGN_CPU_SHARE)
         )
     if phase.device_id.startswith("gpu:"):
-        host_j = _sum_energy(series, cpu_ids(devices), (t0, t1, interval_s))
+        host_j = _total(_device_energies(series, cpu_ids(devices), (t0, t1, interval_s)))
         both = (energy_j or 0.0) + host_j if host_j is not None and energy_j is not None else None
         metrics = metrics.updated(
             host_cpu_energy_j=host_j, units_per_j_incl_host=units / both if both else None
         )
+    elif metrics.disturbed and energies is not None:
+        metrics = metrics.updated(**_shared_host(phase, info, series, energies, idle_share))
+    return metrics.updated(invalid_reasons=_invalid_reasons(phase, metrics, series, ids))
+
+
+def _invalid_reasons(
+    phase: PhaseRecord,
+    metrics: PhaseMetrics,
+    series: Mapping[str, DeviceSeries],
+    ids: Sequence[str],
+) -> list[str]:
+    """Why the phase is not valid (docs/methodology.md#ladder-and-validity); empty if it is."""
     reasons = []
-    if phase.achieved_load is None or above(
-        abs(phase.achieved_load - phase.target_load), LOAD_TOLERANCE
-    ):
+    if misses_target(phase.target_load, phase.achieved_load):
         reasons.append("achieved load misses target by more than 5 points")
+    covered = metrics.coverage or 0.0
     if below(covered, MIN_COVERAGE):
         reasons.append(f"only {covered:.0%} of expected samples present (need 95%)")
-    if energy_j is None:
+    if metrics.energy_j is None:
         reasons.append("no energy figure for the phase's device")
+    t0, t1 = phase.t_start, phase.t_end
     resets = sum(resets_within(series[i], t0, t1) for i in ids if i in series)
     if resets:
         reasons.append(f"energy counter reset {resets} time(s) during the phase")
     if metrics.disturbed:
         reasons.append(
-            f"disturbed: other processes used {foreign:.0%} of the host's CPU "
-            f"(limit {MAX_FOREIGN_CPU_SHARE:.0%})"
+            f"disturbed: other processes used {metrics.foreign_cpu_share or 0.0:.0%} of the "
+            f"host's CPU (limit {MAX_FOREIGN_CPU_SHARE:.0%})"
         )
-    return metrics.updated(invalid_reasons=reasons)
+    return reasons
 
 
 def evaluated(
@@ -161,10 +205,69 @@ def evaluated(
     devices: Sequence[DeviceRecord],
     series: Mapping[str, DeviceSeries],
     interval_s: float,
+    idle_share: IdlePolicy = DEFAULT_IDLE_POLICY,
 ) -> PhaseRecord:
     """Return the phase with its figures (`phase_metrics`) and its validity set."""
-    metrics = phase_metrics(phase, devices, series, interval_s)
+    metrics = phase_metrics(phase, devices, series, interval_s, idle_share)
     return replace(phase, metrics=metrics, valid=not metrics.invalid_reasons)
+
+
+def _idle_basis(device: DeviceInfo, series: DeviceSeries | None) -> DeviceBasis:
+    """A package's idle power: its power model's, else the lowest power of the run."""
+    model_idle_w = device.details.get("model_idle_w")
+    if model_idle_w is not None:
+        idle_w, source = float(model_idle_w), "power model idle"
+    else:
+        powers = series.power_w[~np.isnan(series.power_w)] if series is not None else None
+        idle_w = float(powers.min()) if powers is not None and powers.size else 0.0
+        source = "run minimum"
+    return DeviceBasis(device.device_id, device.kind, device.provenance, idle_w, source)
+
+
+def _shared_host(
+    phase: PhaseRecord,
+    info: dict[str, DeviceInfo],
+    series: Mapping[str, DeviceSeries],
+    energies: dict[str, float],
+    idle_share: IdlePolicy,
+) -> dict[str, Any]:
+    """The workload's own energy in a disturbed phase, shared by CPU time as `exec` does.
+
+    One interval, the phase: each CPU package's (and DRAM's) energy is split into idle
+    (`_idle_basis` x the phase) and dynamic; the workers' CPU seconds over the host's busy
+    CPU seconds share the dynamic part, and `idle_share` allocates idle
+    (`profiler.analysis.job_energy.attribute_job`, docs/attribution.md#the-model). Empty
+    where the share cannot be taken: no host utilisation, the workers' CPU time unknown
+    under load, or a device whose energy is not shared by CPU time.
+    """
+    seconds = phase.t_end - phase.t_start
+    busy_cpu_s = _host_busy_cpu_s(phase, series, info, seconds)
+    worker_cpu_s = phase.metrics.worker_cpu_seconds
+    if worker_cpu_s is None and phase.target_load == 0:
+        worker_cpu_s = 0.0  # an idle phase without a figure: idle workers
+    kinds = {info[d].kind if d in info else "" for d in energies}
+    if busy_cpu_s is None or worker_cpu_s is None or not kinds <= set(CPU_TIME_KINDS):
+        return {}
+    ticks = [
+        JobTick(phase.t_start, dict.fromkeys(energies, 0.0), 0.0, 0.0),
+        JobTick(phase.t_end, dict(energies), busy_cpu_s, float(worker_cpu_s)),
+    ]
+    host = info.get("host")
+    job = attribute_job(
+        ticks,
+        [_idle_basis(info[d], series.get(d)) for d in energies],
+        idle_share,
+        job_cores=float(phase.metrics.workers or 0),
+        host_cores=float(host.logical_cores or 0) if host is not None else None,
+    )
+    if job.provenance is None:
+        return {}
+    return {
+        "shared_host": True,
+        "attributed_energy_j": job.dynamic_j + job.idle_j,
+        "attributed_provenance": job.provenance,
+        "idle_share": idle_share,
+    }
 
 
 def _host_utils(phase: PhaseRecord, series: Mapping[str, DeviceSeries]) -> list[float]:
@@ -177,6 +280,23 @@ def _host_utils(phase: PhaseRecord, series: Mapping[str, DeviceSeries]) -> list[
     return [u for u in host.util[lo:hi].tolist() if u == u]
 
 
+def _host_busy_cpu_s(
+    phase: PhaseRecord,
+    series: Mapping[str, DeviceSeries],
+    info: dict[str, DeviceInfo],
+    seconds: float,
+) -> float | None:
+    """The host's busy CPU seconds in the phase: mean utilisation x logical cores x seconds.
+
+    None without the `host` device, its core count or utilisation samples in the phase.
+    """
+    host = info.get("host")
+    utils = _host_utils(phase, series)
+    if host is None or not host.logical_cores or not utils or seconds <= 0:
+        return None
+    return sum(utils) / len(utils) * host.logical_cores * seconds
+
+
 def _cpu_share(
     phase: PhaseRecord,
     by_device: Mapping[str, DeviceSeries],
@@ -185,11 +305,9 @@ def _cpu_share(
 ) -> float | None:
     """Workers' CPU time over all CPU time on the host in the phase (Scaphandre/Kepler)."""
     worker_cpu_s = phase.metrics.worker_cpu_seconds
-    host = info.get("host")
-    utils = _host_utils(phase, by_device)
-    if worker_cpu_s is None or host is None or not host.logical_cores or not utils:
+    busy_cpu_s = _host_busy_cpu_s(phase, by_device, info, seconds)
+    if worker_cpu_s is None or busy_cpu_s is None:
         return None
-    busy_cpu_s = sum(utils) / len(utils) * host.logical_cores * seconds
     return min(1.0, float(worker_cpu_s) / busy_cpu_s) if busy_cpu_s > 0 else None
 
 
@@ -201,20 +319,16 @@ def _foreign_cpu_share(
 ) -> float | None:
     """Other processes' CPU time over the host's CPU capacity during the phase (0..1).
 
-    Host busy time (the `host` device's utilisation x logical cores x seconds) minus the
-    workload's own process-tree CPU time (`worker_cpu_seconds`, 0 for an idle phase
-    without one) and finwatt's own (`profiler_cpu_seconds`, its measurement overhead);
-    None without host utilisation samples in the phase.
+    Host busy time (`_host_busy_cpu_s`) minus the workload's own process-tree CPU time
+    (`worker_cpu_seconds`, 0 for an idle phase without one) and finwatt's own
+    (`profiler_cpu_seconds`, its measurement overhead); None without host utilisation
+    samples in the phase.
     """
-    host = info.get("host")
-    utils = _host_utils(phase, by_device)
-    if host is None or not host.logical_cores or not utils or seconds <= 0:
-        return None
+    busy_cpu_s = _host_busy_cpu_s(phase, by_device, info, seconds)
     worker_cpu_s = phase.metrics.worker_cpu_seconds
-    if worker_cpu_s is None and phase.target_load > 0:
-        return None  # a loaded phase whose own CPU time is unknown: cannot tell
-    capacity_cpu_s = host.logical_cores * seconds
-    busy_cpu_s = sum(utils) / len(utils) * capacity_cpu_s
+    if busy_cpu_s is None or (worker_cpu_s is None and phase.target_load > 0):
+        return None  # no host figures, or a loaded phase whose own CPU time is unknown
+    capacity_cpu_s = float(info["host"].logical_cores or 1) * seconds
     own_cpu_s = float(worker_cpu_s or 0.0) + float(phase.metrics.profiler_cpu_seconds or 0.0)
     foreign_cpu_s = busy_cpu_s - own_cpu_s
     return min(1.0, max(0.0, foreign_cpu_s / capacity_cpu_s))

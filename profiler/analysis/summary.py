@@ -10,18 +10,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from profiler.analysis.stats import nearest_rank
 from profiler.model.device import DeviceRecord
+from profiler.model.series import DeviceSeries, cumulative_energy
 
 
 @dataclass(frozen=True)
 class DeviceSummary:
     """One device over one run; None where the device has no such metric.
 
-    `energy_j` is the device's cumulative energy at its last sample (counters start at 0
-    at run start), `mean_power_w` that energy over the same span; `provenance` says
+    `energy_j` is the device's energy from run start to its last sample with a known
+    interval energy, `mean_power_w` that energy over the same span; `provenance` says
     whether both were measured or estimated.
     """
 
@@ -41,13 +41,13 @@ class DeviceSummary:
         return asdict(self)
 
 
-def summarise_columns(
-    device: DeviceRecord,
-    t: npt.NDArray[np.float64],
-    util: npt.NDArray[np.float64],
-    energy_j: npt.NDArray[np.float64],
-) -> DeviceSummary:
-    """Summarise one device from time-ordered columns (NaN = absent), no per-sample objects."""
+def summarise_series(device: DeviceRecord, series: DeviceSeries) -> DeviceSummary:
+    """Summarise one device from its series of one run (`t` since run start).
+
+    Its energy is `cumulative_energy` at the last entry whose interval energy is known.
+    """
+    t, util = series.t, series.util
+    energy_j = cumulative_energy(series)
     known_util = util[~np.isnan(util)]
     with_energy = np.flatnonzero(~np.isnan(energy_j))
     energy = float(energy_j[with_energy[-1]]) if with_energy.size else None

@@ -5,7 +5,9 @@
 shares the CPU packages' energy of the tick with `profiler.analysis.attribution` (the
 model of docs/attribution.md): the energy is split into idle (the package's idle power x
 the tick) and dynamic; dynamic is shared by CPU time, with the host's busy CPU time that
-no process claimed (processes that exited between ticks, the kernel) left in `other`;
+no process claimed (the kernel, a process whose reaper ignores it) left in `other`; a
+process that exited between ticks is counted at its reaper, from the reaper's
+reaped-children time (docs/attribution.md#short-lived-processes);
 idle is allocated by the idle policy (`none` by default: it stays in the `idle` row).
 Each process's share is also credited to its cgroup's owner (`profiler.sensors.cgroups`).
 
@@ -60,7 +62,7 @@ from profiler.model.run import RunStatus
 from profiler.model.samples import Tick
 from profiler.sensors.cgroups import CgroupOwner, recognise
 from profiler.sensors.probe import SensorSet
-from profiler.sensors.processes import ProcessTable
+from profiler.sensors.processes import CpuTimes, ProcessTable
 from profiler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -144,12 +146,12 @@ class Attributor:
         self._owners: dict[str, CgroupOwner] = {}
         self._failed = False
         try:
-            baseline = self._table.cpu_seconds()
+            baseline = self._table.cpu_times()
         except OSError as err:
             raise AttributionError(
                 f"--attribute cannot read the process table ({err}); it needs Linux /proc"
             ) from err
-        self._prev_cpu = {(p, st): c for p, (st, c) in baseline.items()}
+        self._prev_cpu = {(pid, times.start_ticks): times for pid, times in baseline.items()}
         self._prev_energy: dict[str, float] = {}
         self._energy_t: dict[str, float] = {}
         self._t = 0.0
@@ -205,9 +207,9 @@ class Attributor:
         self._seconds += dt
         self.ticks += 1
         dynamic_j, idle_j, source = self._energy(tick)
-        alive = self._table.cpu_seconds()
+        alive = self._table.cpu_times()
         self._table.forget_except(alive)
-        used = self._cpu_deltas(alive)
+        used = self._cpu_deltas(alive, dt)
         stats = {pid: self._table.stat(pid) for pid, _ in used}
         names = {key: f"{stats[key[0]].comm}[{key[0]}]" for key in used}
         cpu_by_name = {names[k]: s for k, s in used.items()}
@@ -274,15 +276,26 @@ class Attributor:
             self._min_power_w[device.device_id] = low_w
         return low_w or 0.0
 
-    def _cpu_deltas(self, alive: dict[int, tuple[int, float]]) -> dict[tuple[int, int], float]:
-        """CPU seconds each process used since the last tick (new processes: all of it)."""
+    def _cpu_deltas(self, alive: Mapping[int, CpuTimes], dt: float) -> dict[ProcKey, float]:
+        """CPU seconds each process used since the last tick, reaped children's included.
+
+        A process's own CPU time since the last tick (a new one: all of it), plus the
+        growth of its reaped-children time less what the processes it reaped were
+        already counted with (`_reaped_counted`): a process gone since the last tick
+        burned its last CPU time unseen, and it reaches its reaper's children time when
+        it is reaped (docs/attribution.md#short-lived-processes). That credit is at most
+        `dt` x the host's logical cores: all the host could have run in the interval.
+        """
         prev = self._prev_cpu
-        now: dict[tuple[int, int], float] = {}
-        used: dict[tuple[int, int], float] = {}
-        for pid, (start, cpu_s) in alive.items():
-            key = (pid, start)
-            now[key] = cpu_s
-            delta = cpu_s - prev.get(key, 0.0)
+        now = {(pid, times.start_ticks): times for pid, times in alive.items()}
+        counted = _reaped_counted(prev, now)
+        most_s = dt * self._host_cores if self._host_cores else math.inf
+        used: dict[ProcKey, float] = {}
+        for key, times in now.items():
+            before = prev.get(key)
+            own = times.cpu_s - (before.cpu_s if before else 0.0)
+            reaped = times.children_cpu_s - (before.children_cpu_s if before else 0.0)
+            delta = max(0.0, own) + min(most_s, max(0.0, reaped - counted.get(key, 0.0)))
             if delta > 0.0:
                 used[key] = delta
         self._prev_cpu = now
@@ -362,6 +375,36 @@ class Attributor:
         self._minute = None
 
 
+ProcKey = tuple[int, int]
+"""A process's identity: pid and start time (clock ticks after boot)."""
+
+
+def _reaped_counted(
+    prev: Mapping[ProcKey, CpuTimes], now: Mapping[ProcKey, CpuTimes]
+) -> dict[ProcKey, float]:
+    """CPU seconds already counted of the processes gone since the last tick, by reaper.
+
+    Each gone process was counted with its own and reaped-children time at the last
+    tick; that part of what its reaper's children time gains is not counted again. The
+    reaper is the nearest live ancestor by the parents last seen (a chain of processes
+    gone in the same interval ends at one reaper); a live pid that started after the
+    gone process is a reused pid, not its parent.
+    """
+    live = {pid: (pid, start) for pid, start in now}
+    gone = {pid: (pid, start) for pid, start in prev if (pid, start) not in now}
+    counted: dict[ProcKey, float] = {}
+    for key in gone.values():
+        times = prev[key]
+        parent, seen = times.ppid, {key[0]}
+        while parent in gone and parent not in seen:
+            seen.add(parent)
+            parent = prev[gone[parent]].ppid
+        reaper = live.get(parent)
+        if reaper is not None and reaper[1] <= key[1]:
+            counted[reaper] = counted.get(reaper, 0.0) + times.cpu_s + times.children_cpu_s
+    return counted
+
+
 def _owner_detail(owner: CgroupOwner) -> str:
     extra = " ".join(f"{k}={v}" for k, v in sorted(owner.details.items()))
     return f"{owner.path} {extra}".strip()
@@ -404,7 +447,7 @@ class AttributedRecording(Recording):
         # (the samples' own writer reports a full disk and ends the run).
         try:
             with Store(self.db_path) as store:
-                store.add_attribution(self.run_id, rows)
+                store.attribution.add(self.run_id, rows)
         except (StoreError, sqlite3.Error) as err:
             log.warning("attribution rows of run %s not stored: %s", self.run_id, err)
 

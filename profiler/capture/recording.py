@@ -62,14 +62,14 @@ class Recording:
             d.device_id: DeviceStatus.OK for d in sensors.devices
         }
         with Store(db_path) as store:
-            store.mark_stale_runs()
-            self.run = store.create_run(
+            store.runs.mark_stale()
+            self.run = store.runs.create(
                 kind, label=label, config=config or {}, interval_s=interval_s
             )
             try:
-                store.add_devices(self.run.id, sensors.devices)
+                store.devices.add(self.run.id, sensors.devices)
                 if sensors.inventory:
-                    store.add_inventory(self.run.id, sensors.inventory)
+                    store.inventory.add(self.run.id, sensors.inventory)
             except (sqlite3.Error, StoreError) as err:
                 sensors.close()
                 self._abandon(store, err)
@@ -91,7 +91,7 @@ class Recording:
             else str(err)
         )
         try:
-            store.finish_run(
+            store.runs.finish(
                 self.run.id, RunStatus.FAILED, ended=self.run.started_iso, reason=reason
             )
         except (sqlite3.Error, StoreError):
@@ -166,7 +166,7 @@ class Recording:
         """Store the run's final status; when samples could not be stored, `failed` and why."""
         if self.writer.error is None:
             with Store(self.db_path) as store:
-                store.finish_run(self.run.id, status, missed_ticks=self.sampler.missed_ticks)
+                store.runs.finish(self.run.id, status, missed_ticks=self.sampler.missed_ticks)
             return
         self.status = RunStatus.FAILED
         reason = self.writer.describe_error()
@@ -175,7 +175,7 @@ class Recording:
         stored = f"samples up to t={last_t:.1f} s kept" if last_t is not None else "no samples"
         try:
             with Store(self.db_path) as store:
-                store.finish_run(
+                store.runs.finish(
                     self.run.id,
                     RunStatus.FAILED,
                     ended=ended,

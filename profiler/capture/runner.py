@@ -1,11 +1,13 @@
 """Profiling runs: workloads x devices x a SPECpower-style load ladder, while recording.
 
-Per workload and device (docs/methodology.md#ladder-and-validity): start workers (child processes,
-spawn), calibrate (3 unthrottled intervals, X_max = mean of the last two), run the
-ladder in descending order, then active idle. Each phase is stored as it ends, so an
-interrupted run keeps the phases it finished; once sampling has stopped and every sample
-is on disk, the workflow (`profiler.workflows.profile.finalise_phases`) adds each phase's
-energy figures and validity.
+Per workload and device (docs/methodology.md#ladder-and-validity): start the workers (child
+processes, spawn), calibrate (n unthrottled intervals, X_max = the median of all but the
+first), run the ladder in descending order, then active idle; once the unthrottled 100 %
+level has run, its throughput is the reference every lower level is a share of
+(docs/methodology.md#calibration). Each phase is stored as it ends, so an interrupted run
+keeps the phases it finished; once sampling has stopped and every sample is on disk, the
+workflow (`profiler.workflows.profile.finalise_phases`) adds each phase's energy figures
+and validity.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from profiler.analysis.phases import LOAD_TOLERANCE, MAX_FOREIGN_CPU_SHARE
+from profiler.analysis.phases import MAX_FOREIGN_CPU_SHARE, misses_target
 from profiler.analysis.thresholds import above
 from profiler.capture.recording import Recording
 from profiler.model.device import DeviceInfo
@@ -157,18 +159,23 @@ def _profile_one(
         report.stage(workload, device, "prepare", 0.0)
         target = workload_device(device, recording.sensors.devices)
         with _pool_for(plan, workload, target, stop) as pool:
-            report.stage(workload, device, "calibrate", 3 * plan.calibration_interval_s)
-            x_max = pool.calibrate(plan.calibration_interval_s, intervals=3)
+            calibration_s = plan.calibration_intervals * plan.calibration_interval_s
+            report.stage(workload, device, "calibrate", calibration_s)
+            x_max = pool.calibrate(plan.calibration_interval_s, plan.calibration_intervals)
+            reference: float | None = None  # X_100 once the 100 % level has run
             for level in plan.levels:
                 recording.raise_if_failed()  # a full disk ends the run at the next level
                 report.stage(workload, device, f"{level:.0%}", plan.phase_seconds)
-                phase = _run_level(pool, plan, level, t0, energy_device, x_max, host_cpu)
+                rates = (x_max, reference)
+                phase = _run_level(pool, plan, level, t0, energy_device, rates, host_cpu)
                 if _worth_retrying(phase):
                     report.stage(workload, device, f"{level:.0%} again", plan.phase_seconds)
-                    phase = _run_level(pool, plan, level, t0, energy_device, x_max, host_cpu)
+                    phase = _run_level(pool, plan, level, t0, energy_device, rates, host_cpu)
                     phase = replace(phase, metrics=phase.metrics.updated(attempts=2))
+                if level >= 1.0:
+                    reference = _throughput(phase) or reference
                 with Store(recording.db_path) as store:
-                    store.add_phase(recording.run_id, phase)
+                    store.phases.add(recording.run_id, phase)
                 report.phase_done(phase)
     except PoolStoppedError:
         recording.raise_if_failed()  # the only setter of `stop`: raises RecordingFailedError
@@ -187,8 +194,14 @@ def _profile_one(
             metrics=PhaseMetrics.of(error=str(err)),
         )
         with Store(recording.db_path) as store:
-            store.add_phase(recording.run_id, failed)
+            store.phases.add(recording.run_id, failed)
         report.phase_done(failed)
+
+
+def _throughput(phase: PhaseRecord) -> float | None:
+    """The phase's units per second of the workers' own time, None without work."""
+    seconds = phase.metrics.worker_seconds
+    return phase.units / seconds if phase.units and seconds else None
 
 
 def _run_level(
@@ -197,18 +210,27 @@ def _run_level(
     level: float,
     t0: float,
     device: str,
-    x_max: float,
+    rates: tuple[float, float | None],
     host_cpu: Callable[[], tuple[float, int]] | None,
 ) -> PhaseRecord:
-    """Hold one load level; the phase carries its foreign CPU share where measured."""
+    """Hold one load level; the phase carries its foreign CPU share where measured.
+
+    `rates`: the calibrated X_max and the reference the level is a share of (the 100 %
+    level's throughput once it has run, docs/methodology.md#calibration; None before:
+    X_max).
+    """
+    x_max, reference = rates
     before = host_cpu() if host_cpu else None
     own_before_s = time.process_time()  # this process, every thread: sampler, writer, pool
     t_start = time.monotonic() - t0
-    result = pool.run_phase(level, plan.phase_seconds)
+    result = pool.run_phase(level, plan.phase_seconds, reference_units_per_s=reference)
     t_end = time.monotonic() - t0
     own_cpu_s = time.process_time() - own_before_s
     phase = _phase_record(result, device, t_start, t_end, x_max, pool)
-    phase = replace(phase, metrics=phase.metrics.updated(profiler_cpu_seconds=own_cpu_s))
+    figures: dict[str, float] = {"profiler_cpu_seconds": own_cpu_s}
+    if reference is not None:
+        figures["reference_units_per_s"] = reference
+    phase = replace(phase, metrics=phase.metrics.updated(**figures))
     if host_cpu is None or before is None or t_end <= t_start:
         return phase
     busy_s, cpus = host_cpu()
@@ -218,13 +240,13 @@ def _run_level(
 
 
 def _worth_retrying(phase: PhaseRecord) -> bool:
-    """A level is run once more when other load disturbed it or it missed its target."""
+    """A level is run once more when other load disturbed it or it missed its target.
+
+    The unthrottled 100 % level never misses (`misses_target`): it is the reference.
+    """
     foreign = phase.metrics.foreign_cpu_share
     disturbed = foreign is not None and above(foreign, MAX_FOREIGN_CPU_SHARE)
-    missed = phase.target_load > 0 and (
-        phase.achieved_load is None
-        or above(abs(phase.achieved_load - phase.target_load), LOAD_TOLERANCE)
-    )
+    missed = phase.target_load > 0 and misses_target(phase.target_load, phase.achieved_load)
     return disturbed or missed
 
 

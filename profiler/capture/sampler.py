@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from profiler.model.device import DeviceStatus
 from profiler.model.durations import check_interval
 from profiler.model.samples import Reading, Tick, TickSink
-from profiler.sensors.base import SensorFamily
+from profiler.sensors.base import SensorFamily, start_daemon, stop_daemon
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +106,12 @@ class Sampler:
     def start(self) -> None:
         """Begin and run the loop on a daemon thread."""
         self.begin()
-        self._thread = threading.Thread(target=self.run, name="finwatt-sampler", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self.run, "finwatt-sampler")
 
     def stop(self) -> None:
         """Stop the loop, take one final tick (so the run ends at the stop time), join."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        stop_daemon(self._stop, self._thread)
+        self._thread = None
         if self.t0 is not None:
             self._tick(self._clock.now(), self.t0)
 

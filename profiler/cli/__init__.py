@@ -15,7 +15,7 @@ import typer
 # Importing the command modules registers their commands, in this order, on `app`.
 # isort: off
 from profiler.cli import core, run  # noqa: F401
-from profiler.cli import analysis, config, data, jobs, live, schedule  # noqa: F401
+from profiler.cli import analysis, config, data, demand, jobs, live, schedule  # noqa: F401
 
 # isort: on
 from profiler.cli.common import UsageError, app, error_line

@@ -170,12 +170,14 @@ def analyze(
     """Find idle, oversized and inefficient capacity and what fixing it saves per year."""
     from profiler.workflows.analyze import analyze_run, analyze_since, resolve_run
     from profiler.workflows.analyze import store_findings as keep_findings
+    from profiler.workflows.demand import settings_thresholds
 
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
     thresholds = _thresholds_from_options(mode, min_span, min_hours, sizes)
     settings = load_settings(db)
+    thresholds = settings_thresholds(settings, thresholds)
     site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
     if prometheus is not None or step is not None or match is not None:
         _analyze_prometheus(
@@ -188,12 +190,13 @@ def analyze(
             thresholds,
             as_json,
             client_config=prometheus_config,
+            tz=settings.tz,
         )
         return
     with open_store(settings, read_only=True) as store:
-        store.mark_stale_runs()
+        store.runs.mark_stale()
         if since_s is not None:
-            result = analyze_since(store, since_s, site, thresholds, host=host)
+            result = analyze_since(store, since_s, site, thresholds, host=host, tz=settings.tz)
         else:
             result = analyze_run(store, resolve_run(store, run_id), site, thresholds)
         keep_findings(store, result)
@@ -290,16 +293,18 @@ def report(
             EXIT_USAGE,
         )
     with open_store(settings, read_only=True) as store:
-        store.mark_stale_runs()
+        store.runs.mark_stale()
         if since_s is not None:
             try:
-                path = report_window(store, since_s, site, output, host=host, lang=lang)
+                path = report_window(
+                    store, since_s, site, output, host=host, lang=lang, tz=settings.tz
+                )
             except OSError as err:
                 fail(f"cannot write the report: {err}", EXIT_FAILURE)
         else:
             run = resolve_run(store, run_id)
             try:
-                path = report_run(store, run, site, output, lang=lang)
+                path = report_run(store, run, site, output, lang=lang, tz=settings.tz)
             except OSError as err:
                 fail(f"cannot write the report: {err}", EXIT_FAILURE)
     _print_written(path, pdf)
@@ -336,14 +341,15 @@ def _analyze_prometheus(
     thresholds: Thresholds,
     as_json: bool,
     client_config: Path | None = None,
+    tz: str | None = None,
 ) -> None:
-    """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes."""
+    """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes (`tz`: its zone)."""
     if url is None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
     if run_id is not None:
         fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
     document, assumptions = _fleet_document(
-        url, since_s, step, match, site, thresholds, client_config=client_config
+        url, since_s, step, match, site, thresholds, client_config=client_config, tz=tz
     )
     if as_json:
         emit_json(document, doc="analyze-fleet")
@@ -359,10 +365,12 @@ def _fleet_document(
     site: Site,
     thresholds: Thresholds,
     client_config: Path | None = None,
+    tz: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Read and assess the fleet a Prometheus scrapes (FleetError exits 1, FleetUsageError 2).
 
-    `client_config`: `--prometheus-config`, the file naming credential and TLS files.
+    `client_config`: `--prometheus-config`, the file naming credential and TLS files;
+    `tz`: the site's zone, for the findings that see time (None: none of them).
     """
     import time
 
@@ -383,7 +391,7 @@ def _fleet_document(
         match=match if match is not None else DEFAULT_MATCH,
         client=load_client_config(client_config) if client_config else ClientConfig(),
     )
-    result = analyze_prometheus(options, site, thresholds, now_s=time.time())
+    result = analyze_prometheus(options, site, thresholds, now_s=time.time(), tz=tz)
     return result.as_dict(epoch_to_iso), result.assumptions
 
 

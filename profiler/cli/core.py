@@ -248,8 +248,8 @@ def runs(
         print_inventory_diff(settings, *diff, as_json=as_json)
         return
     with open_store(settings, read_only=True) as store:
-        store.mark_stale_runs()
-        records = store.list_runs()
+        store.runs.mark_stale()
+        records = store.runs.all()
     if as_json:
         emit_json(
             {

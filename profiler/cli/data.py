@@ -47,7 +47,7 @@ def export_command(
         check_output(output)  # a directory or a link fails before the database is read
     settings = load_settings(db)
     with open_store(settings, read_only=True) as store:
-        if store.get_run(run_id) is None:
+        if store.runs.get(run_id) is None:
             fail(f"no run {run_id}; `finwatt runs` lists them", EXIT_USAGE)
         pruned_until = raw_pruned_until(store, run_id)
         if pruned_until is not None:
@@ -78,10 +78,21 @@ def export_command(
 @app.command("import")
 def import_command(
     file: Annotated[str, typer.Argument(help="Interchange JSON document; - reads stdin.")],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace the stored run the document repeats (same run id, or the same "
+            "content under another id) instead of refusing it; one transaction.",
+        ),
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import a run from the JSON interchange format and print its id."""
+    """Import a run from the JSON interchange format and print its id.
+
+    A run already stored is refused (exit 2): importing it twice would count it twice.
+    """
     from profiler.workflows.data import import_document
 
     name = "stdin" if file == "-" else file
@@ -91,7 +102,7 @@ def import_command(
         fail(f"cannot read {file}: {err.strerror}", EXIT_USAGE)
     settings = load_settings(db)
     with open_store(settings) as store:
-        run_id = import_document(store, data, source=name)
+        run_id = import_document(store, data, source=name, replace=replace)
     if as_json:
         emit_json({"run": run_id}, doc="import")
     else:

@@ -124,7 +124,12 @@ def _plan_from_options(
     label: str | None,
 ) -> ProfileRequest:
     """Turn `finwatt run`'s options into a request; a bad one is a usage error naming it."""
-    from profiler.model.plan import DEFAULT_LEVELS, QUICK_LEVELS
+    from profiler.model.plan import (
+        CALIBRATION_INTERVALS,
+        DEFAULT_LEVELS,
+        QUICK_CALIBRATION,
+        QUICK_LEVELS,
+    )
     from workloads import WORKLOADS
     from workloads.base import WorkloadError, parse_size
 
@@ -149,7 +154,8 @@ def _plan_from_options(
         devices=(),
         levels=level_list,
         phase_seconds=phase_s,
-        calibration_interval_s=1.0 if quick else min(10.0, phase_s),
+        calibration_interval_s=QUICK_CALIBRATION[0] if quick else min(10.0, phase_s),
+        calibration_intervals=QUICK_CALIBRATION[1] if quick else CALIBRATION_INTERVALS,
         size=size_value,
         interval_s=interval_s,
         quick=quick,
@@ -352,5 +358,10 @@ def phase_json(p: PhaseRecord) -> dict[str, object]:
         "foreign_cpu_share": d.foreign_cpu_share,
         "disturbed": d.disturbed,
         "attempts": d.attempts or 1,
+        "reference_units_per_s": d.reference_units_per_s,
+        "shared_host": bool(d.shared_host),
+        "attributed_energy_j": d.attributed_energy_j,
+        "attributed_provenance": d.attributed_provenance,
+        "idle_share": d.idle_share,
         "error": d.error,
     }

@@ -71,10 +71,28 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+SHARED_MARK = "*"
+"""Marks a figure that is the workload's own share by CPU time on a shared host."""
+
+
+def _own_figures(p: PhaseRecord) -> tuple[str, str]:
+    """The W and J/1k cells: the workload's own share (marked) where the host was shared."""
+    d = p.metrics
+    if not d.shared_host or d.attributed_energy_j is None:
+        return _fmt(d.mean_power_w, ".2f"), _fmt(d.j_per_1000_units, ".3g")
+    own_j = float(d.attributed_energy_j)
+    watts = own_j / d.seconds if d.seconds else None
+    per_1k = 1000 * own_j / p.units if p.units else None
+    return _fmt(watts, ".2f") + SHARED_MARK, _fmt(per_1k, ".3g") + (SHARED_MARK if per_1k else "")
+
+
 def phase_table(phases: Sequence[PhaseRecord]) -> Group:
     """Return the per-phase table, then one note per invalid phase and the power sources.
 
-    Fits 80 columns: the reasons and provenance go below the table, not in it.
+    Fits 80 columns: the reasons and provenance go below the table, not in it. On a
+    shared host a disturbed phase's W and J/1k units are the workload's own share by CPU
+    time (marked `*`; docs/methodology.md#ladder-and-validity), the host's power beside
+    them in its note.
     """
     table = Table(title="Phases", expand=False)
     for column in ("workload", "device", "target", "achieved", "units/s", "W", "J/1k units", "ok"):
@@ -84,24 +102,44 @@ def phase_table(phases: Sequence[PhaseRecord]) -> Group:
         d = p.metrics
         mark = "yes"
         if not p.valid:
+            host_w = (
+                f"; host {_fmt(d.mean_power_w, '.2f')} W"
+                if d.shared_host and d.attributed_energy_j is not None
+                else ""
+            )
             notes.append(
                 f"[{len(notes) + 1}] {p.workload} {p.device_id} {p.target_load:.0%}: "
                 + ("; ".join(d.invalid_reasons or ()) or str(d.error))
+                + host_w
             )
             mark = f"no[{len(notes)}]"
         achieved = p.achieved_load * 100 if p.achieved_load is not None else None
+        watts, per_1k = _own_figures(p)
         table.add_row(
             p.workload,
             p.device_id,
             f"{p.target_load:.0%}",
             _fmt(achieved, ".0f") + ("%" if achieved is not None else ""),
             _fmt(d.units_per_s, ",.0f"),
-            _fmt(d.mean_power_w, ".2f"),
-            _fmt(d.j_per_1000_units, ".3g"),
+            watts,
+            per_1k,
             mark,
         )
     sources = sorted({p.metrics.provenance for p in phases if p.metrics.provenance})
     lines = [Text(printable(n)) for n in notes]
+    shared = sorted(
+        {p.metrics.attributed_provenance or "" for p in phases if p.metrics.shared_host}
+    )
+    if shared:
+        lines.append(
+            Text(
+                printable(
+                    f"{SHARED_MARK} shared host: the workload's own share by CPU time "
+                    f"({', '.join(s for s in shared if s) or 'attributed:cpu-time'}), "
+                    "not the host's"
+                )
+            )
+        )
     for source in sources:
         estimate = is_estimate(source)
         lines.append(
@@ -125,17 +163,27 @@ def summary_table(summaries: Sequence[LadderSummary], *, quick: bool) -> Group:
     for s in summaries:
         m = s.metrics
         mark = ""
-        if s.note:
-            notes.append(f"[{len(notes) + 1}] {s.workload} {s.device}: {s.note}")
-            mark = f"[{len(notes)}]"
+        lines = [line for line in (s.note, s.shared_host) if line]
+        if lines:
+            mark = f"[{sum(1 for n in notes if n.startswith('[')) + 1}]"
+            notes.append(f"{mark} {s.workload} {s.device}: {lines[0]}")
+            notes.extend(f"    {line}" for line in lines[1:])  # the same note, continued
+        units_per_j = _fmt(m.overall_units_per_j if m else None, ",.0f")
+        if m is None and s.attributed_units_per_j is not None:
+            units_per_j = _fmt(s.attributed_units_per_j, ",.0f") + SHARED_MARK
         table.add_row(
             s.workload,
             s.device,
             _fmt(s.peak_units_per_s, ",.0f"),
             s.unit or "",
-            _fmt(m.overall_units_per_j if m else None, ",.0f"),
+            units_per_j,
             _fmt(m.ipr if m else None, ".3f"),
             _fmt(m.ep if m else None, ".3f"),
             mark,
         )
-    return Group(table, *(Text(printable(n)) for n in notes))
+    texts = [Text(printable(n)) for n in notes]
+    if any(s.metrics is None and s.attributed_units_per_j is not None for s in summaries):
+        texts.append(
+            Text(f"{SHARED_MARK} units/J of the workload's own energy by CPU time (shared host)")
+        )
+    return Group(table, *texts)

@@ -18,7 +18,7 @@ interval counts as a reset (`counter_resets`).
 
 The store's minute rollup (`profiler.store.rollup`: its SQL form is tested against this
 one, its writer form calls it), the raw read model (`profiler.model.series.device_series`,
-what `Store.series` returns) and analysis (`profiler.analysis.phases`) use this module.
+what `store.samples.series` returns) and analysis (`profiler.analysis.phases`) use this module.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ from profiler.model.run import PhaseRecord
 
 DEFAULT_LEVELS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0)
 QUICK_LEVELS = (1.0, 0.5, 0.0)
+CALIBRATION_INTERVALS = 3
+"""SPECpower's calibration: 3 intervals, X_max of the last two (docs/methodology.md#calibration)."""
+QUICK_CALIBRATION = (0.5, 7)
+"""`--quick`'s calibration: 7 intervals of 0.5 s, X_max the median of the last six: as long
+as three 1-second intervals, and one interval a neighbour slowed does not move it."""
 
 
 @dataclass(frozen=True)
@@ -25,11 +30,15 @@ class RunPlan:
         devices: "cpu" and/or "gpu:N".
         levels: target loads, descending; 0 is active idle and runs last.
         phase_seconds: length of each level.
-        calibration_interval_s: length of each of the 3 calibration intervals.
+        calibration_interval_s: length of each calibration interval.
+        calibration_intervals: how many calibration intervals run (X_max: the median of
+            all but the first).
         size: workload problem size.
         interval_s: sampling interval.
         quick: results are indicative (short phases).
         seed: root seed of the workloads.
+        idle_share: the idle policy of a shared-host phase's own energy (`none`,
+            `cpu-time`, `cores`; docs/attribution.md#the-model).
     """
 
     workloads: tuple[str, ...]
@@ -41,13 +50,16 @@ class RunPlan:
     interval_s: float = 1.0
     quick: bool = False
     seed: int = 0
+    calibration_intervals: int = CALIBRATION_INTERVALS
+    idle_share: str = "none"
 
     def duration_s(self) -> float:
         """Return the expected length of the run in seconds: calibration plus the ladder.
 
         Worker start-up is not counted, so the real run takes a little longer.
         """
-        per_pair_s = 3 * self.calibration_interval_s + len(self.levels) * self.phase_seconds
+        calibration_s = self.calibration_intervals * self.calibration_interval_s
+        per_pair_s = calibration_s + len(self.levels) * self.phase_seconds
         return per_pair_s * len(self.workloads) * len(self.devices)
 
     def as_config(self) -> dict[str, Any]:

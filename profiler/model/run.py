@@ -107,9 +107,11 @@ _NUMBERS = (
     "foreign_cpu_share",
     "attempts",
     "profiler_cpu_seconds",
+    "reference_units_per_s",
+    "attributed_energy_j",
 )
-_TEXTS = ("provenance", "error")
-_FLAGS = ("disturbed",)
+_TEXTS = ("provenance", "error", "attributed_provenance", "idle_share")
+_FLAGS = ("disturbed", "shared_host")
 _LISTS = ("energy_devices", "invalid_reasons")
 
 
@@ -160,6 +162,15 @@ class PhaseMetrics:
             pool control) used during the phase: measurement overhead, not foreign load.
         disturbed: True when other processes' load makes the phase's figures unreliable.
         attempts: how many times the level was run (2 when it was retried, else absent).
+        reference_units_per_s: the throughput the level's target is a share of and its
+            achieved load is measured against: the 100 % level's, once it has run
+            (docs/methodology.md#calibration); absent where it is the calibrated X_max.
+        shared_host: True for a disturbed phase whose figures include the workload's own
+            share of the energy by CPU time (docs/methodology.md#ladder-and-validity).
+        attributed_energy_j: that share: the workers' CPU-time share of the dynamic
+            energy plus the idle the `idle_share` policy allocates, in joules.
+        attributed_provenance: `attributed:cpu-time(<source>)` of that share.
+        idle_share: the idle policy of that share (`none`, `cpu-time`, `cores`).
         error: why the phase failed, when it did.
         extra: other keys of the stored object, kept as they came.
         present: the figures above that the record carries.
@@ -188,6 +199,11 @@ class PhaseMetrics:
     profiler_cpu_seconds: float | None = None
     disturbed: bool | None = None
     attempts: int | None = None
+    reference_units_per_s: float | None = None
+    shared_host: bool | None = None
+    attributed_energy_j: float | None = None
+    attributed_provenance: str | None = None
+    idle_share: str | None = None
     error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     present: frozenset[str] = frozenset()

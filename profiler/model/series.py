@@ -1,6 +1,6 @@
 """One device's samples as numpy columns on one time axis: the one read model.
 
-`Store.series` returns one `DeviceSeries` per device and run, read from raw samples or
+`store.samples.series` returns one `DeviceSeries` per device and run, read from raw samples or
 from minute rollups; analysis and the analyzer's rules take it. `t` is seconds on any
 axis (run-relative for one run, absolute epoch seconds across runs); results depend only
 on differences of `t`. Absent metrics are NaN, never zero (docs/style.md#evidence).
@@ -185,7 +185,7 @@ def series_of_rows(
     """Return {device id: `device_series`} of sample records (any order), one per device.
 
     For records already in memory (tests, a document being imported); the store reads
-    its samples straight into a series (`Store.series`). `hold` as in `device_series`.
+    its samples straight into a series (`store.samples.series`). `hold` as in `device_series`.
     """
     by_device: dict[str, list[SampleRow]] = {}
     for row in rows:
@@ -208,6 +208,17 @@ def series_of_rows(
 
 def _nan(value: float | None) -> float:
     return np.nan if value is None else float(value)
+
+
+def cumulative_energy(series: DeviceSeries) -> FloatArray:
+    """Return the energy since the series' first interval at each entry, in J (the curve).
+
+    The running sum of `energy_delta_j` (unknown intervals add nothing to later
+    entries); NaN at an entry whose own interval energy is unknown. For one run's raw
+    series without resets it is the device's cumulative counter.
+    """
+    delta = series.energy_delta_j
+    return np.where(np.isnan(delta), np.nan, np.nancumsum(delta))
 
 
 def concatenate(parts: Sequence[DeviceSeries]) -> DeviceSeries:

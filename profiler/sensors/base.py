@@ -6,12 +6,15 @@ tick: psutil gives `cpu:N` its utilisation, RAPL (or a model) gives the same dev
 power and energy.
 
 Units are in the names: `power_w`, `energy_j`, `mem_used_bytes`, `util` (0..1).
+A loop on its own thread (the sampler's, the BMC poller's) runs through `start_daemon`
+and ends through `stop_daemon`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
@@ -132,3 +135,17 @@ class ProbedFamily(Generic[ProbeT]):
 
     def _discover(self) -> ProbeT:
         raise NotImplementedError
+
+
+def start_daemon(target: Callable[[], None], name: str) -> threading.Thread:
+    """Run `target` on a new daemon thread named `name` (a sampling or polling loop)."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_daemon(stop: threading.Event, thread: threading.Thread | None) -> None:
+    """Set `stop`, the event the loop waits on, and wait for `thread` (None: not started)."""
+    stop.set()
+    if thread is not None:
+        thread.join()

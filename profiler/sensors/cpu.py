@@ -52,30 +52,30 @@ def psutil_memory() -> tuple[int, int]:
     return int(mem.total), int(mem.available)
 
 
-def read_cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
-    """Return the CPU model name from /proc/cpuinfo (`model name` or `Model`), or None."""
+def _cpuinfo_value(
+    cpuinfo: Path, keys: tuple[str, ...], wanted: Callable[[str], bool]
+) -> str | None:
+    """Return the first value of one of `keys` in `cpuinfo` that is `wanted`, or None."""
     try:
         text = cpuinfo.read_text()
     except OSError:
         return None
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() in ("model name", "Model") and value.strip():
+        if key.strip() in keys and wanted(value.strip()):
             return value.strip()
     return None
 
 
+def read_cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """Return the CPU model name from /proc/cpuinfo (`model name` or `Model`), or None."""
+    return _cpuinfo_value(cpuinfo, ("model name", "Model"), bool)
+
+
 def read_package_siblings(cpuinfo: Path = Path("/proc/cpuinfo")) -> int | None:
     """Return `siblings` (logical CPUs per package as the kernel reports it), or None."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "siblings" and value.strip().isdigit():
-            return int(value.strip())
-    return None
+    siblings = _cpuinfo_value(cpuinfo, ("siblings",), str.isdigit)
+    return None if siblings is None else int(siblings)
 
 
 def package_map(sysfs_root: Path, n_cpus: int) -> list[int]:

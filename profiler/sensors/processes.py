@@ -8,7 +8,8 @@ per process identity (pid and start time, which tells a reused pid from the orig
 and cached; the cache forgets processes no longer listed.
 
 Field positions are proc(5)'s: after the `(comm)` field, `state` is field 3, `ppid` 4,
-`utime` 14, `stime` 15 (clock ticks), `starttime` 22 and `rss` 24 (pages). The comm is
+`utime` 14, `stime` 15, `cutime` 16, `cstime` 17 (clock ticks), `starttime` 22 and `rss`
+24 (pages). The comm is
 taken between the first `(` and the last `)`, since a command name may itself hold
 parentheses or spaces. Check by hand: `cat /proc/self/stat`; `ps -o pid,ppid,comm,time,rss`.
 
@@ -20,8 +21,10 @@ processes and prints the ratio.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 """Clock ticks per second of utime and stime (USER_HZ, 100 on Linux)."""
@@ -54,6 +57,23 @@ class ProcStat:
     cpu_s: float
     rss_bytes: int
     start_ticks: int
+
+
+class CpuTimes(NamedTuple):
+    """The per-tick CPU figures of one process (`ProcessTable.cpu_times`).
+
+    Attributes:
+        start_ticks: start time in clock ticks after boot (with the pid, its identity).
+        ppid: parent's process id.
+        cpu_s: its own user + system CPU seconds (`utime` + `stime`).
+        children_cpu_s: the CPU seconds of the children it has reaped, theirs and their
+            own reaped children's (`cutime` + `cstime`, fields 16-17 of proc(5)).
+    """
+
+    start_ticks: int
+    ppid: int
+    cpu_s: float
+    children_cpu_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +156,14 @@ class ProcessTable:
         self._extra: dict[tuple[int, int], tuple[str, str]] = {}
         self._raw: dict[int, bytes] = {}
 
-    def cpu_seconds(self) -> dict[int, tuple[int, float]]:
-        """Return pid -> (start ticks, CPU seconds) of every process alive now.
+    def cpu_times(self) -> dict[int, CpuTimes]:
+        """Return pid -> `CpuTimes` of every process alive now.
 
-        The cheap per-tick read: each stat line is only split far enough for the CPU
-        times and the start time; `stat(pid)` parses the rest of a line read here on
-        demand. A process that exits while the table is read is left out.
+        The cheap per-tick read: each stat line is only split far enough for the parent,
+        the CPU times and the start time; `stat(pid)` parses the rest of a line read here
+        on demand. A process that exits while the table is read is left out.
         """
-        out: dict[int, tuple[int, float]] = {}
+        out: dict[int, CpuTimes] = {}
         raw: dict[int, bytes] = {}
         root = self._root
         for name in os.listdir(root):  # noqa: PTH208 - plain names, no Path per pid
@@ -154,7 +174,12 @@ class ProcessTable:
                 continue
             try:
                 fields = data[data.rindex(b")") + 2 :].split(b" ", 20)
-                out[int(name)] = (int(fields[19]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
+                out[int(name)] = CpuTimes(
+                    int(fields[19]),
+                    int(fields[1]),
+                    (int(fields[11]) + int(fields[12])) / CLK_TCK,
+                    (int(fields[13]) + int(fields[14])) / CLK_TCK,
+                )
             except (ValueError, IndexError):
                 continue
             raw[int(name)] = data
@@ -162,7 +187,7 @@ class ProcessTable:
         return out
 
     def stat(self, pid: int) -> ProcStat:
-        """Return the full figures of a process from the last `cpu_seconds` read.
+        """Return the full figures of a process from the last `cpu_times` read.
 
         Raises:
             KeyError: the process was not in that read.
@@ -171,7 +196,7 @@ class ProcessTable:
 
     def stats(self) -> dict[int, ProcStat]:
         """Return the `/proc/<pid>/stat` figures of every process alive now, by pid."""
-        return {pid: self.stat(pid) for pid in self.cpu_seconds()}
+        return {pid: self.stat(pid) for pid in self.cpu_times()}
 
     def details(self, stat: ProcStat) -> tuple[str, str]:
         """Return (cmdline, cgroup path) of a process, read once per process identity."""
@@ -187,15 +212,15 @@ class ProcessTable:
             self._extra[key] = cached
         return cached
 
-    def forget_except(self, alive: dict[int, tuple[int, float]]) -> None:
-        """Drop cached details of processes not in `alive` (`cpu_seconds`'s answer)."""
+    def forget_except(self, alive: Mapping[int, CpuTimes]) -> None:
+        """Drop cached details of processes not in `alive` (`cpu_times`'s answer)."""
         if len(self._extra) > len(alive):
-            keep = {(pid, start) for pid, (start, _) in alive.items()}
+            keep = {(pid, times.start_ticks) for pid, times in alive.items()}
             self._extra = {k: v for k, v in self._extra.items() if k in keep}
 
     def read(self) -> list[ProcessInfo]:
         """Return every process alive now with its command line and cgroup path."""
-        alive = self.cpu_seconds()
+        alive = self.cpu_times()
         self.forget_except(alive)
         stats = [self.stat(pid) for pid in alive]
         return [ProcessInfo(s, *self.details(s)) for s in stats]

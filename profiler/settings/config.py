@@ -15,12 +15,17 @@ another one. Its settings may sit at the top level or under `[defaults]`:
   (a CSV of the site's own grid factors, `code,g_per_kwh,gas,year,source`, relative to
   the config file; it overrides or adds to codecarbon's), and
   `grace_period` (how late a missed scheduled run may still start, default `1h`),
-  and, in a VM, `host_curve` (the host's power curve: a load,watts CSV or an imported
-  profiling run's id) with `vm_share` (vCPUs / host threads) for `estimated:host-curve`.
+  and, in a VM, `host_curve` (the host's power curve: a load,watts CSV, relative to the
+  config file, or an imported profiling run's id) with `vm_share` (vCPUs / host
+  threads) for `estimated:host-curve`.
+- `[defaults]` only, for demand profiles and power schedules: `tz` (the site's IANA zone,
+  default the host's), `schedule_margin` (wake this long before each busy window, default
+  `15m`) and `schedule_transition` (the idle-power time each off span costs, `5m`).
 
 `[bmc]` (its own table, `profiler.settings.bmc_table`) says how to reach the node's BMC
 for wall power: IPMI in-band or over lanplus, Redfish over HTTPS (docs/permissions.md);
-its files (password files, CA bundle) are relative to the config file, like `carbon_table`.
+its files (password files, CA bundle) are relative to the config file, like `carbon_table`
+and a `host_curve` CSV.
 
 The file is validated by the pydantic models of `profiler.settings.config_model`
 (`[[schedule]]` tables: `profiler.settings.schedule_entries.ScheduleTable`). Every error names
@@ -32,11 +37,12 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from profiler.model.errors import ConfigError
+from profiler.settings.time_zones import host_zone_name
 
 if TYPE_CHECKING:
     from profiler.model.savings import Site
@@ -130,6 +136,12 @@ class Settings:
     vm_share: float | None = None
     bmc: dict[str, Any] = field(default_factory=dict)
     """The `[bmc]` table as set in the file (`profiler.settings.bmc_table`, docs/design.md)."""
+    tz: str = field(default_factory=host_zone_name)
+    """`[defaults] tz`: the site's IANA zone of demand profiles and schedules (else the host's)."""
+    schedule_margin_s: float | None = None
+    """`[defaults] schedule_margin`: schedules wake this long before each busy window."""
+    schedule_transition_s: float | None = None
+    """`[defaults] schedule_transition`: idle-power seconds each off span costs."""
 
 
 def _positive_float(
@@ -241,39 +253,78 @@ class ValidConfig:
 def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], ValidConfig | None]:
     """Check a parsed config file; return one line per problem, and the result if none.
 
-    Each line names the file, the table (`[defaults]`, `[[schedule]] #2 ('usage')`) and
-    the key.
+    Every check runs whatever the others found, so one run lists every problem: the
+    models' (types, ranges, unknown keys), the checks across keys, repeated
+    `[[schedule]]` names and the site's. Each line names the file, the table
+    (`[defaults]`, `[[schedule]] #2 ('usage')`) and the key.
     """
     if not document:  # no file, or an empty one: nothing to check (and no pydantic import)
         return [], ValidConfig({}, ())
     from pydantic import ValidationError
 
-    from profiler.settings.carbon import SiteError
-    from profiler.settings.config_model import ConfigFile, problem_lines
-    from profiler.settings.schedule_entries import duplicate_names, entry_from_table, entry_prefix
+    from profiler.settings.config_model import (
+        ConfigFile,
+        cross_key_problems,
+        problem_lines,
+        valid_site_values,
+    )
+    from profiler.settings.schedule_entries import entry_from_table
+    from profiler.settings.schedule_split import repeated_names
 
+    parsed: ConfigFile | None = None
     try:
         parsed = ConfigFile.model_validate(document)
+        problems = []
     except ValidationError as err:
-        return problem_lines(path, document, err), None
+        problems = problem_lines(path, document, err)
+    problems += cross_key_problems(path, document)
     tables = document.get("schedule", [])
+    if isinstance(tables, list):
+        problems += repeated_names(path, tables, {}).values()
+    problems += _site_problems(path, valid_site_values(document))
+    if problems or parsed is None:
+        return list(dict.fromkeys(problems)), None
     schedules = tuple(
         entry_from_table(table, raw) for table, raw in zip(parsed.schedule, tables, strict=True)
     )
-    problems = [
-        f"{entry_prefix(path, i, tables[i])} name {name!r} is used by an earlier entry"
-        for i, name in duplicate_names(schedules)
-    ]
     values = _file_values(parsed)
     if parsed.bmc is not None:
         values["bmc"] = _bmc(parsed.bmc.model_dump(exclude_unset=True), path.parent)
-    try:
-        site_from_defaults(_site(values, path.parent))
-    except SiteError as err:
-        problems.append(f"{path}: [defaults] {err}")
-    if problems:
-        return problems, None
     return [], ValidConfig(values, schedules)
+
+
+def _site_problems(path: Path, values: dict[str, Any]) -> list[str]:
+    """The site's problems: the grid source, the PUE and the tariff each checked alone."""
+    from profiler.settings.carbon import SiteError
+
+    site = _site(values, path.parent)
+    parts = (
+        replace(site, pue=None, price_per_kwh=None),
+        SiteDefaults(pue=site.pue),
+        SiteDefaults(price_per_kwh=site.price_per_kwh),
+    )
+    problems = []
+    for part in parts:
+        try:
+            site_from_defaults(part)
+        except SiteError as err:
+            problems.append(f"{path}: [defaults] {err}")
+    return problems
+
+
+def _host_curve(value: str | None, base: Path) -> str | None:
+    """Return `host_curve` with a relative file path resolved against the config's folder.
+
+    A value naming a file (it exists there, ends in `.csv`, or has a folder in it) is a
+    path; anything else is a run id and stays as it is.
+    """
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    resolved = base.absolute() / path  # an absolute (or ~) path stays as it is
+    if resolved.is_file() or path.suffix.lower() == ".csv" or len(path.parts) > 1:
+        return str(resolved)
+    return value
 
 
 def validate_config(path: Path, document: dict[str, Any]) -> ValidConfig:
@@ -376,7 +427,10 @@ def load_settings(db: Path | None = None, *, skip_invalid_schedules: bool = Fals
         schedules=valid.schedules,
         config_file=path,
         invalid_schedules=invalid,
-        host_curve=file_values.get("host_curve"),
+        host_curve=_host_curve(file_values.get("host_curve"), path.parent),
         vm_share=file_values.get("vm_share"),
         bmc=file_values.get("bmc", {}),
+        tz=file_values.get("tz") or host_zone_name(),
+        schedule_margin_s=file_values.get("schedule_margin"),
+        schedule_transition_s=file_values.get("schedule_transition"),
     )

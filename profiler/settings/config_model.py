@@ -4,7 +4,9 @@
 both), and the `[[schedule]]` tables (`profiler.settings.schedule_entries.ScheduleTable`). The
 models refuse unknown keys, wrong types, NaN and infinities; `problem_lines` turns
 pydantic's errors into finwatt's one-line messages, each naming the file, the table
-and the key. `config_schema` is what `finwatt config schema` prints.
+and the key; `cross_key_problems` checks what spans keys (a setting set twice, `vm_share`
+without `host_curve`) on the file as written. `config_schema` is what `finwatt config
+schema` prints.
 """
 
 from __future__ import annotations
@@ -18,19 +20,20 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_core import ErrorDetails
 
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
 from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, entry_prefix
+from profiler.settings.time_zones import UnknownZoneError, zone
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
 SITE_KEYS = (
     "country", "region", "carbon_intensity", "pue", "price_per_kwh", "currency", "carbon_table"
 )  # fmt: skip
 VM_KEYS = ("host_curve", "vm_share")
-DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS)
+DEMAND_KEYS = ("tz", "schedule_margin", "schedule_transition")
+DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS, *DEMAND_KEYS)
 TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc")
 SCHEMA_ID = "https://finwatt.invalid/config.schema.json"
 
@@ -56,7 +59,7 @@ class _Settings(BaseModel):
 
 
 class DefaultsTable(_Settings):
-    """`[defaults]`: the settings, the site of scheduled analyses, the grace period."""
+    """`[defaults]`: the settings, the site, the grace period, the zone and power schedules."""
 
     model_config = ConfigDict(title="[defaults]")
 
@@ -84,6 +87,19 @@ class DefaultsTable(_Settings):
     vm_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
         None, description="In a VM: its share of the host, vCPUs / host threads (0-1]."
     )
+    tz: str | None = Field(
+        None,
+        description="The site's IANA time zone (e.g. Europe/London) of demand profiles and "
+        "power schedules (default: the host's).",
+    )
+    schedule_margin: DurationOrZero | None = Field(
+        None, description="Power schedules: wake this long before each busy window (15m)."
+    )
+    schedule_transition: DurationOrZero | None = Field(
+        None,
+        description="Power schedules: the idle-power time each off span costs, for shutdown "
+        "and boot or resume (5m).",
+    )
 
     @field_validator("currency")
     @classmethod
@@ -92,14 +108,15 @@ class DefaultsTable(_Settings):
 
         return None if value is None else currency_code(value, "")
 
-    @model_validator(mode="after")
-    def _share_has_a_curve(self) -> DefaultsTable:
-        if self.vm_share is not None and self.host_curve is None:
-            raise ValueError(
-                "vm_share is set without host_curve; add host_curve (a load,watts CSV or "
-                "a host profiling run's id) or remove vm_share"
-            )
-        return self
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, tz: str | None) -> str | None:
+        if tz is not None:
+            try:
+                zone(tz)
+            except UnknownZoneError as err:
+                raise ValueError(str(err)) from err
+        return tz
 
 
 class ConfigFile(_Settings):
@@ -111,15 +128,48 @@ class ConfigFile(_Settings):
     bmc: BmcTable | None = Field(None, description="[bmc]: the BMC's wall power.")
     schedule: list[ScheduleTable] = Field(default_factory=list, description="[[schedule]] entries.")
 
-    @model_validator(mode="after")
-    def _not_doubled(self) -> ConfigFile:
-        if self.defaults is not None:
-            for key in SETTING_KEYS:
-                if key in self.model_fields_set and key in self.defaults.model_fields_set:
-                    raise ValueError(
-                        f"{key} is set both at the top level and in [defaults]; keep one"
-                    )
-        return self
+
+def cross_key_problems(path: Path, document: dict[str, Any]) -> list[str]:
+    """Return the checks that span keys, run on the file as written (never skipped).
+
+    A setting both at the top level and in `[defaults]`, and `vm_share` without
+    `host_curve`. As pydantic model validators they ran only once every field of their
+    table was valid, so a file with both kinds of problem took a second round.
+    """
+    defaults = document.get("defaults")
+    defaults = defaults if isinstance(defaults, dict) else {}
+    problems = [
+        f"{path}: {key} is set both at the top level and in [defaults]; keep one"
+        for key in SETTING_KEYS
+        if key in document and key in defaults
+    ]
+    if defaults.get("vm_share") is not None and defaults.get("host_curve") is None:
+        problems.append(
+            f"{path}: [defaults] vm_share is set without host_curve; add host_curve (a "
+            "load,watts CSV or a host profiling run's id) or remove vm_share"
+        )
+    return problems
+
+
+def valid_site_values(document: dict[str, Any]) -> dict[str, Any]:
+    """Return the `[defaults]` site keys whose values are valid on their own.
+
+    So the site's own checks (`make_site`) run even when another key of `[defaults]`
+    is wrong.
+    """
+    defaults = document.get("defaults")
+    if not isinstance(defaults, dict):
+        return {}
+    values = {}
+    for key in SITE_KEYS:
+        if key not in defaults:
+            continue
+        try:
+            table = DefaultsTable.model_validate({key: defaults[key]})
+        except ValidationError:
+            continue
+        values[key] = getattr(table, key)
+    return values
 
 
 def config_schema() -> dict[str, Any]:

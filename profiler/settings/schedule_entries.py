@@ -339,14 +339,3 @@ def entry_prefix(path: object, index: int, raw: Any) -> str:
     name = raw.get("name") if isinstance(raw, dict) else None
     label = f" ({name!r})" if isinstance(name, str) else ""
     return f"{path}: [[schedule]] #{index + 1}{label}"
-
-
-def duplicate_names(entries: tuple[ScheduleEntry, ...]) -> list[tuple[int, str]]:
-    """Return (index, name) of each entry whose name an earlier entry already uses."""
-    seen: set[str] = set()
-    repeated = []
-    for i, entry in enumerate(entries):
-        if entry.name in seen:
-            repeated.append((i, entry.name))
-        seen.add(entry.name)
-    return repeated

@@ -12,6 +12,7 @@ invalid entry (exit 2), so the problem is found where it is written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def split_invalid_entries(
         mine = [line for line in lines if line.startswith((prefix + " ", prefix + ":"))]
         if mine:
             problems[index] = mine[0] + (f" (and {len(mine) - 1} more)" if len(mine) > 1 else "")
-    problems.update(_repeated_names(path, tables, problems))
+    problems.update(repeated_names(path, tables, problems))
     if not problems:
         return document, ()
     kept = [t for i, t in enumerate(tables) if i not in problems]
@@ -57,8 +58,8 @@ def split_invalid_entries(
     return {**document, "schedule": kept}, invalid
 
 
-def _repeated_names(path: Path, tables: list[Any], invalid: dict[int, str]) -> dict[int, str]:
-    """Return the problem of each valid table whose name an earlier valid table uses."""
+def repeated_names(path: Path, tables: list[Any], invalid: Mapping[int, str]) -> dict[int, str]:
+    """Return the problem of each table not in `invalid` whose name an earlier one uses."""
     seen: set[str] = set()
     repeated = {}
     for index, table in enumerate(tables):

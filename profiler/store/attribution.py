@@ -1,8 +1,8 @@
-"""`Store`'s attribution rows (a base of `Store`): `monitor --attribute`'s minutes.
+"""`store.attribution`: `monitor --attribute`'s minutes.
 
 The `attribution_minute` table holds one row per run, minute and group
 (`profiler.model.attribution_rows.AttributionRow`). Rows are pruned with the minute
-rollups (`profiler.store.retention`), and `attributed_energy_by_group` sums them over a
+rollups (`profiler.store.retention`), and `energy_by_group` sums them over a
 window for `finwatt chargeback --by cgroup`.
 """
 
@@ -14,7 +14,7 @@ from datetime import datetime
 from profiler.model.attribution_rows import IDLE_GROUP, AttributionRow, GroupEnergy, GroupKind
 from profiler.model.units import epoch_to_iso
 from profiler.store.rows import run_from_row
-from profiler.store.transactions import StoreRows
+from profiler.store.transactions import Repository
 
 _COLUMNS = (
     "minute",
@@ -31,22 +31,22 @@ _COLUMNS = (
 _MINUTE_S = 60.0
 
 
-class AttributionRows(StoreRows):
-    """Attribution rows; `Store` supplies the connection."""
+class Attribution(Repository):
+    """The `attribution_minute` rows of a `Store` (`store.attribution`)."""
 
-    def add_attribution(self, run_id: str, rows: Sequence[AttributionRow]) -> None:
+    def add(self, run_id: str, rows: Sequence[AttributionRow]) -> None:
         """Insert (or replace) a run's attribution rows in one transaction."""
         if not rows:
             return
         marks = ", ".join("?" * (len(_COLUMNS) + 1))
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             tx.executemany(
                 f"INSERT OR REPLACE INTO attribution_minute (run_id, {', '.join(_COLUMNS)}) "
                 f"VALUES ({marks})",
                 [(run_id, *(getattr(r, c) for c in _COLUMNS)) for r in rows],
             )
 
-    def attribution(self, run_id: str) -> list[AttributionRow]:
+    def for_run(self, run_id: str) -> list[AttributionRow]:
         """Return a run's attribution rows by minute, kind, then energy (largest first)."""
         rows = self._conn.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM attribution_minute WHERE run_id = ? "
@@ -55,16 +55,16 @@ class AttributionRows(StoreRows):
         )
         return [AttributionRow(**{c: r[c] for c in _COLUMNS}) for r in rows]
 
-    def delete_attribution_before(self, run_id: str, minute: int) -> int:
+    def delete_before(self, run_id: str, minute: int) -> int:
         """Delete a run's attribution rows of minutes before `minute`; return how many."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             cursor = tx.execute(
                 "DELETE FROM attribution_minute WHERE run_id = ? AND minute < ?",
                 (run_id, minute),
             )
             return int(cursor.rowcount)
 
-    def attributed_energy_by_group(
+    def energy_by_group(
         self, since: datetime, until: datetime, group_kind: GroupKind
     ) -> list[GroupEnergy]:
         """Sum the attribution rows of `group_kind` whose minute starts in [since, until).

@@ -1,60 +1,41 @@
-"""A finwatt SQLite database (WAL mode): runs, devices, samples, phases and findings.
+"""A finwatt SQLite database (WAL mode): one connection and its small repositories.
 
 `Store` opens (and migrates, `profiler.store.schema`) one database file and is the one
-way the rest of finwatt reads and writes it. Its writes go through the record <-> row
+way the rest of finwatt reads and writes it. It keeps the connection, the migrations,
+transactions and its own lifecycle; the reads and writes are its repositories, one
+class per table (or job) sharing its connection: `store.runs` (`runs.Runs`),
+`store.devices`, `store.phases`, `store.findings`, `store.jobs`, `store.attribution`,
+`store.inventory`, `store.samples` (samples and their minute rollups) and
+`store.housekeeping` (pruning and size queries). Writes go through the record <-> row
 mapping of `profiler.store.rows`; every write of samples also keeps their minute
-rollups up to date (`profiler.store.rollup`). Sample and rollup reads come from its base
-`SampleReads`, pruning and size queries from `Housekeeping`. The recorder writes
-through a `SampleWriter` (`profiler.store.writer`), which commits at most one second of
-samples per transaction, so a crash or SIGKILL loses at most the last second.
+rollups up to date (`profiler.store.rollup`). The recorder writes through a
+`SampleWriter` (`profiler.store.writer`), which commits at most one second of samples
+per transaction, so a crash or SIGKILL loses at most the last second.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from profiler.files.version import finwatt_version
-from profiler.model.device import DeviceInfo, DeviceRecord
-from profiler.model.findings import Finding
-from profiler.model.job import JobRecord
-from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
-from profiler.model.samples import SampleRow
-from profiler.model.units import epoch_s, epoch_to_iso, parse_iso
-from profiler.store.attribution import AttributionRows
-from profiler.store.failure_notes import FailureNote, read_notes, remove_note
+from profiler.store.attribution import Attribution
+from profiler.store.devices import Devices
+from profiler.store.findings import Findings
 from profiler.store.housekeeping import Housekeeping
-from profiler.store.inventory import InventoryRows, insert_inventory
-from profiler.store.jobs import JobRows, insert_job
+from profiler.store.inventory import Inventory
+from profiler.store.jobs import Jobs
 from profiler.store.opening import StoreError, connect, mark_finwatt, writable
-from profiler.store.rollup import refresh_minutes
-from profiler.store.rows import (
-    device_from_row,
-    finding_from_row,
-    insert_devices,
-    insert_findings,
-    insert_phases,
-    insert_run,
-    insert_sample_values,
-    insert_samples,
-    phase_from_row,
-    run_from_row,
-    update_device_status,
-)
-from profiler.store.sample_reads import SampleReads
+from profiler.store.phases import Phases
+from profiler.store.runs import Runs
+from profiler.store.samples import Samples
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
-from profiler.store.stamps import new_run_id, pid_alive, utc_now_iso
 from profiler.store.transactions import Snapshot, Transaction
 
 log = logging.getLogger(__name__)
 
 
-class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
+class Store:
     """A finwatt SQLite database. One instance per thread (sqlite3 connections are not shared).
 
     Only a finwatt database is opened (`profiler.store.opening`: another program's file is
@@ -64,8 +45,21 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         path: database file; its folder is created if missing (not when `read_only`).
         read_only: read through a `mode=ro` connection: the file must exist, is never
             created, migrated or switched to WAL, and may be read-only or in a read-only
-            folder. `transaction()` then opens a second, writing connection, only when the
-            file is writable (`can_write`).
+            folder. `transaction()` (or a repository's write) then opens a second,
+            writing connection, only when the file is writable (`can_write`).
+
+    Attributes:
+        runs: the `run` rows (`profiler.store.runs.Runs`).
+        devices: each run's devices (`profiler.store.devices.Devices`).
+        samples: samples and their minute rollups (`profiler.store.samples.Samples`).
+        phases: each run's phases (`profiler.store.phases.Phases`).
+        findings: each run's or window's findings (`profiler.store.findings.Findings`).
+        jobs: the `job` rows of `finwatt exec` runs (`profiler.store.jobs.Jobs`).
+        attribution: `monitor --attribute`'s minutes
+            (`profiler.store.attribution.Attribution`).
+        inventory: what each run ran on (`profiler.store.inventory.Inventory`).
+        housekeeping: pruning and size queries
+            (`profiler.store.housekeeping.Housekeeping`).
 
     """
 
@@ -88,6 +82,16 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         except BaseException:
             self.close()
             raise
+        conn, writer = self._conn, self._writer
+        self.runs = Runs(conn, writer, path=path, read_only=read_only)
+        self.devices = Devices(conn, writer)
+        self.samples = Samples(conn, writer)
+        self.phases = Phases(conn, writer)
+        self.findings = Findings(conn, writer)
+        self.jobs = Jobs(conn, writer)
+        self.attribution = Attribution(conn, writer)
+        self.inventory = Inventory(conn, writer)
+        self.housekeeping = Housekeeping(conn, writer)
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Set a writing connection's modes, migrate the file and mark it finwatt's."""
@@ -185,283 +189,3 @@ class Store(SampleReads, Housekeeping, JobRows, AttributionRows, InventoryRows):
         recorder committing meanwhile changes nothing it writes out.
         """
         return Snapshot(self._conn)
-
-    # --- runs -----------------------------------------------------------------------
-
-    def create_run(
-        self,
-        kind: RunKind,
-        *,
-        label: str | None = None,
-        config: dict[str, Any] | None = None,
-        interval_s: float | None = None,
-        run_id: str | None = None,
-        started: str | None = None,
-        host: str | None = None,
-        status: RunStatus = RunStatus.RUNNING,
-        pid: int | None = None,
-    ) -> RunRecord:
-        """Insert a new run (status `running` by default) and return it."""
-        record = RunRecord(
-            id=run_id or new_run_id(),
-            kind=kind,
-            label=label,
-            host=host or socket.gethostname(),
-            started=parse_iso(started or utc_now_iso()),
-            ended=None,
-            status=status,
-            config=config or {},
-            version=finwatt_version(),
-            pid=os.getpid() if pid is None and status == RunStatus.RUNNING else pid,
-            interval_s=interval_s,
-        )
-        with self.transaction() as tx:
-            insert_run(tx, record)
-        return record
-
-    def add_run(
-        self,
-        run: RunRecord,
-        *,
-        devices: Iterable[DeviceRecord],
-        samples: Iterable[Iterable[Any]],
-        phases: Iterable[PhaseRecord] = (),
-        findings: Iterable[dict[str, Any]] = (),
-        if_taken: Callable[[RunRecord], RunRecord] | None = None,
-        job: Callable[[str], JobRecord] | None = None,
-        inventory: Mapping[str, str | None] | None = None,
-    ) -> RunRecord:
-        """Store a whole run (an import) in one transaction; return the record stored.
-
-        Args:
-            run: the run row.
-            devices: its devices.
-            samples: its samples as values in `rows.SAMPLE_COLUMNS` order (device_id, t,
-                METRICS), consumed lazily; their rollups are computed in the same
-                transaction.
-            phases: its phases.
-            findings: its findings in the shape of docs/design.md#findings.
-            if_taken: when `run.id` is already stored, called with `run` and returns
-                the record to store instead (a fresh id); without it a taken id raises.
-            job: for a job run, returns its `job` row given the id stored.
-            inventory: the run's inventory (audit trail), if it has one.
-
-        Raises:
-            StoreError: `run.id` is taken and `if_taken` is None.
-
-        """
-        with self.transaction() as tx:
-            if tx.execute("SELECT 1 FROM run WHERE id = ?", (run.id,)).fetchone():
-                if if_taken is None:
-                    raise StoreError(f"database {self.path} already has a run {run.id}")
-                run = if_taken(run)
-            insert_run(tx, run)
-            insert_devices(tx, run.id, devices)
-            insert_sample_values(tx, run.id, samples)
-            refresh_minutes(tx, run.id)
-            insert_phases(tx, run.id, phases)
-            insert_findings(tx, run.id, findings)
-            if job is not None:
-                insert_job(tx, job(run.id))
-            if inventory:
-                insert_inventory(tx, run.id, inventory)
-        return run
-
-    def finish_run(
-        self,
-        run_id: str,
-        status: RunStatus,
-        *,
-        ended: str | None = None,
-        missed_ticks: int = 0,
-        reason: str | None = None,
-    ) -> None:
-        """Set a run's final status, end time, missed-tick count and why it ended so."""
-        with self.transaction() as tx:
-            tx.execute(
-                "UPDATE run SET status = ?, ended = ?, missed_ticks = ?, status_reason = ? "
-                "WHERE id = ?",
-                (status, ended or utc_now_iso(), missed_ticks, reason, run_id),
-            )
-
-    def status_reason(self, run_id: str) -> str | None:
-        """Return why a run ended `failed` or `interrupted`, where that was recorded."""
-        row = self._conn.execute("SELECT status_reason FROM run WHERE id = ?", (run_id,))
-        found = row.fetchone()
-        return None if found is None else found[0]
-
-    def get_run(self, run_id: str) -> RunRecord | None:
-        """Return one run, or None."""
-        row = self._conn.execute("SELECT * FROM run WHERE id = ?", (run_id,)).fetchone()
-        return run_from_row(row) if row else None
-
-    def list_runs(self, *, limit: int | None = None) -> list[RunRecord]:
-        """Return runs newest first."""
-        sql = "SELECT * FROM run ORDER BY started DESC, id DESC"
-        rows = self._conn.execute(sql + (f" LIMIT {int(limit)}" if limit else ""))
-        return [run_from_row(r) for r in rows]
-
-    def mark_stale_runs(self, *, alive: Callable[[int], bool] | None = None) -> list[str]:
-        """Mark `running` runs of this host whose process is gone as `interrupted`.
-
-        A run killed with SIGKILL stays `running` in the file; the next finwatt command
-        notices its pid no longer exists and marks it. A run whose recorder left a
-        failure note (`profiler.store.failure_notes`: even closing it failed, e.g. on a
-        full disk) is marked `failed` with the note's reason and time instead, even while
-        its process lives on (the scheduler daemon, hostile input). Returns the ids marked.
-        """
-        if not self.can_write:
-            return []  # a database this process cannot write: the next writer marks them
-        is_alive = alive or pid_alive
-        host = socket.gethostname()
-        notes = read_notes(self.path)
-        stale = [
-            row["id"]
-            for row in self._conn.execute(
-                "SELECT id, pid FROM run WHERE status = 'running' AND host = ?", (host,)
-            )
-            if row["id"] in notes or row["pid"] is None or not is_alive(int(row["pid"]))
-        ]
-        if stale:
-            try:
-                self._mark_stale(stale, notes)
-            except sqlite3.OperationalError as err:
-                if not self.read_only:
-                    raise
-                log.info("stale runs not marked (%s); the next writer marks them", err)
-                return []
-            for note in notes.values():
-                remove_note(note)
-        return stale
-
-    def _mark_stale(self, stale: list[str], notes: dict[str, FailureNote]) -> None:
-        """Mark `stale` runs `failed` (those with a note) or `interrupted`, in one transaction."""
-        with self.transaction() as tx:
-            for run_id in stale:
-                if run_id in notes:
-                    note = notes[run_id]
-                    tx.execute(
-                        "UPDATE run SET status = 'failed', ended = ?, status_reason = ? "
-                        "WHERE id = ?",
-                        (note.ended, note.reason, run_id),
-                    )
-                    continue
-                last = tx.execute("SELECT max(t) FROM sample WHERE run_id = ?", (run_id,))
-                started = tx.execute("SELECT started FROM run WHERE id = ?", (run_id,))
-                last, started = last.fetchone()[0], started.fetchone()[0]
-                ended = _iso_plus(started, last) if last is not None else started
-                tx.execute(
-                    "UPDATE run SET status = 'interrupted', ended = ?, status_reason = ? "
-                    "WHERE id = ?",
-                    (ended, "its process ended without closing the run", run_id),
-                )
-
-    # --- devices --------------------------------------------------------------------
-
-    def add_devices(self, run_id: str, devices: Iterable[DeviceInfo]) -> None:
-        """Insert the run's device records (status ok)."""
-        with self.transaction() as tx:
-            insert_devices(tx, run_id, (DeviceRecord(d) for d in devices))
-
-    def set_device_status(
-        self, run_id: str, device_id: str, status: str, reason: str | None
-    ) -> None:
-        """Record a device's health (ok, degraded, lost) and why."""
-        with self.transaction() as tx:
-            update_device_status(tx, run_id, device_id, status, reason)
-
-    def devices(self, run_id: str) -> list[DeviceRecord]:
-        """Return a run's devices in id order."""
-        rows = self._conn.execute(
-            "SELECT * FROM device WHERE run_id = ? ORDER BY device_id", (run_id,)
-        )
-        return [device_from_row(r) for r in rows]
-
-    # --- samples (reads: `SampleReads`) ---------------------------------------------
-
-    def add_samples(self, run_id: str, rows: Sequence[SampleRow]) -> None:
-        """Insert sample rows and update their minutes' rollups in one transaction."""
-        ranges: dict[str, tuple[float, float]] = {}
-        for r in rows:
-            lo, hi = ranges.get(r.device_id, (r.t, r.t))
-            ranges[r.device_id] = (min(lo, r.t), max(hi, r.t))
-        with self.transaction() as tx:
-            insert_samples(tx, run_id, rows)
-            for device_id, t_range in ranges.items():
-                refresh_minutes(tx, run_id, device_id, t_range)
-
-    # --- phases ---------------------------------------------------------------------
-
-    def add_phase(self, run_id: str, phase: PhaseRecord) -> None:
-        """Insert one phase record."""
-        with self.transaction() as tx:
-            insert_phases(tx, run_id, [phase])
-
-    def replace_phases(self, run_id: str, phases: Sequence[PhaseRecord]) -> None:
-        """Replace all of a run's phases in one transaction (after their figures are added)."""
-        with self.transaction() as tx:
-            tx.execute("DELETE FROM phase WHERE run_id = ?", (run_id,))
-            insert_phases(tx, run_id, phases)
-
-    def phases(self, run_id: str) -> list[PhaseRecord]:
-        """Return a run's phases in start order."""
-        rows = self._conn.execute(
-            "SELECT * FROM phase WHERE run_id = ? ORDER BY t_start, id", (run_id,)
-        )
-        return [phase_from_row(r) for r in rows]
-
-    # --- findings -------------------------------------------------------------------
-
-    def add_findings(
-        self,
-        run_id: str | None,
-        findings: Sequence[Finding],
-        *,
-        window_start: str | None = None,
-        window_end: str | None = None,
-    ) -> None:
-        """Replace the findings of a run (or of a `--since` window) in one transaction.
-
-        Each is stored as its JSON shape (`Finding.as_dict`), one column per key.
-        """
-        with self.transaction() as tx:
-            if run_id is not None:
-                tx.execute("DELETE FROM finding WHERE run_id = ?", (run_id,))
-            else:
-                tx.execute(
-                    "DELETE FROM finding WHERE run_id IS NULL AND window_start IS ? "
-                    "AND window_end IS ?",
-                    (window_start, window_end),
-                )
-            documents = [f.as_dict() for f in findings]
-            insert_findings(tx, run_id, documents, window_start, window_end)
-
-    def findings(
-        self,
-        run_id: str | None,
-        *,
-        window_start: str | None = None,
-        window_end: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Return stored findings of a run (or `--since` window) as docs/design.md#findings.
-
-        Objects, not `Finding` records: an imported run's findings keep what the
-        interchange format allows and the analyzer never writes (a null device or
-        confidence, a savings object of another shape), and export gives them back as
-        they came.
-        """
-        if run_id is not None:
-            rows = self._conn.execute(
-                "SELECT * FROM finding WHERE run_id = ? ORDER BY id", (run_id,)
-            )
-        else:
-            rows = self._conn.execute(
-                "SELECT * FROM finding WHERE run_id IS NULL AND window_start IS ? "
-                "AND window_end IS ? ORDER BY id",
-                (window_start, window_end),
-            )
-        return [finding_from_row(r) for r in rows]
-
-
-def _iso_plus(started: str, seconds: float) -> str:
-    return epoch_to_iso(epoch_s(started) + seconds, "milliseconds")

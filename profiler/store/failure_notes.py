@@ -3,7 +3,7 @@
 On a full disk the write that closes a run can fail like the samples before it. The
 recorder then leaves a small note outside the database's disk, in a private folder
 (`0700`, owned by this user) under the system's temporary directory; the next command
-that sweeps stale runs (`Store.mark_stale_runs`) marks the run `failed` with the note's
+that sweeps stale runs (`store.runs.mark_stale`) marks the run `failed` with the note's
 reason and end time instead of `interrupted`, then deletes the note. Writing a note is
 best effort: without one the run is still marked `interrupted` by that sweep.
 """

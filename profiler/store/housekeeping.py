@@ -1,4 +1,4 @@
-"""`Store`'s housekeeping: deleting old samples and rollups, measuring the file (a base of `Store`).
+"""`store.housekeeping`: deleting old samples and rollups, measuring the file.
 
 `profiler.store.retention` decides what to prune and reports sizes; the SQL is here.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from profiler.store.rollup import MINUTE_S, minute_of_sql
-from profiler.store.transactions import StoreRows
+from profiler.store.transactions import Repository
 
 TABLES = (
     "run",
@@ -23,15 +23,15 @@ TABLES = (
 """The finwatt tables, in the order `table_rows` reports them."""
 
 
-class Housekeeping(StoreRows):
-    """Pruning and size queries; `Store` supplies the connection."""
+class Housekeeping(Repository):
+    """Pruning and size queries on a `Store` (`store.housekeeping`)."""
 
     def delete_raw_before(self, run_id: str, minute: int) -> int:
         """Delete a run's raw samples in minutes before `minute` that have a rollup row.
 
         Returns the number of samples deleted. One transaction.
         """
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             cursor = tx.execute(
                 f"DELETE FROM sample WHERE run_id = ? AND t < ? AND {minute_of_sql()} < ? "
                 "AND EXISTS (SELECT 1 FROM sample_minute AS m WHERE m.run_id = sample.run_id "
@@ -42,7 +42,7 @@ class Housekeeping(StoreRows):
 
     def delete_minutes_before(self, run_id: str, minute: int) -> int:
         """Delete a run's rollup rows of minutes before `minute`; return how many."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             cursor = tx.execute(
                 "DELETE FROM sample_minute WHERE run_id = ? AND minute < ?", (run_id, minute)
             )

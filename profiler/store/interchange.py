@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, TextIO
 
 import numpy as np
@@ -35,9 +34,9 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from profiler.model.errors import FinwattInputError
-from profiler.model.run import RunRecord
 from profiler.model.samples import METRICS
 from profiler.store.database import Store
+from profiler.store.imports import ImportedRun, content_sha256, store_import
 from profiler.store.interchange_schema import (
     FORMAT,
     HOST_CPU_PHASE,
@@ -57,7 +56,7 @@ from profiler.store.interchange_schema import (
     phase_object,
     run_object,
 )
-from profiler.store.stamps import new_run_id, utc_now_iso
+from profiler.store.stamps import utc_now_iso
 
 __all__ = [
     "CSV_COLUMNS",
@@ -328,55 +327,58 @@ def counter_resets(samples: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return found
 
 
-#: Keys of a sample object in the order `Store.add_run` takes its values.
+#: Keys of a sample object in the order `Runs.add` takes its values.
 _SAMPLE_KEYS = ("device", "t", *METRICS)
 
 
-def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = None) -> str:
-    """Validate `doc` and store it as a new run in one transaction; return the run id.
+def import_run(
+    store: Store, doc: Mapping[str, Any], *, source: str | None = None, replace: bool = False
+) -> str:
+    """Validate `doc` and store it under its own run id in one transaction; return the id.
 
-    The document's run id is kept when this database has no run with that id; otherwise
-    the run gets a fresh id and the original is noted in its config under
-    `imported_from.run_id`. A refused document stores nothing.
+    A run is stored once: a document whose run id is already stored, or whose content
+    (`content_sha256`) was imported before under another id, is refused with
+    `DuplicateRunError`, unless `replace`, which deletes those runs and stores the
+    document in the same transaction. A refused document stores nothing.
 
     Args:
         store: the database.
         doc: a parsed document (see `parse_document`).
         source: where it came from (a file name), noted in `imported_from.source`.
+        replace: replace the stored run(s) the document repeats (`--replace`).
 
     Raises:
         InterchangeError: the document is invalid (message names the field).
+        profiler.store.imports.DuplicateRunError: its run is already stored and
+            `replace` is False.
 
     """
     valid = validate_document(doc)
     samples: list[dict[str, Any]] = doc["samples"]
+    digest = content_sha256(valid, samples, _SAMPLE_KEYS)
     note: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "imported_at": utc_now_iso(),
         "source": source,
+        "content_sha256": digest,
     }
     resets = counter_resets(samples)
     if resets:
         note["counter_resets"] = resets
-
-    def renamed(taken: RunRecord) -> RunRecord:
-        config = {**taken.config, IMPORT_NOTE_KEY: {**note, "run_id": taken.id}}
-        return replace(taken, id=new_run_id(), config=config)
-
-    stored = store.add_run(
-        valid.run.record({**valid.run.config, IMPORT_NOTE_KEY: note}),
+    run = valid.run.record({**valid.run.config, IMPORT_NOTE_KEY: note})
+    imported = ImportedRun(
+        run,
         devices=[d.record() for d in valid.devices],
         # Validated samples are plain dicts in their stored types: bind their values
         # straight from each dict, one row at a time.
         samples=(map(s.get, _SAMPLE_KEYS) for s in samples),
         phases=[p.record() for p in valid.phases],
         findings=[f.model_dump() for f in valid.findings],
-        if_taken=renamed,
-        job=None if valid.run.job is None else valid.run.job.record,
+        job=None if valid.run.job is None else valid.run.job.record(run.id),
         inventory=valid.run.inventory,
     )
-    return stored.id
+    return store_import(store, imported, content_sha256=digest, replace=replace).id
 
 
 # --- export -------------------------------------------------------------------------
@@ -384,20 +386,20 @@ def import_run(store: Store, doc: Mapping[str, Any], *, source: str | None = Non
 
 def _head(store: Store, run_id: str) -> dict[str, Any]:
     """Return the document without samples; raises KeyError for an unknown run."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise KeyError(run_id)
-    inventory = store.inventory(run_id)
-    job = store.job(run_id)
+    inventory = store.inventory.for_run(run_id)
+    job = store.jobs.get(run_id)
     return {
         "format": FORMAT,
         "version": VERSION,
         "run": run_object(run)
         | ({"inventory": inventory} if inventory else {})
         | ({"job": job_object(job)} if job is not None else {}),
-        "devices": [device_object(d) for d in store.devices(run_id)],
-        "phases": [phase_object(p) for p in store.phases(run_id)],
-        "findings": store.findings(run_id),
+        "devices": [device_object(d) for d in store.devices.for_run(run_id)],
+        "phases": [phase_object(p) for p in store.phases.for_run(run_id)],
+        "findings": store.findings.for_run(run_id),
     }
 
 
@@ -408,7 +410,7 @@ _EXPORT_KEYS = ("t", "device", *METRICS)
 
 def _sample_dicts(store: Store, run_id: str) -> Iterator[list[dict[str, Any]]]:
     keys = _EXPORT_KEYS
-    for rows in store.sample_values(run_id, _EXPORT_COLUMNS, batch_rows=_CHUNK):
+    for rows in store.samples.sample_values(run_id, _EXPORT_COLUMNS, batch_rows=_CHUNK):
         yield [dict(zip(keys, row, strict=True)) for row in rows]
 
 
@@ -468,12 +470,12 @@ def write_csv(store: Store, run_id: str, stream: TextIO) -> int:
 
     """
     with store.snapshot():
-        if store.get_run(run_id) is None:
+        if store.runs.get(run_id) is None:
             raise KeyError(run_id)
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         count = 0
-        for rows in store.sample_values(run_id, _CSV_VALUES, batch_rows=_CHUNK):
+        for rows in store.samples.sample_values(run_id, _CSV_VALUES, batch_rows=_CHUNK):
             writer.writerows((run_id, *row) for row in rows)
             count += len(rows)
     return count

@@ -1,4 +1,4 @@
-"""`Store`'s inventory rows (a base of `Store`): what each run ran on (the audit trail).
+"""`store.inventory`: what each run ran on (the audit trail).
 
 One row per run in `run_inventory`: the inventory as a JSON object of item -> text
 (`profiler.sensors.inventory`), written when the run is created or imported.
@@ -10,18 +10,18 @@ import json
 import sqlite3
 from collections.abc import Mapping
 
-from profiler.store.transactions import StoreRows
+from profiler.store.transactions import Repository
 
 
-class InventoryRows(StoreRows):
-    """Inventory rows; `Store` supplies the connection."""
+class Inventory(Repository):
+    """The `run_inventory` rows of a `Store` (`store.inventory`)."""
 
-    def add_inventory(self, run_id: str, inventory: Mapping[str, str | None]) -> None:
+    def add(self, run_id: str, inventory: Mapping[str, str | None]) -> None:
         """Store (or replace) a run's inventory; the run must exist."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             insert_inventory(tx, run_id, inventory)
 
-    def inventory(self, run_id: str) -> dict[str, str | None] | None:
+    def for_run(self, run_id: str) -> dict[str, str | None] | None:
         """Return a run's inventory, None when it has none (recorded before inventories)."""
         row = self._conn.execute(
             "SELECT inventory FROM run_inventory WHERE run_id = ?", (run_id,)

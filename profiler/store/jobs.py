@@ -1,4 +1,4 @@
-"""`Store`'s job rows (a base of `Store`): the `job` table of `finwatt exec` runs.
+"""`store.jobs`: the `job` table of `finwatt exec` runs.
 
 A job's run (kind `job`) is an ordinary run with devices and samples; its `job` row holds
 the command, exit status, tags, units and the job's attributed energy
@@ -13,7 +13,7 @@ import sqlite3
 from profiler.model.job import JobRecord
 from profiler.model.run import RunRecord
 from profiler.store.rows import run_from_row
-from profiler.store.transactions import StoreRows
+from profiler.store.transactions import Repository
 
 _COLUMNS = (
     "run_id",
@@ -38,20 +38,20 @@ _COLUMNS = (
 _JSON_COLUMNS = frozenset({"command", "tags", "details"})
 
 
-class JobRows(StoreRows):
-    """Job rows; `Store` supplies the connection."""
+class Jobs(Repository):
+    """The `job` rows of a `Store` (`store.jobs`)."""
 
-    def add_job(self, job: JobRecord) -> None:
+    def add(self, job: JobRecord) -> None:
         """Insert (or replace) a job run's row; the run must exist."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             insert_job(tx, job)
 
-    def job(self, run_id: str) -> JobRecord | None:
+    def get(self, run_id: str) -> JobRecord | None:
         """Return one run's job row, or None when it has none."""
         row = self._conn.execute("SELECT * FROM job WHERE run_id = ?", (run_id,)).fetchone()
         return job_from_row(row) if row else None
 
-    def jobs_since(self, since_iso: str) -> list[tuple[RunRecord, JobRecord]]:
+    def since(self, since_iso: str) -> list[tuple[RunRecord, JobRecord]]:
         """Return the job runs started at or after `since_iso` with their rows, oldest first."""
         rows = self._conn.execute(
             "SELECT run.*, job.* FROM run JOIN job ON job.run_id = run.id "
@@ -59,16 +59,6 @@ class JobRows(StoreRows):
             (since_iso,),
         )
         return [(run_from_row(r), job_from_row(r)) for r in rows]
-
-    def runs_since(self, since_iso: str, kinds: tuple[str, ...]) -> list[RunRecord]:
-        """Return runs of `kinds` ending at or after `since_iso` (or running), oldest first."""
-        marks = ", ".join("?" * len(kinds))
-        rows = self._conn.execute(
-            f"SELECT * FROM run WHERE kind IN ({marks}) AND (ended IS NULL OR ended >= ?) "
-            "ORDER BY started, id",
-            (*kinds, since_iso),
-        )
-        return [run_from_row(r) for r in rows]
 
 
 def job_from_row(row: sqlite3.Row) -> JobRecord:

@@ -92,7 +92,7 @@ def prune(
     raw_deleted = rollups_deleted = 0
     pruned: list[str] = []
     with Store(store_path) as store:
-        for run in store.list_runs():
+        for run in store.runs.all():
             started = run.started.timestamp()
             raw_end = _minute_before(raw_cutoff, started)
             rollup_end = _minute_before(rollup_cutoff, started)
@@ -101,17 +101,18 @@ def prune(
             before = raw_deleted + rollups_deleted
             firsts = [
                 t
-                for d in store.devices(run.id)
-                if (t := store.time_bounds(run.id, d.info.device_id)["raw_first"]) is not None
+                for d in store.devices.for_run(run.id)
+                if (t := store.samples.time_bounds(run.id, d.info.device_id)["raw_first"])
+                is not None
             ]
             if firsts:
                 step = int(PRUNE_CHUNK_S / MINUTE_S)
                 first = math.floor(min(firsts) / MINUTE_S)
                 for end in [*range(first + step, raw_end, step), raw_end]:
-                    raw_deleted += store.delete_raw_before(run.id, end)
+                    raw_deleted += store.housekeeping.delete_raw_before(run.id, end)
             if rollup_end > 0:
-                rollups_deleted += store.delete_minutes_before(run.id, rollup_end)
-                store.delete_attribution_before(run.id, rollup_end)  # kept like rollups
+                rollups_deleted += store.housekeeping.delete_minutes_before(run.id, rollup_end)
+                store.attribution.delete_before(run.id, rollup_end)  # kept like rollups
             if raw_deleted + rollups_deleted > before:
                 pruned.append(run.id)
     return PruneResult(
@@ -170,10 +171,10 @@ def db_stats(store_path: Path) -> DbStats:
     rolled: list[float] = []
     rollup_only: list[str] = []
     with Store(store_path, read_only=True) as store:
-        for run in store.list_runs():
+        for run in store.runs.all():
             started = run.started.timestamp()
-            for record in store.devices(run.id):
-                b = store.time_bounds(run.id, record.info.device_id)
+            for record in store.devices.for_run(run.id):
+                b = store.samples.time_bounds(run.id, record.info.device_id)
                 raw += [started + v for v in (b["raw_first"], b["raw_last"]) if v is not None]
                 rolled += [
                     started + v for v in (b["minute_first"], b["minute_last"]) if v is not None
@@ -185,9 +186,9 @@ def db_stats(store_path: Path) -> DbStats:
                     and run.id not in rollup_only
                 ):
                     rollup_only.append(run.id)
-        page_bytes, free_bytes = store.page_bytes()
-        rows = store.table_rows()
-        table_bytes = store.table_bytes()
+        page_bytes, free_bytes = store.housekeeping.page_bytes()
+        rows = store.housekeeping.table_rows()
+        table_bytes = store.housekeeping.table_bytes()
     files = [store_path, *(store_path.with_name(store_path.name + s) for s in ("-wal", "-shm"))]
     return DbStats(
         path=str(store_path),

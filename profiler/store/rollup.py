@@ -14,7 +14,7 @@ minute's mean power.
 The definition has two forms, side by side below, built from that one column list:
 
 - SQL (`rollup_sql`, `refresh_minutes`): a window query over the raw samples. Migration,
-  `Store.add_samples` and import recompute the minutes they touched with it
+  `store.samples.add` and import recompute the minutes they touched with it
   (tests/profiler/store/test_rollup*.py check it against `interval_energy`).
 - Python (`MinuteSums`): the `SampleWriter`, whose CPU time counts against the
   sampler's overhead budget, folds each batch into per-minute partial rows and adds them

@@ -1,8 +1,8 @@
 """`Store`'s reads of raw samples and minute rollups (a base class of `Store`).
 
-The analyzer reads one `DeviceSeries` per device (`series`, raw or by the minute);
-reports, trend and export still read records, float64 numpy columns or plain row tuples
-(export streams millions of rows without a Python object each).
+Analysis, reports, trend and the live view read one `DeviceSeries` per device (`series`,
+raw or by the minute); export streams plain row tuples (`sample_values`: millions of rows
+without a Python object each).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 
 from profiler.model.device import DeviceInfo
 from profiler.model.energy import run_hold_s
-from profiler.model.samples import METRICS, SampleRow
+from profiler.model.samples import SampleRow
 from profiler.model.series import DeviceSeries, device_series
-from profiler.store.rollup import MINUTE_COLUMNS, MINUTE_S
+from profiler.store.rollup import MINUTE_S
 from profiler.store.rows import SAMPLE_COLUMNS, sample_from_row
 
 _RAW_ROWS = np.dtype(
@@ -65,22 +65,6 @@ class SampleReads:
             args += (device_id,)
         rows = self._conn.execute(sql + " ORDER BY device_id, t", args)
         return [sample_from_row(r) for r in rows]
-
-    def sample_arrays(self, run_id: str, device_id: str) -> dict[str, np.ndarray[Any, Any]]:
-        """Return one device's samples as float64 numpy columns (`t` and METRICS).
-
-        Nulls become NaN. One query, no per-row Python objects: for long histories.
-        """
-        columns = ("t", *METRICS)
-        cursor = self._conn.execute(
-            f"SELECT {', '.join(columns)} FROM sample WHERE run_id = ? AND device_id = ? "
-            "ORDER BY t",
-            (run_id, device_id),
-        )
-        cursor.row_factory = None
-        rows = cursor.fetchall()
-        data = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
-        return {name: data[:, i] for i, name in enumerate(columns)}
 
     def sample_values(
         self, run_id: str, columns: Sequence[str], *, batch_rows: int = EXPORT_BATCH_ROWS
@@ -180,14 +164,23 @@ class SampleReads:
             rows["resets_n"],
         )
 
-    def minute_rows(self, run_id: str, device_id: str) -> list[dict[str, Any]]:
-        """Return one device's `sample_minute` rows (MINUTE_COLUMNS) in minute order."""
-        rows = self._conn.execute(
-            f"SELECT {', '.join(MINUTE_COLUMNS)} FROM sample_minute "
-            "WHERE run_id = ? AND device_id = ? ORDER BY minute",
-            (run_id, device_id),
+    def counter_disagreement(self, run_id: str, device_id: str) -> float | None:
+        """Return how far a device's power-integrated energy is from its energy counter.
+
+        (integrated - counter) / counter, each at its last raw sample with a reading
+        (`energy_from_power_j`, which NVML keeps, against `energy_j`); None without both
+        or with a counter at 0.
+        """
+        last = (
+            "SELECT {0} FROM sample WHERE run_id = ? AND device_id = ? AND {0} IS NOT NULL "
+            "ORDER BY t DESC LIMIT 1"
         )
-        return [dict(r) for r in rows]
+        key = (run_id, device_id)
+        counter = self._conn.execute(last.format("energy_j"), key).fetchone()
+        integrated = self._conn.execute(last.format("energy_from_power_j"), key).fetchone()
+        if counter is None or integrated is None or not counter[0] > 0:
+            return None
+        return float((integrated[0] - counter[0]) / counter[0])
 
     def minute_resets(self, run_id: str, device_id: str) -> int:
         """Return how many counter resets a device's rollups dropped (docs/analyzer.md)."""

@@ -12,25 +12,36 @@ from __future__ import annotations
 
 from profiler.store.rollup import REBUILD_MINUTES_SQL
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: runs, devices, raw samples, phases, findings (docs/design.md#data-model).
+
+def _create_run(table: str, kinds: str) -> str:
+    """The `run` table as migrations 1 and 3 create it (as `table`, `kind` one of `kinds`).
+
+    Both migrations are history: this text is frozen with them, and a later change to
+    the run table is a new migration, not an edit here.
     """
-    CREATE TABLE run (
+    return f"""
+    CREATE TABLE {table} (
         id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL CHECK (kind IN ('profile', 'monitor', 'scheduled')),
+        kind TEXT NOT NULL CHECK (kind IN ({kinds})),
         label TEXT,
         host TEXT NOT NULL,
         started TEXT NOT NULL,
         ended TEXT,
         status TEXT NOT NULL
             CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
-        config TEXT NOT NULL DEFAULT '{}',
+        config TEXT NOT NULL DEFAULT '{{}}',
         version TEXT NOT NULL,
         pid INTEGER,
         interval_s REAL,
         missed_ticks INTEGER NOT NULL DEFAULT 0
     );
-    CREATE TABLE device (
+"""
+
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs, devices, raw samples, phases, findings (docs/design.md#data-model).
+    _create_run("run", "'profile', 'monitor', 'scheduled'")
+    + """    CREATE TABLE device (
         run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
         device_id TEXT NOT NULL,
         kind TEXT NOT NULL,
@@ -115,23 +126,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 3: run kind 'job' and the job table (docs/attribution.md). SQLite cannot alter a CHECK, so the
     # run table is rebuilt and its rows copied (Store._migrate turns foreign keys off
     # around migrations, so dropping the old table cascades nothing).
-    """
-    CREATE TABLE run_new (
-        id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL CHECK (kind IN ('profile', 'monitor', 'scheduled', 'job')),
-        label TEXT,
-        host TEXT NOT NULL,
-        started TEXT NOT NULL,
-        ended TEXT,
-        status TEXT NOT NULL
-            CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
-        config TEXT NOT NULL DEFAULT '{}',
-        version TEXT NOT NULL,
-        pid INTEGER,
-        interval_s REAL,
-        missed_ticks INTEGER NOT NULL DEFAULT 0
-    );
-    INSERT INTO run_new (id, kind, label, host, started, ended, status, config, version,
+    _create_run("run_new", "'profile', 'monitor', 'scheduled', 'job'")
+    + """    INSERT INTO run_new (id, kind, label, host, started, ended, status, config, version,
         pid, interval_s, missed_ticks)
     SELECT id, kind, label, host, started, ended, status, config, version,
         pid, interval_s, missed_ticks FROM run;

@@ -10,6 +10,7 @@ writer) commits; in WAL mode it blocks no writer.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 
 class Transaction:
@@ -42,16 +43,24 @@ class Snapshot:
         self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-class StoreRows:
-    """What `Store`'s row mixins (jobs, attribution, inventory, housekeeping) rely on.
+class Repository:
+    """One table's (or one job's) reads and writes over a `Store`'s connection.
 
-    `_conn` reads; `transaction()` writes on the store's writing connection
-    (`Store.transaction`): a read-only `Store` reads through a `mode=ro` connection and
-    opens its writing one only there (docs/decisions.md#hostile-input).
+    `Store` builds each of its repositories (`store.runs`, `store.jobs`, ...) with its
+    reading connection and its writing one: a read-only `Store` reads through a `mode=ro`
+    connection and opens its writing one only when a repository first writes
+    (docs/decisions.md#hostile-input).
+
+    Args:
+        conn: the store's reading connection.
+        writer: returns the store's writing connection (`Store` opens it on first use).
+
     """
 
-    _conn: sqlite3.Connection
+    def __init__(self, conn: sqlite3.Connection, writer: Callable[[], sqlite3.Connection]) -> None:
+        self._conn = conn
+        self._writer = writer
 
-    def transaction(self) -> Transaction:
-        """A write transaction on the store's writing connection (supplied by `Store`)."""
-        raise NotImplementedError
+    def _transaction(self) -> Transaction:
+        """A write transaction on the store's writing connection."""
+        return Transaction(self._writer())

@@ -105,7 +105,7 @@ class SampleWriter:
     def _loop(self) -> None:
         try:
             with closing(Store(self._path)) as store:
-                run = store.get_run(self._run_id)
+                run = store.runs.get(self._run_id)
                 # the run's hold, as the SQL form takes it from the run (docs/analyzer.md)
                 self._minutes = MinuteSums(run_hold_s(run.interval_s if run else None))
                 self._drain(store)

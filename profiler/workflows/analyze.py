@@ -1,55 +1,53 @@
-"""Load stored runs into numpy arrays, assess them, and keep the findings (`finwatt analyze`).
+"""Assess stored runs and keep the findings (`finwatt analyze`).
 
-The I/O half of the analyzer; `profiler.analysis` holds the pure half. Samples are read
-as one `DeviceSeries` per device per run (`Store.series`: one indexed query, no
-`SampleRow` per sample). A run (or the part of it in the window) spanning at least
-`ROLLUP_MIN_SPAN_S`, or whose oldest raw samples were pruned, is read from its minute
-rollups instead (`sample_minute`: 60x fewer rows at 1-s sampling); every rule gives the
-same result from them (docs/decisions.md, "Rollups and retention"); shorter runs keep
-their raw samples, so their figures stay exact to the sample.
+The I/O half of the analyzer; `profiler.analysis` holds the pure half. A run is read
+into one `RunData` (`profiler.workflows.run_data.load_run_data`: one `DeviceSeries` per
+device, from raw samples or, for long or pruned runs, from minute rollups, see
+`choose_source`).
 
 With `--since`, every `monitor` and `scheduled` run of the host that overlaps the window
 is placed on one absolute time axis (each run's `started` plus its `t`) and concatenated
-per device.
+per device (`read_window`, which `finwatt demand` reads too), each stretch of time from
+the earliest-starting run that covers it (a `measure()` block inside a scheduled run, or a
+stored copy of a run, adds nothing); with the site's zone the window is also assessed on
+its wall clock (`profiler.analysis.time_rules`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from profiler.analysis.annual import series_yearly
 from profiler.analysis.assess import Assessment, assess_profile, assess_usage
+from profiler.analysis.demand import observed_seconds, sample_power_w
 from profiler.analysis.ladder_data import LadderData, phases_from_data
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import LadderSummary, summarise_ladders
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.time_rules import LocalClock
 from profiler.model.annual import Annual
 from profiler.model.errors import FinwattInputError
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunKind, RunRecord
 from profiler.model.savings import Site
-from profiler.model.series import FIELDS, DeviceSeries, concatenate
+from profiler.model.series import FIELDS, DeviceSeries, FloatArray, concatenate
 from profiler.model.units import epoch_to_iso
+from profiler.settings.time_zones import zone
 from profiler.store.database import Store
 from profiler.workflows.provisioned import container_scoped, say_provisioned
+from profiler.workflows.run_data import Source, choose_source, load_run_data
 
 log = logging.getLogger(__name__)
 
 MONITORING_KINDS = (RunKind.MONITOR, RunKind.SCHEDULED)
-
-
-Source = Literal["auto", "raw", "minute"]
-"""Where samples are read from: raw `sample` rows, `sample_minute` rollups, or chosen."""
-
-ROLLUP_MIN_SPAN_S = 6 * 3600.0
-"""Runs (or parts in a window) at least this long are analysed from minute rollups."""
 
 
 class AnalyzeError(FinwattInputError):
@@ -90,48 +88,10 @@ class AnalyzeResult:
         return document
 
 
-def choose_source(
-    store: Store,
-    run_id: str,
-    device_ids: list[str],
-    *,
-    min_t: float | None = None,
-    source: Source = "auto",
-) -> Literal["raw", "minute"]:
-    """Return where to read a run from: raw samples or minute rollups.
-
-    `source` decides unless it is "auto"; then rollups when the run's data from `min_t` on
-    span `ROLLUP_MIN_SPAN_S` or more, or when any device's raw samples there were pruned
-    (its first raw sample is after its first rolled-up one).
-    """
-    if source != "auto":
-        return source
-    first, last = store.minute_span(run_id, min_t=min_t)
-    if first is None or last is None:
-        return "raw"
-    floor_t = float("-inf") if min_t is None else min_t
-    for device_id in device_ids:
-        bounds = store.time_bounds(run_id, device_id)
-        rolled, raw = bounds["minute_first"], bounds["raw_first"]
-        if rolled is not None and (raw is None or raw > max(rolled, floor_t)):
-            return "minute"
-    return "minute" if last - first >= ROLLUP_MIN_SPAN_S else "raw"
-
-
-def load_run(
-    store: Store, run: RunRecord, *, offset_s: float = 0.0, source: Source = "auto"
-) -> list[DeviceSeries]:
-    """Read every device of a run (from raw samples or minute rollups, see `choose_source`)."""
-    records = store.devices(run.id)
-    chosen = choose_source(store, run.id, [d.info.device_id for d in records], source=source)
-    return [store.series(run.id, d.info, source=chosen).shifted(offset_s) for d in records]
-
-
 def ladder_data(store: Store, run: RunRecord) -> LadderData:
-    """A profiling run's phases evaluated from its samples (recorded or imported alike)."""
-    devices = store.devices(run.id)
-    series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
-    return phases_from_data(store.phases(run.id), devices, series, run.interval_s)
+    """A profiling run's phases evaluated from its raw samples (recorded or imported alike)."""
+    data = load_run_data(store, run, source="raw")
+    return phases_from_data(data.phases, data.devices, data.series, run.interval_s)
 
 
 def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
@@ -139,10 +99,10 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 
     A phase on `cpu` (every package) or on the host's only package `cpu:N` qualifies.
     """
-    for run in store.list_runs():
+    for run in store.runs.all():
         if not run.is_profiling or run.host != host:
             continue
-        packages = cpu_ids(store.devices(run.id))
+        packages = cpu_ids(store.devices.for_run(run.id))
         for summary in summarise_ladders(ladder_data(store, run).phases):
             estimated = is_estimate(summary.provenance)
             if is_host_cpu(summary.device, packages) and summary.metrics and not estimated:
@@ -152,9 +112,9 @@ def _cpu_ladder(store: Store, host: str) -> LadderSummary | None:
 
 def _observed_util(store: Store, host: str) -> float | None:
     """Mean utilisation of `host` in its newest monitoring run, for LOW_EFFICIENCY_HOST."""
-    for run in store.list_runs():
+    for run in store.runs.all():
         if run.kind in MONITORING_KINDS and not run.is_profiling and run.host == host:
-            for series in load_run(store, run):
+            for series in load_run_data(store, run).series.values():
                 if series.spec.kind == "host" and not np.isnan(series.util).all():
                     return float(np.nanmean(series.util))
     return None
@@ -167,11 +127,11 @@ def resolve_run(store: Store, run_id: str | None) -> RunRecord:
         AnalyzeError: no such run, or no runs at all.
     """
     if run_id is not None:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         if run is None:
             raise AnalyzeError(f"RUN_ID: no run {run_id!r} in {store.path}; see `finwatt runs`")
         return run
-    runs = store.list_runs(limit=1)
+    runs = store.runs.all(limit=1)
     if not runs:
         raise AnalyzeError(f"no runs in {store.path}: record one with `finwatt monitor`")
     return runs[0]
@@ -196,7 +156,8 @@ def analyze_run(
             ladder_data=data,
         )
     else:
-        series, provisioned = container_scoped(load_run(store, run, source=source))
+        loaded = load_run_data(store, run, source=source).series.values()
+        series, provisioned = container_scoped(list(loaded))
         assessment = assess_usage(series, site, thresholds, ladder=_cpu_ladder(store, run.host))
         say_provisioned(assessment, provisioned, series)
         span_s = run.duration_s or max((float(s.t[-1]) for s in series if s.n), default=0.0)
@@ -205,17 +166,65 @@ def analyze_run(
     return AnalyzeResult(run.id, assessment, [run.id])
 
 
-def analyze_since(
+@dataclass(frozen=True)
+class WindowData:
+    """Every monitoring run of one host that overlaps a window, on one absolute time axis.
+
+    Attributes:
+        host: the host.
+        runs: the runs read (newest first, as `Store.list_runs` gives them).
+        series: one series per device, the runs concatenated (container-scoped).
+        provisioned: the assumption line saying the series were scoped to a container's
+            limits, None when they were not.
+        views: device id -> its demand view (`demand_view`), for the findings that see
+            time (`profiler.analysis.time_rules.LocalClock`).
+        start: epoch seconds where the window starts.
+        end: epoch seconds where it ends.
+    """
+
+    host: str
+    runs: list[RunRecord]
+    series: list[DeviceSeries]
+    provisioned: str | None
+    views: dict[str, DeviceSeries]
+    start: float
+    end: float
+
+
+def observed_intervals(
+    series: DeviceSeries, source: str, interval_s: float | None
+) -> tuple[FloatArray, FloatArray]:
+    """Return (end, seconds) of the interval the samples behind each entry observed.
+
+    A raw sample observes the interval before it (capped at twice the median, as
+    `demand.observed_seconds` counts it). A minute rollup holds the samples taken in its
+    minute, each observing the run's sampling interval before it: together about
+    `n_samples` x that interval, centred half an interval before the minute's middle
+    (to within half a minute).
+    """
+    if source != "minute":
+        return series.t, observed_seconds(series)
+    samples = np.maximum(series.n_samples, 1.0)
+    step = interval_s if interval_s and interval_s > 0 else 60.0 / samples
+    seconds: FloatArray = samples * step
+    ends: FloatArray = series.t + 30.0 - step / 2.0 + seconds / 2.0
+    return ends, seconds
+
+
+def demand_view(series: DeviceSeries, ends: FloatArray, seconds: FloatArray) -> DeviceSeries:
+    """Return the series with `t` and `interval_s` its samples' own (power kept as read)."""
+    return dataclasses.replace(series, t=ends, interval_s=seconds, power_w=sample_power_w(series))
+
+
+def read_window(
     store: Store,
     since_s: float,
-    site: Site,
-    thresholds: Thresholds,
     *,
     host: str | None = None,
     now_s: float | None = None,
     source: Source = "auto",
-) -> AnalyzeResult:
-    """Assess all monitoring data of `host` (default this machine) in the last `since_s`.
+) -> WindowData:
+    """Read every monitoring run of `host` (default this machine) in the last `since_s`.
 
     Raises:
         AnalyzeError: no monitoring run of the host overlaps the window.
@@ -225,7 +234,7 @@ def analyze_since(
     start = end - since_s
     runs = [
         r
-        for r in store.list_runs()
+        for r in store.runs.all()
         if r.kind in MONITORING_KINDS
         and not r.is_profiling
         and r.host == host
@@ -238,9 +247,11 @@ def analyze_since(
             f"{since_s:g} s; see `finwatt runs`"
         )
     parts: dict[str, list[DeviceSeries]] = {}
+    covered: dict[str, float | None] = {}  # per device: the last second earlier runs cover
+    observed: dict[str, list[tuple[FloatArray, FloatArray]]] = {}
     for run in sorted(runs, key=lambda r: r.started):
         offset = run.started.timestamp()
-        records = store.devices(run.id)
+        records = store.devices.for_run(run.id)
         chosen = choose_source(
             store,
             run.id,
@@ -249,24 +260,62 @@ def analyze_since(
             source=source,
         )
         for record in records:
-            series = store.series(run.id, record.info, min_t=start - offset, source=chosen).shifted(
-                offset
-            )
+            series = store.samples.series(
+                run.id, record.info, min_t=start - offset, source=chosen
+            ).shifted(offset)
             keep = series.t <= end
             if not keep.all():
                 series = _take(series, keep)
-            parts.setdefault(record.info.device_id, []).append(series)
-    merged, provisioned = container_scoped(_merged(parts))
-    assessment = assess_usage(merged, site, thresholds, ladder=_cpu_ladder(store, host))
-    say_provisioned(assessment, provisioned, merged)
-    return AnalyzeResult(
-        None,
-        assessment,
-        [r.id for r in runs],
-        epoch_to_iso(start),
-        epoch_to_iso(end),
-        series_yearly(merged, since_s, site, thresholds),
-    )
+            device_id = record.info.device_id
+            series, covered[device_id] = _after(
+                series, covered.get(device_id), minutes=chosen == "minute"
+            )
+            parts.setdefault(device_id, []).append(series)
+            observed.setdefault(device_id, []).append(
+                observed_intervals(series, chosen, run.interval_s)
+            )
+    # the newest run's description of each device wins (parts are in start order)
+    merged = [
+        concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()
+    ]
+    merged, provisioned = container_scoped(merged)
+    views = {}
+    for joined in merged:
+        device_id = joined.spec.device_id
+        order = np.argsort(np.concatenate([p.t for p in parts[device_id]]), kind="stable")
+        ends, seconds = (np.concatenate(c)[order] for c in zip(*observed[device_id], strict=True))
+        views[device_id] = demand_view(joined, ends, seconds)
+    return WindowData(host, runs, merged, provisioned, views, start, end)
+
+
+def analyze_since(
+    store: Store,
+    since_s: float,
+    site: Site,
+    thresholds: Thresholds,
+    *,
+    host: str | None = None,
+    now_s: float | None = None,
+    source: Source = "auto",
+    tz: str | None = None,
+) -> AnalyzeResult:
+    """Assess all monitoring data of `host` (default this machine) in the last `since_s`.
+
+    `tz`: the site's zone (`[defaults] tz`); with it the findings that see time
+    (`profiler.analysis.time_rules`) are assessed on its wall clock, without it none are.
+
+    Raises:
+        AnalyzeError: no monitoring run of the host overlaps the window.
+        UnknownZoneError: `tz` is not a zone.
+    """
+    window = read_window(store, since_s, host=host, now_s=now_s, source=source)
+    clock = LocalClock(tz, zone(tz), window.views) if tz is not None else None
+    ladder = _cpu_ladder(store, window.host)
+    assessment = assess_usage(window.series, site, thresholds, ladder=ladder, clock=clock)
+    say_provisioned(assessment, window.provisioned, window.series)
+    start, end = epoch_to_iso(window.start), epoch_to_iso(window.end)
+    yearly = series_yearly(window.series, since_s, site, thresholds)
+    return AnalyzeResult(None, assessment, [r.id for r in window.runs], start, end, yearly)
 
 
 def host_history(store: Store, host: str, site: Site, thresholds: Thresholds) -> Annual | None:
@@ -277,15 +326,16 @@ def host_history(store: Store, host: str, site: Site, thresholds: Thresholds) ->
     """
     runs = [
         r
-        for r in store.list_runs()
+        for r in store.runs.all()
         if r.kind in MONITORING_KINDS and not r.is_profiling and r.host == host
     ]
     if not runs:
         return None
     parts: dict[str, list[DeviceSeries]] = {}
     for run in sorted(runs, key=lambda r: r.started):
-        for series in load_run(store, run, offset_s=run.started.timestamp()):
-            parts.setdefault(series.spec.device_id, []).append(series)
+        offset = run.started.timestamp()
+        for series in load_run_data(store, run).series.values():
+            parts.setdefault(series.spec.device_id, []).append(series.shifted(offset))
     first = min(r.started.timestamp() for r in runs)
     last = max(r.started.timestamp() + (r.duration_s or 0.0) for r in runs)
     return series_yearly(_merged(parts), last - first, site, thresholds)
@@ -305,6 +355,33 @@ def _take(s: DeviceSeries, mask: Any) -> DeviceSeries:
     return DeviceSeries(s.spec, *(a[mask] for a in _arrays(s)))
 
 
+def _after(
+    s: DeviceSeries, covered_s: float | None, *, minutes: bool
+) -> tuple[DeviceSeries, float | None]:
+    """Return the part of `s` after `covered_s`, and the last second now covered.
+
+    `covered_s`: the last second an earlier-starting run of the host already covers (a
+    scheduled run around a `measure()` block, a stored copy of the same run). Each entry
+    covers the `interval_s` before its end (a raw sample's `t`, a minute's `t` + 60 s);
+    entries ending by `covered_s` are left out, and the first one kept counts only the
+    part of its interval after it, so no stretch of the host is counted twice.
+    """
+    if not s.n:
+        return s, covered_s
+    ends = s.t + 60.0 if minutes else s.t
+    last = float(ends[-1]) if covered_s is None else max(covered_s, float(ends[-1]))
+    if covered_s is None or (ends[0] > covered_s and ends[0] - s.interval_s[0] >= covered_s):
+        return s, last
+    kept = _take(s, ends > covered_s)
+    if kept.n:
+        span = float(kept.interval_s[0])
+        left = float(ends[ends > covered_s][0]) - covered_s
+        if span > left > 0.0:
+            kept.energy_delta_j[0] *= left / span
+            kept.interval_s[0] = left
+    return kept, last
+
+
 def store_findings(store: Store, result: AnalyzeResult) -> None:
     """Replace the stored findings of the run (or window) with this result's.
 
@@ -313,7 +390,7 @@ def store_findings(store: Store, result: AnalyzeResult) -> None:
     if not store.can_write:
         return
     try:
-        store.add_findings(
+        store.findings.replace(
             result.run,
             result.assessment.findings,
             window_start=result.window_start,

@@ -102,7 +102,7 @@ def _totals(rows: list[AttributionRow]) -> list[GroupTotal]:
 def run_attribution(db_path: Path, run_id: str) -> RunAttribution:
     """Read a run's attribution rows and sum them per group."""
     with Store(db_path) as store:
-        rows = store.attribution(run_id)
+        rows = store.attribution.for_run(run_id)
     idle = _totals([r for r in rows if r.group_kind == "host" and r.group_name == IDLE_GROUP])
     return RunAttribution(
         processes=_totals([r for r in rows if r.group_kind == "process"]),

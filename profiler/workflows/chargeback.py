@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import pairwise
 
@@ -134,20 +135,46 @@ def host_windows(
 ) -> list[HostWindow]:
     """Return the host windows of monitor runs, each stretch of time counted from one run.
 
-    Runs are taken in order of start (the longer first on a tie); a later run counts only
-    the time no earlier run covers, so a manual `monitor` or a `measure()` block during a
-    scheduled run adds nothing twice (review 3). A window keeps its whole span, so the
-    jobs inside it stay covered.
+    Runs are taken in order of start (the longer first on a tie); a later run of a host
+    counts only the time no earlier run of that host covers, so a manual `monitor`, a
+    `measure()` block during a scheduled run or a stored copy of a run adds nothing
+    twice (review 3), while two hosts monitored at once are both counted. A window keeps
+    its whole span, so the jobs inside it stay covered.
     """
     ordered = sorted(runs, key=lambda r: (r[0].started, -_end_key(r[0])))
     windows: list[HostWindow] = []
-    taken: list[tuple[float, float]] = []
+    taken: dict[str, list[tuple[float, float]]] = {}
     for run, devices, samples in ordered:
-        window = host_window(run, devices, samples, since_s, taken)
+        spans = taken.setdefault(run.host, [])
+        window = host_window(run, devices, samples, since_s, spans)
         if window.end_s > window.start_s:
             windows.append(window)
-            taken.append((window.start_s, window.end_s))
+            spans.append((window.start_s, window.end_s))
     return windows
+
+
+def stored_once(pairs: Iterable[tuple[RunRecord, JobRecord]]) -> list[tuple[RunRecord, JobRecord]]:
+    """Return the jobs with each stored copy of one job left out (the first one kept).
+
+    A copy is the same host, start, end, command and figures under another run id: a
+    database from before imports were refused twice holds such renamed copies
+    (docs/interchange.md#run-ids-on-import). Two real jobs never share all of these.
+    """
+    seen: set[tuple[object, ...]] = set()
+    kept = []
+    for run, job in pairs:
+        key = (
+            run.host,
+            run.started_iso,
+            run.ended_iso,
+            tuple(job.command),
+            job.cpu_s,
+            job.dynamic_j,
+        )
+        if key not in seen:
+            seen.add(key)
+            kept.append((run, job))
+    return kept
 
 
 def _end_key(run: RunRecord) -> float:
@@ -165,12 +192,50 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     if kind == "cgroup":
         return _by_cgroup(store, since_s)
     since_iso = epoch_to_iso(since_s, "stored")
-    jobs = [job_charge(run, job) for run, job in store.jobs_since(since_iso)]
-    runs = store.runs_since(since_iso, HOST_RUN_KINDS)
+    pairs = stored_once(store.jobs.since(since_iso))
+    runs = store.runs.since(since_iso, HOST_RUN_KINDS)
     windows = host_windows(
-        ((run, store.devices(run.id), store.samples(run.id)) for run in runs), since_s
+        ((run, store.devices.for_run(run.id), store.samples.samples(run.id)) for run in runs),
+        since_s,
     )
-    return charge(jobs, windows, kind, key)
+    return charge(_jobs_once(store, pairs, windows, since_s), windows, kind, key)
+
+
+def _jobs_once(
+    store: Store,
+    pairs: Sequence[tuple[RunRecord, JobRecord]],
+    windows: Sequence[HostWindow],
+    since_s: float,
+) -> list[JobCharge]:
+    """Return the jobs' charges, the host energy of overlapping job windows counted once.
+
+    A job no monitor run covers brings its window's host energy; where it overlaps an
+    earlier such job of the same host, only the energy outside the earlier windows (from
+    its own samples, `host_window`) is added, so two concurrent jobs do not count the
+    host twice. Its unallocated idle is the idle of that part less its allocated idle.
+    """
+    taken: dict[str, list[tuple[float, float]]] = {}
+    charges = []
+    for run, job in pairs:
+        charge_ = job_charge(run, job)
+        if not any(charge_.start_s < w.end_s and w.start_s < charge_.end_s for w in windows):
+            spans = taken.setdefault(run.host, [])
+            if any(charge_.start_s < b and a < charge_.end_s for a, b in spans):
+                part = host_window(
+                    run,
+                    store.devices.for_run(run.id),
+                    store.samples.samples(run.id),
+                    since_s,
+                    spans,
+                )
+                charge_ = replace(
+                    charge_,
+                    host_energy_j=part.energy_j,
+                    idle_unallocated_j=max(0.0, part.idle_j - charge_.idle_j),
+                )
+            spans.append((charge_.start_s, charge_.end_s))
+        charges.append(charge_)
+    return charges
 
 
 def since_epoch_s(window_s: float, now_s: float | None = None) -> float:
@@ -180,7 +245,7 @@ def since_epoch_s(window_s: float, now_s: float | None = None) -> float:
 
 def _by_cgroup(store: Store, since_s: float) -> Chargeback:
     now = datetime.now(UTC)
-    groups = store.attributed_energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
+    groups = store.attribution.energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
     if not groups:
         raise ChargebackInputError(
             "--by cgroup: no per-minute attribution rows in the window; record them with "

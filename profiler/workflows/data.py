@@ -13,6 +13,7 @@ from typing import TextIO
 from profiler.model.errors import FinwattInputError
 from profiler.model.units import DAY_S
 from profiler.store.database import Store
+from profiler.store.imports import DuplicateRunError
 from profiler.store.interchange import (
     InterchangeError,
     import_run,
@@ -33,8 +34,8 @@ def raw_pruned_until(store: Store, run_id: str) -> float | None:
 
     0.0 when no raw sample remains at all (only minute rollups).
     """
-    first_minute_t, _ = store.minute_span(run_id)
-    first_raw = store.first_sample_t(run_id)
+    first_minute_t, _ = store.samples.minute_span(run_id)
+    first_raw = store.samples.first_sample_t(run_id)
     if first_minute_t is not None and (first_raw is None or first_raw > first_minute_t + 60):
         return first_raw or 0.0
     return None
@@ -51,14 +52,20 @@ def export_run(store: Store, run_id: str, fmt: str, stream: TextIO) -> int:
     return (write_json if fmt == "json" else write_csv)(store, run_id, stream)
 
 
-def import_document(store: Store, data: bytes, *, source: str) -> str:
+def import_document(store: Store, data: bytes, *, source: str, replace: bool = False) -> str:
     """Validate the interchange document `data` and store its run; return the run id.
 
+    `replace`: replace the stored run the document repeats (`--replace`) instead of
+    refusing it (docs/interchange.md#run-ids-on-import).
+
     Raises:
-        FinwattInputError: the document is not a valid finwatt run; nothing is stored.
+        FinwattInputError: the document is not a valid finwatt run, or its run is already
+            stored and `replace` is False; nothing is stored.
     """
     try:
-        return import_run(store, parse_document(data), source=source)
+        return import_run(store, parse_document(data), source=source, replace=replace)
+    except DuplicateRunError as err:  # says what was kept and how to replace it
+        raise FinwattInputError(f"{source}: {err}") from err
     except InterchangeError as err:
         raise FinwattInputError(f"{source}: {err}; nothing imported") from err
 

@@ -16,15 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from profiler.analysis.assess import Assessment
+from profiler.analysis.findings import apply_precedence, ranked
+from profiler.analysis.fleet_demand import fleet_time_findings
 from profiler.analysis.fleet_rules import assess_fleet
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import summarise_ladders
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.time_rules import LocalClock
+from profiler.analysis.week import WEEK_S
 from profiler.model.errors import FinwattError
 from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
 from profiler.model.savings import Site
 from profiler.prometheus.curves import PublishedCurve
+from profiler.prometheus.demand import HOUR_S, MAX_HOURS, fetch_demand
 from profiler.prometheus.query import (
     FleetOptions,
     PrometheusApi,
@@ -32,6 +37,7 @@ from profiler.prometheus.query import (
     check_options,
     fetch_fleet,
 )
+from profiler.settings.time_zones import zone
 from profiler.store.database import Store
 from profiler.workflows.analyze import ladder_data
 
@@ -89,8 +95,13 @@ def analyze_prometheus(
     *,
     now_s: float,
     urlopen: UrlOpen = urllib.request.urlopen,
+    tz: str | None = None,
 ) -> FleetResult:
     """Read the fleet from Prometheus and assess it (`finwatt analyze --prometheus`).
+
+    `tz`: the site's zone; with it the hosts' hourly demand is read too (hours and their
+    5-minute peaks aggregated in PromQL, `profiler.prometheus.demand`) for the schedule
+    findings and COMPLEMENTARY_PEAKS (`profiler.analysis.fleet_demand`).
 
     Raises:
         FleetUsageError: bad URL, selector or window.
@@ -108,15 +119,42 @@ def analyze_prometheus(
     assessed = assess_fleet(data.hosts, site, thresholds, options.min_hosts, data.util_of)
     fleet = assessed.fleet
     fleet.metrics["requests"] = data.requests
+    findings, assumptions = fleet.findings, fleet.assumptions
+    if tz is not None:
+        timed = fleet_demand(api, options, now_s, tz, site, thresholds)
+        findings = ranked(apply_precedence([*findings, *timed]))
+        lines = [*assumptions, *(line for f in timed for line in f.assumptions)]
+        assumptions = list(dict.fromkeys(lines))
     return FleetResult(
-        fleet.findings,
+        findings,
         assessed.hosts,
         fleet.metrics,
-        fleet.assumptions,
+        assumptions,
         data.start,
         data.end,
         options,
     )
+
+
+def fleet_demand(
+    api: PrometheusApi,
+    options: FleetOptions,
+    now_s: float,
+    tz: str,
+    site: Site,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """Return the fleet's findings that see time, from hourly rows over the window.
+
+    None below `demand_min_weeks` of window (no window recurs in less, so no query is
+    made); a window longer than `MAX_HOURS` is read over its last `MAX_HOURS`.
+    """
+    if options.since_s < thresholds.demand_min_weeks * WEEK_S:
+        return []
+    since_s = min(options.since_s, MAX_HOURS * HOUR_S)
+    demand = fetch_demand(api, options.match, since_s, now_s, concurrency=options.concurrency)
+    clock = LocalClock(tz, zone(tz))
+    return fleet_time_findings(demand.hosts, demand.peaks, demand.grid, clock, site, thresholds)
 
 
 def latest_curve(store: Store, host: str) -> PublishedCurve | None:
@@ -126,10 +164,10 @@ def latest_curve(store: Store, host: str) -> PublishedCurve | None:
     package) has an idle level and a loaded one, with measured (not estimated) power.
     `load` is each level's throughput as a share of the ladder's peak.
     """
-    for run in store.list_runs():
+    for run in store.runs.all():
         if not run.is_profiling or run.host != host:
             continue
-        packages = cpu_ids(store.devices(run.id))
+        packages = cpu_ids(store.devices.for_run(run.id))
         for summary in summarise_ladders(ladder_data(store, run).phases):
             metrics = summary.metrics
             if metrics is None or is_estimate(summary.provenance):

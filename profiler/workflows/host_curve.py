@@ -19,7 +19,7 @@ from profiler.store.database import Store
 
 
 def _host_threads(store: Store, run_id: str) -> int | None:
-    devices = [d.info for d in store.devices(run_id)]
+    devices = [d.info for d in store.devices.for_run(run_id)]
     host = next((d.logical_cores for d in devices if d.kind == "host"), None)
     if host:
         return host
@@ -35,7 +35,7 @@ def curve_from_run(store: Store, run_id: str) -> HostCurve:
     """
     from profiler.workflows.analyze import ladder_data  # only when used
 
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise HostCurveError(
             f"host_curve {run_id!r}: neither a CSV file nor a run in {store.path}; give a "
@@ -46,7 +46,7 @@ def curve_from_run(store: Store, run_id: str) -> HostCurve:
             f"host_curve {run_id!r}: run {run_id} is a {run.kind} run; name a profiling run "
             "(`finwatt run`) recorded on the host"
         )
-    packages = cpu_ids(store.devices(run.id))
+    packages = cpu_ids(store.devices.for_run(run.id))
     for summary in summarise_ladders(ladder_data(store, run).phases):
         if summary.metrics is not None and is_host_cpu(summary.device, packages):
             label = f"run {run.id} ({summary.workload} ladder on {run.host}'s {summary.device}"

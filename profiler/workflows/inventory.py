@@ -129,11 +129,11 @@ def diff_runs(store: Store, before: str, after: str) -> InventoryDiff:
     """
     inventories = []
     for run_id in (before, after):
-        if store.get_run(run_id) is None:
+        if store.runs.get(run_id) is None:
             raise InventoryDiffError(
                 f"--diff: no run {run_id!r} in {store.path}; see `finwatt runs`"
             )
-        inventory = store.inventory(run_id)
+        inventory = store.inventory.for_run(run_id)
         if inventory is None:
             raise InventoryDiffError(
                 f"--diff: run {run_id} has no inventory (recorded before finwatt stored "

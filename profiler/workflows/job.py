@@ -362,7 +362,7 @@ def run_job(
         file_units=file_units,
     )
     with Store(settings.db_path) as store:
-        store.add_job(job)
+        store.jobs.add(job)
     outcome = monitor_outcome(settings.db_path, recording.run_id)
     return JobOutcome(job, outcome, signals[0] if signals else None, (note,) if note else ())
 
@@ -407,7 +407,7 @@ def _run_and_reap(
 def _note_start_failure(settings: Settings, run_id: str, reason: str) -> None:
     """Store why the run failed: its command could not start."""
     with Store(settings.db_path) as store:
-        store.finish_run(run_id, RunStatus.FAILED, reason=reason)
+        store.runs.finish(run_id, RunStatus.FAILED, reason=reason)
 
 
 def job_record(

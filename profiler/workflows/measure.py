@@ -1,14 +1,16 @@
 """Measure the energy of any block of Python code: `with profiler.measure("label") as m:`.
 
 Like codecarbon's tracker or Zeus's measurement windows, but every figure keeps its
-provenance: after the block, `m.devices` lists energy (J) and mean power (W) per device,
-each saying whether it was measured (RAPL, NVML) or estimated (a named power model), and
-the window is stored as a `monitor` run (`m.run_id`) like any other.
+provenance: after the block, `m.energy_j` is the block's own energy, `m.host_energy_j`
+the whole host's, `m.devices` lists energy (J) and mean power (W) per device, each
+saying whether it was measured (RAPL, NVML) or estimated (a named power model), and the
+window is stored as a `monitor` run (`m.run_id`) like any other.
 
 The calling process tree's share of that energy is attributed as `finwatt exec` does
-(docs/attribution.md): `m.job` holds its dynamic energy (shared by CPU time), idle share,
-CPU seconds and J per unit, with `attributed:cpu-time(...)` provenance, and is stored as
-the run's `job` row with `units`, `unit` and `tags`, so `finwatt chargeback` counts it.
+(docs/attribution.md#python-api): `m.job` holds its dynamic energy (shared by CPU time),
+idle share, CPU seconds and J per unit, with `attributed:cpu-time(...)` provenance, and
+is stored as the run's `job` row with `units`, `unit` and `tags`, so `finwatt chargeback`
+counts it; `m.energy_j` is that row's energy (dynamic plus allocated idle).
 The tree is this process (finwatt's sampler thread included) and its children, counted
 from the block's start.
 """
@@ -48,10 +50,21 @@ class Measurement:
 
     @property
     def energy_j(self) -> float | None:
+        """The block's own energy in joules, as `finwatt exec` defines a job's energy.
+
+        Its dynamic share (by CPU time) plus the idle energy its `idle_share` policy
+        allocated (`m.job.energy_j`); None when no device has a power figure. The
+        whole host's energy over the window is `host_energy_j`.
+        """
+        return None if self.job is None else self.job.energy_j
+
+    @property
+    def host_energy_j(self) -> float | None:
         """Energy of every device with a power figure, in joules (None if none has one).
 
-        Devices are package- and GPU-level (`cpu:N`, `dram:N`, `gpu:N`); `host` has no
-        power of its own, so nothing is counted twice.
+        The whole host over the block's window, other processes included. Devices are
+        package- and GPU-level (`cpu:N`, `dram:N`, `gpu:N`); `host` has no power of its
+        own, so nothing is counted twice.
         """
         figures = [d.energy_j for d in self.devices if d.energy_j is not None]
         return sum(figures) if figures else None
@@ -130,6 +143,6 @@ def measure(
         accounting=MEASURE_ACCOUNTING,
     )
     with Store(settings.db_path) as store:
-        store.add_job(job)
+        store.jobs.add(job)
     measurement.job = job
     measurement.devices = monitor_outcome(settings.db_path, recording.run_id).devices

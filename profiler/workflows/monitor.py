@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.analysis.reconcile import COMPONENT_KINDS, WALL_KINDS, Reconciliation, reconcile
-from profiler.analysis.summary import DeviceSummary, summarise_columns
+from profiler.analysis.summary import DeviceSummary, summarise_series
 from profiler.capture.attribution import AttributedRecording
 from profiler.capture.recording import Recording
 from profiler.capture.sampler import Sampler
@@ -121,17 +121,12 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
         StoreError: the run is not in the database (removed while it recorded).
     """
     with Store(db_path) as store:
-        run = store.get_run(run_id)
-        devices = store.devices(run_id)
-        summaries = []
-        for d in devices:  # the device's last cumulative counter reading is its energy
-            cols = store.sample_arrays(run_id, d.info.device_id)
-            summaries.append(summarise_columns(d, cols["t"], cols["util"], cols["energy_j"]))
-        balanced = [  # each with the run's hold, as its rollups and `analyze` use
-            store.series(run_id, d.info)
-            for d in devices
-            if d.info.kind in WALL_KINDS + COMPONENT_KINDS
-        ]
+        run = store.runs.get(run_id)
+        devices = store.devices.for_run(run_id)
+        # each with the run's hold, as its rollups and `analyze` use
+        series = [store.samples.series(run_id, d.info) for d in devices]
+    summaries = [summarise_series(d, s) for d, s in zip(devices, series, strict=True)]
+    balanced = [s for s in series if s.spec.kind in WALL_KINDS + COMPONENT_KINDS]
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
     balance = reconcile(balanced, RECONCILE_INTERVAL_S)

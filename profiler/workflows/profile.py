@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from profiler.capture.recording import Recording
 from profiler.model.device import DeviceInfo
@@ -36,6 +36,7 @@ from profiler.store.database import Store
 from profiler.store.opening import StoreError
 from profiler.workflows.database import open_database
 from profiler.workflows.probe import probe
+from profiler.workflows.run_data import load_run_data
 from profiler.workflows.runlock import run_lock as database_run_lock
 
 if TYPE_CHECKING:
@@ -219,7 +220,9 @@ def _run_ladder(
                 run_profile(recording, plan, cpu_devices=cpu_devices, progress=progress)
             finally:
                 if recording.writer.error is None:  # every sample is on disk
-                    finalise_phases(recording.db_path, recording.run_id, plan.interval_s)
+                    finalise_phases(
+                        recording.db_path, recording.run_id, plan.interval_s, plan.idle_share
+                    )
     except KeyboardInterrupt:
         # run_profile has closed the run `interrupted` unless the signal came before it
         # started; stop() is idempotent and covers that case
@@ -229,22 +232,37 @@ def _run_ladder(
         raise
 
 
-def finalise_phases(db_path: Path, run_id: str, interval_s: float) -> None:
+def finalise_phases(
+    db_path: Path, run_id: str, interval_s: float, idle_share: str = "none"
+) -> None:
     """Add energy, power, efficiency, CPU share and validity to every stored phase.
 
     Once sampling has stopped: each phase with units is evaluated from the run's samples
-    (`profiler.analysis.phases.evaluated`) and the phases are stored again.
+    (`profiler.analysis.phases.evaluated`) and the phases are stored again; a disturbed
+    phase gets the workload's own share by CPU time, idle allocated by `idle_share`
+    (docs/methodology.md#ladder-and-validity).
+
+    Raises:
+        ValueError: `idle_share` is not an idle policy.
     """
+    from profiler.analysis.attribution import IDLE_POLICIES, IdlePolicy
     from profiler.analysis.phases import evaluated
 
+    if idle_share not in IDLE_POLICIES:
+        raise ValueError(f"unknown idle share {idle_share!r}: use {', '.join(IDLE_POLICIES)}")
+    policy = cast("IdlePolicy", idle_share)
     with Store(db_path) as store:
-        devices = store.devices(run_id)
-        series = {d.info.device_id: store.series(run_id, d.info) for d in devices}
+        run = store.runs.get(run_id)
+        if run is None:
+            return
+        data = load_run_data(store, run, source="raw")
         updated = [
-            evaluated(phase, devices, series, interval_s) if phase.units is not None else phase
-            for phase in store.phases(run_id)
+            evaluated(phase, data.devices, data.series, interval_s, policy)
+            if phase.units is not None
+            else phase
+            for phase in data.phases
         ]
-        store.replace_phases(run_id, updated)
+        store.phases.replace(run_id, updated)
 
 
 def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
@@ -256,8 +274,8 @@ def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
     from profiler.analysis.profile import summarise_ladders
 
     with Store(db_path) as store:
-        run = store.get_run(run_id)
-        phases = store.phases(run_id)
+        run = store.runs.get(run_id)
+        phases = store.phases.for_run(run_id)
     if run is None:
         raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
     return ProfileOutcome(run, phases, summarise_ladders(phases))

@@ -19,6 +19,7 @@ from profiler.analysis.phases import energy_devices, evaluated
 from profiler.model.profile_status import ProfileStatus
 from profiler.model.run import PhaseRecord, RunKind, RunRecord, RunStatus
 from profiler.store import Store, StoreError, pid_alive
+from profiler.workflows.run_data import load_run_data
 
 
 class ProfileWatch:
@@ -59,7 +60,7 @@ class ProfileWatch:
             return ProfileStatus(run_id="?", error=f"cannot read {self.db_path}: {err}")
 
     def _running_profile(self, store: Store) -> RunRecord | None:
-        for run in store.list_runs():
+        for run in store.runs.all():
             if run.kind != RunKind.PROFILE or run.status != RunStatus.RUNNING:
                 continue
             if run.host == self._host and (run.pid is None or not self._pid_alive(run.pid)):
@@ -72,7 +73,7 @@ class ProfileWatch:
         workloads = tuple(str(w) for w in config.get("workloads", ()))
         devices = tuple(str(d) for d in config.get("devices", ()))
         levels = tuple(float(x) for x in config.get("levels", ()))
-        phases = store.phases(run.id)
+        phases = store.phases.for_run(run.id)
         if self._cache is None or self._cache[:2] != (run.id, len(phases)):
             last = _evaluated(store, run, phases[-1]) if phases else None
             self._cache = (run.id, len(phases), last)
@@ -93,14 +94,9 @@ def _evaluated(store: Store, run: RunRecord, phase: PhaseRecord) -> PhaseRecord:
     """The phase with its figures from the samples so far (the function `finalise_phases` uses)."""
     if phase.units is None:
         return phase
-    devices = store.devices(run.id)
-    wanted = set(energy_devices(phase.device_id, devices))
-    series = {
-        d.info.device_id: store.series(run.id, d.info)
-        for d in devices
-        if d.info.device_id in wanted
-    }
-    return evaluated(phase, devices, series, run.interval_s or 1.0)
+    wanted = set(energy_devices(phase.device_id, store.devices.for_run(run.id)))
+    data = load_run_data(store, run, source="raw", only=wanted)
+    return evaluated(phase, data.devices, data.series, run.interval_s or 1.0)
 
 
 def _next_step(

@@ -7,38 +7,46 @@ a written report through headless Chromium (`report --pdf`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 
+from profiler.analysis.demand import observed_seconds, profile_demand
 from profiler.analysis.thresholds import Thresholds
+from profiler.analysis.week import local_seconds
 from profiler.files.outputs import check_output, write_output
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunRecord
 from profiler.model.savings import Site
+from profiler.model.series import FIELDS, DeviceSeries, FloatArray, concatenate
 from profiler.model.units import epoch_s
+from profiler.settings.time_zones import host_zone_name, zone
 from profiler.store.database import Store
+from profiler.store.rollup import MINUTE_S
 from profiler.workflows.analyze import (
+    MONITORING_KINDS,
     AnalyzeError,
     analyze_run,
     analyze_since,
     host_history,
     store_findings,
 )
+from profiler.workflows.run_data import choose_source, load_run_data
 from profiler.workflows.trend import gather_trend, runs_in_window
-from reports.data import Columns, ReportData, report_data
+from reports.data import ReportData, report_data
+from reports.demand import MIN_SPAN_S, Demand, DeviceDemand
 from reports.renderers.run import RunRenderer, RunReport
 from reports.renderers.window import WindowRenderer, WindowReport
-
-MinuteRow = dict[str, Any]
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 """Headless browsers `print_pdf` looks for on PATH, in order."""
@@ -106,40 +114,8 @@ def default_report_path(run_id: str) -> Path:
     return Path.cwd() / f"finwatt-report-{run_id}.html"
 
 
-def _minute_arrays(store: Store, run_id: str, device_id: str) -> dict[str, npt.NDArray[np.float64]]:
-    """Return one device's minute rollups shaped like `Store.sample_arrays` columns.
-
-    `t` is each minute's last sample, `util`/`power_w` the minute means, `energy_j` the
-    cumulative energy at the minute's end; metrics rollups do not keep are NaN.
-    """
-    rows = store.minute_rows(run_id, device_id)
-    n = len(rows)
-
-    def column(fn: Callable[[MinuteRow], float]) -> npt.NDArray[np.float64]:
-        return np.array([fn(r) for r in rows], dtype=np.float64).reshape(n)
-
-    def mean(total: str, count: str) -> Callable[[MinuteRow], float]:
-        return lambda r: r[total] / r[count] if r[count] else np.nan
-
-    energy = column(lambda r: np.nan if r["energy_delta_j"] is None else r["energy_delta_j"])
-    nan = np.full(n, np.nan)
-    return {
-        "t": column(lambda r: r["t_last"]),
-        "util": column(mean("util_sum", "util_n")),
-        "power_w": column(mean("power_sum", "power_n")),
-        "energy_j": np.where(np.isnan(energy), np.nan, np.nancumsum(energy)),
-        "energy_from_power_j": nan,
-        "mem_used_bytes": column(
-            lambda r: np.nan if r["mem_max_bytes"] is None else r["mem_max_bytes"]
-        ),
-        "clock_mhz": nan,
-        "temperature_c": nan,
-        "sm_active": column(mean("sm_sum", "sm_n")),
-    }
-
-
 def gather_report(store: Store, run_id: str) -> ReportData:
-    """Read a stored run, its devices, phases and samples into a `ReportData`.
+    """Read a stored run (`load_run_data`, each device at its finest) into a `ReportData`.
 
     A device whose early raw samples retention pruned is reported from its minute
     rollups, which still cover the whole run (exact energy, minute means).
@@ -147,23 +123,143 @@ def gather_report(store: Store, run_id: str) -> ReportData:
     Raises:
         KeyError: no run `run_id` in the store.
     """
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise KeyError(run_id)
-    devices = store.devices(run_id)
-    columns: dict[str, Columns] = {}
-    pruned: list[str] = []
-    for device in devices:
-        device_id = device.info.device_id
-        cols = store.sample_arrays(run_id, device_id)
-        rolled = _minute_arrays(store, run_id, device_id)
-        if rolled["t"].size and (not cols["t"].size or rolled["t"][0] < cols["t"][0] - 60.0):
-            cols = rolled
-            pruned.append(device_id)
-        columns[device_id] = cols
-    return report_data(
-        run, devices, store.phases(run_id), columns, pruned, inventory=store.inventory(run_id)
-    )
+    data = load_run_data(store, run, source="finest")
+    checked = {
+        d.info.device_id: found
+        for d in data.devices
+        if d.info.device_id not in data.rolled_up
+        and (found := store.samples.counter_disagreement(run_id, d.info.device_id)) is not None
+    }
+    return report_data(data, store.inventory.for_run(run_id), checked)
+
+
+PROFILED = ("host", "cpu", "gpu")
+"""The device kinds "When is the capacity used" profiles (DRAM and wall power have no use)."""
+
+Part = tuple[DeviceSeries, Literal["raw", "minute"], float | None]
+"""One run's part of a device's series (`t` epoch seconds), where it was read from, and
+the run's stated sampling interval (None: not stated)."""
+
+
+def report_zone(tz: str | None = None) -> str:
+    """Return the IANA zone the report's local times are in: `[defaults] tz`, else this host's."""
+    return tz or host_zone_name()
+
+
+def _local(part: Part, tz: ZoneInfo) -> FloatArray:
+    """Return each entry's local seconds at the middle of the interval it observed.
+
+    A raw sample observes the interval before it. A minute rollup sits at its minute's
+    start and holds the samples taken in that minute, each observing the interval
+    before it: their middle is the minute's middle less half a sampling interval (at
+    1 s, 29.5 s in; at 5 min, 2 min before the minute: such a rollup holds one sample,
+    which observed the 5 minutes before it). The interval is the run's stated one, else
+    the entries' median step where it is longer than a minute, else 1 s.
+    """
+    series, source, interval = part
+    if source == "raw":
+        return local_seconds(series.t - observed_seconds(series) / 2.0, tz)
+    if interval is None:
+        steps = np.diff(series.t)
+        median = float(np.median(steps)) if steps.size else MINUTE_S
+        interval = median if median > MINUTE_S else 1.0
+    return local_seconds(series.t + (MINUTE_S - interval) / 2.0, tz)
+
+
+def demand_of(
+    parts: Mapping[str, Sequence[Part]], span_s: float, tz: str, thresholds: Thresholds
+) -> Demand:
+    """Return the demand profiles of each device's parts, joined (the newest spec wins).
+
+    Hosts and CPU packages are profiled by utilisation, GPUs by SM activity (else
+    utilisation) and busy at the IDLE_GPU bound, as the GPU rules judge them.
+    """
+    if span_s < MIN_SPAN_S:
+        return Demand(tz, span_s)
+    clock = zone(tz)
+    devices: list[DeviceDemand] = []
+    for pieces in parts.values():
+        spec = pieces[-1][0].spec
+        series = concatenate([dataclasses.replace(p[0], spec=spec) for p in pieces])
+        gpu = spec.kind == "gpu"
+        activity = np.where(np.isnan(series.sm_active), series.util, series.sm_active)
+        if spec.kind not in PROFILED or bool(np.isnan(activity if gpu else series.util).all()):
+            continue
+        # `concatenate` orders the entries by time: order the local clock the same way
+        order = np.argsort(np.concatenate([p[0].t for p in pieces]), kind="stable")
+        local = np.concatenate([_local(p, clock) for p in pieces])[order]
+        profile = profile_demand(
+            series,
+            local,
+            thresholds,
+            util=activity if gpu else None,
+            busy_level=thresholds.demand_busy_gpu if gpu else None,
+        )
+        cores = spec.logical_cores if spec.kind == "host" else None
+        devices.append(DeviceDemand(profile, spec.kind, cores))
+    return Demand(tz, span_s, tuple(devices))
+
+
+def run_demand(
+    store: Store, run: RunRecord, thresholds: Thresholds, tz: str | None = None
+) -> Demand:
+    """Return the demand profiles of one run (none when it spans less than a week)."""
+    records = store.devices.for_run(run.id)
+    ended = run.ended.timestamp() if run.ended else time.time()  # a run still recording
+    span = ended - run.started.timestamp()
+    if span < MIN_SPAN_S:
+        return Demand(report_zone(tz), span)
+    chosen = choose_source(store, run.id, [d.info.device_id for d in records])
+    offset = run.started.timestamp()
+    parts = {
+        d.info.device_id: [
+            (
+                store.samples.series(run.id, d.info, source=chosen).shifted(offset),
+                chosen,
+                run.interval_s,
+            )
+        ]
+        for d in records
+    }
+    return demand_of(parts, span, report_zone(tz), thresholds)
+
+
+def window_demand(
+    store: Store,
+    runs: Sequence[RunRecord],
+    span: tuple[float, float],
+    thresholds: Thresholds,
+    tz: str | None = None,
+) -> Demand | None:
+    """Return the demand profiles of the monitoring runs in [start, end] (epoch seconds).
+
+    The runs are read as `analyze --since` reads them (raw samples, or minute rollups
+    for long runs); the span is that of the data read. None: no monitoring data.
+    """
+    start, end = span
+    parts: dict[str, list[Part]] = {}
+    for run in sorted(runs, key=lambda r: r.started):
+        if run.kind not in MONITORING_KINDS or run.is_profiling:
+            continue
+        offset = run.started.timestamp()
+        records = store.devices.for_run(run.id)
+        ids = [d.info.device_id for d in records]
+        chosen = choose_source(store, run.id, ids, min_t=start - offset)
+        for record in records:
+            series = store.samples.series(run.id, record.info, min_t=start - offset, source=chosen)
+            series = series.shifted(offset)
+            keep = series.t <= end
+            if keep.any():
+                kept = DeviceSeries(series.spec, *(getattr(series, f)[keep] for f in FIELDS))
+                parts.setdefault(record.info.device_id, []).append((kept, chosen, run.interval_s))
+    if not parts:
+        return None
+    times = [p[0].t for pieces in parts.values() for p in pieces]
+    covered = float(max(t[-1] for t in times) - min(t[0] for t in times))
+    return demand_of(parts, covered, report_zone(tz), thresholds)
 
 
 def report_run(
@@ -173,6 +269,7 @@ def report_run(
     path: Path | None = None,
     thresholds: Thresholds | None = None,
     lang: str = "en",
+    tz: str | None = None,
 ) -> Path:
     """Analyse `run` (storing its findings), render its report to `path`, return the path.
 
@@ -192,7 +289,9 @@ def report_run(
         if run.is_profiling
         else None
     )
-    html = RunRenderer(site=site, lang=lang).render(RunReport(data, result.assessment, history))
+    demand = run_demand(store, run, thresholds or Thresholds(), tz)
+    record = RunReport(data, result.assessment, history=history, demand=demand)
+    html = RunRenderer(site=site, lang=lang).render(record)
     write_output(target, html)
     return target
 
@@ -206,6 +305,7 @@ def report_window(
     host: str | None = None,
     thresholds: Thresholds | None = None,
     lang: str = "en",
+    tz: str | None = None,
 ) -> Path:
     """Report the last `since_s` seconds across runs: findings, trend and daily energy.
 
@@ -215,20 +315,24 @@ def report_window(
     shown_host = host or socket.gethostname()
     trend = gather_trend(store, since_s, host=shown_host)
     try:
-        result = analyze_since(store, since_s, site, thresholds or Thresholds(), host=host)
+        result = analyze_since(
+            store, since_s, site, thresholds or Thresholds(), host=host, tz=report_zone(tz)
+        )
     except AnalyzeError:
         assessment, assumptions, annual = None, site.assumptions(), None
     else:
         assessment, assumptions = result.assessment, result.assessment.assumptions
         annual = result.annual
     start, end = epoch_s(trend.window_start), epoch_s(trend.window_end)
+    runs = runs_in_window(store, start, end, shown_host)
     window = WindowReport(
         host=shown_host,
-        runs=runs_in_window(store, start, end, shown_host),
+        runs=runs,
         trend=trend,
         assessment=assessment,
         assumptions=assumptions,
         annual=annual,
+        demand=window_demand(store, runs, (start, end), thresholds or Thresholds(), tz),
     )
     html = WindowRenderer(site=site, lang=lang).render(window)
     target = path or Path.cwd() / f"finwatt-report-last-{int(since_s)}s.html"

@@ -161,7 +161,7 @@ class ScheduledActions:
     def _failed_run(self, entry: ScheduleEntry, fire_time: datetime, message: str) -> str | None:
         """Store a `failed` run for an action that broke before its recording existed."""
         with Store(self.settings.db_path) as store:
-            created = [r for r in store.list_runs(limit=5) if r.label == entry.name]
+            created = [r for r in store.runs.all(limit=5) if r.label == entry.name]
             mine = [
                 r
                 for r in created
@@ -170,9 +170,9 @@ class ScheduledActions:
             ]
             if mine:
                 if mine[0].status == RunStatus.RUNNING:
-                    store.finish_run(mine[0].id, RunStatus.FAILED)
+                    store.runs.finish(mine[0].id, RunStatus.FAILED)
                 return mine[0].id
-            run = store.create_run(
+            run = store.runs.create(
                 RunKind.SCHEDULED,
                 label=entry.name,
                 config={
@@ -182,7 +182,7 @@ class ScheduledActions:
                 },
                 status=RunStatus.FAILED,
             )
-            store.finish_run(run.id, RunStatus.FAILED)
+            store.runs.finish(run.id, RunStatus.FAILED)
             return run.id
 
     # --- profiling ------------------------------------------------------------------
@@ -368,7 +368,7 @@ class ScheduledActions:
 
             site = site_from_defaults(self.settings.site)
             with Store(self.settings.db_path) as store:
-                run = store.get_run(run_id)
+                run = store.runs.get(run_id)
                 if run is None:
                     raise StoreError(f"run {run_id} is no longer in {self.settings.db_path}")
                 if entry.report is not None:
@@ -455,7 +455,7 @@ def run_scheduler(
         )
     try:
         with Store(settings.db_path) as store:
-            store.mark_stale_runs()
+            store.runs.mark_stale()
         book = StateFile(state_path(settings.db_path))
         actions = ScheduledActions(settings, clock, stop)
         with stop_on_signals(stop, interrupt=lambda: actions.profiling):

@@ -1,10 +1,10 @@
 """Read the trend inputs from the store: `finwatt trend` and `finwatt report --since`.
 
 Observations are the valid 100%-load phases of profiling runs (kind `profile`, or
-`scheduled` with a `run` action) started in the window; energy traces are the cumulative
-energy counters of every run overlapping it (CPU packages, DRAM, GPUs; not the `host`
-view). The series, regressions and daily sums are computed by the pure
-`profiler.analysis.trend`.
+`scheduled` with a `run` action) started in the window; energy traces are the energy
+curves (`cumulative_energy` of each device's `Store.series`) of every run overlapping it
+(CPU packages, DRAM, GPUs; not the `host` view). The series, regressions and daily sums
+are computed by the pure `profiler.analysis.trend`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from profiler.analysis.trend import (
 )
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunRecord
+from profiler.model.series import cumulative_energy
 from profiler.model.units import epoch_to_iso
 from profiler.store.database import Store
 
@@ -28,7 +29,7 @@ def observations(store: Store, run: RunRecord) -> list[Observation]:
     """Return a profiling run's valid 100%-load phases as observations."""
     size = str(run.config.get("size", "standard"))
     found = []
-    for phase in store.phases(run.id):
+    for phase in store.phases.for_run(run.id):
         upj = phase.metrics.units_per_j
         if phase.target_load != 1.0 or phase.valid is not True or not upj or upj <= 0:
             continue
@@ -49,22 +50,22 @@ def observations(store: Store, run: RunRecord) -> list[Observation]:
 
 
 def energy_traces(store: Store, run: RunRecord) -> list[EnergyTrace]:
-    """Return the energy counter of each of the run's devices but `host`, on epoch time."""
+    """Return the energy curve (`cumulative_energy`) of each device but `host`, epoch time."""
     offset = run.started.timestamp()
     traces = []
-    for device in store.devices(run.id):
+    for device in store.devices.for_run(run.id):
         info = device.info
         if info.kind == "host":
             continue
-        cols = store.sample_arrays(run.id, info.device_id)
-        if not cols["t"].size:
+        series = store.samples.series(run.id, info)
+        if not series.n:
             continue
         traces.append(
             EnergyTrace(
                 run.host,
                 info.device_id,
-                cols["t"] + offset,
-                cols["energy_j"],
+                series.t + offset,
+                cumulative_energy(series),
                 is_estimate(info.provenance),
             )
         )
@@ -77,7 +78,7 @@ def runs_in_window(
     """Return the runs (of `host`, else of every host) overlapping [start_s, end_s] (epoch s)."""
     return [
         r
-        for r in store.list_runs()
+        for r in store.runs.all()
         if (host is None or r.host == host)
         and r.started.timestamp() <= end_s
         and (r.ended is None or r.ended.timestamp() >= start_s)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports import charts_summary
+from reports.demand import pooled
 from reports.renderers.base import Renderer, ranked, savings_point, top_actions
 
 
@@ -86,4 +87,5 @@ class FleetRenderer(Renderer[FleetReport]):
             site=site,
             missing=self.chart_note(),
             waterfall=charts_summary.savings_waterfall(findings, self.drawn),
+            pooled=pooled(findings),
         )

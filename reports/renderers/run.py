@@ -16,7 +16,9 @@ from profiler.analysis.assess import Assessment
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.annual import Annual, rate_kwh_per_year
 from reports import charts, charts_reconcile, charts_summary
+from reports.charts_demand import day_names
 from reports.data import ReportData, phase_state
+from reports.demand import Demand, section_views
 from reports.ladder_page import ladder_figures, placement, why_no_findings
 from reports.renderers.base import Renderer, headline, ranked_findings, top_actions, yearly
 
@@ -30,11 +32,14 @@ class RunReport:
         assessment: its analysis (findings, assumptions), None when not analysed.
         history: for a profiling run, the yearly figure of its host's monitoring runs
             (None: the host has none with energy figures); unused for other runs.
+        demand: the run's demand profiles ("When is the capacity used"), None when
+            not profiled.
     """
 
     data: ReportData
     assessment: Assessment | None = None
     history: Annual | None = None
+    demand: Demand | None = None
 
 
 class RunRenderer(Renderer[RunReport]):
@@ -84,6 +89,9 @@ class RunRenderer(Renderer[RunReport]):
                 if data.reconciliation
                 else None
             ),
+            demand=record.demand,
+            demand_views=section_views(record.demand, findings, self.text, self.drawn),
+            days=day_names(self.text),
         )
 
     def _missing(self, record: RunReport) -> list[str]:

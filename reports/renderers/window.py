@@ -10,6 +10,8 @@ from profiler.model.annual import Annual
 from profiler.model.run import RunRecord
 from profiler.model.units import J_PER_KWH
 from reports import charts_summary
+from reports.charts_demand import day_names
+from reports.demand import Demand, section_views
 from reports.renderers.base import Renderer, headline, ranked_findings, top_actions, yearly
 
 
@@ -26,6 +28,8 @@ class WindowReport:
         annual: the yearly figure of the host's monitoring data in the window, from the
             time that has data (`analyze --since --json` `metrics.annual`); None when
             the window has none with energy figures.
+        demand: the window's demand profiles ("When is the capacity used"), None when
+            there was no monitoring data.
     """
 
     host: str | None
@@ -34,6 +38,7 @@ class WindowReport:
     assessment: Assessment | None
     assumptions: list[str]
     annual: Annual | None = None
+    demand: Demand | None = None
 
 
 class WindowRenderer(Renderer[WindowReport]):
@@ -67,6 +72,9 @@ class WindowRenderer(Renderer[WindowReport]):
             waterfall=charts_summary.savings_waterfall(findings, self.drawn),
             trend_chart=charts_summary.trend_chart(trend.series, self.drawn),
             daily_chart=charts_summary.daily_energy_chart(trend.daily_energy, self.drawn),
+            demand=record.demand,
+            demand_views=section_views(record.demand, findings, self.text, self.drawn),
+            days=day_names(self.text),
         )
 
     def _missing(self, record: WindowReport) -> list[str]:

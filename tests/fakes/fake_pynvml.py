@@ -20,7 +20,10 @@ from typing import Any
 
 import pynvml
 
+from profiler.sensors.nvml.family import NvmlSensors
+
 GIB = 1024**3
+NO_COUNTER = {"nvmlDeviceGetTotalEnergyConsumption"}  # `unsupported` for a GPU with no counter
 
 
 @dataclass
@@ -440,3 +443,11 @@ class FakeNvml(types.ModuleType):
         if pending:
             raise pending.pop(0)
         return gpu
+
+
+def started(*gpus: FakeGpu, t0: float = 100.0) -> tuple[NvmlSensors, FakeNvml]:
+    """The NVML family over a `FakeNvml` of `gpus`, started at `t0`, and that fake."""
+    fake = FakeNvml(gpus)
+    sensors = NvmlSensors(fake)
+    sensors.start(t0)
+    return sensors, fake

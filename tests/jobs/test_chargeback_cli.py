@@ -72,9 +72,9 @@ def test_chargeback_by_cgroup_without_attribution_rows_is_bad_usage(tmp_path: Pa
 def test_chargeback_by_cgroup_reads_the_per_minute_attribution_rows(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     with Store(db) as store:
-        run = store.create_run("monitor")
+        run = store.runs.create("monitor")
         src = "measured:rapl"
-        store.add_attribution(
+        store.attribution.add(
             run.id,
             [
                 AttributionRow(
@@ -93,7 +93,7 @@ def test_chargeback_by_cgroup_reads_the_per_minute_attribution_rows(tmp_path: Pa
                 AttributionRow(0, "host", "idle", None, None, 60, 0, 0.0, 600.0, src),
             ],
         )
-        store.finish_run(run.id, "complete")
+        store.runs.finish(run.id, "complete")
     done = run_finwatt("chargeback", "--db", str(db), "--by", "cgroup", "--json")
     assert done.returncode == 0, done.stderr
     rows = {r["group"]: r["energy_j"] for r in json.loads(done.stdout)["rows"]}

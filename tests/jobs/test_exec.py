@@ -46,8 +46,8 @@ def test_exec_passes_the_exit_status_through_and_stores_a_job_run(tmp_path: Path
     assert document["exit_status"] == 3
     assert document["provenance"].startswith("attributed:cpu-time(")
     with Store(db) as store:
-        run = store.get_run(document["run"])
-        job = store.job(document["run"])
+        run = store.runs.get(document["run"])
+        job = store.jobs.get(document["run"])
     assert run is not None and run.kind == "job" and run.status == "complete"
     assert job is not None and job.tags == {"desk": "rates"}
     assert job.command == ["sh", "-c", "echo out; sleep 0.3; exit 3"]
@@ -83,7 +83,7 @@ def test_a_missing_command_is_bad_input_and_stores_nothing(tmp_path: Path) -> No
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "command not found" in done.stderr
     with Store(db) as store:
-        assert store.list_runs() == []
+        assert store.runs.all() == []
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 42), (signal.SIGINT, 130)])
@@ -113,8 +113,8 @@ def test_sigterm_and_sigint_are_forwarded_to_the_job_and_the_run_is_stored(
     assert finwatt.returncode == status, err
     document = json.loads(out)
     with Store(db) as store:
-        run = store.get_run(document["run"])
-        job_row = store.job(document["run"])
+        run = store.runs.get(document["run"])
+        job_row = store.jobs.get(document["run"])
     assert run is not None and run.status == "interrupted"
     assert job_row is not None and job_row.exit_status == status
 

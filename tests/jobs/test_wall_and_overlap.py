@@ -68,7 +68,7 @@ def test_chargeback_host_window_counts_the_parts_not_the_wall() -> None:
 
 def _store_run(store: Store, run: RunRecord, samples: list[SampleRow]) -> None:
     values = [(r.device_id, r.t, *(getattr(r, m) for m in METRICS)) for r in samples]
-    store.add_run(run, devices=[CPU], samples=values)
+    store.runs.add(run, devices=[CPU], samples=values)
 
 
 def test_overlapping_monitor_runs_count_each_stretch_of_time_once(tmp_path: Path) -> None:

@@ -23,12 +23,14 @@ from profiler.model.savings import Site
 from profiler.model.series import device_series
 from profiler.model.units import DAY_S, GIB
 from tests.profiler.analysis.examples import eight_gpus, idle_host_util
+from tests.reports import demand_samples
 
 RULES = (
     "IDLE_HOST", "UNDER_PROVISIONED_CPU", "OVER_PROVISIONED_CPU", "OVER_PROVISIONED_MEM",
     "IDLE_GPU", "ALLOCATED_IDLE_GPU", "UNDERUSED_GPU", "MIG_OR_SHARE_CANDIDATE",
     "LOW_EFFICIENCY_HOST", "POOR_PROPORTIONALITY", "BETTER_PLACEMENT", "CONSOLIDATE_HOSTS",
     "FLEET_IDLE_ENERGY", "INSUFFICIENT_DATA", "STATED_FIGURES_DISAGREE",
+    "PEAK_SIZED_HOST", "OFF_HOURS_IDLE", "PEAK_SIZED_GPU", "COMPLEMENTARY_PEAKS",
 )  # fmt: skip
 """Every rule id the analyzer emits (grep `rule=` in profiler/analysis)."""
 
@@ -129,6 +131,7 @@ def _fleet_rules(site: Site) -> list[Finding]:
 def every_rule(site: Site) -> list[Finding]:
     """Return one finding per rule id (the first the analyzer made), in `RULES` order."""
     found = _host_rules(site) + _gpu_rules(site) + _ladder_rules(site) + _fleet_rules(site)
+    found += demand_samples.time_rules()  # made at the report samples' site
     first: dict[str, Finding] = {}
     for f in found:
         first.setdefault(f.rule, f)

@@ -19,7 +19,9 @@ from profiler.model.annual import Annual, annual_kwh
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
+from profiler.model.run_data import RunData
 from profiler.model.savings import Estimate, Site
+from profiler.model.series import DeviceSeries, device_series
 from profiler.model.units import DAY_S, parse_iso
 from reports.data import ReportData, report_data
 
@@ -81,12 +83,13 @@ def _phases() -> list[PhaseRecord]:
     return phases
 
 
-def _columns(phases: list[PhaseRecord]) -> dict[str, dict[str, Any]]:
+def _series(devices: list[DeviceRecord], phases: list[PhaseRecord]) -> dict[str, DeviceSeries]:
     t = np.arange(1.0, DURATION_S + 1)
     rng = np.random.default_rng(1)
-    nan = np.full(t.size, np.nan)
-    columns: dict[str, dict[str, Any]] = {}
-    for device, idle_w in (("cpu:0", 38.0), ("gpu:0", 62.0), ("host", None)):
+    idle_power = {"cpu:0": 38.0, "gpu:0": 62.0, "host": None}
+    series: dict[str, DeviceSeries] = {}
+    for record in devices:
+        device, idle_w = record.info.device_id, idle_power[record.info.device_id]
         util = np.full(t.size, 0.01)
         power = np.full(t.size, idle_w or np.nan)
         for p in phases:
@@ -97,13 +100,11 @@ def _columns(phases: list[PhaseRecord]) -> dict[str, dict[str, Any]]:
                     power[inside] = p.metrics.mean_power_w or np.nan
         if idle_w is not None:
             power = power + rng.normal(0, 0.4, t.size)
-        columns[device] = {
-            "t": t, "util": util, "power_w": power,
-            "energy_j": np.cumsum(power) if idle_w is not None else nan,
-            "energy_from_power_j": nan, "mem_used_bytes": nan, "clock_mhz": nan,
-            "temperature_c": nan, "sm_active": nan,
-        }  # fmt: skip
-    return columns
+        series[device] = device_series(
+            record.info, t, util=util, power_w=power,
+            energy_j=np.cumsum(power) if idle_w is not None else None,
+        )  # fmt: skip
+    return series
 
 
 def run_sample(label: str | None = "nightly risk ladder") -> ReportData:
@@ -121,7 +122,7 @@ def run_sample(label: str | None = "nightly risk ladder") -> ReportData:
                                 provenance="measured:nvml-energy")),
     ]  # fmt: skip
     phases = _phases()
-    return report_data(run, devices, phases, _columns(phases))
+    return report_data(RunData(run, tuple(devices), tuple(phases), _series(devices, phases)))
 
 
 def host_history() -> Annual:

@@ -8,6 +8,7 @@ looking); the tests check the same pages' structure, not their pixels.
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,21 @@ from tests.reports.browser import screenshot
 from tests.reports.test_report_browser import render
 
 SHOTS = (("run", "en", 2200), ("window", "en", 1500), ("fleet", "en", 1300), ("run", "zh-CN", 1400))
+SECTIONS = (
+    ("window-demand", "demand", "en", 3300),
+    ("window-demand", "demand", "zh-CN", 3300),
+    ("fleet-pools", "pools", "en", 520),
+)
+"""(kind, section id, language, height): the new sections, each shown on its own."""
+
+
+def section_page(page: str, ident: str) -> str:
+    """Return `page` with only its section `ident` in the body (head and stylesheet kept)."""
+    head, _body = page.split("<body>", 1)
+    found = re.search(rf'<section id="{ident}">.*?</section>', page, re.DOTALL)
+    if found is None:
+        raise ValueError(f"no section {ident!r}")
+    return f"{head}<body>\n{found.group(0)}\n</body>\n</html>\n"
 
 
 def main(folder: Path) -> None:
@@ -28,6 +44,11 @@ def main(folder: Path) -> None:
             suffix = "" if lang == "en" else f"-{lang}"
             png = screenshot(page, folder / f"report-{kind}{suffix}.png", height)
             print(png)
+        for kind, ident, lang, height in SECTIONS:
+            page = Path(tmp) / f"{ident}-{lang}.html"
+            page.write_text(section_page(render(kind, lang), ident), encoding="utf-8")
+            suffix = "" if lang == "en" else f"-{lang}"
+            print(screenshot(page, folder / f"report-{ident}{suffix}.png", height))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def monitor_at_7w(db: Path, seconds: int, *, ended_ago_s: float = 300.0, host: s
     end = datetime.now(UTC) - timedelta(seconds=ended_ago_s)
     started = end - timedelta(seconds=seconds)
     with Store(db) as store:
-        run = store.create_run(
+        run = store.runs.create(
             "monitor",
             started=iso(started),
             host=host or socket.gethostname(),
@@ -48,7 +48,7 @@ def monitor_at_7w(db: Path, seconds: int, *, ended_ago_s: float = 300.0, host: s
             status="running",
             pid=os.getpid(),
         )
-        store.add_devices(
+        store.devices.add(
             run.id,
             [
                 DeviceInfo("host", "host", logical_cores=2),
@@ -59,8 +59,8 @@ def monitor_at_7w(db: Path, seconds: int, *, ended_ago_s: float = 300.0, host: s
         for t in range(1, seconds + 1):
             rows.append(SampleRow("host", float(t), util=0.2))
             rows.append(SampleRow("cpu:0", float(t), util=0.2, power_w=7.0, energy_j=7.0 * t))
-        store.add_samples(run.id, rows)
-        store.finish_run(run.id, "complete", ended=iso(end))
+        store.samples.add(run.id, rows)
+        store.runs.finish(run.id, "complete", ended=iso(end))
     return run.id
 
 
@@ -100,7 +100,7 @@ def test_a_monitoring_run_states_61_3_kwh_a_year(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     run_id = monitor_at_7w(db, 25 * 60)
     with Store(db) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         out = report_run(store, run, SITE, tmp_path / "r.html")
     cells = page(out)
@@ -114,7 +114,7 @@ def test_a_profiling_run_shows_its_ladder_not_its_benchmark_as_the_hosts_year(
     db = tmp_path / "f.db"
     run_id = make_run(db)  # 30 s of deliberate load at 40-100 W
     with Store(db) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         out = report_run(store, run, SITE, tmp_path / "r.html")
     cells = page(out)
@@ -133,10 +133,10 @@ def test_a_profiling_run_takes_its_yearly_figure_from_the_hosts_monitoring_runs(
     db = tmp_path / "f.db"
     run_id = make_run(db)
     with Store(db) as store:
-        host = store.get_run(run_id).host  # type: ignore[union-attr]
+        host = store.runs.get(run_id).host  # type: ignore[union-attr]
     monitor_at_7w(db, 25 * 60, host=host)
     with Store(db) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         out = report_run(store, run, SITE, tmp_path / "r.html")
     cells = page(out)

@@ -15,8 +15,10 @@ from profiler.analysis.profile import summarise_ladders
 from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
+from profiler.model.run_data import RunData
 from profiler.model.samples import SampleRow
 from profiler.model.savings import Site
+from profiler.model.series import device_series
 from profiler.model.units import parse_iso
 from profiler.store.database import Store
 from profiler.workflows.report import gather_report
@@ -66,7 +68,7 @@ class Cells(HTMLParser):
 def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248") -> str:
     """A stored profile run: 2 devices, 30 s at 1 Hz, a 3-level ladder with phase figures."""
     with Store(db) as store:
-        run = store.create_run(
+        run = store.runs.create(
             "profile",
             label=label,
             config={"note": label},
@@ -75,7 +77,7 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
             status="running",
             pid=os.getpid(),
         )
-        store.add_devices(
+        store.devices.add(
             run.id,
             [
                 DeviceInfo("host", "host", model=model, logical_cores=4, mem_total_bytes=2**34),
@@ -101,9 +103,9 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
             SampleRow("host", float(x), util=float(u), mem_used_bytes=2**30)
             for x, u in zip(t, util, strict=True)
         ]
-        store.add_samples(run.id, rows)
-        devices = store.devices(run.id)
-        series = {d.info.device_id: store.series(run.id, d.info) for d in devices}
+        store.samples.add(run.id, rows)
+        devices = store.devices.for_run(run.id)
+        series = {d.info.device_id: store.samples.series(run.id, d.info) for d in devices}
         for target, (t0, t1), units in (
             (1.0, (0, 10), 10_000.0),
             (0.5, (10, 20), 5_000.0),
@@ -121,8 +123,8 @@ def make_run(db: Path, *, label: str = "nightly", model: str = "Xeon Gold 6248")
                 # the workers used all the host CPU the samples show: not disturbed
                 metrics=PhaseMetrics.of(worker_cpu_seconds=target * 4 * 10.0),
             )
-            store.add_phase(run.id, evaluated(phase, devices, series, 1.0))
-        store.finish_run(run.id, "complete", ended="2026-11-01T00:00:30.000Z")
+            store.phases.add(run.id, evaluated(phase, devices, series, 1.0))
+        store.runs.finish(run.id, "complete", ended="2026-11-01T00:00:30.000Z")
     return run.id
 
 
@@ -131,7 +133,7 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
     run_id = make_run(db)
     with Store(db) as store:
         data = gather_report(store, run_id)
-        phases = store.phases(run_id)
+        phases = store.phases.for_run(run_id)
     site = Site(
         pue=1.5,
         pue_given=True,
@@ -197,9 +199,9 @@ def test_interrupted_run_without_phases_still_renders_saying_what_is_missing(
     tmp_path: Path,
 ) -> None:
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("monitor", label="cut short", status="running", pid=1)
-        store.add_devices(run.id, [DeviceInfo("host", "host", logical_cores=2)])
-        store.finish_run(run.id, "interrupted")
+        run = store.runs.create("monitor", label="cut short", status="running", pid=1)
+        store.devices.add(run.id, [DeviceInfo("host", "host", logical_cores=2)])
+        store.runs.finish(run.id, "interrupted")
         html = RunRenderer().render(RunReport(gather_report(store, run.id)))
     assert "the run is interrupted" in html
     assert "no workload phases" in html
@@ -213,15 +215,10 @@ def test_reports_render_records_and_columns_without_a_database() -> None:
     )  # fmt: skip
     cpu = DeviceRecord(DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"))
     t = np.arange(1.0, 11.0)
-    nan = np.full(t.size, np.nan)
-    columns = {
-        "cpu:0": {
-            "t": t, "util": np.full(t.size, 0.5), "power_w": np.full(t.size, 30.0),
-            "energy_j": 30.0 * t, "energy_from_power_j": nan, "mem_used_bytes": nan,
-            "clock_mhz": nan, "temperature_c": nan, "sm_active": nan,
-        }
-    }  # fmt: skip
-    data = report_data(run, [cpu], [], columns)
+    series = device_series(
+        cpu.info, t, util=np.full(t.size, 0.5), power_w=np.full(t.size, 30.0), energy_j=30.0 * t
+    )
+    data = report_data(RunData(run, (cpu,), (), {"cpu:0": series}))
     assert data.total_energy_j == 300.0 and data.duration_s == 10.0
     finding = Finding("IDLE_HOST", "cpu:0", "warning", "switch it off", {"p95_util": 0.01})
     assessment = Assessment([finding], {}, ["PUE 1.5 (given)"])
@@ -296,8 +293,8 @@ def test_a_day_at_1hz_for_3_devices_renders_within_3_mb(tmp_path: Path) -> None:
     t = np.arange(0.0, 86_400.0)
     rng = np.random.default_rng(0)
     with Store(db) as store:
-        run = store.create_run("monitor", label="day", interval_s=1.0, status="running", pid=1)
-        store.add_devices(
+        run = store.runs.create("monitor", label="day", interval_s=1.0, status="running", pid=1)
+        store.devices.add(
             run.id,
             [
                 DeviceInfo("host", "host", logical_cores=8),
@@ -308,18 +305,18 @@ def test_a_day_at_1hz_for_3_devices_renders_within_3_mb(tmp_path: Path) -> None:
         util = rng.random(t.size)
         for device, base in (("cpu:0", 60.0), ("dram:0", 8.0)):
             power = base + 40 * util
-            store.add_samples(
+            store.samples.add(
                 run.id,
                 [
                     SampleRow(device, float(x), util=float(u), power_w=float(p), energy_j=float(e))
                     for x, u, p, e in zip(t, util, power, np.cumsum(power), strict=True)
                 ],
             )
-        store.add_samples(
+        store.samples.add(
             run.id,
             [SampleRow("host", float(x), util=float(u)) for x, u in zip(t, util, strict=True)],
         )
-        store.finish_run(run.id, "complete")
+        store.runs.finish(run.id, "complete")
         html = RunRenderer().render(RunReport(gather_report(store, run.id)))
     # the render time target (<= 10 s) is measured in bench/report.py, not asserted here
     assert len(html.encode()) <= 3 * 2**20
@@ -335,23 +332,23 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
     started = datetime.now(UTC) - timedelta(days=30)
     t = np.arange(1.0, 3601.0)
     with Store(db) as store:
-        run = store.create_run(
+        run = store.runs.create(
             "monitor",
             interval_s=1.0,
             status="running",
             pid=1,
             started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
-        store.add_devices(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
-        store.add_samples(
+        store.devices.add(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
+        store.samples.add(
             run.id,
             [SampleRow("cpu:0", float(x), util=0.5, power_w=80.0, energy_j=80.0 * x) for x in t],
         )
-        store.finish_run(run.id, "complete")
+        store.runs.finish(run.id, "complete")
         before = gather_report(store, run.id).total_energy_j
     prune(db, keep_raw_days=14)
     with Store(db) as store:
-        assert not store.samples(run.id)  # the raw rows are gone
+        assert not store.samples.samples(run.id)  # the raw rows are gone
         data = gather_report(store, run.id)
     assert before == pytest.approx(80.0 * 3600)
     assert data.total_energy_j == pytest.approx(before)
@@ -369,16 +366,16 @@ def test_export_of_a_pruned_run_warns_that_raw_samples_are_gone(tmp_path: Path) 
     db = tmp_path / "f.db"
     started = datetime.now(UTC) - timedelta(days=30)
     with Store(db) as store:
-        run = store.create_run(
+        run = store.runs.create(
             "monitor",
             interval_s=1.0,
             status="running",
             pid=1,
             started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
-        store.add_devices(run.id, [DeviceInfo("host", "host")])
-        store.add_samples(run.id, [SampleRow("host", float(x), util=0.1) for x in range(1, 200)])
-        store.finish_run(run.id, "complete")
+        store.devices.add(run.id, [DeviceInfo("host", "host")])
+        store.samples.add(run.id, [SampleRow("host", float(x), util=0.1) for x in range(1, 200)])
+        store.runs.finish(run.id, "complete")
     fresh = run_finwatt("export", run.id, "--db", str(db))
     assert fresh.returncode == 0, fresh.stderr
     assert "pruned" not in fresh.stderr

@@ -17,7 +17,7 @@ from profiler.workflows.report import print_pdf
 from reports.renderers.fleet import FleetRenderer, FleetReport
 from reports.renderers.run import RunRenderer, RunReport
 from reports.renderers.window import WindowRenderer, WindowReport
-from tests.reports import samples
+from tests.reports import demand_samples, samples
 from tests.reports.browser import (
     VNU_FALSE_POSITIVE,
     axe_violations,
@@ -26,12 +26,26 @@ from tests.reports.browser import (
     vnu_messages,
 )
 
-KINDS = ("run", "window", "fleet")
+KINDS = ("run", "window", "fleet", "window-demand", "fleet-pools")
+"""The three kinds, and the window and fleet of a month with demand findings."""
 LANGS = ("en", "zh-CN")
 
 
 def render(kind: str, lang: str) -> str:
     """Return the sample report of `kind` in `lang`."""
+    if kind == "window-demand":
+        demand = WindowReport(
+            host="batch-01",
+            runs=[samples.run_sample().run],
+            trend=samples.window_trend(),
+            assessment=demand_samples.batch_assessment(),
+            assumptions=samples.SITE.assumptions(),
+            demand=demand_samples.batch_demand(),
+        )
+        return WindowRenderer(site=samples.SITE, lang=lang).render(demand)
+    if kind == "fleet-pools":
+        pools = FleetReport("http://127.0.0.1:9090", demand_samples.pool_document(), [])
+        return FleetRenderer(site=samples.SITE, lang=lang).render(pools)
     if kind == "run":
         run = RunReport(samples.run_sample(), samples.run_assessment(), samples.host_history())
         return RunRenderer(site=samples.SITE, lang=lang).render(run)

@@ -36,6 +36,8 @@ ALLOWED = {
     "AWS", "Compute", "Optimizer", "Azure", "Advisor", "Kubernetes", "VPA", "Ryckbosch",
     "Barroso", "Hoelzle", "Cloud", "Carbon", "Footprint", "Green", "Algorithms", "CodeCarbon",
     "docs/analyzer.md",
+    # the IANA zone the samples' schedules are in (a name, as the JSON gives it)
+    "Europe/London",
 }  # fmt: skip
 """ASCII words a Chinese findings section may hold besides ids, devices and figures."""
 

@@ -18,7 +18,7 @@ def iso(moment: datetime) -> str:
 
 
 def profile_run(store: Store, started: datetime, units_per_j: float, label: str) -> str:
-    run = store.create_run(
+    run = store.runs.create(
         "profile",
         label=label,
         config={"command": "run", "size": "standard"},
@@ -27,12 +27,12 @@ def profile_run(store: Store, started: datetime, units_per_j: float, label: str)
         status="running",
         pid=os.getpid(),
     )
-    store.add_devices(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
-    store.add_samples(
+    store.devices.add(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
+    store.samples.add(
         run.id,
         [SampleRow("cpu:0", float(t), power_w=50.0, energy_j=50.0 * t) for t in range(1, 11)],
     )
-    store.add_phase(
+    store.phases.add(
         run.id,
         PhaseRecord(
             "risk",
@@ -47,7 +47,7 @@ def profile_run(store: Store, started: datetime, units_per_j: float, label: str)
             PhaseMetrics.of(units_per_j=units_per_j, provenance="measured:rapl"),
         ),
     )
-    store.finish_run(run.id, "complete", ended=iso(started + timedelta(seconds=10)))
+    store.runs.finish(run.id, "complete", ended=iso(started + timedelta(seconds=10)))
     return run.id
 
 

@@ -69,21 +69,21 @@ def make_database(path: Path, *, samples: int = 30, label: str = "fixture") -> s
         provenance="estimated:linear-tdp",
     )
     with Store(path) as store:
-        run = store.create_run("monitor", label=label, interval_s=1.0, pid=0)
-        store.add_devices(run.id, [cpu])
+        run = store.runs.create("monitor", label=label, interval_s=1.0, pid=0)
+        store.devices.add(run.id, [cpu])
         rows = [
             SampleRow(device_id="cpu:0", t=float(t), util=0.5, power_w=10.0, energy_j=10.0 * t)
             for t in range(samples)
         ]
-        store.add_samples(run.id, rows)
-        store.finish_run(run.id, "complete")
+        store.samples.add(run.id, rows)
+        store.runs.finish(run.id, "complete")
     return run.id
 
 
 def table_rows(path: Path) -> dict[str, int]:
     """Rows per finwatt table, read through a read-only store."""
     with Store(path, read_only=True) as store:
-        return store.table_rows()
+        return store.housekeeping.table_rows()
 
 
 _MS_RDONLY = 1

@@ -193,9 +193,9 @@ def _diff_and_chargeback_database(path: Path) -> tuple[str, str]:
     """Two monitor runs with inventories (one with attribution rows); return their ids."""
     before, after = make_database(path), make_database(path)
     with Store(path) as store:
-        store.add_inventory(before, {"kernel": "6.1.0"})
-        store.add_inventory(after, {"kernel": "6.2.0"})
-        store.add_attribution(
+        store.inventory.add(before, {"kernel": "6.1.0"})
+        store.inventory.add(after, {"kernel": "6.2.0"})
+        store.attribution.add(
             after,
             [AttributionRow(0, "cgroup", "docker:4f", "docker", "/docker/4f", 30.0, 20.0,
                             100.0, 10.0, "attributed:cpu-time(estimated:linear-tdp)")],

@@ -30,8 +30,8 @@ def _database(path: Path) -> dict[str, str]:
             ("interrupted", "its process ended without closing the run"),
             ("complete", "not shown: the run is complete"),
         ):
-            run = store.create_run("monitor", label=status, pid=0)
-            store.finish_run(run.id, status, reason=reason)
+            run = store.runs.create("monitor", label=status, pid=0)
+            store.runs.finish(run.id, status, reason=reason)
             ids[status] = run.id
     return ids
 
@@ -39,8 +39,8 @@ def _database(path: Path) -> dict[str, str]:
 def test_the_record_carries_the_reason(tmp_path: Path) -> None:
     ids = _database(tmp_path / "f.db")
     with Store(tmp_path / "f.db", read_only=True) as store:
-        failed = store.get_run(ids["failed"])
-        listed = {r.id: r.status_reason for r in store.list_runs()}
+        failed = store.runs.get(ids["failed"])
+        listed = {r.id: r.status_reason for r in store.runs.all()}
     assert failed is not None and failed.status_reason == HOSTILE
     assert listed[ids["interrupted"]] == "its process ended without closing the run"
 
@@ -49,8 +49,8 @@ def test_runs_json_gives_every_runs_reason(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     ids = _database(db)
     with Store(db) as store:
-        plain = store.create_run("monitor", label="plain", pid=0)
-        store.finish_run(plain.id, "complete")
+        plain = store.runs.create("monitor", label="plain", pid=0)
+        store.runs.finish(plain.id, "complete")
     result = run_finwatt("runs", "--json", "--db", str(db))
     assert result.returncode == 0, result.stderr
     reasons = {r["id"]: r["status_reason"] for r in json.loads(result.stdout)["runs"]}
@@ -76,8 +76,8 @@ def test_the_runs_table_shows_the_reason_of_failed_and_interrupted_runs_escaped(
 def test_the_table_has_no_reason_column_when_no_run_failed(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     with Store(db) as store:
-        run = store.create_run("monitor", label="fine", pid=0)
-        store.finish_run(run.id, "complete")
+        run = store.runs.create("monitor", label="fine", pid=0)
+        store.runs.finish(run.id, "complete")
     result = run_finwatt("runs", "--db", str(db), env={"COLUMNS": "300"})
     assert result.returncode == 0, result.stderr
     assert run.id in result.stdout and "why it ended so" not in result.stdout
@@ -87,10 +87,10 @@ def test_a_failure_note_marks_its_run_failed_while_its_process_lives_on(tmp_path
     # the scheduler daemon's monitor on a full disk: the daemon (the run's pid) goes on
     db = tmp_path / "f.db"
     with Store(db) as store:
-        run = store.create_run("scheduled", label="usage", pid=os.getpid())
+        run = store.runs.create("scheduled", label="usage", pid=os.getpid())
     assert leave_note(db, run.id, "writing samples: the disk is full", run.started_iso)
     with Store(db) as store:
-        assert store.mark_stale_runs() == [run.id]
-        marked = store.get_run(run.id)
+        assert store.runs.mark_stale() == [run.id]
+        marked = store.runs.get(run.id)
     assert marked is not None and marked.status == "failed"
     assert marked.status_reason == "writing samples: the disk is full"

@@ -80,9 +80,9 @@ def assert_stored_failed(daemon: Daemon, run_id: str, results: list[FireResult])
     assert mine[0].message is not None and "disk is full" in mine[0].message
     (daemon.mount / "filler").unlink()  # room again: a note left behind is applied now
     with Store(daemon.db) as store:
-        store.mark_stale_runs()
-        run = store.get_run(run_id)
-        reason = store.status_reason(run_id)
+        store.runs.mark_stale()
+        run = store.runs.get(run_id)
+        reason = store.runs.status_reason(run_id)
     assert run is not None and run.status == "failed"
     assert reason is not None and "disk is full" in reason
 

@@ -8,7 +8,23 @@ from hypothesis import strategies as st
 
 from tests.fakes.workloads import FakeBatches, FakeClock
 from workloads.base import WorkloadError
-from workloads.load import arrival_times, calibrate, run_at_load
+from workloads.load import LoadResult, arrival_times, calibrate, run_at_load
+
+
+def run_on_fake_clock(
+    batches: FakeBatches, load: float, x_max: float, seconds: float, units: int, seed: int
+) -> LoadResult:
+    """`run_at_load` of `units` a batch on the batches' fake clock (its sleep advances it)."""
+    return run_at_load(
+        batches,
+        load,
+        x_max,
+        seconds,
+        units_per_batch=units,
+        rng=np.random.default_rng(seed),
+        clock=batches.clock,
+        sleep=batches.clock.sleep,
+    )
 
 
 def test_calibration_is_mean_of_intervals_two_and_three():
@@ -36,16 +52,7 @@ def test_achieved_load_within_5_percent_on_fake_clock(load, seconds):
     clock = FakeClock()
     batches = FakeBatches(clock, batch_s=0.02, units=100)
     x_max = 100 / 0.02
-    result = run_at_load(
-        batches,
-        load,
-        x_max,
-        seconds,
-        units_per_batch=100,
-        rng=np.random.default_rng(int(load * 10)),
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    result = run_on_fake_clock(batches, load, x_max, seconds, 100, int(load * 10))
     assert result.throughput / x_max == pytest.approx(load, rel=0.05)
     assert result.batches == batches.calls
     assert result.seconds >= seconds - 1e-9
@@ -54,16 +61,7 @@ def test_achieved_load_within_5_percent_on_fake_clock(load, seconds):
 def test_active_idle_only_sleeps():
     clock = FakeClock()
     batches = FakeBatches(clock, 0.01)
-    result = run_at_load(
-        batches,
-        0.0,
-        1000.0,
-        5.0,
-        units_per_batch=10,
-        rng=np.random.default_rng(0),
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    result = run_on_fake_clock(batches, 0.0, 1000.0, 5.0, 10, 0)
     assert (result.units, result.batches, batches.calls) == (0, 0, 0)
     assert sum(clock.slept) == pytest.approx(5.0)
 
@@ -71,16 +69,7 @@ def test_active_idle_only_sleeps():
 def test_full_load_runs_back_to_back():
     clock = FakeClock()
     batches = FakeBatches(clock, 1 / 128)
-    result = run_at_load(
-        batches,
-        1.0,
-        1.0,
-        1.0,
-        units_per_batch=1,
-        rng=np.random.default_rng(0),
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    result = run_on_fake_clock(batches, 1.0, 1.0, 1.0, 1, 0)
     assert clock.slept == []
     assert result.batches == 128
     assert result.busy_seconds == pytest.approx(result.seconds)
@@ -115,16 +104,7 @@ def test_schedule_invariants(batch_s, load, seconds, seed):
     clock = FakeClock()
     batches = FakeBatches(clock, batch_s, units=7)
     x_max = 7 / batch_s
-    result = run_at_load(
-        batches,
-        load,
-        x_max,
-        seconds,
-        units_per_batch=7,
-        rng=np.random.default_rng(seed),
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    result = run_on_fake_clock(batches, load, x_max, seconds, 7, seed)
     expected = load * seconds / batch_s
     assert math.floor(expected) <= result.offered_batches <= math.ceil(expected)
     assert result.batches == result.offered_batches == batches.calls
@@ -177,3 +157,18 @@ def test_real_cpu_load_levels():
     start = time.monotonic()
     run_at_load(batch, 0.0, cal.x_max, 0.2, units_per_batch=1, rng=np.random.default_rng(2))
     assert time.monotonic() - start >= 0.2
+
+
+def test_calibration_is_the_median_of_intervals_after_the_first():
+    """docs/methodology.md#calibration: one slowed interval of several does not move X_max."""
+    clock = FakeClock()
+    steps = iter([1 / 64] * 8 + [1 / 128] * 16 + [1 / 32] * 4 + [1 / 128] * 48)
+
+    def batch() -> int:
+        clock.advance(next(steps))
+        return 50
+
+    cal = calibrate(batch, 0.125, intervals=6, clock=clock)
+    # warm-up 1600/s, then 6400, 1600 (a neighbour took the core), 6400, 6400, 6400
+    assert cal.throughputs == (3200.0, 6400.0, 1600.0, 6400.0, 6400.0, 6400.0)
+    assert cal.x_max == 6400.0  # the mean of the last five would be 5440

@@ -86,3 +86,13 @@ def test_bad_phase_arguments():
             pool.run_phase(1.5, 0.1)
         with pytest.raises(WorkloadError, match="calibrate"):
             pool.run_phase(0.5, 0.1)
+
+
+def test_a_level_can_take_its_target_from_a_given_reference():
+    """docs/methodology.md#ladder-and-validity: lower levels are shares of the 100 % level's X."""
+    with WorkerPool("risk", "small", "numpy", n_workers=1, seed=1) as pool:
+        x_max = pool.calibrate(0.2)
+        half = pool.run_phase(0.5, 1.0, reference_units_per_s=x_max / 2)
+    assert half.x_max == pytest.approx(x_max / 2)
+    assert half.achieved_load == pytest.approx(0.5, abs=0.25)
+    assert half.throughput == pytest.approx(x_max / 4, rel=0.5)

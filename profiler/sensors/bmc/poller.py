@@ -39,7 +39,13 @@ from typing import Any, Protocol
 
 from profiler.model.device import DeviceInfo, DeviceStatus
 from profiler.model.samples import MAX_POWER_W, Reading, in_bounds
-from profiler.sensors.base import Availability, FamilyState, SensorError
+from profiler.sensors.base import (
+    Availability,
+    FamilyState,
+    SensorError,
+    start_daemon,
+    stop_daemon,
+)
 
 log = logging.getLogger(__name__)
 
@@ -170,15 +176,12 @@ class BmcPoller:
         """`begin`, then poll on a daemon thread."""
         self.begin(t_mono, first)
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="finwatt-bmc", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self._run, "finwatt-bmc")
 
     def stop(self) -> None:
         """Stop polling and wait for an answer in flight (at most one deadline)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        stop_daemon(self._stop, self._thread)
+        self._thread = None
 
     def add(self, t_mono: float, sample: PowerSample) -> None:
         """Record a reading taken at `t_mono` (the thread calls this; tests may too)."""

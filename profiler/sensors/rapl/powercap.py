@@ -34,7 +34,8 @@ that honours it never misses a wrap. Resets: a counter that went down is a wrap 
 the power that wrap implies is plausible (`zones.wrap_or_reset_uj`: at most
 `WRAP_PLAUSIBLE_FACTOR` x the zone's maximum power or limit); otherwise the counter was
 reset (reboot, driver reload), the interval's energy is dropped, the zone's `resets`
-counts it and that tick's reading is `DEGRADED` with no power.
+counts it and that tick's reading is `DEGRADED` with no power and no energy (the interval
+is unknown, not measured at 0 W).
 
 Permissions: since Linux 5.10 `energy_uj` is readable by root only (CVE-2020-8694). An
 unreadable counter makes the family `not_readable` with the file named and the fix; a
@@ -199,6 +200,7 @@ class RaplSensors(ProbedFamily[RaplProbe]):
             raise SensorError("RAPL read before start()")
         failed: set[str] = set()
         stale: set[str] = set()
+        reset: set[str] = set()
         for device in self._probe().devices:
             for zone in device.zones:
                 try:
@@ -221,7 +223,7 @@ class RaplSensors(ProbedFamily[RaplProbe]):
                         f"{zone.energy_path}: counter reset ({zone.prev_uj} -> {now_uj} uJ); "
                         "that interval's energy is dropped"
                     )
-                    stale.add(zone.zone_id)
+                    reset.add(zone.zone_id)
                     delta_uj = 0
                 elif t_mono - zone.t_prev > zone.wrap_period_s:
                     stale.add(zone.zone_id)
@@ -231,7 +233,7 @@ class RaplSensors(ProbedFamily[RaplProbe]):
         return [
             Reading(device.info.device_id, status=DeviceStatus.DEGRADED)
             if any(zone.zone_id in failed for zone in device.zones)
-            else self._device_reading(device, t_mono, stale)
+            else self._device_reading(device, t_mono, stale, reset)
             for device in self._probe().devices
         ]
 
@@ -239,11 +241,21 @@ class RaplSensors(ProbedFamily[RaplProbe]):
         """Forget the running state; nothing is held open between reads."""
         self._started = False
 
-    def _device_reading(self, device: RaplDevice, t_mono: float, stale: set[str]) -> Reading:
+    def _device_reading(
+        self, device: RaplDevice, t_mono: float, stale: set[str], reset: set[str]
+    ) -> Reading:
+        """The device's reading; after a reset it has no energy (the interval is unknown).
+
+        A reset interval's energy is dropped from the running total, and the reading
+        carries no cumulative energy either: a reading equal to the previous one would
+        say the interval was measured at 0 W. The next reading's energy counts on from
+        the total, so every later interval is a counter delta again.
+        """
         total_uj = sum(zone.total_uj for zone in device.zones)
         power_w: float | None = None
         status = DeviceStatus.OK
-        if any(zone.zone_id in stale for zone in device.zones):
+        was_reset = any(zone.zone_id in reset for zone in device.zones)
+        if was_reset or any(zone.zone_id in stale for zone in device.zones):
             status = DeviceStatus.DEGRADED
         elif device.t_prev is not None and device.prev_total_uj is not None:
             dt_s = t_mono - device.t_prev
@@ -254,7 +266,7 @@ class RaplSensors(ProbedFamily[RaplProbe]):
         return Reading(
             device.info.device_id,
             power_w=power_w,
-            energy_j=total_uj / UJ_PER_J,
+            energy_j=None if was_reset else total_uj / UJ_PER_J,
             status=status,
         )
 

@@ -9,12 +9,18 @@ from profiler.analysis.complementary import Demand, complementary_peaks
 from profiler.analysis.confidence import Quality
 from profiler.analysis.host_rules import IdlePower
 from profiler.analysis.thresholds import Thresholds
+from profiler.model.findings import Finding
 from profiler.model.savings import Estimate, Site
 from tests.profiler.analysis.demand_series import LONDON, STEP_S, local_util, sample_times
 
 TH = Thresholds()
 QUALITY = Quality()
 SITE = Site(pue=1.5, pue_given=True, grid_defaulted=False, grid_label="test grid")
+
+
+def peaks(demands: list[Demand], kind: str = "host") -> Finding | None:
+    """COMPLEMENTARY_PEAKS over `demands` on the test grid, site, quality and thresholds."""
+    return complementary_peaks(demands, STEP_S, SITE, QUALITY, TH, kind)
 
 
 def _idle(watts: float) -> IdlePower:
@@ -37,7 +43,7 @@ def _night(d: int, h: int, w: int) -> bool:
 def test_two_complementary_hosts_go_into_one_pool() -> None:
     day = Demand("day-app", _cores(_day), 8.0, _idle(90.0))
     night = Demand("night-batch", _cores(_night), 8.0, _idle(110.0))
-    finding = complementary_peaks([day, night], STEP_S, SITE, QUALITY, TH)
+    finding = peaks([day, night])
     assert finding is not None and finding.rule == "COMPLEMENTARY_PEAKS"
     assert finding.recommendation is not None
     assert finding.recommendation["pools"] == [["day-app", "night-batch"]]
@@ -58,7 +64,7 @@ def test_two_complementary_hosts_go_into_one_pool() -> None:
 def test_coinciding_peaks_are_not_pooled() -> None:
     a = Demand("a", _cores(_day), 8.0, _idle(90.0))
     b = Demand("b", _cores(_day, idle_cores=0.3), 8.0, _idle(90.0))
-    assert complementary_peaks([a, b], STEP_S, SITE, QUALITY, TH) is None
+    assert peaks([a, b]) is None
 
 
 def test_the_packing_keeps_every_pool_under_target_at_every_step() -> None:
@@ -68,7 +74,7 @@ def test_the_packing_keeps_every_pool_under_target_at_every_step() -> None:
         Demand("night-1", _cores(_night), 8.0, _idle(90.0)),
         Demand("night-2", _cores(_night), 8.0, _idle(90.0)),
     ]
-    finding = complementary_peaks(hosts, STEP_S, SITE, QUALITY, TH)
+    finding = peaks(hosts)
     assert finding is not None and finding.recommendation is not None
     pools = finding.recommendation["pools"]
     assert len(pools) == 2 and len(finding.recommendation["free"]) == 2
@@ -80,7 +86,7 @@ def test_the_packing_keeps_every_pool_under_target_at_every_step() -> None:
 def test_under_four_weeks_of_history_lowers_confidence() -> None:
     day = Demand("day-app", _cores(_day, weeks=2), 8.0, _idle(90.0))
     night = Demand("night-batch", _cores(_night, weeks=2), 8.0, _idle(110.0))
-    finding = complementary_peaks([day, night], STEP_S, SITE, QUALITY, TH)
+    finding = peaks([day, night])
     assert finding is not None and finding.confidence == "low"
     assert any("2.0 weeks of history" in line for line in finding.assumptions)
 
@@ -89,13 +95,7 @@ def test_unobserved_steps_are_left_out_not_counted_as_zero() -> None:
     day = _cores(_day)
     night = _cores(_night)
     night[:288] = np.nan  # the night host missed its first day
-    finding = complementary_peaks(
-        [Demand("d", day, 8.0, _idle(90.0)), Demand("n", night, 8.0, _idle(90.0))],
-        STEP_S,
-        SITE,
-        QUALITY,
-        TH,
-    )
+    finding = peaks([Demand("d", day, 8.0, _idle(90.0)), Demand("n", night, 8.0, _idle(90.0))])
     assert finding is not None
     assert finding.evidence["weeks_of_history"] == pytest.approx(4.0 - 1 / 7)
 
@@ -103,12 +103,8 @@ def test_unobserved_steps_are_left_out_not_counted_as_zero() -> None:
 def test_gpus_with_complementary_runs_share_one_gpu() -> None:
     eod = _cores(lambda d, h, w: d < 5 and 18 <= h < 21, busy_cores=0.7, idle_cores=0.0)
     train = _cores(lambda d, h, w: 1 <= h < 6, busy_cores=0.7, idle_cores=0.0)
-    finding = complementary_peaks(
+    finding = peaks(
         [Demand("gpu-a", eod, 1.0, _idle(70.0)), Demand("gpu-b", train, 1.0, _idle(60.0))],
-        STEP_S,
-        SITE,
-        QUALITY,
-        TH,
         kind="gpu",
     )
     assert finding is not None and finding.recommendation is not None
@@ -120,4 +116,4 @@ def test_series_on_different_grids_are_refused() -> None:
     a = Demand("a", _cores(_day), 8.0, None)
     b = Demand("b", _cores(_night)[:-1], 8.0, None)
     with pytest.raises(ValueError, match="one step grid"):
-        complementary_peaks([a, b], STEP_S, SITE, QUALITY, TH)
+        peaks([a, b])

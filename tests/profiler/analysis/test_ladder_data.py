@@ -29,7 +29,10 @@ LADDER = [
 
 
 def run_series(store: Store, run_id: str) -> dict[str, DeviceSeries]:
-    return {d.info.device_id: store.series(run_id, d.info) for d in store.devices(run_id)}
+    return {
+        d.info.device_id: store.samples.series(run_id, d.info)
+        for d in store.devices.for_run(run_id)
+    }
 
 
 def expected() -> Any:
@@ -90,7 +93,10 @@ def test_stated_figures_within_2_percent_are_not_reported(tmp_path: Path) -> Non
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
         data = phases_from_data(
-            store.phases(run_id), store.devices(run_id), run_series(store, run_id), 1.0
+            store.phases.for_run(run_id),
+            store.devices.for_run(run_id),
+            run_series(store, run_id),
+            1.0,
         )
     assert data.disagreements == []
 
@@ -100,7 +106,10 @@ def test_validity_and_achieved_load_derived_when_not_stated(tmp_path: Path) -> N
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, ladder_doc(levels))
         data = phases_from_data(
-            store.phases(run_id), store.devices(run_id), run_series(store, run_id), None
+            store.phases.for_run(run_id),
+            store.devices.for_run(run_id),
+            run_series(store, run_id),
+            None,
         )
     by_target = {p.target_load: p for p in data.phases}
     assert by_target[0.5].achieved_load == pytest.approx(0.4)
@@ -155,7 +164,10 @@ def test_a_host_curve_is_the_sum_over_its_packages(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, ladder_doc(LADDER, packages=4))
         data = phases_from_data(
-            store.phases(run_id), store.devices(run_id), run_series(store, run_id), None
+            store.phases.for_run(run_id),
+            store.devices.for_run(run_id),
+            run_series(store, run_id),
+            None,
         )
     full = next(p for p in data.phases if p.target_load == 1.0)
     assert full.metrics.energy_devices == ("cpu:0", "cpu:1", "cpu:2", "cpu:3")

@@ -85,7 +85,7 @@ RESULTS: list[tuple[str, float, list[tuple[float, float, float]]]] = [
 def analysed_workload(path: Path, run_id: str, levels: list[Any]) -> dict[str, Any]:
     with Store(path) as store:
         imported = import_run(store, ladder_doc(levels, run_id=run_id, host=run_id))
-        run = store.get_run(imported)
+        run = store.runs.get(imported)
         assert run is not None
         doc = analyze_run(store, run, Site(), Thresholds()).as_dict()
     (workload,) = doc["metrics"]["workloads"]

@@ -61,9 +61,9 @@ def test_sigterm_flushes_marks_interrupted_and_exits_130(tmp_path: Path) -> None
     doc = json.loads(stdout)
     assert doc["status"] == "interrupted"
     with Store(db) as store:
-        run = store.get_run(doc["run"])
+        run = store.runs.get(doc["run"])
         assert run is not None and run.status == "interrupted" and run.ended
-        samples = store.samples(doc["run"], "cpu:0")
+        samples = store.samples.samples(doc["run"], "cpu:0")
         assert len(samples) == doc["devices"][0]["samples"] >= 5
 
 
@@ -76,10 +76,10 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
     killed_at = time.time()
     proc.communicate(timeout=20)
     with Store(db) as store:
-        (run,) = store.list_runs()
+        (run,) = store.runs.all()
         assert run.status == "running"  # nobody has looked yet
         started = run.started.timestamp()
-        last_t = max(s.t for s in store.samples(run.id))
+        last_t = max(s.t for s in store.samples.samples(run.id))
     assert last_t >= (killed_at - started) - 1.0 - 0.3  # flush period + scheduling slack
     runs = json.loads(run_finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
     assert runs[0]["status"] == "interrupted"  # the next command notices the dead pid

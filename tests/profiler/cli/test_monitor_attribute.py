@@ -74,7 +74,7 @@ def test_a_burner_is_a_top_consumer_its_rows_are_stored_and_exported(tmp_path: P
     assert top["cpu_s"] > 0.5 and top["energy_j"] > 0  # a whole core wanted; shared host
     assert top["provenance"].startswith("attributed:cpu-time(")
     with Store(db) as store:
-        rows = store.attribution(document["run"])
+        rows = store.attribution.for_run(document["run"])
     mine = [r for r in rows if r.group_name.endswith(f"[{burner.pid}]")]
     assert mine and mine[0].group_kind == "process" and mine[0].detail
     assert len([r for r in rows if r.group_kind == "process" and r.minute == 0]) <= 4  # 3 + other
@@ -110,7 +110,7 @@ def test_a_scheduled_monitor_with_attribute_stores_rows(
     actions.stop_all()
     assert fired.run_id is not None
     with Store(settings.db_path) as store:
-        rows = store.attribution(fired.run_id)
+        rows = store.attribution.for_run(fired.run_id)
     assert {r.group_kind for r in rows} == {"process", "cgroup", "host"}
 
 

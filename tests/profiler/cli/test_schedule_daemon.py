@@ -67,12 +67,12 @@ def test_daemon_fires_every_two_seconds_and_sigterm_exits_0(tmp_path: Path) -> N
     assert daemon.returncode == 0, err
     assert "scheduler stopped" in err
     with Store(db) as store:
-        runs = store.list_runs()
+        runs = store.runs.all()
         assert len(runs) >= 3
         assert all(r.kind == "scheduled" and r.label == "tick" for r in runs)
         assert not [r for r in runs if r.status == "running"]
         assert sum(r.status == "complete" for r in runs) >= 2
-        assert all(store.samples(r.id) for r in runs if r.status == "complete")
+        assert all(store.samples.samples(r.id) for r in runs if r.status == "complete")
     state = json.loads(db.with_name("f.db.schedule.json").read_text())
     assert state["entries"]["tick"]["last_run"]["run"] == runs[0].id
     assert lock.read_text() == ""  # released
@@ -86,7 +86,7 @@ def test_run_due_runs_what_is_due_once(tmp_path: Path) -> None:
     statuses = [r["status"] for r in json.loads(result.stdout)["results"]]
     assert statuses == ["running", "complete"]
     with Store(db) as store:
-        (run,) = store.list_runs()
+        (run,) = store.runs.all()
         assert run.status == "complete"
         assert run.config["schedule"]["name"] == "tick"
 
@@ -127,7 +127,7 @@ def test_manual_run_refuses_while_the_lock_is_held(
     assert exit_info.value.code == 1
     assert "finwatt schedule daemon (nightly)" in err and "f.db.lock" in err
     with Store(db) as store:
-        assert store.list_runs() == []  # refused before any run was created
+        assert store.runs.all() == []  # refused before any run was created
 
 
 @pytest.mark.slow
@@ -146,10 +146,10 @@ def test_a_scheduled_profiling_run_with_analysis_and_report(tmp_path: Path) -> N
     (fired,) = json.loads(result.stdout)["results"]
     assert fired["status"] == "complete" and fired["message"] is None, fired
     with Store(db) as store:
-        run = store.get_run(fired["run"])
+        run = store.runs.get(fired["run"])
         assert run is not None and run.kind == "scheduled" and run.status == "complete"
         assert run.config["command"] == "run" and run.config["schedule"]["name"] == "bench"
-        assert [p.target_load for p in store.phases(run.id)] == [1.0, 0.0]
+        assert [p.target_load for p in store.phases.for_run(run.id)] == [1.0, 0.0]
     reports = list((tmp_path / "reports").glob("bench-*.html"))
     assert len(reports) == 1 and "<html" in reports[0].read_text()[:500].lower()
     assert run_lock_path(db).read_text() == ""

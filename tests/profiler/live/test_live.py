@@ -361,12 +361,12 @@ def profile_db(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     db = tmp_path / "f.db"
     plan = RunPlan(workloads=("risk", "ledger"), devices=("cpu",), levels=(1.0, 0.5, 0.0))
     with Store(db) as store:
-        run = store.create_run("profile", label="eod", config=plan.as_config(), interval_s=1.0)
-        store.add_devices(run.id, [HOST, CPU])
-        store.add_samples(
+        run = store.runs.create("profile", label="eod", config=plan.as_config(), interval_s=1.0)
+        store.devices.add(run.id, [HOST, CPU])
+        store.samples.add(
             run.id, [SampleRow("cpu:0", float(t), util=0.9, energy_j=100.0 * t) for t in range(21)]
         )
-        store.add_phase(
+        store.phases.add(
             run.id, PhaseRecord("risk", "cpu:0", 1.0, 0.0, 10.0, 5000.0, "scenario", 0.98)
         )
         yield db, run.id
@@ -399,7 +399,7 @@ def test_profile_watch_after_a_failed_workload(profile_db: tuple[Path, str]) -> 
     with Store(db) as store:
         failed = PhaseRecord("risk", "cpu:0", 1.0, 10.0, 11.0, None, None, valid=False,
                              metrics=PhaseMetrics.of(error="worker died"))  # fmt: skip
-        store.add_phase(run_id, failed)
+        store.phases.add(run_id, failed)
     status = ProfileWatch(db).poll()
     assert status is not None and status.now == ("ledger", "cpu", 1.0)
     assert status.last is not None and status.last.metrics.error == "worker died"
@@ -409,7 +409,7 @@ def test_profile_watch_ignores_dead_and_finished_runs(profile_db: tuple[Path, st
     db, run_id = profile_db
     assert ProfileWatch(db, pid_alive=lambda pid: False).poll() is None
     with Store(db) as store:
-        store.finish_run(run_id, "complete")
+        store.runs.finish(run_id, "complete")
     assert ProfileWatch(db).poll() is None
 
 
@@ -538,9 +538,9 @@ def test_once_with_record_stores_a_monitor_run(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     with Store(db) as store:
-        (run,) = store.list_runs()
+        (run,) = store.runs.all()
         assert (run.kind, run.status) == ("monitor", "complete")
-        assert store.samples(run.id)
+        assert store.samples.samples(run.id)
     assert f"recording run {run.id}" in result.stdout
 
 

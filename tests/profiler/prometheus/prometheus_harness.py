@@ -8,9 +8,6 @@ installs Debian's `prometheus` package.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -19,28 +16,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import pytest
+from tests.fakes.tools import free_port, require_tools, stop_process
 
 
 def require_prometheus() -> tuple[str, str]:
     """Return the paths of (prometheus, promtool), or skip (fail under CI) without them."""
-    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if prometheus and promtool:
-        return prometheus, promtool
-    reason = (
-        "PROMETHEUS NOT INSTALLED: the exporter/fleet tests need `prometheus` and `promtool` "
-        "on PATH (Debian: apt-get install prometheus)"
+    prometheus, promtool = require_tools(
+        "prometheus",
+        "promtool",
+        reason="PROMETHEUS NOT INSTALLED: the exporter/fleet tests need `prometheus` and "
+        "`promtool` on PATH (Debian: apt-get install prometheus)",
     )
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    """Return a TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return prometheus, promtool
 
 
 def http_get(url: str, timeout: float = 5.0) -> str:
@@ -105,12 +92,7 @@ class Prometheus:
         tb: TracebackType | None,
     ) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, timeout_s=15)
 
     def api(self, endpoint: str, **params: str) -> Any:
         query = urllib.parse.urlencode(params)

@@ -14,6 +14,7 @@ from profiler.sensors.cpu import (
 )
 from profiler.sensors.power_model import CpuPowerModel, choose_cpu_model, lookup_tdp
 from profiler.sensors.procfs import ProcReader, parse_meminfo, parse_proc_stat
+from tests.fakes.cpu import scripted_cpu_sensors
 
 CpuTimes = namedtuple(
     "CpuTimes",
@@ -48,12 +49,10 @@ def scripted_cpu(tmp_path: Path, series: list[list[tuple[float, float]]]) -> Cpu
         topo = tmp_path / f"devices/system/cpu/cpu{cpu}/topology"
         topo.mkdir(parents=True, exist_ok=True)
         (topo / "physical_package_id").write_text(f"{pkg}\n")
-    it = iter(series)
-    return CpuSensors(
+    return scripted_cpu_sensors(
         tmp_path,
-        cpu_times=lambda: next(it),
-        memory=lambda: (64 * 2**30, 48 * 2**30),
-        cpu_freq=None,
+        series,
+        memory=(64 * 2**30, 48 * 2**30),
         cpu_model="Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz",
     )
 

@@ -16,6 +16,7 @@ from profiler.sensors.host_curve import (
     vm_share,
 )
 from profiler.sensors.probe import probe_sensors
+from tests.fakes.cpu import scripted_cpu_sensors
 
 SPECPOWER_CSV = """Target Load,Average Active Power (W)
 100%,300
@@ -34,12 +35,10 @@ Active Idle,60
 
 def _vm_cpu(root: Path, busy_per_s: float, n_cpus: int = 4) -> CpuSensors:
     """A 4-vCPU VM each of whose vCPUs is busy `busy_per_s` of every second."""
-    ticks = iter([[(busy_per_s * k, float(k))] * n_cpus for k in range(100)])
-    return CpuSensors(
+    return scripted_cpu_sensors(
         root,
-        cpu_times=lambda: next(ticks),
-        memory=lambda: (16 * 2**30, 8 * 2**30),
-        cpu_freq=None,
+        [[(busy_per_s * k, float(k))] * n_cpus for k in range(100)],
+        memory=(16 * 2**30, 8 * 2**30),
         cpu_model="Intel Xeon Processor (Cascadelake)",
     )
 

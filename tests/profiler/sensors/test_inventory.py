@@ -121,10 +121,10 @@ def test_changes_list_only_what_differs() -> None:
 def test_store_round_trips_an_inventory(tmp_path: Path) -> None:
     inventory = collect_inventory(_server(tmp_path / "root"), runner=None)
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("monitor", status="complete")
-        assert store.inventory(run.id) is None
-        store.add_inventory(run.id, inventory)
-        assert store.inventory(run.id) == inventory
+        run = store.runs.create("monitor", status="complete")
+        assert store.inventory.for_run(run.id) is None
+        store.inventory.add(run.id, inventory)
+        assert store.inventory.for_run(run.id) == inventory
 
 
 def test_root_and_config_hash_follow_the_settings(tmp_path: Path) -> None:
@@ -146,10 +146,10 @@ def test_this_machine_reports_its_kernel_and_cpu() -> None:
 def test_inventory_survives_export_and_import(tmp_path: Path) -> None:
     inventory = collect_inventory(_server(tmp_path / "root"), runner=None)
     with Store(tmp_path / "a.db") as store:
-        run = store.create_run("monitor", status="complete")
-        store.add_inventory(run.id, inventory)
+        run = store.runs.create("monitor", status="complete")
+        store.inventory.add(run.id, inventory)
         document = export_run(store, run.id)
     assert document["run"]["inventory"] == inventory
     with Store(tmp_path / "b.db") as other:
         imported = import_run(other, document)
-        assert other.inventory(imported) == inventory
+        assert other.inventory.for_run(imported) == inventory

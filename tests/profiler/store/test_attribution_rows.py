@@ -35,9 +35,9 @@ def minute_rows(
 
 def stored_run(path: Path, started: datetime, minutes: int) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", started=iso(started), status="complete")
+        run = store.runs.create("monitor", started=iso(started), status="complete")
         for m in range(minutes):
-            store.add_attribution(run.id, minute_rows(m, 100.0, 10.0, 50.0))
+            store.attribution.add(run.id, minute_rows(m, 100.0, 10.0, 50.0))
     return run.id
 
 
@@ -45,8 +45,8 @@ def test_rows_round_trip_and_a_repeated_minute_replaces_its_rows(tmp_path: Path)
     path = tmp_path / "f.db"
     run_id = stored_run(path, NOW, 2)
     with Store(path) as store:
-        store.add_attribution(run_id, minute_rows(1, 7.0, 1.0, 2.0))
-        rows = store.attribution(run_id)
+        store.attribution.add(run_id, minute_rows(1, 7.0, 1.0, 2.0))
+        rows = store.attribution.for_run(run_id)
     assert len(rows) == 8
     assert rows[0] == minute_rows(0, 100.0, 10.0, 50.0)[0]
     assert {r.dynamic_j for r in rows if r.minute == 1 and r.group_kind == "cgroup"} == {7.0, 1.0}
@@ -56,7 +56,7 @@ def test_energy_by_cgroup_sums_the_window_and_adds_up_with_other_and_idle(tmp_pa
     path = tmp_path / "f.db"
     stored_run(path, NOW, 10)
     with Store(path) as store:
-        groups = store.attributed_energy_by_group(
+        groups = store.attribution.energy_by_group(
             NOW + timedelta(minutes=2), NOW + timedelta(minutes=5), "cgroup"
         )
     by_name = {g.group: g for g in groups}
@@ -74,5 +74,5 @@ def test_rows_are_pruned_with_the_minute_rollups(tmp_path: Path) -> None:
     young = stored_run(path, NOW - timedelta(days=1), 3)
     prune(path, keep_raw_days=14, keep_rollup_days=400, now=NOW)
     with Store(path) as store:
-        assert store.attribution(old) == []
-        assert len(store.attribution(young)) == 12
+        assert store.attribution.for_run(old) == []
+        assert len(store.attribution.for_run(young)) == 12

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiler.model.samples import METRICS
-from profiler.store import database, interchange
+from profiler.store import imports, interchange
 from profiler.store.database import Store
+from profiler.store.imports import DuplicateRunError
 from profiler.store.interchange import (
     CSV_COLUMNS,
     InterchangeError,
@@ -69,12 +70,6 @@ def counts(db: Path) -> dict[str, int]:
         }
     finally:
         conn.close()
-
-
-def without_id(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    doc["run"].pop("id")
-    return doc
 
 
 # --- property: export -> import -> export is lossless -------------------------------
@@ -197,10 +192,10 @@ def test_import_export_lossless(doc: dict[str, Any]) -> None:
         assert run_id == doc["run"]["id"]  # a free id is kept
         exported = export_run(store, run_id)
         assert exported == doc
-        again = import_run(store, exported)  # same database: the id is taken
-        assert again != run_id
-        assert without_id(export_run(store, again)) == without_id(doc)
-        assert store.get_run(again).config["imported_from"]["run_id"] == run_id  # type: ignore[union-attr]
+        with pytest.raises(DuplicateRunError):  # same database: a run is stored once
+            import_run(store, exported)
+        assert import_run(store, exported, replace=True) == run_id
+        assert export_run(store, run_id) == doc
         stream = io.StringIO()
         assert write_json(store, run_id, stream) == len(doc["samples"])
         assert json.loads(stream.getvalue()) == doc
@@ -221,12 +216,12 @@ def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
     doc["samples"][0] = {"t": 0, "device": "cpu:0"}  # absent metrics read as null
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc, source="x.json")
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         assert run.started_iso == "2026-11-01T00:00:00.000Z"
         assert run.pid is None
         assert run.config["imported_from"]["source"] == "x.json"
-        first = store.samples(run_id, "cpu:0")[0]
+        first = store.samples.samples(run_id, "cpu:0")[0]
         assert first.t == 0.0
         assert all(getattr(first, f) is None for f in METRICS)
         exported = export_run(store, run_id)
@@ -242,7 +237,7 @@ def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         original(conn, run_id, samples)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(database, "insert_sample_values", failing)  # as `Store.add_run` calls it
+    monkeypatch.setattr(imports, "insert_sample_values", failing)  # as `store_import` calls it
     with Store(db) as store, pytest.raises(sqlite3.OperationalError):
         import_run(store, small_doc())
     assert counts(db) == {"run": 0, "device": 0, "sample": 0, "phase": 0, "finding": 0}
@@ -294,11 +289,8 @@ def test_monitor_export_import_roundtrip(tmp_path: Path) -> None:
     assert second.stdout == first.read_text()  # byte for byte
 
     result = run_finwatt("import", "-", "--json", "--db", str(a), stdin=first.read_text())
-    assert result.returncode == 0, result.stderr
-    copy_id = json.loads(result.stdout)["run"]
-    assert copy_id != run_id
-    third = json.loads(run_finwatt("export", copy_id, "--db", str(a)).stdout)
-    assert without_id(third) == without_id(doc)
+    assert result.returncode == 2  # back where it was recorded: a run is stored once
+    assert f"run {run_id} is already stored" in result.stderr and "--replace" in result.stderr
 
     result = run_finwatt("export", run_id, "--format", "csv", "--db", str(a))
     assert result.returncode == 0, result.stderr
@@ -538,7 +530,7 @@ def test_history_doc_and_write_history_agree(tmp_path: Path) -> None:
     assert isinstance(doc["samples"][0]["mem_used_bytes"], int)
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
-        assert len(store.samples(run_id, "gpu:0")) == t.size
+        assert len(store.samples.samples(run_id, "gpu:0")) == t.size
         stream = io.StringIO()
         assert write_csv(store, run_id, stream) == 2 * t.size
 
@@ -567,7 +559,7 @@ def test_import_counts_counter_resets_in_the_import_note(tmp_path: Path) -> None
     )
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         assert run.config["imported_from"]["counter_resets"] == {"gpu:0": 1}
         stored = [s["energy_j"] for s in export_run(store, run_id)["samples"]]

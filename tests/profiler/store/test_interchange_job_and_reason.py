@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from profiler.model.device import DeviceInfo
 from profiler.model.job import JobRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
+from profiler.store.imports import DuplicateRunError
 from profiler.store.interchange import (
     InterchangeError,
     export_run,
@@ -59,17 +59,17 @@ def _stored_job_run(path: Path) -> str:
     """A failed job run with a device, three samples, its job row and its reason."""
     cpu = DeviceInfo("cpu:0", "cpu", model="test cpu", provenance="measured:rapl")
     with Store(path) as store:
-        run = store.create_run("job", label="var", interval_s=1.0, pid=0)
-        store.add_devices(run.id, [cpu])
-        store.add_samples(
+        run = store.runs.create("job", label="var", interval_s=1.0, pid=0)
+        store.devices.add(run.id, [cpu])
+        store.samples.add(
             run.id,
             [
                 SampleRow(device_id="cpu:0", t=float(t), power_w=10.0, energy_j=10.0 * t)
                 for t in range(3)
             ],
         )
-        store.add_job(_job(run.id))
-        store.finish_run(run.id, "failed", reason=REASON)
+        store.jobs.add(_job(run.id))
+        store.runs.finish(run.id, "failed", reason=REASON)
     return run.id
 
 
@@ -82,8 +82,8 @@ def test_a_job_run_exports_imports_and_exports_again_unchanged(tmp_path: Path) -
     with Store(tmp_path / "b.db") as other:
         imported = import_run(other, copy.deepcopy(first))
         assert imported == run_id
-        assert other.job(imported) == _job(run_id)
-        assert other.status_reason(imported) == REASON
+        assert other.jobs.get(imported) == _job(run_id)
+        assert other.runs.status_reason(imported) == REASON
         again = export_run(other, imported)
     assert again == first
 
@@ -97,17 +97,18 @@ def test_the_streamed_export_carries_the_job_and_the_reason(tmp_path: Path) -> N
     assert parse_document(stream.getvalue()) == json.loads(json.dumps(whole))
 
 
-def test_a_job_run_imported_under_a_taken_id_keeps_its_job_row_under_the_new_id(
+def test_a_job_run_imported_again_is_refused_and_replaced_with_its_job_row(
     tmp_path: Path,
 ) -> None:
     run_id = _stored_job_run(tmp_path / "a.db")
     with Store(tmp_path / "a.db") as store:
         doc = export_run(store, run_id)
-        renamed = import_run(store, copy.deepcopy(doc))
-        assert renamed != run_id
-        assert store.job(renamed) == replace(_job(run_id), run_id=renamed)
-        assert store.job(run_id) == _job(run_id)
-        assert store.status_reason(renamed) == REASON
+        with pytest.raises(DuplicateRunError):  # its job would be charged twice
+            import_run(store, copy.deepcopy(doc))
+        assert import_run(store, copy.deepcopy(doc), replace=True) == run_id
+        assert store.jobs.get(run_id) == _job(run_id)
+        assert store.runs.status_reason(run_id) == REASON
+        assert len(store.jobs.since("2000-01-01T00:00:00.000Z")) == 1
 
 
 def test_an_older_document_without_job_or_reason_still_imports(tmp_path: Path) -> None:
@@ -117,8 +118,8 @@ def test_an_older_document_without_job_or_reason_still_imports(tmp_path: Path) -
     del doc["run"]["job"], doc["run"]["status_reason"]
     with Store(tmp_path / "b.db") as other:
         imported = import_run(other, copy.deepcopy(doc))
-        assert other.job(imported) is None
-        assert other.status_reason(imported) is None
+        assert other.jobs.get(imported) is None
+        assert other.runs.status_reason(imported) is None
         assert export_run(other, imported) == doc
 
 
@@ -148,7 +149,7 @@ def test_a_bad_job_or_reason_is_refused_naming_the_field_and_stores_nothing(
     with Store(tmp_path / "b.db") as other:
         with pytest.raises(InterchangeError, match=message.replace(".", r"\.")):
             import_run(other, doc)
-        assert other.list_runs() == []
+        assert other.runs.all() == []
 
 
 def test_a_finwatt_exec_run_round_trips_through_the_cli(tmp_path: Path) -> None:

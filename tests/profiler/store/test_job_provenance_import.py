@@ -41,7 +41,7 @@ def test_an_attributed_job_provenance_from_the_runs_devices_imports(tmp_path: Pa
     assert doc["run"]["job"]["provenance"] == "attributed:cpu-time(measured:rapl)"
     with Store(tmp_path / "b.db") as store:
         run_id = import_run(store, doc)
-        job = store.job(run_id)
+        job = store.jobs.get(run_id)
     assert job is not None and job.provenance == "attributed:cpu-time(measured:rapl)"
 
 

@@ -41,14 +41,14 @@ def _job(run_id: str) -> JobRecord:
 
 def test_a_job_row_round_trips_and_is_listed_with_its_run(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("job", label="var")
-        store.add_job(_job(run.id))
-        assert store.job(run.id) == _job(run.id)
-        [(listed_run, listed_job)] = store.jobs_since("2000-01-01T00:00:00Z")
+        run = store.runs.create("job", label="var")
+        store.jobs.add(_job(run.id))
+        assert store.jobs.get(run.id) == _job(run.id)
+        [(listed_run, listed_job)] = store.jobs.since("2000-01-01T00:00:00Z")
         assert listed_run.id == run.id and listed_run.kind == "job"
         assert listed_job.energy_j == pytest.approx(80.0)
         assert listed_job.j_per_unit == pytest.approx(0.08)
-        assert store.jobs_since("2999-01-01T00:00:00Z") == []
+        assert store.jobs.since("2999-01-01T00:00:00Z") == []
 
 
 def test_the_migration_keeps_every_run_and_its_samples(tmp_path: Path) -> None:
@@ -72,10 +72,10 @@ def test_the_migration_keeps_every_run_and_its_samples(tmp_path: Path) -> None:
         )
     conn.close()
     with Store(path) as store:
-        assert store.get_run("r1") is not None
-        assert [s.energy_j for s in store.samples("r1")] == [5.0]
-        assert [d.info.device_id for d in store.devices("r1")] == ["cpu:0"]
-        assert store.create_run("job").kind == "job"
+        assert store.runs.get("r1") is not None
+        assert [s.energy_j for s in store.samples.samples("r1")] == [5.0]
+        assert [d.info.device_id for d in store.devices.for_run("r1")] == ["cpu:0"]
+        assert store.runs.create("job").kind == "job"
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert check.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -84,11 +84,11 @@ def test_the_migration_keeps_every_run_and_its_samples(tmp_path: Path) -> None:
 
 def test_deleting_a_job_run_deletes_its_job_row(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("job")
-        store.add_job(_job(run.id))
+        run = store.runs.create("job")
+        store.jobs.add(_job(run.id))
         with store.transaction() as tx:
             tx.execute("DELETE FROM run WHERE id = ?", (run.id,))
-        assert store.job(run.id) is None
+        assert store.jobs.get(run.id) is None
 
 
 def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
@@ -107,4 +107,4 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
             _, err = process.communicate(timeout=60)
             assert process.returncode == 0, err
         with Store(path) as store:
-            assert store.list_runs() == []
+            assert store.runs.all() == []

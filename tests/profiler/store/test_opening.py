@@ -38,7 +38,7 @@ def test_a_new_store_is_0600_and_carries_the_finwatt_id(tmp_path: Path) -> None:
 def test_an_empty_file_is_taken_as_a_new_database(tmp_path: Path) -> None:
     (tmp_path / "f.db").touch()
     with Store(tmp_path / "f.db") as store:
-        assert store.list_runs() == []
+        assert store.runs.all() == []
 
 
 @pytest.mark.parametrize("read_only", [False, True])
@@ -63,8 +63,8 @@ def test_a_read_only_store_never_creates_a_file(tmp_path: Path) -> None:
 def test_a_read_only_store_reads_what_a_writer_commits(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     with Store(db) as writer, Store(db, read_only=True) as reader:
-        run = writer.create_run("monitor", pid=0)
-        assert [r.id for r in reader.list_runs()] == [run.id]
+        run = writer.runs.create("monitor", pid=0)
+        assert [r.id for r in reader.runs.all()] == [run.id]
         assert reader.can_write  # a writable file: the derived writes may go through
 
 
@@ -75,16 +75,16 @@ def test_the_stale_sweep_marks_a_noted_run_failed_with_its_reason(
     (tmp_path / "tmp").mkdir()
     db = tmp_path / "f.db"
     with Store(db) as store:
-        noted = store.create_run("monitor", pid=2**22 + 1)
-        killed = store.create_run("monitor", pid=2**22 + 2)
-        store.add_devices(noted.id, [DeviceInfo("cpu:0", "cpu")])
+        noted = store.runs.create("monitor", pid=2**22 + 1)
+        killed = store.runs.create("monitor", pid=2**22 + 2)
+        store.devices.add(noted.id, [DeviceInfo("cpu:0", "cpu")])
     assert leave_note(db, noted.id, "the disk is full", "2026-01-01T00:00:01.000Z")
     with Store(db, read_only=True) as store:
-        marked = store.mark_stale_runs(alive=lambda pid: False)
+        marked = store.runs.mark_stale(alive=lambda pid: False)
         assert sorted(marked) == sorted([noted.id, killed.id])
-        failed, interrupted = store.get_run(noted.id), store.get_run(killed.id)
+        failed, interrupted = store.runs.get(noted.id), store.runs.get(killed.id)
         assert failed is not None and failed.status == "failed"
         assert failed.ended_iso == "2026-01-01T00:00:01.000Z"
-        assert store.status_reason(noted.id) == "the disk is full"
+        assert store.runs.status_reason(noted.id) == "the disk is full"
         assert interrupted is not None and interrupted.status == "interrupted"
     assert read_notes(db) == {}

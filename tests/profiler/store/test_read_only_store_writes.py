@@ -4,8 +4,8 @@ docs/decisions.md#hostile-input (jobs, attribution); docs/decisions.md#audit-tra
 
 A `Store(read_only=True)` reads through a `mode=ro` connection; its writes must go
 through `Store.transaction()`, which opens the writing connection when the file is
-writable and says in one line when it is not, like every other write. Before, `add_job`
-and `add_attribution` wrote through the read connection and failed with SQLite's
+writable and says in one line when it is not, like every other write. Before, `jobs.add`
+and `attribution.add` wrote through the read connection and failed with SQLite's
 "attempt to write a readonly database" even on a writable file.
 """
 
@@ -21,6 +21,7 @@ from profiler.model.job import JobRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.store.opening import StoreError
+from tests.profiler.store.minute_table import minute_rows
 from tests.robustness._outputs_support import read_only_file, sha256
 
 
@@ -53,7 +54,7 @@ def _rows(minute: int) -> list[AttributionRow]:
 
 def _run(path: Path) -> str:
     with Store(path) as store:
-        return store.create_run("job", label="var", status="complete").id
+        return store.runs.create("job", label="var", status="complete").id
 
 
 def test_a_read_only_store_writes_jobs_and_attribution_on_a_writable_file(
@@ -62,12 +63,12 @@ def test_a_read_only_store_writes_jobs_and_attribution_on_a_writable_file(
     path = tmp_path / "f.db"
     run_id = _run(path)
     with Store(path, read_only=True) as store:
-        store.add_job(_job(run_id))
-        store.add_attribution(run_id, _rows(0) + _rows(1))
-        assert store.delete_attribution_before(run_id, 1) == 1
+        store.jobs.add(_job(run_id))
+        store.attribution.add(run_id, _rows(0) + _rows(1))
+        assert store.attribution.delete_before(run_id, 1) == 1
     with Store(path, read_only=True) as store:
-        assert store.job(run_id) == _job(run_id)
-        assert [r.minute for r in store.attribution(run_id)] == [1]
+        assert store.jobs.get(run_id) == _job(run_id)
+        assert [r.minute for r in store.attribution.for_run(run_id)] == [1]
 
 
 def test_on_a_read_only_file_those_writes_fail_with_the_store_error(tmp_path: Path) -> None:
@@ -77,20 +78,20 @@ def test_on_a_read_only_file_those_writes_fail_with_the_store_error(tmp_path: Pa
         before = sha256(path)
         with Store(path, read_only=True) as store:
             with pytest.raises(StoreError, match="read-only"):
-                store.add_job(_job(run_id))
+                store.jobs.add(_job(run_id))
             with pytest.raises(StoreError, match="read-only"):
-                store.add_attribution(run_id, _rows(0))
-            assert store.job(run_id) is None
+                store.attribution.add(run_id, _rows(0))
+            assert store.jobs.get(run_id) is None
         assert sha256(path) == before
 
 
 def _run_with_samples(path: Path) -> str:
     """A run with 3 minutes of cpu:0 samples (at 30 s) and their rollups."""
     with Store(path) as store:
-        run_id = store.create_run("monitor", label="m", status="complete").id
-        store.add_devices(run_id, [DeviceInfo("cpu:0", "cpu")])
+        run_id = store.runs.create("monitor", label="m", status="complete").id
+        store.devices.add(run_id, [DeviceInfo("cpu:0", "cpu")])
         rows = [SampleRow("cpu:0", 30.0 * i, power_w=10.0) for i in range(6)]
-        store.add_samples(run_id, rows)
+        store.samples.add(run_id, rows)
         return run_id
 
 
@@ -100,13 +101,13 @@ def test_a_read_only_store_prunes_and_writes_inventory_on_a_writable_file(
     path = tmp_path / "f.db"
     run_id = _run_with_samples(path)
     with Store(path, read_only=True) as store:
-        assert store.delete_raw_before(run_id, 2) == 4  # minutes 0 and 1 have rollups
-        assert store.delete_minutes_before(run_id, 1) == 1
-        store.add_inventory(run_id, {"kernel": "6.1.0", "bmc_firmware": None})
+        assert store.housekeeping.delete_raw_before(run_id, 2) == 4  # minutes 0 and 1 have rollups
+        assert store.housekeeping.delete_minutes_before(run_id, 1) == 1
+        store.inventory.add(run_id, {"kernel": "6.1.0", "bmc_firmware": None})
     with Store(path, read_only=True) as store:
-        assert [r.t for r in store.samples(run_id)] == [120.0, 150.0]
-        assert [m["minute"] for m in store.minute_rows(run_id, "cpu:0")] == [1, 2]
-        assert store.inventory(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
+        assert [r.t for r in store.samples.samples(run_id)] == [120.0, 150.0]
+        assert [m["minute"] for m in minute_rows(store.path, run_id, "cpu:0")] == [1, 2]
+        assert store.inventory.for_run(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
 
 
 def test_on_a_read_only_file_pruning_and_inventory_fail_with_the_store_error(
@@ -118,10 +119,12 @@ def test_on_a_read_only_file_pruning_and_inventory_fail_with_the_store_error(
         before = sha256(path)
         with Store(path, read_only=True) as store:
             with pytest.raises(StoreError, match="read-only"):
-                store.delete_raw_before(run_id, 2)
+                store.housekeeping.delete_raw_before(run_id, 2)
             with pytest.raises(StoreError, match="read-only"):
-                store.delete_minutes_before(run_id, 1)
+                store.housekeeping.delete_minutes_before(run_id, 1)
             with pytest.raises(StoreError, match="read-only"):
-                store.add_inventory(run_id, {"kernel": "6.1.0"})
-            assert len(store.samples(run_id)) == 6 and store.inventory(run_id) is None
+                store.inventory.add(run_id, {"kernel": "6.1.0"})
+            assert (
+                len(store.samples.samples(run_id)) == 6 and store.inventory.for_run(run_id) is None
+            )
         assert sha256(path) == before

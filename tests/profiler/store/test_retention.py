@@ -15,7 +15,8 @@ from profiler.model.units import DAY_S, GIB
 from profiler.store.database import Store
 from profiler.store.interchange import import_run
 from profiler.store.retention import db_stats, prune
-from profiler.workflows.analyze import analyze_run, analyze_since, choose_source, store_findings
+from profiler.workflows.analyze import analyze_run, analyze_since, store_findings
+from profiler.workflows.run_data import choose_source
 from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc
 
@@ -80,7 +81,7 @@ def add_run(path: Path, run_id: str, started: datetime, days: float, step_s: flo
 
 def analyse(path: Path, run_id: str, source: str = "auto") -> dict[str, Any]:
     with Store(path) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         return analyze_run(store, run, Site(), Thresholds(), source=source).as_dict()  # type: ignore[arg-type]
 
@@ -88,10 +89,10 @@ def analyse(path: Path, run_id: str, source: str = "auto") -> dict[str, Any]:
 def kept(path: Path, run_id: str) -> tuple[Any, ...]:
     with Store(path) as store:
         return (
-            store.get_run(run_id),
-            store.devices(run_id),
-            store.phases(run_id),
-            store.findings(run_id),
+            store.runs.get(run_id),
+            store.devices.for_run(run_id),
+            store.phases.for_run(run_id),
+            store.findings.for_run(run_id),
         )
 
 
@@ -116,7 +117,7 @@ def test_prune_keeps_phases_findings_and_the_analysis(tmp_path: Path) -> None:
     add_run(path, "long", NOW - timedelta(days=20), 20)
     before_raw = analyse(path, "long", "raw")
     with Store(path) as store:
-        run = store.get_run("long")
+        run = store.runs.get("long")
         assert run is not None
         store_findings(store, analyze_run(store, run, Site(), Thresholds()))
     kept_before = kept(path, "long")
@@ -128,8 +129,8 @@ def test_prune_keeps_phases_findings_and_the_analysis(tmp_path: Path) -> None:
     # six days of 30-s samples for two devices went, whole minutes only
     assert result.raw_samples_deleted == 2 * 6 * 2880
     with Store(path) as store:
-        assert store.time_bounds("long", "host")["raw_first"] == 6 * DAY_S
-        assert store.time_bounds("long", "host")["minute_first"] == 0.0
+        assert store.samples.time_bounds("long", "host")["raw_first"] == 6 * DAY_S
+        assert store.samples.time_bounds("long", "host")["minute_first"] == 0.0
         assert choose_source(store, "long", ["host", "cpu:0"]) == "minute"
     assert kept(path, "long") == kept_before
     assert_same_findings(before_raw, analyse(path, "long"))
@@ -171,14 +172,14 @@ def test_old_rollups_go_and_raw_without_a_rollup_stays(tmp_path: Path) -> None:
     # raw samples go wherever a rollup existed; the hour without rollups is kept
     assert result.raw_samples_deleted == 2 * (2880 - 60)
     with Store(path) as store:
-        assert store.time_bounds("old", "host") == {
+        assert store.samples.time_bounds("old", "host") == {
             "raw_first": 0.0,
             "raw_last": 59 * 60.0,
             "minute_first": DAY_S,
             "minute_last": 2 * DAY_S - 60.0,
         }
-        assert len(store.phases("old")) == 1
-        assert len(store.findings("old")) == 1
+        assert len(store.phases.for_run("old")) == 1
+        assert len(store.findings.for_run("old")) == 1
 
 
 def test_prune_refuses_bad_periods(tmp_path: Path) -> None:

@@ -28,9 +28,11 @@ from profiler.store import SampleWriter, Store
 from profiler.store.interchange import import_run
 from profiler.store.rollup import MINUTE_COLUMNS, MinuteSums, upsert_minutes
 from profiler.store.schema import MIGRATIONS
-from profiler.workflows.analyze import analyze_run, choose_source, load_run
+from profiler.workflows.analyze import analyze_run
+from profiler.workflows.run_data import choose_source, load_run_data
 from tests.fakes.history import history_doc
 from tests.profiler.analysis.examples import oversized_cpu_util
+from tests.profiler.store.minute_table import minute_rows
 
 DEVICES = [
     DeviceInfo("host", "host", logical_cores=64, mem_total_bytes=512 * GIB),
@@ -156,7 +158,7 @@ def expected_rows(
 
 def stored_rows(path: Path, run_id: str) -> dict[str, list[dict[str, Any]]]:
     with Store(path) as store:
-        return {d.device_id: store.minute_rows(run_id, d.device_id) for d in DEVICES}
+        return {d.device_id: minute_rows(store.path, run_id, d.device_id) for d in DEVICES}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -166,8 +168,8 @@ def test_add_samples_rollup_equals_numpy(seed: int, n: int, splits: int) -> None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.db"
         with Store(path) as store:
-            run = store.create_run("monitor", status="complete")
-            store.add_devices(run.id, DEVICES)
+            run = store.runs.create("monitor", status="complete")
+            store.devices.add(run.id, DEVICES)
             rows = [
                 r
                 for i in range(n)
@@ -177,7 +179,7 @@ def test_add_samples_rollup_equals_numpy(seed: int, n: int, splits: int) -> None
             # several calls, each a run of ticks, as batches arrive
             bounds = np.linspace(0, len(rows), splits + 1).astype(int)
             for lo, hi in itertools.pairwise(bounds):
-                store.add_samples(run.id, rows[lo:hi])
+                store.samples.add(run.id, rows[lo:hi])
         actual = stored_rows(path, run.id)
     for device, rows_expected in expected_rows(t, metrics).items():
         assert_rows_equal(actual[device], rows_expected)
@@ -205,36 +207,36 @@ def test_sample_minute_table_has_the_rollup_columns(tmp_path: Path) -> None:
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60), splits=st.integers(1, 6))
 def test_sql_and_python_forms_agree(seed: int, n: int, splits: int) -> None:
     # the one definition's two forms on the same samples: SQL over the stored rows
-    # (`add_samples`), Python folding batches into partial rows (the writer's UPSERTs)
+    # (`store.samples.add`), Python folding batches into partial rows (the writer's UPSERTs)
     t, metrics = random_run(seed, n)
     rows = tick_rows(t, metrics)
     bounds = np.linspace(0, len(rows), splits + 1).astype(int)
     sums = MinuteSums(run_hold_s(INTERVAL_S))
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "f.db") as store:
         for run_id in ("sql", "python"):
-            store.create_run("monitor", run_id=run_id, status="complete", interval_s=INTERVAL_S)
-            store.add_devices(run_id, DEVICES)
-        store.add_samples("sql", rows)
+            store.runs.create("monitor", run_id=run_id, status="complete", interval_s=INTERVAL_S)
+            store.devices.add(run_id, DEVICES)
+        store.samples.add("sql", rows)
         for lo, hi in itertools.pairwise(bounds):
             with store.transaction() as tx:
                 upsert_minutes(tx, sums.rows("python", rows[lo:hi]))
         for d in DEVICES:
-            sql_rows = store.minute_rows("sql", d.device_id)
-            assert_rows_equal(store.minute_rows("python", d.device_id), sql_rows)
+            sql_rows = minute_rows(store.path, "sql", d.device_id)
+            assert_rows_equal(minute_rows(store.path, "python", d.device_id), sql_rows)
 
 
 def write_three_ways(tmp_path: Path, t: np.ndarray, metrics: dict) -> dict[str, Path]:
     paths = {name: tmp_path / f"{name}.db" for name in ("writer", "import", "migration")}
     # 1. the recorder's path: a writer thread committing whatever has queued
     with Store(paths["writer"]) as store:
-        store.create_run(
+        store.runs.create(
             "monitor",
             run_id="r",
             status="complete",
             started="2026-01-01T00:00:00Z",
             interval_s=INTERVAL_S,
         )
-        store.add_devices("r", DEVICES)
+        store.devices.add("r", DEVICES)
     writer = SampleWriter(paths["writer"], "r", flush_interval_s=0.0)
     for i in range(t.size):
         writer.put(
@@ -348,7 +350,7 @@ def import_history(path: Path, t: Any, metrics: dict, **run: Any) -> str:
 
 def analyse(path: Path, run_id: str, source: str) -> dict[str, Any]:
     with Store(path) as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         return analyze_run(store, run, Site(), Thresholds(), source=source).as_dict()  # type: ignore[arg-type]
 
@@ -380,7 +382,9 @@ def test_aligned_long_window_gives_identical_findings(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="aligned")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host"]) == "minute"
-        assert sum(s.n for s in load_run(store, store.get_run(run_id))) == 3 * 14 * 1440  # type: ignore[arg-type]
+        run = store.runs.get(run_id)
+        assert run is not None
+        assert sum(s.n for s in load_run_data(store, run).series.values()) == 3 * 14 * 1440
     raw = analyse(path, run_id, "raw")
     rolled = analyse(path, run_id, "minute")
     rules = {f["rule"] for f in raw["findings"]}
@@ -424,7 +428,9 @@ def test_short_runs_keep_raw_samples(tmp_path: Path) -> None:
     run_id = import_history(path, t, metrics, run_id="short")
     with Store(path) as store:
         assert choose_source(store, run_id, ["host", "cpu:0", "gpu:0"]) == "raw"
-        series = load_run(store, store.get_run(run_id))  # type: ignore[arg-type]
+        run = store.runs.get(run_id)
+        assert run is not None
+        series = list(load_run_data(store, run).series.values())
         assert series[0].n == t.size
 
 
@@ -434,8 +440,8 @@ def test_writer_sums_merge_across_commits(tmp_path: Path) -> None:
     path = tmp_path / "f.db"
     sums = MinuteSums(run_hold_s(INTERVAL_S))
     with Store(path) as store:
-        store.create_run("monitor", run_id="r", status="complete", interval_s=INTERVAL_S)
-        store.add_devices("r", DEVICES)
+        store.runs.create("monitor", run_id="r", status="complete", interval_s=INTERVAL_S)
+        store.devices.add("r", DEVICES)
         for i in range(t.size):
             rows = [
                 r

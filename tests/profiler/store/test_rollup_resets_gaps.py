@@ -3,7 +3,7 @@
 The one definition of interval energy (`profiler.model.energy.interval_energy`) is the oracle:
 a counter that goes down was reset (that interval's counter delta dropped and counted),
 and a power reading covers at most the run's hold. Every write path (the recorder's
-writer, `add_samples`, import, the migration that rebuilds old rollups) must give the
+writer, `store.samples.add`, import, the migration that rebuilds old rollups) must give the
 rollup of the same samples, and the analyzer must read the same energy from rollups as
 from raw samples.
 """
@@ -28,6 +28,7 @@ from profiler.store.rollup import REBUILD_MINUTES_SQL
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
 from profiler.workflows.analyze import analyze_run
 from tests.fakes.history import history_doc
+from tests.profiler.store.minute_table import minute_rows
 
 CPU = DeviceInfo("cpu:0", "cpu", power_limit_w=5.0, provenance="measured:rapl")
 INTERVAL_S = 1.0
@@ -62,7 +63,7 @@ def rows_of(t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> list[Sample
 
 
 def totals(store: Store, run_id: str) -> dict[str, float]:
-    rows = store.minute_rows(run_id, CPU.device_id)
+    rows = minute_rows(store.path, run_id, CPU.device_id)
     return {
         "energy_delta_j": sum(r["energy_delta_j"] or 0.0 for r in rows),
         "energy_s": sum(r["energy_s"] or 0.0 for r in rows),
@@ -84,8 +85,8 @@ def oracle(t: np.ndarray, power: np.ndarray, energy: np.ndarray, hold: float | N
 
 def write_writer(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=INTERVAL_S)
-        store.add_devices(run.id, [CPU])
+        run = store.runs.create("monitor", status="complete", interval_s=INTERVAL_S)
+        store.devices.add(run.id, [CPU])
     writer = SampleWriter(path, run.id, flush_interval_s=0.0)
     for row in rows_of(t, power, energy):
         writer.put([row])
@@ -95,11 +96,11 @@ def write_writer(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarra
 
 def write_add_samples(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarray) -> str:
     with Store(path) as store:
-        run = store.create_run("monitor", status="complete", interval_s=INTERVAL_S)
-        store.add_devices(run.id, [CPU])
+        run = store.runs.create("monitor", status="complete", interval_s=INTERVAL_S)
+        store.devices.add(run.id, [CPU])
         rows = rows_of(t, power, energy)
         for lo in range(0, len(rows), 97):  # batches that split minutes and the reset
-            store.add_samples(run.id, rows[lo : lo + 97])
+            store.samples.add(run.id, rows[lo : lo + 97])
     return run.id
 
 
@@ -115,7 +116,7 @@ def write_import(path: Path, t: np.ndarray, power: np.ndarray, energy: np.ndarra
         return import_run(store, doc)
 
 
-WRITERS = {"writer": write_writer, "add_samples": write_add_samples, "import": write_import}
+WRITERS = {"writer": write_writer, "samples.add": write_add_samples, "import": write_import}
 
 
 @pytest.mark.parametrize("path_name", sorted(WRITERS))
@@ -126,7 +127,7 @@ def test_a_counter_reset_is_dropped_and_counted_not_negative_energy(
     run_id = WRITERS[path_name](tmp_path / "f.db", t, power, energy)
     with Store(tmp_path / "f.db") as store:
         got = totals(store, run_id)
-        assert store.minute_resets(run_id, CPU.device_id) == 1
+        assert store.samples.minute_resets(run_id, CPU.device_id) == 1
     # 600 s at 5 W: the reset interval's counter delta (-1495 J) is replaced by 5 W x 1 s
     assert got["energy_delta_j"] == pytest.approx(3000.0, rel=1e-12)
     assert got == pytest.approx(oracle(t, power, energy, run_hold_s(INTERVAL_S)), rel=1e-12)
@@ -163,7 +164,7 @@ def test_analysis_reads_the_same_energy_from_rollups_as_from_raw_samples(
     run_id = write_import(tmp_path / "f.db", t, power, energy)
     figures = {}
     with Store(tmp_path / "f.db") as store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         for source in ("raw", "minute"):
             doc = analyze_run(store, run, Site(), Thresholds(), source=source).as_dict()  # type: ignore[arg-type]
@@ -218,7 +219,7 @@ def test_the_migration_rebuilds_existing_rollups(tmp_path: Path) -> None:
     _old_database(path, rows_of(t, power, energy), [(5, 300.0, 359.0, -1195.0)])
     with Store(path) as store:
         got = totals(store, "r")
-        minute_5 = store.minute_rows("r", "cpu:0")[5]
+        minute_5 = minute_rows(store.path, "r", "cpu:0")[5]
     assert minute_5["minute"] == 5
     assert minute_5["energy_delta_j"] == pytest.approx(300.0)  # 60 s at 5 W, the reset included
     assert minute_5["resets_n"] == 1
@@ -241,7 +242,7 @@ def test_the_migration_keeps_rollups_whose_raw_samples_were_pruned(tmp_path: Pat
         [(m, 60.0 * m, 60.0 * m + 59, 1000.0 + m) for m in (0, 1, 2, 3, 5)],
     )
     with Store(path) as store:
-        rows = {r["minute"]: r for r in store.minute_rows("r", "cpu:0")}
+        rows = {r["minute"]: r for r in minute_rows(store.path, "r", "cpu:0")}
     assert sorted(rows) == list(range(11))  # t = 600 s opens minute 10
     assert [rows[m]["energy_delta_j"] for m in (0, 1, 2, 3)] == [1000.0, 1001.0, 1002.0, 1003.0]
     assert rows[5]["energy_delta_j"] == pytest.approx(300.0) and rows[5]["resets_n"] == 1
@@ -265,7 +266,7 @@ def test_the_migration_renames_the_minutes_energy_to_energy_delta_j(tmp_path: Pa
     _old_database(path, rows_of(t[raw], power[raw], energy[raw]), [(0, 0.0, 59.0, 123.0)])
     assert "energy_j" in _minute_columns(path)
     with Store(path) as store:
-        rows = {r["minute"]: r for r in store.minute_rows("r", "cpu:0")}
+        rows = {r["minute"]: r for r in minute_rows(store.path, "r", "cpu:0")}
     columns = _minute_columns(path)
     assert "energy_delta_j" in columns and "energy_j" not in columns
     assert rows[0]["energy_delta_j"] == 123.0

@@ -13,6 +13,7 @@ from profiler.model.samples import METRICS, SampleRow
 from profiler.store import SampleWriter, Store, StoreError
 from profiler.store.opening import FINWATT_APPLICATION_ID, ForeignDatabaseError
 from profiler.store.schema import SCHEMA_VERSION
+from tests.profiler.store.minute_table import minute_rows
 
 DEVICES = [
     DeviceInfo("host", "host", model="Xeon", logical_cores=64, mem_total_bytes=2**39),
@@ -66,24 +67,26 @@ def test_run_round_trips_unchanged(
 ) -> None:
     path = tmp_path_factory.mktemp("db") / "f.db"
     with Store(path) as store:
-        run = store.create_run("monitor", label="<b>eod</b>", config={"interval_s": 0.1})
-        store.add_devices(run.id, DEVICES)
-        store.add_samples(run.id, rows)
+        run = store.runs.create("monitor", label="<b>eod</b>", config={"interval_s": 0.1})
+        store.devices.add(run.id, DEVICES)
+        store.samples.add(run.id, rows)
         phase = PhaseRecord(
             "risk", "cpu:0", 0.5, 1.0, 61.0, 1.2e6, "scenario", 0.49, True,
             PhaseMetrics.from_details({"j": 1, "energy_j": 5.0, "cpu_share": None}),
         )  # fmt: skip
-        store.add_phase(run.id, phase)
+        store.phases.add(run.id, phase)
     with Store(path) as store:
-        assert store.get_run(run.id) == run
-        assert [d.info for d in store.devices(run.id)] == sorted(DEVICES, key=lambda d: d.device_id)
+        assert store.runs.get(run.id) == run
+        assert [d.info for d in store.devices.for_run(run.id)] == sorted(
+            DEVICES, key=lambda d: d.device_id
+        )
         expected = sorted(rows, key=lambda r: (r.device_id, r.t))
-        got = store.samples(run.id)
+        got = store.samples.samples(run.id)
         assert [(r.device_id, r.t) for r in got] == [(r.device_id, r.t) for r in expected]
         # SQLite keeps no sign on a zero (-0.0 reads back as 0.0, which compares equal),
         # so order by a key in which the two are the same
         assert sorted(got, key=unsigned_zero_repr) == sorted(expected, key=unsigned_zero_repr)
-        assert store.phases(run.id) == [phase]
+        assert store.phases.for_run(run.id) == [phase]
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
@@ -106,54 +109,54 @@ def test_not_a_database_is_refused(tmp_path: Path) -> None:
 
 def test_runs_are_listed_newest_first(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
-        a = store.create_run("monitor", started="2026-11-01T00:00:00.000Z", status="complete")
-        b = store.create_run("profile", started="2026-11-02T00:00:00.000Z", status="complete")
-        assert [r.id for r in store.list_runs()] == [b.id, a.id]
+        a = store.runs.create("monitor", started="2026-11-01T00:00:00.000Z", status="complete")
+        b = store.runs.create("profile", started="2026-11-02T00:00:00.000Z", status="complete")
+        assert [r.id for r in store.runs.all()] == [b.id, a.id]
 
 
 def test_stale_running_run_is_marked_interrupted_at_its_last_sample(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("monitor", started="2026-11-01T00:00:00.000Z", pid=999_999)
-        store.add_devices(run.id, DEVICES[:1])
-        store.add_samples(run.id, [SampleRow("host", 1.5, util=0.1)])
-        live = store.create_run("monitor")  # this process: alive, left alone
-        assert store.mark_stale_runs(alive=lambda pid: pid != 999_999) == [run.id]
-        marked = store.get_run(run.id)
+        run = store.runs.create("monitor", started="2026-11-01T00:00:00.000Z", pid=999_999)
+        store.devices.add(run.id, DEVICES[:1])
+        store.samples.add(run.id, [SampleRow("host", 1.5, util=0.1)])
+        live = store.runs.create("monitor")  # this process: alive, left alone
+        assert store.runs.mark_stale(alive=lambda pid: pid != 999_999) == [run.id]
+        marked = store.runs.get(run.id)
         assert marked is not None and marked.status == "interrupted"
         assert marked.ended_iso == "2026-11-01T00:00:01.500Z"
-        still = store.get_run(live.id)
+        still = store.runs.get(live.id)
         assert still is not None and still.status == "running"
 
 
 def test_writer_commits_within_a_second_without_close(tmp_path: Path) -> None:
     path = tmp_path / "f.db"
     with Store(path) as store:
-        run = store.create_run("monitor")
-        store.add_devices(run.id, DEVICES[:1])
+        run = store.runs.create("monitor")
+        store.devices.add(run.id, DEVICES[:1])
     writer = SampleWriter(path, run.id, flush_interval_s=0.2)
     writer.put([SampleRow("host", 0.1, util=0.2)])
     deadline = time.monotonic() + 3.0
     with Store(path) as reader:
-        while not reader.samples(run.id) and time.monotonic() < deadline:
+        while not reader.samples.samples(run.id) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(reader.samples(run.id)) == 1  # visible to another connection
+        assert len(reader.samples.samples(run.id)) == 1  # visible to another connection
     writer.put_status("host", "degraded", "scripted")
     writer.close()
     with Store(path) as reader:
-        assert reader.devices(run.id)[0].status == "degraded"
+        assert reader.devices.for_run(run.id)[0].status == "degraded"
         assert writer.rows_written == 1
 
 
 def test_add_run_stores_everything_or_renames_a_taken_id(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("monitor", started="2026-11-01T00:00:00.000Z", status="complete")
+        run = store.runs.create("monitor", started="2026-11-01T00:00:00.000Z", status="complete")
         devices = [DeviceRecord(DEVICES[0], status="degraded", status_reason="x")]
         samples = [("host", 0.0, 0.5, *[None] * 7), ("host", 1.0, 0.25, *[None] * 7)]
         phase = PhaseRecord("risk", "host", 1.0, 0.0, 1.0, 10.0, "scenario")
         finding = {"rule": "R", "device": "host", "severity": "info", "message": "m"}
         with pytest.raises(StoreError, match="already has a run"):
-            store.add_run(run, devices=devices, samples=samples)
-        stored = store.add_run(
+            store.runs.add(run, devices=devices, samples=samples)
+        stored = store.runs.add(
             run,
             devices=devices,
             samples=samples,
@@ -162,24 +165,27 @@ def test_add_run_stores_everything_or_renames_a_taken_id(tmp_path: Path) -> None
             if_taken=lambda taken: replace(taken, id="renamed"),
         )
         assert stored == replace(run, id="renamed")
-        assert store.get_run("renamed") == stored
-        assert store.devices("renamed") == devices
-        assert [(r.t, r.util) for r in store.samples("renamed")] == [(0.0, 0.5), (1.0, 0.25)]
-        assert store.minute_rows("renamed", "host")[0]["util_sum"] == 0.75
-        assert store.phases("renamed") == [phase]
-        assert store.findings("renamed")[0]["rule"] == "R"
-        assert store.samples(run.id) == []  # the refused add left nothing
+        assert store.runs.get("renamed") == stored
+        assert store.devices.for_run("renamed") == devices
+        assert [(r.t, r.util) for r in store.samples.samples("renamed")] == [
+            (0.0, 0.5),
+            (1.0, 0.25),
+        ]
+        assert minute_rows(store.path, "renamed", "host")[0]["util_sum"] == 0.75
+        assert store.phases.for_run("renamed") == [phase]
+        assert store.findings.for_run("renamed")[0]["rule"] == "R"
+        assert store.samples.samples(run.id) == []  # the refused add left nothing
 
 
 def test_sample_values_in_batches_and_only_sample_columns(tmp_path: Path) -> None:
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("monitor", status="complete")
-        store.add_devices(run.id, DEVICES)
-        store.add_samples(
+        run = store.runs.create("monitor", status="complete")
+        store.devices.add(run.id, DEVICES)
+        store.samples.add(
             run.id, [SampleRow(d, float(t)) for t in range(5) for d in ("host", "gpu:0")]
         )
-        batches = list(store.sample_values(run.id, ("t", "device_id"), batch_rows=4))
+        batches = list(store.samples.sample_values(run.id, ("t", "device_id"), batch_rows=4))
         assert [len(b) for b in batches] == [4, 4, 2]
         assert batches[0][:2] == [(0.0, "gpu:0"), (1.0, "gpu:0")]
         with pytest.raises(ValueError, match="not sample columns"):
-            next(store.sample_values(run.id, ("t", "run_id; DROP TABLE sample")))
+            next(store.samples.sample_values(run.id, ("t", "run_id; DROP TABLE sample")))

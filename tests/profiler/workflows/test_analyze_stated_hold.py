@@ -36,12 +36,12 @@ def _times() -> list[float]:
 
 def _store(path: Path) -> tuple[Store, str]:
     store = Store(path)
-    run = store.create_run("monitor", interval_s=STATED_INTERVAL_S, status="complete")
+    run = store.runs.create("monitor", interval_s=STATED_INTERVAL_S, status="complete")
     gpu = DeviceInfo("gpu:0", "gpu", provenance="measured:nvml-power")
-    store.add_devices(run.id, [DeviceInfo("host", "host", logical_cores=4), gpu])
+    store.devices.add(run.id, [DeviceInfo("host", "host", logical_cores=4), gpu])
     rows = [SampleRow("host", t, util=0.2) for t in _times()]
     rows += [SampleRow("gpu:0", t, util=0.5, power_w=POWER_W) for t in _times()]
-    store.add_samples(run.id, rows)
+    store.samples.add(run.id, rows)
     return store, run.id
 
 
@@ -54,7 +54,7 @@ def _energy_j(metrics: dict[str, object]) -> float:
 def test_a_run_from_raw_samples_and_from_rollups_has_the_same_energy(tmp_path: Path) -> None:
     store, run_id = _store(tmp_path / "f.db")
     with store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         raw = analyze_run(store, run, Site(), Thresholds(), source="raw")
         minutes = analyze_run(store, run, Site(), Thresholds(), source="minute")
@@ -68,7 +68,7 @@ def test_a_run_from_raw_samples_and_from_rollups_has_the_same_energy(tmp_path: P
 def test_a_window_from_raw_samples_and_from_rollups_has_the_same_energy(tmp_path: Path) -> None:
     store, run_id = _store(tmp_path / "f.db")
     with store:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         start_s = run.started.timestamp()
         now_s = start_s + 3600.0  # `analyze --since 2h` an hour after the run began

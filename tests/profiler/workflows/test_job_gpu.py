@@ -63,4 +63,4 @@ def test_exec_shares_gpu_energy_by_the_jobs_processes(
     else:
         assert job.gpu_s is None
     with Store(tmp_path / "f.db") as store:
-        assert store.job(job.run_id) == job
+        assert store.jobs.get(job.run_id) == job

@@ -32,8 +32,8 @@ def test_measure_attributes_the_blocks_cpu_time_including_its_children(tmp_path:
     assert is_estimate(job.provenance) == is_estimate(cpu.provenance)
     assert job.j_per_unit == pytest.approx((job.energy_j or 0) / 400)
     with Store(db) as store:
-        assert store.job(m.run_id) == job
-        run = store.get_run(m.run_id)
+        assert store.jobs.get(m.run_id) == job
+        run = store.runs.get(m.run_id)
     assert run is not None and run.kind == "monitor"
     assert job.tags == {"desk": "fx"} and job.unit == "trades"
 

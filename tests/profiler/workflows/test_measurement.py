@@ -15,9 +15,9 @@ def test_measure_stores_the_window_and_reports_energy_with_provenance(tmp_path: 
     assert cpu.samples >= 2
     assert cpu.energy_j is not None and cpu.energy_j > 0
     assert cpu.provenance is not None and cpu.provenance.split(":")[0] in {"measured", "estimated"}
-    assert m.energy_j == sum(d.energy_j for d in m.devices if d.energy_j is not None)
+    assert m.host_energy_j == sum(d.energy_j for d in m.devices if d.energy_j is not None)
     with Store(db) as store:
-        run = store.get_run(m.run_id)
+        run = store.runs.get(m.run_id)
         assert run is not None
         assert (run.kind, run.label, run.status) == ("monitor", "hash-loop", "complete")
 
@@ -32,5 +32,5 @@ def test_measure_marks_the_run_failed_when_the_block_raises(tmp_path: Path) -> N
     except RuntimeError:
         pass
     with Store(db) as store:
-        run = store.get_run(run_id or "")
+        run = store.runs.get(run_id or "")
         assert run is not None and run.status == "failed"

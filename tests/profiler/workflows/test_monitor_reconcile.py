@@ -21,10 +21,10 @@ def _record(db: Path, with_node: bool) -> str:
     if with_node:
         rows += [SampleRow("node", float(t), power_w=110.0) for t in range(2, 62, 2)]
     with Store(db) as store:
-        run = store.create_run("monitor", interval_s=1.0)
-        store.add_devices(run.id, devices)
-        store.add_samples(run.id, rows)
-        store.finish_run(run.id, "complete")
+        run = store.runs.create("monitor", interval_s=1.0)
+        store.devices.add(run.id, devices)
+        store.samples.add(run.id, rows)
+        store.runs.finish(run.id, "complete")
     return run.id
 
 

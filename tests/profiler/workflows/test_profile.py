@@ -105,7 +105,7 @@ def test_a_held_run_lock_refuses_after_waiting_and_creates_no_run(tmp_path: Path
     (waited,) = watching.events  # told once, never locked
     assert waited.startswith("waiting for finwatt schedule daemon (nightly) (pid")
     with Store(db) as store:
-        assert store.list_runs() == []
+        assert store.runs.all() == []
 
 
 def test_an_unusable_database_is_input_error_before_the_lock(tmp_path: Path) -> None:

@@ -76,13 +76,13 @@ def test_the_analyzer_says_it_sized_against_the_container(tmp_path: Path) -> Non
     host = DeviceInfo("host", "host", logical_cores=64, mem_total_bytes=512 * GIB,
                       details={LIMITS_KEY: limits})  # fmt: skip
     with Store(tmp_path / "f.db") as store:
-        run = store.create_run("monitor", interval_s=1.0)
-        store.add_devices(run.id, [host])
-        store.add_samples(
+        run = store.runs.create("monitor", interval_s=1.0)
+        store.devices.add(run.id, [host])
+        store.samples.add(
             run.id, [SampleRow("host", float(t), util=0.02, mem_used_bytes=GIB) for t in range(600)]
         )
-        store.finish_run(run.id, "complete")
-        result = analyze_run(store, store.get_run(run.id) or run, Site(), Thresholds())
+        store.runs.finish(run.id, "complete")
+        result = analyze_run(store, store.runs.get(run.id) or run, Site(), Thresholds())
     provisioned = result.assessment.metrics["provisioned"]
     assert provisioned["logical_cores"] == 2 and provisioned["source"] == "cgroup limits"
     assert any(a.startswith("provisioned: 2 cores") for a in result.assessment.assumptions)

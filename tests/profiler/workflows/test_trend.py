@@ -27,16 +27,16 @@ def iso(epoch: float) -> str:
 
 def add_run(store: Store, started: float, units_per_j: float, *, kind: str = "scheduled",
             provenance: str = "measured:rapl", valid: bool = True) -> str:  # fmt: skip
-    run = store.create_run(
+    run = store.runs.create(
         kind,
         label="nightly",
         config={"command": "run", "size": "small"},
         started=iso(started),
         status="complete",
     )
-    store.finish_run(run.id, "complete", ended=iso(started + 60))
+    store.runs.finish(run.id, "complete", ended=iso(started + 60))
     for target in (1.0, 0.5):
-        store.add_phase(
+        store.phases.add(
             run.id,
             PhaseRecord("ledger", "cpu:0", target, 0.0, 30.0, 1000.0, "transaction", target, valid,
                         PhaseMetrics.of(units_per_j=units_per_j * target, provenance=provenance)),
@@ -73,8 +73,8 @@ def test_only_valid_full_load_phases_of_profiling_runs_in_the_window_count(
         add_run(store, NOW - 5 * DAY, 100.0)
         add_run(store, NOW - 4 * DAY, 10.0, valid=False)
         add_run(store, NOW - 3 * DAY, 80.0, kind="profile")
-        monitor = store.create_run("scheduled", config={"command": "monitor"}, started=iso(NOW))
-        store.finish_run(monitor.id, "complete")
+        monitor = store.runs.create("scheduled", config={"command": "monitor"}, started=iso(NOW))
+        store.runs.finish(monitor.id, "complete")
         trend = gather_trend(store, 30 * DAY, now_s=NOW)
     (series,) = trend.series
     assert [p.units_per_j for p in series.points] == [100.0, 80.0]
@@ -114,8 +114,8 @@ def test_trend_command_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixt
     with Store(db) as store:
         add_run(store, now - 2 * DAY, 100.0)
         rid = add_run(store, now - DAY, 80.0)
-        store.add_devices(rid, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
-        store.add_samples(rid, [SampleRow("cpu:0", 0.0, energy_j=0.0),
+        store.devices.add(rid, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
+        store.samples.add(rid, [SampleRow("cpu:0", 0.0, energy_j=0.0),
                                 SampleRow("cpu:0", 10.0, energy_j=3600.0)])  # fmt: skip
     with pytest.raises(SystemExit) as exit_info:
         main(["trend", "--since", "30d", "--db", str(db), "--json"])

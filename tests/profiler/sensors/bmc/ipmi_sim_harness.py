@@ -8,8 +8,6 @@ no DCMI, so finwatt falls back to the SDR path, as on many real BMCs.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.tools import free_port, require_tools, stop_process
+
 SDRS = Path(__file__).parent / "data" / "ipmi_sim" / "power.sdrs"
 USER = "finwatt"
 PASSWORD = "not-in-argv-42"  # IPMI 1.5 passwords: at most 16 bytes
@@ -29,23 +29,14 @@ NAME = "finwattsim"
 
 def require_ipmi_sim() -> tuple[str, str, str]:
     """Return (ipmi_sim, sdrcomp, ipmitool) paths, or skip (fail under CI) without them."""
-    found = [shutil.which(tool) for tool in ("ipmi_sim", "sdrcomp", "ipmitool")]
-    if all(found):
-        return found[0] or "", found[1] or "", found[2] or ""
-    reason = (
-        "IPMI_SIM OR IPMITOOL NOT INSTALLED: the BMC tests need `ipmi_sim`, `sdrcomp` and "
-        "`ipmitool` on PATH (Debian: apt-get install openipmi ipmitool)"
+    simulator, sdrcomp, ipmitool = require_tools(
+        "ipmi_sim",
+        "sdrcomp",
+        "ipmitool",
+        reason="IPMI_SIM OR IPMITOOL NOT INSTALLED: the BMC tests need `ipmi_sim`, `sdrcomp` "
+        "and `ipmitool` on PATH (Debian: apt-get install openipmi ipmitool)",
     )
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def free_udp_port() -> int:
-    """Return a UDP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return simulator, sdrcomp, ipmitool
 
 
 @dataclass
@@ -77,7 +68,7 @@ def ipmi_sim(tmp: Path, power_w: int) -> Iterator[SimBmc]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    port = free_udp_port()
+    port = free_port(socket.SOCK_DGRAM)
     bmc = SimBmc(port, tmp / "power_w", tmp / "password")
     bmc.set_power_w(power_w)
     bmc.password_file.write_text(PASSWORD + "\n")
@@ -106,12 +97,7 @@ def ipmi_sim(tmp: Path, power_w: int) -> Iterator[SimBmc]:
         _wait_ready(ipmitool, bmc, process)
         yield bmc
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_s=5)
         if process.stderr is not None:
             process.stderr.close()
 

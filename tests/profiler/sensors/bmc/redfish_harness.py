@@ -12,23 +12,25 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
+from profiler.sensors.bmc.config import BmcConfig, Credentials
+from tests.fakes.tools import require_tools
 
 MOCKUP = Path(__file__).parent / "data" / "redfish" / "public-rackmount1"
 USER = "finwatt"
 PASSWORD = "redfish-not-in-argv"
+ENV = "FINWATT_TEST_REDFISH_PASSWORD"  # the variable `config_for` names for the password
 BAY1_METRICS = "Chassis/1U/PowerSubsystem/PowerSupplies/Bay1/Metrics/index.json"
 LEGACY_POWER = "Chassis/1U/Power/index.json"
 CHASSIS = "Chassis/1U/index.json"
@@ -36,13 +38,12 @@ CHASSIS = "Chassis/1U/index.json"
 
 def require_openssl() -> str:
     """Return the openssl binary, or skip (fail under CI) without it."""
-    found = shutil.which("openssl")
-    if found:
-        return found
-    reason = "OPENSSL NOT INSTALLED: the Redfish TLS tests need `openssl` (apt-get install openssl)"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    (openssl,) = require_tools(
+        "openssl",
+        reason="OPENSSL NOT INSTALLED: the Redfish TLS tests need `openssl` "
+        "(apt-get install openssl)",
+    )
+    return openssl
 
 
 @dataclass(frozen=True)
@@ -157,3 +158,45 @@ def redfish_service(tmp: Path, pki: Pki) -> Iterator[MockupService]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def config_for(service: MockupService, **overrides: object) -> BmcConfig:
+    """A Redfish config for `service` (password from `ENV`), with `overrides` set."""
+    values: dict[str, object] = {
+        "redfish_url": service.url,
+        "redfish_credentials": Credentials(USER, None, ENV),
+        "redfish_ca_bundle": service.ca,
+        "poll_interval_s": 0.1,
+        "timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return BmcConfig(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def loopback_listener(on_accept: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A TCP listener on 127.0.0.1 (its port) handing each connection to `on_accept`.
+
+    `on_accept` runs on the accepting thread with the connection and the event set on the
+    way out; the listener closes when the block ends.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            on_accept(conn, stop)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

@@ -20,6 +20,7 @@ from profiler.sensors.bmc.config import BmcConfig, Credentials
 from profiler.sensors.bmc.ipmi import (
     DEVICE_PERMISSION_FIX,
     IpmiSource,
+    Runner,
     choose_sensors,
     parse_dcmi,
     run_ipmitool,
@@ -38,6 +39,18 @@ DCMI_TEXT = """
     Sampling period:                          00000005 Seconds.
     Power reading state is:                   activated
 """
+
+
+def recording(runner: Runner, calls: list[list[str]]) -> Runner:
+    """`runner`, appending the argv of each call to `calls` first."""
+
+    def recorded(
+        argv: list[str], env: dict[str, str], timeout_s: float
+    ) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
+        return runner(argv, env, timeout_s)
+
+    return recorded
 
 
 def lanplus_config(port: int, **overrides: object) -> BmcConfig:
@@ -66,13 +79,7 @@ def window_power_w(family: BmcFamily, seconds: float) -> tuple[float, float, flo
 
 def test_ipmi_sim_power_step_gives_energy_within_2_percent(tmp_path: Path) -> None:
     seen: list[list[str]] = []
-
-    def recording_runner(
-        argv: list[str], env: dict[str, str], timeout_s: float
-    ) -> subprocess.CompletedProcess[str]:
-        seen.append(argv)
-        return run_ipmitool(argv, env, timeout_s)
-
+    recording_runner = recording(run_ipmitool, seen)
     with ipmi_sim(tmp_path, 200) as bmc:
         config = lanplus_config(bmc.port, ipmi_credentials=Credentials(USER, bmc.password_file))
         # Polled every 50 ms: a step's error in a window is at most (period + one ipmitool
@@ -243,13 +250,9 @@ def test_missing_ipmitool_is_not_found_with_the_install_line(tmp_path: Path) -> 
 def test_a_dcmi_bmc_is_polled_at_its_sampling_period_and_records_it(tmp_path: Path) -> None:
     # ipmi_sim has no DCMI: ipmitool's answer on a DCMI BMC stands in for the process.
     calls: list[list[str]] = []
-
-    def dcmi_runner(
-        argv: list[str], env: dict[str, str], timeout_s: float
-    ) -> subprocess.CompletedProcess[str]:
-        calls.append(argv)
-        return subprocess.CompletedProcess(argv, 0, DCMI_TEXT, "")
-
+    dcmi_runner = recording(
+        lambda argv, _env, _s: subprocess.CompletedProcess(argv, 0, DCMI_TEXT, ""), calls
+    )
     (tmp_path / "ipmi0").touch()
     config = BmcConfig(dev_root=tmp_path, poll_interval_s=1.0)
     source = IpmiSource(config, dcmi_runner, which=lambda _: "/usr/bin/ipmitool")

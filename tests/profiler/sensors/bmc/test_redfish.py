@@ -22,39 +22,13 @@ from profiler.sensors.bmc.poller import BmcFamily
 from profiler.sensors.bmc.redfish import RedfishSource, iso_duration_s
 from tests.profiler.sensors.bmc.redfish_harness import (
     CHASSIS,
+    ENV,
     PASSWORD,
     USER,
     MockupService,
-    Pki,
-    make_pki,
-    redfish_service,
+    config_for,
+    loopback_listener,
 )
-
-ENV = "FINWATT_TEST_REDFISH_PASSWORD"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("redfish-pki"))
-
-
-@pytest.fixture
-def service(tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockupService]:
-    monkeypatch.setenv(ENV, PASSWORD)
-    with redfish_service(tmp_path, pki) as running:
-        yield running
-
-
-def config_for(service: MockupService, **overrides: object) -> BmcConfig:
-    values: dict[str, object] = {
-        "redfish_url": service.url,
-        "redfish_credentials": Credentials(USER, None, ENV),
-        "redfish_ca_bundle": service.ca,
-        "poll_interval_s": 0.1,
-        "timeout_s": 2.0,
-    }
-    values.update(overrides)
-    return BmcConfig(**values)  # type: ignore[arg-type]
 
 
 def test_power_subsystem_step_gives_energy_within_2_percent(service: MockupService) -> None:
@@ -158,27 +132,13 @@ def test_iso_durations() -> None:
 def connection_counter() -> Iterator[tuple[int, list[int]]]:
     """A TCP listener on 127.0.0.1 that counts the connections made to it."""
     accepted: list[int] = []
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            accepted.append(1)
-            conn.close()
+    def count(conn: socket.socket, _stop: threading.Event) -> None:
+        accepted.append(1)
+        conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    with loopback_listener(count) as port:
+        yield port, accepted
 
 
 @pytest.mark.parametrize(

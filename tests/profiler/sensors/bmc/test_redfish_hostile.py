@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,27 +28,12 @@ from tests.profiler.sensors.bmc.redfish_harness import (
     BAY1_METRICS,
     CHASSIS,
     LEGACY_POWER,
-    PASSWORD,
     MockupService,
-    Pki,
-    make_pki,
-    redfish_service,
+    config_for,
+    loopback_listener,
 )
-from tests.profiler.sensors.bmc.test_redfish import ENV, config_for
 
 BAY1 = "Chassis/1U/PowerSubsystem/PowerSupplies/Bay1/index.json"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("redfish-pki"))
-
-
-@pytest.fixture
-def service(tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockupService]:
-    monkeypatch.setenv(ENV, PASSWORD)
-    with redfish_service(tmp_path, pki) as running:
-        yield running
 
 
 def discover_within(source: RedfishSource, seconds: float = 15.0) -> Discovery | BaseException:
@@ -68,6 +52,19 @@ def discover_within(source: RedfishSource, seconds: float = 15.0) -> Discovery |
     assert outcome, f"discover() still running after {seconds} s"
     source.close()
     return outcome[0]
+
+
+@contextmanager
+def polling_at_200_w(service: MockupService) -> Iterator[BmcFamily]:
+    """A family polling `service` every 50 ms from a 200 W start, closed on the way out."""
+    service.set_supply_input_w(200)
+    family = BmcFamily(RedfishSource(config_for(service)), poll_interval_s=0.05, timeout_s=2)
+    assert family.devices()
+    family.start(time.monotonic())
+    try:
+        yield family
+    finally:
+        family.close()
 
 
 def set_key(key: str, value: object) -> Callable[[dict[str, Any]], None]:
@@ -116,11 +113,7 @@ def test_power_control_as_an_object_is_not_readable(service: MockupService) -> N
 def test_a_bad_answer_while_polling_degrades_the_node_and_polling_goes_on(
     service: MockupService,
 ) -> None:
-    service.set_supply_input_w(200)
-    family = BmcFamily(RedfishSource(config_for(service)), poll_interval_s=0.05, timeout_s=2)
-    assert family.devices()
-    family.start(time.monotonic())
-    try:
+    with polling_at_200_w(service) as family:
         service.edit(BAY1_METRICS, set_key("InputPowerWatts", "broken"))
         time.sleep(1.0)
         service.edit(BAY1_METRICS, set_key("InputPowerWatts", {"Reading": 300}))
@@ -128,19 +121,13 @@ def test_a_bad_answer_while_polling_degrades_the_node_and_polling_goes_on(
         while family.read(time.monotonic())[0].power_w != 300 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert family.read(time.monotonic())[0].power_w == 300  # the poller thread lived on
-    finally:
-        family.close()
 
 
 @pytest.mark.parametrize("watts", [math.inf, 1e308, -5000.0])
 def test_an_impossible_reading_is_dropped_counted_and_degrades_the_node(
     service: MockupService, watts: float
 ) -> None:
-    service.set_supply_input_w(200)
-    family = BmcFamily(RedfishSource(config_for(service)), poll_interval_s=0.05, timeout_s=2)
-    assert family.devices()
-    family.start(time.monotonic())
-    try:
+    with polling_at_200_w(service) as family:
         time.sleep(0.3)
         before = family.read(time.monotonic())[0]
         service.set_supply_input_w(watts)
@@ -151,8 +138,6 @@ def test_an_impossible_reading_is_dropped_counted_and_degrades_the_node(
         after = family.read(time.monotonic())[0]
         poller = family._poller
         assert poller is not None and poller.out_of_bounds >= 1
-    finally:
-        family.close()
     assert before.status is DeviceStatus.OK and before.energy_j is not None
     assert during.status is DeviceStatus.DEGRADED
     assert (during.power_w, during.energy_j) == (None, None)
@@ -164,19 +149,8 @@ def test_an_impossible_reading_is_dropped_counted_and_degrades_the_node(
 @contextmanager
 def raw_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
     """A TCP server on 127.0.0.1 that answers every connection with `answer`."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=talk, args=(conn,), daemon=True).start()
-
-    def talk(conn: socket.socket) -> None:
+    def talk(conn: socket.socket, stop: threading.Event) -> None:
         with conn:
             try:
                 conn.recv(65536)
@@ -184,14 +158,11 @@ def raw_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iter
             except OSError:
                 pass  # the client hung up: what finwatt should do with a bad answer
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    def talk_in_a_thread(conn: socket.socket, stop: threading.Event) -> None:
+        threading.Thread(target=talk, args=(conn, stop), daemon=True).start()
+
+    with loopback_listener(talk_in_a_thread) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def send(body: bytes) -> Callable[[socket.socket, threading.Event], None]:

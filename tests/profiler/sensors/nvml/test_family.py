@@ -18,17 +18,7 @@ from profiler.sensors.nvml.library import (
     NvmlLibrary,
 )
 from profiler.sensors.nvml.tick import energy_disagreement
-from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeMigDevice, FakeNvml
-
-NO_COUNTER = {"nvmlDeviceGetTotalEnergyConsumption"}
-
-
-def started(*gpus: FakeGpu, t0: float = 100.0) -> tuple[NvmlSensors, FakeNvml]:
-    fake = FakeNvml(gpus)
-    sensors = NvmlSensors(fake)
-    sensors.start(t0)
-    return sensors, fake
-
+from tests.fakes.fake_pynvml import GIB, NO_COUNTER, FakeGpu, FakeMigDevice, FakeNvml, started
 
 # -- probing --------------------------------------------------------------------------
 

@@ -14,17 +14,9 @@ from profiler.sensors.nvml.family import NvmlSensors
 from profiler.sensors.nvml.fields import PowerSource
 from profiler.sensors.nvml.gpm import SOURCE as GPM_SOURCE
 from profiler.sensors.probe import probe_sensors
-from tests.fakes.fake_pynvml import GIB, FakeGpu, FakeMigDevice, FakeNvml
+from tests.fakes.fake_pynvml import GIB, NO_COUNTER, FakeGpu, FakeMigDevice, FakeNvml, started
 
 H100_UUID = "GPU-8a1b2c3d-0000-1111-2222-333344445555"
-NO_COUNTER = {"nvmlDeviceGetTotalEnergyConsumption"}
-
-
-def started(*gpus: FakeGpu, t0: float = 100.0) -> tuple[NvmlSensors, FakeNvml]:
-    fake = FakeNvml(gpus)
-    sensors = NvmlSensors(fake)
-    sensors.start(t0)
-    return sensors, fake
 
 
 # -- UUIDs (item 2) ----------------------------------------------------------------------

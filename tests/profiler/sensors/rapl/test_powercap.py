@@ -45,6 +45,16 @@ def by_device(readings: list[Reading]) -> dict[str, Reading]:
     return {r.device_id: r for r in readings}
 
 
+def read_at_1_s(
+    fake: FakePowercap, rapl: RaplSensors, advance_uj: dict[str, int]
+) -> dict[str, Reading]:
+    """Start `rapl` at 0 s, advance each zone's counter by its µJ, and read at 1 s."""
+    rapl.start(0.0)
+    for zone, uj in advance_uj.items():
+        fake.advance(zone, uj)
+    return by_device(rapl.read(1.0))
+
+
 def two_socket_tree(root: Path) -> FakePowercap:
     fake = FakePowercap(root)
     fake.add_zone("intel-rapl:0", "package-0", 1_000_000, power_limit_uw=205_000_000)
@@ -108,7 +118,7 @@ def test_counter_reset_is_not_taken_for_a_wrap(tmp_path: Path) -> None:
     assert by_device(rapl.read(1.0))["cpu:0"].energy_j == pytest.approx(5.0)
     fake.set_energy("intel-rapl:0", 3_000_000)  # driver reload: the counter restarts low
     reset = by_device(rapl.read(2.0))["cpu:0"]
-    assert reset.energy_j == pytest.approx(5.0)  # that interval is dropped, not +262 kJ
+    assert reset.energy_j is None  # that interval is unknown: dropped, not +262 kJ nor 0 W
     assert reset.power_w is None
     assert reset.status is DeviceStatus.DEGRADED
     fake.advance("intel-rapl:0", 4_000_000)
@@ -162,13 +172,17 @@ def test_several_sockets(tmp_path: Path) -> None:
     assert devices["dram:1"].kind == "dram"
     assert devices["dram:1"].details["zones"] == ["intel-rapl:1:0"]
 
-    rapl.start(0.0)
-    fake.advance("intel-rapl:0", 100_000_000)
-    fake.advance("intel-rapl:1", 200_000_000)
-    fake.advance("intel-rapl:0:0", 10_000_000)
-    fake.advance("intel-rapl:1:0", 20_000_000)
-    fake.advance("intel-rapl:0:1", 99_000_000)
-    readings = by_device(rapl.read(1.0))
+    readings = read_at_1_s(
+        fake,
+        rapl,
+        {
+            "intel-rapl:0": 100_000_000,
+            "intel-rapl:1": 200_000_000,
+            "intel-rapl:0:0": 10_000_000,
+            "intel-rapl:1:0": 20_000_000,
+            "intel-rapl:0:1": 99_000_000,
+        },
+    )
     assert {k: r.energy_j for k, r in readings.items()} == {
         "cpu:0": pytest.approx(100.0),
         "cpu:1": pytest.approx(200.0),
@@ -205,10 +219,8 @@ def test_psys_is_not_a_device_and_top_level_dram_is(tmp_path: Path) -> None:
     rapl = sensors(tmp_path)
     assert [d.device_id for d in rapl.devices()] == ["cpu:0", "dram:0"]
     assert "intel-rapl:1" in rapl.availability().reason
-    rapl.start(0.0)
-    fake.advance("intel-rapl:2", 4_000_000)
-    fake.advance("intel-rapl:1", 9_000_000)
-    assert by_device(rapl.read(1.0))["dram:0"].energy_j == pytest.approx(4.0)
+    readings = read_at_1_s(fake, rapl, {"intel-rapl:2": 4_000_000, "intel-rapl:1": 9_000_000})
+    assert readings["dram:0"].energy_j == pytest.approx(4.0)
 
 
 def test_device_number_is_the_package_id_from_the_zone_name(tmp_path: Path) -> None:
@@ -238,10 +250,8 @@ def test_mirrored_amd_dies_counted_once(tmp_path: Path) -> None:
     assert "counted once" in details["mirror_note"]
     assert "mirrored zones counted once" in rapl.availability().reason
 
-    rapl.start(0.0)
-    for die in range(4):
-        fake.advance(f"intel-rapl:{die}", 80_000_000)
-    assert by_device(rapl.read(1.0))["cpu:0"].energy_j == pytest.approx(80.0)
+    readings = read_at_1_s(fake, rapl, {f"intel-rapl:{die}": 80_000_000 for die in range(4)})
+    assert readings["cpu:0"].energy_j == pytest.approx(80.0)
 
 
 def test_two_sockets_of_mirrored_dies(tmp_path: Path) -> None:
@@ -269,10 +279,8 @@ def test_same_value_but_different_change_is_not_a_mirror(tmp_path: Path) -> None
     assert [d.device_id for d in devices] == ["cpu:0"]
     assert devices[0].details["zones"] == ["intel-rapl:0", "intel-rapl:1"]
     assert "mirrors" not in devices[0].details
-    rapl.start(0.0)
-    fake.advance("intel-rapl:0", 3_000_000)
-    fake.advance("intel-rapl:1", 4_000_000)
-    assert by_device(rapl.read(1.0))["cpu:0"].energy_j == pytest.approx(7.0)
+    readings = read_at_1_s(fake, rapl, {"intel-rapl:0": 3_000_000, "intel-rapl:1": 4_000_000})
+    assert readings["cpu:0"].energy_j == pytest.approx(7.0)
 
 
 def test_unreadable_energy_uj_is_not_readable_with_the_file_named(tmp_path: Path) -> None:

@@ -1,0 +1,146 @@
+"""A fleet's demand from a REAL Prometheus, aggregated to hours in PromQL: known answers.
+
+Four weeks of 5-minute samples, loaded into Prometheus's TSDB with promtool: a nightly
+batch host (2 % idle, 35 % from 23:00 to 01:00 London time) and two 8-core hosts whose
+peaks do not coincide (a day application, a night batch), which share one host.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from profiler.analysis.thresholds import Thresholds
+from profiler.model.savings import Site
+from profiler.prometheus.query import FleetOptions
+from profiler.settings.config import Settings
+from profiler.workflows.demand import demand_prometheus
+from profiler.workflows.fleet import analyze_prometheus
+from tests.profiler.prometheus.prometheus_harness import Prometheus, require_prometheus
+
+LONDON = ZoneInfo("Europe/London")
+DAY_S = 86_400
+STEP_S = 300
+WEEKS = 4
+SINCE_S = WEEKS * 7 * DAY_S
+TDP_W = 150.0
+
+Busy = Callable[[int, int], bool]
+"""(weekday 0 = Monday, local hour) -> busy."""
+
+FLEET: dict[str, tuple[int, Busy, float]] = {
+    "batch-01:9464": (4, lambda d, h: h in (23, 0), 0.35),
+    "day-01:9464": (8, lambda d, h: 8 <= h < 18, 0.6),
+    "night-01:9464": (8, lambda d, h: h >= 20 or h < 6, 0.6),
+}
+
+
+def _util(times: np.ndarray, busy: Busy, level: float, rng: np.random.Generator) -> np.ndarray:
+    hot = np.array(
+        [
+            busy(
+                datetime.fromtimestamp(t - 1, LONDON).weekday(),
+                datetime.fromtimestamp(t - 1, LONDON).hour,
+            )
+            for t in times
+        ]
+    )
+    return np.where(hot, level, 0.02) + rng.uniform(-0.003, 0.003, times.size)
+
+
+def openmetrics(end_s: int) -> str:
+    rng = np.random.default_rng(11)
+    times = np.arange(end_s - SINCE_S, end_s, STEP_S) + 17  # off the query grid
+    hourly = times[::12]
+    lines: dict[str, list[str]] = {}
+
+    def add(name: str, labels: dict[str, str], values: np.ndarray, at: np.ndarray) -> None:
+        text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        lines.setdefault(name, []).extend(
+            f"{name}{{{text}}} {v:.6g} {t}" for v, t in zip(values, at, strict=True)
+        )
+
+    for instance, (cores, busy, level) in FLEET.items():
+        util = _util(times, busy, level, rng)
+        base = {"instance": instance, "job": "finwatt"}
+        host = {**base, "device": "host", "kind": "host"}
+        cpu = {**base, "device": "cpu:0", "kind": "cpu", "provenance": "measured:rapl"}
+        add("finwatt_utilization_ratio", host, util, times)
+        add("finwatt_power_watts", cpu, 0.4 * TDP_W + 0.6 * TDP_W * util, times)
+        ones = np.ones(hourly.size)
+        add("finwatt_device_info", host, ones, hourly)
+        add("finwatt_device_info", cpu, ones, hourly)
+        add("finwatt_device_logical_cores", host, cores * ones, hourly)
+    out: list[str] = []
+    for name, family in lines.items():
+        out.append(f"# TYPE {name} gauge")
+        out.extend(family)
+    return "\n".join([*out, "# EOF"]) + "\n"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus, int]]:
+    _, promtool = require_prometheus()
+    tmp = tmp_path_factory.mktemp("demand")
+    end_s = int(time.time()) // 3600 * 3600 - 3 * 3600  # whole hours, inside retention
+    source, data = tmp / "fleet.om", tmp / "data"
+    source.write_text(openmetrics(end_s))
+    created = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    with Prometheus(tmp / "prom", data=data) as prom:
+        yield prom, end_s
+
+
+def _settings(tmp: Path) -> Settings:
+    return Settings(
+        db_path=tmp / "f.db",
+        sysfs_root=Path("/sys"),
+        cpu_tdp_w=None,
+        cpu_idle_ratio=None,
+        tz="Europe/London",
+    )
+
+
+def test_the_nightly_batch_host_gets_its_schedule_from_hourly_rows(
+    fleet: tuple[Prometheus, int], tmp_path: Path
+) -> None:
+    prom, end_s = fleet
+    result = demand_prometheus(prom.url, SINCE_S, _settings(tmp_path), now_s=end_s)
+    hosts = {h.host: h for h in result.hosts}
+    assert set(hosts) == set(FLEET)
+    batch = hosts["batch-01:9464"].devices[0].as_dict()
+    assert batch["kind"] == "host" and batch["rule"] == "PEAK_SIZED_HOST"
+    spans = batch["schedule"]["off_spans"]
+    assert {(s["off_at"][4:], s["wake_at"][4:]) for s in spans} == {("01:00", "22:45")}
+    assert batch["busy_hours_per_week"] == pytest.approx(14.0)
+    assert batch["regular_weeks"] >= 3
+    assert result.as_dict()["source"] == "prometheus"
+
+
+def test_complementary_hosts_make_one_pool_and_the_batch_is_peak_sized(
+    fleet: tuple[Prometheus, int],
+) -> None:
+    prom, end_s = fleet
+    options = FleetOptions(url=prom.url, since_s=SINCE_S)
+    result = analyze_prometheus(options, Site(), Thresholds(), now_s=end_s, tz="Europe/London")
+    found = {f.rule: f for f in result.findings}
+    pooled = found["COMPLEMENTARY_PEAKS"]
+    assert pooled.recommendation is not None
+    assert [sorted(p) for p in pooled.recommendation["pools"]] == [["day-01:9464", "night-01:9464"]]
+    assert len(pooled.recommendation["free"]) == 1
+    assert pooled.evidence["diversity_factor"] > 1.5
+    schedules = [f for f in result.findings if f.rule == "PEAK_SIZED_HOST"]
+    assert [f.device for f in schedules] == ["batch-01:9464/host"]
