@@ -45,9 +45,9 @@ def known_figures() -> st.SearchStrategy[dict[str, Any]]:
 def test_the_figures_by_type() -> None:
     # the strategies above draw values by declared type: check the split they rely on
     assert LISTS == ["energy_devices", "invalid_reasons"]
-    assert TEXTS == ["error", "provenance"]
-    assert FLAGS == ["disturbed"]
-    assert "energy_j" in NUMBERS and "batches" in NUMBERS and len(NUMBERS) == 18
+    assert TEXTS == ["attributed_provenance", "error", "idle_share", "provenance"]
+    assert FLAGS == ["disturbed", "shared_host"]
+    assert "energy_j" in NUMBERS and "attributed_energy_j" in NUMBERS and len(NUMBERS) == 20
 
 
 unknown_keys = st.text(min_size=1, max_size=12).filter(lambda key: key not in FIGURES)
