@@ -31,6 +31,9 @@ class LadderFigures:
         overall_units_per_j: the SPECpower overall figure over the ladder.
         idle_w: the active-idle level's mean power.
         note: why EP and IPR are missing, or that they restate a model.
+        shared: True when no undisturbed 100 % level exists and the two 100 % figures are
+            the 100 % level's own energy by CPU time on a shared host
+            (`PhaseMetrics.attributed_energy_j`).
     """
 
     workload: str
@@ -44,6 +47,7 @@ class LadderFigures:
     ipr: float | None
     idle_w: float | None
     note: str | None
+    shared: bool = False
 
     @property
     def estimated(self) -> bool:
@@ -65,6 +69,23 @@ def _full_load(summary: LadderSummary, phases: Sequence[PhaseRecord]) -> PhaseRe
     )
 
 
+def _shared_units_per_j(summary: LadderSummary, phases: Sequence[PhaseRecord]) -> float | None:
+    """Units/J of the 100 % level's own energy by CPU time, where the host was shared."""
+    for p in phases:
+        m = p.metrics
+        if (
+            p.workload == summary.workload
+            and p.device_id == summary.device
+            and p.target_load == 1.0
+            and m is not None
+            and m.shared_host
+            and m.attributed_energy_j
+            and p.units
+        ):
+            return p.units / m.attributed_energy_j
+    return None
+
+
 def ladder_figures(
     ladders: Sequence[LadderSummary], phases: Sequence[PhaseRecord]
 ) -> list[LadderFigures]:
@@ -76,19 +97,22 @@ def ladder_figures(
     figures = []
     for s in ladders:
         full, m = _full_load(s, phases), s.metrics
+        own = None if full else _shared_units_per_j(s, phases)
+        shared = own is not None
         figures.append(
             LadderFigures(
                 s.workload,
                 s.device,
                 s.unit,
                 s.provenance,
-                full.metrics.j_per_1000_units if full else None,
-                full.metrics.units_per_j if full else None,
+                full.metrics.j_per_1000_units if full else (1000.0 / own if own else None),
+                full.metrics.units_per_j if full else own,
                 m.overall_units_per_j if m else None,
                 m.ep if m else None,
                 m.ipr if m else None,
                 m.curve[0][1] if m else None,
                 s.note,
+                shared,
             )
         )
     return sorted(figures, key=lambda f: (f.ep is None, f.estimated))
