@@ -25,7 +25,7 @@ from pydantic_core import ErrorDetails
 
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
 from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, entry_prefix
-from profiler.settings.time_zones import UnknownZoneError, zone
+from profiler.settings.time_zones import checked_zone_name
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
 SITE_KEYS = (
@@ -111,12 +111,7 @@ class DefaultsTable(_Settings):
     @field_validator("tz")
     @classmethod
     def _tz(cls, tz: str | None) -> str | None:
-        if tz is not None:
-            try:
-                zone(tz)
-            except UnknownZoneError as err:
-                raise ValueError(str(err)) from err
-        return tz
+        return checked_zone_name(tz)
 
 
 class ConfigFile(_Settings):

@@ -28,7 +28,7 @@ from pydantic import (
 
 from profiler.model.durations import check_interval, parse_duration
 from profiler.settings.schedule_checks import check_bounds, check_cron, check_report_template
-from profiler.settings.time_zones import UnknownZoneError, host_zone_name, zone
+from profiler.settings.time_zones import checked_zone_name, host_zone_name
 
 ACTIONS = ("run", "monitor")
 RUN_KEYS = ("workloads", "levels", "phase_seconds", "size", "device", "interval")
@@ -129,12 +129,7 @@ class ScheduleTable(BaseModel):
     @field_validator("tz")
     @classmethod
     def _tz(cls, tz: str | None) -> str | None:
-        if tz is not None:
-            try:
-                zone(tz)
-            except UnknownZoneError as err:
-                raise ValueError(str(err)) from err
-        return tz
+        return checked_zone_name(tz)
 
     @field_validator("report")
     @classmethod

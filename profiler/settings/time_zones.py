@@ -46,3 +46,17 @@ def host_zone_name() -> str:
     except UnknownZoneError:
         return "UTC"
     return name
+
+
+def checked_zone_name(name: str | None) -> str | None:
+    """Return `name` unchanged when it is None or a known zone (a pydantic validator's body).
+
+    Raises:
+        ValueError: not a zone, with `zone`'s one-line message (pydantic shows it as is).
+    """
+    if name is not None:
+        try:
+            zone(name)
+        except UnknownZoneError as err:
+            raise ValueError(str(err)) from err
+    return name
