@@ -24,10 +24,8 @@ Planted kinds (Europe/London local time), by share of the fleet:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fleet import day_starts, finwatt, measured  # noqa: E402
+from bench.fleet import day_starts, finwatt, measured, run_sizes  # noqa: E402
 from bench.fleet_stores import PrometheusStore, VictoriaStore  # noqa: E402
 
 DAY_S = 86_400
@@ -251,22 +249,14 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; optionally write the rows as JSON."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--hosts", default="100,300,1000")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--stores", default="prometheus,victoria-metrics")
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="finwatt-demand-"))
-    rows: list[dict[str, Any]] = []
-    for n in (int(x) for x in args.hosts.split(",")):
-        rows.extend(measure_size(n, args.days, args.stores.split(","), workdir))
-        print_rows(rows)
-        sys.stdout.flush()
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
-    return 0
+    return run_sizes(
+        argv,
+        description=(__doc__ or "").splitlines()[0],
+        default_days=30,
+        prefix="finwatt-demand-",
+        measure=measure_size,
+        show=print_rows,
+    )
 
 
 if __name__ == "__main__":

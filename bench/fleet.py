@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,24 +203,51 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
             )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; print the table; optionally write the rows as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+MeasureSize = Callable[[int, int, list[str], Path], list[dict[str, Any]]]
+"""Measure one fleet size: (hosts, days, stores, workdir) -> table rows."""
+
+
+def run_sizes(
+    argv: list[str] | None,
+    *,
+    description: str,
+    default_days: int,
+    prefix: str,
+    measure: MeasureSize,
+    show: Callable[[list[dict[str, Any]]], None],
+) -> int:
+    """Parse a fleet benchmark's options, measure each size, print the table as it grows.
+
+    The shared `main` of `bench.fleet` and `bench.demand`; `--json` writes the rows.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--hosts", default="100,300,1000")
-    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--days", type=int, default=default_days)
     parser.add_argument("--stores", default="prometheus,victoria-metrics")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="finwatt-fleet-"))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix=prefix))
     rows: list[dict[str, Any]] = []
     for n in (int(x) for x in args.hosts.split(",")):
-        rows.extend(measure_size(n, args.days, args.stores.split(","), workdir))
-        print_rows(rows)
+        rows.extend(measure(n, args.days, args.stores.split(","), workdir))
+        show(rows)
         sys.stdout.flush()
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the table; optionally write the rows as JSON."""
+    return run_sizes(
+        argv,
+        description=__doc__.splitlines()[0],
+        default_days=14,
+        prefix="finwatt-fleet-",
+        measure=measure_size,
+        show=print_rows,
+    )
 
 
 if __name__ == "__main__":
