@@ -270,14 +270,26 @@ def _shared_host(
     }
 
 
-def _host_utils(phase: PhaseRecord, series: Mapping[str, DeviceSeries]) -> list[float]:
-    """The host's utilisation samples with t_start < t <= t_end (NaN left out)."""
+def _host_mean_util(phase: PhaseRecord, series: Mapping[str, DeviceSeries]) -> float | None:
+    """The host's mean utilisation over the phase, None without samples covering it.
+
+    A utilisation sample at t is the host's mean over (t_prev, t], so each counts by the
+    time that interval shares with [t_start, t_end]: the first sample after `t_start`
+    mostly measured the phase before (a 100 % level's load leaked into the next one's
+    foreign share), and the first sample after `t_end` measured the phase's tail.
+    """
     host = series.get("host")
-    if host is None:
-        return []
+    if host is None or host.t.size == 0:
+        return None
     lo = int(np.searchsorted(host.t, phase.t_start, side="right"))
-    hi = int(np.searchsorted(host.t, phase.t_end, side="right"))
-    return [u for u in host.util[lo:hi].tolist() if u == u]
+    hi = int(np.searchsorted(host.t, phase.t_end, side="left")) + 1
+    t, util = host.t[lo:hi], host.util[lo:hi]
+    first = host.t[lo - 1] if lo > 0 else phase.t_start
+    starts = np.concatenate(([first], t[:-1]))
+    overlap = np.clip(t, phase.t_start, phase.t_end) - np.clip(starts, phase.t_start, phase.t_end)
+    known = ~np.isnan(util) & (overlap > 0)
+    weight = float(overlap[known].sum())
+    return float((util[known] * overlap[known]).sum()) / weight if weight > 0 else None
 
 
 def _host_busy_cpu_s(
@@ -291,10 +303,10 @@ def _host_busy_cpu_s(
     None without the `host` device, its core count or utilisation samples in the phase.
     """
     host = info.get("host")
-    utils = _host_utils(phase, series)
-    if host is None or not host.logical_cores or not utils or seconds <= 0:
+    util = _host_mean_util(phase, series)
+    if host is None or not host.logical_cores or util is None or seconds <= 0:
         return None
-    return sum(utils) / len(utils) * host.logical_cores * seconds
+    return util * host.logical_cores * seconds
 
 
 def _cpu_share(
