@@ -13,7 +13,7 @@ share by CPU time (docs/methodology.md#ladder-and-validity, shared host).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -210,6 +210,43 @@ def evaluated(
     """Return the phase with its figures (`phase_metrics`) and its validity set."""
     metrics = phase_metrics(phase, devices, series, interval_s, idle_share)
     return replace(phase, metrics=metrics, valid=not metrics.invalid_reasons)
+
+
+@dataclass(frozen=True)
+class WorkloadFigures:
+    """A phase's power and efficiency charged to its workload: the one definition the
+    phase tables (CLI and report) and `run --json`'s `own_*` fields show.
+
+    On a clean phase the workload's energy is its devices' (nothing else ran); on a
+    shared host (a disturbed CPU phase with `attributed_energy_j`) it is the workload's
+    own share by CPU time (docs/methodology.md#ladder-and-validity), `shared` True.
+
+    Attributes:
+        mean_power_w: the energy over the phase's seconds.
+        units_per_j: units per joule of that energy.
+        j_per_1000_units: joules per 1,000 units.
+        shared: True when the figures are the workload's share on a shared host.
+    """
+
+    mean_power_w: float | None
+    units_per_j: float | None
+    j_per_1000_units: float | None
+    shared: bool = False
+
+
+def workload_figures(phase: PhaseRecord) -> WorkloadFigures:
+    """Return the phase's figures charged to its workload (`WorkloadFigures`)."""
+    d = phase.metrics
+    if not d.shared_host or d.attributed_energy_j is None:
+        return WorkloadFigures(d.mean_power_w, d.units_per_j, d.j_per_1000_units)
+    own_j = float(d.attributed_energy_j)
+    units = phase.units or 0.0
+    return WorkloadFigures(
+        own_j / d.seconds if d.seconds else None,
+        units / own_j if own_j > 0 and units else None,
+        1000 * own_j / units if units else None,
+        shared=True,
+    )
 
 
 def _idle_basis(device: DeviceInfo, series: DeviceSeries | None) -> DeviceBasis:
