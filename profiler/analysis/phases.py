@@ -214,10 +214,10 @@ def evaluated(
 
 @dataclass(frozen=True)
 class WorkloadFigures:
-    """A phase's power and efficiency charged to its workload: the one definition the
-    phase tables (CLI and report) and `run --json`'s `own_*` fields show.
+    """A phase's power and efficiency charged to its workload.
 
-    On a clean phase the workload's energy is its devices' (nothing else ran); on a
+    The one definition the phase tables (CLI and report) and `run --json`'s `own_*`
+    fields show. On a clean phase the workload's energy is its devices' (nothing else ran); on a
     shared host (a disturbed CPU phase with `attributed_energy_j`) it is the workload's
     own share by CPU time (docs/methodology.md#ladder-and-validity), `shared` True.
 

@@ -175,6 +175,7 @@ def test_the_shared_host_summary_lines_are_translated_to_zh_cn(
         assert not text.english, line
         assert "shared host" not in text.text and "clean" not in text.text
     assert "共享主机" in line_text(str(summary.shared_host), zh).text
-    assert "attributed:cpu-time(estimated:vcpu-average)" in line_text(
-        str(summary.shared_host), zh
-    ).text
+    assert (
+        "attributed:cpu-time(estimated:vcpu-average)"
+        in line_text(str(summary.shared_host), zh).text
+    )
