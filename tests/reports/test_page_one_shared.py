@@ -67,17 +67,19 @@ def _shared_sample() -> tuple[ReportData, PhaseRecord]:
     data = samples.run_sample()
     phases = list(data.phases)
     k = next(i for i, p in enumerate(phases) if p.device_id == "cpu:0" and p.target_load == 0.5)
-    m = phases[k].metrics
-    phases[k] = replace(
-        phases[k],
-        metrics=replace(
-            m,
-            shared_host=True,
-            attributed_energy_j=0.4 * float(m.energy_j or 0.0),
-            attributed_provenance="attributed:cpu-time(estimated:linear-tdp)",
-            idle_share="none",
-        ),
-    )
+    idle = next(i for i, p in enumerate(phases) if p.device_id == "cpu:0" and p.units == 0)
+    for i in (k, idle):
+        m = phases[i].metrics
+        phases[i] = replace(
+            phases[i],
+            metrics=replace(
+                m,
+                shared_host=True,
+                attributed_energy_j=0.4 * float(m.energy_j or 0.0),
+                attributed_provenance="attributed:cpu-time(estimated:linear-tdp)",
+                idle_share="none",
+            ),
+        )
     return replace(data, phases=phases), phases[k]
 
 
@@ -108,6 +110,8 @@ def test_the_phase_tables_and_json_give_one_units_per_joule_on_a_shared_host() -
     assert report_upj.endswith("*") and _number(report_upj) == pytest.approx(45.5, abs=0.05)
     assert _number(cells.by_class["mean-power"][row]) == pytest.approx(26.4)
     assert "the host drew 66.0 W" in html
+    idle_row = next(i for i, p in enumerate(data.phases) if p.device_id == "cpu:0" and p.units == 0)
+    assert cells.by_class["units-per-j"][idle_row] == "n/a"  # no figure, no mark
     assert "shared host: the workload's own share" in cells.by_id["shared-phases"]
 
     console = Console(width=100, record=True)
