@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from profiler.analysis.phases import workload_figures
 from profiler.analysis.profile import LadderSummary
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
@@ -70,19 +71,15 @@ def _full_load(summary: LadderSummary, phases: Sequence[PhaseRecord]) -> PhaseRe
 
 
 def _shared_units_per_j(summary: LadderSummary, phases: Sequence[PhaseRecord]) -> float | None:
-    """Units/J of the 100 % level's own energy by CPU time, where the host was shared."""
+    """Units/J of the 100 % level's own energy by CPU time, where the host was shared.
+
+    The phase tables' figure (`workload_figures`), so page one and section 3 agree.
+    """
     for p in phases:
-        m = p.metrics
-        if (
-            p.workload == summary.workload
-            and p.device_id == summary.device
-            and p.target_load == 1.0
-            and m is not None
-            and m.shared_host
-            and m.attributed_energy_j
-            and p.units
-        ):
-            return p.units / m.attributed_energy_j
+        if p.workload == summary.workload and p.device_id == summary.device:
+            own = workload_figures(p) if p.target_load == 1.0 else None
+            if own is not None and own.shared and own.units_per_j:
+                return own.units_per_j
     return None
 
 

@@ -35,6 +35,19 @@ PATTERNS = (
         "power is estimated (%(provenance)s): EP and IPR restate the power model, "
         "they are not a property of this hardware"
     ),
+    N_(
+        "no clean phase: other processes used %(share)s of the host's CPU in every phase "
+        "(limit %(limit)s); EP and IPR come from clean phases only"
+    ),
+    N_(
+        "no clean %(level)s level: other processes used %(share)s of the host's CPU in it "
+        "(limit %(limit)s); EP and IPR come from clean phases only"
+    ),
+    N_(
+        "shared host: %(n)s of %(total)s phases disturbed (other processes used %(share)s of "
+        "the host's CPU); their energy is the workload's own by CPU time (%(sources)s, idle "
+        "share %(policy)s)"
+    ),
     # site assumptions: every savings figure (profiler/analysis/savings.py)
     N_("annualised from mean power x 8,760 h/yr"),
     N_("PUE %(pue)s (given)"),

@@ -98,21 +98,37 @@ def resets_within(series: DeviceSeries, t_start: float, t_end: float) -> int:
     return int(series.resets_n[_within(series, t_start, t_end + 1e-9)].sum())
 
 
+LATE_TICK_INTERVALS = 1.5
+"""A reading less than 1.5 intervals after the one before it is a late tick, not a missing one."""
+
+
 def coverage(series: DeviceSeries, t_start: float, t_end: float, interval_s: float) -> float:
-    """Return the fraction of expected samples (one per interval) with energy, power or util.
+    """Return the share of expected samples present in [t_start, t_end], counted as time.
 
     docs/methodology.md#ladder-and-validity: an interval is valid with at least 95% of
-    expected samples. An entry counts when its util, power or interval energy is known,
-    or its counter reset (it read a counter).
+    expected samples present. Each reading with energy, power or util (or a counter
+    reset: it read a counter) covers the time back to the reading before it when that
+    is less than `LATE_TICK_INTERVALS` intervals earlier (a tick the sampler ran late),
+    else one interval; the first reading after `t_end` covers the phase's tail. So a
+    missing reading costs one interval, a late one nothing, and a phase whose length is
+    not a whole number of intervals is not short of a sample it could never hold (a
+    4.2 s phase at 0.25 s holds 16 or 17 ticks).
     """
-    expected = (t_end - t_start) / interval_s
-    if expected <= 0:
+    span = t_end - t_start
+    if span <= 0 or interval_s <= 0:
         return 0.0
-    part = _within(series, t_start, t_end)
+    part = _within(series, t_start - 2 * interval_s, t_end + 2 * interval_s)
     present = (
         ~np.isnan(series.util[part])
         | ~np.isnan(series.power_w[part])
         | ~np.isnan(series.energy_delta_j[part])
         | (series.resets_n[part] > 0)
     )
-    return min(1.0, int(present.sum()) / max(1.0, round(expected)))
+    t = series.t[part][present]
+    if t.size == 0:
+        return 0.0
+    before = np.concatenate(([-np.inf], t[:-1]))
+    late = t - before <= LATE_TICK_INTERVALS * interval_s
+    start = np.where(late, before, t - interval_s)
+    covered = np.clip(t, t_start, t_end) - np.clip(start, t_start, t_end)
+    return min(1.0, float(covered.sum()) / span)

@@ -13,7 +13,7 @@ share by CPU time (docs/methodology.md#ladder-and-validity, shared host).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -212,6 +212,43 @@ def evaluated(
     return replace(phase, metrics=metrics, valid=not metrics.invalid_reasons)
 
 
+@dataclass(frozen=True)
+class WorkloadFigures:
+    """A phase's power and efficiency charged to its workload.
+
+    The one definition the phase tables (CLI and report) and `run --json`'s `own_*`
+    fields show. On a clean phase the workload's energy is its devices' (nothing else ran); on a
+    shared host (a disturbed CPU phase with `attributed_energy_j`) it is the workload's
+    own share by CPU time (docs/methodology.md#ladder-and-validity), `shared` True.
+
+    Attributes:
+        mean_power_w: the energy over the phase's seconds.
+        units_per_j: units per joule of that energy.
+        j_per_1000_units: joules per 1,000 units.
+        shared: True when the figures are the workload's share on a shared host.
+    """
+
+    mean_power_w: float | None
+    units_per_j: float | None
+    j_per_1000_units: float | None
+    shared: bool = False
+
+
+def workload_figures(phase: PhaseRecord) -> WorkloadFigures:
+    """Return the phase's figures charged to its workload (`WorkloadFigures`)."""
+    d = phase.metrics
+    if not d.shared_host or d.attributed_energy_j is None:
+        return WorkloadFigures(d.mean_power_w, d.units_per_j, d.j_per_1000_units)
+    own_j = float(d.attributed_energy_j)
+    units = phase.units or 0.0
+    return WorkloadFigures(
+        own_j / d.seconds if d.seconds else None,
+        units / own_j if own_j > 0 and units else None,
+        1000 * own_j / units if units else None,
+        shared=True,
+    )
+
+
 def _idle_basis(device: DeviceInfo, series: DeviceSeries | None) -> DeviceBasis:
     """A package's idle power: its power model's, else the lowest power of the run."""
     model_idle_w = device.details.get("model_idle_w")
@@ -270,14 +307,26 @@ def _shared_host(
     }
 
 
-def _host_utils(phase: PhaseRecord, series: Mapping[str, DeviceSeries]) -> list[float]:
-    """The host's utilisation samples with t_start < t <= t_end (NaN left out)."""
+def _host_mean_util(phase: PhaseRecord, series: Mapping[str, DeviceSeries]) -> float | None:
+    """The host's mean utilisation over the phase, None without samples covering it.
+
+    A utilisation sample at t is the host's mean over (t_prev, t], so each counts by the
+    time that interval shares with [t_start, t_end]: the first sample after `t_start`
+    mostly measured the phase before (a 100 % level's load leaked into the next one's
+    foreign share), and the first sample after `t_end` measured the phase's tail.
+    """
     host = series.get("host")
-    if host is None:
-        return []
+    if host is None or host.t.size == 0:
+        return None
     lo = int(np.searchsorted(host.t, phase.t_start, side="right"))
-    hi = int(np.searchsorted(host.t, phase.t_end, side="right"))
-    return [u for u in host.util[lo:hi].tolist() if u == u]
+    hi = int(np.searchsorted(host.t, phase.t_end, side="left")) + 1
+    t, util = host.t[lo:hi], host.util[lo:hi]
+    first = host.t[lo - 1] if lo > 0 else phase.t_start
+    starts = np.concatenate(([first], t[:-1]))
+    overlap = np.clip(t, phase.t_start, phase.t_end) - np.clip(starts, phase.t_start, phase.t_end)
+    known = ~np.isnan(util) & (overlap > 0)
+    weight = float(overlap[known].sum())
+    return float((util[known] * overlap[known]).sum()) / weight if weight > 0 else None
 
 
 def _host_busy_cpu_s(
@@ -291,10 +340,10 @@ def _host_busy_cpu_s(
     None without the `host` device, its core count or utilisation samples in the phase.
     """
     host = info.get("host")
-    utils = _host_utils(phase, series)
-    if host is None or not host.logical_cores or not utils or seconds <= 0:
+    util = _host_mean_util(phase, series)
+    if host is None or not host.logical_cores or util is None or seconds <= 0:
         return None
-    return sum(utils) / len(utils) * host.logical_cores * seconds
+    return util * host.logical_cores * seconds
 
 
 def _cpu_share(

@@ -333,8 +333,15 @@ def _print_profile(
 
 
 def phase_json(p: PhaseRecord) -> dict[str, object]:
-    """Return one phase of `finwatt run --json`."""
-    d = p.metrics
+    """Return one phase of `finwatt run --json`.
+
+    `mean_power_w`, `units_per_j` and `j_per_1000_units` are the phase devices'; the
+    `own_*` three are the workload's (`profiler.analysis.phases.workload_figures`): the
+    same on a clean phase, its share by CPU time on a shared host, as the tables show.
+    """
+    from profiler.analysis.phases import workload_figures
+
+    d, own = p.metrics, workload_figures(p)
     return {
         "workload": p.workload,
         "device": p.device_id,
@@ -349,6 +356,9 @@ def phase_json(p: PhaseRecord) -> dict[str, object]:
         "mean_power_w": d.mean_power_w,
         "units_per_j": d.units_per_j,
         "j_per_1000_units": d.j_per_1000_units,
+        "own_mean_power_w": own.mean_power_w,
+        "own_units_per_j": own.units_per_j,
+        "own_j_per_1000_units": own.j_per_1000_units,
         "cpu_share": d.cpu_share,
         "coverage": d.coverage,
         "provenance": d.provenance,

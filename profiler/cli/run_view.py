@@ -17,6 +17,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from profiler.analysis.phases import workload_figures
 from profiler.analysis.profile import LadderSummary
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
@@ -76,14 +77,12 @@ SHARED_MARK = "*"
 
 
 def _own_figures(p: PhaseRecord) -> tuple[str, str]:
-    """The W and J/1k cells: the workload's own share (marked) where the host was shared."""
-    d = p.metrics
-    if not d.shared_host or d.attributed_energy_j is None:
-        return _fmt(d.mean_power_w, ".2f"), _fmt(d.j_per_1000_units, ".3g")
-    own_j = float(d.attributed_energy_j)
-    watts = own_j / d.seconds if d.seconds else None
-    per_1k = 1000 * own_j / p.units if p.units else None
-    return _fmt(watts, ".2f") + SHARED_MARK, _fmt(per_1k, ".3g") + (SHARED_MARK if per_1k else "")
+    """The W and J/1k cells: the workload's figures (`workload_figures`), marked if shared."""
+    own = workload_figures(p)
+    mark = SHARED_MARK if own.shared else ""
+    watts = _fmt(own.mean_power_w, ".2f") + (mark if own.mean_power_w is not None else "")
+    per_1k = _fmt(own.j_per_1000_units, ".3g") + (mark if own.j_per_1000_units else "")
+    return watts, per_1k
 
 
 def phase_table(phases: Sequence[PhaseRecord]) -> Group:

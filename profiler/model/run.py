@@ -150,7 +150,7 @@ class PhaseMetrics:
         units_per_s: throughput.
         units_per_j: efficiency.
         j_per_1000_units: energy per 1,000 units of work, in joules.
-        coverage: share of expected samples present (0..1).
+        coverage: share of expected samples present, counted as time (0..1).
         provenance: provenance(s) of the energy figure, comma-joined.
         cpu_share: the workers' CPU time over all CPU time on the host (0..1).
         host_cpu_energy_j: GPU phases: the CPU packages' energy over the phase.

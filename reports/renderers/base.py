@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import jinja2
 
 from profiler.analysis.assess import Assessment
+from profiler.analysis.phases import workload_figures
 from profiler.model.annual import MIN_COVERED_S, Annual
 from profiler.model.provenance import is_estimate
 from profiler.model.savings import Site
@@ -170,6 +171,7 @@ def _environment(tag: str) -> jinja2.Environment:
         line_text=lambda text: line_text(str(text), lang),
         savings_point=savings_point,
         phase_state=phase_state,
+        workload_figures=workload_figures,
         min_covered_s=MIN_COVERED_S,
     )
     return env

@@ -70,7 +70,9 @@ def page(path: Path) -> Cells:
     return cells
 
 
-@pytest.mark.parametrize(("since_s", "span"), [(3600.0, "60.0 min"), (30 * DAY_S, "30.0 days")])
+@pytest.mark.parametrize(
+    ("since_s", "span"), [(3600.0, "60.0 min"), (7 * DAY_S, "7.00 days"), (30 * DAY_S, "30.0 days")]
+)
 def test_a_host_at_7_w_states_61_3_kwh_a_year_whatever_the_window(
     tmp_path: Path, since_s: float, span: str
 ) -> None:
