@@ -102,7 +102,10 @@ def import_command(
         path = None if file == "-" else Path(file)
         data = read_bounded_bytes(path, max_bytes=DOCUMENT_MAX_BYTES, starts_with=b"{")
     except SmallFileError as err:
-        fail(f"cannot import {name}: {err}; give a finwatt export (JSON); nothing imported", EXIT_USAGE)
+        fail(
+            f"cannot import {name}: {err}; give a finwatt export (JSON); nothing imported",
+            EXIT_USAGE,
+        )
     settings = load_settings(db)
     with open_store(settings) as store:
         run_id = import_document(store, data, source=name, replace=replace)

@@ -66,7 +66,9 @@ def read_bounded_bytes(
             os.close(fd)
 
 
-def _read(fd: int, max_bytes: int, idle_s: float, starts_with: bytes | None, *, stdin: bool) -> bytes:
+def _read(
+    fd: int, max_bytes: int, idle_s: float, starts_with: bytes | None, *, stdin: bool
+) -> bytes:
     info = os.fstat(fd)
     regular = stat.S_ISREG(info.st_mode)
     if not (regular or stat.S_ISFIFO(info.st_mode) or (stdin and stat.S_ISSOCK(info.st_mode))):
