@@ -32,8 +32,14 @@ def _limited() -> None:
 
 
 def _import(home: Home, source: str, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    return _limited_finwatt(home, "import", source, stdin=stdin)
+
+
+def _limited_finwatt(
+    home: Home, *args: str, stdin: int | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*FINWATT, "import", source],
+        [*FINWATT, *args],
         stdin=stdin,
         capture_output=True,
         text=True,
@@ -98,6 +104,12 @@ def test_a_huge_file_is_refused_by_its_size_unread(seeded: Home) -> None:
     with huge.open("wb") as sparse:
         sparse.truncate(100 * 2**30)  # 100 GiB, sparse: no disk used
     assert_one_line_error(_import(seeded, str(huge)), 2, "100 GiB", "larger than 2 GiB")
+
+
+def test_serve_with_dev_zero_as_its_web_config_is_one_line(home: Home) -> None:
+    """The other file the issue found read whole: `serve --web-config /dev/zero`."""
+    done = _limited_finwatt(home, "serve", "--web-config", "/dev/zero", "--port", "0")
+    assert_one_line_error(done, 2, "/dev/zero", "a character device")
 
 
 def test_a_good_document_still_imports_from_a_pipe(home: Home) -> None:
