@@ -12,7 +12,7 @@ import contextlib
 import csv
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -184,13 +184,13 @@ def _exec(
 
     outcome = run_job(settings, spec, on_start=said, stop=stop)
     document = {**job_figures(outcome.job, site), "notes": list(outcome.notes)}
-    if as_json:  # stdout is the job's alone (docs/design.md#cli-contract)
-        with contextlib.redirect_stdout(sys.stderr):
+    if as_json or json_file is not None:  # stdout is the job's alone (docs/design.md#cli-contract)
+        to: contextlib.AbstractContextManager[TextIO] = (
+            contextlib.nullcontext(sys.stderr) if json_file is None else open_output(json_file)
+        )
+        with to as stream, contextlib.redirect_stdout(stream):
             emit_json(document, doc="exec")
-    else:
-        if json_file is not None:
-            with open_output(json_file) as stream, contextlib.redirect_stdout(stream):
-                emit_json(document, doc="exec")
+    if not as_json:
         for line in job_lines(document):
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         for note in outcome.notes:
