@@ -451,9 +451,9 @@ class AttributedRecording(Recording):
         except (StoreError, sqlite3.Error) as err:
             log.warning("attribution rows of run %s not stored: %s", self.run_id, err)
 
-    def stop(self, status: RunStatus = RunStatus.COMPLETE) -> None:
+    def stop(self, status: RunStatus = RunStatus.COMPLETE, *, reason: str | None = None) -> None:
         """Stop as a `Recording` does, then store the last (partial) minute's rows."""
         running = self.status == RunStatus.RUNNING
-        super().stop(status)
+        super().stop(status, reason=reason)
         if running:
             self.attributor.finish(self.sampler.last_tick)

@@ -8,6 +8,7 @@ most a second behind, tracks device health, and closes the run with its final st
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -18,11 +19,15 @@ from profiler.model.device import DeviceStatus
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunKind, RunStatus
 from profiler.model.samples import SampleRow, Tick, TickSink
-from profiler.model.units import epoch_to_iso
+from profiler.model.units import epoch_s, epoch_to_iso
 from profiler.sensors.probe import SensorSet
 from profiler.store import SampleWriter, Store, StoreError
 from profiler.store.failure_notes import leave_note
 from profiler.store.opening import describe
+from profiler.store.stamps import utc_now_iso
+
+CLOCK_STEP_NOTE_S = 1.0
+"""A wall clock this far from `started` + monotonic elapsed at the end is noted as a step."""
 
 
 class RecordingFailedError(FinwattRuntimeError):
@@ -66,6 +71,7 @@ class Recording:
             self.run = store.runs.create(
                 kind, label=label, config=config or {}, interval_s=interval_s
             )
+            self._started_monotonic = time.monotonic()  # ended = started + elapsed on it
             try:
                 store.devices.add(self.run.id, sensors.devices)
                 if sensors.inventory:
@@ -138,8 +144,8 @@ class Recording:
         self.sampler.start()
         return self
 
-    def stop(self, status: RunStatus = RunStatus.COMPLETE) -> None:
-        """Stop sampling, flush every sample, and close the run with `status`.
+    def stop(self, status: RunStatus = RunStatus.COMPLETE, *, reason: str | None = None) -> None:
+        """Stop sampling, flush every sample, and close the run with `status` (and `reason`).
 
         When storing samples failed (a full disk), the run is closed `failed` instead, with
         the reason and the time of its last stored sample, and `RecordingFailedError` is
@@ -160,13 +166,40 @@ class Recording:
                 pass  # the writer's error is handled below, with the run's status
             finally:
                 self.sensors.close()
-                self._close_run(status)
+                self._close_run(status, reason)
 
-    def _close_run(self, status: RunStatus) -> None:
+    def end_stamp(self) -> tuple[str, str | None]:
+        """Return the run's end (`started` + monotonic elapsed) and a note on a clock step.
+
+        One clock for the run's times (docs/design.md#run-times): a wall clock stepped back
+        during the run (NTP, an operator) cannot put `ended` before `started`; a step of
+        over `CLOCK_STEP_NOTE_S` is noted with its size.
+        """
+        elapsed = time.monotonic() - self._started_monotonic
+        ended_s = self.run.started.timestamp() + elapsed
+        step_s = epoch_s(utc_now_iso()) - ended_s
+        note = None
+        if abs(step_s) > CLOCK_STEP_NOTE_S:
+            way = "back" if step_s < 0 else "forward"
+            note = (
+                f"the wall clock stepped {way} {abs(step_s):.1f} s during the run; "
+                "ended = started + monotonic elapsed"
+            )
+        return epoch_to_iso(ended_s, "milliseconds"), note
+
+    def _close_run(self, status: RunStatus, reason: str | None = None) -> None:
         """Store the run's final status; when samples could not be stored, `failed` and why."""
         if self.writer.error is None:
+            ended, clock_note = self.end_stamp()
+            said = "; ".join(r for r in (reason, clock_note) if r) or None
             with Store(self.db_path) as store:
-                store.runs.finish(self.run.id, status, missed_ticks=self.sampler.missed_ticks)
+                store.runs.finish(
+                    self.run.id,
+                    status,
+                    ended=ended,
+                    missed_ticks=self.sampler.missed_ticks,
+                    reason=said,
+                )
             return
         self.status = RunStatus.FAILED
         reason = self.writer.describe_error()

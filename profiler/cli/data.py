@@ -93,13 +93,19 @@ def import_command(
 
     A run already stored is refused (exit 2): importing it twice would count it twice.
     """
+    from profiler.files.bounded_reads import DOCUMENT_MAX_BYTES, read_bounded_bytes
+    from profiler.files.small_files import SmallFileError
     from profiler.workflows.data import import_document
 
     name = "stdin" if file == "-" else file
-    try:
-        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    except OSError as err:
-        fail(f"cannot read {file}: {err.strerror}", EXIT_USAGE)
+    try:  # bounded in size and idle time, type-checked (docs/decisions.md#hostile-input)
+        path = None if file == "-" else Path(file)
+        data = read_bounded_bytes(path, max_bytes=DOCUMENT_MAX_BYTES, starts_with=b"{")
+    except SmallFileError as err:
+        fail(
+            f"cannot import {name}: {err}; give a finwatt export (JSON); nothing imported",
+            EXIT_USAGE,
+        )
     settings = load_settings(db)
     with open_store(settings) as store:
         run_id = import_document(store, data, source=name, replace=replace)

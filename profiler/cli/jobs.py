@@ -1,15 +1,18 @@
 """`finwatt exec` (run and charge a user's own command), `finwatt chargeback` (docs/attribution.md).
 
 `exec` prints its summary on stderr, like `time(1)`, so the job's own stdout stays the
-job's; `--json` prints one JSON document on stdout after the job's output. It exits with
-the job's status (128 + N for signal N).
+job's; `--json` prints one JSON document on stderr after the job ends, `--json-file PATH`
+writes it to a file no job writes to. It exits with the job's status (128 + N for signal
+N), or 128 + N when signal N came before the job started (the job is then not started).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import sys
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -34,6 +37,9 @@ from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
 from profiler.settings.config import load_settings, site_from_defaults
 from profiler.workflows.database import open_store
+
+if TYPE_CHECKING:
+    from profiler.workflows.signals import StopRequest
 
 MIB = 2**20
 
@@ -112,12 +118,39 @@ def exec_command(
         typer.Option(help="Idle energy charged to the job: none, cpu-time or cores."),
     ] = DEFAULT_IDLE_POLICY,
     db: DbOption = None,
-    as_json: JsonOption = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the JSON document on stderr (stdout is the job's)."),
+    ] = False,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(help="Write the JSON document to this file; the summary stays on stderr."),
+    ] = None,
 ) -> None:
     """Run COMMAND (no shell), follow its process tree and charge it its energy.
 
     Write `finwatt exec [OPTIONS] -- COMMAND [ARGS...]`.
     """
+    from profiler.workflows.signals import stop_on_signals
+
+    with stop_on_signals() as stop:  # a signal from here on starts nothing (exec_signals)
+        _exec(command, label, units, unit, tag, interval, idle_share, db, as_json, json_file, stop)
+
+
+def _exec(
+    command: list[str],
+    label: str | None,
+    units: float | None,
+    unit: str | None,
+    tag: list[str] | None,
+    interval: str,
+    idle_share: str,
+    db: Path | None,
+    as_json: bool,
+    json_file: Path | None,
+    stop: StopRequest,
+) -> NoReturn:
+    from profiler.files.outputs import STDOUT, check_output, open_output
     from profiler.workflows.job import MAX_UNITS, JobSpec, run_job
 
     if units is not None and not 0 <= units <= MAX_UNITS:  # NaN and inf too (hostile input)
@@ -125,6 +158,13 @@ def exec_command(
             f"{units:g}: units must be a finite number >= 0 and at most {MAX_UNITS:g}",
             param_hint="--units",
         )
+    if json_file is not None and (as_json or str(json_file) == STDOUT):
+        raise typer.BadParameter(
+            "give --json (stderr) or --json-file PATH (not -: stdout is the job's)",
+            param_hint="--json-file",
+        )
+    if json_file is not None:
+        check_output(json_file)  # a directory or a link fails before the job starts
     spec = JobSpec(
         command=command,
         label=label,
@@ -142,12 +182,16 @@ def exec_command(
         if not as_json:
             err_console.print(f"finwatt: job run {run_id}", markup=False)
 
-    outcome = run_job(settings, spec, on_start=said)
-    figures = job_figures(outcome.job, site)
-    if as_json:
-        emit_json({**figures, "notes": list(outcome.notes)}, doc="exec")
-    else:
-        for line in job_lines(figures):
+    outcome = run_job(settings, spec, on_start=said, stop=stop)
+    document = {**job_figures(outcome.job, site), "notes": list(outcome.notes)}
+    if as_json or json_file is not None:  # stdout is the job's alone (docs/design.md#cli-contract)
+        to: contextlib.AbstractContextManager[TextIO] = (
+            contextlib.nullcontext(sys.stderr) if json_file is None else open_output(json_file)
+        )
+        with to as stream, contextlib.redirect_stdout(stream):
+            emit_json(document, doc="exec")
+    if not as_json:
+        for line in job_lines(document):
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         for note in outcome.notes:
             err_console.print(f"note: {note}", markup=False)

@@ -30,7 +30,8 @@ class SmallFileError(Exception):
         self.missing = missing
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """Return what a file of `mode` is, as a phrase (`a FIFO`, `a directory`)."""
     kinds = (
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISFIFO, "a FIFO"),
@@ -60,7 +61,7 @@ def read_small_text(path: Path, *, max_bytes: int) -> str:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise SmallFileError(f"not a regular file ({_kind(mode)})")
+            raise SmallFileError(f"not a regular file ({file_kind(mode)})")
         chunks: list[bytes] = []
         size = 0
         while size <= max_bytes:
@@ -74,14 +75,17 @@ def read_small_text(path: Path, *, max_bytes: int) -> str:
     finally:
         os.close(fd)
     if size > max_bytes:
-        raise SmallFileError(f"larger than {_size(max_bytes)}")
+        raise SmallFileError(f"larger than {size_text(max_bytes)}")
     try:
         return b"".join(chunks).decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SmallFileError(f"not UTF-8 text (byte {err.start})") from err
 
 
-def _size(n_bytes: int) -> str:
+def size_text(n_bytes: int) -> str:
+    """Return a size in bytes as text (`4 KiB`, `2 GiB`)."""
+    if n_bytes >= KIB**3:
+        return f"{n_bytes / KIB**3:.3g} GiB"
     if n_bytes >= KIB * KIB:
         return f"{n_bytes / (KIB * KIB):g} MiB"
     return f"{n_bytes / KIB:g} KiB" if n_bytes >= KIB else f"{n_bytes} bytes"

@@ -14,16 +14,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 from profiler.analysis.attribution import GpuBasis, IdlePolicy
 from profiler.analysis.job_energy import DeviceBasis, GpuWeights, JobTick, attribute_job
@@ -40,8 +37,10 @@ from profiler.sensors.nvml.processes import GpuProcesses
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.store.database import Store
+from profiler.workflows.exec_signals import JobStoppedError, check_stop, forward_signals
 from profiler.workflows.monitor import MonitorOutcome, monitor_outcome, monitor_recording
 from profiler.workflows.probe import probe
+from profiler.workflows.signals import StopRequest
 
 UNITS_FILE_ENV = "FINWATT_UNITS_FILE"
 MAX_UNITS = 1e18
@@ -210,54 +209,6 @@ def check_command(command: Sequence[str]) -> str:
     return found
 
 
-@contextmanager
-def forward_signals(
-    pid_of: Callable[[], int | None], on_signal: Callable[[int], None]
-) -> Iterator[None]:
-    """Forward SIGINT and SIGTERM to the job while the block runs (main thread only).
-
-    A Ctrl-C at a terminal reaches every process of the foreground group, the job
-    included; forwarding it again would send a second SIGINT, so SIGINT is forwarded only
-    when finwatt is not in the terminal's foreground group or has none (a scheduler,
-    `kill -INT`). SIGTERM is always forwarded.
-    """
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        on_signal(signum)
-        pid = pid_of()
-        if pid is None:
-            return
-        if signum == signal.SIGINT and _in_terminal_foreground():
-            return
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            return
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _in_terminal_foreground() -> bool:
-    try:
-        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
-    except OSError:
-        return False
-    try:
-        return os.tcgetpgrp(fd) == os.getpgrp()
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def exit_code_of(wait_status: int) -> int:
     """Return a shell-style exit code: the status, or 128 + N for signal N."""
     code = os.waitstatus_to_exitcode(wait_status)
@@ -307,17 +258,27 @@ def run_job(
     on_start: Callable[[str], None] | None = None,
     *,
     sensors: SensorSet | None = None,
+    stop: StopRequest | None = None,
 ) -> JobOutcome:
     """Run the command, record every device meanwhile, store and return the job.
 
     `sensors`: already probed sensors (tests pass fake NVML ones); probed when None.
+    `stop`: the signals recorded since the command began (`stop_on_signals`): once one
+    came, nothing more is started (profiler.workflows.exec_signals).
 
     Raises:
         JobInputError: the command is not found.
         JobStartError: the system would not start it.
+        JobStoppedError: a signal came before the job started; it was not started.
     """
     executable = check_command(spec.command)
+    check_stop(stop)
     sensors = sensors if sensors is not None else probe(settings)
+    try:
+        check_stop(stop)
+    except JobStoppedError:
+        sensors.close()
+        raise
     tracker = TreeTracker(nvml_reader(sensors))
     config = {"source": "finwatt exec", "command": list(spec.command), "accounting": ACCOUNTING}
     recording = monitor_recording(
@@ -333,8 +294,9 @@ def run_job(
     with tempfile.TemporaryDirectory(prefix="finwatt-job-") as folder:
         units_file = Path(folder) / "units"
         env = {**os.environ, UNITS_FILE_ENV: str(units_file)}
-        recording.start()
         try:
+            check_stop(stop)
+            recording.start()
             status, seconds = _run_and_reap(
                 executable,
                 spec,
@@ -342,10 +304,13 @@ def run_job(
                 tracker,
                 signals,
                 on_running=lambda: on_start(recording.run_id) if on_start is not None else None,
+                stop=stop,
             )
+        except JobStoppedError as err:  # nothing started: the run says why (hostile input)
+            recording.stop(RunStatus.INTERRUPTED, reason=err.reason)
+            raise JobStoppedError(err.signum, recording.run_id) from None
         except JobStartError as err:  # one line, naming the run kept as `failed` (hostile input)
-            recording.stop(RunStatus.FAILED)
-            _note_start_failure(settings, recording.run_id, str(err))
+            recording.stop(RunStatus.FAILED, reason=str(err))
             raise JobStartError(f"{err}; run {recording.run_id} stored as failed") from err
         except BaseException:
             recording.stop(RunStatus.FAILED)
@@ -380,14 +345,20 @@ def _run_and_reap(
     tracker: TreeTracker,
     signals: list[int],
     on_running: Callable[[], None] = lambda: None,
+    stop: StopRequest | None = None,
 ) -> tuple[int, float]:
     """Start the command, forward signals, reap it; return (exit code, seconds).
 
     `on_running` is called once the command runs (not when it could not start).
+
+    Raises:
+        JobStoppedError: a signal came before the command started; it is not started.
+        JobStartError: the system would not start it.
     """
     started = time.monotonic()
     process: subprocess.Popen[bytes] | None = None
     with forward_signals(lambda: tracker.pid, signals.append):
+        check_stop(stop, signals)  # the last look before the job exists
         try:
             process = subprocess.Popen([executable, *spec.command[1:]], env=dict(env))
         except OSError as err:
@@ -402,12 +373,6 @@ def _run_and_reap(
     seconds = time.monotonic() - started
     tracker.close(rusage.ru_utime + rusage.ru_stime)
     return process.returncode, seconds
-
-
-def _note_start_failure(settings: Settings, run_id: str, reason: str) -> None:
-    """Store why the run failed: its command could not start."""
-    with Store(settings.db_path) as store:
-        store.runs.finish(run_id, RunStatus.FAILED, reason=reason)
 
 
 def job_record(

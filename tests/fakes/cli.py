@@ -6,10 +6,12 @@ the same way: this interpreter, the caller's environment plus `env`, text stream
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository's root: `docs/`, `profiler/`, `tests/`."""
@@ -66,3 +68,16 @@ def start_finwatt(*args: str, env: dict[str, str] | None = None) -> subprocess.P
         text=True,
         env={**os.environ, **(env or {})},
     )
+
+
+def exec_document(stderr: str) -> dict[str, Any]:
+    """Return the JSON document `finwatt exec --json` printed on stderr (after any log lines).
+
+    Args:
+        stderr: the command's standard error; the document is the last thing on it.
+
+    Returns:
+        The `finwatt.exec/1` document.
+    """
+    document: dict[str, Any] = json.loads(stderr[stderr.rindex('{\n  "schema": "finwatt.exec/') :])
+    return document

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from profiler.store.database import Store
-from tests.fakes.cli import FINWATT, run_finwatt
+from tests.fakes.cli import FINWATT, exec_document, run_finwatt
 
 BURN = str(Path(__file__).with_name("burn.py"))
 
@@ -23,8 +22,7 @@ def _exec(db: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProc
 
 
 def _document(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{\n") :])
-    return document
+    return exec_document(done.stderr)
 
 
 def test_exec_passes_the_exit_status_through_and_stores_a_job_run(tmp_path: Path) -> None:
@@ -41,7 +39,7 @@ def test_exec_passes_the_exit_status_through_and_stores_a_job_run(tmp_path: Path
         "echo out; sleep 0.3; exit 3",
     )
     assert done.returncode == 3, done.stderr
-    assert done.stdout.startswith("out\n")  # the job's own stdout comes first, untouched
+    assert done.stdout == "out\n"  # stdout is the job's alone, untouched
     document = _document(done)
     assert document["exit_status"] == 3
     assert document["provenance"].startswith("attributed:cpu-time(")
@@ -111,7 +109,8 @@ def test_sigterm_and_sigint_are_forwarded_to_the_job_and_the_run_is_stored(
     finwatt.send_signal(signum)
     out, err = finwatt.communicate(timeout=30)
     assert finwatt.returncode == status, err
-    document = json.loads(out)
+    assert out == ""  # the job printed nothing; finwatt's document went to stderr
+    document = exec_document(err)
     with Store(db) as store:
         run = store.runs.get(document["run"])
         job_row = store.jobs.get(document["run"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from profiler.store.database import Store
-from tests.fakes.cli import FINWATT
+from tests.fakes.cli import FINWATT, exec_document
 
 BURN = str(Path(__file__).with_name("burn.py"))
 
@@ -43,9 +42,9 @@ def test_jobs_holding_one_and_half_a_core_get_two_thirds_and_one_third(tmp_path:
     ]
     documents = []
     for job in jobs:
-        out, err = job.communicate(timeout=120)
+        _out, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
-        documents.append(json.loads(out))
+        documents.append(exec_document(err))
     full, half = (d["dynamic_j"] for d in documents)
     assert full > 0 and half > 0
     assert full / (full + half) == pytest.approx(2 / 3, abs=0.05)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.cli import run_finwatt
+from tests.fakes.cli import exec_document, run_finwatt
 from tests.robustness.contract import BASE_DOCUMENT, Home, assert_one_line_error, row_counts
 
 HEADER = "code,g_per_kwh,gas,year,source"
@@ -139,7 +139,7 @@ def test_a_command_the_kernel_will_not_start_is_one_line_and_a_failed_run(
 def test_a_hostile_units_file_is_a_note_not_a_hang(seeded: Home, make: str, why: str) -> None:
     done = finwatt(seeded, "exec", "--json", "--units", "5", "--", "sh", "-c", make)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    document = json.loads(done.stdout[done.stdout.index("{") :])
+    document = exec_document(done.stderr)
     assert document["units"] == 5.0  # the given units stand
     assert len(document["notes"]) == 1 and why in document["notes"][0]
 
@@ -156,7 +156,7 @@ def test_tiny_units_give_no_per_unit_figure_rather_than_an_invalid_json(seeded: 
         seeded, "exec", "--json", "--interval", "0.1s", "--", sys.executable, "-c", script
     )
     assert done.returncode == 0, done.stderr
-    document = json.loads(done.stdout)
+    document = exec_document(done.stderr)
     assert document["energy_j"] > 0, document
     assert document["units"] == 1e-320 and document["j_per_unit"] is None
     done = finwatt(seeded, "chargeback", "--by", "unit", "--json")
@@ -189,7 +189,7 @@ def test_bad_report_options_are_one_line_usage_errors(
 
 def test_runs_diff_of_a_run_with_itself_says_nothing_changed(seeded: Home) -> None:
     done = finwatt(seeded, "exec", "--json", "--", "true")
-    run_id = json.loads(done.stdout)["run"]
+    run_id = exec_document(done.stderr)["run"]
     done = finwatt(seeded, "runs", "--diff", run_id, run_id, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["changed"] == []

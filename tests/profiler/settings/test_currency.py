@@ -14,7 +14,7 @@ from profiler.live.state import Rates
 from profiler.model.samples import Reading, Tick
 from profiler.settings.carbon import SiteError, make_site
 from profiler.settings.config import config_problems, load_settings, site_from_defaults
-from tests.fakes.cli import run_finwatt
+from tests.fakes.cli import exec_document, run_finwatt
 from tests.profiler.cli.test_analyze_cli import idle_doc, import_doc
 from tests.profiler.live.test_live import frame_text, new_state
 
@@ -108,7 +108,7 @@ def test_exec_and_chargeback_json_carry_the_configured_currency(tmp_path: Path) 
     db = str(tmp_path / "f.db")
     job = run_finwatt("exec", "--db", db, "--json", "--", sys.executable, "-c", "pass", env=env)
     assert job.returncode == 0, job.stderr
-    document = json.loads(job.stdout)
+    document = exec_document(job.stderr)
     assert document["currency"] == "CHF" and "cost" in document  # beside the amount
     charged = run_finwatt("chargeback", "--db", db, "--since", "1h", "--json", env=env)
     assert charged.returncode == 0, charged.stderr

@@ -27,7 +27,7 @@ from profiler.store.interchange import (
     parse_document,
     write_json,
 )
-from tests.fakes.cli import run_finwatt
+from tests.fakes.cli import exec_document, run_finwatt
 
 REASON = "writing samples: the disk is full; samples up to t=2.0 s kept"
 
@@ -159,7 +159,7 @@ def test_a_finwatt_exec_run_round_trips_through_the_cli(tmp_path: Path) -> None:
         "--json", "--", "sh", "-c", "exit 3",
     )  # fmt: skip
     assert ran.returncode == 3, ran.stderr
-    run_id = json.loads(ran.stdout)["run"]
+    run_id = exec_document(ran.stderr)["run"]
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     assert run_finwatt("export", run_id, "-o", str(first), "--db", str(db_a)).returncode == 0
     done = run_finwatt("import", str(first), "--db", str(db_b))
