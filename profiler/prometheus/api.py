@@ -322,15 +322,26 @@ class PrometheusApi:
         return vector
 
     def query_range(
-        self, expr: str, start_s: float, end_s: float, step_s: float
+        self,
+        expr: str,
+        start_s: float,
+        end_s: float,
+        step_s: float,
+        *,
+        max_points: int = MAX_POINTS_PER_QUERY,
     ) -> list[tuple[dict[str, str], FloatArray, FloatArray]]:
         """Return (labels, epoch times, values) per series, split into allowed chunks.
+
+        `max_points`: the most steps one request asks for (at most `MAX_POINTS_PER_QUERY`);
+        a long range is read as several shorter requests, so no single one nears the
+        per-request timeout. Each answer is turned into arrays as it arrives, so only one
+        chunk's JSON is held at a time.
 
         Raises:
             FleetError: as `_post`, or a series without labels or numeric `values`.
         """
-        chunk_s = step_s * MAX_POINTS_PER_QUERY
-        found: dict[tuple[tuple[str, str], ...], tuple[list[float], list[float]]] = {}
+        chunk_s = step_s * max(1, min(max_points, MAX_POINTS_PER_QUERY))
+        found: dict[tuple[tuple[str, str], ...], list[FloatArray]] = {}
         chunk_start = start_s
         while chunk_start <= end_s:
             chunk_end = min(end_s, chunk_start + chunk_s - step_s)
@@ -343,17 +354,35 @@ class PrometheusApi:
             for item in self._post("query_range", params).get("result", []):
                 try:
                     key = tuple(sorted(_labels(item).items()))
-                    times, values = found.setdefault(key, ([], []))
-                    for t, v in item.get("values", []):
-                        times.append(_number(t))
-                        values.append(_number(v))
+                    found.setdefault(key, []).append(_points(item.get("values", [])))
                 except (AttributeError, TypeError, ValueError) as err:
                     raise self._malformed("query_range", f"a series {_said(err)}") from err
             chunk_start = chunk_end + step_s
-        return [
-            (dict(key), np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64))
-            for key, (times, values) in found.items()
-        ]
+        series = []
+        for key, parts in found.items():
+            points = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            series.append((dict(key), points[:, 0].copy(), points[:, 1].copy()))
+        return series
+
+
+def _points(values: Any) -> FloatArray:
+    """Return a series' `values` ([[time, "number"], ...]) as an (n, 2) float array.
+
+    numpy converts the whole list at once; anything it refuses is checked point by point,
+    so the error names the bad value.
+    """
+    if isinstance(values, list):
+        try:
+            points: FloatArray = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            pass
+        else:
+            if points.ndim == 2 and points.shape[1] == 2:
+                return points
+            if points.size == 0:
+                return np.empty((0, 2), dtype=np.float64)
+    checked = [(_number(t), _number(v)) for t, v in values]
+    return np.asarray(checked, dtype=np.float64).reshape(-1, 2)
 
 
 @dataclass(frozen=True)
