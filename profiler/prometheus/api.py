@@ -25,6 +25,7 @@ Check by hand with
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import re
@@ -330,12 +331,10 @@ class PrometheusApi:
         *,
         max_points: int = MAX_POINTS_PER_QUERY,
     ) -> list[tuple[dict[str, str], FloatArray, FloatArray]]:
-        """Return (labels, epoch times, values) per series, split into allowed chunks.
+        """Return (labels, epoch times, values) per series, read `max_points` steps a request.
 
-        `max_points`: the most steps one request asks for (at most `MAX_POINTS_PER_QUERY`);
-        a long range is read as several shorter requests, so no single one nears the
-        per-request timeout. Each answer is turned into arrays as it arrives, so only one
-        chunk's JSON is held at a time.
+        A long range is several shorter requests (none near the timeout), each answer
+        turned into arrays as it arrives.
 
         Raises:
             FleetError: as `_post`, or a series without labels or numeric `values`.
@@ -366,21 +365,12 @@ class PrometheusApi:
 
 
 def _points(values: Any) -> FloatArray:
-    """Return a series' `values` ([[time, "number"], ...]) as an (n, 2) float array.
-
-    numpy converts the whole list at once; anything it refuses is checked point by point,
-    so the error names the bad value.
-    """
+    """Return `values` ([[time, "number"], ...]) as (n, 2) floats; the error names a bad one."""
     if isinstance(values, list):
-        try:
-            points: FloatArray = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            pass
-        else:
-            if points.ndim == 2 and points.shape[1] == 2:
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            points: FloatArray = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+            if points.shape[0] == len(values):
                 return points
-            if points.size == 0:
-                return np.empty((0, 2), dtype=np.float64)
     checked = [(_number(t), _number(v)) for t, v in values]
     return np.asarray(checked, dtype=np.float64).reshape(-1, 2)
 
