@@ -25,6 +25,7 @@ Check by hand with
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import re
@@ -322,15 +323,24 @@ class PrometheusApi:
         return vector
 
     def query_range(
-        self, expr: str, start_s: float, end_s: float, step_s: float
+        self,
+        expr: str,
+        start_s: float,
+        end_s: float,
+        step_s: float,
+        *,
+        max_points: int = MAX_POINTS_PER_QUERY,
     ) -> list[tuple[dict[str, str], FloatArray, FloatArray]]:
-        """Return (labels, epoch times, values) per series, split into allowed chunks.
+        """Return (labels, epoch times, values) per series, read `max_points` steps a request.
+
+        A long range is several shorter requests (none near the timeout), each answer
+        turned into arrays as it arrives.
 
         Raises:
             FleetError: as `_post`, or a series without labels or numeric `values`.
         """
-        chunk_s = step_s * MAX_POINTS_PER_QUERY
-        found: dict[tuple[tuple[str, str], ...], tuple[list[float], list[float]]] = {}
+        chunk_s = step_s * max(1, min(max_points, MAX_POINTS_PER_QUERY))
+        found: dict[tuple[tuple[str, str], ...], list[FloatArray]] = {}
         chunk_start = start_s
         while chunk_start <= end_s:
             chunk_end = min(end_s, chunk_start + chunk_s - step_s)
@@ -343,17 +353,26 @@ class PrometheusApi:
             for item in self._post("query_range", params).get("result", []):
                 try:
                     key = tuple(sorted(_labels(item).items()))
-                    times, values = found.setdefault(key, ([], []))
-                    for t, v in item.get("values", []):
-                        times.append(_number(t))
-                        values.append(_number(v))
+                    found.setdefault(key, []).append(_points(item.get("values", [])))
                 except (AttributeError, TypeError, ValueError) as err:
                     raise self._malformed("query_range", f"a series {_said(err)}") from err
             chunk_start = chunk_end + step_s
-        return [
-            (dict(key), np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64))
-            for key, (times, values) in found.items()
-        ]
+        series = []
+        for key, parts in found.items():
+            points = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            series.append((dict(key), points[:, 0].copy(), points[:, 1].copy()))
+        return series
+
+
+def _points(values: Any) -> FloatArray:
+    """Return `values` ([[time, "number"], ...]) as (n, 2) floats; the error names a bad one."""
+    if isinstance(values, list):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            points: FloatArray = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+            if points.shape[0] == len(values):
+                return points
+    checked = [(_number(t), _number(v)) for t, v in values]
+    return np.asarray(checked, dtype=np.float64).reshape(-1, 2)
 
 
 @dataclass(frozen=True)

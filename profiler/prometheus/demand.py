@@ -23,7 +23,7 @@ then to the nearest half hour.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -40,6 +40,8 @@ MAX_HOURS = 26 * 7 * 24
 """Most hourly rows per series one read takes (26 weeks): bounds memory and answers."""
 DEFAULT_BATCH_HOSTS = 250
 DEFAULT_CONCURRENCY = 4
+FIVE_MIN_S = 300.0
+"""The resolution of the hour's peak: its highest 5-minute mean."""
 _HOUR = "3599999ms"
 _FIVE = "299999ms"
 
@@ -206,6 +208,10 @@ def _series(
     return series, peak[present]
 
 
+StepRows = Mapping[str, Sequence[tuple[DeviceSeries, FloatArray]]]
+"""instance -> its devices' hourly rows and peaks, built from a read already made."""
+
+
 def fetch_demand(
     api: PrometheusApi,
     match: str,
@@ -214,18 +220,23 @@ def fetch_demand(
     *,
     batch_hosts: int = DEFAULT_BATCH_HOSTS,
     concurrency: int = DEFAULT_CONCURRENCY,
+    known: StepRows | None = None,
 ) -> FleetDemand:
     """Read every host's hourly rows in the window of `since_s` ending at `end_s`.
+
+    `known`: hosts whose rows the caller already has (`hours_from_steps` of the fleet
+    read's 5-minute means): they are not queried again.
 
     Raises:
         FleetUsageError: a bad window or selector.
         FleetError: Prometheus failed, the deadline passed, or no finwatt series match.
     """
+    known = known or {}
     grid = hour_grid(since_s, end_s)
     selector("finwatt_utilization_ratio", match)  # refuses a malformed --match
     static = _static(api, match, since_s, float(grid[-1]))
-    instances = sorted({instance for instance, _ in static})
-    if not instances:
+    instances = sorted({instance for instance, _ in static} - set(known))
+    if not instances and not known:
         raise FleetError(
             f"Prometheus at {api.url} holds no finwatt series matching {match} in the last "
             f"{since_s:g} s: is it scraping `finwatt serve`?"
@@ -236,15 +247,84 @@ def fetch_demand(
         for found, made in pool.map(lambda b: _read_batch(api, match, grid, b), batches):
             requests += made
             for key, read in found.items():
-                known = static.setdefault(key, _Device(read.kind))
-                known.means.update(read.means)
-                known.peaks.update(read.peaks)
-                known.provenance = known.provenance or read.provenance
+                entry = static.setdefault(key, _Device(read.kind))
+                entry.means.update(read.means)
+                entry.peaks.update(read.peaks)
+                entry.provenance = entry.provenance or read.provenance
     hosts: dict[str, list[DeviceSeries]] = {}
     peaks: dict[str, FloatArray] = {}
     for (instance, device), entry in sorted(static.items()):
-        built = _series(instance, device, entry, grid)
+        built = None if instance in known else _series(instance, device, entry, grid)
         if built is not None:
             hosts.setdefault(instance, []).append(built[0])
             peaks[built[0].spec.device_id] = built[1]
-    return FleetDemand(hosts, peaks, grid, requests)
+    for instance, rows in sorted(known.items()):
+        for series, peak in rows:
+            hosts.setdefault(instance, []).append(series)
+            peaks[series.spec.device_id] = peak
+    return FleetDemand(dict(sorted(hosts.items())), peaks, grid, requests)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Where each step mean of one device falls: (hour, slot) of the hour grid."""
+
+    step: np.ndarray
+    keep: np.ndarray
+    covered: np.ndarray
+    per_hour: int
+
+    def hourly(self, values: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Return each covered hour's mean and maximum of `values` (NaN elsewhere)."""
+        table = np.full((self.covered.size, self.per_hour), np.nan)
+        step = self.step[self.keep]
+        table[step // self.per_hour, step % self.per_hour] = values[self.keep]
+        counted = (~np.isnan(table)).sum(axis=1)
+        mean = np.where(counted > 0, np.nansum(table, axis=1) / np.maximum(counted, 1), np.nan)
+        peak = np.fmax.reduce(table, axis=1)
+        return np.where(self.covered, mean, np.nan), np.where(self.covered, peak, np.nan)
+
+
+def hours_from_steps(
+    devices: Sequence[DeviceSeries], grid: FloatArray, span: tuple[float, float]
+) -> list[tuple[DeviceSeries, FloatArray]]:
+    """Return each device's hourly rows and peaks from its 5-minute step means.
+
+    The same figures the hourly queries compute, from a read already made: the hour's
+    mean is the mean of its twelve step means (`avg_over_time` over the hour when every
+    step holds as many samples), its peak the highest of them (exactly the subquery's).
+    Only hours whose twelve steps all lie in `span` (the first and last step end read)
+    count as observed; memory is left out (the fleet read holds each step's maximum).
+
+    Args:
+        devices: one host's devices, points at step ends `FIVE_MIN_S` apart.
+        grid: the hour ends of the demand window.
+        span: the first and last step end of the read.
+    """
+    per_hour = round(HOUR_S / FIVE_MIN_S)
+    covered = (grid - HOUR_S + FIVE_MIN_S >= span[0]) & (grid <= span[1])
+    rows = []
+    for device in devices:
+        step = np.rint((device.t - (grid[0] - HOUR_S)) / FIVE_MIN_S).astype(np.int64) - 1
+        cells = _Cells(step, (step >= 0) & (step < grid.size * per_hour), covered, per_hour)
+
+        util, util_peak = cells.hourly(device.util)
+        sm, sm_peak = cells.hourly(device.sm_active)
+        power, _ = cells.hourly(device.power_w)
+        present = ~(np.isnan(util) & np.isnan(sm) & np.isnan(power))
+        if not present.any():
+            continue
+        use_sm = device.spec.kind == "gpu" and not np.isnan(sm_peak).all()
+        n = int(present.sum())
+        series = DeviceSeries(
+            device.spec,
+            grid[present],
+            util[present],
+            power[present],
+            power[present] * HOUR_S,
+            np.full(n, np.nan),
+            sm[present],
+            np.full(n, HOUR_S),
+        )
+        rows.append((series, (sm_peak if use_sm else util_peak)[present]))
+    return rows

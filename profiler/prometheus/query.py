@@ -34,9 +34,8 @@ import numpy as np
 
 from profiler.analysis.fleet_rules import GroupUtil, HostData
 from profiler.analysis.thresholds import Thresholds
-from profiler.model.device import CAPACITY_METRICS, DeviceInfo
-from profiler.model.samples import METRIC_SPECS
-from profiler.model.series import DeviceSeries, FloatArray
+from profiler.model.device import CAPACITY_METRICS
+from profiler.model.series import FloatArray
 from profiler.model.units import DAY_S
 from profiler.prometheus.api import (
     DEFAULT_TIMEOUT_S,
@@ -48,6 +47,12 @@ from profiler.prometheus.api import (
     UrlOpen,
 )
 from profiler.prometheus.curves import HostCurve, read_curves
+from profiler.prometheus.fleet_hosts import (
+    RANGE_METRICS,
+    Devices,
+    SharedGrid,
+    build_hosts,
+)
 from profiler.prometheus.screen import (
     MEM,
     UTIL,
@@ -77,6 +82,12 @@ DEFAULT_DEADLINE_S = 600.0
 """Every request of one analysis together: ten minutes (1,000 hosts take ~20 s)."""
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BATCH_HOSTS = 50
+SCREEN_BATCH_HOSTS = 250
+"""Hosts per screening query: a 1,000-host fleet is screened in four parts, so no single
+query evaluates 30 days of step means of the whole fleet (near the 30 s request timeout)."""
+FLEET_CHUNK_POINTS = 2_016
+"""Steps per range request of a suspect batch (a week at 5 minutes): a month is five
+shorter requests, none near the request timeout."""
 MAX_STEPS = 50_000
 """Most points per series one analysis reads (14 days at 30 s is 40,320): bounds memory."""
 MIN_STEP_S = 1.0
@@ -132,14 +143,6 @@ def selector(metric: str, match: str) -> str:
     return f"{metric}{text}"
 
 
-_RANGE_METRICS = tuple(
-    (spec.name, spec.fleet_aggregate, spec.prometheus)
-    for spec in METRIC_SPECS
-    if spec.fleet_aggregate and spec.prometheus
-)
-"""(DeviceSeries column, PromQL range function, metric) of the series fleet analysis reads."""
-
-
 def check_options(options: FleetOptions) -> None:
     """Refuse a window shorter than a step, too many steps, or a malformed `--match`.
 
@@ -165,31 +168,7 @@ def check_options(options: FleetOptions) -> None:
     selector("finwatt_utilization_ratio", options.match)
 
 
-@dataclass
-class _Found:
-    """What the queries found of one device of one host, filled query by query."""
-
-    kind: str
-    model: str | None = None
-    provenance: str | None = None
-    capacity: dict[str, float] = field(default_factory=dict)
-    columns: dict[str, FloatArray] = field(default_factory=dict)
-
-
-class _Devices(dict[tuple[str, str], _Found]):
-    """(instance, device) -> what was found of it."""
-
-    def entry(self, labels: Mapping[str, str]) -> _Found | None:
-        """Return the device a series' labels name, None without instance or device."""
-        instance, device = labels.get("instance"), labels.get("device")
-        if not instance or not device:
-            return None
-        return self.setdefault(
-            (instance, device), _Found(labels.get("kind") or device.partition(":")[0])
-        )
-
-
-def _read_static(api: PrometheusApi, options: FleetOptions, end: float, devices: _Devices) -> None:
+def _read_static(api: PrometheusApi, options: FleetOptions, end: float, devices: Devices) -> None:
     """Read each device's labels and capacity gauges as last seen in the window."""
     lookback = f"{round(options.since_s)}s"
     for labels, _ in api.query(
@@ -220,20 +199,20 @@ def _read_ranges(
     span: tuple[float, float],
     grid: FloatArray,
     instances: Sequence[str] | None,
-) -> _Devices:
+) -> Devices:
     """Read each metric's step means (or maxima) over `span` onto `grid` (NaN where absent).
 
     `instances`: only these hosts (None: every host the selector matches).
     """
-    devices = _Devices()
+    devices = Devices()
     step = options.step_s
     start, end = span
     window = f"{round(step * 1000) - 1}ms"
     extra = (instance_matcher(instances),) if instances is not None else ()
-    for name, function, metric in _RANGE_METRICS:
+    for name, function, metric in RANGE_METRICS:
         chosen = with_matchers(selector(metric, options.match), *extra)
         for labels, times, values in api.query_range(
-            f"{function}({chosen}[{window}])", start, end, step
+            f"{function}({chosen}[{window}])", start, end, step, max_points=FLEET_CHUNK_POINTS
         ):
             found = devices.entry(labels)
             if found is None:
@@ -286,7 +265,7 @@ def fetch_fleet(
     end = math.floor(end_s / step) * step
     start = end - math.floor(options.since_s / step) * step + step
     grid = np.arange(start, end + step / 2, step)
-    static = _Devices()
+    static = Devices()
     _read_static(api, options, end, static)
     curves = read_curves(
         api, selector("finwatt_power_curve_watts", options.match), options.since_s, end
@@ -300,30 +279,42 @@ def fetch_fleet(
             with_matchers(selector(UTIL, options.match), host_only),
             with_matchers(selector(MEM, options.match), host_only),
             span,
+            batches=_screen_batches(static),
+            concurrency=options.concurrency,
         )
     clear, suspects = _split(static, screens, curves, thresholds, step)
     batches = _batches(sorted(suspects), options.batch_hosts) if options.screen else [None]
-    devices = _Devices({k: v for k, v in static.items() if k[0] in suspects})
+    shared = SharedGrid(grid, step)
+
+    def read(batch: Sequence[str] | None) -> list[HostData]:
+        chosen = set(suspects if batch is None else batch)
+        devices = Devices({k: v for k, v in static.items() if k[0] in chosen})
+        _merge(devices, _read_ranges(api, options, (start, end), grid, batch))
+        built = build_hosts(devices, Devices(), screens, set(), curves, shared)
+        for found in devices.values():
+            found.columns.clear()  # each batch's step means are held once, in its hosts
+        return built
+
+    hosts: list[HostData] = []
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        for found in pool.map(
-            lambda batch: _read_ranges(api, options, (start, end), grid, batch), batches
-        ):
-            _merge(devices, found)
-    if not devices and not clear:
+        for built in pool.map(read, batches):
+            hosts.extend(built)
+    if not hosts and not clear:
         raise FleetError(
             f"Prometheus at {api.url} holds no finwatt series matching {options.match} in "
             f"the last {options.since_s:g} s: is it scraping `finwatt serve`?"
         )
-    hosts = _hosts(devices, static, screens, clear, curves, grid, step)
+    read_hosts = len(hosts)
+    hosts.extend(build_hosts(Devices(), static, screens, clear, curves, shared))
+    hosts.sort(key=lambda h: h.instance)
     util_of = _group_util_reader(api, options, (start, end), grid)
-    read = len({instance for instance, _ in devices})
     return FleetData(
-        hosts, start - step, end, util_of, {"hosts_read": read, "batches": len(batches)}
+        hosts, start - step, end, util_of, {"hosts_read": read_hosts, "batches": len(batches)}
     )
 
 
 def _split(
-    static: _Devices,
+    static: Devices,
     screens: Mapping[str, Screen],
     curves: Mapping[str, HostCurve],
     thresholds: Thresholds,
@@ -343,11 +334,25 @@ def _split(
     return clear, instances - clear
 
 
+def _screen_batches(static: Devices) -> list[str]:
+    """Return the matchers of the hosts each screening query covers.
+
+    `SCREEN_BATCH_HOSTS` known hosts at a time, then every other host (one with
+    utilisation but no static facts) in one more query.
+    """
+    instances = sorted({instance for instance, _ in static})
+    if not instances:
+        return [""]
+    size = SCREEN_BATCH_HOSTS
+    known = [instance_matcher(instances[i : i + size]) for i in range(0, len(instances), size)]
+    return [*known, instance_matcher(instances).replace("=~", "!~", 1)]
+
+
 def _batches(instances: Sequence[str], size: int) -> list[Sequence[str] | None]:
     return [instances[i : i + size] for i in range(0, len(instances), size)]
 
 
-def _merge(devices: _Devices, found: _Devices) -> None:
+def _merge(devices: Devices, found: Devices) -> None:
     for key, read in found.items():
         known = devices.get(key)
         if known is None:
@@ -381,92 +386,3 @@ def _group_util_reader(
         return mean
 
     return util_of
-
-
-def _hosts(
-    devices: _Devices,
-    static: _Devices,
-    screens: Mapping[str, Screen],
-    clear: set[str],
-    curves: Mapping[str, HostCurve],
-    grid: FloatArray,
-    step: float,
-) -> list[HostData]:
-    by_host: dict[str, list[tuple[str, _Found]]] = {}
-    for (instance, device), found in sorted(devices.items()):
-        by_host.setdefault(instance, []).append((device, found))
-    for (instance, device), found in sorted(static.items()):
-        if instance in clear:
-            by_host.setdefault(instance, []).append((device, found))
-    hosts = []
-    for instance, items in sorted(by_host.items()):
-        host = _host(instance, items, grid, step, curves.get(instance))
-        if instance in clear:
-            screened = screens[instance].as_dict()
-            host = HostData(instance, [], host.model, host.cores, host.devices, screened)
-        hosts.append(host)
-    return hosts
-
-
-def _spec(instance: str, device: str, found: _Found) -> DeviceInfo:
-    cores_value = found.capacity.get("logical_cores")
-    mem_value = found.capacity.get("mem_total_bytes")
-    return DeviceInfo(
-        device_id=f"{instance}/{device}",
-        kind=found.kind,
-        logical_cores=int(cores_value) if cores_value is not None else None,
-        mem_total_bytes=int(mem_value) if mem_value is not None else None,
-        power_limit_w=found.capacity.get("power_limit_w"),
-        provenance=found.provenance,
-    )
-
-
-def _host(
-    instance: str,
-    items: list[tuple[str, _Found]],
-    grid: FloatArray,
-    step: float,
-    curve: HostCurve | None,
-) -> HostData:
-    series: list[DeviceSeries] = []
-    specs: list[DeviceInfo] = []
-    model: str | None = None
-    cores: int | None = None
-    for device, found in items:
-        spec = _spec(instance, device, found)
-        specs.append(spec)
-        if spec.kind == "host" or (model is None and spec.kind == "cpu"):
-            model = found.model or model
-        if spec.kind == "host":
-            cores = spec.logical_cores
-        columns = {
-            name: found.columns.get(name, np.full(grid.size, np.nan))
-            for name, _, _ in _RANGE_METRICS
-        }
-        present = np.zeros(grid.size, dtype=bool)
-        for column in columns.values():
-            present |= ~np.isnan(column)
-        if not present.any():
-            continue
-        power = columns["power_w"][present]
-        series.append(
-            DeviceSeries(
-                spec,
-                grid[present],
-                columns["util"][present],
-                power,
-                power * step,
-                columns["mem_used_bytes"][present],
-                columns["sm_active"][present],
-                np.full(int(present.sum()), step),
-            )
-        )
-    return HostData(
-        instance,
-        series,
-        model,
-        cores,
-        tuple(specs),
-        curve=curve.curve if curve else None,
-        ladder=curve.ladder if curve else None,
-    )

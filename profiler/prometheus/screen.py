@@ -23,7 +23,8 @@ short history, GPUs, no `host` device) is a *suspect* and is read in full.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from profiler.analysis.thresholds import Thresholds
@@ -63,20 +64,53 @@ def with_matchers(selector_text: str, *extra: str) -> str:
 
 
 def screen_hosts(
-    api: PrometheusApi, util_selector: str, mem_selector: str, span: ScreenSpan
+    api: PrometheusApi,
+    util_selector: str,
+    mem_selector: str,
+    span: ScreenSpan,
+    *,
+    batches: Sequence[str] = ("",),
+    concurrency: int = 1,
 ) -> dict[str, Screen]:
-    """Return each host's screening figures (instance -> Screen), in seven instant queries.
+    """Return each host's screening figures (instance -> Screen), seven instant queries a batch.
 
     Args:
         api: the Prometheus client.
         util_selector: `finwatt_utilization_ratio{...}` of the hosts' `host` devices.
         mem_selector: `finwatt_memory_used_bytes{...}` of the same.
         span: window, step and the quantile of the right-sizing mode.
+        batches: extra label matchers, one per batch of hosts (an `instance_matcher`), so
+            no one query evaluates the subqueries of the whole fleet; `""`: every host.
+        concurrency: queries in flight at once.
     """
+    tasks = [
+        (name, expr)
+        for matcher in batches
+        for name, expr in _figure_exprs(
+            with_matchers(util_selector, matcher), with_matchers(mem_selector, matcher), span
+        ).items()
+    ]
+
+    def run(task: tuple[str, str]) -> tuple[str, list[tuple[dict[str, str], float]]]:
+        name, expr = task
+        return name, api.query(f"max by (instance) ({expr})", span.end_s)
+
+    figures: dict[str, dict[str, float]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for name, vector in pool.map(run, tasks):
+            for labels, value in vector:
+                instance = labels.get("instance")
+                if instance:
+                    figures.setdefault(instance, {})[name] = value
+    return {instance: Screen(**values) for instance, values in figures.items()}
+
+
+def _figure_exprs(util_selector: str, mem_selector: str, span: ScreenSpan) -> dict[str, str]:
+    """Return the PromQL of each screening figure over the step means of the window."""
     step_ms = round(span.step_s * 1000)
     means = f"avg_over_time({util_selector}[{step_ms - 1}ms])"
     sub = f"[{round(span.since_s)}s:{step_ms}ms]"
-    exprs = {
+    return {
         "util_min": f"min_over_time({means}{sub})",
         "util_q": f"quantile_over_time({span.quantile:g}, {means}{sub})",
         "util_q995": f"quantile_over_time(0.995, {means}{sub})",
@@ -85,13 +119,6 @@ def screen_hosts(
         "last_s": f"max_over_time(timestamp({means}){sub})",
         "mem_max_bytes": f"max_over_time({mem_selector}[{round(span.since_s)}s])",
     }
-    figures: dict[str, dict[str, float]] = {}
-    for name, expr in exprs.items():
-        for labels, value in api.query(f"max by (instance) ({expr})", span.end_s):
-            instance = labels.get("instance")
-            if instance:
-                figures.setdefault(instance, {})[name] = value
-    return {instance: Screen(**values) for instance, values in figures.items()}
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ import dataclasses
 import logging
 import socket
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -216,6 +217,44 @@ def demand_view(series: DeviceSeries, ends: FloatArray, seconds: FloatArray) -> 
     return dataclasses.replace(series, t=ends, interval_s=seconds, power_w=sample_power_w(series))
 
 
+@dataclass(frozen=True)
+class WindowPart:
+    """One device's entries of one run inside a window, on the absolute time axis.
+
+    Attributes:
+        run: the run.
+        series: the device's entries in the window (`t` epoch seconds; may be empty).
+        source: where they were read from (`choose_source`: raw or minute).
+    """
+
+    run: RunRecord
+    series: DeviceSeries
+    source: Literal["raw", "minute"]
+
+
+def window_parts(
+    store: Store, runs: Sequence[RunRecord], span: tuple[float, float], source: Source = "auto"
+) -> Iterator[WindowPart]:
+    """Yield every device's entries of each run (oldest start first) in [start, end].
+
+    Each run is read from its raw samples or minute rollups (`choose_source`, from the
+    window's start), shifted by its start onto epoch seconds. `read_window` (analyze,
+    demand) and the window report's demand both read a window this way.
+    """
+    start, end = span
+    for run in sorted(runs, key=lambda r: r.started):
+        offset = run.started.timestamp()
+        records = store.devices.for_run(run.id)
+        ids = [d.info.device_id for d in records]
+        chosen = choose_source(store, run.id, ids, min_t=start - offset, source=source)
+        for record in records:
+            series = store.samples.series(
+                run.id, record.info, min_t=start - offset, source=chosen
+            ).shifted(offset)
+            keep = series.t <= end
+            yield WindowPart(run, series if keep.all() else _take(series, keep), chosen)
+
+
 def read_window(
     store: Store,
     since_s: float,
@@ -249,31 +288,15 @@ def read_window(
     parts: dict[str, list[DeviceSeries]] = {}
     covered: dict[str, float | None] = {}  # per device: the last second earlier runs cover
     observed: dict[str, list[tuple[FloatArray, FloatArray]]] = {}
-    for run in sorted(runs, key=lambda r: r.started):
-        offset = run.started.timestamp()
-        records = store.devices.for_run(run.id)
-        chosen = choose_source(
-            store,
-            run.id,
-            [d.info.device_id for d in records],
-            min_t=start - offset,
-            source=source,
+    for part in window_parts(store, runs, (start, end), source):
+        device_id = part.series.spec.device_id
+        series, covered[device_id] = _after(
+            part.series, covered.get(device_id), minutes=part.source == "minute"
         )
-        for record in records:
-            series = store.samples.series(
-                run.id, record.info, min_t=start - offset, source=chosen
-            ).shifted(offset)
-            keep = series.t <= end
-            if not keep.all():
-                series = _take(series, keep)
-            device_id = record.info.device_id
-            series, covered[device_id] = _after(
-                series, covered.get(device_id), minutes=chosen == "minute"
-            )
-            parts.setdefault(device_id, []).append(series)
-            observed.setdefault(device_id, []).append(
-                observed_intervals(series, chosen, run.interval_s)
-            )
+        parts.setdefault(device_id, []).append(series)
+        observed.setdefault(device_id, []).append(
+            observed_intervals(series, part.source, part.run.interval_s)
+        )
     # the newest run's description of each device wins (parts are in start order)
     merged = [
         concatenate([DeviceSeries(p[-1].spec, *_arrays(q)) for q in p]) for p in parts.values()

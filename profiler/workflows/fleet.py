@@ -29,8 +29,16 @@ from profiler.model.findings import Finding
 from profiler.model.provenance import is_estimate
 from profiler.model.savings import Site
 from profiler.prometheus.curves import PublishedCurve
-from profiler.prometheus.demand import HOUR_S, MAX_HOURS, fetch_demand
+from profiler.prometheus.demand import (
+    FIVE_MIN_S,
+    HOUR_S,
+    MAX_HOURS,
+    fetch_demand,
+    hour_grid,
+    hours_from_steps,
+)
 from profiler.prometheus.query import (
+    FleetData,
     FleetOptions,
     PrometheusApi,
     UrlOpen,
@@ -121,7 +129,7 @@ def analyze_prometheus(
     fleet.metrics["requests"] = data.requests
     findings, assumptions = fleet.findings, fleet.assumptions
     if tz is not None:
-        timed = fleet_demand(api, options, now_s, tz, site, thresholds)
+        timed = fleet_demand(api, options, now_s, tz, site, thresholds, read=data)
         findings = ranked(apply_precedence([*findings, *timed]))
         lines = [*assumptions, *(line for f in timed for line in f.assumptions)]
         assumptions = list(dict.fromkeys(lines))
@@ -143,16 +151,27 @@ def fleet_demand(
     tz: str,
     site: Site,
     thresholds: Thresholds,
+    *,
+    read: FleetData | None = None,
 ) -> list[Finding]:
     """Return the fleet's findings that see time, from hourly rows over the window.
 
     None below `demand_min_weeks` of window (no window recurs in less, so no query is
-    made); a window longer than `MAX_HOURS` is read over its last `MAX_HOURS`.
+    made); a window longer than `MAX_HOURS` is read over its last `MAX_HOURS`. `read`:
+    the fleet read already made; at 5-minute steps the hosts it read in full share it
+    (`hours_from_steps`) and only the hosts screened clear are queried by the hour.
     """
     if options.since_s < thresholds.demand_min_weeks * WEEK_S:
         return []
     since_s = min(options.since_s, MAX_HOURS * HOUR_S)
-    demand = fetch_demand(api, options.match, since_s, now_s, concurrency=options.concurrency)
+    known = {}
+    if read is not None and options.step_s == FIVE_MIN_S:
+        grid = hour_grid(since_s, now_s)
+        span = (read.start + options.step_s, read.end)
+        known = {h.instance: hours_from_steps(h.series, grid, span) for h in read.hosts if h.series}
+    demand = fetch_demand(
+        api, options.match, since_s, now_s, concurrency=options.concurrency, known=known
+    )
     clock = LocalClock(tz, zone(tz))
     return fleet_time_findings(demand.hosts, demand.peaks, demand.grid, clock, site, thresholds)
 

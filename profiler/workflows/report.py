@@ -28,7 +28,7 @@ from profiler.files.outputs import check_output, write_output
 from profiler.model.errors import FinwattRuntimeError
 from profiler.model.run import RunRecord
 from profiler.model.savings import Site
-from profiler.model.series import FIELDS, DeviceSeries, FloatArray, concatenate
+from profiler.model.series import DeviceSeries, FloatArray, concatenate
 from profiler.model.units import epoch_s
 from profiler.settings.time_zones import host_zone_name, zone
 from profiler.store.database import Store
@@ -40,6 +40,7 @@ from profiler.workflows.analyze import (
     analyze_since,
     host_history,
     store_findings,
+    window_parts,
 )
 from profiler.workflows.run_data import choose_source, load_run_data
 from profiler.workflows.trend import gather_trend, runs_in_window
@@ -239,22 +240,12 @@ def window_demand(
     The runs are read as `analyze --since` reads them (raw samples, or minute rollups
     for long runs); the span is that of the data read. None: no monitoring data.
     """
-    start, end = span
     parts: dict[str, list[Part]] = {}
-    for run in sorted(runs, key=lambda r: r.started):
-        if run.kind not in MONITORING_KINDS or run.is_profiling:
-            continue
-        offset = run.started.timestamp()
-        records = store.devices.for_run(run.id)
-        ids = [d.info.device_id for d in records]
-        chosen = choose_source(store, run.id, ids, min_t=start - offset)
-        for record in records:
-            series = store.samples.series(run.id, record.info, min_t=start - offset, source=chosen)
-            series = series.shifted(offset)
-            keep = series.t <= end
-            if keep.any():
-                kept = DeviceSeries(series.spec, *(getattr(series, f)[keep] for f in FIELDS))
-                parts.setdefault(record.info.device_id, []).append((kept, chosen, run.interval_s))
+    monitoring = [r for r in runs if r.kind in MONITORING_KINDS and not r.is_profiling]
+    for part in window_parts(store, monitoring, span):
+        if part.series.n:
+            pieces = parts.setdefault(part.series.spec.device_id, [])
+            pieces.append((part.series, part.source, part.run.interval_s))
     if not parts:
         return None
     times = [p[0].t for pieces in parts.values() for p in pieces]

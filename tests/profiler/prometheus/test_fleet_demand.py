@@ -19,7 +19,9 @@ import pytest
 
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.savings import Site
-from profiler.prometheus.query import FleetOptions
+from profiler.prometheus.api import PrometheusApi
+from profiler.prometheus.demand import fetch_demand, hour_grid, hours_from_steps
+from profiler.prometheus.query import FleetOptions, fetch_fleet
 from profiler.settings.config import Settings
 from profiler.workflows.demand import demand_prometheus
 from profiler.workflows.fleet import analyze_prometheus
@@ -144,3 +146,32 @@ def test_complementary_hosts_make_one_pool_and_the_batch_is_peak_sized(
     assert pooled.evidence["diversity_factor"] > 1.5
     schedules = [f for f in result.findings if f.rule == "PEAK_SIZED_HOST"]
     assert [f.device for f in schedules] == ["batch-01:9464/host"]
+
+
+def test_hourly_rows_from_the_fleet_read_equal_the_hourly_queries(
+    fleet: tuple[Prometheus, int],
+) -> None:
+    prom, end_s = fleet
+    options = FleetOptions(url=prom.url, since_s=SINCE_S, screen=False)
+    api = PrometheusApi(prom.url)
+    read = fetch_fleet(api, options, end_s)
+    grid = hour_grid(SINCE_S, end_s)
+    span = (read.start + options.step_s, read.end)
+    known = {h.instance: hours_from_steps(h.series, grid, span) for h in read.hosts}
+    shared = fetch_demand(api, '{job="finwatt"}', SINCE_S, end_s, known=known)
+    queried = fetch_demand(api, '{job="finwatt"}', SINCE_S, end_s)
+    assert shared.requests == 0 and queried.requests > 0  # nothing queried twice
+    assert set(shared.hosts) == set(queried.hosts) == set(FLEET)
+    for instance, devices in queried.hosts.items():
+        mine = {d.spec.device_id: d for d in shared.hosts[instance]}
+        for device in devices:
+            ours = mine[device.spec.device_id]
+            # every hour the 5-minute read wholly covers is there, with the same figures
+            common, at_q, at_s = np.intersect1d(device.t, ours.t, return_indices=True)
+            assert common.size >= device.t.size - 1
+            for column in ("util", "power_w"):
+                np.testing.assert_allclose(
+                    getattr(ours, column)[at_s], getattr(device, column)[at_q], rtol=1e-9
+                )
+            peak_q = queried.peaks[device.spec.device_id][at_q]
+            np.testing.assert_allclose(shared.peaks[device.spec.device_id][at_s], peak_q)
