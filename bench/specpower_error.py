@@ -28,6 +28,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     report = evaluate(parse_results(data.read_text(encoding="utf-8")), _tdp)
     _print(report)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
+        with Path(args.json).open("w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1)
     return 0
 

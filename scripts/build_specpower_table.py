@@ -18,8 +18,8 @@ specpower_curves.csv (always, from the results).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import csv
+import dataclasses
 import re
 import sys
 from datetime import datetime
@@ -73,7 +73,9 @@ def parse_source(path: Path) -> list[SpecResult]:
             result = _result(row)
             seen[result.result] = seen.get(result.result, 0) + 1
             if seen[result.result] > 1:
-                result = dataclasses.replace(result, result=f"{result.result} #{seen[result.result]}")
+                result = dataclasses.replace(
+                    result, result=f"{result.result} #{seen[result.result]}"
+                )
             results.append(result)
     return sorted(results, key=lambda r: r.result)
 

@@ -143,7 +143,9 @@ def _model(family: str | None, text: str) -> tuple[str, str | None] | None:
 
 def _word(word: str) -> str:
     """Return a model-name word as vendors write it: "E5-2660", "EPYC", "Xeon", "v2"."""
-    if word in ("epyc", "he", "ee", "se") or (any(c.isdigit() for c in word) and not re.fullmatch(r"v\d", word)):
+    if word in ("epyc", "he", "ee", "se") or (
+        any(c.isdigit() for c in word) and not re.fullmatch(r"v\d", word)
+    ):
         return word.upper()
     return word if re.fullmatch(r"v\d", word) else word.title()
 

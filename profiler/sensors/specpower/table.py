@@ -26,13 +26,29 @@ from profiler.sensors.specpower.groups import Group, cpu_groups
 LOADS = tuple(round(0.1 * i, 1) for i in range(11))
 """SPECpower's levels: active idle (0) and 10 % ... 100 % target load, ascending."""
 BAND_QUANTILE = 100.0
-"""The band at a level: the median -/+ this percentile (100: the largest) of the group's leave-one-out errors."""
+"""The band at a level: median -/+ this percentile (100: the largest) of the group's LOO errors."""
 MIN_RESULTS = 3
 """A group is chosen for a host only when it rests on at least this many results."""
 _PCT = tuple(int(load * 100) for load in LOADS)
-RESULT_FIELDS = ("result", "system", "published", "cpu", "chips", "cores", "threads", "memory_gb")
+RESULT_FIELDS: tuple[str, ...] = (
+    "result",
+    "system",
+    "published",
+    "cpu",
+    "chips",
+    "cores",
+    "threads",
+    "memory_gb",
+)
 RESULT_FIELDS += tuple(f"w{p}" for p in _PCT)
-TABLE_FIELDS = ("level", "key", "label", "results", "err_median_pct", "err_p90_pct")
+TABLE_FIELDS: tuple[str, ...] = (
+    "level",
+    "key",
+    "label",
+    "results",
+    "err_median_pct",
+    "err_p90_pct",
+)
 TABLE_FIELDS += tuple(f"thread_w{p}" for p in _PCT) + tuple(f"thread_low_w{p}" for p in _PCT)
 TABLE_FIELDS += tuple(f"thread_high_w{p}" for p in _PCT) + tuple(f"socket_w{p}" for p in _PCT)
 
@@ -102,7 +118,8 @@ def group_curve(members: Sequence[SpecResult]) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _median(members: Sequence[SpecResult]) -> np.ndarray:
-    return np.median(np.array([m.per_thread() for m in members]), axis=0)
+    median: np.ndarray = np.median(np.array([m.per_thread() for m in members]), axis=0)
+    return median
 
 
 def loo_errors(members: Sequence[SpecResult]) -> np.ndarray:
