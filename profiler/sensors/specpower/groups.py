@@ -66,6 +66,31 @@ _OPTERON_GEN |= {"41": "K10", "61": "K10", "42": "Bulldozer", "62": "Bulldozer"}
 _OPTERON_GEN |= {"43": "Piledriver", "63": "Piledriver"}
 
 
+_VM_GEN = {  # QEMU/KVM CPU model names: "Intel Xeon Processor (Cascadelake)", "AMD EPYC-Rome"
+    "sandybridge": "Sandy Bridge",
+    "ivybridge": "Ivy Bridge",
+    "haswell": "Haswell",
+    "broadwell": "Broadwell",
+    "skylake": "Skylake",
+    "cascadelake": "Cascade Lake",
+    "cooperlake": "Cooper Lake",
+    "icelake": "Ice Lake",
+    "sapphirerapids": "Sapphire Rapids",
+    "epyc-rome": "Zen 2 (Rome)",
+    "epyc-milan": "Zen 3 (Milan)",
+    "epyc-genoa": "Zen 4 (Genoa)",
+}
+_VM_NAME = re.compile(r"\((\w+)|\b(epyc-\w+)")
+
+
+def _vm_generation(name: str) -> str | None:
+    """Return the generation a QEMU/KVM CPU model name gives, None for another name."""
+    for match in _VM_NAME.finditer(name.lower()):
+        if (generation := _VM_GEN.get(match.group(1) or match.group(2))) is not None:
+            return generation
+    return None
+
+
 @dataclass(frozen=True)
 class Group:
     """One group a CPU belongs to.
@@ -159,6 +184,9 @@ def cpu_groups(name: str | None) -> list[Group]:
         brand = {"amd": "AMD", "intel": "Intel"}.get(vendor, vendor.title())
         family_label = f"{brand} {_word(family or '')}"
         found = _model(family, text)
+        if found is None and family is not None and (vm := _vm_generation(name or "")):
+            generation_label = f"{family_label} {vm}"
+            groups.append(Group("generation", generation_label.lower(), generation_label))
         if found is not None and family is not None:
             model, generation = found
             label = " ".join(_word(w) for w in model.split())

@@ -116,7 +116,9 @@ def test_three_published_results_are_predicted_within_their_band_when_held_out(
         ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", ["model", "generation", "family"]),
         ("AMD EPYC 7763 64-Core Processor", ["model", "generation", "family"]),
         ("AMD EPYC", ["family"]),
-        ("Intel Xeon Processor (Cascadelake)", ["family"]),
+        ("Intel Xeon Processor (Cascadelake)", ["generation", "family"]),  # a KVM model
+        ("AMD EPYC-Rome Processor", ["generation", "family"]),
+        ("Intel Xeon Processor", ["family"]),
         ("Neoverse-N1", []),
     ],
 )
