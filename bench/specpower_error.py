@@ -8,7 +8,7 @@ CPU name, chips and hardware threads only (what a host or a VM can see), by:
 
 - `specpower-curve`: finwatt's curve model, its group chosen without the held-out result
   (the first of model, generation, family, vendor, all with >= MIN_RESULTS results),
-  median watts per thread x threads; the band is the group's low/high;
+  its fit at the result's threads (`table.fit`); the band is the group's low/high;
 - `linear-tdp`: finwatt's linear model, TDP from codecarbon's table x chips, idle 20 %;
 - `ccf-vcpu`: Cloud Carbon Footprint's 0.74-3.5 W per vCPU, linear, x threads;
 - `boavizta-tdp`: Boavizta's TDP ratios 0.12/0.32/0.75/1.02 at 0/10/50/100 % (linear
@@ -59,8 +59,11 @@ def curve_loo(results: Sequence[SpecResult]) -> list[tuple[Prediction, str]]:
         for g in cpu_groups(r.cpu):
             others = [results[j] for j in members[g.key] if j != i]
             if len(others) >= MIN_RESULTS or g.level == "all":
-                median, low, high = group_curve(others)
-                out.append(((median * r.threads, low * r.threads, high * r.threads), g.level))
+                row = group_curve(others, g.level)
+                curves = (
+                    row.watts(r.threads, c) for c in (row.ref_w, row.ref_low_w, row.ref_high_w)
+                )
+                out.append((tuple(curves), g.level))  # type: ignore[arg-type]
                 break
     return out
 

@@ -4,12 +4,14 @@ For a host or VM with no power sensor, the CPU model name chooses a group of the
 table (`table`): the first of exact model, generation, family, vendor, all results that
 rests on at least `MIN_RESULTS` published results. A package's power at utilisation u is
 
-    P_pkg(u) = threads seen in the package x w(u)
+    P_pkg(u) = W(u) x (t / t_ref) ^ b(u),   t = threads seen in the package
 
-with w the group's median watts per hardware thread, interpolated between SPECpower's 11
-levels. It is the package's share of a whole server's wall power (CPU, memory, fans,
-power-supply losses) as SPECpower measures it, like `estimated:host-curve`. The low/high
-band is the group's median -/+ its largest leave-one-out error at each level
+interpolated between SPECpower's 11 levels: for model and generation groups t_ref = 1,
+b = 1 and W the median watts per thread; for family, vendor and all results a power law
+fitted over the group's thread counts (`table.fit`). It is the package's share of a whole
+server's wall power (CPU, memory, fans, power-supply losses) as SPECpower measures it,
+like `estimated:host-curve`. The low/high band is the group's curve -/+ its largest
+leave-one-out error at each level
 (docs/estimates.md).
 """
 
@@ -70,19 +72,19 @@ def describe(row: CurveRow) -> str:
 
 @dataclass(frozen=True)
 class PackageCurve:
-    """One package's modelled power: `threads` x the group's per-thread curve."""
+    """One package's modelled power: the group's curve at the threads the package has."""
 
     row: CurveRow
     threads: int
 
-    def power_w(self, util: float, curve: Sequence[float] | None = None) -> float:
-        """Return watts at utilisation `util` (0..1) on the median (or the given) curve."""
-        per_thread = self.row.thread_w if curve is None else curve
-        return self.threads * float(np.interp(util, LOADS, per_thread))
+    def power_w(self, util: float) -> float:
+        """Return watts at utilisation `util` (0..1) on the group's median curve."""
+        return float(np.interp(util, LOADS, self.row.watts(self.threads)))
 
     def points(self, curve: Sequence[float]) -> list[list[float]]:
-        """Return [load, watts] at the 11 levels of a per-thread curve, for device records."""
-        return [[load, round(self.threads * w, 4)] for load, w in zip(LOADS, curve, strict=True)]
+        """Return [load, watts] at the 11 levels of one of the row's curves, for records."""
+        watts = self.row.watts(self.threads, curve)
+        return [[load, round(float(w), 4)] for load, w in zip(LOADS, watts, strict=True)]
 
 
 class SpecpowerCurveModel(UtilisationPowerModel):
@@ -100,7 +102,12 @@ class SpecpowerCurveModel(UtilisationPowerModel):
         self.packages = {
             pkg: PackageCurve(self.row, max(1, cpu.packages.count(pkg))) for pkg in chosen
         }
-        self.source = f"{describe(self.row)}; P(u) = threads x median W per thread"
+        scaling = (
+            "threads x median W per thread"
+            if self.row.ref_threads == 1.0
+            else "power law in threads fitted over the group"
+        )
+        self.source = f"{describe(self.row)}; P(u) = {scaling}"
         super().__init__(cpu, self.packages)
 
     def availability(self) -> Availability:
@@ -127,9 +134,9 @@ class SpecpowerCurveModel(UtilisationPowerModel):
                     "model_error_p90_pct": row.err_p90_pct,
                     "model_idle_w": m.power_w(0.0),
                     "model_max_w": m.power_w(1.0),
-                    "model_curve_w": m.points(row.thread_w),
-                    "model_curve_low_w": m.points(row.thread_low_w),
-                    "model_curve_high_w": m.points(row.thread_high_w),
+                    "model_curve_w": m.points(row.ref_w),
+                    "model_curve_low_w": m.points(row.ref_low_w),
+                    "model_curve_high_w": m.points(row.ref_high_w),
                 },
             )
             for pkg, m in self.packages.items()

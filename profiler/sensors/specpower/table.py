@@ -2,18 +2,19 @@
 
 A result is one published SPECpower_ssj2008 run: the server's average wall power at
 active idle and at 10 % ... 100 % target load, its CPU name, chips, cores, threads and
-memory. Each result gives a per-thread curve (watts / hardware threads at each level) and
-a per-socket one (watts / chips). For every group of `groups.cpu_groups` with results the
-table holds the median per-thread curve, a low/high band (see `group_curve`), the median
-per-socket curve, and the group's leave-one-out error: each of its results predicted from
-the others' median per-thread curve, the absolute error in percent of the published power
-over all levels (median, 90th percentile). Building is deterministic: the same results give the
+memory. For every group of `groups.cpu_groups` with results the table holds the group's
+curve as a function of threads (`fit`: median watts per thread, or a power law in threads
+for coarse groups), a low/high band (see `group_curve`), the median per-socket curve, and
+the group's leave-one-out error: each of its results predicted by the fit over the
+others, the absolute error in percent of the published power over all levels (median,
+90th percentile). Building is deterministic: the same results give the
 same table text (`tests/profiler/sensors/test_specpower_table.py` rebuilds it).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,8 @@ LOADS = tuple(round(0.1 * i, 1) for i in range(11))
 """SPECpower's levels: active idle (0) and 10 % ... 100 % target load, ascending."""
 BAND_QUANTILE = 100.0
 """The band at a level: median -/+ this percentile (100: the largest) of the group's LOO errors."""
+POWER_LAW_LEVELS = ("family", "vendor", "all")
+"""Group levels whose curve is a power law in threads, not per thread (`fit`)."""
 MIN_RESULTS = 3
 """A group is chosen for a host only when it rests on at least this many results."""
 _PCT = tuple(int(load * 100) for load in LOADS)
@@ -49,8 +52,9 @@ TABLE_FIELDS: tuple[str, ...] = (
     "err_median_pct",
     "err_p90_pct",
 )
-TABLE_FIELDS += tuple(f"thread_w{p}" for p in _PCT) + tuple(f"thread_low_w{p}" for p in _PCT)
-TABLE_FIELDS += tuple(f"thread_high_w{p}" for p in _PCT) + tuple(f"socket_w{p}" for p in _PCT)
+TABLE_FIELDS += ("ref_threads", *(f"ref_w{p}" for p in _PCT))
+TABLE_FIELDS += tuple(f"ref_low_w{p}" for p in _PCT) + tuple(f"ref_high_w{p}" for p in _PCT)
+TABLE_FIELDS += tuple(f"exponent{p}" for p in _PCT) + tuple(f"socket_w{p}" for p in _PCT)
 
 
 class SpecTableError(ValueError):
@@ -90,68 +94,92 @@ class SpecResult:
 
 @dataclass(frozen=True)
 class CurveRow:
-    """One group's row of the table (see the module docstring)."""
+    """One group's row of the table (see the module docstring).
+
+    A server with t threads draws ref_w x (t / ref_threads) ^ exponent at each level:
+    per-thread scaling (ref_threads 1, exponent 1) for model and generation groups, a
+    power law fitted over the group's thread counts for the coarser ones (`fit`).
+    """
 
     group: Group
     results: int
     err_median_pct: float | None
     err_p90_pct: float | None
-    thread_w: tuple[float, ...]
-    thread_low_w: tuple[float, ...]
-    thread_high_w: tuple[float, ...]
+    ref_threads: float
+    ref_w: tuple[float, ...]
+    ref_low_w: tuple[float, ...]
+    ref_high_w: tuple[float, ...]
+    exponent: tuple[float, ...]
     socket_w: tuple[float, ...]
 
+    def watts(self, threads: float, curve: Sequence[float] | None = None) -> np.ndarray:
+        """Return watts at each of `LOADS` for `threads` threads (median, or `curve`)."""
+        ref = np.asarray(self.ref_w if curve is None else curve)
+        scaled: np.ndarray = ref * (threads / self.ref_threads) ** np.asarray(self.exponent)
+        return scaled
 
-def group_curve(members: Sequence[SpecResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (median, low, high) per-thread curves of `members` at each of `LOADS`.
 
-    The band is the median widened by the group's own measured error: at each level,
-    median x (1 -/+ the `BAND_QUANTILE` of its members' leave-one-out errors). A single
-    result has no measured error and gets no band (low = high = median).
+def fit(members: Sequence[SpecResult], level: str) -> tuple[float, np.ndarray, np.ndarray]:
+    """Return (ref_threads, ref_w, exponent) of a group's members.
+
+    Model and generation groups (and any group of one thread count) scale per thread:
+    the median watts per thread. Family, vendor and all results span servers of 4 to 256
+    threads whose power does not grow in proportion; for them log watts is fitted
+    against log threads at each level (least squares), ref_threads the geometric mean.
     """
-    median = _median(members)
-    errors = loo_errors(members)
-    if not len(errors):
-        return median, median, median
-    spread = np.percentile(errors, BAND_QUANTILE, axis=0) / 100
-    return median, np.maximum(0.0, median * (1 - spread)), median * (1 + spread)
+    threads = np.log([m.threads for m in members])
+    if level not in POWER_LAW_LEVELS or np.ptp(threads) == 0:
+        median = np.median(np.array([m.per_thread() for m in members]), axis=0)
+        return 1.0, median, np.ones(len(LOADS))
+    watts = np.log(np.array([m.watts for m in members]))
+    centred = threads - threads.mean()
+    exponent = centred @ (watts - watts.mean(axis=0)) / (centred @ centred)
+    return float(np.exp(threads.mean())), np.exp(watts.mean(axis=0)), exponent
 
 
-def _median(members: Sequence[SpecResult]) -> np.ndarray:
-    median: np.ndarray = np.median(np.array([m.per_thread() for m in members]), axis=0)
-    return median
-
-
-def loo_errors(members: Sequence[SpecResult]) -> np.ndarray:
+def loo_errors(members: Sequence[SpecResult], level: str) -> np.ndarray:
     """Return each member's absolute error (% of published) at each level, one row a member.
 
-    Each member is predicted by the others' median per-thread curve times its threads.
+    Each member is predicted by `fit` over the others.
     """
-    curves = np.array([m.per_thread() for m in members])
     rows = []
     for i, member in enumerate(members):
         if len(members) < 2:
             break
-        median = np.median(np.delete(curves, i, axis=0), axis=0)
+        ref, ref_w, exponent = fit([m for j, m in enumerate(members) if j != i], level)
         truth = np.asarray(member.watts)
-        rows.append(np.abs(median * member.threads - truth) / truth * 100)
+        predicted = ref_w * (member.threads / ref) ** exponent
+        rows.append(np.abs(predicted - truth) / truth * 100)
     return np.array(rows).reshape(len(rows), len(LOADS))
 
 
-def _row(group: Group, members: Sequence[SpecResult]) -> CurveRow:
-    median, low, high = group_curve(members)
+def group_curve(members: Sequence[SpecResult], level: str) -> CurveRow:
+    """Return the row of a group: its fit, band and leave-one-out error.
+
+    The band is the fit widened by the group's own measured error: at each level,
+    ref_w x (1 -/+ the `BAND_QUANTILE` of its members' leave-one-out errors). A single
+    result has no measured error and gets no band (low = high = ref_w).
+    """
+    ref, ref_w, exponent = fit(members, level)
+    errors = loo_errors(members, level)
+    spread = np.percentile(errors, BAND_QUANTILE, axis=0) / 100 if errors.size else 0.0
     socket = np.median(np.array([np.asarray(m.watts) / m.chips for m in members]), axis=0)
-    errors = loo_errors(members)
     return CurveRow(
-        group,
+        Group(level, "", ""),
         len(members),
         float(np.median(errors)) if errors.size else None,
         float(np.percentile(errors, 90)) if errors.size else None,
-        tuple(median.tolist()),
-        tuple(low.tolist()),
-        tuple(high.tolist()),
+        ref,
+        tuple(ref_w.tolist()),
+        tuple(np.maximum(0.0, ref_w * (1 - spread)).tolist()),
+        tuple((ref_w * (1 + spread)).tolist()),
+        tuple(np.asarray(exponent).tolist()),
         tuple(socket.tolist()),
     )
+
+
+def _row(group: Group, members: Sequence[SpecResult]) -> CurveRow:
+    return dataclasses.replace(group_curve(members, group.level), group=group)
 
 
 def build_table(results: Iterable[SpecResult]) -> list[CurveRow]:
@@ -176,7 +204,7 @@ def format_table(rows: Iterable[CurveRow]) -> str:
     writer.writerow(TABLE_FIELDS)
     for r in rows:
         stats = (r.err_median_pct, r.err_p90_pct)
-        curves = (*r.thread_w, *r.thread_low_w, *r.thread_high_w, *r.socket_w)
+        curves = (r.ref_threads, *r.ref_w, *r.ref_low_w, *r.ref_high_w, *r.exponent, *r.socket_w)
         writer.writerow(
             [r.group.level, r.group.key, r.group.label, r.results]
             + [_num(v) for v in stats]
@@ -208,9 +236,11 @@ def parse_table(text: str) -> list[CurveRow]:
                     int(row["results"]),
                     _optional(row["err_median_pct"]),
                     _optional(row["err_p90_pct"]),
-                    _floats(row, "thread_w"),
-                    _floats(row, "thread_low_w"),
-                    _floats(row, "thread_high_w"),
+                    float(row["ref_threads"]),
+                    _floats(row, "ref_w"),
+                    _floats(row, "ref_low_w"),
+                    _floats(row, "ref_high_w"),
+                    _floats(row, "exponent"),
                     _floats(row, "socket_w"),
                 )
             )

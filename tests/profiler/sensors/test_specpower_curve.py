@@ -103,9 +103,10 @@ def test_three_published_results_are_predicted_within_their_band_when_held_out(
     row = choose_group(result.cpu, {r.group.key: r for r in build_table(others)})
     assert row.group.key == group
     truth = np.asarray(watts)
-    point = np.asarray(row.thread_w) * result.threads
-    assert np.all(np.asarray(row.thread_low_w) * result.threads <= truth), url
-    assert np.all(truth <= np.asarray(row.thread_high_w) * result.threads), url
+    assert (row.ref_threads, set(row.exponent)) == (1.0, {1.0})  # model/generation: per thread
+    point = np.asarray(row.ref_w) * result.threads
+    assert np.all(np.asarray(row.ref_low_w) * result.threads <= truth), url
+    assert np.all(truth <= np.asarray(row.ref_high_w) * result.threads), url
     loaded = np.abs(point[1:] - truth[1:]) / truth[1:]
     assert loaded.max() < 0.11, url  # 10-100 %: within 11 % of the published power
 
@@ -157,7 +158,19 @@ def _cpu(root: Path, model: str, busy: float, n_cpus: int = 2) -> CpuSensors:
     )
 
 
-def test_the_model_is_threads_times_the_groups_per_thread_curve(tmp_path: Path) -> None:
+def test_a_family_is_a_power_law_in_threads_fitted_by_hand(tmp_path: Path) -> None:
+    # By hand: a family's curve at t threads is W_ref x (t / t_ref) ^ b, fitted as log W
+    # against log t by least squares at each level (t_ref the geometric mean).
+    members = [r for r in shipped_results() if "amd epyc" in {g.key for g in cpu_groups(r.cpu)}]
+    logt = np.log([m.threads for m in members])
+    logw = np.log([m.watts[10] for m in members])  # 100 %
+    slope, intercept = np.polyfit(logt, logw, 1)
+    row = shipped_table()["amd epyc"]
+    assert row.exponent[10] == pytest.approx(slope, rel=1e-3)
+    assert float(row.watts(128)[10]) == pytest.approx(np.exp(intercept) * 128**slope, rel=1e-3)
+
+
+def test_the_model_is_the_groups_curve_at_the_packages_threads(tmp_path: Path) -> None:
     cpu = _cpu(tmp_path, "AMD EPYC", busy=0.25)
     model = SpecpowerCurveModel(cpu)
     row = choose_group("AMD EPYC")
@@ -166,7 +179,8 @@ def test_the_model_is_threads_times_the_groups_per_thread_curve(tmp_path: Path) 
     for t in range(1, 11):
         cpu.read(float(t))
         (reading,) = model.read(float(t))
-    by_hand = 2 * (row.thread_w[2] + row.thread_w[3]) / 2  # u = 0.25: halfway 20 %-30 %
+    at_2 = np.asarray(row.ref_w) * (2 / row.ref_threads) ** np.asarray(row.exponent)
+    by_hand = (at_2[2] + at_2[3]) / 2  # u = 0.25: halfway between 20 % and 30 %
     assert reading.power_w == pytest.approx(by_hand)
     assert reading.energy_j == pytest.approx(10 * by_hand)
     (device,) = model.devices()
@@ -174,7 +188,7 @@ def test_the_model_is_threads_times_the_groups_per_thread_curve(tmp_path: Path) 
     assert device.details["specpower_group"] == "AMD EPYC"
     assert device.details["specpower_results"] == row.results
     assert device.details["model_error_p90_pct"] == pytest.approx(row.err_p90_pct)
-    assert device.details["model_idle_w"] == pytest.approx(2 * row.thread_w[0])
+    assert device.details["model_idle_w"] == pytest.approx(at_2[0])
 
 
 def test_probe_without_sensor_or_tdp_setting_uses_the_curve_and_savings_use_its_band(
