@@ -54,6 +54,17 @@ def ladder_curve(metrics: Proportionality, label: str, *, estimated: bool) -> Po
     return PowerCurve(metrics.curve, "ladder", label, estimated=estimated)
 
 
+SERVER_SHARE_NOTE = (
+    "savings cover the CPU packages' share of the server's wall power (SPECpower curve)"
+)
+CPU_ONLY_NOTE = "savings cover the CPU packages' power only, not the whole server"
+
+
+def coverage_note(curve: PowerCurve) -> str:
+    """Return what a model curve's savings cover: packages' server share, or CPU only."""
+    return SERVER_SHARE_NOTE if curve.label.startswith("SPECpower curve of ") else CPU_ONLY_NOTE
+
+
 _CURVE_KEYS = ("model_curve_w", "model_curve_low_w", "model_curve_high_w")
 
 

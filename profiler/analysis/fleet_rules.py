@@ -25,7 +25,7 @@ import numpy as np
 from profiler.analysis.annual import device_totals
 from profiler.analysis.assess import Assessment, assess_usage, conclude
 from profiler.analysis.confidence import Quality, curve_tier, power_tier
-from profiler.analysis.curve import PowerCurve, model_curves
+from profiler.analysis.curve import PowerCurve, coverage_note, model_curves
 from profiler.analysis.profile import LadderSummary
 from profiler.analysis.savings import consolidated_hosts, consolidation_saving_w, savings_from_power
 from profiler.analysis.stats import nearest_rank
@@ -221,7 +221,7 @@ def _consolidation_notes(
         notes.append("savings on the measured curve; low and high vary the target only")
     elif sizing.curves is not None:
         notes.append(f"host power curve: {sizing.curves[0].label} (no measured curve)")
-        notes.append("savings cover the CPU packages' power only, not the whole server")
+        notes.append(coverage_note(sizing.curves[0]))
     else:
         notes.append("no host power curve (no CPU power limit exported): savings not computed")
     return notes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from profiler.analysis.confidence import Quality
-from profiler.analysis.curve import PowerCurve
+from profiler.analysis.curve import PowerCurve, coverage_note
 from profiler.analysis.demand import HotWindows
 from profiler.analysis.savings import (
     DRAM_PROVENANCE,
@@ -275,7 +275,7 @@ def over_provisioned_cpu(
     ]
     if curves is not None:
         notes.append(f"host power curve: {curves[0].label}")
-        notes.append("savings cover the CPU packages' power only, not the whole server")
+        notes.append(coverage_note(curves[0]))
     else:
         notes.append("no host power curve (no ladder, no CPU power limit): savings not computed")
     return Finding(

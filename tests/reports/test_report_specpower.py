@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from profiler.analysis.curve import SERVER_SHARE_NOTE
 from profiler.model.device import DeviceRecord
 from profiler.model.run import RunRecord
 from profiler.model.run_data import RunData
@@ -13,6 +14,8 @@ from profiler.model.series import device_series
 from profiler.model.units import parse_iso
 from profiler.sensors.specpower.curve import SpecpowerCurveModel, choose_group
 from reports.data import report_data
+from reports.i18n import language
+from reports.lines import translate_line
 from reports.renderers.run import RunRenderer, RunReport
 from tests.fakes.cpu import scripted_cpu_sensors
 
@@ -39,3 +42,14 @@ def test_the_device_table_names_the_group_its_results_and_its_error(tmp_path: Pa
     assert "estimated:specpower-curve" in html
     assert f"SPECpower group AMD EPYC (family, {row.results} published results)" in html
     assert f"90th percentile {row.err_p90_pct:.0f} %" in html
+
+
+def test_the_savings_notes_of_a_specpower_curve_are_translated() -> None:
+    zh = language("zh-CN")
+    label = "SPECpower curve of AMD EPYC over 1 CPU package(s)"
+    assert translate_line(f"host power curve: {label}", zh) == (
+        "主机功耗曲线：1 个 CPU 封装上的 AMD EPYC SPECpower 曲线"  # noqa: RUF001
+    )
+    assert translate_line(SERVER_SHARE_NOTE, zh) == (
+        "节省量涵盖 CPU 封装所占服务器墙插功耗的份额（SPECpower 曲线）"  # noqa: RUF001
+    )
