@@ -175,7 +175,8 @@ def size_consolidation(
     The curve is a host's measured power curve where one in the group has one (the
     exporter's `finwatt_power_curve_watts`; low and high then differ by target only),
     else the linear model of its CPU packages. Low and high use Kubecost's 0.50 and 0.80
-    targets and the model's idle ratios 0.14 and 0.23.
+    targets and the model's low and high curves (idle ratios 0.14 and 0.23, or the
+    SPECpower curve's band).
     """
     n = len(group)
     m = consolidated_hosts(n, demand_util, thresholds.over_cpu_target, min_hosts)

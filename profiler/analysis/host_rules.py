@@ -241,7 +241,8 @@ def over_provisioned_cpu(
     the smallest size >= needed is at most half the provisioned cores. Savings: moving
     the host's work onto R/C of its cores on the host power curve (docs/methodology.md#savings:
     consolidation with N = 1, M = R/C); low and high use Kubecost's 0.50 and 0.80
-    targets and, for a model curve, the idle ratios 0.14 and 0.23.
+    targets and, for a model curve, its low and high curves (the linear model's idle
+    ratios 0.14 and 0.23, or the SPECpower curve's band).
     """
     q, target = thresholds.over_cpu_quantile, thresholds.over_cpu_target
     quantile = host.percentile(q)
