@@ -96,9 +96,10 @@ class SpecResult:
 class CurveRow:
     """One group's row of the table (see the module docstring).
 
-    A server with t threads draws ref_w x (t / ref_threads) ^ exponent at each level:
-    per-thread scaling (ref_threads 1, exponent 1) for model and generation groups, a
-    power law fitted over the group's thread counts for the coarser ones (`fit`).
+    A server with t >= ref_threads threads draws ref_w x (t / ref_threads) ^ exponent at
+    each level, fewer threads their share of a ref_threads server (`scale`): per-thread
+    scaling (ref_threads 1, exponent 1) for model and generation groups, a power law
+    fitted over the group's thread counts for the coarser ones (`fit`).
     """
 
     group: Group
@@ -115,8 +116,21 @@ class CurveRow:
     def watts(self, threads: float, curve: Sequence[float] | None = None) -> np.ndarray:
         """Return watts at each of `LOADS` for `threads` threads (median, or `curve`)."""
         ref = np.asarray(self.ref_w if curve is None else curve)
-        scaled: np.ndarray = ref * (threads / self.ref_threads) ** np.asarray(self.exponent)
-        return scaled
+        return scale(ref, self.ref_threads, np.asarray(self.exponent), threads)
+
+
+def scale(
+    ref_w: np.ndarray, ref_threads: float, exponent: np.ndarray, threads: float
+) -> np.ndarray:
+    """Return a group's watts at each level for `threads` threads.
+
+    At or above the group's reference size the fit applies; below it (a VM's few vCPUs,
+    mostly) the threads' share of a reference-size server: a VM's 2 vCPUs are a share of
+    a big host, not a 2-thread server with a whole server's fixed power.
+    """
+    at = max(threads, ref_threads)
+    scaled: np.ndarray = ref_w * (at / ref_threads) ** exponent * (threads / at)
+    return scaled
 
 
 def fit(members: Sequence[SpecResult], level: str) -> tuple[float, np.ndarray, np.ndarray]:
@@ -148,7 +162,7 @@ def loo_errors(members: Sequence[SpecResult], level: str) -> np.ndarray:
             break
         ref, ref_w, exponent = fit([m for j, m in enumerate(members) if j != i], level)
         truth = np.asarray(member.watts)
-        predicted = ref_w * (member.threads / ref) ** exponent
+        predicted = scale(ref_w, ref, exponent, member.threads)
         rows.append(np.abs(predicted - truth) / truth * 100)
     return np.array(rows).reshape(len(rows), len(LOADS))
 
