@@ -102,11 +102,13 @@ class SpecpowerCurveModel(UtilisationPowerModel):
         self.packages = {
             pkg: PackageCurve(self.row, max(1, cpu.packages.count(pkg))) for pkg in chosen
         }
-        scaling = (
-            "threads x median W per thread"
-            if self.row.ref_threads == 1.0
-            else "power law in threads fitted over the group"
-        )
+        threads = sum(m.threads for m in self.packages.values())
+        if self.row.ref_threads == 1.0:
+            scaling = "threads x median W per thread"
+        elif threads < self.row.ref_threads:
+            scaling = f"{threads} threads' share of a {self.row.ref_threads:.0f}-thread server"
+        else:
+            scaling = "power law in threads fitted over the group"
         self.source = f"{describe(self.row)}; P(u) = {scaling}"
         super().__init__(cpu, self.packages)
 
