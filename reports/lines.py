@@ -154,6 +154,9 @@ PATTERNS = (
     ),
     N_("a freed device has no idle power figure: savings not computed"),
     N_("hot hour: a 5-min mean at or above %(level)s (20%% headroom) in local time"),
+    # the SPECpower curve model's savings notes (profiler/analysis/curve.py)
+    N_("SPECpower curve of %(group)s over %(n)s CPU package(s)"),
+    N_("savings cover the CPU packages' share of the server's wall power (SPECpower curve)"),
 )
 """Every known line, most specific first (the first pattern that matches wins)."""
 

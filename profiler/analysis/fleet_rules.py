@@ -25,7 +25,7 @@ import numpy as np
 from profiler.analysis.annual import device_totals
 from profiler.analysis.assess import Assessment, assess_usage, conclude
 from profiler.analysis.confidence import Quality, curve_tier, power_tier
-from profiler.analysis.curve import PowerCurve, model_curves
+from profiler.analysis.curve import PowerCurve, coverage_note, model_curves
 from profiler.analysis.profile import LadderSummary
 from profiler.analysis.savings import consolidated_hosts, consolidation_saving_w, savings_from_power
 from profiler.analysis.stats import nearest_rank
@@ -175,7 +175,8 @@ def size_consolidation(
     The curve is a host's measured power curve where one in the group has one (the
     exporter's `finwatt_power_curve_watts`; low and high then differ by target only),
     else the linear model of its CPU packages. Low and high use Kubecost's 0.50 and 0.80
-    targets and the model's idle ratios 0.14 and 0.23.
+    targets and the model's low and high curves (idle ratios 0.14 and 0.23, or the
+    SPECpower curve's band).
     """
     n = len(group)
     m = consolidated_hosts(n, demand_util, thresholds.over_cpu_target, min_hosts)
@@ -221,7 +222,7 @@ def _consolidation_notes(
         notes.append("savings on the measured curve; low and high vary the target only")
     elif sizing.curves is not None:
         notes.append(f"host power curve: {sizing.curves[0].label} (no measured curve)")
-        notes.append("savings cover the CPU packages' power only, not the whole server")
+        notes.append(coverage_note(sizing.curves[0]))
     else:
         notes.append("no host power curve (no CPU power limit exported): savings not computed")
     return notes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from profiler.analysis.confidence import Quality
-from profiler.analysis.curve import PowerCurve
+from profiler.analysis.curve import PowerCurve, coverage_note
 from profiler.analysis.demand import HotWindows
 from profiler.analysis.savings import (
     DRAM_PROVENANCE,
@@ -241,7 +241,8 @@ def over_provisioned_cpu(
     the smallest size >= needed is at most half the provisioned cores. Savings: moving
     the host's work onto R/C of its cores on the host power curve (docs/methodology.md#savings:
     consolidation with N = 1, M = R/C); low and high use Kubecost's 0.50 and 0.80
-    targets and, for a model curve, the idle ratios 0.14 and 0.23.
+    targets and, for a model curve, its low and high curves (the linear model's idle
+    ratios 0.14 and 0.23, or the SPECpower curve's band).
     """
     q, target = thresholds.over_cpu_quantile, thresholds.over_cpu_target
     quantile = host.percentile(q)
@@ -275,7 +276,7 @@ def over_provisioned_cpu(
     ]
     if curves is not None:
         notes.append(f"host power curve: {curves[0].label}")
-        notes.append("savings cover the CPU packages' power only, not the whole server")
+        notes.append(coverage_note(curves[0]))
     else:
         notes.append("no host power curve (no ladder, no CPU power limit): savings not computed")
     return Finding(

@@ -25,6 +25,7 @@ from profiler.sensors.nvml import get_gpus
 from profiler.sensors.power_model import CpuPowerModel
 from profiler.sensors.rapl import get_rapl
 from profiler.sensors.rapl.perf import PerfEvents
+from profiler.sensors.specpower.curve import SpecpowerCurveModel
 
 
 @dataclass
@@ -87,8 +88,10 @@ def probe_sensors(
 
     Args:
         sysfs_root: root of sysfs (`FINWATT_SYSFS_ROOT`), for powercap and topology.
-        cpu_tdp_w: the user's TDP setting for the CPU model, in watts.
-        cpu_idle_ratio: P_idle / P_max for the CPU model.
+        cpu_tdp_w: the user's TDP setting for the CPU model, in watts. With it (or
+            `cpu_idle_ratio`) unmeasured packages get `estimated:linear-tdp`; without
+            either, `estimated:specpower-curve` (the CPU group's SPECpower curve).
+        cpu_idle_ratio: P_idle / P_max for the linear CPU model.
         nvml_module: an NVML module to use instead of importing `pynvml` (tests).
         want_gpu: probe NVML at all.
         host_curve: in a VM, the host's power curve: the packages RAPL cannot measure
@@ -108,10 +111,12 @@ def probe_sensors(
     measured = {d.device_id for d in rapl.devices()} if rapl is not None else set()
     unmeasured = [pkg for pkg in cpu.package_util if f"cpu:{pkg}" not in measured]
     if unmeasured:
-        model: CpuPowerModel | HostCurveModel
+        model: CpuPowerModel | HostCurveModel | SpecpowerCurveModel
         if host_curve is not None:
             vm = vm_share(share, len(cpu.packages), host_curve.host_threads, host_curve.source)
             model = HostCurveModel(cpu, host_curve, *vm, packages=unmeasured)
+        elif cpu_tdp_w is None and cpu_idle_ratio is None:
+            model = SpecpowerCurveModel(cpu, packages=unmeasured)
         else:
             model = CpuPowerModel(
                 cpu, cpu_tdp_w=cpu_tdp_w, idle_ratio=cpu_idle_ratio, packages=unmeasured
