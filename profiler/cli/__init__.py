@@ -66,8 +66,6 @@ def _quick_answer(argv: list[str] | None) -> None:
     Only for the console script on a terminal of 80 columns or more (or no terminal),
     where typer's own output is exactly `TOP_HELP`; anything else goes through typer.
     """
-    import os
-
     args = sys.argv[1:] if argv is None else argv
     if args == ["--version"]:
         from profiler.files.version import finwatt_version
@@ -115,7 +113,8 @@ def _run(argv: list[str] | None) -> Any:
         error_line(str(err))
         sys.exit(err.exit_code)
     except (sqlite3.Error, OSError) as err:
-        line = None if stdout_failure(err) is not None else failure_line(err)
+        stdout_gone = isinstance(err, OSError) and stdout_failure(err) is not None
+        line = None if stdout_gone else failure_line(err)
         if line is None:
             raise  # a closed stdout goes to `main`; anything else is a bug
         error_line(line)  # a full disk or a database failure mid-command

@@ -31,7 +31,7 @@ def _finwatt(home: Home, *args: str, stdout: str) -> subprocess.CompletedProcess
             stderr=subprocess.PIPE,
             text=True,
             timeout=120,
-            preexec_fn=lambda: os.close(1),  # noqa: PLW1509 (the child's own fd 1, nothing else)
+            preexec_fn=lambda: os.close(1),  # the child's own fd 1, nothing else
         )
         result.stdout = ""  # there was none to read
         return result

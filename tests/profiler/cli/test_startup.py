@@ -114,16 +114,17 @@ def test_top_help_is_what_typer_prints(
 def test_the_quick_answers_are_typers(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "100", "FINWATT_DB": str(tmp_path / "f.db")}
     finwatt = str(Path(sys.executable).with_name("finwatt"))
-    for quick, slow in (
+    pairs = (
         (["-h"], ["--log-format", "text", "-h"]),
-        (["--version"], ["--log-format", "text", "--version"]),
-    ):
-        answers = [
+        (["--version"], ["--config", "", "--version"]),
+    )
+    for quick, through_typer in pairs:
+        quick_run, typer_run = (
             subprocess.run([finwatt, *args], env=env, capture_output=True, text=True, timeout=120)
-            for args in (quick, slow)
-        ]
-        assert [(a.returncode, a.stdout, a.stderr) for a in answers][0] == (
-            answers[1].returncode,
-            answers[1].stdout,
-            answers[1].stderr,
+            for args in (quick, through_typer)
+        )
+        assert (quick_run.returncode, quick_run.stdout, quick_run.stderr) == (
+            typer_run.returncode,
+            typer_run.stdout,
+            typer_run.stderr,
         )
