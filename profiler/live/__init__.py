@@ -16,12 +16,11 @@ one module of the package (`profiler.live.escaped`, `profiler.live.sources`) doe
 load the whole view (rich's `Live`, the layout and its numpy).
 """
 
-from __future__ import annotations
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from profiler.live.format import (
         fmt_duration,
         fmt_energy,
@@ -78,9 +77,9 @@ _HOMES = {
 """Where each public name lives."""
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
+        return getattr(_importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'profiler.live' has no attribute {name!r}")
 
 
