@@ -41,6 +41,7 @@ app = typer.Typer(
     # every command and sub-command inherits these from the root context
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+LazyGroup.typer_app = app
 
 DbOption = Annotated[
     Path | None,

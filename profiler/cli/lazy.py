@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
 import typer.core
@@ -64,10 +64,8 @@ class LazyCommands(MutableMapping[str, Any]):
         return name in COMMANDS or name in self.built
 
 
-def build_command(name: str) -> Any:
-    """Import the module that registers `name` and return its click command."""
-    from profiler.cli.common import app
-
+def build_command(app: typer.Typer, name: str) -> Any:
+    """Import the module that registers `name` on `app` and return its click command."""
     importlib.import_module(COMMANDS[name].module)
     group = typer.main.get_group(app)
     commands = group.commands
@@ -80,9 +78,17 @@ def build_command(name: str) -> Any:
 class LazyGroup(typer.core.TyperGroup):
     """The `finwatt` group: commands from `COMMANDS`, their modules imported on demand."""
 
+    typer_app: ClassVar[typer.Typer | None] = None
+    """The app the command modules register on (`profiler.cli.common` sets it)."""
+
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.commands = LazyCommands(self.commands, build_command)
+        self.commands = LazyCommands(self.commands, self._build)
+
+    def _build(self, name: str) -> Any:
+        if self.typer_app is None:
+            raise RuntimeError("LazyGroup.typer_app is not set")
+        return build_command(self.typer_app, name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """Write the command list from the table's summaries, importing no command."""
