@@ -45,8 +45,8 @@ from profiler.analysis.reconcile import reconcile, wall_idle_power
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.time_rules import LocalClock, WindowDevices, host_hot_windows, time_findings
 from profiler.analysis.usage import UsageStats, usage_stats
-from profiler.model.energy import HOLD_INTERVALS
 from profiler.model.findings import Finding
+from profiler.model.hold import HOLD_INTERVALS
 from profiler.model.provenance import is_estimate
 from profiler.model.run import PhaseRecord
 from profiler.model.savings import Estimate, Site

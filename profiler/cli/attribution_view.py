@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,7 +10,9 @@ from rich.table import Table
 from profiler.cli.common import fmt, out
 from profiler.model.attribution_rows import DEFAULT_TOP_N, MAX_TOP_N, check_top_n
 from profiler.model.errors import FinwattInputError
-from profiler.workflows.attribution import GroupTotal, RunAttribution
+
+if TYPE_CHECKING:
+    from profiler.workflows.attribution import GroupTotal, RunAttribution
 
 AttributeOption = Annotated[
     bool,

@@ -18,6 +18,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from profiler.cli.lazy import LazyGroup
 from profiler.cli.terminal_text import safe_console
 from profiler.model.durations import check_interval, parse_duration
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE, FinwattRuntimeError
@@ -29,6 +30,8 @@ from profiler.settings.config import Settings
 
 app = typer.Typer(
     name="finwatt",
+    # commands' modules are imported when a command is looked up (profiler.cli.lazy)
+    cls=LazyGroup,
     help="Energy profiler for financial compute: where capacity idles and burns power.",
     # `finwatt --install-completion` / `--show-completion` for bash, zsh, fish (README)
     add_completion=True,
@@ -38,6 +41,7 @@ app = typer.Typer(
     # every command and sub-command inherits these from the root context
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+LazyGroup.typer_app = app
 
 DbOption = Annotated[
     Path | None,

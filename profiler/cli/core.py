@@ -32,8 +32,6 @@ from profiler.cli.common import (
     pct,
     provenance_label,
 )
-from profiler.cli.inventory_view import print_inventory_diff
-from profiler.cli.reconcile_view import reconciliation_lines
 from profiler.model.errors import EXIT_INTERRUPTED
 from profiler.model.provenance import is_estimate
 from profiler.model.run import RunStatus
@@ -42,9 +40,6 @@ from profiler.model.text import printable
 from profiler.model.units import GIB
 from profiler.settings.config import load_settings
 from profiler.workflows.database import open_store
-from profiler.workflows.probe import diagnose, probe
-from profiler.workflows.provisioned import provisioned_note
-from profiler.workflows.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from profiler.model.attribution_rows import PartListener
@@ -55,6 +50,9 @@ if TYPE_CHECKING:
 @app.command()
 def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show the sensors and devices found, their provenance, and how to get more."""
+    from profiler.workflows.probe import diagnose
+    from profiler.workflows.provisioned import provisioned_note
+
     settings = load_settings(db)
     diagnosis = diagnose(settings)
     families = [
@@ -133,7 +131,9 @@ def monitor(
     from profiler.workflows.attribution import run_attribution
     from profiler.workflows.monitor import monitor as record_window
     from profiler.workflows.monitor import monitor_recording
+    from profiler.workflows.probe import probe
     from profiler.workflows.serve import start_exporter
+    from profiler.workflows.signals import stop_on_signals
 
     duration_s = parse_seconds(duration, "--duration") if duration is not None else None
     interval_s = parse_interval(interval)
@@ -202,6 +202,8 @@ def _say_recording(interval_s: float, duration_s: float | None) -> Callable[[str
 
 
 def _print_summary(outcome: MonitorOutcome) -> None:
+    from profiler.cli.reconcile_view import reconciliation_lines
+
     run, summaries = outcome.run, outcome.devices
     table = Table(title=f"Run {run.id} ({run.status}, {outcome.seconds:.1f} s)")
     for column in ("device", "samples", "util mean", "util p95", "energy", "mean power", "source"):
@@ -245,6 +247,8 @@ def runs(
     """List stored runs, newest first (or, with --diff A B, what changed between two)."""
     settings = load_settings(db)
     if diff is not None:
+        from profiler.cli.inventory_view import print_inventory_diff
+
         print_inventory_diff(settings, *diff, as_json=as_json)
         return
     with open_store(settings, read_only=True) as store:

@@ -12,7 +12,7 @@ them reach tables and lines. Two things could act on them instead of showing the
 passes every printed segment through `profiler.model.text.printable` (newlines kept: they
 are layout). Commands still escape the outside strings they put in tables themselves
 (so the columns are measured on what is shown); the hook is the net for what they miss.
-It wraps each renderable in the live view's `EscapedFrame` (`profiler.live.terminal`),
+It wraps each renderable in the live view's `EscapedFrame` (`profiler.live.escaped`),
 which escapes the view's own frames too (rich's `Live` adds its frame after the hooks).
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from rich.console import Console, ConsoleRenderable, RenderHook
 
-from profiler.live.terminal import EscapedFrame
+from profiler.live.escaped import EscapedFrame
 
 
 class EscapingHook(RenderHook):

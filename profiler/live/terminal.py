@@ -22,15 +22,14 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import IO, Any
 
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console
 from rich.live import Live
-from rich.segment import Segment
 
+from profiler.live.escaped import EscapedFrame
 from profiler.live.layout import render
 from profiler.live.sources import ProfileSource, TickSource
 from profiler.live.state import LiveState
 from profiler.model.run import RunStatus
-from profiler.model.text import printable
 
 MAX_REFRESH_HZ = 4.0
 """The screen is redrawn at most this often (docs/live.md: refresh <= 4 Hz)."""
@@ -41,27 +40,6 @@ IDLE_REDRAW_S = 2.0
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
-
-
-class EscapedFrame:
-    """A renderable whose control characters show as escapes (docs/decisions.md#hostile-input).
-
-    A device model, a host name or a profiling run's label could hold ESC; rich's `Live`
-    draws its frame after the console's render hooks, so the view escapes its own
-    frames. `profiler.cli.terminal_text`'s render hook wraps everything else the CLI
-    prints in it too.
-    """
-
-    def __init__(self, renderable: RenderableType) -> None:
-        self.renderable = renderable
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        """Render the frame; escape the text of each (non-control) segment."""
-        for segment in console.render(self.renderable, options):
-            if segment.control or segment.text.isprintable():
-                yield segment
-            else:
-                yield Segment(printable(segment.text, keep_newlines=True), segment.style)
 
 
 class KeyReader:

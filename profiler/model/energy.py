@@ -26,13 +26,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from profiler.model.hold import HOLD_INTERVALS
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-HOLD_INTERVALS = 2.0
-"""A power reading stands for at most this many sample intervals before it (the hold):
-after a gap (an outage, a stopped recorder) the rest of the gap is missing coverage, not
-the next reading's power stretched over it."""
 
 
 def run_hold_s(interval_s: float | None) -> float | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from profiler.store.rollup import MINUTE_S, minute_of_sql
 from profiler.store.transactions import Repository
 
 TABLES = (
@@ -31,6 +30,9 @@ class Housekeeping(Repository):
 
         Returns the number of samples deleted. One transaction.
         """
+        # here, not at the top: the rollup's numpy stays out of `finwatt runs`
+        from profiler.store.rollup import MINUTE_S, minute_of_sql
+
         with self._transaction() as tx:
             cursor = tx.execute(
                 f"DELETE FROM sample WHERE run_id = ? AND t < ? AND {minute_of_sql()} < ? "

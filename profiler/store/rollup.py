@@ -35,9 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from profiler.model.energy import HOLD_INTERVALS, counter_resets, interval_energy, intervals
+from profiler.model.hold import HOLD_INTERVALS
 from profiler.model.samples import SampleRow
 
 MINUTE_S = 60.0
@@ -362,6 +360,11 @@ class MinuteSums:
 
     def _device_values(self, device_id: str, rows: Sequence[SampleRow]) -> list[dict[str, Any]]:
         """Return the per-sample values `ROLLUP_COLUMNS` fold (the SQL form's inner query)."""
+        # here, not at the top: the store's readers (`finwatt runs`) load without numpy
+        import numpy as np
+
+        from profiler.model.energy import counter_resets, interval_energy, intervals
+
         t = np.array([r.t for r in rows], dtype=np.float64)
         energy = np.array([_nan(r.energy_j) for r in rows], dtype=np.float64)
         power = np.array([_nan(r.power_w) for r in rows], dtype=np.float64)

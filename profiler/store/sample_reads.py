@@ -9,38 +9,32 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
-from profiler.model.device import DeviceInfo
-from profiler.model.energy import run_hold_s
 from profiler.model.samples import SampleRow
-from profiler.model.series import DeviceSeries, device_series
 from profiler.store.rollup import MINUTE_S
 from profiler.store.rows import SAMPLE_COLUMNS, sample_from_row
 
-_RAW_ROWS = np.dtype(
-    [(name, "f8") for name in ("t", "util", "power_w", "energy_j", "mem_used_bytes", "sm_active")]
-)
-_MINUTE_ROWS = np.dtype(
-    [
-        (name, "f8")
-        for name in (
-            "t",
-            "n",
-            "util_n",
-            "util",
-            "util_peak",
-            "power_w",
-            "energy_delta_j",
-            "energy_s",
-            "mem_used_bytes",
-            "sm_n",
-            "sm_active",
-            "resets_n",
-        )
-    ]
+if TYPE_CHECKING:
+    from profiler.model.device import DeviceInfo
+    from profiler.model.series import DeviceSeries
+
+# numpy (and the series built on it) is imported in the reads that use it, so a command
+# that only lists runs (`finwatt runs`) opens the store without it
+_RAW_FIELDS = ("t", "util", "power_w", "energy_j", "mem_used_bytes", "sm_active")
+_MINUTE_FIELDS = (
+    "t",
+    "n",
+    "util_n",
+    "util",
+    "util_peak",
+    "power_w",
+    "energy_delta_j",
+    "energy_s",
+    "mem_used_bytes",
+    "sm_n",
+    "sm_active",
+    "resets_n",
 )
 
 EXPORT_BATCH_ROWS = 50_000
@@ -115,13 +109,18 @@ class SampleReads:
         """
         if source == "minute":
             return self._minute_series(run_id, device, _from(min_t))
+        import numpy as np
+
+        from profiler.model.energy import run_hold_s
+        from profiler.model.series import device_series
+
         cursor = self._conn.execute(
             "SELECT t, util, power_w, energy_j, mem_used_bytes, sm_active FROM sample "
             "WHERE run_id = ? AND device_id = ? AND t >= ? ORDER BY t",
             (run_id, device.device_id, _from(min_t)),
         )
         cursor.row_factory = None
-        rows = np.fromiter(cursor, dtype=_RAW_ROWS)
+        rows = np.fromiter(cursor, dtype=np.dtype([(name, "f8") for name in _RAW_FIELDS]))
         stated = self._conn.execute("SELECT interval_s FROM run WHERE id = ?", (run_id,))
         interval = stated.fetchone()
         series = device_series(
@@ -139,6 +138,10 @@ class SampleReads:
         return series
 
     def _minute_series(self, run_id: str, device: DeviceInfo, min_t: float) -> DeviceSeries:
+        import numpy as np
+
+        from profiler.model.series import DeviceSeries
+
         cursor = self._conn.execute(
             f"SELECT minute * {MINUTE_S!r}, n, util_n, util_sum / util_n, util_max, "
             "power_sum / power_n, energy_delta_j, energy_s, mem_max_bytes, sm_n, "
@@ -147,7 +150,7 @@ class SampleReads:
             (run_id, device.device_id, min_t),
         )
         cursor.row_factory = None
-        rows = np.fromiter(cursor, dtype=_MINUTE_ROWS)
+        rows = np.fromiter(cursor, dtype=np.dtype([(name, "f8") for name in _MINUTE_FIELDS]))
         return DeviceSeries(
             device,
             rows["t"],

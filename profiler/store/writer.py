@@ -18,7 +18,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler.model.energy import run_hold_s
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.store.opening import StoreError, describe
@@ -103,6 +102,8 @@ class SampleWriter:
         return f"writing samples to {self._path} failed: {err}"
 
     def _loop(self) -> None:
+        from profiler.model.energy import run_hold_s  # numpy: only where samples are written
+
         try:
             with closing(Store(self._path)) as store:
                 run = store.runs.get(self._run_id)

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from profiler.cli.logs import JsonFormatter, TextFormatter, TimedTextFormatter
 from profiler.cli.terminal_text import safe_console
-from profiler.live.terminal import EscapedFrame
+from profiler.live.escaped import EscapedFrame
 from profiler.model.text import has_control, printable
 from tests.fakes.cli import run_finwatt
 from tests.fakes.history import history_doc

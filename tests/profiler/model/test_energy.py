@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from profiler.model.energy import (
-    HOLD_INTERVALS,
     counter_resets,
     interval_energy,
     median_hold_s,
     run_hold_s,
 )
+from profiler.model.hold import HOLD_INTERVALS
 
 NAN = np.nan
 
