@@ -28,7 +28,9 @@ from profiler.cli.common import (
     parse_seconds,
     provenance_label,
 )
+from profiler.model.carbon import Co2eFigure, co2e_of_spans
 from profiler.model.job import JobRecord, parse_tag
+from profiler.model.run import RunRecord
 from profiler.model.savings import Site
 from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
@@ -143,7 +145,8 @@ def exec_command(
             err_console.print(f"finwatt: job run {run_id}", markup=False)
 
     outcome = run_job(settings, spec, on_start=said)
-    figures = job_figures(outcome.job, site)
+    run = outcome.monitor.run
+    figures = job_figures(outcome.job, site, run.started.timestamp(), _end_s(run, outcome.job))
     if as_json:
         emit_json({**figures, "notes": list(outcome.notes)}, doc="exec")
     else:
@@ -154,11 +157,23 @@ def exec_command(
     raise typer.Exit(outcome.job.exit_status or 0)
 
 
-def job_figures(job: JobRecord, site: Site) -> dict[str, Any]:
-    """Return the job's figures for people and JSON (kWh, CO2e and cost at the site)."""
+def _end_s(run: RunRecord, job: JobRecord) -> float:
+    """The job's end, epoch seconds (its start + its seconds while the run has no end)."""
+    if run.ended is not None:
+        return run.ended.timestamp()
+    return run.started.timestamp() + (job.seconds or 0.0)
+
+
+def job_figures(job: JobRecord, site: Site, start_s: float, end_s: float) -> dict[str, Any]:
+    """Return the job's figures for people and JSON (kWh, CO2e and cost at the site).
+
+    With the site's hourly grid series the job's energy is spread over [start_s, end_s)
+    at its mean power and each hour takes its own factor (`model.carbon.co2e_of_spans`).
+    """
     energy_j = job.energy_j
     kwh = None if energy_j is None else energy_j / J_PER_KWH
     facility_kwh = None if kwh is None else kwh * site.pue
+    co2e = None if energy_j is None else co2e_of_spans(site, [(start_s, end_s, energy_j)])
     return {
         "run": job.run_id,
         "command": job.command,
@@ -181,7 +196,14 @@ def job_figures(job: JobRecord, site: Site) -> dict[str, Any]:
         "tags": job.tags,
         "kwh": kwh,
         "facility_kwh": facility_kwh,
-        "co2e_g": None if facility_kwh is None else facility_kwh * site.grid_g_per_kwh,
+        "co2e_g": (
+            None
+            if facility_kwh is None or co2e is None
+            else facility_kwh * site.grid_g_per_kwh
+            if site.hourly is None
+            else co2e.grams
+        ),
+        **_labels(co2e, site),
         "cost": (
             None
             if facility_kwh is None or site.price_per_kwh is None
@@ -191,6 +213,13 @@ def job_figures(job: JobRecord, site: Site) -> dict[str, Any]:
         "site": {"pue": site.pue, "grid": site.grid_label, "price_per_kwh": site.price_per_kwh},
         "accounting": job.accounting,
     }
+
+
+def _labels(co2e: Co2eFigure | None, site: Site) -> dict[str, Any]:
+    """The `co2e_basis`, `co2e_source` and `co2e_annual_share` beside a job's `co2e_g`."""
+    if co2e is None:
+        return {"co2e_basis": None, "co2e_source": None, "co2e_annual_share": None}
+    return co2e.as_dict()
 
 
 def job_lines(f: dict[str, Any]) -> list[str]:
@@ -211,9 +240,16 @@ def job_lines(f: dict[str, Any]) -> list[str]:
         f"  per unit    {fmt(f['j_per_unit'], '.3g', f' J/{unit}')} "
         f"({fmt(f['units'], 'g', ' ' + unit)})",
         f"  kWh         {fmt(f['kwh'], '.6f')} (facility {fmt(f['facility_kwh'], '.6f')} at PUE "
-        f"{f['site']['pue']:g})   CO2e {fmt(f['co2e_g'], '.3f', ' g')} ({f['site']['grid']})"
+        f"{f['site']['pue']:g})   CO2e {fmt(f['co2e_g'], '.3f', ' g')} ({_basis_text(f)})"
         f"   cost {fmt(f['cost'], '.6f')}{_code(f['currency'], f['cost'])}",
     ]
+
+
+def _basis_text(f: dict[str, Any]) -> str:
+    """The exec line's factor text: the annual grid label, or the hourly basis and source."""
+    if f["co2e_basis"] in (None, "annual"):
+        return str(f["site"]["grid"])
+    return f"{f['co2e_basis']} factors: {f['co2e_source']}"
 
 
 def _code(currency: str | None, amount: float | None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from profiler.model.carbon import HourlyIntensity
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -44,6 +46,9 @@ class Site:
             China's official provincial factors).
         currency: the ISO 4217 code of the tariff's currency, shown beside every amount
             of money; None when not given (amounts then carry no code).
+        hourly: the site's own grid intensity over time (`[defaults] carbon_hourly`),
+            None without one: energy used at a time it covers takes its factor
+            (`profiler.model.carbon.co2e_of_spans`), the rest `grid_g_per_kwh`.
     """
 
     pue: float = 1.0
@@ -54,6 +59,7 @@ class Site:
     price_per_kwh: float | None = None
     grid_gas: str = "CO2e"
     currency: str | None = None
+    hourly: HourlyIntensity | None = None
 
     @property
     def defaulted(self) -> bool:

@@ -22,20 +22,17 @@ import importlib.resources
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from profiler.files.small_files import SmallFileError, read_small_text
-from profiler.model.errors import FinwattInputError
 from profiler.model.savings import Site
+from profiler.settings.carbon_hourly import read_carbon_hourly
+from profiler.settings.site_error import SiteError
 
 _DATA = ("data", "private_infra")
-
-
-class SiteError(FinwattInputError):
-    """A site input is unusable; the message names it and what is allowed (exit 2)."""
 
 
 class GridDataMissingError(SiteError):
@@ -142,6 +139,7 @@ class SiteNames:
     price_per_kwh: str = "price_per_kwh"
     carbon_table: str = "carbon_table"
     currency: str = "currency"
+    carbon_hourly: str = "carbon_hourly"
 
 
 SETTING_NAMES = SiteNames()
@@ -242,6 +240,7 @@ def make_site(
     names: SiteNames = SETTING_NAMES,
     carbon_table: str | Path | None = None,
     currency: str | None = None,
+    carbon_hourly: str | Path | None = None,
 ) -> Site:
     """Resolve a grid source, PUE and tariff into a `Site`.
 
@@ -255,13 +254,51 @@ def make_site(
         carbon_table: a carbon-table CSV (`read_carbon_table`) whose rows override or
             add to codecarbon's factors for the country or region given.
         currency: the tariff's ISO 4217 code (`currency_code`), shown beside money.
+        carbon_hourly: a CSV of the grid's intensity over time
+            (`profiler.settings.carbon_hourly`); the annual factor stays for the time
+            it does not cover.
 
     Raises:
         SiteError: more than one of country, region and carbon intensity, an unknown
             country or region code, or a PUE below 1 or a negative intensity or tariff
             (the message names the input as `names` spells it), a currency that is not
-            an ISO 4217 code, or a malformed table.
+            an ISO 4217 code, a malformed table or hourly file, or an hourly file
+            counting another gas than the annual factor.
     """
+    site = _annual_site(
+        country=country,
+        carbon_intensity=carbon_intensity,
+        pue=pue,
+        price_per_kwh=price_per_kwh,
+        region=region,
+        names=names,
+        carbon_table=carbon_table,
+        currency=currency,
+    )
+    if carbon_hourly is None:
+        return site
+    hourly = read_carbon_hourly(Path(carbon_hourly), names.carbon_hourly)
+    if hourly.gas != site.grid_gas:
+        raise SiteError(
+            f"{names.carbon_hourly} {carbon_hourly}: counts {hourly.gas} but the annual factor "
+            f"({site.grid_label}) counts {site.grid_gas}; the gaps would mix gases: give an "
+            f"annual factor of {hourly.gas} (carbon_intensity or a carbon_table row)"
+        )
+    return replace(site, hourly=hourly)
+
+
+def _annual_site(
+    *,
+    country: str | None,
+    carbon_intensity: float | None,
+    pue: float | None,
+    price_per_kwh: float | None,
+    region: str | None,
+    names: SiteNames,
+    carbon_table: str | Path | None,
+    currency: str | None,
+) -> Site:
+    """Return the site with its annual grid factor (`make_site` without the hourly file)."""
     _check_site(country, carbon_intensity, pue, price_per_kwh, region, names)
     code_of_currency = None if currency is None else currency_code(currency, names.currency)
     table = (

@@ -13,7 +13,8 @@ another one. Its settings may sit at the top level or under `[defaults]`:
   `pue`, `price_per_kwh` and `currency` (its ISO 4217 code; the site, for scheduled
   analyses and reports), `carbon_table`
   (a CSV of the site's own grid factors, `code,g_per_kwh,gas,year,source`, relative to
-  the config file; it overrides or adds to codecarbon's), and
+  the config file; it overrides or adds to codecarbon's), `carbon_hourly` (the grid's
+  intensity over time, `timestamp,g_per_kwh,gas,source`, relative to the config file), and
   `grace_period` (how late a missed scheduled run may still start, default `1h`),
   and, in a VM, `host_curve` (the host's power curve: a load,watts CSV, relative to the
   config file, or an imported profiling run's id) with `vm_share` (vCPUs / host
@@ -97,13 +98,16 @@ class SiteDefaults:
     against the config file's directory."""
     currency: str | None = None
     """The tariff's ISO 4217 code, shown beside every amount of money."""
+    carbon_hourly: str | None = None
+    """A CSV of the grid's intensity over time (docs/methodology.md#carbon), resolved against
+    the config file's directory."""
 
 
 def site_from_defaults(defaults: SiteDefaults) -> Site:
     """Resolve `[defaults]` into site factors (the scheduler's analyses and reports).
 
     Raises:
-        profiler.settings.carbon.SiteError: a bad value (named with its `[defaults]` key).
+        profiler.settings.site_error.SiteError: a bad value (named with its `[defaults]` key).
     """
     from profiler.settings.carbon import make_site
 
@@ -115,6 +119,7 @@ def site_from_defaults(defaults: SiteDefaults) -> Site:
         price_per_kwh=defaults.price_per_kwh,
         carbon_table=defaults.carbon_table,
         currency=defaults.currency,
+        carbon_hourly=defaults.carbon_hourly,
     )
 
 
@@ -212,9 +217,10 @@ def _file_values(document: ConfigFile) -> dict[str, Any]:
 
 
 def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
-    table = values.get("carbon_table")
-    if table is not None and base is not None:
-        table = str(base / Path(table).expanduser())  # an absolute path stays as it is
+    table, hourly = values.get("carbon_table"), values.get("carbon_hourly")
+    if base is not None:  # an absolute path stays as it is
+        table = None if table is None else str(base / Path(table).expanduser())
+        hourly = None if hourly is None else str(base / Path(hourly).expanduser())
     return SiteDefaults(
         values.get("country"),
         values.get("carbon_intensity"),
@@ -223,6 +229,7 @@ def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
         values.get("region"),
         table,
         values.get("currency"),
+        hourly,
     )
 
 
@@ -295,7 +302,7 @@ def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], Va
 
 def _site_problems(path: Path, values: dict[str, Any]) -> list[str]:
     """The site's problems: the grid source, the PUE and the tariff each checked alone."""
-    from profiler.settings.carbon import SiteError
+    from profiler.settings.site_error import SiteError
 
     site = _site(values, path.parent)
     parts = (

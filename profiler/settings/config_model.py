@@ -29,7 +29,8 @@ from profiler.settings.time_zones import checked_zone_name
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
 SITE_KEYS = (
-    "country", "region", "carbon_intensity", "pue", "price_per_kwh", "currency", "carbon_table"
+    "country", "region", "carbon_intensity", "pue", "price_per_kwh", "currency", "carbon_table",
+    "carbon_hourly",
 )  # fmt: skip
 VM_KEYS = ("host_curve", "vm_share")
 DEMAND_KEYS = ("tz", "schedule_margin", "schedule_transition")
@@ -75,6 +76,12 @@ class DefaultsTable(_Settings):
         None,
         description="CSV of grid factors overriding or adding codecarbon's: header "
         "code,g_per_kwh,gas,year,source (gas CO2 or CO2e); relative to this file.",
+    )
+    carbon_hourly: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="CSV of the grid's intensity over time, one line per hour or finer: "
+        "header timestamp,g_per_kwh,gas,source (timestamps with Z or an offset); relative "
+        "to this file. Time it does not cover uses the annual factor.",
     )
     grace_period: DurationOrZero | None = Field(
         None, description="How late a missed scheduled run may still start (default 1h)."
