@@ -141,6 +141,8 @@ PATTERNS = (
     ),
     N_("a freed device has no idle power figure: savings not computed"),
     N_("hot hour: a 5-min mean at or above %(level)s (20%% headroom) in local time"),
+    # market-based Scope 2 beside the grid line (profiler/model/savings.py)
+    N_("market-based Scope 2 beside it: %(label)s"),
 )
 """Every known line, most specific first (the first pattern that matches wins)."""
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from profiler.analysis.attribution import attributed_sources
 from profiler.model.attribution_rows import IDLE_GROUP, GroupEnergy
-from profiler.model.carbon import co2e_of_spans
+from profiler.model.carbon import NO_MARKET, co2e_of_spans, market_of
 from profiler.model.savings import Site
 from profiler.model.units import J_PER_KWH
 
@@ -114,6 +114,7 @@ class ChargeRow:
             "facility_kwh": facility_kwh,
             "co2e_g": facility_kwh * site.grid_g_per_kwh if site.hourly is None else co2e.grams,
             **co2e.as_dict(),
+            **_market(site, facility_kwh),
             "cost": None if site.price_per_kwh is None else facility_kwh * site.price_per_kwh,
             "units": self.units,
             "j_per_unit": _per_unit(self.energy_j, self.units),
@@ -215,6 +216,12 @@ def charge(
         extra.spans = _spread(extra.energy_j, host_spans)
     ordered = sorted(rows.values(), key=lambda r: -r.energy_j)
     return Chargeback([*ordered, idle_row, rest], host_j, sources)
+
+
+def _market(site: Site, facility_kwh: float) -> dict[str, Any]:
+    """The market-based keys beside the location-based `co2e_g` (null without instruments)."""
+    figure = market_of(site, facility_kwh)
+    return dict(NO_MARKET) if figure is None else figure.as_dict()
 
 
 def _spread(

@@ -239,6 +239,7 @@ def site_options(
         carbon_table=defaults.carbon_table,
         currency=defaults.currency if currency is None else currency,
         carbon_hourly=hourly,
+        market=dict(defaults.market),
     )
 
 

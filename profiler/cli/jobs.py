@@ -28,7 +28,7 @@ from profiler.cli.common import (
     parse_seconds,
     provenance_label,
 )
-from profiler.model.carbon import Co2eFigure, co2e_of_spans
+from profiler.model.carbon import NO_MARKET, Co2eFigure, co2e_of_spans, market_of
 from profiler.model.job import JobRecord, parse_tag
 from profiler.model.run import RunRecord
 from profiler.model.savings import Site
@@ -203,7 +203,7 @@ def job_figures(job: JobRecord, site: Site, start_s: float, end_s: float) -> dic
             if site.hourly is None
             else co2e.grams
         ),
-        **_labels(co2e, site),
+        **_labels(co2e, site, facility_kwh),
         "cost": (
             None
             if facility_kwh is None or site.price_per_kwh is None
@@ -215,11 +215,16 @@ def job_figures(job: JobRecord, site: Site, start_s: float, end_s: float) -> dic
     }
 
 
-def _labels(co2e: Co2eFigure | None, site: Site) -> dict[str, Any]:
-    """The `co2e_basis`, `co2e_source` and `co2e_annual_share` beside a job's `co2e_g`."""
-    if co2e is None:
-        return {"co2e_basis": None, "co2e_source": None, "co2e_annual_share": None}
-    return co2e.as_dict()
+def _labels(co2e: Co2eFigure | None, site: Site, facility_kwh: float | None) -> dict[str, Any]:
+    """The basis and source beside a job's location-based `co2e_g`, and its market-based one.
+
+    `co2e_basis`, `co2e_source`, `co2e_annual_share`; `co2e_market_g` and
+    `co2e_market_source` (null without the site's contractual instruments).
+    """
+    if co2e is None or facility_kwh is None:
+        return {"co2e_basis": None, "co2e_source": None, "co2e_annual_share": None, **NO_MARKET}
+    market = market_of(site, facility_kwh)
+    return {**co2e.as_dict(), **(NO_MARKET if market is None else market.as_dict())}
 
 
 def job_lines(f: dict[str, Any]) -> list[str]:
@@ -242,6 +247,11 @@ def job_lines(f: dict[str, Any]) -> list[str]:
         f"  kWh         {fmt(f['kwh'], '.6f')} (facility {fmt(f['facility_kwh'], '.6f')} at PUE "
         f"{f['site']['pue']:g})   CO2e {fmt(f['co2e_g'], '.3f', ' g')} ({_basis_text(f)})"
         f"   cost {fmt(f['cost'], '.6f')}{_code(f['currency'], f['cost'])}",
+        *(
+            [f"  market CO2e {fmt(f['co2e_market_g'], '.3f', ' g')} ({f['co2e_market_source']})"]
+            if f["co2e_market_g"] is not None
+            else []
+        ),
     ]
 
 
@@ -306,11 +316,14 @@ def chargeback(
 
 
 def _print_rows(rows: list[dict[str, Any]], host_energy_j: float, currency: str | None) -> None:
+    """Print the chargeback table; with contractual instruments, market-based beside location."""
     from rich.table import Table
 
+    market = rows[0]["co2e_market_g"] is not None
     table = Table(title=f"Chargeback (host {host_energy_j:.1f} J)")
     cost = f"cost ({currency})" if currency else "cost"
-    for column in ("group", "jobs", "energy", "kWh", "CO2e", cost, "source"):
+    co2e = ["CO2e (location)", "CO2e (market)"] if market else ["CO2e"]
+    for column in ("group", "jobs", "energy", "kWh", *co2e, cost, "source"):
         table.add_column(column, justify="left" if column in ("group", "source") else "right")
     for r in rows:
         table.add_row(
@@ -319,7 +332,14 @@ def _print_rows(rows: list[dict[str, Any]], host_energy_j: float, currency: str 
             fmt(r["energy_j"], ".1f", " J"),
             fmt(r["kwh"], ".6f"),
             fmt(r["co2e_g"], ".3f", " g"),
+            *([fmt(r["co2e_market_g"], ".3f", " g")] if market else []),
             fmt(r["cost"], ".6f"),
             provenance_label(r["provenance"]),
         )
     out.print(table)
+    sources = dict.fromkeys(r["co2e_source"] for r in rows if r["co2e_source"])
+    for text in sources:
+        out.print(f"location-based CO2e: {text}", markup=False, highlight=False, soft_wrap=True)
+    if market:
+        line = f"market-based CO2e: {rows[0]['co2e_market_source']}"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)

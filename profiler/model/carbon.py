@@ -107,6 +107,11 @@ class SiteFactors(Protocol):
         """The site's grid intensity over time, if given."""
         ...
 
+    @property
+    def market(self) -> MarketInstruments | None:
+        """The site's contractual instruments for market-based Scope 2, if declared."""
+        ...
+
 
 @dataclass(frozen=True)
 class Co2eFigure:
@@ -180,3 +185,87 @@ def _figure(site: SiteFactors, grams: float, annual_share: float) -> Co2eFigure:
         f"{hourly.label}; {annual_share:.1%} of the energy fell outside it and used the {annual}"
     )
     return Co2eFigure(grams, hourly.gas, "hourly+annual", source, annual_share)
+
+
+@dataclass(frozen=True)
+class MarketInstruments:
+    """A site's contractual instruments for market-based Scope 2 (GHG Protocol Scope 2 Guidance).
+
+    The Guidance's hierarchy, applied to the energy a site uses: the share covered by
+    energy attribute certificates (guarantees of origin, REGOs, RECs) retired for it at
+    the certificates' factor (0 g/kWh for renewable ones); the rest at the supplier's
+    specific factor where the contract gives one, else the residual mix, else the
+    location-based grid average, which the Guidance allows only where no residual mix
+    is available, and the label says so.
+
+    Attributes:
+        source: where the instruments are documented (contract, registry, residual-mix
+            publication and year).
+        certificate_share: the share of the energy covered by certificates, 0 to 1.
+        certificate_g_per_kwh: the certificates' factor, g per kWh (0 for renewables).
+        supplier_g_per_kwh: the supplier-specific factor of the rest, None if none.
+        residual_g_per_kwh: the residual-mix factor of the rest, None if none.
+    """
+
+    source: str
+    certificate_share: float = 0.0
+    certificate_g_per_kwh: float = 0.0
+    supplier_g_per_kwh: float | None = None
+    residual_g_per_kwh: float | None = None
+
+    def factor(self, location_g_per_kwh: float) -> tuple[float, str]:
+        """Return the market-based g per kWh and one line saying how it is made."""
+        rest_share = 1.0 - self.certificate_share
+        if self.supplier_g_per_kwh is not None:
+            rest, what = self.supplier_g_per_kwh, "supplier-specific factor"
+        elif self.residual_g_per_kwh is not None:
+            rest, what = self.residual_g_per_kwh, "residual mix"
+        else:
+            rest = location_g_per_kwh
+            what = (
+                "location-based grid average (no supplier factor or residual mix declared; "
+                "the Scope 2 Guidance's last resort)"
+            )
+        grams = self.certificate_share * self.certificate_g_per_kwh + rest_share * rest
+        label = (
+            f"market-based {grams:.4g} g/kWh = {self.certificate_share:.4g} certificates x "
+            f"{self.certificate_g_per_kwh:g} g/kWh + {rest_share:.4g} x {rest:.4g} g/kWh "
+            f"{what}; {self.source}"
+        )
+        return grams, label
+
+
+@dataclass(frozen=True)
+class MarketFigure:
+    """A market-based CO2e figure beside its location-based one (never in its place).
+
+    Attributes:
+        grams: the mass in grams CO2e.
+        g_per_kwh: the market-based factor used.
+        source: one line: how the factor is made and where the instruments are documented.
+    """
+
+    grams: float
+    g_per_kwh: float
+    source: str
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the JSON keys beside a location-based `co2e_g` (docs/design.md#carbon)."""
+        return {"co2e_market_g": self.grams, "co2e_market_source": self.source}
+
+
+NO_MARKET = {"co2e_market_g": None, "co2e_market_source": None}
+"""The market keys where the site declares no contractual instruments."""
+
+
+def market_of(site: SiteFactors, facility_kwh: float) -> MarketFigure | None:
+    """Return the market-based CO2e of `facility_kwh` at the site; None without instruments.
+
+    Instruments are contracted over a year, so the factor is annual; its location-based
+    fallback is the site's annual grid factor.
+    """
+    market = site.market
+    if market is None:
+        return None
+    grams_per_kwh, label = market.factor(site.grid_g_per_kwh)
+    return MarketFigure(facility_kwh * grams_per_kwh, grams_per_kwh, label)

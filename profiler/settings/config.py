@@ -14,7 +14,10 @@ another one. Its settings may sit at the top level or under `[defaults]`:
   analyses and reports), `carbon_table`
   (a CSV of the site's own grid factors, `code,g_per_kwh,gas,year,source`, relative to
   the config file; it overrides or adds to codecarbon's), `carbon_hourly` (the grid's
-  intensity over time, `timestamp,g_per_kwh,gas,source`, relative to the config file), and
+  intensity over time, `timestamp,g_per_kwh,gas,source`, relative to the config file),
+  `market_source`, `market_certificate_share`, `market_certificate_g_per_kwh`,
+  `market_supplier_g_per_kwh` and `market_residual_g_per_kwh` (the site's contractual
+  instruments for market-based Scope 2), and
   `grace_period` (how late a missed scheduled run may still start, default `1h`),
   and, in a VM, `host_curve` (the host's power curve: a load,watts CSV, relative to the
   config file, or an imported profiling run's id) with `vm_share` (vCPUs / host
@@ -101,6 +104,8 @@ class SiteDefaults:
     carbon_hourly: str | None = None
     """A CSV of the grid's intensity over time (docs/methodology.md#carbon), resolved against
     the config file's directory."""
+    market: tuple[tuple[str, Any], ...] = ()
+    """The `market_*` keys as given (market-based Scope 2 instruments), prefix dropped."""
 
 
 def site_from_defaults(defaults: SiteDefaults) -> Site:
@@ -120,6 +125,7 @@ def site_from_defaults(defaults: SiteDefaults) -> Site:
         carbon_table=defaults.carbon_table,
         currency=defaults.currency,
         carbon_hourly=defaults.carbon_hourly,
+        market=dict(defaults.market),
     )
 
 
@@ -230,6 +236,7 @@ def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
         table,
         values.get("currency"),
         hourly,
+        tuple((k.removeprefix("market_"), v) for k, v in values.items() if k.startswith("market_")),
     )
 
 

@@ -28,10 +28,15 @@ from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, en
 from profiler.settings.time_zones import checked_zone_name
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
+MARKET_KEYS = (
+    "market_source", "market_certificate_share", "market_certificate_g_per_kwh",
+    "market_supplier_g_per_kwh", "market_residual_g_per_kwh",
+)  # fmt: skip
 SITE_KEYS = (
     "country", "region", "carbon_intensity", "pue", "price_per_kwh", "currency", "carbon_table",
-    "carbon_hourly",
+    "carbon_hourly", *MARKET_KEYS,
 )  # fmt: skip
+
 VM_KEYS = ("host_curve", "vm_share")
 DEMAND_KEYS = ("tz", "schedule_margin", "schedule_transition")
 DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS, *DEMAND_KEYS)
@@ -82,6 +87,23 @@ class DefaultsTable(_Settings):
         description="CSV of the grid's intensity over time, one line per hour or finer: "
         "header timestamp,g_per_kwh,gas,source (timestamps with Z or an offset); relative "
         "to this file. Time it does not cover uses the annual factor.",
+    )
+    market_source: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        None,
+        description="Market-based Scope 2: where the site's contractual instruments are "
+        "documented (contract, certificate registry, residual-mix publication and year).",
+    )
+    market_certificate_share: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="Share of the site's energy covered by retired certificates (0-1)."
+    )
+    market_certificate_g_per_kwh: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="The certificates' factor in g CO2e/kWh (default 0: renewable)."
+    )
+    market_supplier_g_per_kwh: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="The supplier-specific factor of the rest, g CO2e/kWh."
+    )
+    market_residual_g_per_kwh: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="The residual-mix factor of the rest, g CO2e/kWh (if no supplier's)."
     )
     grace_period: DurationOrZero | None = Field(
         None, description="How late a missed scheduled run may still start (default 1h)."
