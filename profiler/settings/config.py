@@ -147,6 +147,8 @@ class Settings:
     vm_share: float | None = None
     bmc: dict[str, Any] = field(default_factory=dict)
     """The `[bmc]` table as set in the file (`profiler.settings.bmc_table`, docs/design.md)."""
+    embodied: dict[str, Any] = field(default_factory=dict)
+    """The `[embodied]` table as set (`profiler.settings.embodied_table`): the inventory."""
     tz: str = field(default_factory=host_zone_name)
     """`[defaults] tz`: the site's IANA zone of demand profiles and schedules (else the host's)."""
     schedule_margin_s: float | None = None
@@ -304,6 +306,8 @@ def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], Va
     values = _file_values(parsed)
     if parsed.bmc is not None:
         values["bmc"] = _bmc(parsed.bmc.model_dump(exclude_unset=True), path.parent)
+    if parsed.embodied is not None:
+        values["embodied"] = parsed.embodied.model_dump(exclude_none=True)
     return [], ValidConfig(values, schedules)
 
 
@@ -444,6 +448,7 @@ def load_settings(db: Path | None = None, *, skip_invalid_schedules: bool = Fals
         host_curve=_host_curve(file_values.get("host_curve"), path.parent),
         vm_share=file_values.get("vm_share"),
         bmc=file_values.get("bmc", {}),
+        embodied=file_values.get("embodied", {}),
         tz=file_values.get("tz") or host_zone_name(),
         schedule_margin_s=file_values.get("schedule_margin"),
         schedule_transition_s=file_values.get("schedule_transition"),

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
+from profiler.settings.embodied_table import EmbodiedTable
 from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, entry_prefix
 from profiler.settings.time_zones import checked_zone_name
 
@@ -40,7 +41,7 @@ SITE_KEYS = (
 VM_KEYS = ("host_curve", "vm_share")
 DEMAND_KEYS = ("tz", "schedule_margin", "schedule_transition")
 DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS, *DEMAND_KEYS)
-TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc")
+TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc", "embodied")
 SCHEMA_ID = "https://finwatt.invalid/config.schema.json"
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -150,6 +151,9 @@ class ConfigFile(_Settings):
 
     defaults: DefaultsTable | None = Field(None, description="[defaults]")
     bmc: BmcTable | None = Field(None, description="[bmc]: the BMC's wall power.")
+    embodied: EmbodiedTable | None = Field(
+        None, description="[embodied]: the server's inventory for its embodied carbon."
+    )
     schedule: list[ScheduleTable] = Field(default_factory=list, description="[[schedule]] entries.")
 
 
@@ -231,6 +235,8 @@ def _where(
         return f"{path}: [defaults]", str(loc[1]), DEFAULTS_KEYS
     if len(loc) >= 2 and loc[0] == "bmc":
         return f"{path}: [bmc]", str(loc[1]), BMC_KEYS
+    if len(loc) >= 2 and loc[0] == "embodied":
+        return f"{path}: [embodied]", str(loc[-1]), tuple(EmbodiedTable.model_fields)
     return f"{path}:", str(loc[0]) if loc else "", TOP_LEVEL_KEYS
 
 
