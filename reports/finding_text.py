@@ -88,6 +88,10 @@ RULES: dict[str, tuple[str, str]] = {
         N_("Stated figures disagree with the samples"),
         N_("Check how the run's document was produced: the report uses the samples' figures."),
     ),
+    "SHIFT_WINDOW": (
+        N_("Batch could run in cleaner hours"),
+        N_("Start it later, within its stated deadline, at the time the recommendation shows."),
+    ),
 }
 
 

@@ -157,6 +157,8 @@ PATTERNS = (
     # the SPECpower curve model's savings notes (profiler/analysis/curve.py)
     N_("SPECpower curve of %(group)s over %(n)s CPU package(s)"),
     N_("savings cover the CPU packages' share of the server's wall power (SPECpower curve)"),
+    # market-based Scope 2 beside the grid line (profiler/model/savings.py)
+    N_("market-based Scope 2 beside it: %(label)s"),
 )
 """Every known line, most specific first (the first pattern that matches wins)."""
 

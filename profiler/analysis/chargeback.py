@@ -8,7 +8,10 @@ host's energy: `idle` (idle energy nobody was charged) and `unattributed` (dynam
 of processes outside any job). Without monitor runs, concurrent jobs' windows overlap and
 their host energy is counted once per job (docs/attribution.md).
 
-Pure: records in, rows out; the site's factors turn joules into kWh, CO2e and cost.
+Pure: records in, rows out; the site's factors turn joules into kWh, CO2e and cost. With
+the site's hourly grid series each row's energy is placed in time (a job's over its own
+window at its mean power; `idle` and `unattributed` over the host's windows, in proportion
+to each window's energy) and takes the factor of its hours (`model.carbon.co2e_of_spans`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from profiler.analysis.attribution import attributed_sources
 from profiler.model.attribution_rows import IDLE_GROUP, GroupEnergy
+from profiler.model.carbon import NO_MARKET, co2e_of_spans, market_of
 from profiler.model.savings import Site
 from profiler.model.units import J_PER_KWH
 
@@ -94,18 +98,23 @@ class ChargeRow:
     energy_j: float = 0.0
     units: float | None = None
     provenance: set[str] = field(default_factory=set)
+    spans: list[tuple[float, float, float]] = field(default_factory=list)
+    """When the energy was used: (start epoch s, end epoch s, joules), for hourly factors."""
 
     def as_dict(self, site: Site) -> dict[str, Any]:
-        """Return the row with kWh (IT and facility), CO2e (g) and cost."""
+        """Return the row with kWh (IT and facility), CO2e (g, its basis and source) and cost."""
         kwh = self.energy_j / J_PER_KWH
         facility_kwh = kwh * site.pue
+        co2e = co2e_of_spans(site, self.spans or [(0.0, 0.0, self.energy_j)])
         return {
             "group": self.group,
             "jobs": self.jobs,
             "energy_j": self.energy_j,
             "kwh": kwh,
             "facility_kwh": facility_kwh,
-            "co2e_g": facility_kwh * site.grid_g_per_kwh,
+            "co2e_g": facility_kwh * site.grid_g_per_kwh if site.hourly is None else co2e.grams,
+            **co2e.as_dict(),
+            **_market(site, facility_kwh),
             "cost": None if site.price_per_kwh is None else facility_kwh * site.price_per_kwh,
             "units": self.units,
             "j_per_unit": _per_unit(self.energy_j, self.units),
@@ -179,12 +188,14 @@ def charge(
     idle_j = sum(w.idle_j for w in windows)
     sources = {"monitor runs": len(windows), "job windows": 0}
     host_provenances = {w.provenance for w in windows if w.provenance}
+    host_spans = [(w.start_s, w.end_s, w.energy_j) for w in windows]
     for job in jobs:
         group = group_of(job, kind, key)
         row = rows[group]
         row.group = group
         row.jobs += 1
         row.energy_j += job.charged_j
+        row.spans.append((job.start_s, job.end_s, job.charged_j))
         if job.units:
             row.units = (row.units or 0.0) + job.units
         if job.provenance:
@@ -193,6 +204,7 @@ def charge(
             idle_j -= job.idle_j
         else:
             host_j += job.host_energy_j
+            host_spans.append((job.start_s, job.end_s, job.host_energy_j))
             idle_j += job.idle_unallocated_j
             sources["job windows"] += 1
             host_provenances.update(attributed_sources(job.provenance))
@@ -201,8 +213,25 @@ def charge(
     rest = ChargeRow(UNATTRIBUTED_ROW, energy_j=host_j - charged_j - idle_j)
     for extra in (idle_row, rest):
         extra.provenance.update(host_provenances)
+        extra.spans = _spread(extra.energy_j, host_spans)
     ordered = sorted(rows.values(), key=lambda r: -r.energy_j)
     return Chargeback([*ordered, idle_row, rest], host_j, sources)
+
+
+def _market(site: Site, facility_kwh: float) -> dict[str, Any]:
+    """The market-based keys beside the location-based `co2e_g` (null without instruments)."""
+    figure = market_of(site, facility_kwh)
+    return dict(NO_MARKET) if figure is None else figure.as_dict()
+
+
+def _spread(
+    energy_j: float, spans: Sequence[tuple[float, float, float]]
+) -> list[tuple[float, float, float]]:
+    """Share `energy_j` over the host's spans in proportion to each span's energy."""
+    total = sum(j for _, _, j in spans)
+    if not spans or total <= 0:
+        return []
+    return [(a, b, energy_j * j / total) for a, b, j in spans]
 
 
 def charge_groups(groups: Sequence[GroupEnergy]) -> Chargeback:

@@ -25,6 +25,7 @@ def savings_from_power(power_w: Estimate, site: Site) -> Savings:
         annual_kwh(max(0.0, power_w.high)),
     )
     facility = it.scaled(site.pue)
+    market = None if site.market is None else site.market.factor(site.grid_g_per_kwh)
     return Savings(
         it_kwh_per_year=it,
         facility_kwh_per_year=facility,
@@ -34,6 +35,8 @@ def savings_from_power(power_w: Estimate, site: Site) -> Savings:
         ),
         gas=site.grid_gas,
         currency=site.currency,
+        co2e_market_kg_per_year=None if market is None else facility.scaled(market[0] / 1000.0),
+        market_source=None if market is None else market[1],
     )
 
 

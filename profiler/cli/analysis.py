@@ -168,9 +168,9 @@ def analyze(
     as_json: JsonOption = False,
 ) -> None:
     """Find idle, oversized and inefficient capacity and what fixing it saves per year."""
-    from profiler.workflows.analyze import analyze_run, analyze_since, resolve_run
     from profiler.workflows.analyze import store_findings as keep_findings
     from profiler.workflows.demand import settings_thresholds
+    from profiler.workflows.embodied import analyzed
 
     if run_id is not None and since is not None:
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
@@ -195,10 +195,7 @@ def analyze(
         return
     with open_store(settings, read_only=True) as store:
         store.runs.mark_stale()
-        if since_s is not None:
-            result = analyze_since(store, since_s, site, thresholds, host=host, tz=settings.tz)
-        else:
-            result = analyze_run(store, resolve_run(store, run_id), site, thresholds)
+        result = analyzed(store, settings, site, thresholds, since_s, run_id, host)
         keep_findings(store, result)
     document = result.as_dict()
     if as_json:

@@ -228,9 +228,11 @@ def site_options(
     naming the option (exit 2).
     """
     defaults = settings.site
+    hourly = None  # the configured grid's series; a grid named here replaces it with the rest
     if country is None and region is None and carbon_intensity is None:
         country, region = defaults.country, defaults.region
         carbon_intensity = defaults.carbon_intensity
+        hourly = defaults.carbon_hourly
     return make_site(
         country=country,
         region=region,
@@ -240,6 +242,8 @@ def site_options(
         names=SITE_OPTION_NAMES,
         carbon_table=defaults.carbon_table,
         currency=defaults.currency if currency is None else currency,
+        carbon_hourly=hourly,
+        market=dict(defaults.market),
     )
 
 

@@ -31,7 +31,9 @@ from profiler.cli.common import (
     parse_seconds,
     provenance_label,
 )
+from profiler.model.carbon import NO_MARKET, Co2eFigure, co2e_of_spans, market_of
 from profiler.model.job import JobRecord, parse_tag
+from profiler.model.run import RunRecord
 from profiler.model.savings import Site
 from profiler.model.text import has_control, printable
 from profiler.model.units import J_PER_KWH
@@ -183,7 +185,9 @@ def _exec(
             err_console.print(f"finwatt: job run {run_id}", markup=False)
 
     outcome = run_job(settings, spec, on_start=said, stop=stop)
-    document = {**job_figures(outcome.job, site), "notes": list(outcome.notes)}
+    run = outcome.monitor.run
+    figures = job_figures(outcome.job, site, run.started.timestamp(), _end_s(run, outcome.job))
+    document = {**figures, "notes": list(outcome.notes)}
     if as_json or json_file is not None:  # stdout is the job's alone (docs/design.md#cli-contract)
         to: contextlib.AbstractContextManager[TextIO] = (
             contextlib.nullcontext(sys.stderr) if json_file is None else open_output(json_file)
@@ -198,11 +202,23 @@ def _exec(
     raise typer.Exit(outcome.job.exit_status or 0)
 
 
-def job_figures(job: JobRecord, site: Site) -> dict[str, Any]:
-    """Return the job's figures for people and JSON (kWh, CO2e and cost at the site)."""
+def _end_s(run: RunRecord, job: JobRecord) -> float:
+    """The job's end, epoch seconds (its start + its seconds while the run has no end)."""
+    if run.ended is not None:
+        return run.ended.timestamp()
+    return run.started.timestamp() + (job.seconds or 0.0)
+
+
+def job_figures(job: JobRecord, site: Site, start_s: float, end_s: float) -> dict[str, Any]:
+    """Return the job's figures for people and JSON (kWh, CO2e and cost at the site).
+
+    With the site's hourly grid series the job's energy is spread over [start_s, end_s)
+    at its mean power and each hour takes its own factor (`model.carbon.co2e_of_spans`).
+    """
     energy_j = job.energy_j
     kwh = None if energy_j is None else energy_j / J_PER_KWH
     facility_kwh = None if kwh is None else kwh * site.pue
+    co2e = None if energy_j is None else co2e_of_spans(site, [(start_s, end_s, energy_j)])
     return {
         "run": job.run_id,
         "command": job.command,
@@ -225,7 +241,14 @@ def job_figures(job: JobRecord, site: Site) -> dict[str, Any]:
         "tags": job.tags,
         "kwh": kwh,
         "facility_kwh": facility_kwh,
-        "co2e_g": None if facility_kwh is None else facility_kwh * site.grid_g_per_kwh,
+        "co2e_g": (
+            None
+            if facility_kwh is None or co2e is None
+            else facility_kwh * site.grid_g_per_kwh
+            if site.hourly is None
+            else co2e.grams
+        ),
+        **_labels(co2e, site, facility_kwh),
         "cost": (
             None
             if facility_kwh is None or site.price_per_kwh is None
@@ -235,6 +258,18 @@ def job_figures(job: JobRecord, site: Site) -> dict[str, Any]:
         "site": {"pue": site.pue, "grid": site.grid_label, "price_per_kwh": site.price_per_kwh},
         "accounting": job.accounting,
     }
+
+
+def _labels(co2e: Co2eFigure | None, site: Site, facility_kwh: float | None) -> dict[str, Any]:
+    """The basis and source beside a job's location-based `co2e_g`, and its market-based one.
+
+    `co2e_basis`, `co2e_source`, `co2e_annual_share`; `co2e_market_g` and
+    `co2e_market_source` (null without the site's contractual instruments).
+    """
+    if co2e is None or facility_kwh is None:
+        return {"co2e_basis": None, "co2e_source": None, "co2e_annual_share": None, **NO_MARKET}
+    market = market_of(site, facility_kwh)
+    return {**co2e.as_dict(), **(NO_MARKET if market is None else market.as_dict())}
 
 
 def job_lines(f: dict[str, Any]) -> list[str]:
@@ -255,9 +290,21 @@ def job_lines(f: dict[str, Any]) -> list[str]:
         f"  per unit    {fmt(f['j_per_unit'], '.3g', f' J/{unit}')} "
         f"({fmt(f['units'], 'g', ' ' + unit)})",
         f"  kWh         {fmt(f['kwh'], '.6f')} (facility {fmt(f['facility_kwh'], '.6f')} at PUE "
-        f"{f['site']['pue']:g})   CO2e {fmt(f['co2e_g'], '.3f', ' g')} ({f['site']['grid']})"
+        f"{f['site']['pue']:g})   CO2e {fmt(f['co2e_g'], '.3f', ' g')} ({_basis_text(f)})"
         f"   cost {fmt(f['cost'], '.6f')}{_code(f['currency'], f['cost'])}",
+        *(
+            [f"  market CO2e {fmt(f['co2e_market_g'], '.3f', ' g')} ({f['co2e_market_source']})"]
+            if f["co2e_market_g"] is not None
+            else []
+        ),
     ]
+
+
+def _basis_text(f: dict[str, Any]) -> str:
+    """The exec line's factor text: the annual grid label, or the hourly basis and source."""
+    if f["co2e_basis"] in (None, "annual"):
+        return str(f["site"]["grid"])
+    return f"{f['co2e_basis']} factors: {f['co2e_source']}"
 
 
 def _code(currency: str | None, amount: float | None) -> str:
@@ -314,11 +361,14 @@ def chargeback(
 
 
 def _print_rows(rows: list[dict[str, Any]], host_energy_j: float, currency: str | None) -> None:
+    """Print the chargeback table; with contractual instruments, market-based beside location."""
     from rich.table import Table
 
+    market = rows[0]["co2e_market_g"] is not None
     table = Table(title=f"Chargeback (host {host_energy_j:.1f} J)")
     cost = f"cost ({currency})" if currency else "cost"
-    for column in ("group", "jobs", "energy", "kWh", "CO2e", cost, "source"):
+    co2e = ["CO2e (location)", "CO2e (market)"] if market else ["CO2e"]
+    for column in ("group", "jobs", "energy", "kWh", *co2e, cost, "source"):
         table.add_column(column, justify="left" if column in ("group", "source") else "right")
     for r in rows:
         table.add_row(
@@ -327,7 +377,14 @@ def _print_rows(rows: list[dict[str, Any]], host_energy_j: float, currency: str 
             fmt(r["energy_j"], ".1f", " J"),
             fmt(r["kwh"], ".6f"),
             fmt(r["co2e_g"], ".3f", " g"),
+            *([fmt(r["co2e_market_g"], ".3f", " g")] if market else []),
             fmt(r["cost"], ".6f"),
             provenance_label(r["provenance"]),
         )
     out.print(table)
+    sources = dict.fromkeys(r["co2e_source"] for r in rows if r["co2e_source"])
+    for text in sources:
+        out.print(f"location-based CO2e: {text}", markup=False, highlight=False, soft_wrap=True)
+    if market:
+        line = f"market-based CO2e: {rows[0]['co2e_market_source']}"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)

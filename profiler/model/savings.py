@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from profiler.model.carbon import HourlyIntensity, MarketInstruments
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -44,6 +46,11 @@ class Site:
             China's official provincial factors).
         currency: the ISO 4217 code of the tariff's currency, shown beside every amount
             of money; None when not given (amounts then carry no code).
+        hourly: the site's own grid intensity over time (`[defaults] carbon_hourly`),
+            None without one: energy used at a time it covers takes its factor
+            (`profiler.model.carbon.co2e_of_spans`), the rest `grid_g_per_kwh`.
+        market: the site's contractual instruments (`[defaults] market_*`), None when
+            none are declared: market-based CO2e is then not given, never guessed.
     """
 
     pue: float = 1.0
@@ -54,6 +61,8 @@ class Site:
     price_per_kwh: float | None = None
     grid_gas: str = "CO2e"
     currency: str | None = None
+    hourly: HourlyIntensity | None = None
+    market: MarketInstruments | None = None
 
     @property
     def defaulted(self) -> bool:
@@ -84,7 +93,14 @@ class Site:
                 else ""
             ),
             price,
+            *self._market_lines(),
         ]
+
+    def _market_lines(self) -> list[str]:
+        """The market-based line, beside the location-based grid line, when declared."""
+        if self.market is None:
+            return []
+        return [f"market-based Scope 2 beside it: {self.market.factor(self.grid_g_per_kwh)[1]}"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,8 @@ class Savings:
     cost_per_year: Estimate | None
     gas: str = "CO2e"
     currency: str | None = None
+    co2e_market_kg_per_year: Estimate | None = None
+    market_source: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON shape of docs/design.md#findings `savings`.
@@ -104,6 +122,8 @@ class Savings:
         `co2e_kg_per_year` keeps its name for every grid source; `emissions_gas` says
         whether it counts CO2 equivalents ("CO2e") or CO2 alone ("CO2"); `currency` is
         the ISO 4217 code of `cost_per_year` (null when none was given).
+        `co2e_market_kg_per_year` and `co2e_market_source` are the market-based figure
+        beside it (location-based), null where the site declares no instruments.
         """
         return {
             "it_kwh_per_year": self.it_kwh_per_year.as_dict(),
@@ -112,4 +132,10 @@ class Savings:
             "emissions_gas": self.gas,
             "cost_per_year": self.cost_per_year.as_dict() if self.cost_per_year else None,
             "currency": self.currency,
+            "co2e_market_kg_per_year": (
+                None
+                if self.co2e_market_kg_per_year is None
+                else self.co2e_market_kg_per_year.as_dict()
+            ),
+            "co2e_market_source": self.market_source,
         }

@@ -22,20 +22,18 @@ import importlib.resources
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from profiler.files.small_files import SmallFileError, read_small_text
-from profiler.model.errors import FinwattInputError
+from profiler.model.carbon import MarketInstruments
 from profiler.model.savings import Site
+from profiler.settings.carbon_hourly import read_carbon_hourly
+from profiler.settings.site_error import SiteError
 
 _DATA = ("data", "private_infra")
-
-
-class SiteError(FinwattInputError):
-    """A site input is unusable; the message names it and what is allowed (exit 2)."""
 
 
 class GridDataMissingError(SiteError):
@@ -142,6 +140,7 @@ class SiteNames:
     price_per_kwh: str = "price_per_kwh"
     carbon_table: str = "carbon_table"
     currency: str = "currency"
+    carbon_hourly: str = "carbon_hourly"
 
 
 SETTING_NAMES = SiteNames()
@@ -242,6 +241,8 @@ def make_site(
     names: SiteNames = SETTING_NAMES,
     carbon_table: str | Path | None = None,
     currency: str | None = None,
+    carbon_hourly: str | Path | None = None,
+    market: dict[str, Any] | None = None,
 ) -> Site:
     """Resolve a grid source, PUE and tariff into a `Site`.
 
@@ -255,13 +256,107 @@ def make_site(
         carbon_table: a carbon-table CSV (`read_carbon_table`) whose rows override or
             add to codecarbon's factors for the country or region given.
         currency: the tariff's ISO 4217 code (`currency_code`), shown beside money.
+        carbon_hourly: a CSV of the grid's intensity over time
+            (`profiler.settings.carbon_hourly`); the annual factor stays for the time
+            it does not cover.
+        market: the site's contractual instruments (`market_instruments`'s keys), for
+            market-based Scope 2 beside the location-based figure.
 
     Raises:
         SiteError: more than one of country, region and carbon intensity, an unknown
             country or region code, or a PUE below 1 or a negative intensity or tariff
             (the message names the input as `names` spells it), a currency that is not
-            an ISO 4217 code, or a malformed table.
+            an ISO 4217 code, a malformed table or hourly file, or an hourly file
+            counting another gas than the annual factor.
     """
+    site = _annual_site(
+        country=country,
+        carbon_intensity=carbon_intensity,
+        pue=pue,
+        price_per_kwh=price_per_kwh,
+        region=region,
+        names=names,
+        carbon_table=carbon_table,
+        currency=currency,
+    )
+    if market:
+        site = replace(site, market=market_instruments(market))
+    if carbon_hourly is None:
+        return site
+    hourly = read_carbon_hourly(Path(carbon_hourly), names.carbon_hourly)
+    if hourly.gas != site.grid_gas:
+        raise SiteError(
+            f"{names.carbon_hourly} {carbon_hourly}: counts {hourly.gas} but the annual factor "
+            f"({site.grid_label}) counts {site.grid_gas}; the gaps would mix gases: give an "
+            f"annual factor of {hourly.gas} (carbon_intensity or a carbon_table row)"
+        )
+    return replace(site, hourly=hourly)
+
+
+MARKET_NAMES = (
+    "source",
+    "certificate_share",
+    "certificate_g_per_kwh",
+    "supplier_g_per_kwh",
+    "residual_g_per_kwh",
+)
+"""The instruments' keys; `[defaults]` spells each `market_<name>`."""
+
+
+def market_instruments(values: dict[str, Any]) -> MarketInstruments:
+    """Return the instruments `[defaults] market_*` declares (GHG Protocol Scope 2 Guidance).
+
+    Raises:
+        SiteError: no `market_source`, nothing but a source, an unknown key, or a share
+            outside 0-1 or a negative factor.
+    """
+    unknown = sorted(set(values) - set(MARKET_NAMES))
+    if unknown:
+        raise SiteError(f"market_{unknown[0]}: not a market key (use {', '.join(MARKET_NAMES)})")
+    source = values.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise SiteError(
+            "market_source: say where the contractual instruments are documented (contract, "
+            "certificate registry, residual-mix publication and year)"
+        )
+    numbers = {k: values.get(k) for k in MARKET_NAMES[1:]}
+    if all(v is None for v in numbers.values()):
+        raise SiteError(
+            "market_source given without an instrument: give market_certificate_share, "
+            "market_supplier_g_per_kwh or market_residual_g_per_kwh"
+        )
+    for key, value in numbers.items():
+        ok = value is None or (
+            isinstance(value, int | float) and math.isfinite(value) and value >= 0
+        )
+        if not ok or (key == "certificate_share" and value is not None and value > 1):
+            allowed = "0 to 1" if key == "certificate_share" else "a number >= 0 g/kWh"
+            raise SiteError(f"market_{key} must be {allowed}, got {value!r}")
+    return MarketInstruments(
+        source=source.strip(),
+        certificate_share=float(numbers["certificate_share"] or 0.0),
+        certificate_g_per_kwh=float(numbers["certificate_g_per_kwh"] or 0.0),
+        supplier_g_per_kwh=_float(numbers["supplier_g_per_kwh"]),
+        residual_g_per_kwh=_float(numbers["residual_g_per_kwh"]),
+    )
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _annual_site(
+    *,
+    country: str | None,
+    carbon_intensity: float | None,
+    pue: float | None,
+    price_per_kwh: float | None,
+    region: str | None,
+    names: SiteNames,
+    carbon_table: str | Path | None,
+    currency: str | None,
+) -> Site:
+    """Return the site with its annual grid factor (`make_site` without the hourly file)."""
     _check_site(country, carbon_intensity, pue, price_per_kwh, region, names)
     code_of_currency = None if currency is None else currency_code(currency, names.currency)
     table = (

@@ -13,7 +13,11 @@ another one. Its settings may sit at the top level or under `[defaults]`:
   `pue`, `price_per_kwh` and `currency` (its ISO 4217 code; the site, for scheduled
   analyses and reports), `carbon_table`
   (a CSV of the site's own grid factors, `code,g_per_kwh,gas,year,source`, relative to
-  the config file; it overrides or adds to codecarbon's), and
+  the config file; it overrides or adds to codecarbon's), `carbon_hourly` (the grid's
+  intensity over time, `timestamp,g_per_kwh,gas,source`, relative to the config file),
+  `market_source`, `market_certificate_share`, `market_certificate_g_per_kwh`,
+  `market_supplier_g_per_kwh` and `market_residual_g_per_kwh` (the site's contractual
+  instruments for market-based Scope 2), and
   `grace_period` (how late a missed scheduled run may still start, default `1h`),
   and, in a VM, `host_curve` (the host's power curve: a load,watts CSV, relative to the
   config file, or an imported profiling run's id) with `vm_share` (vCPUs / host
@@ -97,13 +101,18 @@ class SiteDefaults:
     against the config file's directory."""
     currency: str | None = None
     """The tariff's ISO 4217 code, shown beside every amount of money."""
+    carbon_hourly: str | None = None
+    """A CSV of the grid's intensity over time (docs/methodology.md#carbon), resolved against
+    the config file's directory."""
+    market: tuple[tuple[str, Any], ...] = ()
+    """The `market_*` keys as given (market-based Scope 2 instruments), prefix dropped."""
 
 
 def site_from_defaults(defaults: SiteDefaults) -> Site:
     """Resolve `[defaults]` into site factors (the scheduler's analyses and reports).
 
     Raises:
-        profiler.settings.carbon.SiteError: a bad value (named with its `[defaults]` key).
+        profiler.settings.site_error.SiteError: a bad value (named with its `[defaults]` key).
     """
     from profiler.settings.carbon import make_site
 
@@ -115,6 +124,8 @@ def site_from_defaults(defaults: SiteDefaults) -> Site:
         price_per_kwh=defaults.price_per_kwh,
         carbon_table=defaults.carbon_table,
         currency=defaults.currency,
+        carbon_hourly=defaults.carbon_hourly,
+        market=dict(defaults.market),
     )
 
 
@@ -136,6 +147,8 @@ class Settings:
     vm_share: float | None = None
     bmc: dict[str, Any] = field(default_factory=dict)
     """The `[bmc]` table as set in the file (`profiler.settings.bmc_table`, docs/design.md)."""
+    embodied: dict[str, Any] = field(default_factory=dict)
+    """The `[embodied]` table as set (`profiler.settings.embodied_table`): the inventory."""
     tz: str = field(default_factory=host_zone_name)
     """`[defaults] tz`: the site's IANA zone of demand profiles and schedules (else the host's)."""
     schedule_margin_s: float | None = None
@@ -212,9 +225,10 @@ def _file_values(document: ConfigFile) -> dict[str, Any]:
 
 
 def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
-    table = values.get("carbon_table")
-    if table is not None and base is not None:
-        table = str(base / Path(table).expanduser())  # an absolute path stays as it is
+    table, hourly = values.get("carbon_table"), values.get("carbon_hourly")
+    if base is not None:  # an absolute path stays as it is
+        table = None if table is None else str(base / Path(table).expanduser())
+        hourly = None if hourly is None else str(base / Path(hourly).expanduser())
     return SiteDefaults(
         values.get("country"),
         values.get("carbon_intensity"),
@@ -223,6 +237,8 @@ def _site(values: dict[str, Any], base: Path | None = None) -> SiteDefaults:
         values.get("region"),
         table,
         values.get("currency"),
+        hourly,
+        tuple((k.removeprefix("market_"), v) for k, v in values.items() if k.startswith("market_")),
     )
 
 
@@ -290,12 +306,14 @@ def config_problems(path: Path, document: dict[str, Any]) -> tuple[list[str], Va
     values = _file_values(parsed)
     if parsed.bmc is not None:
         values["bmc"] = _bmc(parsed.bmc.model_dump(exclude_unset=True), path.parent)
+    if parsed.embodied is not None:
+        values["embodied"] = parsed.embodied.model_dump(exclude_none=True)
     return [], ValidConfig(values, schedules)
 
 
 def _site_problems(path: Path, values: dict[str, Any]) -> list[str]:
     """The site's problems: the grid source, the PUE and the tariff each checked alone."""
-    from profiler.settings.carbon import SiteError
+    from profiler.settings.site_error import SiteError
 
     site = _site(values, path.parent)
     parts = (
@@ -430,6 +448,7 @@ def load_settings(db: Path | None = None, *, skip_invalid_schedules: bool = Fals
         host_curve=_host_curve(file_values.get("host_curve"), path.parent),
         vm_share=file_values.get("vm_share"),
         bmc=file_values.get("bmc", {}),
+        embodied=file_values.get("embodied", {}),
         tz=file_values.get("tz") or host_zone_name(),
         schedule_margin_s=file_values.get("schedule_margin"),
         schedule_transition_s=file_values.get("schedule_transition"),

@@ -24,17 +24,24 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from profiler.settings.bmc_table import BMC_KEYS, BmcTable
+from profiler.settings.embodied_table import EmbodiedTable
 from profiler.settings.schedule_entries import DurationOrZero, ScheduleTable, entry_prefix
 from profiler.settings.time_zones import checked_zone_name
 
 SETTING_KEYS = ("db", "sysfs_root", "cpu_tdp_w", "cpu_idle_ratio")
-SITE_KEYS = (
-    "country", "region", "carbon_intensity", "pue", "price_per_kwh", "currency", "carbon_table"
+MARKET_KEYS = (
+    "market_source", "market_certificate_share", "market_certificate_g_per_kwh",
+    "market_supplier_g_per_kwh", "market_residual_g_per_kwh",
 )  # fmt: skip
+SITE_KEYS = (
+    "country", "region", "carbon_intensity", "pue", "price_per_kwh", "currency", "carbon_table",
+    "carbon_hourly", *MARKET_KEYS,
+)  # fmt: skip
+
 VM_KEYS = ("host_curve", "vm_share")
 DEMAND_KEYS = ("tz", "schedule_margin", "schedule_transition")
 DEFAULTS_KEYS = (*SETTING_KEYS, *SITE_KEYS, "grace_period", *VM_KEYS, *DEMAND_KEYS)
-TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc")
+TOP_LEVEL_KEYS = (*SETTING_KEYS, "defaults", "schedule", "bmc", "embodied")
 SCHEMA_ID = "https://finwatt.invalid/config.schema.json"
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -75,6 +82,29 @@ class DefaultsTable(_Settings):
         None,
         description="CSV of grid factors overriding or adding codecarbon's: header "
         "code,g_per_kwh,gas,year,source (gas CO2 or CO2e); relative to this file.",
+    )
+    carbon_hourly: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="CSV of the grid's intensity over time, one line per hour or finer: "
+        "header timestamp,g_per_kwh,gas,source (timestamps with Z or an offset); relative "
+        "to this file. Time it does not cover uses the annual factor.",
+    )
+    market_source: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        None,
+        description="Market-based Scope 2: where the site's contractual instruments are "
+        "documented (contract, certificate registry, residual-mix publication and year).",
+    )
+    market_certificate_share: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="Share of the site's energy covered by retired certificates (0-1)."
+    )
+    market_certificate_g_per_kwh: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="The certificates' factor in g CO2e/kWh (default 0: renewable)."
+    )
+    market_supplier_g_per_kwh: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="The supplier-specific factor of the rest, g CO2e/kWh."
+    )
+    market_residual_g_per_kwh: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="The residual-mix factor of the rest, g CO2e/kWh (if no supplier's)."
     )
     grace_period: DurationOrZero | None = Field(
         None, description="How late a missed scheduled run may still start (default 1h)."
@@ -121,6 +151,9 @@ class ConfigFile(_Settings):
 
     defaults: DefaultsTable | None = Field(None, description="[defaults]")
     bmc: BmcTable | None = Field(None, description="[bmc]: the BMC's wall power.")
+    embodied: EmbodiedTable | None = Field(
+        None, description="[embodied]: the server's inventory for its embodied carbon."
+    )
     schedule: list[ScheduleTable] = Field(default_factory=list, description="[[schedule]] entries.")
 
 
@@ -202,6 +235,8 @@ def _where(
         return f"{path}: [defaults]", str(loc[1]), DEFAULTS_KEYS
     if len(loc) >= 2 and loc[0] == "bmc":
         return f"{path}: [bmc]", str(loc[1]), BMC_KEYS
+    if len(loc) >= 2 and loc[0] == "embodied":
+        return f"{path}: [embodied]", str(loc[-1]), tuple(EmbodiedTable.model_fields)
     return f"{path}:", str(loc[0]) if loc else "", TOP_LEVEL_KEYS
 
 

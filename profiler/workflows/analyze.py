@@ -32,6 +32,7 @@ from profiler.analysis.demand import observed_seconds, sample_power_w
 from profiler.analysis.ladder_data import LadderData, phases_from_data
 from profiler.analysis.phases import cpu_ids, is_host_cpu
 from profiler.analysis.profile import LadderSummary, summarise_ladders
+from profiler.analysis.shift_rules import shift_findings
 from profiler.analysis.thresholds import Thresholds
 from profiler.analysis.time_rules import LocalClock
 from profiler.model.annual import Annual
@@ -43,6 +44,7 @@ from profiler.model.series import FIELDS, DeviceSeries, FloatArray, concatenate
 from profiler.model.units import epoch_to_iso
 from profiler.settings.time_zones import zone
 from profiler.store.database import Store
+from profiler.workflows.chargeback import batch_runs
 from profiler.workflows.provisioned import container_scoped, say_provisioned
 from profiler.workflows.run_data import Source, choose_source, load_run_data
 
@@ -335,6 +337,9 @@ def analyze_since(
     clock = LocalClock(tz, zone(tz), window.views) if tz is not None else None
     ladder = _cpu_ladder(store, window.host)
     assessment = assess_usage(window.series, site, thresholds, ladder=ladder, clock=clock)
+    if clock is not None and site.hourly is not None:  # SHIFT_WINDOW: docs/methodology.md#carbon
+        batches = batch_runs(store, window.start, window.host)
+        assessment.findings.extend(shift_findings(batches, site, clock.zone))
     say_provisioned(assessment, window.provisioned, window.series)
     start, end = epoch_to_iso(window.start), epoch_to_iso(window.end)
     yearly = series_yearly(window.series, since_s, site, thresholds)

@@ -15,9 +15,17 @@ from datetime import UTC, datetime
 from itertools import pairwise
 
 from profiler.analysis.attribution import split_idle_j
-from profiler.analysis.chargeback import Chargeback, HostWindow, JobCharge, charge, charge_groups
+from profiler.analysis.chargeback import (
+    Chargeback,
+    HostWindow,
+    JobCharge,
+    charge,
+    charge_groups,
+    group_of,
+)
 from profiler.analysis.energy import EnergyCurve, energy_at, energy_curve, window
 from profiler.analysis.reconcile import WALL_KINDS
+from profiler.analysis.shift_rules import BatchRun
 from profiler.model.device import DeviceRecord
 from profiler.model.errors import FinwattInputError
 from profiler.model.job import JobRecord
@@ -199,6 +207,19 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
         since_s,
     )
     return charge(_jobs_once(store, pairs, windows, since_s), windows, kind, key)
+
+
+def batch_runs(store: Store, since_s: float, host: str) -> list[BatchRun]:
+    """Return the jobs of `host` started since `since_s` as SHIFT_WINDOW reads them."""
+    pairs = stored_once(store.jobs.since(epoch_to_iso(since_s, "stored")))
+    runs = []
+    for run, job in pairs:
+        if run.host != host or job.energy_j is None:
+            continue
+        charge_ = job_charge(run, job)
+        group = group_of(charge_, "command", None)
+        runs.append(BatchRun(group, job.tags, charge_.start_s, charge_.end_s, job.energy_j))
+    return runs
 
 
 def _jobs_once(

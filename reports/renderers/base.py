@@ -210,6 +210,8 @@ class Yearly:
     co2e_kg: float | None
     cost: float | None
     annual: Annual | None = None
+    co2e_market_kg: float | None = None
+    """Market-based Scope 2 beside `co2e_kg` (location-based); None without instruments."""
 
 
 def yearly(it_kwh_per_year: float | None, site: Site, annual: Annual | None = None) -> Yearly:
@@ -218,7 +220,15 @@ def yearly(it_kwh_per_year: float | None, site: Site, annual: Annual | None = No
         return Yearly(None, None, None, None, annual)
     facility = it_kwh_per_year * site.pue
     cost = facility * site.price_per_kwh if site.price_per_kwh is not None else None
-    return Yearly(it_kwh_per_year, facility, facility * site.grid_g_per_kwh / 1000, cost, annual)
+    market = None if site.market is None else site.market.factor(site.grid_g_per_kwh)[0]
+    return Yearly(
+        it_kwh_per_year,
+        facility,
+        facility * site.grid_g_per_kwh / 1000,
+        cost,
+        annual,
+        None if market is None else facility * market / 1000,
+    )
 
 
 def headline(annual: Annual | None, site: Site) -> Yearly:

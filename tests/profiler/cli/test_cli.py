@@ -202,7 +202,7 @@ def test_every_finwatt_error_has_one_root_and_its_exit_code() -> None:
     from profiler.schedule.state import ScheduleStateError
     from profiler.sensors.base import SensorError
     from profiler.sensors.nvml.library import NvmlError
-    from profiler.settings.carbon import SiteError
+    from profiler.settings.site_error import SiteError
     from profiler.store.interchange import InterchangeError
     from profiler.store.opening import StoreError
     from profiler.workflows.analyze import AnalyzeError

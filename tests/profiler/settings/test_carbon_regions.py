@@ -5,10 +5,10 @@ import pytest
 
 from profiler.settings.carbon import (
     LB_PER_MWH_TO_G_PER_KWH,
-    SiteError,
     make_site,
     region_intensities,
 )
+from profiler.settings.site_error import SiteError
 
 
 def test_china_province_as_methodology_quotes_it() -> None:

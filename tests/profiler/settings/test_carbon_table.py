@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler.settings.carbon import SiteError, make_site, read_carbon_table
+from profiler.settings.carbon import make_site, read_carbon_table
+from profiler.settings.site_error import SiteError
 from tests.fakes.cli import run_finwatt
 from tests.profiler.cli.test_analyze_cli import idle_doc, import_doc
 

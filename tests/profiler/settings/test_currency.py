@@ -12,8 +12,9 @@ import pytest
 
 from profiler.live.state import Rates
 from profiler.model.samples import Reading, Tick
-from profiler.settings.carbon import SiteError, make_site
+from profiler.settings.carbon import make_site
 from profiler.settings.config import config_problems, load_settings, site_from_defaults
+from profiler.settings.site_error import SiteError
 from tests.fakes.cli import exec_document, run_finwatt
 from tests.profiler.cli.test_analyze_cli import idle_doc, import_doc
 from tests.profiler.live.test_live import frame_text, new_state

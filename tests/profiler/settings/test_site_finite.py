@@ -10,7 +10,8 @@ import pytest
 
 from profiler.cli.common import SITE_OPTION_NAMES, emit_json
 from profiler.model.errors import FinwattRuntimeError
-from profiler.settings.carbon import SiteError, make_site
+from profiler.settings.carbon import make_site
+from profiler.settings.site_error import SiteError
 from profiler.store.database import Store
 from profiler.store.interchange import import_run
 from tests.fakes.cli import run_finwatt
