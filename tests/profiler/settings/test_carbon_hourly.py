@@ -30,7 +30,7 @@ from profiler.model.units import J_PER_KWH
 from profiler.settings.carbon import make_site
 from profiler.settings.carbon_hourly import read_carbon_hourly
 from profiler.settings.site_error import SiteError
-from tests.fakes.cli import run_finwatt
+from tests.fakes.cli import exec_document, run_finwatt
 
 HEADER = "timestamp,g_per_kwh,gas,source\n"
 SOURCE = "made-up figures in the shape of a national hourly series"
@@ -226,7 +226,7 @@ def test_exec_charges_a_job_at_the_hours_it_ran_end_to_end(tmp_path: Path) -> No
         sys.executable, "-c", "sum(range(2_000_000))",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    job = json.loads(done.stdout)
+    job = exec_document(done.stderr)
     assert job["co2e_basis"] == "hourly" and "grid-hourly.csv" in job["co2e_source"]
     hour = math.floor((datetime.now(UTC) - now).total_seconds() / 3600)  # the job's hour
     grams = sorted(job["facility_kwh"] * (100 + 50 * (h + 2)) for h in {0, hour})
