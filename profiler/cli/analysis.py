@@ -11,16 +11,12 @@ import typer
 from rich.table import Table
 
 from profiler.cli.common import (
-    CountryOption,
-    CurrencyOption,
+    NO_SITE_FLAGS,
     DbOption,
-    IntensityOption,
     JsonOption,
     MatchOption,
-    PriceOption,
     PrometheusOption,
-    PueOption,
-    RegionOption,
+    SiteFlags,
     StepOption,
     app,
     emit_json,
@@ -31,6 +27,7 @@ from profiler.cli.common import (
     pct,
     provenance_label,
     site_options,
+    with_site_flags,
 )
 from profiler.cli.reconcile_view import reconciliation_lines
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
@@ -131,6 +128,7 @@ def _thresholds_from_options(
 
 
 @app.command()
+@with_site_flags
 def analyze(
     run_id: Annotated[
         str | None, typer.Argument(help="Run to analyse (default: the newest run).")
@@ -142,12 +140,7 @@ def analyze(
     host: Annotated[
         str | None, typer.Option(help="Host whose runs --since covers (default: this machine).")
     ] = None,
-    country: CountryOption = None,
-    region: RegionOption = None,
-    carbon_intensity: IntensityOption = None,
-    pue: PueOption = None,
-    price_per_kwh: PriceOption = None,
-    currency: CurrencyOption = None,
+    site_flags: SiteFlags = NO_SITE_FLAGS,
     mode: Annotated[
         str, typer.Option(help="Right-sizing mode: production (P95/0.65) or conservative.")
     ] = "production",
@@ -178,7 +171,7 @@ def analyze(
     thresholds = _thresholds_from_options(mode, min_span, min_hours, sizes)
     settings = load_settings(db)
     thresholds = settings_thresholds(settings, thresholds)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
+    site = site_options(settings, site_flags)
     if prometheus is not None or step is not None or match is not None:
         _analyze_prometheus(
             prometheus,
@@ -233,6 +226,7 @@ def _write_fleet_report(
 
 
 @app.command()
+@with_site_flags
 def report(
     run_id: Annotated[str | None, typer.Argument(help="Run to report (default: newest).")] = None,
     since: Annotated[
@@ -257,12 +251,7 @@ def report(
     step: StepOption = None,
     match: MatchOption = None,
     prometheus_config: PrometheusConfigOption = None,
-    country: CountryOption = None,
-    region: RegionOption = None,
-    carbon_intensity: IntensityOption = None,
-    pue: PueOption = None,
-    price_per_kwh: PriceOption = None,
-    currency: CurrencyOption = None,
+    site_flags: SiteFlags = NO_SITE_FLAGS,
     db: DbOption = None,
 ) -> None:
     """Write a self-contained HTML efficiency report of a run and print its path."""
@@ -276,7 +265,7 @@ def report(
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
+    site = site_options(settings, site_flags)
     if prometheus is not None:
         if run_id is not None:
             fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)

@@ -9,12 +9,15 @@ it adds something the error lacks (the option to change, a different exit code).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -208,15 +211,64 @@ def parse_interval(text: str) -> float:
         raise typer.BadParameter(str(err), param_hint="--interval") from err
 
 
-def site_options(
-    settings: Settings,
-    country: str | None,
-    carbon_intensity: float | None,
-    pue: float | None,
-    price_per_kwh: float | None,
-    region: str | None = None,
-    currency: str | None = None,
-) -> Site:
+@dataclass(frozen=True)
+class SiteFlags:
+    """The site options as the command line gives them; None where it leaves one out."""
+
+    country: str | None = None
+    region: str | None = None
+    carbon_intensity: float | None = None
+    pue: float | None = None
+    price_per_kwh: float | None = None
+    currency: str | None = None
+
+    def grid_code(self, settings: Settings) -> str | None:
+        """Return the grid code given (region, else country), else the configured one."""
+        return self.region or self.country or grid_code(settings)
+
+
+NO_SITE_FLAGS = SiteFlags()
+"""A command's `site_flags` default; `with_site_flags` replaces it with the six options."""
+
+_SITE_FLAG_OPTIONS: dict[str, object] = {
+    "country": CountryOption,
+    "region": RegionOption,
+    "carbon_intensity": IntensityOption,
+    "pue": PueOption,
+    "price_per_kwh": PriceOption,
+    "currency": CurrencyOption,
+}
+"""The site options, in the order `--help` lists them."""
+
+
+def with_site_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the six site options in place of its `site_flags` parameter.
+
+    Typer reads the returned function's signature: the site options stand where `site_flags`
+    stood, and the command is called with them gathered into one `SiteFlags`.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        if parameter.name != "site_flags":
+            parameters.append(parameter)
+            continue
+        parameters += [
+            inspect.Parameter(name, parameter.kind, default=None, annotation=option)
+            for name, option in _SITE_FLAG_OPTIONS.items()
+        ]
+
+    @functools.wraps(command)
+    def with_site(**given: Any) -> None:
+        flags = SiteFlags(**{name: given.pop(name) for name in _SITE_FLAG_OPTIONS})
+        command(site_flags=flags, **given)
+
+    with_site.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_site.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_site
+
+
+def site_options(settings: Settings, flags: SiteFlags) -> Site:
     """Resolve the site options; what the command line leaves out comes from `[defaults]`.
 
     The grid source (country, region or intensity) is taken as a whole: any one of them
@@ -224,6 +276,7 @@ def site_options(
     naming the option (exit 2).
     """
     defaults = settings.site
+    country, region, carbon_intensity = flags.country, flags.region, flags.carbon_intensity
     if country is None and region is None and carbon_intensity is None:
         country, region = defaults.country, defaults.region
         carbon_intensity = defaults.carbon_intensity
@@ -231,11 +284,13 @@ def site_options(
         country=country,
         region=region,
         carbon_intensity=carbon_intensity,
-        pue=defaults.pue if pue is None else pue,
-        price_per_kwh=defaults.price_per_kwh if price_per_kwh is None else price_per_kwh,
+        pue=defaults.pue if flags.pue is None else flags.pue,
+        price_per_kwh=(
+            defaults.price_per_kwh if flags.price_per_kwh is None else flags.price_per_kwh
+        ),
         names=SITE_OPTION_NAMES,
         carbon_table=defaults.carbon_table,
-        currency=defaults.currency if currency is None else currency,
+        currency=defaults.currency if flags.currency is None else flags.currency,
     )
 
 
