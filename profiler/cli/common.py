@@ -15,7 +15,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -28,7 +27,7 @@ from profiler.model.provenance import is_estimate
 from profiler.model.savings import Site
 from profiler.model.text import printable
 from profiler.settings.carbon import SiteNames, make_site
-from profiler.settings.config import Settings
+from profiler.settings.config import Settings, SiteDefaults
 
 app = typer.Typer(
     name="finwatt",
@@ -211,21 +210,8 @@ def parse_interval(text: str) -> float:
         raise typer.BadParameter(str(err), param_hint="--interval") from err
 
 
-@dataclass(frozen=True)
-class SiteFlags:
-    """The site options as the command line gives them; None where it leaves one out."""
-
-    country: str | None = None
-    region: str | None = None
-    carbon_intensity: float | None = None
-    pue: float | None = None
-    price_per_kwh: float | None = None
-    currency: str | None = None
-
-    def grid_code(self, settings: Settings) -> str | None:
-        """Return the grid code given (region, else country), else the configured one."""
-        return self.region or self.country or grid_code(settings)
-
+SiteFlags = SiteDefaults
+"""The site options as the command line gives them (None where left out; no carbon table)."""
 
 NO_SITE_FLAGS = SiteFlags()
 """A command's `site_flags` default; `with_site_flags` replaces it with the six options."""
@@ -294,9 +280,9 @@ def site_options(settings: Settings, flags: SiteFlags) -> Site:
     )
 
 
-def grid_code(settings: Settings) -> str | None:
-    """Return the configured grid code (region, else country), if any."""
-    return settings.site.region or settings.site.country
+def grid_code(settings: Settings, given: SiteFlags = NO_SITE_FLAGS) -> str | None:
+    """Return the grid code given (region, else country), else the configured one, if any."""
+    return given.region or given.country or settings.site.region or settings.site.country
 
 
 def check_port(port: int) -> int:

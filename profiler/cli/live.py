@@ -15,6 +15,7 @@ from profiler.cli.common import (
     SiteFlags,
     app,
     fail,
+    grid_code,
     metrics_server_errors,
     out,
     parse_interval,
@@ -61,7 +62,7 @@ def live(
         )
     settings = load_settings(db)
     site = site_options(settings, site_flags)
-    rates = Rates.from_site(site, code=site_flags.grid_code(settings))
+    rates = Rates.from_site(site, code=grid_code(settings, site_flags))
     sensors = probe(settings)
     state = LiveState(
         sensors.devices, interval_s=interval_s, families=sensors.family_devices, rates=rates

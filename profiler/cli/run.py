@@ -24,6 +24,7 @@ from profiler.cli.common import (
     emit_json,
     err_console,
     fail,
+    grid_code,
     out,
     parse_interval,
     parse_levels,
@@ -97,7 +98,7 @@ def run_command(
     site = site_options(settings, site_flags)
     observer: ProfileObserver = _ProgressView(quiet=as_json)
     if live_view:
-        observer = _LiveView(settings, site, site_flags.grid_code(settings))
+        observer = _LiveView(settings, site, grid_code(settings, site_flags))
     outcome = _profile(settings, request, observer)
     report_path = _write_report(settings, outcome, site, report)
     _print_profile(outcome, report_path, quick=quick, as_json=as_json)
