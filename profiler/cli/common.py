@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -62,6 +63,15 @@ StepOption = Annotated[
 ]
 MatchOption = Annotated[
     str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
+]
+PrometheusConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prometheus-config",
+        envvar="FINWATT_PROMETHEUS_CONFIG",
+        help="With --prometheus: YAML naming the token/password files, CA bundle and "
+        "client certificate (Prometheus's authorization/basic_auth/tls_config keys).",
+    ),
 ]
 RegionOption = Annotated[
     str | None,
@@ -227,31 +237,81 @@ _SITE_FLAG_OPTIONS: dict[str, object] = {
 """The site options, in the order `--help` lists them."""
 
 
-def with_site_flags(command: Callable[..., None]) -> Callable[..., None]:
-    """Give a command the six site options in place of its `site_flags` parameter.
+def _with_flags(
+    param: str, record: Callable[..., object], options: dict[str, object]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Return a decorator giving a command `options` in place of its `param` parameter.
 
-    Typer reads the returned function's signature: the site options stand where `site_flags`
-    stood, and the command is called with them gathered into one `SiteFlags`.
+    Typer reads the decorated function's signature: the options stand where `param`
+    stood (in `--help` too), and the command is called with them gathered into one
+    `record(**options)`.
     """
-    signature = inspect.signature(command, eval_str=True)
-    parameters: list[inspect.Parameter] = []
-    for parameter in signature.parameters.values():
-        if parameter.name != "site_flags":
-            parameters.append(parameter)
-            continue
-        parameters += [
-            inspect.Parameter(name, parameter.kind, default=None, annotation=option)
-            for name, option in _SITE_FLAG_OPTIONS.items()
-        ]
 
-    @functools.wraps(command)
-    def with_site(**given: Any) -> None:
-        flags = SiteFlags(**{name: given.pop(name) for name in _SITE_FLAG_OPTIONS})
-        command(site_flags=flags, **given)
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name != param:
+                parameters.append(parameter)
+                continue
+            parameters += [
+                inspect.Parameter(name, parameter.kind, default=None, annotation=option)
+                for name, option in options.items()
+            ]
 
-    with_site.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    with_site.__annotations__ = {p.name: p.annotation for p in parameters}
-    return with_site
+        @functools.wraps(command)
+        def with_flags(**given: Any) -> None:
+            command(**{param: record(**{name: given.pop(name) for name in options})}, **given)
+
+        with_flags.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        with_flags.__annotations__ = {p.name: p.annotation for p in parameters}
+        return with_flags
+
+    return decorate
+
+
+with_site_flags = _with_flags("site_flags", SiteFlags, _SITE_FLAG_OPTIONS)
+"""Give a command the six site options in place of its `site_flags: SiteFlags` parameter."""
+
+
+@dataclass(frozen=True)
+class PrometheusFlags:
+    """The options that read a fleet from Prometheus; None where the command line leaves one out.
+
+    Attributes:
+        prometheus: `--prometheus`, the Prometheus (or VictoriaMetrics) base URL.
+        step: `--step`, the resolution of the series (a duration).
+        match: `--match`, the series selector.
+        prometheus_config: `--prometheus-config`, the file naming credential and TLS files.
+    """
+
+    prometheus: str | None = None
+    step: str | None = None
+    match: str | None = None
+    prometheus_config: Path | None = None
+
+
+NO_PROMETHEUS_FLAGS = PrometheusFlags()
+"""A command's `prometheus_flags` default; `with_prometheus_flags` replaces it."""
+
+
+def with_prometheus_flags(
+    *, step: bool = True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the Prometheus options in place of its `prometheus_flags` parameter.
+
+    They are `--prometheus`, `--step` (unless `step` is False), `--match` and
+    `--prometheus-config`, gathered into one `PrometheusFlags`.
+    """
+    options: dict[str, object] = {
+        "prometheus": PrometheusOption,
+        "step": StepOption,
+        "match": MatchOption,
+        "prometheus_config": PrometheusConfigOption,
+    }
+    if not step:
+        del options["step"]
+    return _with_flags("prometheus_flags", PrometheusFlags, options)
 
 
 def site_options(settings: Settings, flags: SiteFlags) -> Site:
