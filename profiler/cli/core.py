@@ -72,13 +72,8 @@ def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
                 "devices": [
                     {
                         "device": d.device_id,
-                        "kind": d.kind,
-                        "model": d.model,
-                        "logical_cores": d.logical_cores,
-                        "mem_total_bytes": d.mem_total_bytes,
-                        "power_limit_w": d.power_limit_w,
-                        "provenance": d.provenance,
-                        "estimated": is_estimate(d.provenance),
+                        **d.described(),
+                        "estimated": d.estimated,
                         "details": d.details,
                     }
                     for d in devices
