@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -48,8 +48,14 @@ from profiler.workflows.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from profiler.model.attribution_rows import PartListener
+    from profiler.model.device import DeviceInfo
     from profiler.model.run import RunRecord
     from profiler.workflows.monitor import MonitorOutcome
+
+
+def _doctor_device(d: DeviceInfo) -> dict[str, Any]:
+    """Return one `devices[]` object of `doctor --json`."""
+    return {"device": d.device_id, **d.described(), "estimated": d.estimated, "details": d.details}
 
 
 @app.command()
@@ -69,15 +75,7 @@ def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
                 "provisioned": provisioned_note(devices),
                 "virtualization": diagnosis.virtualization,
                 "families": families,
-                "devices": [
-                    {
-                        "device": d.device_id,
-                        **d.described(),
-                        "estimated": d.estimated,
-                        "details": d.details,
-                    }
-                    for d in devices
-                ],
+                "devices": [_doctor_device(d) for d in devices],
             },
             doc="doctor",
         )
