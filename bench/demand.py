@@ -39,8 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fleet import day_starts, finwatt, measured, run_sizes  # noqa: E402
-from bench.fleet_stores import PrometheusStore, VictoriaStore  # noqa: E402
+from bench.fleet import SizedBenchmark, day_starts, finwatt, measured  # noqa: E402
+from bench.fleet_stores import PrometheusStore, Store, VictoriaStore, load_days  # noqa: E402
 
 DAY_S = 86_400
 STEP_S = 300
@@ -48,8 +48,6 @@ TDP_W = 205.0
 LONDON = ZoneInfo("Europe/London")
 SHARES = (("batch", 0.2), ("office", 0.2), ("day", 0.1), ("night", 0.1), ("steady", 0.4))
 EXPECTED = {"batch": "PEAK_SIZED_HOST", "office": "OFF_HOURS_IDLE"}
-
-Store = PrometheusStore | VictoriaStore
 
 
 @dataclass(frozen=True)
@@ -150,30 +148,6 @@ def jsonl_day(hosts: list[Host], day_start_s: int) -> Iterator[bytes]:
         yield ("\n".join(lines) + "\n").encode()
 
 
-def load(stores: Sequence[Store], hosts: list[Host], days: int, end_s: float) -> dict[str, float]:
-    """Load every day into every store; return seconds per store."""
-    seconds = {store.name: 0.0 for store in stores}
-    for store in stores:
-        if isinstance(store, VictoriaStore):
-            store.start()
-    for day in day_starts(days, end_s):
-        for store in stores:
-            began = time.perf_counter()
-            if isinstance(store, PrometheusStore):
-                store.add_day(openmetrics_day(hosts, day))
-            else:
-                store.add_day(jsonl_day(hosts, day))
-            seconds[store.name] += time.perf_counter() - began
-    for store in stores:
-        began = time.perf_counter()
-        if isinstance(store, PrometheusStore):
-            store.start()
-        else:
-            store.flush()
-        seconds[store.name] += time.perf_counter() - began
-    return seconds
-
-
 def score(document: dict[str, Any], hosts: list[Host]) -> dict[str, int]:
     """Planted patterns found: schedule findings per kind, and hosts in complementary pools."""
     by_instance = {h.instance: h.kind for h in hosts}
@@ -205,7 +179,7 @@ def measure_size(
     since = f"{days - 1}d"
     rows: list[dict[str, Any]] = []
     try:
-        loaded = load(stores, hosts, days, end_s)
+        loaded = load_days(stores, hosts, day_starts(days, end_s), openmetrics_day, jsonl_day)
         for store in stores:
             for command in ("demand", "analyze"):
                 args = finwatt(command, "--prometheus", store.url, "--since", since, "--json")
@@ -247,16 +221,8 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
             )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; print the table; optionally write the rows as JSON."""
-    return run_sizes(
-        argv,
-        description=(__doc__ or "").splitlines()[0],
-        default_days=30,
-        prefix="finwatt-demand-",
-        measure=measure_size,
-        show=print_rows,
-    )
+main = SizedBenchmark(__doc__, 30, "finwatt-demand-", measure_size, print_rows).main
+"""Run the benchmark; print the table; optionally write the rows as JSON."""
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fleet_data import DAY_S, PlantedHost, jsonl_day, openmetrics_day, plant  # noqa: E402
-from bench.fleet_stores import PrometheusStore, VictoriaStore  # noqa: E402
+from bench.fleet_stores import PrometheusStore, Store, VictoriaStore, load_days  # noqa: E402
 
 HOST_RULES = {"IDLE_HOST", "OVER_PROVISIONED_CPU", "UNDER_PROVISIONED_CPU"}
 HOST_RULES |= {"OVER_PROVISIONED_MEM", "INSUFFICIENT_DATA", "LOW_EFFICIENCY_HOST"}
-
-Store = PrometheusStore | VictoriaStore
 
 
 def day_starts(days: int, now_s: float) -> list[int]:
@@ -47,26 +46,7 @@ def day_starts(days: int, now_s: float) -> list[int]:
 
 def load(stores: Sequence[Store], hosts: list[PlantedHost], days: int) -> dict[str, float]:
     """Generate each day once and load it into every store; return seconds per store."""
-    seconds = {store.name: 0.0 for store in stores}
-    seconds["generate"] = 0.0
-    for victoria in (s for s in stores if isinstance(s, VictoriaStore)):
-        victoria.start()
-    for day in day_starts(days, time.time()):
-        for store in stores:
-            began = time.perf_counter()
-            if isinstance(store, PrometheusStore):
-                store.add_day(openmetrics_day(hosts, day))
-            else:
-                store.add_day(jsonl_day(hosts, day))
-            seconds[store.name] += time.perf_counter() - began
-    for store in stores:
-        began = time.perf_counter()
-        if isinstance(store, PrometheusStore):
-            store.start()
-        else:
-            store.flush()
-        seconds[store.name] += time.perf_counter() - began
-    return seconds
+    return load_days(stores, hosts, day_starts(days, time.time()), openmetrics_day, jsonl_day)
 
 
 def measured(argv: list[str], timeout_s: float = 1800) -> dict[str, Any]:
@@ -207,47 +187,49 @@ MeasureSize = Callable[[int, int, list[str], Path], list[dict[str, Any]]]
 """Measure one fleet size: (hosts, days, stores, workdir) -> table rows."""
 
 
-def run_sizes(
-    argv: list[str] | None,
-    *,
-    description: str,
-    default_days: int,
-    prefix: str,
-    measure: MeasureSize,
-    show: Callable[[list[dict[str, Any]]], None],
-) -> int:
-    """Parse a fleet benchmark's options, measure each size, print the table as it grows.
+@dataclass(frozen=True)
+class SizedBenchmark:
+    """A fleet benchmark: the shared `main` of `bench.fleet` and `bench.demand`.
 
-    The shared `main` of `bench.fleet` and `bench.demand`; `--json` writes the rows.
+    Attributes:
+        doc: the benchmark module's docstring (its first line is the `--help` text).
+        default_days: days of history planted unless `--days` says otherwise.
+        prefix: the name prefix of the temporary work folder.
+        measure: measures one fleet size.
+        show: prints the table of the rows so far.
     """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--hosts", default="100,300,1000")
-    parser.add_argument("--days", type=int, default=default_days)
-    parser.add_argument("--stores", default="prometheus,victoria-metrics")
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix=prefix))
-    rows: list[dict[str, Any]] = []
-    for n in (int(x) for x in args.hosts.split(",")):
-        rows.extend(measure(n, args.days, args.stores.split(","), workdir))
-        show(rows)
-        sys.stdout.flush()
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
-    return 0
+
+    doc: str | None
+    default_days: int
+    prefix: str
+    measure: MeasureSize
+    show: Callable[[list[dict[str, Any]]], None]
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """Parse the options, measure each size, print the table as it grows.
+
+        `--json` writes the rows.
+        """
+        parser = argparse.ArgumentParser(description=(self.doc or "").splitlines()[0])
+        parser.add_argument("--hosts", default="100,300,1000")
+        parser.add_argument("--days", type=int, default=self.default_days)
+        parser.add_argument("--stores", default="prometheus,victoria-metrics")
+        parser.add_argument("--workdir", type=Path, default=None)
+        parser.add_argument("--json", type=Path, default=None)
+        args = parser.parse_args(argv)
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix=self.prefix))
+        rows: list[dict[str, Any]] = []
+        for n in (int(x) for x in args.hosts.split(",")):
+            rows.extend(self.measure(n, args.days, args.stores.split(","), workdir))
+            self.show(rows)
+            sys.stdout.flush()
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; print the table; optionally write the rows as JSON."""
-    return run_sizes(
-        argv,
-        description=__doc__.splitlines()[0],
-        default_days=14,
-        prefix="finwatt-fleet-",
-        measure=measure_size,
-        show=print_rows,
-    )
+main = SizedBenchmark(__doc__, 14, "finwatt-fleet-", measure_size, print_rows).main
+"""Run the benchmark; print the table; optionally write the rows as JSON."""
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 
 class StoreMissingError(RuntimeError):
@@ -159,3 +160,43 @@ class VictoriaStore(_Process):
         """Make every imported sample searchable now (`/internal/force_flush`)."""
         with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=120) as answer:
             answer.read()
+
+
+Store = PrometheusStore | VictoriaStore
+H = TypeVar("H")
+"""A store a fleet benchmark loads and queries."""
+
+
+def load_days(
+    stores: Sequence[Store],
+    hosts: H,
+    days: Iterable[int],
+    openmetrics_day: Callable[[H, int], Iterable[str]],
+    jsonl_day: Callable[[H, int], Iterable[bytes]],
+) -> dict[str, float]:
+    """Load the hosts' days (UTC midnights) into every store; return seconds per store.
+
+    Each day's samples come from `openmetrics_day(hosts, day)` or `jsonl_day(hosts, day)`.
+
+    Prometheus takes each day as OpenMetrics text blocks and builds its TSDB when it
+    starts; VictoriaMetrics starts first, takes JSON lines and is flushed at the end.
+    """
+    seconds = {store.name: 0.0 for store in stores}
+    for victoria in (s for s in stores if isinstance(s, VictoriaStore)):
+        victoria.start()
+    for day in days:
+        for store in stores:
+            began = time.perf_counter()
+            if isinstance(store, PrometheusStore):
+                store.add_day(openmetrics_day(hosts, day))
+            else:
+                store.add_day(jsonl_day(hosts, day))
+            seconds[store.name] += time.perf_counter() - began
+    for store in stores:
+        began = time.perf_counter()
+        if isinstance(store, PrometheusStore):
+            store.start()
+        else:
+            store.flush()
+        seconds[store.name] += time.perf_counter() - began
+    return seconds

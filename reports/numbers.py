@@ -44,16 +44,27 @@ def sig(value: float | None, digits: int = 3) -> str:
     return f"{rounded:,.{decimals}f}"
 
 
+_MASS_PREFIXES = ((1e3, "t"), (1.0, "kg"), (1e-3, "g"))
+"""(kg per unit, unit) from large to small, for CO2e masses."""
+
+_POWER_PREFIXES = ((1e3, "kW"), (1.0, "W"))
+"""(W per unit, unit) from large to small, for power."""
+
+
+def _prefixed(value: float | None, steps: tuple[tuple[float, str], ...], zero: str) -> str:
+    """Return `value` in the first of `steps` (large to small) it reaches, else the last."""
+    if value is None or missing(value):
+        return NA
+    if value == 0:
+        return zero
+    scale, unit = next(((s, u) for s, u in steps if abs(value) >= s), steps[-1])
+    # an int in the unit's own scale keeps its digits (sig(7) is "7", sig(7.0) "7.00")
+    return f"{sig(value if scale == 1 else value / scale)} {unit}"
+
+
 def energy_kwh(kwh: float | None) -> str:
     """Return an energy in kWh with the SI prefix that keeps 1-999 before it (mWh..MWh)."""
-    if kwh is None or missing(kwh):
-        return NA
-    if kwh == 0:
-        return "0 Wh"
-    for scale, unit in _ENERGY_PREFIXES:
-        if abs(kwh) >= scale:
-            return f"{sig(kwh / scale)} {unit}"
-    return f"{sig(kwh / 1e-6)} mWh"
+    return _prefixed(None if kwh is None else float(kwh), _ENERGY_PREFIXES, "0 Wh")
 
 
 def energy_j(joules: float | None) -> str:
@@ -63,22 +74,12 @@ def energy_j(joules: float | None) -> str:
 
 def mass_kg(kg: float | None) -> str:
     """Return a CO2e mass with g, kg or t, 3 significant digits."""
-    if kg is None or missing(kg):
-        return NA
-    if abs(kg) >= 1000:
-        return f"{sig(kg / 1000)} t"
-    if abs(kg) >= 1 or kg == 0:
-        return f"{sig(kg)} kg"
-    return f"{sig(kg * 1000)} g"
+    return _prefixed(kg, _MASS_PREFIXES, "0 kg")
 
 
 def power_w(watts: float | None) -> str:
     """Return a power in W (kW from 1,000 W), 3 significant digits."""
-    if watts is None or missing(watts):
-        return NA
-    if abs(watts) >= 1000:
-        return f"{sig(watts / 1000)} kW"
-    return f"{sig(watts)} W"
+    return _prefixed(watts, _POWER_PREFIXES, "0 W")
 
 
 def money(amount: float | None) -> str:

@@ -8,7 +8,7 @@ back to the rule's title and action (`reports.sentences.finding_sentence`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from profiler.model.errors import FinwattInputError
 from reports import numbers
@@ -16,6 +16,8 @@ from reports.i18n import Language
 
 Fields = dict[str, str]
 Builder = Callable[[Mapping[str, Any], Language], tuple[str, Fields]]
+
+T = TypeVar("T")
 
 
 class MissingFigureError(FinwattInputError):
@@ -36,6 +38,14 @@ def text_of(mapping: Mapping[str, Any] | None, key: str) -> str:
     if value is None or isinstance(value, dict | list):
         raise MissingFigureError(key)
     return str(value)
+
+
+def typed_of(mapping: Mapping[str, Any] | None, key: str, kind: type[T]) -> T:
+    """Return the value at `key` when it is a `kind`, raising MissingFigureError otherwise."""
+    value = (mapping or {}).get(key)
+    if not isinstance(value, kind):
+        raise MissingFigureError(key)
+    return value
 
 
 def count(value: float) -> str:

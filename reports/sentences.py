@@ -28,6 +28,7 @@ from reports.sentence_parts import (
     number_of,
     percent_of,
     text_of,
+    typed_of,
 )
 from reports.sentences_demand import DEMAND_BUILDERS, under_cpu_in_windows
 
@@ -216,9 +217,7 @@ def _share_candidate(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]
 
 def _poor_proportionality(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
-    estimated = ev.get("estimated")
-    if not isinstance(estimated, bool):
-        raise MissingFigureError("estimated")
+    estimated = typed_of(ev, "estimated", bool)
     fields = {
         "device": text_of(f, "device"),
         "workload": text_of(ev, "workload"),
@@ -284,9 +283,7 @@ def _consolidate(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
     rec = f.get("recommendation")
     quantile, util = _quantile_key(ev, "group_util")
-    hosts = ev.get("hosts")
-    if not isinstance(hosts, list):
-        raise MissingFigureError("hosts")
+    hosts = typed_of(ev, "hosts", list)
     return (
         N_(
             "%(n)s similar hosts (%(hosts)s) together use %(util)s of their capacity at "
@@ -307,9 +304,7 @@ def _consolidate(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
 
 def _fleet_idle(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     ev = f.get("evidence") or {}
-    by_host = ev.get("idle_energy_j_by_host")
-    if not isinstance(by_host, dict):
-        raise MissingFigureError("idle_energy_j_by_host")
+    by_host = typed_of(ev, "idle_energy_j_by_host", dict)
     return (
         N_(
             "%(n)s host(s) drew %(energy)s while idle in the window, about %(year)s of IT "

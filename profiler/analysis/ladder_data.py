@@ -13,7 +13,7 @@ finding (`Disagreement`), and the samples' figure is the one used.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from statistics import median
 from typing import Any
@@ -58,15 +58,7 @@ class Disagreement:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON shape (`metrics.data_quality.stated_figures` entries)."""
-        return {
-            "workload": self.workload,
-            "device": self.device,
-            "target_load": self.target_load,
-            "figure": self.figure,
-            "stated": self.stated,
-            "from_samples": self.from_samples,
-            "relative_difference": self.relative_difference,
-        }
+        return {**asdict(self), "relative_difference": self.relative_difference}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NoReturn
 
 from profiler.capture.sampler import Sampler
@@ -233,12 +232,7 @@ class Recording:
     def __enter__(self) -> Recording:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is None:
             self.stop(RunStatus.COMPLETE)
         elif issubclass(exc_type, KeyboardInterrupt):

@@ -11,17 +11,12 @@ import typer
 from rich.table import Table
 
 from profiler.cli.common import (
-    CountryOption,
-    CurrencyOption,
+    NO_PROMETHEUS_FLAGS,
+    NO_SITE_FLAGS,
     DbOption,
-    IntensityOption,
     JsonOption,
-    MatchOption,
-    PriceOption,
-    PrometheusOption,
-    PueOption,
-    RegionOption,
-    StepOption,
+    PrometheusFlags,
+    SiteFlags,
     app,
     emit_json,
     fail,
@@ -31,6 +26,8 @@ from profiler.cli.common import (
     pct,
     provenance_label,
     site_options,
+    with_prometheus_flags,
+    with_site_flags,
 )
 from profiler.cli.reconcile_view import reconciliation_lines
 from profiler.model.errors import EXIT_FAILURE, EXIT_USAGE
@@ -42,16 +39,6 @@ from profiler.workflows.database import open_store
 if TYPE_CHECKING:
     from profiler.analysis.thresholds import Thresholds
     from profiler.model.savings import Site
-
-PrometheusConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--prometheus-config",
-        envvar="FINWATT_PROMETHEUS_CONFIG",
-        help="With --prometheus: YAML naming the token/password files, CA bundle and "
-        "client certificate (Prometheus's authorization/basic_auth/tls_config keys).",
-    ),
-]
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:
@@ -131,6 +118,8 @@ def _thresholds_from_options(
 
 
 @app.command()
+@with_site_flags
+@with_prometheus_flags()
 def analyze(
     run_id: Annotated[
         str | None, typer.Argument(help="Run to analyse (default: the newest run).")
@@ -142,12 +131,7 @@ def analyze(
     host: Annotated[
         str | None, typer.Option(help="Host whose runs --since covers (default: this machine).")
     ] = None,
-    country: CountryOption = None,
-    region: RegionOption = None,
-    carbon_intensity: IntensityOption = None,
-    pue: PueOption = None,
-    price_per_kwh: PriceOption = None,
-    currency: CurrencyOption = None,
+    site_flags: SiteFlags = NO_SITE_FLAGS,
     mode: Annotated[
         str, typer.Option(help="Right-sizing mode: production (P95/0.65) or conservative.")
     ] = "production",
@@ -160,10 +144,7 @@ def analyze(
     sizes: Annotated[
         str | None, typer.Option(help="CPU size catalogue in cores, e.g. 8,16,32,64.")
     ] = None,
-    prometheus: PrometheusOption = None,
-    step: StepOption = None,
-    match: MatchOption = None,
-    prometheus_config: PrometheusConfigOption = None,
+    prometheus_flags: PrometheusFlags = NO_PROMETHEUS_FLAGS,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -178,19 +159,10 @@ def analyze(
     thresholds = _thresholds_from_options(mode, min_span, min_hours, sizes)
     settings = load_settings(db)
     thresholds = settings_thresholds(settings, thresholds)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
-    if prometheus is not None or step is not None or match is not None:
+    site = site_options(settings, site_flags)
+    if (prometheus_flags.prometheus, prometheus_flags.step, prometheus_flags.match) != (None,) * 3:
         _analyze_prometheus(
-            prometheus,
-            run_id,
-            since_s,
-            step,
-            match,
-            site,
-            thresholds,
-            as_json,
-            client_config=prometheus_config,
-            tz=settings.tz,
+            prometheus_flags, run_id, since_s, site, thresholds, as_json, tz=settings.tz
         )
         return
     with open_store(settings, read_only=True) as store:
@@ -206,21 +178,17 @@ def analyze(
 
 def _write_fleet_report(
     url: str,
+    flags: PrometheusFlags,
     since_s: float | None,
-    step: str | None,
-    match: str | None,
     site: Site,
     output: Path | None,
     lang: str,
-    client_config: Path | None = None,
 ) -> Path:
     """`finwatt report --prometheus URL`: write the fleet report, return its path."""
     from profiler.analysis.thresholds import Thresholds
     from reports.renderers.fleet import FleetRenderer, FleetReport
 
-    document, assumptions = _fleet_document(
-        url, since_s, step, match, site, Thresholds(), client_config=client_config
-    )
+    document, assumptions = _fleet_document(url, flags, since_s, site, Thresholds())
     from profiler.files.outputs import write_output
 
     target = output or Path.cwd() / "finwatt-fleet-report.html"
@@ -230,6 +198,8 @@ def _write_fleet_report(
 
 
 @app.command()
+@with_site_flags
+@with_prometheus_flags()
 def report(
     run_id: Annotated[str | None, typer.Argument(help="Run to report (default: newest).")] = None,
     since: Annotated[
@@ -250,16 +220,8 @@ def report(
     lang: Annotated[
         str, typer.Option("--lang", help="Report language: en (default) or zh-CN.")
     ] = "en",
-    prometheus: PrometheusOption = None,
-    step: StepOption = None,
-    match: MatchOption = None,
-    prometheus_config: PrometheusConfigOption = None,
-    country: CountryOption = None,
-    region: RegionOption = None,
-    carbon_intensity: IntensityOption = None,
-    pue: PueOption = None,
-    price_per_kwh: PriceOption = None,
-    currency: CurrencyOption = None,
+    prometheus_flags: PrometheusFlags = NO_PROMETHEUS_FLAGS,
+    site_flags: SiteFlags = NO_SITE_FLAGS,
     db: DbOption = None,
 ) -> None:
     """Write a self-contained HTML efficiency report of a run and print its path."""
@@ -273,16 +235,16 @@ def report(
         fail("RUN_ID and --since: give one or the other, not both", EXIT_USAGE)
     since_s = parse_seconds(since, "--since") if since is not None else None
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
-    if prometheus is not None:
+    site = site_options(settings, site_flags)
+    if prometheus_flags.prometheus is not None:
         if run_id is not None:
             fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
         target = _write_fleet_report(
-            prometheus, since_s, step, match, site, output, lang, prometheus_config
+            prometheus_flags.prometheus, prometheus_flags, since_s, site, output, lang
         )
         _print_written(target, pdf)
         return
-    if step is not None or match is not None:
+    if prometheus_flags.step is not None or prometheus_flags.match is not None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
     if not settings.db_path.exists():
         fail(
@@ -329,25 +291,21 @@ def _print_written(path: Path, pdf: Path | None) -> None:
 
 
 def _analyze_prometheus(
-    url: str | None,
+    flags: PrometheusFlags,
     run_id: str | None,
     since_s: float | None,
-    step: str | None,
-    match: str | None,
     site: Site,
     thresholds: Thresholds,
     as_json: bool,
-    client_config: Path | None = None,
     tz: str | None = None,
 ) -> None:
     """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes (`tz`: its zone)."""
+    url = flags.prometheus
     if url is None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
     if run_id is not None:
         fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
-    document, assumptions = _fleet_document(
-        url, since_s, step, match, site, thresholds, client_config=client_config, tz=tz
-    )
+    document, assumptions = _fleet_document(url, flags, since_s, site, thresholds, tz=tz)
     if as_json:
         emit_json(document, doc="analyze-fleet")
     else:
@@ -356,19 +314,18 @@ def _analyze_prometheus(
 
 def _fleet_document(
     url: str,
+    flags: PrometheusFlags,
     since_s: float | None,
-    step: str | None,
-    match: str | None,
     site: Site,
     thresholds: Thresholds,
-    client_config: Path | None = None,
     tz: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Read and assess the fleet a Prometheus scrapes (FleetError exits 1, FleetUsageError 2).
 
-    `client_config`: `--prometheus-config`, the file naming credential and TLS files;
-    `tz`: the site's zone, for the findings that see time (None: none of them).
+    `url` is `flags.prometheus`, given; `tz`: the site's zone, for the findings that see
+    time (None: none of them).
     """
+    step, match, client_config = flags.step, flags.match, flags.prometheus_config
     import time
 
     from profiler.model.units import epoch_to_iso

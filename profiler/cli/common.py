@@ -9,12 +9,15 @@ it adds something the error lacks (the option to change, a different exit code).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -26,7 +29,7 @@ from profiler.model.provenance import is_estimate
 from profiler.model.savings import Site
 from profiler.model.text import printable
 from profiler.settings.carbon import SiteNames, make_site
-from profiler.settings.config import Settings
+from profiler.settings.config import Settings, SiteDefaults
 
 app = typer.Typer(
     name="finwatt",
@@ -64,6 +67,15 @@ StepOption = Annotated[
 ]
 MatchOption = Annotated[
     str | None, typer.Option(help='With --prometheus: series selector ({job="finwatt"}).')
+]
+PrometheusConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prometheus-config",
+        envvar="FINWATT_PROMETHEUS_CONFIG",
+        help="With --prometheus: YAML naming the token/password files, CA bundle and "
+        "client certificate (Prometheus's authorization/basic_auth/tls_config keys).",
+    ),
 ]
 RegionOption = Annotated[
     str | None,
@@ -212,15 +224,101 @@ def parse_interval(text: str) -> float:
         raise typer.BadParameter(str(err), param_hint="--interval") from err
 
 
-def site_options(
-    settings: Settings,
-    country: str | None,
-    carbon_intensity: float | None,
-    pue: float | None,
-    price_per_kwh: float | None,
-    region: str | None = None,
-    currency: str | None = None,
-) -> Site:
+SiteFlags = SiteDefaults
+"""The site options as the command line gives them (None where left out; no carbon table)."""
+
+NO_SITE_FLAGS = SiteFlags()
+"""A command's `site_flags` default; `with_site_flags` replaces it with the six options."""
+
+_SITE_FLAG_OPTIONS: dict[str, object] = {
+    "country": CountryOption,
+    "region": RegionOption,
+    "carbon_intensity": IntensityOption,
+    "pue": PueOption,
+    "price_per_kwh": PriceOption,
+    "currency": CurrencyOption,
+}
+"""The site options, in the order `--help` lists them."""
+
+
+def _with_flags(
+    param: str, record: Callable[..., object], options: dict[str, object]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Return a decorator giving a command `options` in place of its `param` parameter.
+
+    Typer reads the decorated function's signature: the options stand where `param`
+    stood (in `--help` too), and the command is called with them gathered into one
+    `record(**options)`.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name != param:
+                parameters.append(parameter)
+                continue
+            parameters += [
+                inspect.Parameter(name, parameter.kind, default=None, annotation=option)
+                for name, option in options.items()
+            ]
+
+        @functools.wraps(command)
+        def with_flags(**given: Any) -> None:
+            command(**{param: record(**{name: given.pop(name) for name in options})}, **given)
+
+        with_flags.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        with_flags.__annotations__ = {p.name: p.annotation for p in parameters}
+        return with_flags
+
+    return decorate
+
+
+with_site_flags = _with_flags("site_flags", SiteFlags, _SITE_FLAG_OPTIONS)
+"""Give a command the six site options in place of its `site_flags: SiteFlags` parameter."""
+
+
+@dataclass(frozen=True)
+class PrometheusFlags:
+    """The options that read a fleet from Prometheus; None where the command line leaves one out.
+
+    Attributes:
+        prometheus: `--prometheus`, the Prometheus (or VictoriaMetrics) base URL.
+        step: `--step`, the resolution of the series (a duration).
+        match: `--match`, the series selector.
+        prometheus_config: `--prometheus-config`, the file naming credential and TLS files.
+    """
+
+    prometheus: str | None = None
+    step: str | None = None
+    match: str | None = None
+    prometheus_config: Path | None = None
+
+
+NO_PROMETHEUS_FLAGS = PrometheusFlags()
+"""A command's `prometheus_flags` default; `with_prometheus_flags` replaces it."""
+
+
+def with_prometheus_flags(
+    *, step: bool = True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the Prometheus options in place of its `prometheus_flags` parameter.
+
+    They are `--prometheus`, `--step` (unless `step` is False), `--match` and
+    `--prometheus-config`, gathered into one `PrometheusFlags`.
+    """
+    options: dict[str, object] = {
+        "prometheus": PrometheusOption,
+        "step": StepOption,
+        "match": MatchOption,
+        "prometheus_config": PrometheusConfigOption,
+    }
+    if not step:
+        del options["step"]
+    return _with_flags("prometheus_flags", PrometheusFlags, options)
+
+
+def site_options(settings: Settings, flags: SiteFlags) -> Site:
     """Resolve the site options; what the command line leaves out comes from `[defaults]`.
 
     The grid source (country, region or intensity) is taken as a whole: any one of them
@@ -229,6 +327,7 @@ def site_options(
     """
     defaults = settings.site
     hourly = None  # the configured grid's series; a grid named here replaces it with the rest
+    country, region, carbon_intensity = flags.country, flags.region, flags.carbon_intensity
     if country is None and region is None and carbon_intensity is None:
         country, region = defaults.country, defaults.region
         carbon_intensity = defaults.carbon_intensity
@@ -237,19 +336,21 @@ def site_options(
         country=country,
         region=region,
         carbon_intensity=carbon_intensity,
-        pue=defaults.pue if pue is None else pue,
-        price_per_kwh=defaults.price_per_kwh if price_per_kwh is None else price_per_kwh,
+        pue=defaults.pue if flags.pue is None else flags.pue,
+        price_per_kwh=(
+            defaults.price_per_kwh if flags.price_per_kwh is None else flags.price_per_kwh
+        ),
         names=SITE_OPTION_NAMES,
         carbon_table=defaults.carbon_table,
-        currency=defaults.currency if currency is None else currency,
+        currency=defaults.currency if flags.currency is None else flags.currency,
         carbon_hourly=hourly,
         market=dict(defaults.market),
     )
 
 
-def grid_code(settings: Settings) -> str | None:
-    """Return the configured grid code (region, else country), if any."""
-    return settings.site.region or settings.site.country
+def grid_code(settings: Settings, given: SiteFlags = NO_SITE_FLAGS) -> str | None:
+    """Return the grid code given (region, else country), else the configured one, if any."""
+    return given.region or given.country or settings.site.region or settings.site.country
 
 
 def check_port(port: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -43,8 +43,14 @@ from profiler.workflows.database import open_store
 
 if TYPE_CHECKING:
     from profiler.model.attribution_rows import PartListener
+    from profiler.model.device import DeviceInfo
     from profiler.model.run import RunRecord
     from profiler.workflows.monitor import MonitorOutcome
+
+
+def _doctor_device(d: DeviceInfo) -> dict[str, Any]:
+    """Return one `devices[]` object of `doctor --json`."""
+    return {"device": d.device_id, **d.described(), "estimated": d.estimated, "details": d.details}
 
 
 @app.command()
@@ -67,20 +73,7 @@ def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
                 "provisioned": provisioned_note(devices),
                 "virtualization": diagnosis.virtualization,
                 "families": families,
-                "devices": [
-                    {
-                        "device": d.device_id,
-                        "kind": d.kind,
-                        "model": d.model,
-                        "logical_cores": d.logical_cores,
-                        "mem_total_bytes": d.mem_total_bytes,
-                        "power_limit_w": d.power_limit_w,
-                        "provenance": d.provenance,
-                        "estimated": is_estimate(d.provenance),
-                        "details": d.details,
-                    }
-                    for d in devices
-                ],
+                "devices": [_doctor_device(d) for d in devices],
             },
             doc="doctor",
         )

@@ -15,17 +15,17 @@ from typing import Annotated, Any
 
 import typer
 
-from profiler.cli.analysis import PrometheusConfigOption
 from profiler.cli.common import (
+    NO_PROMETHEUS_FLAGS,
     DbOption,
     JsonOption,
-    MatchOption,
-    PrometheusOption,
+    PrometheusFlags,
     app,
     emit_json,
     fail,
     out,
     parse_seconds,
+    with_prometheus_flags,
 )
 from profiler.model.errors import EXIT_USAGE
 from profiler.model.text import printable
@@ -147,6 +147,7 @@ def print_demand(document: Mapping[str, Any]) -> None:
 
 
 @app.command()
+@with_prometheus_flags(step=False)
 def demand(
     since: Annotated[
         str, typer.Option(help="Window ending now, e.g. 30d (weeks of history: 4 or more).")
@@ -154,15 +155,14 @@ def demand(
     host: Annotated[
         str | None, typer.Option(help="Host whose monitoring runs to read (default: this one).")
     ] = None,
-    prometheus: PrometheusOption = None,
-    match: MatchOption = None,
-    prometheus_config: PrometheusConfigOption = None,
+    prometheus_flags: PrometheusFlags = NO_PROMETHEUS_FLAGS,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show when capacity is used, by local weekday x hour, and the schedule that fits it."""
     from profiler.workflows.demand import demand_prometheus, demand_since
 
+    prometheus, match = prometheus_flags.prometheus, prometheus_flags.match
     if host is not None and prometheus is not None:
         fail("--host and --prometheus: give one or the other, not both", EXIT_USAGE)
     if match is not None and prometheus is None:
@@ -171,7 +171,11 @@ def demand(
     settings = load_settings(db)
     if prometheus is not None:
         result = demand_prometheus(
-            prometheus, since_s, settings, match=match, client_config=prometheus_config
+            prometheus,
+            since_s,
+            settings,
+            match=match,
+            client_config=prometheus_flags.prometheus_config,
         )
     else:
         result = demand_since(settings, since_s, host=host)

@@ -10,13 +10,9 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from profiler.cli.common import (
-    CountryOption,
-    CurrencyOption,
+    NO_SITE_FLAGS,
     DbOption,
-    IntensityOption,
-    PriceOption,
-    PueOption,
-    RegionOption,
+    SiteFlags,
     app,
     fail,
     grid_code,
@@ -25,6 +21,7 @@ from profiler.cli.common import (
     parse_interval,
     site_options,
     warn_public,
+    with_site_flags,
 )
 from profiler.model.errors import EXIT_USAGE
 from profiler.settings.config import load_settings
@@ -36,6 +33,7 @@ from profiler.workflows.signals import stop_on_signals
 
 
 @app.command()
+@with_site_flags
 def live(
     interval: Annotated[str, typer.Option(help="Sampling interval, 0.05s to 60s.")] = "1s",
     once: Annotated[
@@ -44,12 +42,7 @@ def live(
     record: Annotated[
         bool, typer.Option(help="Also store a monitor run while the view shows.")
     ] = False,
-    country: CountryOption = None,
-    region: RegionOption = None,
-    carbon_intensity: IntensityOption = None,
-    pue: PueOption = None,
-    price_per_kwh: PriceOption = None,
-    currency: CurrencyOption = None,
+    site_flags: SiteFlags = NO_SITE_FLAGS,
     db: DbOption = None,
 ) -> None:
     """Full-screen live view of every device's power, utilisation, energy and waste.
@@ -68,8 +61,8 @@ def live(
             EXIT_USAGE,
         )
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
-    rates = Rates.from_site(site, code=region or country or grid_code(settings))
+    site = site_options(settings, site_flags)
+    rates = Rates.from_site(site, code=grid_code(settings, site_flags))
     sensors = probe(settings)
     state = LiveState(
         sensors.devices, interval_s=interval_s, families=sensors.family_devices, rates=rates

@@ -15,15 +15,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from profiler.cli.common import (
-    CountryOption,
-    CurrencyOption,
+    NO_SITE_FLAGS,
     DbOption,
-    IntensityOption,
     JsonOption,
     LabelOption,
-    PriceOption,
-    PueOption,
-    RegionOption,
+    SiteFlags,
     app,
     emit_json,
     err_console,
@@ -34,6 +30,7 @@ from profiler.cli.common import (
     parse_levels,
     parse_seconds,
     site_options,
+    with_site_flags,
 )
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import EXIT_INTERRUPTED
@@ -76,6 +73,7 @@ LiveOption = Annotated[
 
 
 @app.command("run")
+@with_site_flags
 def run_command(
     workload: WorkloadArgument = None,
     device: DeviceOption = "all",
@@ -87,12 +85,7 @@ def run_command(
     label: LabelOption = None,
     report: ReportOption = None,
     live_view: LiveOption = False,
-    country: CountryOption = None,
-    region: RegionOption = None,
-    carbon_intensity: IntensityOption = None,
-    pue: PueOption = None,
-    price_per_kwh: PriceOption = None,
-    currency: CurrencyOption = None,
+    site_flags: SiteFlags = NO_SITE_FLAGS,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -102,10 +95,10 @@ def run_command(
     )
     _check_report_path(report, as_json=as_json)
     settings = load_settings(db)
-    site = site_options(settings, country, carbon_intensity, pue, price_per_kwh, region, currency)
+    site = site_options(settings, site_flags)
     observer: ProfileObserver = _ProgressView(quiet=as_json)
     if live_view:
-        observer = _LiveView(settings, site, region or country or grid_code(settings))
+        observer = _LiveView(settings, site, grid_code(settings, site_flags))
     outcome = _profile(settings, request, observer)
     report_path = _write_report(settings, outcome, site, report)
     _print_profile(outcome, report_path, quick=quick, as_json=as_json)

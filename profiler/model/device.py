@@ -21,6 +21,10 @@ class DeviceStatus(enum.StrEnum):
     LOST = "lost"
 
 
+_DESCRIBED = ("kind", "model", "logical_cores", "mem_total_bytes", "power_limit_w", "provenance")
+"""The fields of `DeviceInfo.described`."""
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """Static description of one device (the `device` table).
@@ -46,6 +50,13 @@ class DeviceInfo:
     power_limit_w: float | None = None
     provenance: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    def described(self) -> dict[str, Any]:
+        """Return what describes the device, `kind` to `provenance` in field order (JSON values).
+
+        The part of a device that `doctor --json` and the interchange document both give.
+        """
+        return {name: getattr(self, name) for name in _DESCRIBED}
 
     @property
     def estimated(self) -> bool:

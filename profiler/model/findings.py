@@ -6,7 +6,7 @@ them; `Tier` and `Severity` are the words they are graded in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from profiler.model.savings import Savings
@@ -45,15 +45,10 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON shape of docs/design.md#findings."""
+        # every field by name, in field order; savings and assumptions as JSON shapes
         return {
-            "rule": self.rule,
-            "device": self.device,
-            "severity": self.severity,
-            "message": self.message,
-            "evidence": self.evidence,
-            "recommendation": self.recommendation,
+            **asdict(self),
             "savings": self.savings.as_dict() if self.savings else None,
-            "confidence": self.confidence,
             "assumptions": list(self.assumptions),
         }
 

@@ -460,12 +460,7 @@ def device_object(record: DeviceRecord) -> dict[str, Any]:
     d = record.info
     return {
         "id": d.device_id,
-        "kind": d.kind,
-        "model": d.model,
-        "logical_cores": d.logical_cores,
-        "mem_total_bytes": d.mem_total_bytes,
-        "power_limit_w": d.power_limit_w,
-        "provenance": d.provenance,
+        **d.described(),
         "details": d.details,
         "status": record.status,
         "status_reason": record.status_reason,

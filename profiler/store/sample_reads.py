@@ -50,8 +50,8 @@ class SampleReads:
 
     _conn: sqlite3.Connection
 
-    def samples(self, run_id: str, device_id: str | None = None) -> list[SampleRow]:
-        """Return a run's samples ordered by device then time."""
+    def sample_rows(self, run_id: str, device_id: str | None = None) -> list[SampleRow]:
+        """Return a run's raw sample rows (`SampleRow`), ordered by device then time."""
         sql = "SELECT * FROM sample WHERE run_id = ?"
         args: tuple[Any, ...] = (run_id,)
         if device_id is not None:

@@ -203,7 +203,7 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     pairs = stored_once(store.jobs.since(since_iso))
     runs = store.runs.since(since_iso, HOST_RUN_KINDS)
     windows = host_windows(
-        ((run, store.devices.for_run(run.id), store.samples.samples(run.id)) for run in runs),
+        ((run, store.devices.for_run(run.id), store.samples.sample_rows(run.id)) for run in runs),
         since_s,
     )
     return charge(_jobs_once(store, pairs, windows, since_s), windows, kind, key)
@@ -245,7 +245,7 @@ def _jobs_once(
                 part = host_window(
                     run,
                     store.devices.for_run(run.id),
-                    store.samples.samples(run.id),
+                    store.samples.sample_rows(run.id),
                     since_s,
                     spans,
                 )

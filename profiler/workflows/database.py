@@ -9,9 +9,12 @@ the middle of a run stays a runtime `StoreError` (exit 1).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from profiler.model.errors import FinwattInputError
+from profiler.model.run import RunRecord
 from profiler.settings.config import Settings
 from profiler.store.database import Store
 from profiler.store.opening import StoreError, describe, is_disk_full
@@ -56,3 +59,18 @@ def failure_line(err: sqlite3.Error | OSError) -> str | None:
     if isinstance(err, OSError) and not is_disk_full(err):
         return None
     return describe(err)
+
+
+@contextmanager
+def recorded_run(db_path: Path, run_id: str) -> Iterator[tuple[Store, RunRecord]]:
+    """Open the database a run was just recorded into; yield it and the run's record.
+
+    Raises:
+        StoreError: the run is not in the database (removed, or the database replaced,
+            while it recorded).
+    """
+    with Store(db_path) as store:
+        run = store.runs.get(run_id)
+        if run is None:
+            raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
+        yield store, run

@@ -25,8 +25,7 @@ from profiler.model.run import RunKind, RunRecord, RunStatus
 from profiler.model.samples import TickSink
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
-from profiler.store.database import Store
-from profiler.store.opening import StoreError
+from profiler.workflows.database import recorded_run
 from profiler.workflows.probe import probe
 from profiler.workflows.signals import StopRequest
 
@@ -120,15 +119,12 @@ def monitor_outcome(db_path: Path, run_id: str) -> MonitorOutcome:
     Raises:
         StoreError: the run is not in the database (removed while it recorded).
     """
-    with Store(db_path) as store:
-        run = store.runs.get(run_id)
+    with recorded_run(db_path, run_id) as (store, run):
         devices = store.devices.for_run(run_id)
         # each with the run's hold, as its rollups and `analyze` use
         series = [store.samples.series(run_id, d.info) for d in devices]
     summaries = [summarise_series(d, s) for d, s in zip(devices, series, strict=True)]
     balanced = [s for s in series if s.spec.kind in WALL_KINDS + COMPONENT_KINDS]
-    if run is None:
-        raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
     balance = reconcile(balanced, RECONCILE_INTERVAL_S)
     return MonitorOutcome(run, summaries, balance)
 

@@ -33,8 +33,7 @@ from profiler.model.samples import TickSink
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.store.database import Store
-from profiler.store.opening import StoreError
-from profiler.workflows.database import open_database
+from profiler.workflows.database import open_database, recorded_run
 from profiler.workflows.probe import probe
 from profiler.workflows.run_data import load_run_data
 from profiler.workflows.runlock import run_lock as database_run_lock
@@ -273,9 +272,6 @@ def read_outcome(db_path: Path, run_id: str) -> ProfileOutcome:
     """
     from profiler.analysis.profile import summarise_ladders
 
-    with Store(db_path) as store:
-        run = store.runs.get(run_id)
+    with recorded_run(db_path, run_id) as (store, run):
         phases = store.phases.for_run(run_id)
-    if run is None:
-        raise StoreError(f"run {run_id} is no longer in {db_path}; was the database replaced?")
     return ProfileOutcome(run, phases, summarise_ladders(phases))

@@ -348,7 +348,7 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
         before = gather_report(store, run.id).total_energy_j
     prune(db, keep_raw_days=14)
     with Store(db) as store:
-        assert not store.samples.samples(run.id)  # the raw rows are gone
+        assert not store.samples.sample_rows(run.id)  # the raw rows are gone
         data = gather_report(store, run.id)
     assert before == pytest.approx(80.0 * 3600)
     assert data.total_energy_j == pytest.approx(before)

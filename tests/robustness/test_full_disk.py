@@ -55,8 +55,10 @@ def test_monitor_on_a_disk_that_fills_stops_failed_with_one_line(tmp_path: Path)
         with Store(db, read_only=True) as store:
             run = store.runs.get(failed[0]["id"])
             reason = store.runs.status_reason(failed[0]["id"])
-            samples = store.samples.samples(failed[0]["id"])
-            assert store.runs.get(earlier) is not None and len(store.samples.samples(earlier)) == 5
+            samples = store.samples.sample_rows(failed[0]["id"])
+            assert (
+                store.runs.get(earlier) is not None and len(store.samples.sample_rows(earlier)) == 5
+            )
         assert run is not None and run.duration_s is not None
         assert reason is not None and "disk is full" in reason
         newest_t = max((s.t for s in samples), default=0.0)
@@ -140,10 +142,10 @@ def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_pat
         assert "disk is full" in failed["status_reason"]
         with Store(db, read_only=True) as store:
             run = store.runs.get(failed["id"])
-            samples = store.samples.samples(failed["id"])
+            samples = store.samples.sample_rows(failed["id"])
             kept = store.runs.get(earlier)
             assert kept is not None and kept.status == "complete"
-            assert len(store.samples.samples(earlier)) == 5
+            assert len(store.samples.sample_rows(earlier)) == 5
         assert run is not None and run.duration_s is not None
         assert run.status_reason == failed["status_reason"]
         newest_t = max((s.t for s in samples), default=0.0)

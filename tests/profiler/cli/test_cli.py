@@ -63,7 +63,7 @@ def test_sigterm_flushes_marks_interrupted_and_exits_130(tmp_path: Path) -> None
     with Store(db) as store:
         run = store.runs.get(doc["run"])
         assert run is not None and run.status == "interrupted" and run.ended
-        samples = store.samples.samples(doc["run"], "cpu:0")
+        samples = store.samples.sample_rows(doc["run"], "cpu:0")
         assert len(samples) == doc["devices"][0]["samples"] >= 5
 
 
@@ -79,7 +79,7 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path: Path) -> None:
         (run,) = store.runs.all()
         assert run.status == "running"  # nobody has looked yet
         started = run.started.timestamp()
-        last_t = max(s.t for s in store.samples.samples(run.id))
+        last_t = max(s.t for s in store.samples.sample_rows(run.id))
     assert last_t >= (killed_at - started) - 1.0 - 0.3  # flush period + scheduling slack
     runs = json.loads(run_finwatt("runs", "--json", "--db", str(db)).stdout)["runs"]
     assert runs[0]["status"] == "interrupted"  # the next command notices the dead pid

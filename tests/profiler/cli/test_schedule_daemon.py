@@ -72,7 +72,7 @@ def test_daemon_fires_every_two_seconds_and_sigterm_exits_0(tmp_path: Path) -> N
         assert all(r.kind == "scheduled" and r.label == "tick" for r in runs)
         assert not [r for r in runs if r.status == "running"]
         assert sum(r.status == "complete" for r in runs) >= 2
-        assert all(store.samples.samples(r.id) for r in runs if r.status == "complete")
+        assert all(store.samples.sample_rows(r.id) for r in runs if r.status == "complete")
     state = json.loads(db.with_name("f.db.schedule.json").read_text())
     assert state["entries"]["tick"]["last_run"]["run"] == runs[0].id
     assert lock.read_text() == ""  # released

@@ -543,7 +543,7 @@ def test_once_with_record_stores_a_monitor_run(tmp_path: Path) -> None:
     with Store(db) as store:
         (run,) = store.runs.all()
         assert (run.kind, run.status) == ("monitor", "complete")
-        assert store.samples.samples(run.id)
+        assert store.samples.sample_rows(run.id)
     assert f"recording run {run.id}" in result.stdout
 
 

@@ -221,7 +221,7 @@ def test_imported_defaults_and_timestamps(tmp_path: Path) -> None:
         assert run.started_iso == "2026-11-01T00:00:00.000Z"
         assert run.pid is None
         assert run.config["imported_from"]["source"] == "x.json"
-        first = store.samples.samples(run_id, "cpu:0")[0]
+        first = store.samples.sample_rows(run_id, "cpu:0")[0]
         assert first.t == 0.0
         assert all(getattr(first, f) is None for f in METRICS)
         exported = export_run(store, run_id)
@@ -530,7 +530,7 @@ def test_history_doc_and_write_history_agree(tmp_path: Path) -> None:
     assert isinstance(doc["samples"][0]["mem_used_bytes"], int)
     with Store(tmp_path / "f.db") as store:
         run_id = import_run(store, doc)
-        assert len(store.samples.samples(run_id, "gpu:0")) == t.size
+        assert len(store.samples.sample_rows(run_id, "gpu:0")) == t.size
         stream = io.StringIO()
         assert write_csv(store, run_id, stream) == 2 * t.size
 

@@ -73,7 +73,7 @@ def test_the_migration_keeps_every_run_and_its_samples(tmp_path: Path) -> None:
     conn.close()
     with Store(path) as store:
         assert store.runs.get("r1") is not None
-        assert [s.energy_j for s in store.samples.samples("r1")] == [5.0]
+        assert [s.energy_j for s in store.samples.sample_rows("r1")] == [5.0]
         assert [d.info.device_id for d in store.devices.for_run("r1")] == ["cpu:0"]
         assert store.runs.create("job").kind == "job"
     check = sqlite3.connect(path)

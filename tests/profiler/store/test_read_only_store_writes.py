@@ -105,7 +105,7 @@ def test_a_read_only_store_prunes_and_writes_inventory_on_a_writable_file(
         assert store.housekeeping.delete_minutes_before(run_id, 1) == 1
         store.inventory.add(run_id, {"kernel": "6.1.0", "bmc_firmware": None})
     with Store(path, read_only=True) as store:
-        assert [r.t for r in store.samples.samples(run_id)] == [120.0, 150.0]
+        assert [r.t for r in store.samples.sample_rows(run_id)] == [120.0, 150.0]
         assert [m["minute"] for m in minute_rows(store.path, run_id, "cpu:0")] == [1, 2]
         assert store.inventory.for_run(run_id) == {"kernel": "6.1.0", "bmc_firmware": None}
 
@@ -125,6 +125,7 @@ def test_on_a_read_only_file_pruning_and_inventory_fail_with_the_store_error(
             with pytest.raises(StoreError, match="read-only"):
                 store.inventory.add(run_id, {"kernel": "6.1.0"})
             assert (
-                len(store.samples.samples(run_id)) == 6 and store.inventory.for_run(run_id) is None
+                len(store.samples.sample_rows(run_id)) == 6
+                and store.inventory.for_run(run_id) is None
             )
         assert sha256(path) == before

@@ -81,7 +81,7 @@ def test_run_round_trips_unchanged(
             DEVICES, key=lambda d: d.device_id
         )
         expected = sorted(rows, key=lambda r: (r.device_id, r.t))
-        got = store.samples.samples(run.id)
+        got = store.samples.sample_rows(run.id)
         assert [(r.device_id, r.t) for r in got] == [(r.device_id, r.t) for r in expected]
         # SQLite keeps no sign on a zero (-0.0 reads back as 0.0, which compares equal),
         # so order by a key in which the two are the same
@@ -137,9 +137,9 @@ def test_writer_commits_within_a_second_without_close(tmp_path: Path) -> None:
     writer.put([SampleRow("host", 0.1, util=0.2)])
     deadline = time.monotonic() + 3.0
     with Store(path) as reader:
-        while not reader.samples.samples(run.id) and time.monotonic() < deadline:
+        while not reader.samples.sample_rows(run.id) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(reader.samples.samples(run.id)) == 1  # visible to another connection
+        assert len(reader.samples.sample_rows(run.id)) == 1  # visible to another connection
     writer.put_status("host", "degraded", "scripted")
     writer.close()
     with Store(path) as reader:
@@ -167,14 +167,14 @@ def test_add_run_stores_everything_or_renames_a_taken_id(tmp_path: Path) -> None
         assert stored == replace(run, id="renamed")
         assert store.runs.get("renamed") == stored
         assert store.devices.for_run("renamed") == devices
-        assert [(r.t, r.util) for r in store.samples.samples("renamed")] == [
+        assert [(r.t, r.util) for r in store.samples.sample_rows("renamed")] == [
             (0.0, 0.5),
             (1.0, 0.25),
         ]
         assert minute_rows(store.path, "renamed", "host")[0]["util_sum"] == 0.75
         assert store.phases.for_run("renamed") == [phase]
         assert store.findings.for_run("renamed")[0]["rule"] == "R"
-        assert store.samples.samples(run.id) == []  # the refused add left nothing
+        assert store.samples.sample_rows(run.id) == []  # the refused add left nothing
 
 
 def test_sample_values_in_batches_and_only_sample_columns(tmp_path: Path) -> None:
