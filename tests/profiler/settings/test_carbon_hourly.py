@@ -14,7 +14,6 @@ figures below are made up, in those shapes.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
