@@ -20,6 +20,7 @@ from tests.robustness._outputs_support import (
     filled,
     make_database,
     run_finwatt,
+    run_finwatt_process,
     sha256,
     tmpfs,
 )
@@ -44,7 +45,8 @@ def test_export_to_dev_null_leaves_the_device_a_device(stored: tuple[Path, str])
 
 def test_export_to_dev_stdout_writes_the_document_to_stdout(stored: tuple[Path, str]) -> None:
     db, run_id = stored
-    result = run_finwatt("export", run_id, "-o", "/dev/stdout", "--db", str(db))
+    # a child of its own: /dev/stdout is file descriptor 1, which only a process has
+    result = run_finwatt_process("export", run_id, "-o", "/dev/stdout", "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["run"]["id"] == run_id
 
