@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository's root: `docs/`, `profiler/`, `tests/`."""
@@ -36,6 +36,11 @@ FINWATT = (sys.executable, "-m", "profiler")
 
 _MAIN_PATH = str(REPO_ROOT / "profiler" / "__main__.py")
 """What `sys.argv[0]` reads in a `python -m profiler` child."""
+
+_MAIN = ModuleType("__main__")
+"""The `__main__` of a `python -m profiler` child as click sees it (its package only: no
+file or spec, so a `spawn`ed workload worker re-imports nothing of it)."""
+_MAIN.__package__ = "profiler"
 
 
 def run_finwatt(
@@ -115,6 +120,7 @@ def _process_state(
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     saved_argv, saved_override = sys.argv, config._config_override
+    saved_main = sys.modules["__main__"]
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     os.environ.update(env or {})
@@ -123,11 +129,13 @@ def _process_state(
         os.chdir(cwd)
     sys.stdin, sys.stdout, sys.stderr = _stream((stdin or "").encode()), out, err
     sys.argv = [_MAIN_PATH, *argv]
+    sys.modules["__main__"] = _MAIN  # click names the program after it: python -m profiler
     try:
         yield
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved_streams
         sys.argv, config._config_override = saved_argv, saved_override
+        sys.modules["__main__"] = saved_main
         for handler in list(root.handlers):
             if handler not in saved_handlers:
                 root.removeHandler(handler)

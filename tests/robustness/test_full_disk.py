@@ -97,9 +97,8 @@ def test_every_command_on_a_full_disk_answers_in_one_line(tmp_path: Path) -> Non
 PROFILE_PLANNED_S = 3 * 10.0 + 3 * 10.0
 """The profiling run's plan below: 3 calibration intervals of 10 s, 3 levels of 10 s."""
 
-STOP_WITHIN_S = 5.0
-"""Wall time allowed from the run's last stored sample to the command's exit: starting
-the interpreter before sampling begins, stopping the workers, closing the run."""
+CALIBRATION_S = 3 * 10.0
+"""The calibration's planned length: without the fix the workers ran on to its end."""
 
 
 def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_path: Path) -> None:
@@ -149,6 +148,9 @@ def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_pat
         newest_t = max((s.t for s in samples), default=0.0)
         assert abs(run.duration_s - newest_t) < 0.01, (run.duration_s, newest_t)
         assert run.duration_s < 10.0  # the disk filled inside the 30 s calibration
-        # the command ended within seconds of the failed write, not at the calibration's
-        # or level's planned end
-        assert took_s < run.duration_s + STOP_WITHIN_S, (took_s, run.duration_s)
+        # the command ended at the failed write, not at the calibration's planned end:
+        # no phase was started, and the wall-clock bound is generous enough for a busy
+        # host (the failure lands before 10 s; the bug ran on to 30 s and beyond)
+        with Store(db, read_only=True) as store:
+            assert store.phases.for_run(failed["id"]) == []
+        assert took_s < CALIBRATION_S - 5.0, (took_s, run.duration_s)
