@@ -17,7 +17,6 @@ from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.run_data import RunData
 from profiler.model.samples import SampleRow
-from profiler.model.savings import Site
 from profiler.model.series import device_series
 from profiler.model.units import parse_iso
 from profiler.store.database import Store
@@ -26,6 +25,7 @@ from reports.data import downsample, report_data
 from reports.numbers import energy_kwh, mass_kg, money, sig
 from reports.renderers.run import RunRenderer, RunReport
 from tests.fakes.cli import run_finwatt
+from tests.profiler.analysis.examples import given_site
 
 EVIL_LABEL = "<script>alert(1)</script>"
 EVIL_MODEL = '"><img src=x onerror=alert(1)>'
@@ -134,14 +134,7 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
     with Store(db) as store:
         data = gather_report(store, run_id)
         phases = store.phases.for_run(run_id)
-    site = Site(
-        pue=1.5,
-        pue_given=True,
-        grid_g_per_kwh=500.0,
-        grid_label="test",
-        grid_defaulted=False,
-        price_per_kwh=0.2,
-    )
+    site = given_site(500.0, "test", 0.2)
     html = RunRenderer(site=site).render(RunReport(data))
     cells = Cells()
     cells.feed(html)
