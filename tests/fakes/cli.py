@@ -43,6 +43,21 @@ file or spec, so a `spawn`ed workload worker re-imports nothing of it)."""
 _MAIN.__package__ = "profiler"
 
 
+def ledger_ladder(levels: str, phase_seconds: float, db: Path, *options: str) -> tuple[str, ...]:
+    """Return the arguments of `finwatt run ledger` at `levels`, size small, into `db`.
+
+    Args:
+        levels: the target loads, e.g. "1,0.5,0".
+        phase_seconds: each level's length.
+        db: the database.
+        *options: further options (`--json`, `--interval 0.1s`, `--report PATH` ...).
+    """
+    return (
+        *("run", "ledger", "--levels", levels, "--phase-seconds", f"{phase_seconds:g}"),
+        *("--size", "small", "--db", str(db), *options),
+    )
+
+
 def run_finwatt(
     *args: str,
     env: dict[str, str] | None = None,
@@ -72,7 +87,7 @@ def run_finwatt(
             main(argv)
         except SystemExit as stop:
             code = _exit_status(stop, err)
-        except Exception:  # what an uncaught exception does to a child: a traceback, 1
+        except Exception:  # noqa: BLE001 (what a child does with any uncaught one: traceback, 1)
             traceback.print_exc(file=sys.stderr)
             code = 1
         finally:
@@ -117,7 +132,7 @@ def _process_state(
     """Give the call its streams, environment, directory and argv; restore them after."""
     from profiler.settings import config  # the `--config` choice is process-wide
 
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     saved_argv, saved_override = sys.argv, config._config_override
     saved_main = sys.modules["__main__"]

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from profiler.store.database import Store
+from tests.fakes.cli import ledger_ladder
 from tests.robustness._outputs_support import (
     assert_one_error_line,
     filled,
@@ -111,21 +112,7 @@ def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_pat
         filler = filled(mount, 96)
         began = time.monotonic()
         result = run_finwatt(
-            "run",
-            "ledger",
-            "--device",
-            "cpu",
-            "--levels",
-            "1,0.5,0",
-            "--phase-seconds",
-            "10",
-            "--interval",
-            "0.05s",
-            "--size",
-            "small",
-            "--json",
-            "--db",
-            str(db),
+            *ledger_ladder("1,0.5,0", 10, db, "--device", "cpu", "--interval", "0.05s", "--json"),
             timeout=PROFILE_PLANNED_S + 120,
         )
         took_s = time.monotonic() - began
