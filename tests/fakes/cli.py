@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, ModuleType
+from typing import TypedDict, Unpack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository's root: `docs/`, `profiler/`, `tests/`."""
@@ -177,35 +178,31 @@ def _deadline(argv: list[str], timeout: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+class RunOptions(TypedDict, total=False):
+    """`run_finwatt`'s keyword options, which `run_finwatt_process` takes too."""
+
+    env: dict[str, str] | None
+    stdin: str | None
+    cwd: Path | None
+    timeout: float
+
+
 def run_finwatt_process(
-    *args: str,
-    env: dict[str, str] | None = None,
-    stdin: str | None = None,
-    cwd: Path | None = None,
-    timeout: float = 60,
+    *args: str, **options: Unpack[RunOptions]
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `finwatt *args` in a child process to its end and capture its output.
 
-    For tests about the process boundary only; everything else uses `run_finwatt`.
-
-    Args:
-        *args: the command line after `finwatt`.
-        env: variables set on top of this process's environment.
-        stdin: text fed to its standard input; None leaves standard input inherited.
-        cwd: its working directory; None keeps this process's.
-        timeout: seconds before `subprocess.TimeoutExpired` fails the test.
-
-    Returns:
-        The finished process; its exit status is for the caller to assert.
+    For tests about the process boundary only; everything else uses `run_finwatt`, whose
+    options these are (except `stdin=None`, which here leaves standard input inherited).
     """
     return subprocess.run(
         [*FINWATT, *args],
         capture_output=True,
         text=True,
-        input=stdin,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
+        input=options.get("stdin"),
+        timeout=options.get("timeout", 60),
+        env={**os.environ, **(options.get("env") or {})},
+        cwd=options.get("cwd"),
         check=False,
     )
 
