@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from profiler.store.database import Store
@@ -28,11 +30,20 @@ PLANNED_S = 60.0
 """The monitor's planned duration; the full disk must end it long before."""
 
 
-def test_monitor_on_a_disk_that_fills_stops_failed_with_one_line(tmp_path: Path) -> None:
+@contextmanager
+def nearly_full(tmp_path: Path, free_kib: int) -> Iterator[tuple[Path, str, Path]]:
+    """Yield (database, its earlier run of 5 samples, the filler) on a 2 MiB tmpfs.
+
+    The filler leaves `free_kib` KiB free; unlinking it makes room again.
+    """
     with tmpfs(tmp_path / "mnt", 2048) as mount:
         db = mount / "f.db"
         earlier = make_database(db, samples=5)
-        filler = filled(mount, 160)
+        yield db, earlier, filled(mount, free_kib)
+
+
+def test_monitor_on_a_disk_that_fills_stops_failed_with_one_line(tmp_path: Path) -> None:
+    with nearly_full(tmp_path, 160) as (db, earlier, filler):
         began = time.monotonic()
         result = run_finwatt(
             "monitor",
@@ -106,10 +117,7 @@ def test_a_profiling_run_on_a_disk_that_fills_stops_failed_with_one_line(tmp_pat
     # the 96 KiB left fill within a few seconds at 0.05 s sampling, inside the calibration;
     # before the fix the workers ran on to the end of the calibration or level (measured:
     # failure at t=4.2 s, exit after 32.9 s with --phase-seconds 20)
-    with tmpfs(tmp_path / "mnt", 2048) as mount:
-        db = mount / "f.db"
-        earlier = make_database(db, samples=5)
-        filler = filled(mount, 96)
+    with nearly_full(tmp_path, 96) as (db, earlier, filler):
         began = time.monotonic()
         result = run_finwatt(
             *ledger_ladder("1,0.5,0", 10, db, "--device", "cpu", "--interval", "0.05s", "--json"),

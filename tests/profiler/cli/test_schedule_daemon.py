@@ -45,7 +45,6 @@ def wait_for(predicate: object, timeout_s: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.slow
 def stop_with_sigterm(daemon: subprocess.Popen[str]) -> str:
     """Send the daemon SIGTERM, wait for it, assert it exited 0; return its stderr."""
     daemon.send_signal(signal.SIGTERM)
@@ -54,6 +53,7 @@ def stop_with_sigterm(daemon: subprocess.Popen[str]) -> str:
     return err
 
 
+@pytest.mark.slow
 def test_daemon_fires_every_two_seconds_and_sigterm_exits_0(tmp_path: Path) -> None:
     config, db = tmp_path / "c.toml", tmp_path / "f.db"
     config.write_text(CONFIG)
