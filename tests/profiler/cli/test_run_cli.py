@@ -89,7 +89,7 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
     driver.start()
     try:
         result = run_finwatt(
-            *ledger_ladder("1,0", 4, tmp_path / "f.db", "--interval", "0.1s", "--json"),
+            *ledger_ladder("1,0", 2, tmp_path / "f.db", "--interval", "0.1s", "--json"),
             env={"FINWATT_SYSFS_ROOT": str(sysfs)},
             timeout=240,
         )
