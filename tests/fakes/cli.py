@@ -88,6 +88,8 @@ def run_finwatt(
             main(argv)
         except SystemExit as stop:
             code = _exit_status(stop, err)
+        except subprocess.TimeoutExpired:  # the deadline's own: it fails the test
+            raise
         except Exception:  # noqa: BLE001 (what a child does with any uncaught one: traceback, 1)
             traceback.print_exc(file=sys.stderr)
             code = 1
