@@ -12,13 +12,21 @@ from typing import Any
 import pytest
 
 from profiler.store.database import Store
-from tests.fakes.cli import FINWATT, exec_document, run_finwatt
+from tests.fakes.cli import FINWATT, exec_document, run_finwatt, run_finwatt_process
 
 BURN = str(Path(__file__).with_name("burn.py"))
 
 
-def _exec(db: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return run_finwatt("exec", "--db", str(db), "--json", *args, timeout=timeout)
+def _exec(
+    db: Path, *args: str, timeout: float = 60, child: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `finwatt exec --json`; `child` runs finwatt in a process of its own.
+
+    The job inherits finwatt's file descriptors, so only a finwatt child shows the job's
+    own output in the captured stdout (in this process it reaches pytest's descriptor).
+    """
+    run = run_finwatt_process if child else run_finwatt
+    return run("exec", "--db", str(db), "--json", *args, timeout=timeout)
 
 
 def _document(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -37,6 +45,7 @@ def test_exec_passes_the_exit_status_through_and_stores_a_job_run(tmp_path: Path
         "sh",
         "-c",
         "echo out; sleep 0.3; exit 3",
+        child=True,  # the job's stdout ahead of the document is what this checks
     )
     assert done.returncode == 3, done.stderr
     assert done.stdout == "out\n"  # stdout is the job's alone, untouched

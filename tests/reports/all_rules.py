@@ -22,7 +22,7 @@ from profiler.model.run import PhaseMetrics, PhaseRecord
 from profiler.model.savings import Site
 from profiler.model.series import device_series
 from profiler.model.units import DAY_S, GIB
-from tests.profiler.analysis.examples import eight_gpus, idle_host_util
+from tests.profiler.analysis.examples import eight_gpus, idle_host_with
 from tests.reports import demand_samples
 
 RULES = (
@@ -36,15 +36,8 @@ RULES = (
 
 
 def _host_rules(site: Site) -> list[Finding]:
-    t, util = idle_host_util()
-    host = device_series(DeviceInfo("host", "host", logical_cores=16), t, util=util)
-    cpu = device_series(
-        DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"),
-        t,
-        power_w=np.full(t.size, 120.0),
-        energy_j=120.0 * t,
-    )
-    found = list(assess_usage([host, cpu], site).findings)
+    devices = idle_host_with(DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"), 120.0)
+    found = list(assess_usage(devices, site).findings)
     t = np.arange(0.0, 8 * DAY_S, 300.0)
     hot_util = np.full(t.size, 0.02)
     hot_util[-100:] = 0.95

@@ -20,19 +20,13 @@ from profiler.model.device import DeviceInfo, DeviceRecord
 from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.run_data import RunData
-from profiler.model.savings import Estimate, Site
+from profiler.model.savings import Estimate
 from profiler.model.series import DeviceSeries, device_series
 from profiler.model.units import DAY_S, parse_iso
 from reports.data import ReportData, report_data
+from tests.profiler.analysis.examples import given_site
 
-SITE = Site(
-    pue=1.5,
-    pue_given=True,
-    grid_g_per_kwh=581.0,
-    grid_label="China national grid (given)",
-    grid_defaulted=False,
-    price_per_kwh=0.85,
-)
+SITE = given_site(581.0, "China national grid (given)", 0.85)
 DURATION_S = 900.0
 
 

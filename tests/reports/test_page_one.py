@@ -70,6 +70,14 @@ def page(path: Path) -> Cells:
     return cells
 
 
+def _report(db: Path, run_id: str, out: Path) -> Path:
+    """Write the run's report at SITE to `out`, as `finwatt report` does; return its path."""
+    with Store(db) as store:
+        run = store.runs.get(run_id)
+        assert run is not None
+        return report_run(store, run, SITE, out)
+
+
 @pytest.mark.parametrize(
     ("since_s", "span"), [(3600.0, "60.0 min"), (7 * DAY_S, "7.00 days"), (30 * DAY_S, "30.0 days")]
 )
@@ -101,11 +109,7 @@ def test_a_window_with_too_little_data_says_so_instead_of_a_number(tmp_path: Pat
 def test_a_monitoring_run_states_61_3_kwh_a_year(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     run_id = monitor_at_7w(db, 25 * 60)
-    with Store(db) as store:
-        run = store.runs.get(run_id)
-        assert run is not None
-        out = report_run(store, run, SITE, tmp_path / "r.html")
-    cells = page(out)
+    cells = page(_report(db, run_id, tmp_path / "r.html"))
     assert cells.by_id["year-kwh"] == "92.0 kWh"
     assert "from 25.0 min of data in 25.0 min" in cells.by_id["year-basis"]
 
@@ -115,11 +119,7 @@ def test_a_profiling_run_shows_its_ladder_not_its_benchmark_as_the_hosts_year(
 ) -> None:
     db = tmp_path / "f.db"
     run_id = make_run(db)  # 30 s of deliberate load at 40-100 W
-    with Store(db) as store:
-        run = store.runs.get(run_id)
-        assert run is not None
-        out = report_run(store, run, SITE, tmp_path / "r.html")
-    cells = page(out)
+    cells = page(_report(db, run_id, tmp_path / "r.html"))
     s1 = cells.by_id["s1"]
     assert "year-kwh" not in cells.by_id  # no "per year at the observed rate" headline
     for kpi in ("kpi-ep", "kpi-ipr", "kpi-idle", "kpi-j-per-1000", "kpi-units-per-j"):
@@ -137,11 +137,7 @@ def test_a_profiling_run_takes_its_yearly_figure_from_the_hosts_monitoring_runs(
     with Store(db) as store:
         host = store.runs.get(run_id).host  # type: ignore[union-attr]
     monitor_at_7w(db, 25 * 60, host=host)
-    with Store(db) as store:
-        run = store.runs.get(run_id)
-        assert run is not None
-        out = report_run(store, run, SITE, tmp_path / "r.html")
-    cells = page(out)
+    cells = page(_report(db, run_id, tmp_path / "r.html"))
     assert cells.by_id["year-kwh"] == "92.0 kWh"
     assert "monitoring" in cells.by_id["year-basis"]
     assert "If the host ran this ladder all year" in cells.by_id["ladder-year"]

@@ -1,8 +1,8 @@
 import json
 import os
-import shutil
 import subprocess
 import tempfile
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +17,6 @@ from profiler.model.findings import Finding
 from profiler.model.run import PhaseMetrics, PhaseRecord, RunRecord
 from profiler.model.run_data import RunData
 from profiler.model.samples import SampleRow
-from profiler.model.savings import Site
 from profiler.model.series import device_series
 from profiler.model.units import parse_iso
 from profiler.store.database import Store
@@ -26,6 +25,8 @@ from reports.data import downsample, report_data
 from reports.numbers import energy_kwh, mass_kg, money, sig
 from reports.renderers.run import RunRenderer, RunReport
 from tests.fakes.cli import run_finwatt
+from tests.profiler.analysis.examples import given_site
+from tests.reports.browser import chromium, chromium_flags
 
 EVIL_LABEL = "<script>alert(1)</script>"
 EVIL_MODEL = '"><img src=x onerror=alert(1)>'
@@ -134,14 +135,7 @@ def test_report_figures_equal_the_stored_figures(tmp_path: Path) -> None:
     with Store(db) as store:
         data = gather_report(store, run_id)
         phases = store.phases.for_run(run_id)
-    site = Site(
-        pue=1.5,
-        pue_given=True,
-        grid_g_per_kwh=500.0,
-        grid_label="test",
-        grid_defaulted=False,
-        price_per_kwh=0.2,
-    )
+    site = given_site(500.0, "test", 0.2)
     html = RunRenderer(site=site).render(RunReport(data))
     cells = Cells()
     cells.feed(html)
@@ -241,32 +235,14 @@ def test_downsample_keeps_spikes_in_the_envelope() -> None:
     assert mean.max() < 60.0  # the mean alone would hide it
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def test_headless_chromium_renders_a_nonblank_page_and_prints_pdf(tmp_path: Path) -> None:
-    browser = chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install chromium (.ci/run does)")
-        pytest.skip("LOUD SKIP: no chromium here; install Debian's chromium to run this test")
+    browser = chromium()  # skips loudly here without one, fails under CI
     db = tmp_path / "f.db"
     run_id = make_run(db)
     page = tmp_path / "report.html"
     with Store(db) as store:
         page.write_text(RunRenderer().render(RunReport(gather_report(store, run_id))))
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
-    ]
+    flags = chromium_flags(Path(tempfile.mkdtemp(dir=tmp_path)))
     png = tmp_path / "shot.png"
     pdf = tmp_path / "report.pdf"
     subprocess.run(
@@ -323,22 +299,25 @@ def test_a_day_at_1hz_for_3_devices_renders_within_3_mb(tmp_path: Path) -> None:
     assert html.count("data:image/svg+xml") == 3 + 0  # one timeline per device, no ladder
 
 
-def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
+def _monitor_started(store: Store, started: datetime) -> RunRecord:
+    """Create a running 1 Hz monitor run that started at `started` (a month ago, say)."""
+    return store.runs.create(
+        "monitor",
+        interval_s=1.0,
+        status="running",
+        pid=1,
+        started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    )
 
+
+def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Path) -> None:
     from profiler.store.retention import prune
 
     db = tmp_path / "f.db"
     started = datetime.now(UTC) - timedelta(days=30)
     t = np.arange(1.0, 3601.0)
     with Store(db) as store:
-        run = store.runs.create(
-            "monitor",
-            interval_s=1.0,
-            status="running",
-            pid=1,
-            started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        )
+        run = _monitor_started(store, started)
         store.devices.add(run.id, [DeviceInfo("cpu:0", "cpu", provenance="measured:rapl")])
         store.samples.add(
             run.id,
@@ -359,20 +338,12 @@ def test_a_run_pruned_by_retention_reports_from_its_minute_rollups(tmp_path: Pat
 
 
 def test_export_of_a_pruned_run_warns_that_raw_samples_are_gone(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
     from profiler.store.retention import prune
 
     db = tmp_path / "f.db"
     started = datetime.now(UTC) - timedelta(days=30)
     with Store(db) as store:
-        run = store.runs.create(
-            "monitor",
-            interval_s=1.0,
-            status="running",
-            pid=1,
-            started=started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        )
+        run = _monitor_started(store, started)
         store.devices.add(run.id, [DeviceInfo("host", "host")])
         store.samples.add(run.id, [SampleRow("host", float(x), util=0.1) for x in range(1, 200)])
         store.runs.finish(run.id, "complete")

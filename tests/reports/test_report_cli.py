@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reports.numbers import sig
-from tests.fakes.cli import run_finwatt
+from tests.fakes.cli import ledger_ladder, run_finwatt
 from tests.fakes.history import history_doc
 from tests.profiler.analysis.examples import eight_gpus
 from tests.reports.test_report import EVIL_LABEL, EVIL_MODEL, Cells
@@ -93,19 +93,7 @@ def test_report_bad_input_exit_2(tmp_path: Path, args: tuple[str, ...], needle: 
 def test_run_with_report_writes_it_and_says_where(tmp_path: Path) -> None:
     out = tmp_path / "run.html"
     result = run_finwatt(
-        "run",
-        "ledger",
-        "--levels",
-        "1,0",
-        "--phase-seconds",
-        "1",
-        "--size",
-        "small",
-        "--report",
-        str(out),
-        "--json",
-        "--db",
-        str(tmp_path / "f.db"),
+        *ledger_ladder("1,0", 1, tmp_path / "f.db", "--report", str(out), "--json"),
         timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -29,7 +29,7 @@ import pytest
 from profiler.model.device import DeviceInfo
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
-from tests.fakes.cli import run_finwatt
+from tests.fakes.cli import run_finwatt, run_finwatt_process
 
 __all__ = [
     "assert_one_error_line",
@@ -38,6 +38,7 @@ __all__ = [
     "read_only_file",
     "read_only_remount",
     "run_finwatt",
+    "run_finwatt_process",
     "sha256",
     "table_rows",
     "tmpfs",

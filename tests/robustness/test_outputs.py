@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import threading
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.robustness._outputs_support import (
     filled,
     make_database,
     run_finwatt,
+    run_finwatt_process,
     sha256,
     tmpfs,
 )
@@ -44,7 +46,8 @@ def test_export_to_dev_null_leaves_the_device_a_device(stored: tuple[Path, str])
 
 def test_export_to_dev_stdout_writes_the_document_to_stdout(stored: tuple[Path, str]) -> None:
     db, run_id = stored
-    result = run_finwatt("export", run_id, "-o", "/dev/stdout", "--db", str(db))
+    # a child of its own: /dev/stdout is file descriptor 1, which only a process has
+    result = run_finwatt_process("export", run_id, "-o", "/dev/stdout", "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["run"]["id"] == run_id
 
@@ -56,15 +59,24 @@ def test_export_dash_is_stdout_and_says_nothing_else(stored: tuple[Path, str]) -
     assert json.loads(result.stdout)["run"]["id"] == run_id
 
 
+def _over_an_old_file(
+    stored: tuple[Path, str], target: Path, mode: int, command: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `finwatt COMMAND RUN -o TARGET` over an old file of `mode`; it must succeed."""
+    db, run_id = stored
+    target.write_text("old")
+    target.chmod(mode)
+    result = run_finwatt(command, run_id, "-o", str(target), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_reexport_over_a_private_file_keeps_it_private(
     stored: tuple[Path, str], tmp_path: Path
 ) -> None:
-    db, run_id = stored
+    run_id = stored[1]
     target = tmp_path / "private.json"
-    target.write_text("old")
-    target.chmod(0o600)
-    result = run_finwatt("export", run_id, "-o", str(target), "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    _over_an_old_file(stored, target, 0o600, "export")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert json.loads(target.read_text())["run"]["id"] == run_id
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
@@ -145,12 +157,8 @@ def test_report_to_stdout_prints_the_html_only(stored: tuple[Path, str]) -> None
 def test_report_replaces_an_old_report_keeping_its_mode(
     stored: tuple[Path, str], tmp_path: Path
 ) -> None:
-    db, run_id = stored
     target = tmp_path / "r.html"
-    target.write_text("old")
-    target.chmod(0o640)
-    result = run_finwatt("report", run_id, "-o", str(target), "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    result = _over_an_old_file(stored, target, 0o640, "report")
     assert result.stdout.strip() == str(target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640 and target.read_text() != "old"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.cli import ledger_ladder
 from tests.robustness._outputs_support import (
     assert_one_error_line,
     make_database,
@@ -48,20 +49,7 @@ def test_run_with_a_report_path_the_policy_refuses_exits_2_before_storing_anythi
     path, words = _bad_report_paths(tmp_path)[case]
     began = time.monotonic()
     result = run_finwatt(
-        "run",
-        "ledger",
-        "--device",
-        "cpu",
-        "--levels",
-        "1,0",
-        "--phase-seconds",
-        "5",
-        "--size",
-        "small",
-        "--report",
-        str(path),
-        "--db",
-        str(db),
+        *ledger_ladder("1,0", 5, db, "--device", "cpu", "--report", str(path)),
         timeout=PLANNED_S + 60,
     )
     took_s = time.monotonic() - began

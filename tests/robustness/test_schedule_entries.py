@@ -18,6 +18,7 @@ import logging
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,6 +73,22 @@ def schedule(home: Home, *args: str) -> tuple[int, str, str]:
     return result.returncode, result.stdout, result.stderr
 
 
+def schedule_json(home: Home, command: str, schema: str) -> tuple[dict[str, Any], str]:
+    """Run `finwatt schedule COMMAND --json` on the bad tables; return (document, stderr)."""
+    write_config(home, config_text(*BAD_TABLES))
+    code, out, err = schedule(home, command, "--json")
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    assert doc["schema"] == schema
+    return doc, err
+
+
+def write_config(home: Home, text: str) -> None:
+    """Write the home's config file (its directory does not exist yet)."""
+    home.config.parent.mkdir(parents=True)
+    home.config.write_text(text)
+
+
 @pytest.mark.parametrize(
     ("options", "named"),
     [
@@ -83,8 +100,7 @@ def schedule(home: Home, *args: str) -> tuple[int, str, str]:
 def test_schedule_add_refuses_a_bad_entry_and_leaves_the_file(
     home: Home, options: tuple[str, ...], named: str
 ) -> None:
-    home.config.parent.mkdir(parents=True)
-    home.config.write_text(GOOD)
+    write_config(home, GOOD)
     before = digest(home.config)
     result = run_finwatt(
         "schedule", "add", "bad", "--action", "run", *options,
@@ -95,12 +111,7 @@ def test_schedule_add_refuses_a_bad_entry_and_leaves_the_file(
 
 
 def test_list_shows_the_bad_entries_as_invalid_and_the_good_one(home: Home) -> None:
-    home.config.parent.mkdir(parents=True)
-    home.config.write_text(config_text(*BAD_TABLES))
-    code, out, err = schedule(home, "list", "--json")
-    assert code == 0, err
-    doc = json.loads(out)
-    assert doc["schema"] == "finwatt.schedule-list/1"
+    doc, _ = schedule_json(home, "list", "finwatt.schedule-list/1")
     assert [e["name"] for e in doc["entries"]] == ["good"]
     problems = {bad["name"]: bad["problem"] for bad in doc["invalid"]}
     assert list(problems) == list(BAD_TABLES)  # in file order
@@ -114,12 +125,7 @@ def test_list_shows_the_bad_entries_as_invalid_and_the_good_one(home: Home) -> N
 
 
 def test_run_due_skips_the_bad_entries_and_runs_the_good_one(home: Home) -> None:
-    home.config.parent.mkdir(parents=True)
-    home.config.write_text(config_text(*BAD_TABLES))
-    code, out, err = schedule(home, "run-due", "--json")
-    assert code == 0, err
-    doc = json.loads(out)
-    assert doc["schema"] == "finwatt.schedule-run-due/1"
+    doc, err = schedule_json(home, "run-due", "finwatt.schedule-run-due/1")
     assert [(r["name"], r["status"]) for r in doc["results"]] == [
         ("good", "running"),
         ("good", "complete"),
@@ -132,8 +138,7 @@ def test_run_due_skips_the_bad_entries_and_runs_the_good_one(home: Home) -> None
 
 @pytest.mark.parametrize("command", ["run-due", "daemon"])
 def test_a_schedule_of_only_bad_entries_is_one_line_exit_2(home: Home, command: str) -> None:
-    home.config.parent.mkdir(parents=True)
-    home.config.write_text(config_text("never", "tiny").replace(GOOD, ""))
+    write_config(home, config_text("never", "tiny").replace(GOOD, ""))
     result = run_finwatt(
         "schedule", command, "--config", str(home.config), env=home.env, timeout=30
     )
@@ -142,8 +147,7 @@ def test_a_schedule_of_only_bad_entries_is_one_line_exit_2(home: Home, command: 
 
 
 def test_remove_drops_an_invalid_entry(home: Home) -> None:
-    home.config.parent.mkdir(parents=True)
-    home.config.write_text(config_text("never", "wide"))
+    write_config(home, config_text("never", "wide"))
     code, _, err = schedule(home, "remove", "never")
     assert code == 0, err
     text = home.config.read_text()

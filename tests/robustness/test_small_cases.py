@@ -38,9 +38,24 @@ def test_empty_levels_are_refused(home: Home, command: tuple[str, ...]) -> None:
     assert home.config.read_text() == ""
 
 
-CONFIG = """\
-# finwatt's schedule: one section comment, then the entries
+HEADER = "# finwatt's schedule: one section comment, then the entries\n"
 
+MONITORS = """\
+# ----- monitors -----
+
+# usage: all day
+[[schedule]]
+name = "usage"
+every = "24h"
+action = "monitor"
+duration = "24h"
+
+[defaults]
+pue = 1.3  # the site's
+"""
+
+CONFIG = f"""\
+{HEADER}
 # nightly: the benchmark ladder
 [[schedule]]
 name = "nightly"
@@ -49,34 +64,9 @@ action = "run"
 workloads = ["ledger"]
 # keep the ladder short on weekdays
 
-# ----- monitors -----
+{MONITORS}"""
 
-# usage: all day
-[[schedule]]
-name = "usage"
-every = "24h"
-action = "monitor"
-duration = "24h"
-
-[defaults]
-pue = 1.3  # the site's
-"""
-
-AFTER_REMOVING_NIGHTLY = """\
-# finwatt's schedule: one section comment, then the entries
-
-# ----- monitors -----
-
-# usage: all day
-[[schedule]]
-name = "usage"
-every = "24h"
-action = "monitor"
-duration = "24h"
-
-[defaults]
-pue = 1.3  # the site's
-"""
+AFTER_REMOVING_NIGHTLY = f"{HEADER}\n{MONITORS}"
 
 
 def test_schedule_remove_keeps_unrelated_comments(home: Home) -> None:

@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from profiler.model.device import DeviceInfo
+from profiler.model.savings import Site
+from profiler.model.series import DeviceSeries, device_series
 from profiler.model.units import DAY_S, GIB
 
 HALF_HOUR_S = 1800.0
+
+
+def given_site(grid_g_per_kwh: float, grid_label: str, price_per_kwh: float) -> Site:
+    """Return a site at PUE 1.5 (given) with this grid intensity and tariff."""
+    return Site(
+        pue=1.5,
+        pue_given=True,
+        grid_g_per_kwh=grid_g_per_kwh,
+        grid_label=grid_label,
+        grid_defaulted=False,
+        price_per_kwh=price_per_kwh,
+    )
+
+
+def idle_host_with(device: DeviceInfo, watts: float) -> list[DeviceSeries]:
+    """Return the idle host of section 6 and `device` drawing a steady `watts` beside it."""
+    t, util = idle_host_util()
+    host = device_series(DeviceInfo("host", "host", logical_cores=16), t, util=util)
+    other = device_series(device, t, power_w=np.full(t.size, watts), energy_j=watts * t)
+    return [host, other]
 
 
 def idle_host_util() -> tuple[np.ndarray, np.ndarray]:

@@ -10,30 +10,21 @@ import pytest
 from profiler.analysis.assess import assess_usage
 from profiler.analysis.thresholds import Thresholds
 from profiler.model.device import DeviceInfo
-from profiler.model.savings import Site
 from profiler.model.series import device_series
-from tests.profiler.analysis.examples import eight_gpus, idle_host_util, oversized_cpu_util
-
-SITE_EXAMPLE = Site(
-    pue=1.5,
-    pue_given=True,
-    grid_g_per_kwh=475.0,
-    grid_label="given",
-    grid_defaulted=False,
-    price_per_kwh=0.15,
+from tests.profiler.analysis.examples import (
+    eight_gpus,
+    given_site,
+    idle_host_util,
+    idle_host_with,
+    oversized_cpu_util,
 )
+
+SITE_EXAMPLE = given_site(475.0, "given", 0.15)
 
 
 def test_idle_host_example() -> None:
-    t, util = idle_host_util()
-    host = device_series(DeviceInfo("host", "host", logical_cores=16), t, util=util)
-    cpu = device_series(
-        DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"),
-        t,
-        power_w=np.full(t.size, 120.0),
-        energy_j=120.0 * t,
-    )
-    result = assess_usage([host, cpu], SITE_EXAMPLE)
+    devices = idle_host_with(DeviceInfo("cpu:0", "cpu", provenance="measured:rapl"), 120.0)
+    result = assess_usage(devices, SITE_EXAMPLE)
     assert [f.rule for f in result.findings] == ["IDLE_HOST"]  # supersedes OVER_PROVISIONED_CPU
     finding = result.findings[0]
     assert finding.evidence["p95_idle_test_util"] == pytest.approx(0.01)
@@ -51,15 +42,8 @@ def test_idle_host_example() -> None:
 
 def test_idle_host_does_not_fire_when_a_gpu_activity_is_unknown() -> None:
     """Under MIG NVML reports no utilisation: an unknown GPU is never taken for an idle one."""
-    t, util = idle_host_util()
-    host = device_series(DeviceInfo("host", "host", logical_cores=16), t, util=util)
-    gpu = device_series(
-        DeviceInfo("gpu:0", "gpu", provenance="measured:nvml-energy"),
-        t,
-        power_w=np.full(t.size, 350.0),
-        energy_j=350.0 * t,
-    )
-    rules = [f.rule for f in assess_usage([host, gpu], SITE_EXAMPLE).findings]
+    devices = idle_host_with(DeviceInfo("gpu:0", "gpu", provenance="measured:nvml-energy"), 350.0)
+    rules = [f.rule for f in assess_usage(devices, SITE_EXAMPLE).findings]
     assert "IDLE_HOST" not in rules
 
 

@@ -8,24 +8,14 @@ from pathlib import Path
 import pytest
 
 from profiler.store.database import Store
-from tests.fakes.cli import run_finwatt, start_finwatt
+from tests.fakes.cli import ledger_ladder, run_finwatt, start_finwatt
 from tests.fakes.powercap import FakePowercap
 
 
 def test_run_ledger_ladder_end_to_end(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
     result = run_finwatt(
-        "run",
-        "ledger",
-        "--levels",
-        "1,0.5,0",
-        "--phase-seconds",
-        "2",
-        "--size",
-        "small",
-        "--json",
-        "--db",
-        str(db),
+        *ledger_ladder("1,0.5,0", 2, db, "--json"),
         timeout=240,
     )
     assert result.returncode == 0, result.stderr
@@ -99,19 +89,7 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
     driver.start()
     try:
         result = run_finwatt(
-            "run",
-            "ledger",
-            "--levels",
-            "1,0",
-            "--phase-seconds",
-            "4",
-            "--size",
-            "small",
-            "--interval",
-            "0.1s",
-            "--json",
-            "--db",
-            str(tmp_path / "f.db"),
+            *ledger_ladder("1,0", 2, tmp_path / "f.db", "--interval", "0.1s", "--json"),
             env={"FINWATT_SYSFS_ROOT": str(sysfs)},
             timeout=240,
         )
@@ -126,19 +104,7 @@ def test_phase_energy_from_a_fake_rapl_counter_at_a_known_rate(tmp_path: Path) -
 
 def test_sigint_mid_ladder_keeps_finished_phases(tmp_path: Path) -> None:
     db = tmp_path / "f.db"
-    proc = start_finwatt(
-        "run",
-        "ledger",
-        "--levels",
-        "1,0.5,0",
-        "--phase-seconds",
-        "3",
-        "--size",
-        "small",
-        "--json",
-        "--db",
-        str(db),
-    )
+    proc = start_finwatt(*ledger_ladder("1,0.5,0", 3, db, "--json"))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.2)

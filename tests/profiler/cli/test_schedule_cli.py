@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler.cli import main
 from profiler.settings.config import use_config_file
+from tests.fakes.cli import run_finwatt
 
 
 @pytest.fixture(autouse=True)
@@ -18,12 +18,10 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_config_file(None)
 
 
-def run_main_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run `finwatt *args` through `main()` in this process; return (exit code, out, err)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(exit_info.value.code or 0), captured.out, captured.err
+def finwatt(*args: str) -> tuple[int, str, str]:
+    """Run `finwatt *args` in this process (`run_finwatt`); return (exit code, out, err)."""
+    result = run_finwatt(*args)
+    return result.returncode, result.stdout, result.stderr
 
 
 GOOD = """\
@@ -55,13 +53,10 @@ interval = "10s"
 """
 
 
-def test_the_issue_example_config_lists_with_three_fire_times(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_issue_example_config_lists_with_three_fire_times(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(GOOD)
-    code, out, err = run_main_in_process(
-        capsys,
+    code, out, err = finwatt(
         "schedule",
         "list",
         "--config",
@@ -78,9 +73,7 @@ def test_the_issue_example_config_lists_with_three_fire_times(
     assert [t[11:] for t in nightly["next"]] == ["02:00:00Z"] * 3
     assert nightly["last_run"] is None and nightly["levels"][0] == 1.0
     # the global form works too
-    code, out, _ = run_main_in_process(
-        capsys, "--config", str(config), "schedule", "list", "--json"
-    )
+    code, out, _ = finwatt("--config", str(config), "schedule", "list", "--json")
     assert code == 0 and len(json.loads(out)["entries"]) == 2
 
 
@@ -127,32 +120,24 @@ def test_the_issue_example_config_lists_with_three_fire_times(
         ("cpu_tdp_w = 100\n[defaults]\ncpu_tdp_w = 90\n", "cpu_tdp_w"),
     ],
 )
-def test_bad_config_exits_2_naming_file_and_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], snippet: str, named: str
-) -> None:
+def test_bad_config_exits_2_naming_file_and_key(tmp_path: Path, snippet: str, named: str) -> None:
     # every command but the scheduler's refuses the file (`schedule list`, `daemon` and
     # `run-due` set an invalid entry aside: tests/robustness/test_schedule_entries.py)
     config = tmp_path / "bad.toml"
     config.write_text(snippet)
-    code, out, err = run_main_in_process(
-        capsys, "--config", str(config), "runs", "--db", str(tmp_path / "f.db")
-    )
+    code, out, err = finwatt("--config", str(config), "runs", "--db", str(tmp_path / "f.db"))
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("finwatt: error: ")
     assert str(config) in err and named in err
 
 
-def test_every_command_reads_the_named_config(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_every_command_reads_the_named_config(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[defaults]\ncpu_idle_ratio = 7\n")
-    code, _, err = run_main_in_process(
-        capsys, "--config", str(config), "runs", "--db", str(tmp_path / "f.db")
-    )
+    code, _, err = finwatt("--config", str(config), "runs", "--db", str(tmp_path / "f.db"))
     assert code == 2 and "cpu_idle_ratio" in err and str(config) in err
-    code, _, err = run_main_in_process(capsys, "--config", str(tmp_path / "missing.toml"), "runs")
+    code, _, err = finwatt("--config", str(tmp_path / "missing.toml"), "runs")
     assert code == 2 and "not found" in err
 
 
@@ -169,13 +154,10 @@ def test_top_level_settings_still_work(tmp_path: Path, monkeypatch: pytest.Monke
     assert settings.db_path == tmp_path / "y.db" and settings.grace_period_s == 600
 
 
-def test_add_and_remove_keep_comments_and_layout(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_add_and_remove_keep_comments_and_layout(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(GOOD)
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "add", "quick", "--every", "15m", "--action", "run",
+    code, _, err = finwatt("schedule", "add", "quick", "--every", "15m", "--action", "run",
         "--workload", "ledger", "--levels", "1,0", "--phase-seconds", "5s", "--size", "small",
         "--config", str(config),
     )  # fmt: skip
@@ -183,104 +165,84 @@ def test_add_and_remove_keep_comments_and_layout(
     text = config.read_text()
     assert text.startswith(GOOD)  # nothing before the new entry changed
     assert 'name = "quick"' in text and 'workloads = ["ledger"]' in text
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "add", "quick", "--every", "1h", "--action", "run",
+    code, _, err = finwatt("schedule", "add", "quick", "--every", "1h", "--action", "run",
         "--config", str(config),
     )  # fmt: skip
     assert code == 2 and "'quick'" in err
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "add", "bad", "--cron", "0 25 * * *", "--action", "run",
+    code, _, err = finwatt("schedule", "add", "bad", "--cron", "0 25 * * *", "--action", "run",
         "--config", str(config),
     )  # fmt: skip
     assert code == 2 and "cron" in err
     assert 'name = "bad"' not in config.read_text()
 
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "remove", "nightly-benchmark", "--config", str(config)
-    )
+    code, _, err = finwatt("schedule", "remove", "nightly-benchmark", "--config", str(config))
     assert code == 0, err
     text = config.read_text()
     assert "nightly-benchmark" not in text and "# the nightly benchmark" not in text
     for kept in ("# site settings", 'country = "CHN"   # grid', "# all-day usage", "quick"):
         assert kept in text
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "remove", "nope", "--config", str(config)
-    )
+    code, _, err = finwatt("schedule", "remove", "nope", "--config", str(config))
     assert code == 2 and "'nope'" in err
 
 
-def test_add_creates_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_creates_the_file(tmp_path: Path) -> None:
     config = tmp_path / "new" / "config.toml"
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "add", "usage", "--every", "24h", "--action", "monitor",
+    code, _, err = finwatt("schedule", "add", "usage", "--every", "24h", "--action", "monitor",
         "--duration", "24h", "--interval", "10s", "--config", str(config),
     )  # fmt: skip
     assert code == 0, err
     assert "[[schedule]]" in config.read_text()
 
 
-def test_daemon_without_entries_is_bad_usage(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_daemon_without_entries_is_bad_usage(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("# empty\n")
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "daemon", "--config", str(config), "--db", str(tmp_path / "f.db")
+    code, _, err = finwatt(
+        "schedule", "daemon", "--config", str(config), "--db", str(tmp_path / "f.db")
     )
     assert code == 2 and "no [[schedule]] entries" in err
 
 
-def test_a_damaged_state_file_is_one_line_exit_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_damaged_state_file_is_one_line_exit_1(tmp_path: Path) -> None:
     config, db = tmp_path / "c.toml", tmp_path / "f.db"
     config.write_text(GOOD)
     db.with_name("f.db.schedule.json").write_text("{not json")
-    code, out, err = run_main_in_process(
-        capsys, "schedule", "list", "--config", str(config), "--db", str(db)
-    )
+    code, out, err = finwatt("schedule", "list", "--config", str(config), "--db", str(db))
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("finwatt: error: ") and "delete it" in err
 
 
-def test_add_a_local_time_end_of_day_entry_and_list_it_in_its_zone(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_add_a_local_time_end_of_day_entry_and_list_it_in_its_zone(tmp_path: Path) -> None:
     config, db = tmp_path / "c.toml", tmp_path / "f.db"
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "add", "eod", "--cron", "30 18 * * 1-5", "--tz", "Europe/London",
+    code, _, err = finwatt(
+        "schedule", "add", "eod", "--cron", "30 18 * * 1-5", "--tz", "Europe/London",
         "--action", "run", "--workload", "risk", "--config", str(config),
     )  # fmt: skip
     assert code == 0, err
     assert 'tz = "Europe/London"' in config.read_text()
-    code, out, err = run_main_in_process(
-        capsys, "schedule", "list", "--config", str(config), "--db", str(db), "--json"
-    )
+    code, out, err = finwatt("schedule", "list", "--config", str(config), "--db", str(db), "--json")
     assert code == 0, err
     (entry,) = json.loads(out)["entries"]
     assert entry["tz"] == "Europe/London" and entry["tz_from_host"] is False
     assert all(t[11:19] == "18:30:00" for t in entry["next_local"])
     assert all(t.endswith(("+00:00", "+01:00")) for t in entry["next_local"])
     assert len(entry["next_local"]) == 3
-    code, out, _ = run_main_in_process(
-        capsys, "schedule", "list", "--config", str(config), "--db", str(db)
-    )
+    code, out, _ = finwatt("schedule", "list", "--config", str(config), "--db", str(db))
     assert code == 0 and "Europe/London" in out and "18:30" in out
-    code, _, err = run_main_in_process(
-        capsys, "schedule", "add", "bad", "--cron", "0 2 * * *", "--tz", "Europe/Londn",
+    code, _, err = finwatt("schedule", "add", "bad", "--cron", "0 2 * * *", "--tz", "Europe/Londn",
         "--action", "run", "--config", str(config),
     )  # fmt: skip
     assert code == 2 and "tz" in err and "time zone" in err and err.count("\n") == 1
 
 
 def test_list_names_the_host_zone_of_a_cron_without_tz(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     config = tmp_path / "c.toml"
     config.write_text('[[schedule]]\nname = "n"\ncron = "0 2 * * *"\naction = "run"\n')
-    code, out, err = run_main_in_process(
-        capsys, "schedule", "list", "--config", str(config), "--db", str(tmp_path / "f.db")
+    code, out, err = finwatt(
+        "schedule", "list", "--config", str(config), "--db", str(tmp_path / "f.db")
     )
     assert code == 0, err
     assert "Asia/Tokyo (host's)" in out and "02:00 JST" in out

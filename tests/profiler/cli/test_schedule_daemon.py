@@ -45,6 +45,14 @@ def wait_for(predicate: object, timeout_s: float = 20.0) -> None:
         time.sleep(0.1)
 
 
+def stop_with_sigterm(daemon: subprocess.Popen[str]) -> str:
+    """Send the daemon SIGTERM, wait for it, assert it exited 0; return its stderr."""
+    daemon.send_signal(signal.SIGTERM)
+    _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    return err
+
+
 @pytest.mark.slow
 def test_daemon_fires_every_two_seconds_and_sigterm_exits_0(tmp_path: Path) -> None:
     config, db = tmp_path / "c.toml", tmp_path / "f.db"
@@ -59,12 +67,10 @@ def test_daemon_fires_every_two_seconds_and_sigterm_exits_0(tmp_path: Path) -> N
         assert second.stderr.count("\n") == 1
         assert f"pid {daemon.pid}" in second.stderr and "already runs the schedule" in second.stderr
         time.sleep(7)
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=30)
+        err = stop_with_sigterm(daemon)
     finally:
         if daemon.poll() is None:
             daemon.kill()
-    assert daemon.returncode == 0, err
     assert "scheduler stopped" in err
     with Store(db) as store:
         runs = store.runs.all()
@@ -179,9 +185,7 @@ def test_daemon_with_serve_exposes_metrics_while_it_runs(tmp_path: Path) -> None
 
         wait_for(scraped)
         assert "finwatt_build_info" in body
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=30)
+        stop_with_sigterm(daemon)
     finally:
         if daemon.poll() is None:
             daemon.kill()
-    assert daemon.returncode == 0, err

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
@@ -570,37 +570,81 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 @pytest.mark.slow
+def shell_finwatt(args: str) -> str:
+    """Return a shell line that runs `finwatt ARGS` from the repository with this Python."""
+    return f"cd {shlex.quote(str(REPO_ROOT))} && {shlex.quote(sys.executable)} -m profiler {args}"
+
+
+class TmuxPane:
+    """A real terminal: a 100 x 30 tmux session running one shell line."""
+
+    def __init__(self, tmp_path: Path, name: str, command: str) -> None:
+        self.tmux, self.name = ["tmux", "-S", str(tmp_path / "tmux.sock")], name
+        subprocess.run(
+            [
+                *self.tmux,
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                "-s",
+                name,
+                "sh",
+                "-c",
+                command,
+            ],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        """Return what the pane shows now."""
+        capture = [*self.tmux, "capture-pane", "-p", "-t", self.name]
+        return subprocess.run(capture, capture_output=True, text=True, check=False).stdout
+
+    def wait_for(
+        self, seen: Callable[[str], bool], timeout_s: float, ended: Callable[[], bool]
+    ) -> str:
+        """Return the screen once `seen(screen)`; fail after `timeout_s` or once `ended()`."""
+        screen = ""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not ended():
+            screen = self.screen()
+            if seen(screen):
+                return screen
+            time.sleep(0.2)
+        pytest.fail(f"never seen in {timeout_s:g} s; pane:\n{screen}")
+
+    def send(self, keys: str) -> None:
+        """Type `keys` into the pane."""
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, keys], check=True)
+
+    def close(self) -> None:
+        """End the tmux server and what runs in it."""
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True, check=False)
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (.ci/run installs it)")
 def test_live_in_tmux_shows_devices_and_quits_on_q(tmp_path: Path) -> None:
     db, status, stty = tmp_path / "f.db", tmp_path / "status", tmp_path / "stty"
     doctor = run_finwatt("doctor", "--json", "--db", str(db), env=NARROW_PLAIN, cwd=REPO_ROOT)
     ids = [d["device"] for d in json.loads(doctor.stdout)["devices"]]
-    command = (
-        f"cd {shlex.quote(str(REPO_ROOT))} && {shlex.quote(sys.executable)} -m profiler live "
-        f"--interval 0.2s --db {shlex.quote(str(db))}; code=$?; "
+    command = shell_finwatt(
+        f"live --interval 0.2s --db {shlex.quote(str(db))}; code=$?; "
         f"stty -a > {shlex.quote(str(stty))}; echo $code > {shlex.quote(str(status))}"
     )
-    tmux = ["tmux", "-S", str(tmp_path / "tmux.sock")]
-    subprocess.run(
-        [*tmux, "new-session", "-d", "-x", "100", "-y", "30", "-s", "live", "sh", "-c", command],
-        check=True,
-    )
+    pane = TmuxPane(tmp_path, "live", command)
     try:
-        screen = ""
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            screen = subprocess.run(
-                [*tmux, "capture-pane", "-p", "-t", "live"], capture_output=True, text=True
-            ).stdout
+
+        def rows_shown(screen: str) -> bool:
             rows = [line.split()[:1] for line in screen.splitlines()]
-            if all([i] in rows for i in ids) and "%" in screen:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"device rows {ids} never appeared; pane:\n{screen}")
+            return all([i] in rows for i in ids) and "%" in screen
+
+        screen = pane.wait_for(rows_shown, 15, lambda: False)
         assert "Totals" in screen and "Waste" in screen
         assert max(len(line) for line in screen.splitlines()) <= 100
-        subprocess.run([*tmux, "send-keys", "-t", "live", "q"], check=True)
+        pane.send("q")
         sent = time.monotonic()
         while not status.exists() and time.monotonic() - sent < 5:
             time.sleep(0.05)
@@ -612,39 +656,26 @@ def test_live_in_tmux_shows_devices_and_quits_on_q(tmp_path: Path) -> None:
         assert "icanon" in modes and "echo" in modes  # cbreak undone: terminal restored
         assert not db.exists()  # the view records nothing unless --record
     finally:
-        subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
+        pane.close()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (.ci/run installs it)")
 def test_run_live_shows_the_profiling_panel_in_a_real_terminal(tmp_path: Path) -> None:
     db, status = tmp_path / "f.db", tmp_path / "status"
-    command = (
-        f"cd {shlex.quote(str(REPO_ROOT))} && {shlex.quote(sys.executable)} -m profiler run ledger "
-        f"--levels 1,0.5,0 --phase-seconds 2 --size small --live --interval 0.2s "
+    command = shell_finwatt(
+        "run ledger --levels 1,0.5,0 --phase-seconds 2 --size small --live --interval 0.2s "
         f"--db {shlex.quote(str(db))} > /dev/null; echo $? > {shlex.quote(str(status))}"
     )
-    tmux = ["tmux", "-S", str(tmp_path / "tmux.sock")]
-    subprocess.run(
-        [*tmux, "new-session", "-d", "-x", "100", "-y", "30", "-s", "run", "sh", "-c", command],
-        check=True,
-    )
+    pane = TmuxPane(tmp_path, "run", command)
     try:
-        screen = ""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not status.exists():
-            screen = subprocess.run(
-                [*tmux, "capture-pane", "-p", "-t", "run"], capture_output=True, text=True
-            ).stdout
-            if "Profiling run" in screen and "ledger" in screen:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the profiling panel never appeared; pane:\n{screen}")
+        screen = pane.wait_for(
+            lambda screen: "Profiling run" in screen and "ledger" in screen, 60, status.exists
+        )
         assert "cpu:0" in screen and "Totals" in screen
         deadline = time.monotonic() + 60
         while not status.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert status.read_text().strip() == "0"
     finally:
-        subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
+        pane.close()

@@ -12,8 +12,9 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from tests.fakes.tools import free_port, require_tools, stop_process
@@ -85,12 +86,7 @@ class Prometheus:
         self.__exit__(None, None, None)
         raise AssertionError(f"prometheus not ready: {self.log.read_text()[-2000:]}")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self.process is not None and self.process.poll() is None:
             stop_process(self.process, timeout_s=15)
 
@@ -112,3 +108,35 @@ class Prometheus:
                 return result
             time.sleep(0.5)
         raise AssertionError(f"no result for {expr!r} after {timeout_s}s")
+
+
+@contextmanager
+def backfilled(tmp: Path, openmetrics: str, timeout_s: float = 300) -> Iterator[Prometheus]:
+    """Yield a Prometheus serving `openmetrics` (OpenMetrics text), backfilled by promtool.
+
+    History in the past (inside retention) goes in as TSDB blocks, as an operator
+    backfills it: no scrape, no waiting for samples to arrive.
+    """
+    _, promtool = require_prometheus()
+    source, data = tmp / "fleet.om", tmp / "data"
+    source.write_text(openmetrics)
+    created = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    with Prometheus(tmp / "prom", data=data) as prom:
+        yield prom
+
+
+def openmetrics_document(families: dict[str, list[str]]) -> str:
+    """Return OpenMetrics text of `families` ({name: sample lines}); `_total` ones are counters."""
+    out: list[str] = []
+    for name, lines in families.items():
+        counter = name.removesuffix("_total")
+        out.append(f"# TYPE {counter} counter" if counter != name else f"# TYPE {name} gauge")
+        out.extend(lines)
+    return "\n".join([*out, "# EOF"]) + "\n"

@@ -12,7 +12,12 @@ import pytest
 
 from profiler.prometheus.query import FleetUsageError, PrometheusApi, selector
 from tests.fakes.cli import REPO_ROOT, run_finwatt
-from tests.profiler.prometheus.prometheus_harness import Prometheus, free_port, require_prometheus
+from tests.profiler.prometheus.prometheus_harness import (
+    Prometheus,
+    backfilled,
+    free_port,
+    openmetrics_document,
+)
 
 DAY_S = 86_400
 STEP_S = 300
@@ -86,31 +91,13 @@ def openmetrics(end_s: int, days: int = 14) -> str:
         add("finwatt_device_logical_cores", cpu, cores * ones, hourly)
         add("finwatt_device_memory_total_bytes", host, mem_gib * GIB * ones, hourly)
         add("finwatt_device_power_limit_watts", cpu, TDP_W * ones, hourly)
-    out = []
-    for name, lines in families.items():
-        counter = name.removesuffix("_total")
-        out.append(f"# TYPE {counter} counter" if counter != name else f"# TYPE {name} gauge")
-        out.extend(lines)
-    return "\n".join([*out, "# EOF"]) + "\n"
+    return openmetrics_document(families)
 
 
 @pytest.fixture(scope="module")
 def fleet_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    _, promtool = require_prometheus()
-    tmp = tmp_path_factory.mktemp("fleet")
     end_s = int(time.time()) // STEP_S * STEP_S - 3 * 3600  # in the past, inside retention
-    data = tmp / "data"
-    source = tmp / "fleet.om"
-    source.write_text(openmetrics(end_s))
-    created = subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    with Prometheus(tmp / "prom", data=data) as prom:
+    with backfilled(tmp_path_factory.mktemp("fleet"), openmetrics(end_s)) as prom:
         yield prom
 
 

@@ -165,7 +165,8 @@ def secured(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if api.query('up{job="finwatt"} == 1', time.time()):
+                # two scrapes: a range read ending at the last whole second then sees one
+                if api.query("count_over_time(finwatt_device_info[1m]) >= 2", time.time()):
                     break
             except Exception:  # noqa: BLE001 (starting up: refused, not ready yet)
                 pass

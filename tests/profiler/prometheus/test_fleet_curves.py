@@ -9,7 +9,6 @@ finding says which curve it used.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,11 @@ from profiler.store.interchange import import_run
 from profiler.workflows.fleet import curve_for_exporter, latest_curve
 from tests.fakes.cli import run_finwatt
 from tests.profiler.analysis.ladders import ladder_doc
-from tests.profiler.prometheus.prometheus_harness import Prometheus, require_prometheus
+from tests.profiler.prometheus.prometheus_harness import (
+    Prometheus,
+    backfilled,
+    openmetrics_document,
+)
 from tests.profiler.prometheus.test_fleet import app
 
 DAY_S = 86_400
@@ -87,26 +90,13 @@ def openmetrics(end_s: int) -> str:
                 add("finwatt_power_curve_run_timestamp_seconds", []).append(
                     line("finwatt_power_curve_run_timestamp_seconds", curve, end_s - 20 * DAY_S, t)
                 )
-    out = []
-    for name, lines in families.items():
-        out.append(f"# TYPE {name} gauge")
-        out.extend(lines)
-    return "\n".join([*out, "# EOF"]) + "\n"
+    return openmetrics_document(families)
 
 
 @pytest.fixture(scope="module")
 def curve_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    _, promtool = require_prometheus()
-    tmp = tmp_path_factory.mktemp("curves")
     end_s = int(time.time()) // STEP_S * STEP_S - 3 * 3600
-    source = tmp / "fleet.om"
-    source.write_text(openmetrics(end_s))
-    argv = [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source)]
-    created = subprocess.run(
-        [*argv, str(tmp / "data")], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert created.returncode == 0, created.stderr
-    with Prometheus(tmp / "prom", data=tmp / "data") as prom:
+    with backfilled(tmp_path_factory.mktemp("curves"), openmetrics(end_s), 120) as prom:
         yield prom
 
 

@@ -7,7 +7,6 @@ peaks do not coincide (a day application, a night batch), which share one host.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -25,7 +24,11 @@ from profiler.prometheus.query import FleetOptions, fetch_fleet
 from profiler.settings.config import Settings
 from profiler.workflows.demand import demand_prometheus
 from profiler.workflows.fleet import analyze_prometheus
-from tests.profiler.prometheus.prometheus_harness import Prometheus, require_prometheus
+from tests.profiler.prometheus.prometheus_harness import (
+    Prometheus,
+    backfilled,
+    openmetrics_document,
+)
 
 LONDON = ZoneInfo("Europe/London")
 DAY_S = 86_400
@@ -80,29 +83,13 @@ def openmetrics(end_s: int) -> str:
         add("finwatt_device_info", host, ones, hourly)
         add("finwatt_device_info", cpu, ones, hourly)
         add("finwatt_device_logical_cores", host, cores * ones, hourly)
-    out: list[str] = []
-    for name, family in lines.items():
-        out.append(f"# TYPE {name} gauge")
-        out.extend(family)
-    return "\n".join([*out, "# EOF"]) + "\n"
+    return openmetrics_document(lines)
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus, int]]:
-    _, promtool = require_prometheus()
-    tmp = tmp_path_factory.mktemp("demand")
     end_s = int(time.time()) // 3600 * 3600 - 3 * 3600  # whole hours, inside retention
-    source, data = tmp / "fleet.om", tmp / "data"
-    source.write_text(openmetrics(end_s))
-    created = subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(data)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    with Prometheus(tmp / "prom", data=data) as prom:
+    with backfilled(tmp_path_factory.mktemp("demand"), openmetrics(end_s)) as prom:
         yield prom, end_s
 
 

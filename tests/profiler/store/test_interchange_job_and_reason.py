@@ -28,29 +28,20 @@ from profiler.store.interchange import (
     write_json,
 )
 from tests.fakes.cli import exec_document, run_finwatt
+from tests.profiler.store.job_records import job_record
 
 REASON = "writing samples: the disk is full; samples up to t=2.0 s kept"
 
 
 def _job(run_id: str) -> JobRecord:
-    return JobRecord(
-        run_id=run_id,
+    return job_record(
+        run_id,
         command=["var-batch", "--date", "2026-11-27", "ünïcode \x1b[2J"],
         exit_status=137,
-        units=1000.0,
-        unit="paths",
         tags={"desk": "rates", "book": "EUR-1"},
-        seconds=12.5,
         dynamic_j=80.25,
         idle_j=3.5,
-        idle_unallocated_j=20.0,
-        host_energy_j=130.0,
         idle_share="cpu-time",
-        provenance="attributed:cpu-time(measured:rapl)",
-        cpu_s=11.0,
-        gpu_s=None,
-        peak_rss_bytes=123456,
-        accounting="process-tree",
         details={"devices": {"cpu:0": {"energy_j": 130.0, "idle_power_w": 1.48}}},
     )
 

@@ -12,31 +12,13 @@ import pytest
 from profiler.model.job import JobRecord
 from profiler.store.database import Store
 from profiler.store.schema import MIGRATIONS, SCHEMA_VERSION
+from tests.profiler.store.job_records import job_record
 
 JOB_MIGRATION = next(i for i, m in enumerate(MIGRATIONS) if "CREATE TABLE job" in m)
 
 
 def _job(run_id: str) -> JobRecord:
-    return JobRecord(
-        run_id=run_id,
-        command=["var-batch", "--date", "2026-11-27"],
-        exit_status=3,
-        units=1000.0,
-        unit="paths",
-        tags={"desk": "rates"},
-        seconds=12.5,
-        dynamic_j=80.0,
-        idle_j=0.0,
-        idle_unallocated_j=20.0,
-        host_energy_j=130.0,
-        idle_share="none",
-        provenance="attributed:cpu-time(measured:rapl)",
-        cpu_s=11.0,
-        gpu_s=None,
-        peak_rss_bytes=123456,
-        accounting="process-tree",
-        details={"devices": {"cpu:0": {"energy_j": 130.0}}},
-    )
+    return job_record(run_id)
 
 
 def test_a_job_row_round_trips_and_is_listed_with_its_run(tmp_path: Path) -> None:

@@ -21,29 +21,24 @@ from profiler.model.job import JobRecord
 from profiler.model.samples import SampleRow
 from profiler.store.database import Store
 from profiler.store.opening import StoreError
+from tests.profiler.store.job_records import job_record
 from tests.profiler.store.minute_table import minute_rows
 from tests.robustness._outputs_support import read_only_file, sha256
 
 
 def _job(run_id: str) -> JobRecord:
-    return JobRecord(
-        run_id=run_id,
+    return job_record(
+        run_id,
         command=["var-batch"],
         exit_status=0,
         units=10.0,
-        unit="paths",
         tags={},
         seconds=1.0,
         dynamic_j=5.0,
-        idle_j=0.0,
         idle_unallocated_j=1.0,
         host_energy_j=6.0,
-        idle_share="none",
-        provenance="attributed:cpu-time(measured:rapl)",
         cpu_s=1.0,
-        gpu_s=None,
         peak_rss_bytes=1,
-        accounting="process-tree",
         details={},
     )
 

@@ -199,12 +199,19 @@ def test_subzones_found_when_only_nested_in_parent(tmp_path: Path) -> None:
     assert ids == ["cpu:0", "dram:0"]
 
 
-def test_dram_zone_missing(tmp_path: Path) -> None:
+def with_zones(tmp_path: Path, *zones: tuple[str, str, int]) -> tuple[FakePowercap, RaplSensors]:
+    """Return a powercap tree of package 0 and `zones` ((zone, name, uJ)), and its sensors."""
     fake = FakePowercap(tmp_path)
     fake.add_zone("intel-rapl:0", "package-0", 1_000)
-    fake.add_zone("intel-rapl:0:0", "core", 2_000)
-    fake.add_zone("intel-rapl:0:1", "uncore", 3_000)
-    rapl = sensors(tmp_path)
+    for zone, name, energy_uj in zones:
+        fake.add_zone(zone, name, energy_uj)
+    return fake, sensors(tmp_path)
+
+
+def test_dram_zone_missing(tmp_path: Path) -> None:
+    _, rapl = with_zones(
+        tmp_path, ("intel-rapl:0:0", "core", 2_000), ("intel-rapl:0:1", "uncore", 3_000)
+    )
     assert [d.device_id for d in rapl.devices()] == ["cpu:0"]
     assert "0 DRAM zone(s)" in rapl.availability().reason
     rapl.start(0.0)
@@ -212,11 +219,9 @@ def test_dram_zone_missing(tmp_path: Path) -> None:
 
 
 def test_psys_is_not_a_device_and_top_level_dram_is(tmp_path: Path) -> None:
-    fake = FakePowercap(tmp_path)
-    fake.add_zone("intel-rapl:0", "package-0", 1_000)
-    fake.add_zone("intel-rapl:1", "psys", 5_000)
-    fake.add_zone("intel-rapl:2", "dram", 7_000)
-    rapl = sensors(tmp_path)
+    fake, rapl = with_zones(
+        tmp_path, ("intel-rapl:1", "psys", 5_000), ("intel-rapl:2", "dram", 7_000)
+    )
     assert [d.device_id for d in rapl.devices()] == ["cpu:0", "dram:0"]
     assert "intel-rapl:1" in rapl.availability().reason
     readings = read_at_1_s(fake, rapl, {"intel-rapl:2": 4_000_000, "intel-rapl:1": 9_000_000})
