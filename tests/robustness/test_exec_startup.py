@@ -26,7 +26,7 @@ from profiler.workflows import job as job_workflow
 from profiler.workflows.exec_signals import JobStoppedError
 from profiler.workflows.job import JobSpec, run_job
 from profiler.workflows.signals import StopRequest
-from tests.fakes.cli import exec_document, run_finwatt, start_finwatt
+from tests.fakes.cli import exec_document, run_finwatt, run_finwatt_process, start_finwatt
 from tests.robustness.contract import Home, assert_one_line_error, row_counts
 
 
@@ -130,7 +130,8 @@ JOB = 'import sys; print(\'{"schema": "not finwatt"}\'); print("job err", file=s
 
 
 def test_exec_json_keeps_stdout_the_jobs_own(home: Home) -> None:
-    done = run_finwatt("exec", "--json", "--", "python3", "-c", JOB, env=home.env)
+    # the job writes to the real fd 1: the process boundary is the point
+    done = run_finwatt_process("exec", "--json", "--", "python3", "-c", JOB, env=home.env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == '{"schema": "not finwatt"}\n'  # the job's, byte for byte
     assert exec_document(done.stderr)["exit_status"] == 0
@@ -138,7 +139,7 @@ def test_exec_json_keeps_stdout_the_jobs_own(home: Home) -> None:
 
 def test_exec_json_file_holds_only_the_document(home: Home) -> None:
     document = home.root / "exec.json"
-    done = run_finwatt(
+    done = run_finwatt_process(  # the job writes to the real fd 1
         "exec", "--json-file", str(document), "--", "python3", "-c", JOB, env=home.env
     )
     assert done.returncode == 0, done.stderr

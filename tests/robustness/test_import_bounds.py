@@ -21,7 +21,7 @@ import pytest
 
 from profiler.files.bounded_reads import read_bounded_bytes
 from profiler.files.small_files import SmallFileError
-from tests.fakes.cli import FINWATT, run_finwatt
+from tests.fakes.cli import FINWATT, run_finwatt, run_finwatt_process
 from tests.robustness.contract import BASE_DOCUMENT, Home, assert_one_line_error, row_counts
 
 MEMORY_LIMIT = 512 * 2**20
@@ -114,7 +114,7 @@ def test_serve_with_dev_zero_as_its_web_config_is_one_line(home: Home) -> None:
 
 def test_a_good_document_still_imports_from_a_pipe(home: Home) -> None:
     text = json.dumps({**BASE_DOCUMENT, "run": {**BASE_DOCUMENT["run"], "id": "piped"}})
-    done = run_finwatt("import", "-", env=home.env, stdin=" \n" + text)
+    done = run_finwatt_process("import", "-", env=home.env, stdin=" \n" + text)  # a real pipe
     assert done.returncode == 0, done.stderr
     assert "imported run piped" in done.stdout
 

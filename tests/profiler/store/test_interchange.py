@@ -30,7 +30,7 @@ from profiler.store.interchange import (
     write_json,
 )
 from profiler.store.rows import insert_sample_values
-from tests.fakes.cli import run_finwatt
+from tests.fakes.cli import run_finwatt, run_finwatt_process
 from tests.fakes.history import history_doc, write_history
 
 
@@ -288,7 +288,8 @@ def test_monitor_export_import_roundtrip(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert second.stdout == first.read_text()  # byte for byte
 
-    result = run_finwatt("import", "-", "--json", "--db", str(a), stdin=first.read_text())
+    # a real pipe on stdin: the process boundary is the point
+    result = run_finwatt_process("import", "-", "--json", "--db", str(a), stdin=first.read_text())
     assert result.returncode == 2  # back where it was recorded: a run is stored once
     assert f"run {run_id} is already stored" in result.stderr and "--replace" in result.stderr
 
@@ -506,7 +507,7 @@ def test_export_errors(tmp_path: Path) -> None:
     assert "parquet is not supported in this version" in result.stderr
     result = run_finwatt("import", str(tmp_path / "missing.json"), "--db", db)
     assert result.returncode == 2
-    assert "cannot read" in result.stderr
+    assert "cannot import" in result.stderr and "No such file" in result.stderr
 
 
 # --- helpers for synthetic histories ------------------------------------------------
