@@ -226,9 +226,10 @@ def chargeback(
     since: Annotated[str, typer.Option(help="Window: jobs started this long ago, e.g. 30d.")] = (
         "30d"
     ),
-    by: Annotated[str, typer.Option(help="Group by tag:KEY, unit, command or cgroup.")] = (
-        "command"
-    ),
+    by: Annotated[
+        str,
+        typer.Option(help="Group by tag:KEY, unit, command, cgroup, namespace, pod or label:KEY."),
+    ] = ("command"),
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV rows.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,

@@ -68,6 +68,8 @@ class GroupEnergy:
         idle_j: the idle share, in joules.
         cpu_s: CPU seconds used.
         provenance: the distinct provenances of its rows, comma-joined.
+        detail: its first row's detail (a cgroup's path and `key=value` details: a named
+            pod's `namespace`, `pod`, `label.<key>`).
     """
 
     group: str
@@ -77,6 +79,7 @@ class GroupEnergy:
     idle_j: float
     cpu_s: float
     provenance: str | None
+    detail: str | None = None
 
 
 AttributedPart = tuple[str, str, float, str]

@@ -15,7 +15,15 @@ from datetime import UTC, datetime
 from itertools import pairwise
 
 from profiler.analysis.attribution import split_idle_j
-from profiler.analysis.chargeback import Chargeback, HostWindow, JobCharge, charge, charge_groups
+from profiler.analysis.chargeback import (
+    POD_KINDS,
+    Chargeback,
+    HostWindow,
+    JobCharge,
+    charge,
+    charge_groups,
+    charge_pods,
+)
 from profiler.analysis.energy import EnergyCurve, energy_at, energy_curve, window
 from profiler.analysis.reconcile import WALL_KINDS
 from profiler.model.device import DeviceRecord
@@ -191,6 +199,8 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     """
     if kind == "cgroup":
         return _by_cgroup(store, since_s)
+    if kind in POD_KINDS:
+        return _by_pods(store, since_s, kind, key)
     since_iso = epoch_to_iso(since_s, "stored")
     pairs = stored_once(store.jobs.since(since_iso))
     runs = store.runs.since(since_iso, HOST_RUN_KINDS)
@@ -252,3 +262,15 @@ def _by_cgroup(store: Store, since_s: float) -> Chargeback:
             "`finwatt monitor --attribute`, or group jobs with --by tag:KEY, unit or command"
         )
     return charge_groups(groups)
+
+
+def _by_pods(store: Store, since_s: float, kind: str, key: str | None) -> Chargeback:
+    now = datetime.now(UTC)
+    groups = store.attribution.energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
+    if not groups:
+        by = f"label:{key}" if kind == "label" else kind
+        raise ChargebackInputError(
+            f"--by {by}: no per-minute attribution rows in the window; record them with "
+            "`finwatt monitor --attribute` and FINWATT_KUBELET_URL set (docs/kubernetes.md)"
+        )
+    return charge_pods(groups, kind, key)
