@@ -238,7 +238,7 @@ def charge_groups(groups: Sequence[GroupEnergy]) -> Chargeback:
     return Chargeback([*rows, idle_row, rest], host_j, {"attribution minutes": len(groups)})
 
 
-def _details(detail: str | None) -> dict[str, str]:
+def details_of(detail: str | None) -> dict[str, str]:
     """The `key=value` words of a cgroup row's detail (label keys and values hold no spaces)."""
     words = (detail or "").split(" ")[1:]
     return dict(w.split("=", 1) for w in words if "=" in w)
@@ -260,7 +260,7 @@ def pod_group(group: GroupEnergy, kind: str, key: str | None) -> str:
         return parts[0]
     if kind == "pod":
         return f"{parts[0]}/{parts[1]}"
-    return _details(group.detail).get(f"label.{key}", f"(no label {key})")
+    return details_of(group.detail).get(f"label.{key}", f"(no label {key})")
 
 
 def charge_pods(groups: Sequence[GroupEnergy], kind: str, key: str | None) -> Chargeback:

@@ -25,6 +25,7 @@ from profiler.analysis.chargeback import (
     charge_pods,
 )
 from profiler.analysis.energy import EnergyCurve, energy_at, energy_curve, window
+from profiler.analysis.pod_requests import PodRequestRow, requests_against_use
 from profiler.analysis.reconcile import WALL_KINDS
 from profiler.model.device import DeviceRecord
 from profiler.model.errors import FinwattInputError
@@ -274,3 +275,27 @@ def _by_pods(store: Store, since_s: float, kind: str, key: str | None) -> Charge
             "`finwatt monitor --attribute` and FINWATT_KUBELET_URL set (docs/kubernetes.md)"
         )
     return charge_pods(groups, kind, key)
+
+
+def pod_requests(store: Store, since_s: float) -> tuple[list[PodRequestRow], int | None]:
+    """Return the named pod containers' requests against use since `since_s`, and node cores.
+
+    The node's cores are the `host` device's of the latest monitor run in the window.
+
+    Raises:
+        ChargebackInputError: no per-minute attribution rows in the window.
+    """
+    now = datetime.now(UTC)
+    groups = store.attribution.energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
+    if not groups:
+        raise ChargebackInputError(
+            "finwatt pods: no per-minute attribution rows in the window; record them with "
+            "`finwatt monitor --attribute` and FINWATT_KUBELET_URL set (docs/kubernetes.md)"
+        )
+    cores = None
+    for run in reversed(store.runs.since(epoch_to_iso(since_s, "stored"), HOST_RUN_KINDS)):
+        host = next((d.info for d in store.devices.for_run(run.id) if d.info.kind == "host"), None)
+        if host is not None and host.logical_cores:
+            cores = host.logical_cores
+            break
+    return requests_against_use(groups, cores), cores

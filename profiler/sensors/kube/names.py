@@ -2,9 +2,11 @@
 
 A named pod owner's `name` is `<namespace>/<pod>/<container>` (`/<pod>` alone for the
 pod-level cgroup), unambiguous because none of the three may contain `/`; its details
-keep the UID and QoS and add `namespace`, `pod`, `container_name` and each label as
-`label.<key>`. A pod the pod list does not know (degraded, or not listed yet) keeps
-`pod:<uid>` and gets `names=<state>` in its details, so a reader sees why.
+keep the UID and QoS and add `namespace`, `pod`, `container_name`, the container's
+`cpu_request`/`cpu_limit` (cores) and `memory_request`/`memory_limit` (bytes) where set,
+and each label as `label.<key>`. A pod the pod list does not know (degraded, or not
+listed yet) keeps `pod:<uid>` and gets `names=<state>` in its details, so a reader sees
+why.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ class PodNamer:
         details = {**owner.details, "uid": uid, "namespace": pod.namespace, "pod": pod.name}
         if container is not None:
             details["container_name"] = container.name
+            res = container.resources
+            for key, value in (
+                ("cpu_request", res.cpu_request),
+                ("cpu_limit", res.cpu_limit),
+                ("memory_request", res.memory_request),
+                ("memory_limit", res.memory_limit),
+            ):
+                if value is not None:
+                    details[key] = repr(value)
         details.update({f"{LABEL_PREFIX}{k}": v for k, v in pod.labels.items()})
         name = pod_group(pod.namespace, pod.name, container.name if container else None)
         return replace(owner, name=name, details=details)

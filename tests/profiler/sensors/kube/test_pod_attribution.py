@@ -6,11 +6,13 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from profiler.analysis.pod_requests import requests_against_use
 from profiler.capture.attribution import Attributor
 from profiler.model.attribution_rows import AttributionRow
 from profiler.model.run import RunKind, RunStatus
@@ -182,3 +184,45 @@ def test_pod_series_beyond_the_bound_add_to_other() -> None:
     assert len(family.samples) == 6
     other = [s for s in family.samples if s.labels["group"] == "other"]
     assert other[0].value == 35.0 and "pod" not in other[0].labels
+
+
+def test_requests_against_use_and_the_energy_the_unused_request_costs(
+    kubelet: FakeKubelet, pki: Pki, tmp_path: Path
+) -> None:
+    rows = attribute(tmp_path, namer_for(kubelet, pki, tmp_path), [])
+    db = tmp_path / "f.db"
+    with Store(db) as store:
+        run = store.runs.create(RunKind.MONITOR, started=epoch_to_iso(time.time() - 600))
+        store.attribution.add(run.id, rows)
+        store.runs.finish(run.id, RunStatus.COMPLETE)
+        since = datetime.fromtimestamp(time.time() - 3600, UTC)
+        groups = store.attribution.energy_by_group(since, datetime.now(UTC), "cgroup")
+    found = {r.group: r for r in requests_against_use(groups, node_cores=2)}
+    engine = found["risk/var-engine-7d9f8-abcde/engine"]
+    assert engine.used_cores == pytest.approx(0.6)  # 0.6 CPU s a second, measured
+    assert (engine.cpu_request, engine.cpu_limit) == (2.0, 4.0)
+    assert engine.memory_limit == 8 * 2**30
+    assert engine.excess_cores == pytest.approx(1.4)
+    # 10 W with a 2 W idle: 1.4 of 2 cores reserved and unused hold 1.4 W of idle
+    assert engine.excess_j == pytest.approx(1.4 / 2 * 2.0 * engine.seconds)
+    pricer = found["risk/pricer-5c6b7-fghij/pricer"]
+    assert pricer.excess_cores == pytest.approx(0.2)
+    report = found["reporting/eod-report-6d7c8-klmno/report"]
+    assert report.cpu_request is None and report.excess_j is None  # BestEffort asks nothing
+    assert "systemd:sshd.service" not in found and "sshd.service" not in found
+    done = run_finwatt("pods", "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["schema"] == "finwatt.pods/1"
+    first = document["rows"][0]
+    assert first["group"] == "risk/var-engine-7d9f8-abcde/engine"
+    assert first["memory_used_bytes"] is None
+    assert document["node_cores"] is None and first["excess_j"] is None  # no host device
+
+
+def test_pods_without_attribution_rows_is_a_one_line_error(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    Store(db).close()
+    done = run_finwatt("pods", "--db", str(db))
+    assert done.returncode == 2
+    assert "monitor --attribute" in done.stderr and len(done.stderr.strip().splitlines()) == 1
