@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from profiler.sensors.cgroups import recognise
 from profiler.sensors.kube import from_environment
 from profiler.sensors.kube.kubelet import OK, KubeletConfig, KubeletPods, fetch_pods
 from profiler.sensors.kube.names import PodNamer
-from profiler.sensors.kube.pods import PodListError, quantity
+from profiler.sensors.kube.pods import PodInfo, PodListError, quantity
 from tests.profiler.sensors.bmc.redfish_harness import Pki, make_pki
 from tests.profiler.sensors.kube.kubelet_harness import TOKEN, FakeKubelet, fake_kubelet
 
@@ -172,3 +173,22 @@ def test_quantities_follow_kubernetes_suffixes() -> None:
     assert quantity("2k") == 2000.0
     with pytest.raises(PodListError):
         quantity("lots")
+
+
+def test_a_lookup_never_waits_for_a_fetch_in_flight() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_fetch(_: KubeletConfig) -> dict[str, PodInfo]:
+        started.set()
+        release.wait(10)
+        return {ENGINE_UID: PodInfo(ENGINE_UID, "risk", "var-engine-7d9f8-abcde")}
+
+    pods = KubeletPods(KubeletConfig("https://127.0.0.1:1/pods"), fetch=slow_fetch)
+    assert pods.pod(ENGINE_UID) is None  # answered from the (empty) cache at once
+    assert started.wait(5)
+    assert pods.pod(ENGINE_UID) is None and pods.fetches == 0  # still in flight: no second
+    release.set()
+    pods.join()
+    found = pods.pod(ENGINE_UID)
+    assert found is not None and found.namespace == "risk" and pods.state == OK
