@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from profiler.sensors.kube.kubelet import CA_FILE, TOKEN_FILE, KubeletConfig, KubeletPods
+from profiler.sensors.base import Availability, FamilyState
+from profiler.sensors.kube.kubelet import CA_FILE, OK, TOKEN_FILE, KubeletConfig, KubeletPods
 from profiler.sensors.kube.names import PodNamer
 
-__all__ = ["KubeletConfig", "KubeletPods", "PodNamer", "from_environment"]
+__all__ = ["KubeletConfig", "KubeletPods", "PodNamer", "availability", "from_environment"]
 
 _FALSE = ("0", "false", "no", "off")
 
@@ -41,3 +42,20 @@ def from_environment(environ: Mapping[str, str]) -> PodNamer | None:
         verify_tls=environ.get("FINWATT_KUBELET_VERIFY_TLS", "true").strip().lower() not in _FALSE,
     )
     return PodNamer(KubeletPods(config))
+
+
+def availability(namer: PodNamer) -> Availability:
+    """Fetch the pod list once and say what `finwatt doctor` shows for pod names."""
+    state = namer.pods.refresh()
+    if state == OK:
+        return Availability(
+            "kubernetes",
+            FamilyState.FOUND,
+            f"pod names from the pod list ({namer.pods.size} pods on this node)",
+        )
+    return Availability(
+        "kubernetes",
+        FamilyState.NOT_READABLE,
+        f"pod names {state}",
+        "check FINWATT_KUBELET_URL, the token's RBAC and the CA (docs/kubernetes.md)",
+    )

@@ -200,6 +200,12 @@ class KubeletPods:
             self.state = OK
         return OK
 
+    @property
+    def size(self) -> int:
+        """How many pods the cached list holds."""
+        with self._lock:
+            return len(self._pods)
+
     def join(self, timeout_s: float = 10.0) -> None:
         """Wait for a background fetch to end (tests; shutdown)."""
         thread = self._thread

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from profiler.sensors.kube import from_environment
 from profiler.sensors.kube.kubelet import OK, KubeletConfig, KubeletPods, fetch_pods
 from profiler.sensors.kube.names import PodNamer
 from profiler.sensors.kube.pods import PodInfo, PodListError, quantity
+from tests.fakes.cli import run_finwatt
 from tests.profiler.sensors.bmc.redfish_harness import Pki, make_pki
 from tests.profiler.sensors.kube.kubelet_harness import TOKEN, FakeKubelet, fake_kubelet
 
@@ -192,3 +194,27 @@ def test_a_lookup_never_waits_for_a_fetch_in_flight() -> None:
     pods.join()
     found = pods.pod(ENGINE_UID)
     assert found is not None and found.namespace == "risk" and pods.state == OK
+
+
+def test_doctor_says_whether_pods_can_be_named(
+    kubelet: FakeKubelet, pki: Pki, tmp_path: Path
+) -> None:
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    env = {
+        "FINWATT_KUBELET_URL": kubelet.url,
+        "FINWATT_KUBELET_TOKEN_FILE": str(token),
+        "FINWATT_KUBELET_CA_FILE": str(pki.ca),
+        "FINWATT_DB": str(tmp_path / "f.db"),
+    }
+    done = run_finwatt("doctor", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    families = {f["family"]: f for f in json.loads(done.stdout)["families"]}
+    assert families["kubernetes"]["state"] == "found"
+    assert "3 pods" in families["kubernetes"]["reason"]
+    token.write_text("expired")
+    done = run_finwatt("doctor", "--json", env=env)
+    families = {f["family"]: f for f in json.loads(done.stdout)["families"]}
+    assert families["kubernetes"]["state"] == "not_readable"
+    assert "HTTP 401" in families["kubernetes"]["reason"]
+    assert "expired" not in done.stdout + done.stderr
