@@ -6,6 +6,11 @@ and keeps what attribution and the requests-against-use check need: each pod's U
 namespace, name and labels, and per container its name, runtime container id (the
 `containerd://<64 hex>` of `status.containerStatuses[].containerID`, without the
 scheme) and CPU and memory requests and limits, as numbers (cores, bytes).
+
+Names and labels are outside data: a pod whose namespace, name or a container's name is
+not a Kubernetes name (DNS-1123), or a label that is not a Kubernetes label, is left out
+(the API server never admits one; a forged list cannot put `/`, spaces or control
+characters into group names, rows or terminals).
 """
 
 from __future__ import annotations
@@ -15,6 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+"""Namespace, pod and container names (DNS-1123): no `/`, space or control character."""
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)([a-zA-Z]*)$")
 _SUFFIX = {
     "": 1.0,
@@ -152,8 +163,15 @@ def _pod(item: Mapping[str, Any]) -> PodInfo:
     )
 
 
+def _well_formed(pod: PodInfo) -> bool:
+    names = [pod.namespace, pod.name, *(c.name for c in pod.containers)]
+    return all(_NAME.fullmatch(n) for n in names) and all(
+        _LABEL_KEY.fullmatch(k) and _LABEL_VALUE.fullmatch(v) for k, v in pod.labels.items()
+    )
+
+
 def parse_pod_list(document: Any) -> dict[str, PodInfo]:
-    """Return the pods of a `v1.PodList` document by UID.
+    """Return the well-formed pods of a `v1.PodList` document by UID.
 
     Raises:
         PodListError: the document is not a PodList, or a pod lacks its uid or name.
@@ -164,4 +182,4 @@ def parse_pod_list(document: Any) -> dict[str, PodInfo]:
         pods = [_pod(item) for item in document["items"]]
     except (AttributeError, TypeError) as err:
         raise PodListError(f"the pod list has an unexpected shape ({err})") from err
-    return {pod.uid: pod for pod in pods}
+    return {pod.uid: pod for pod in pods if _well_formed(pod)}

@@ -14,10 +14,10 @@ from profiler.sensors.cgroups import recognise
 from profiler.sensors.kube import from_environment
 from profiler.sensors.kube.kubelet import OK, KubeletConfig, KubeletPods, fetch_pods
 from profiler.sensors.kube.names import PodNamer
-from profiler.sensors.kube.pods import PodInfo, PodListError, quantity
+from profiler.sensors.kube.pods import PodInfo, PodListError, parse_pod_list, quantity
 from tests.fakes.cli import run_finwatt
 from tests.profiler.sensors.bmc.redfish_harness import Pki, make_pki
-from tests.profiler.sensors.kube.kubelet_harness import TOKEN, FakeKubelet, fake_kubelet
+from tests.profiler.sensors.kube.kubelet_harness import POD_LIST, TOKEN, FakeKubelet, fake_kubelet
 
 ENGINE_UID = "6f1c2e3a-1b2c-4d5e-8f90-0a1b2c3d4e5f"
 ENGINE_PATH = (
@@ -218,3 +218,14 @@ def test_doctor_says_whether_pods_can_be_named(
     assert families["kubernetes"]["state"] == "not_readable"
     assert "HTTP 401" in families["kubernetes"]["reason"]
     assert "expired" not in done.stdout + done.stderr
+
+
+def test_a_forged_pod_name_or_label_leaves_that_pod_out() -> None:
+    document = json.loads(POD_LIST.read_text())
+    document["items"][0]["metadata"]["name"] = "evil\x1b[2Jpod"
+    document["items"][1]["metadata"]["labels"]["app"] = "a b=c"
+    document["items"][2]["metadata"]["name"] = "ok-pod\n"
+    assert parse_pod_list(document) == {}
+    clean = json.loads(POD_LIST.read_text())
+    clean["items"][0]["metadata"]["labels"]["app.kubernetes.io/name"] = "var-engine"
+    assert len(parse_pod_list(clean)) == 3
