@@ -144,18 +144,25 @@ def _per_unit(energy_j: float, units: float | None) -> float | None:
     return ratio if math.isfinite(ratio) else None
 
 
+POD_KINDS = ("namespace", "pod", "label")
+"""`--by` forms over `monitor --attribute`'s named pod cgroups (`charge_pods`)."""
+
+NOT_A_POD = "(not a pod)"
+POD_NOT_NAMED = "(pod not named)"
+
+
 def parse_group_by(text: str) -> tuple[str, str | None]:
-    """Parse `--by`: `tag:KEY`, `unit`, `command` or `cgroup`.
+    """Parse `--by`: `tag:KEY`, `unit`, `command`, `cgroup`, `namespace`, `pod` or `label:KEY`.
 
     Raises:
         ValueError: anything else (the message lists the forms).
     """
     kind, _, key = text.partition(":")
-    if kind == "tag" and key:
-        return "tag", key
-    if kind in ("unit", "command", "cgroup") and not key:
+    if kind in ("tag", "label") and key:
+        return kind, key
+    if kind in ("unit", "command", "cgroup", "namespace", "pod") and not key:
         return kind, None
-    raise ValueError(f"{text!r}: use tag:KEY, unit, command or cgroup")
+    raise ValueError(f"{text!r}: use tag:KEY, unit, command, cgroup, namespace, pod or label:KEY")
 
 
 def group_of(job: JobCharge, kind: str, key: str | None) -> str:
@@ -258,3 +265,67 @@ def charge_groups(groups: Sequence[GroupEnergy]) -> Chargeback:
     rows.sort(key=lambda r: -r.energy_j)
     host_j = sum(g.energy_j for g in groups)
     return Chargeback([*rows, idle_row, rest], host_j, {"attribution minutes": len(groups)})
+
+
+def details_of(detail: str | None) -> dict[str, str]:
+    """The `key=value` words of a cgroup row's detail (label keys and values hold no spaces)."""
+    words = (detail or "").split(" ")[1:]
+    return dict(w.split("=", 1) for w in words if "=" in w)
+
+
+def pod_group(group: GroupEnergy, kind: str, key: str | None) -> str:
+    """Return the row a cgroup group falls in for `--by namespace|pod|label:KEY`.
+
+    A named pod (`kubernetes:<namespace>/<pod>/<container>`) gives its namespace,
+    `<namespace>/<pod>` or its label's value (`(no label KEY)` without it); a pod the pod
+    list did not name is `(pod not named)`; any other cgroup is `(not a pod)`.
+    """
+    if group.owner != "kubernetes":
+        return NOT_A_POD
+    parts = group.group.removeprefix("kubernetes:").split("/")
+    if len(parts) < 2 or parts[0].startswith("pod:"):
+        return POD_NOT_NAMED
+    if kind == "namespace":
+        return parts[0]
+    if kind == "pod":
+        return f"{parts[0]}/{parts[1]}"
+    return details_of(group.detail).get(f"label.{key}", f"(no label {key})")
+
+
+def charge_pods(groups: Sequence[GroupEnergy], kind: str, key: str | None) -> Chargeback:
+    """Rows by namespace, pod or pod label from `monitor --attribute`'s cgroup groups.
+
+    As `charge_groups`, regrouped: the rows, `idle` and `unattributed` add up to the
+    packages' energy of the minutes covered, non-pod cgroups in `(not a pod)`.
+    """
+    merged: dict[str, GroupEnergy] = {}
+    for group in groups:
+        name = group.group
+        if name not in (IDLE_GROUP, "other"):
+            name = pod_group(group, kind, key)
+        seen = merged.get(name)
+        if seen is None:
+            merged[name] = GroupEnergy(
+                name,
+                group.owner,
+                group.energy_j,
+                group.dynamic_j,
+                group.idle_j,
+                group.cpu_s,
+                group.provenance,
+            )
+            continue
+        provenances = dict.fromkeys(
+            p for p in f"{seen.provenance or ''},{group.provenance or ''}".split(",") if p
+        )
+        merged[name] = GroupEnergy(
+            name,
+            seen.owner,
+            seen.energy_j + group.energy_j,
+            seen.dynamic_j + group.dynamic_j,
+            seen.idle_j + group.idle_j,
+            seen.cpu_s + group.cpu_s,
+            ",".join(provenances) or None,
+        )
+    result = charge_groups(list(merged.values()))
+    return Chargeback(result.rows, result.host_energy_j, {"attribution minutes": len(groups)})

@@ -111,6 +111,8 @@ class Attributor:
         idle_power_w: idle power per `cpu:N` device where the device's details lack it.
         row_sink: receives each finished minute's rows.
         listeners: receive each tick's shares per process name and per cgroup owner.
+        namer: the naming step of a cgroup owner (a pod's namespace/pod/container,
+            `profiler.sensors.kube.PodNamer`); None: owners as the path names them.
 
     Raises:
         ValueError: `top_n` out of range or an idle policy other than none/cpu-time.
@@ -126,6 +128,7 @@ class Attributor:
         idle_power_w: Mapping[str, float] | None = None,
         row_sink: RowSink | None = None,
         listeners: Sequence[PartListener] = (),
+        namer: Callable[[CgroupOwner], CgroupOwner] | None = None,
     ) -> None:
         if idle_policy not in ("none", "cpu-time"):
             raise ValueError(f"idle share {idle_policy!r}: monitor supports none or cpu-time")
@@ -144,6 +147,7 @@ class Attributor:
         self._row_sink = row_sink
         self._listeners = list(listeners)
         self._owners: dict[str, CgroupOwner] = {}
+        self._namer = namer
         self._failed = False
         try:
             baseline = self._table.cpu_times()
@@ -311,7 +315,11 @@ class Attributor:
     def _owner(self, cgroup: str) -> CgroupOwner:
         owner = self._owners.get(cgroup)
         if owner is None:
-            owner = self._owners[cgroup] = recognise(cgroup)
+            owner = recognise(cgroup)
+            if self._namer is not None:
+                owner = self._namer(owner)
+            if "names" not in owner.details:  # a pod not named yet is asked again
+                self._owners[cgroup] = owner
         return owner
 
     def _add(
@@ -419,6 +427,7 @@ class AttributedRecording(Recording):
         top_n: groups of each kind kept per minute.
         listeners: receive each tick's shares (the exporter).
         table: the process table (tests pass one over a fake /proc).
+        namer: names pod cgroups (`Attributor`'s `namer`).
         **kwargs: as `Recording` (kind, interval_s, label, config, sinks).
     """
 
@@ -430,6 +439,7 @@ class AttributedRecording(Recording):
         top_n: int = DEFAULT_TOP_N,
         listeners: Sequence[PartListener] = (),
         table: ProcessTable | None = None,
+        namer: Callable[[CgroupOwner], CgroupOwner] | None = None,
         **kwargs: Any,
     ) -> None:
         self.attributor = Attributor(
@@ -438,6 +448,7 @@ class AttributedRecording(Recording):
             table=table,
             row_sink=self._store_rows,
             listeners=listeners,
+            namer=namer,
         )
         sinks = [*kwargs.pop("sinks", ()), self.attributor.observe]
         super().__init__(db_path, sensors, sinks=sinks, **kwargs)

@@ -317,9 +317,10 @@ def chargeback(
     since: Annotated[str, typer.Option(help="Window: jobs started this long ago, e.g. 30d.")] = (
         "30d"
     ),
-    by: Annotated[str, typer.Option(help="Group by tag:KEY, unit, command or cgroup.")] = (
-        "command"
-    ),
+    by: Annotated[
+        str,
+        typer.Option(help="Group by tag:KEY, unit, command, cgroup, namespace, pod or label:KEY."),
+    ] = ("command"),
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV rows.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -388,3 +389,43 @@ def _print_rows(rows: list[dict[str, Any]], host_energy_j: float, currency: str 
     if market:
         line = f"market-based CO2e: {rows[0]['co2e_market_source']}"
         out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def pods(
+    since: Annotated[str, typer.Option(help="Window, e.g. 30d.")] = "30d",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Pod containers' CPU requests against measured use, and what the unused part costs."""
+    from profiler.workflows.chargeback import pod_requests, since_epoch_s
+
+    window_s = parse_seconds(since, "--since")
+    settings = load_settings(db)
+    with open_store(settings, read_only=True) as store:
+        rows, cores = pod_requests(store, since_epoch_s(window_s))
+    documents = [r.as_dict() for r in rows]
+    if as_json:
+        emit_json({"since_s": window_s, "node_cores": cores, "rows": documents}, doc="pods")
+        return
+    _print_pods(documents, cores)
+
+
+def _print_pods(rows: list[dict[str, Any]], cores: int | None) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Requests against use (node {cores or '?'} cores)")
+    for column in ("pod container", "used", "request", "limit", "unused", "energy", "unused costs"):
+        table.add_column(column, justify="left" if column == "pod container" else "right")
+    for r in rows:
+        table.add_row(
+            printable(r["group"]),
+            fmt(r["used_cores"], ".2f", " cores"),
+            fmt(r["cpu_request"], ".2f"),
+            fmt(r["cpu_limit"], ".2f"),
+            fmt(r["excess_cores"], ".2f"),
+            fmt(r["attributed_j"], ".1f", " J (attributed)"),
+            fmt(r["excess_j"], ".1f", " J (estimated)"),
+        )
+    out.print(table)
+    out.print("memory use is not measured per pod: memory requests and limits are in --json")

@@ -68,6 +68,9 @@ class GroupEnergy:
         idle_j: the idle share, in joules.
         cpu_s: CPU seconds used.
         provenance: the distinct provenances of its rows, comma-joined.
+        detail: its first row's detail (a cgroup's path and `key=value` details: a named
+            pod's `namespace`, `pod`, `label.<key>`, `cpu_request`).
+        seconds: the sampled seconds of the minutes it has rows in.
     """
 
     group: str
@@ -77,6 +80,8 @@ class GroupEnergy:
     idle_j: float
     cpu_s: float
     provenance: str | None
+    detail: str | None = None
+    seconds: float = 0.0
 
 
 AttributedPart = tuple[str, str, float, str]

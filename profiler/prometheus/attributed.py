@@ -1,4 +1,4 @@
-"""`finwatt_attributed_energy_joules_total{group_kind, group, provenance}`: attributed CPU energy.
+"""`finwatt_attributed_energy_joules_total{group_kind, group, provenance, ...}`: attributed energy.
 
 Fed by `monitor --attribute --serve` (`profiler.capture.attribution.Attributor`'s
 listeners) with each tick's shares: per process name (`group_kind="process"`, `group` the
@@ -10,7 +10,12 @@ zero), and any later group adds to that kind's `other`, so a host exports at mos
 `max_groups + 1` series per kind and provenance. `provenance` is the shares'
 `attributed:cpu-time(<source>)` (`unknown` for a device without one); a host has one
 source set, so one value in practice; at most `MAX_PROVENANCES` are kept, later ones
-count under `unknown` (never under another source's name). Check by hand:
+count under `unknown` (never under another source's name). A pod named from the pod
+list (`profiler.sensors.kube`, group `<namespace>/<pod>/<container>`) also carries
+`namespace`, `pod` and `container` labels (absent from every other series); the
+`kubernetes` kind keeps `MAX_POD_SERIES` named series (a kubelet runs 110 pods by
+default, a few containers each), so a host exports at most `MAX_POD_SERIES + 1` pod
+series per provenance. Check by hand:
 `curl -s http://127.0.0.1:9464/metrics | grep finwatt_attributed`.
 """
 
@@ -23,11 +28,18 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 METRIC = "finwatt_attributed_energy_joules"
 LABELS = ("group_kind", "group", "provenance")
+POD_LABELS = ("namespace", "pod", "container")
+"""Added to a named pod's series only (a family's samples may carry more labels)."""
 MAX_GROUPS = 20
 """Series per group kind before new groups go to `other`."""
 
 MAX_PROVENANCES = 4
 """Distinct provenance values kept; later ones count under `UNKNOWN` (bounds the series)."""
+
+MAX_POD_SERIES = 256
+"""Named series of the `kubernetes` kind before new pods' containers go to `other`."""
+
+POD_KIND = "kubernetes"
 
 UNKNOWN = "unknown"
 
@@ -41,8 +53,9 @@ class AttributedEnergy:
         max_groups: named groups kept per kind; later ones add to `other`.
     """
 
-    def __init__(self, max_groups: int = MAX_GROUPS) -> None:
+    def __init__(self, max_groups: int = MAX_GROUPS, max_pod_series: int = MAX_POD_SERIES) -> None:
         self._max = max_groups
+        self._max_pods = max_pod_series
         self._lock = threading.Lock()
         self._totals: dict[tuple[str, str, str], float] = {}
         self._named: dict[str, set[str]] = {}
@@ -56,7 +69,7 @@ class AttributedEnergy:
                     continue
                 named = self._named.setdefault(kind, set())
                 if group != OTHER and group not in named:
-                    if len(named) >= self._max:
+                    if len(named) >= (self._max_pods if kind == POD_KIND else self._max):
                         group = OTHER
                     else:
                         named.add(group)
@@ -83,5 +96,19 @@ class AttributedEnergy:
             labels=LABELS,
         )
         for (kind, group, provenance), joules in sorted(totals.items()):
-            counter.add_metric([kind, group, provenance], joules)
+            labels = dict(zip(LABELS, (kind, group, provenance), strict=True))
+            pod = _pod_labels(kind, group)
+            if pod is not None:
+                labels.update(zip(POD_LABELS, pod, strict=True))
+            counter.add_sample(f"{METRIC}_total", labels, joules)
         yield counter
+
+
+def _pod_labels(kind: str, group: str) -> tuple[str, str, str] | None:
+    """(namespace, pod, container) of a named pod group; None for anything else."""
+    if kind != POD_KIND or group.startswith("pod:") or group == OTHER:
+        return None
+    parts = group.split("/")
+    if len(parts) not in (2, 3):
+        return None
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else ""

@@ -88,22 +88,25 @@ class Attribution(Repository):
         )
         sums: dict[str, list[float]] = {}
         owners: dict[str, str | None] = {}
+        details: dict[str, str | None] = {}
         provenances: dict[str, dict[str, None]] = {}
         for run in [run_from_row(r) for r in runs]:
             started_s = run.started.timestamp()
             first = (since_s - started_s) / _MINUTE_S
             last = (until_s - started_s) / _MINUTE_S
             for r in self._conn.execute(
-                "SELECT group_name, owner, dynamic_j, idle_j, cpu_s, provenance "
+                "SELECT group_name, owner, detail, seconds, dynamic_j, idle_j, cpu_s, provenance "
                 "FROM attribution_minute WHERE run_id = ? AND minute >= ? AND minute < ? "
                 "AND (group_kind = ? OR (group_kind = 'host' AND group_name = ?))",
                 (run.id, first, last, group_kind, IDLE_GROUP),
             ):
-                total = sums.setdefault(r["group_name"], [0.0, 0.0, 0.0])
+                total = sums.setdefault(r["group_name"], [0.0, 0.0, 0.0, 0.0])
                 total[0] += r["dynamic_j"]
                 total[1] += r["idle_j"]
                 total[2] += r["cpu_s"]
+                total[3] += r["seconds"]
                 owners.setdefault(r["group_name"], r["owner"])
+                details.setdefault(r["group_name"], r["detail"])
                 if r["provenance"]:
                     provenances.setdefault(r["group_name"], {})[r["provenance"]] = None
         groups = [
@@ -115,7 +118,9 @@ class Attribution(Repository):
                 idle_j=idle,
                 cpu_s=cpu,
                 provenance=",".join(provenances[name]) if name in provenances else None,
+                detail=details.get(name),
+                seconds=seconds,
             )
-            for name, (dynamic, idle, cpu) in sums.items()
+            for name, (dynamic, idle, cpu, seconds) in sums.items()
         ]
         return sorted(groups, key=lambda g: (-g.energy_j, g.group))

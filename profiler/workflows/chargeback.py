@@ -16,14 +16,17 @@ from itertools import pairwise
 
 from profiler.analysis.attribution import split_idle_j
 from profiler.analysis.chargeback import (
+    POD_KINDS,
     Chargeback,
     HostWindow,
     JobCharge,
     charge,
     charge_groups,
     group_of,
+    charge_pods,
 )
 from profiler.analysis.energy import EnergyCurve, energy_at, energy_curve, window
+from profiler.analysis.pod_requests import PodRequestRow, requests_against_use
 from profiler.analysis.reconcile import WALL_KINDS
 from profiler.analysis.shift_rules import BatchRun
 from profiler.model.device import DeviceRecord
@@ -199,6 +202,8 @@ def chargeback(store: Store, since_s: float, kind: str, key: str | None) -> Char
     """
     if kind == "cgroup":
         return _by_cgroup(store, since_s)
+    if kind in POD_KINDS:
+        return _by_pods(store, since_s, kind, key)
     since_iso = epoch_to_iso(since_s, "stored")
     pairs = stored_once(store.jobs.since(since_iso))
     runs = store.runs.since(since_iso, HOST_RUN_KINDS)
@@ -273,3 +278,39 @@ def _by_cgroup(store: Store, since_s: float) -> Chargeback:
             "`finwatt monitor --attribute`, or group jobs with --by tag:KEY, unit or command"
         )
     return charge_groups(groups)
+
+
+def _by_pods(store: Store, since_s: float, kind: str, key: str | None) -> Chargeback:
+    now = datetime.now(UTC)
+    groups = store.attribution.energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
+    if not groups:
+        by = f"label:{key}" if kind == "label" else kind
+        raise ChargebackInputError(
+            f"--by {by}: no per-minute attribution rows in the window; record them with "
+            "`finwatt monitor --attribute` and FINWATT_KUBELET_URL set (docs/kubernetes.md)"
+        )
+    return charge_pods(groups, kind, key)
+
+
+def pod_requests(store: Store, since_s: float) -> tuple[list[PodRequestRow], int | None]:
+    """Return the named pod containers' requests against use since `since_s`, and node cores.
+
+    The node's cores are the `host` device's of the latest monitor run in the window.
+
+    Raises:
+        ChargebackInputError: no per-minute attribution rows in the window.
+    """
+    now = datetime.now(UTC)
+    groups = store.attribution.energy_by_group(datetime.fromtimestamp(since_s, UTC), now, "cgroup")
+    if not groups:
+        raise ChargebackInputError(
+            "finwatt pods: no per-minute attribution rows in the window; record them with "
+            "`finwatt monitor --attribute` and FINWATT_KUBELET_URL set (docs/kubernetes.md)"
+        )
+    cores = None
+    for run in reversed(store.runs.since(epoch_to_iso(since_s, "stored"), HOST_RUN_KINDS)):
+        host = next((d.info for d in store.devices.for_run(run.id) if d.info.kind == "host"), None)
+        if host is not None and host.logical_cores:
+            cores = host.logical_cores
+            break
+    return requests_against_use(groups, cores), cores

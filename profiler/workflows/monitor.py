@@ -9,6 +9,7 @@ uses the two halves directly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from profiler.live.sources import UnrecordedSource
 from profiler.model.attribution_rows import PartListener
 from profiler.model.run import RunKind, RunRecord, RunStatus
 from profiler.model.samples import TickSink
+from profiler.sensors.kube import PodNamer, from_environment
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.workflows.database import recorded_run
@@ -71,9 +73,22 @@ def monitor_recording(
             probed,
             top_n=attribute_top_n,
             listeners=attribution_listeners,
+            namer=pod_namer(),
             **run,
         )
     return Recording(settings.db_path, probed, **run)
+
+
+def pod_namer() -> PodNamer | None:
+    """Return the pod namer `FINWATT_KUBELET_URL` asks for, its first fetch done (None: unset).
+
+    The first fetch runs here, before sampling starts, so the first minute's pods are
+    named; a failure leaves the namer degraded (logged), never stops the run.
+    """
+    namer = from_environment(os.environ)
+    if namer is not None:
+        namer.pods.refresh()
+    return namer
 
 
 def unrecorded_source(

@@ -7,11 +7,14 @@ model's TDP and idle ratio come from one `Settings` object the same way everywhe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from profiler.model.device import DeviceInfo
 from profiler.sensors.base import Availability
 from profiler.sensors.bmc.config import BmcConfig
+from profiler.sensors.kube import availability as pod_names_availability
+from profiler.sensors.kube import from_environment
 from profiler.sensors.probe import SensorSet, probe_sensors
 from profiler.sensors.virt import detect_virtualization, virt_availability
 from profiler.settings.config import Settings
@@ -63,6 +66,9 @@ def diagnose(settings: Settings) -> Diagnosis:
         devices = list(sensors.devices)
     finally:
         sensors.close()
+    namer = from_environment(os.environ)  # FINWATT_KUBELET_URL set: can pods be named?
+    if namer is not None:
+        availability.append(pod_names_availability(namer))
     virt = detect_virtualization()
     availability.append(virt_availability(virt, host_curve=settings.host_curve is not None))
     return Diagnosis(availability, devices, virt.as_dict())

@@ -75,6 +75,8 @@ def test_rows_carry_kwh_co2e_and_cost_at_the_site() -> None:
 def test_group_by_forms() -> None:
     assert parse_group_by("tag:desk") == ("tag", "desk")
     assert parse_group_by("command") == ("command", None)
-    for bad in ("tag", "tag:", "host", "unit:x"):
-        with pytest.raises(ValueError, match="tag:KEY, unit, command or cgroup"):
+    assert parse_group_by("namespace") == ("namespace", None)
+    assert parse_group_by("label:cost-centre") == ("label", "cost-centre")
+    for bad in ("tag", "tag:", "host", "unit:x", "label", "pod:x"):
+        with pytest.raises(ValueError, match="tag:KEY, unit, command, cgroup, namespace, pod or"):
             parse_group_by(bad)
