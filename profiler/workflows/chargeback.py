@@ -22,8 +22,8 @@ from profiler.analysis.chargeback import (
     JobCharge,
     charge,
     charge_groups,
-    group_of,
     charge_pods,
+    group_of,
 )
 from profiler.analysis.energy import EnergyCurve, energy_at, energy_curve, window
 from profiler.analysis.pod_requests import PodRequestRow, requests_against_use
