@@ -136,7 +136,7 @@ def _per_unit(energy_j: float, units: float | None) -> float | None:
 
 
 def parse_group_by(text: str) -> tuple[str, str | None]:
-    """Parse `--by`: `tag:KEY`, `unit`, `command` or `cgroup`.
+    """Parse `--by`: `tag:KEY`, `unit`, `command`, `cgroup` or `account` (`tag:account`).
 
     Raises:
         ValueError: anything else (the message lists the forms).
@@ -146,6 +146,8 @@ def parse_group_by(text: str) -> tuple[str, str | None]:
         return "tag", key
     if kind in ("unit", "command", "cgroup") and not key:
         return kind, None
+    if kind == "account" and not key:  # Slurm's account (`exec` under Slurm), or --tag account=
+        return "tag", "account"
     raise ValueError(f"{text!r}: use tag:KEY, unit, command or cgroup")
 
 

@@ -40,6 +40,7 @@ from profiler.sensors.nvml.processes import GpuProcesses
 from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.store.database import Store
+from profiler.workflows.job_progress import JobProgress, progress_folder
 from profiler.workflows.monitor import MonitorOutcome, monitor_outcome, monitor_recording
 from profiler.workflows.probe import probe
 
@@ -319,6 +320,7 @@ def run_job(
     executable = check_command(spec.command)
     sensors = sensors if sensors is not None else probe(settings)
     tracker = TreeTracker(nvml_reader(sensors))
+    progress = JobProgress(progress_folder(settings), spec.tags)
     config = {"source": "finwatt exec", "command": list(spec.command), "accounting": ACCOUNTING}
     recording = monitor_recording(
         settings,
@@ -327,7 +329,12 @@ def run_job(
         label=spec.label or Path(spec.command[0]).name,
         kind=RunKind.JOB,
         sensors=sensors,
-        sinks=[tracker.on_tick],
+        sinks=[tracker.on_tick, progress.on_tick],
+    )
+    devices = recording.sensors.devices
+    progress.begin(
+        recording.run_id,
+        lambda: job_record(recording.run_id, devices, tracker, spec, exit_status=None, seconds=0),
     )
     signals: list[int] = []
     with tempfile.TemporaryDirectory(prefix="finwatt-job-") as folder:
@@ -346,9 +353,11 @@ def run_job(
         except JobStartError as err:  # one line, naming the run kept as `failed` (hostile input)
             recording.stop(RunStatus.FAILED)
             _note_start_failure(settings, recording.run_id, str(err))
+            progress.end(None)
             raise JobStartError(f"{err}; run {recording.run_id} stored as failed") from err
         except BaseException:
             recording.stop(RunStatus.FAILED)
+            progress.end(None)
             raise
         recording.stop(RunStatus.INTERRUPTED if signals else RunStatus.COMPLETE)
         file_units, note = read_units_file(units_file)
@@ -363,6 +372,7 @@ def run_job(
     )
     with Store(settings.db_path) as store:
         store.jobs.add(job)
+    progress.end(job)
     outcome = monitor_outcome(settings.db_path, recording.run_id)
     return JobOutcome(job, outcome, signals[0] if signals else None, (note,) if note else ())
 
