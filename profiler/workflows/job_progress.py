@@ -28,7 +28,7 @@ from profiler.model.samples import Tick
 from profiler.settings.config import Settings
 
 FOLDER = "running-jobs"
-EVERY_S = 10.0
+EVERY_S = 5.0
 MAX_FILES = 256
 MAX_BYTES = 16 * 1024
 KEEP_ENDED_S = 300.0
