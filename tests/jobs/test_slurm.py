@@ -1,8 +1,9 @@
 """`finwatt exec` as a Slurm task launcher: each job's energy keyed by job id, user, account.
 
-Tested against Slurm's documented task environment (sbatch(1)/srun(1) "OUTPUT ENVIRONMENT
-VARIABLES": SLURM_JOB_ID, SLURM_JOB_USER, SLURM_JOB_ACCOUNT, SLURM_JOB_PARTITION,
-SLURM_STEP_ID), set as slurmstepd sets them; no slurmctld/slurmd runs here (docs/fleet.md#slurm).
+Against a real single-node Slurm (`tests/jobs/slurm_harness.py`: slurmctld + slurmd from
+Debian's slurm-wlm, `srun --account=...`), and against Slurm's documented task
+environment (sbatch(1)/srun(1) "OUTPUT ENVIRONMENT VARIABLES") for the cases a real
+cluster would not produce (docs/fleet.md#slurm).
 """
 
 from __future__ import annotations
@@ -94,3 +95,35 @@ def test_chargeback_by_account_charges_each_slurm_job(tmp_path: Path) -> None:
     by_user = run_finwatt("chargeback", "--db", db, "--since", "1h", "--by", "tag:user", "--json")
     user_rows = {r["group"]: r for r in json.loads(by_user.stdout)["rows"]}
     assert user_rows["alice"]["jobs"] == 2 and user_rows["carol"]["jobs"] == 1
+
+
+def test_under_a_real_slurm_srun_finwatt_exec_charges_each_account(tmp_path: Path) -> None:
+    from tests.fakes.cli import FINWATT
+    from tests.jobs.slurm_harness import Slurm
+
+    db = str(tmp_path / "f.db")
+    Store(tmp_path / "f.db").close()
+    with Slurm(tmp_path / "slurm") as slurm:
+        for account, cpu_s in (("risk", "0.4"), ("xva", "0.2"), ("risk", "0.2")):
+            task = slurm.srun(
+                *FINWATT,
+                "exec",
+                "--db",
+                db,
+                "--",
+                sys.executable,
+                BURN,
+                cpu_s,
+                "1.0",
+                account=account,
+            )
+            assert task.returncode == 0, task.stderr
+    with Store(Path(db)) as store:
+        stored = [job.tags for _, job in store.jobs.since("1970-01-01")]
+    assert sorted(t["account"] for t in stored) == ["risk", "risk", "xva"]
+    assert len({t["slurm_job_id"] for t in stored}) == 3  # one Slurm job each
+    assert {t["partition"] for t in stored} == {"debug"} and all(t["user"] for t in stored)
+    done = run_finwatt("chargeback", "--db", db, "--since", "1h", "--by", "account", "--json")
+    rows = {r["group"]: r for r in json.loads(done.stdout)["rows"]}
+    assert rows["risk"]["jobs"] == 2 and rows["xva"]["jobs"] == 1
+    assert rows["risk"]["energy_j"] > 0 and rows["xva"]["energy_j"] > 0
