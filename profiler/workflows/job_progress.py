@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
@@ -57,6 +58,9 @@ class JobProgress:
         self._run_id = ""
         self._started_s = time.time()
         self._last = float("-inf")
+        self._period_s = every_s
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def begin(self, run_id: str, figure: Callable[[], JobRecord]) -> None:
         """Start writing for `run_id`; `figure` returns the job's record so far."""
@@ -64,16 +68,35 @@ class JobProgress:
         self._started_s = time.time()
 
     def on_tick(self, tick: Tick) -> None:
-        """Write the figure so far when `every_s` has passed (on the sampler thread)."""
-        if self._figure is None or tick.t - self._last < self._every_s:
+        """Start a write of the figure so far when it is due (called on the sampler thread).
+
+        The figure is computed on a thread of its own (it sums every tick so far: ~1.5 s
+        for 100,000 ticks), never on the sampler's; the next write is due after
+        `every_s`, or 20 times the last computation's time when that is longer, so it
+        costs at most ~5 % of a core however long the job runs.
+        """
+        figure = self._figure
+        busy = self._thread is not None and self._thread.is_alive()
+        if figure is None or busy or tick.t - self._last < self._period_s:
             return
         self._last = tick.t
-        job = self._figure()
-        self._write(job.energy_j or 0.0, job.provenance, ended=False)
+        self._thread = threading.Thread(
+            target=self._update, args=(figure,), name="finwatt-job-progress", daemon=True
+        )
+        self._thread.start()
+
+    def _update(self, figure: Callable[[], JobRecord]) -> None:
+        started = time.monotonic()
+        job = figure()
+        self._period_s = max(self._every_s, 20.0 * (time.monotonic() - started))
+        with self._lock:
+            if self._figure is not None:  # not ended meanwhile: the final figure wins
+                self._write(job.energy_j or 0.0, job.provenance, ended=False)
 
     def end(self, job: JobRecord | None) -> None:
         """Write the final figure (None: the job did not run; remove its file)."""
-        self._figure = None
+        with self._lock:
+            self._figure = None
         if not self._run_id:
             return
         if job is None:

@@ -131,3 +131,59 @@ def test_tag_labels_are_bounded_and_valid_label_names() -> None:
     assert len(tag_labels) == 8 and "tag_bad-key" not in sample.labels
     assert sample.labels["account"] == "risk" and sample.value == 5.0
     assert list(job_metrics([])) == []
+
+
+def test_the_figure_so_far_is_computed_off_the_sampler_thread_and_spaced_by_its_cost(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+    import threading
+
+    from profiler.model.job import JobRecord
+    from profiler.model.samples import Tick
+    from profiler.workflows.job_progress import JobProgress
+
+    sampler = threading.current_thread()
+    threads: list[threading.Thread] = []
+    base = JobRecord(
+        run_id="r9",
+        command=["x"],
+        exit_status=None,
+        units=None,
+        unit=None,
+        tags={},
+        seconds=None,
+        dynamic_j=3.0,
+        idle_j=1.0,
+        idle_unallocated_j=0.0,
+        host_energy_j=9.0,
+        idle_share="none",
+        provenance="attributed:cpu-time(measured:rapl)",
+        cpu_s=None,
+        gpu_s=None,
+        peak_rss_bytes=None,
+        accounting="process-tree",
+    )
+
+    def slow_figure() -> JobRecord:
+        threads.append(threading.current_thread())
+        time.sleep(0.1)
+        return base
+
+    progress = JobProgress(tmp_path, {"account": "risk"}, every_s=0.5)
+    progress.begin("r9", slow_figure)
+    started = time.monotonic()
+    progress.on_tick(Tick(0, 0.0, {}, 0))
+    assert time.monotonic() - started < 0.05  # the sampler does not wait for the figure
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "r9.json").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert threads and threads[0] is not sampler
+    progress.on_tick(Tick(1, 1.0, {}, 0))  # 1 s later: due at 0.5 s, but 20 x 0.1 s = 2 s
+    time.sleep(0.3)
+    assert len(threads) == 1
+    progress.on_tick(Tick(2, 2.5, {}, 0))
+    progress.end(dataclasses.replace(base, dynamic_j=10.0))
+    [job] = read_running(tmp_path, time.time())
+    assert job.ended and job.energy_j == 11.0 and job.tags == {"account": "risk"}
