@@ -1,8 +1,9 @@
 """Running jobs' energy so far: `finwatt exec` writes it, `finwatt serve` exports it.
 
 `exec` rewrites `<database folder>/running-jobs/<run>.json` (atomically: a temporary
-file renamed over it) every `EVERY_S` seconds with the job's attributed energy so far
-(the same figure `exec` stores at the end, computed over the ticks so far), and once
+file renamed over it) every `EVERY_S` seconds (longer when the figure is slow to
+compute, `JobProgress.on_tick`) with the job's attributed energy so far (the same
+figure `exec` stores at the end, computed over the ticks so far), and once
 more with the final figure when the job ends. The exporter reads the folder at each
 scrape (`read_running`), bounded: at most `MAX_FILES` files of at most `MAX_BYTES` each,
 a file that is not a regular file or not the expected JSON is skipped. A finished job's
