@@ -27,7 +27,7 @@ import re
 
 from profiler.analysis.chargeback import UNATTRIBUTED_ROW, UNTAGGED, Chargeback, ChargeRow
 from profiler.model.running_job import LABEL_TAG
-from profiler.prometheus.api import FleetUsageError, PrometheusApi
+from profiler.prometheus.api import FleetError, FleetUsageError, PrometheusApi
 from profiler.prometheus.query import selector
 from profiler.prometheus.running import METRIC as JOB_METRIC
 from profiler.prometheus.screen import with_matchers
@@ -64,12 +64,18 @@ def fleet_chargeback(
 
     Raises:
         FleetUsageError: see `parse_fleet_by`; `match` is not a `{...}` selector.
-        FleetError: Prometheus could not be read (`PrometheusApi.query`).
+        FleetError: Prometheus could not be read (`PrometheusApi.query`), or it holds
+            no finwatt energy series in the window.
     """
     kind, label = parse_fleet_by(by)
     window = f"{max(1, round(since_s))}s"
     energy = with_matchers(selector("finwatt_energy_joules_total", match), PARTS)
     hosts = api.query(f"sum by (instance, provenance) (increase({energy}[{window}]))", at_s)
+    if not hosts:
+        raise FleetError(
+            f"no {energy} series in the last {window} at {api.url}: "
+            "point --prometheus at the Prometheus that scrapes finwatt serve"
+        )
     fleet_j = sum(v for _, v in hosts)
     instances = {labels.get("instance", "") for labels, _ in hosts}
     if kind == "host":

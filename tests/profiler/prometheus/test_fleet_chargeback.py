@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from profiler.prometheus.api import FleetUsageError, PrometheusApi
+from profiler.prometheus.api import FleetError, FleetUsageError, PrometheusApi
 from profiler.prometheus.chargeback import fleet_chargeback
 from tests.fakes.cli import run_finwatt
 from tests.profiler.prometheus.prometheus_harness import Prometheus, require_prometheus
@@ -186,3 +186,11 @@ def test_by_namespace_and_the_cli(fleet: tuple[Prometheus, int, dict[str, float]
 def test_a_tag_key_must_be_a_label_name() -> None:
     with pytest.raises(FleetUsageError, match="label name"):
         fleet_chargeback(PrometheusApi("http://127.0.0.1:9"), DAY_S, 0.0, "tag:desk-name")
+
+
+def test_a_prometheus_without_finwatt_series_is_a_one_line_error(
+    fleet: tuple[Prometheus, int, dict[str, float]],
+) -> None:
+    prom, end_s, _ = fleet
+    with pytest.raises(FleetError, match="scrapes finwatt serve"):
+        fleet_chargeback(PrometheusApi(prom.url), DAY_S, end_s, "host", match='{job="nobody"}')
