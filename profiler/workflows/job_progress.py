@@ -100,11 +100,14 @@ class JobProgress:
             self._figure = None
         if not self._run_id:
             return
-        if job is None:
-            (self._folder / f"{self._run_id}.json").unlink(missing_ok=True)
-        else:
-            self._write(job.energy_j or 0.0, job.provenance, ended=True)
-        _sweep(self._folder, time.time())
+        try:
+            if job is None:
+                (self._folder / f"{self._run_id}.json").unlink(missing_ok=True)
+            else:
+                self._write(job.energy_j or 0.0, job.provenance, ended=True)
+            _sweep(self._folder, time.time())
+        except OSError:
+            return  # another user's file, a read-only folder: the stored job is the record
 
     def _write(self, energy_j: float, provenance: str | None, *, ended: bool) -> None:
         record = RunningJob(
