@@ -152,7 +152,7 @@ POD_NOT_NAMED = "(pod not named)"
 
 
 def parse_group_by(text: str) -> tuple[str, str | None]:
-    """Parse `--by`: `tag:KEY`, `unit`, `command`, `cgroup`, `namespace`, `pod` or `label:KEY`.
+    """Parse `--by`: tag:KEY, unit, command, cgroup, account, namespace, pod or label:KEY.
 
     Raises:
         ValueError: anything else (the message lists the forms).
@@ -162,7 +162,11 @@ def parse_group_by(text: str) -> tuple[str, str | None]:
         return kind, key
     if kind in ("unit", "command", "cgroup", "namespace", "pod") and not key:
         return kind, None
-    raise ValueError(f"{text!r}: use tag:KEY, unit, command, cgroup, namespace, pod or label:KEY")
+    if kind == "account" and not key:  # Slurm's account (`exec` under Slurm), or --tag account=
+        return "tag", "account"
+    raise ValueError(
+        f"{text!r}: use tag:KEY, unit, command, cgroup, account, namespace, pod or label:KEY"
+    )
 
 
 def group_of(job: JobCharge, kind: str, key: str | None) -> str:

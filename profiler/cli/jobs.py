@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
@@ -17,11 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 import typer
 
 from profiler.analysis.attribution import DEFAULT_IDLE_POLICY, IDLE_POLICIES, IdlePolicy
-from profiler.analysis.chargeback import parse_group_by
+from profiler.analysis.chargeback import Chargeback, parse_group_by
 from profiler.cli.common import (
     DbOption,
     JsonOption,
     LabelOption,
+    PrometheusConfigOption,
     app,
     emit_json,
     err_console,
@@ -154,6 +156,7 @@ def _exec(
 ) -> NoReturn:
     from profiler.files.outputs import STDOUT, check_output, open_output
     from profiler.workflows.job import MAX_UNITS, JobSpec, run_job
+    from profiler.workflows.slurm import slurm_tags
 
     if units is not None and not 0 <= units <= MAX_UNITS:  # NaN and inf too (hostile input)
         raise typer.BadParameter(
@@ -172,7 +175,7 @@ def _exec(
         label=label,
         units=None if units is None else units + 0.0,  # -0 is 0
         unit=_unit_name(unit),
-        tags=parse_tags(tag),
+        tags={**slurm_tags(os.environ), **parse_tags(tag)},
         interval_s=parse_interval(interval),
         idle_share=_idle_policy(idle_share),
     )
@@ -319,11 +322,21 @@ def chargeback(
     ),
     by: Annotated[
         str,
-        typer.Option(help="Group by tag:KEY, unit, command, cgroup, namespace, pod or label:KEY."),
+        typer.Option(
+            help="Group by tag:KEY, unit, command, cgroup, account, namespace, pod or label:KEY."
+        ),
     ] = ("command"),
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV rows.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            help="The whole fleet from this Prometheus: --by host, account, user, "
+            "namespace or tag:KEY (docs/fleet.md#fleet-chargeback)."
+        ),
+    ] = None,
+    prometheus_config: PrometheusConfigOption = None,
 ) -> None:
     """Energy, kWh, CO2e and cost per group of jobs, with `idle` and `unattributed` rows."""
     from profiler.workflows.chargeback import chargeback as charge_window
@@ -332,14 +345,17 @@ def chargeback(
     if as_json and as_csv:
         raise typer.BadParameter("give --json or --csv, not both", param_hint="--csv")
     window_s = parse_seconds(since, "--since")
-    try:
-        kind, key = parse_group_by(by)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--by") from err
     settings = load_settings(db)
     site = site_from_defaults(settings.site)
-    with open_store(settings, read_only=True) as store:
-        result = charge_window(store, since_epoch_s(window_s), kind, key)
+    if prometheus is not None:
+        result = _fleet_charge(prometheus, prometheus_config, window_s, by)
+    else:
+        try:
+            kind, key = parse_group_by(by)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--by") from err
+        with open_store(settings, read_only=True) as store:
+            result = charge_window(store, since_epoch_s(window_s), kind, key)
     rows = [r.as_dict(site) for r in result.rows]
     if as_json:
         emit_json(
@@ -359,6 +375,18 @@ def chargeback(
         writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     else:
         _print_rows(rows, result.host_energy_j, site.currency)
+
+
+def _fleet_charge(url: str, config: Path | None, window_s: float, by: str) -> Chargeback:
+    """Return the fleet's chargeback from Prometheus (`profiler.prometheus.chargeback`)."""
+    import time
+
+    from profiler.prometheus.api import ClientConfig, PrometheusApi, load_client_config
+    from profiler.prometheus.chargeback import fleet_chargeback
+
+    client = load_client_config(config) if config else ClientConfig()
+    api = PrometheusApi(url, config=client, deadline_s=120.0)
+    return fleet_chargeback(api, window_s, time.time(), by)
 
 
 def _print_rows(rows: list[dict[str, Any]], host_energy_j: float, currency: str | None) -> None:

@@ -25,6 +25,7 @@ labels-only series):
 | `finwatt_power_curve_watts` | gauge | the latest valid profiling run's CPU power curve |
 | `finwatt_power_curve_run_timestamp_seconds` | gauge | when that run ended |
 | `finwatt_attributed_energy_joules_total` | counter | `monitor --attribute` (`attributed.py`) |
+| `finwatt_job_energy_joules` | gauge | running `exec` jobs' energy so far (`running.py`) |
 
 The power curve (`profiler.prometheus.curves`) carries `device`, `workload`, `run` and
 `provenance`, and `load` (share of the ladder's peak throughput, 0 = active idle) on the
@@ -56,7 +57,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from wsgiref.simple_server import WSGIServer
 
@@ -65,9 +66,11 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from profiler.model.device import CAPACITY_METRICS, DeviceInfo
+from profiler.model.running_job import RunningJob
 from profiler.model.samples import METRIC_SPECS, Reading, Tick
 from profiler.prometheus.attributed import AttributedEnergy
 from profiler.prometheus.curves import CURVE_LABELS, CURVE_METRIC, CURVE_RUN_METRIC, PublishedCurve
+from profiler.prometheus.running import job_metrics
 from profiler.prometheus.webconfig import WebConfig, start_server
 
 log = logging.getLogger(__name__)
@@ -147,6 +150,8 @@ class FinwattCollector:
         self._curve: PublishedCurve | None = None
         self.attributed = AttributedEnergy()
         """`monitor --attribute`'s per-group energy (`profiler.prometheus.attributed`)."""
+        self.running_jobs: Callable[[], Sequence[RunningJob]] | None = None
+        """The host's running `exec` jobs so far, read at each scrape (`running.py`)."""
 
     def publish_curve(self, curve: PublishedCurve | None) -> None:
         """Publish this host's measured power curve (None: withdraw it)."""
@@ -215,6 +220,8 @@ class FinwattCollector:
             yield counter
         yield from self._static_metrics()
         yield from self.attributed.metrics()
+        if self.running_jobs is not None:
+            yield from job_metrics(self.running_jobs())
         if curve is not None:
             yield from _curve_metrics(curve)
         yield CounterMetricFamily(

@@ -38,6 +38,7 @@ from profiler.sensors.probe import SensorSet
 from profiler.settings.config import Settings
 from profiler.store.database import Store
 from profiler.workflows.exec_signals import JobStoppedError, check_stop, forward_signals
+from profiler.workflows.job_progress import JobProgress, progress_folder
 from profiler.workflows.monitor import MonitorOutcome, monitor_outcome, monitor_recording
 from profiler.workflows.probe import probe
 from profiler.workflows.signals import StopRequest
@@ -280,6 +281,7 @@ def run_job(
         sensors.close()
         raise
     tracker = TreeTracker(nvml_reader(sensors))
+    progress = JobProgress(progress_folder(settings), spec.tags)
     config = {"source": "finwatt exec", "command": list(spec.command), "accounting": ACCOUNTING}
     recording = monitor_recording(
         settings,
@@ -288,7 +290,12 @@ def run_job(
         label=spec.label or Path(spec.command[0]).name,
         kind=RunKind.JOB,
         sensors=sensors,
-        sinks=[tracker.on_tick],
+        sinks=[tracker.on_tick, progress.on_tick],
+    )
+    devices = recording.sensors.devices
+    progress.begin(
+        recording.run_id,
+        lambda: job_record(recording.run_id, devices, tracker, spec, exit_status=None, seconds=0),
     )
     signals: list[int] = []
     with tempfile.TemporaryDirectory(prefix="finwatt-job-") as folder:
@@ -311,9 +318,11 @@ def run_job(
             raise JobStoppedError(err.signum, recording.run_id) from None
         except JobStartError as err:  # one line, naming the run kept as `failed` (hostile input)
             recording.stop(RunStatus.FAILED, reason=str(err))
+            progress.end(None)
             raise JobStartError(f"{err}; run {recording.run_id} stored as failed") from err
         except BaseException:
             recording.stop(RunStatus.FAILED)
+            progress.end(None)
             raise
         recording.stop(RunStatus.INTERRUPTED if signals else RunStatus.COMPLETE)
         file_units, note = read_units_file(units_file)
@@ -328,6 +337,7 @@ def run_job(
     )
     with Store(settings.db_path) as store:
         store.jobs.add(job)
+    progress.end(job)
     outcome = monitor_outcome(settings.db_path, recording.run_id)
     return JobOutcome(job, outcome, signals[0] if signals else None, (note,) if note else ())
 

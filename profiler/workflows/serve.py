@@ -8,6 +8,7 @@ probe -> `FinwattCollector` in its own registry -> `MetricsServer` on host:port 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from profiler.prometheus.exporter import FinwattCollector, MetricsServer, make_r
 from profiler.prometheus.webconfig import WebConfig
 from profiler.settings.config import Settings
 from profiler.workflows.fleet import curve_for_exporter
+from profiler.workflows.job_progress import progress_folder, read_running
 from profiler.workflows.probe import probe
 
 
@@ -87,6 +89,8 @@ def serving(
         exporter = start_exporter(sensors.devices, host, port, web)
         cleanup.callback(exporter.close)
         exporter.collector.publish_curve(curve_for_exporter(settings.db_path))
+        folder = progress_folder(settings)
+        exporter.collector.running_jobs = lambda: read_running(folder, time.time())
         sampler = Sampler(
             sensors.families, sensors.family_devices, interval_s, [exporter.collector.observe]
         )

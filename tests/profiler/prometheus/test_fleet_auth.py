@@ -108,9 +108,13 @@ def secured(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
     """The exporter (TLS + basic auth) scraped by Prometheus (mutual TLS + basic auth)."""
     binary, _ = require_prometheus()
     tmp = tmp_path_factory.mktemp("secured")
-    devices = [DeviceInfo("host", "host", model="Xeon", logical_cores=8)]
+    devices = [
+        DeviceInfo("host", "host", model="Xeon", logical_cores=8),
+        DeviceInfo("cpu:0", "cpu", model="Xeon", provenance="measured:rapl"),
+    ]
     collector = FinwattCollector(devices, "test")
-    collector.observe(Tick(0, 0.0, {"host": Reading("host", util=0.5)}, 0))
+    cpu = Reading("cpu:0", power_w=50.0, energy_j=100.0)
+    collector.observe(Tick(0, 0.0, {"host": Reading("host", util=0.5), "cpu:0": cpu}, 0))
     exporter = MetricsServer(
         make_registry(collector),
         "127.0.0.1",
@@ -208,6 +212,18 @@ def test_analyze_reads_prometheus_behind_mutual_tls_and_basic_auth(
     refused = run_finwatt(*args, timeout=120)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr or "certificate" in refused.stderr
+
+
+def test_fleet_chargeback_reads_prometheus_behind_the_same_client_config(
+    secured: dict[str, object],
+) -> None:
+    url, client = str(secured["url"]), str(secured["client"])
+    args = ("chargeback", "--prometheus", url, "--since", "10m", "--by", "host", "--json")
+    result = run_finwatt(*args, "--prometheus-config", client, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["host_sources"] == {"prometheus": 1}
+    refused = run_finwatt(*args, timeout=120)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
 
 
 def test_wrong_password_is_exit_1_with_the_server_reason(
