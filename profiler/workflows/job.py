@@ -25,12 +25,13 @@ from pathlib import Path
 from profiler.analysis.attribution import GpuBasis, IdlePolicy
 from profiler.analysis.job_energy import DeviceBasis, GpuWeights, JobTick, attribute_job
 from profiler.analysis.reconcile import WALL_KINDS
+from profiler.capture.recording import Recording
 from profiler.files.small_files import SmallFileError, read_small_text
 from profiler.model.device import DeviceInfo
 from profiler.model.errors import FinwattInputError, FinwattRuntimeError
 from profiler.model.job import JobRecord
 from profiler.model.run import RunKind, RunStatus
-from profiler.model.samples import Tick
+from profiler.model.samples import Tick, TickSink
 from profiler.sensors.job_tree import host_busy_cpu_s, read_tree
 from profiler.sensors.nvml.family import NvmlSensors
 from profiler.sensors.nvml.processes import GpuProcesses
@@ -273,25 +274,10 @@ def run_job(
         JobStoppedError: a signal came before the job started; it was not started.
     """
     executable = check_command(spec.command)
-    check_stop(stop)
-    sensors = sensors if sensors is not None else probe(settings)
-    try:
-        check_stop(stop)
-    except JobStoppedError:
-        sensors.close()
-        raise
+    sensors = _probed(settings, sensors, stop)
     tracker = TreeTracker(nvml_reader(sensors))
     progress = JobProgress(progress_folder(settings), spec.tags)
-    config = {"source": "finwatt exec", "command": list(spec.command), "accounting": ACCOUNTING}
-    recording = monitor_recording(
-        settings,
-        interval_s=spec.interval_s,
-        config=config,
-        label=spec.label or Path(spec.command[0]).name,
-        kind=RunKind.JOB,
-        sensors=sensors,
-        sinks=[tracker.on_tick, progress.on_tick],
-    )
+    recording = _job_recording(settings, spec, sensors, [tracker.on_tick, progress.on_tick])
     devices = recording.sensors.devices
     progress.begin(
         recording.run_id,
@@ -315,6 +301,7 @@ def run_job(
             )
         except JobStoppedError as err:  # nothing started: the run says why (hostile input)
             recording.stop(RunStatus.INTERRUPTED, reason=err.reason)
+            progress.end(None)
             raise JobStoppedError(err.signum, recording.run_id) from None
         except JobStartError as err:  # one line, naming the run kept as `failed` (hostile input)
             recording.stop(RunStatus.FAILED, reason=str(err))
@@ -340,6 +327,34 @@ def run_job(
     progress.end(job)
     outcome = monitor_outcome(settings.db_path, recording.run_id)
     return JobOutcome(job, outcome, signals[0] if signals else None, (note,) if note else ())
+
+
+def _probed(settings: Settings, sensors: SensorSet | None, stop: StopRequest | None) -> SensorSet:
+    """Return the sensors (probed when None), closed again if a signal came meanwhile."""
+    check_stop(stop)
+    sensors = sensors if sensors is not None else probe(settings)
+    try:
+        check_stop(stop)
+    except JobStoppedError:
+        sensors.close()
+        raise
+    return sensors
+
+
+def _job_recording(
+    settings: Settings, spec: JobSpec, sensors: SensorSet, sinks: Sequence[TickSink]
+) -> Recording:
+    """Return the `job` run's recording of every device, not yet started."""
+    config = {"source": "finwatt exec", "command": list(spec.command), "accounting": ACCOUNTING}
+    return monitor_recording(
+        settings,
+        interval_s=spec.interval_s,
+        config=config,
+        label=spec.label or Path(spec.command[0]).name,
+        kind=RunKind.JOB,
+        sensors=sensors,
+        sinks=sinks,
+    )
 
 
 _START_HINTS = {

@@ -105,4 +105,4 @@ def test_chargeback_by_cgroup_reads_the_per_minute_attribution_rows(tmp_path: Pa
 def test_chargeback_rejects_an_unknown_grouping(tmp_path: Path) -> None:
     done = run_finwatt("chargeback", "--db", str(tmp_path / "f.db"), "--by", "desk")
     assert done.returncode == 2
-    assert "tag:KEY, unit, command, cgroup, namespace, pod or label:KEY" in done.stderr
+    assert "tag:KEY, unit, command, cgroup, account, namespace, pod or label:KEY" in done.stderr
