@@ -27,10 +27,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from profiler.files.small_files import SmallFileError, read_small_text
 from profiler.model.carbon import MarketInstruments
 from profiler.model.savings import Site
-from profiler.settings.carbon_hourly import read_carbon_hourly
+from profiler.settings.carbon_hourly import csv_lines, read_carbon_hourly
 from profiler.settings.site_error import SiteError
 
 _DATA = ("data", "private_infra")
@@ -178,20 +177,7 @@ def read_carbon_table(path: Path, name: str = "carbon_table") -> dict[str, GridF
             file, the line and what is allowed).
     """
     where = f"{name} {path}"
-    try:  # a FIFO or a huge file must not hang finwatt (docs/decisions.md#hostile-input)
-        text = read_small_text(path, max_bytes=CARBON_TABLE_MAX_BYTES)
-    except SmallFileError as err:
-        raise SiteError(f"{where}: cannot read it ({err}); give a UTF-8 CSV file") from err
-    lines = [
-        (number, line)
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    expected = ",".join(CARBON_TABLE_COLUMNS)
-    if not lines or [c.strip().lower() for c in lines[0][1].split(",")] != list(
-        CARBON_TABLE_COLUMNS
-    ):
-        raise SiteError(f"{where}: the first line must be the header {expected}")
+    lines = csv_lines(path, where, CARBON_TABLE_MAX_BYTES, CARBON_TABLE_COLUMNS)
     table: dict[str, GridFactor] = {}
     for number, line in lines[1:]:
         try:  # one line at a time: a stray quote must not swallow the next lines

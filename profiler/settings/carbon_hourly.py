@@ -41,20 +41,7 @@ def read_carbon_hourly(path: Path, name: str = "carbon_hourly") -> HourlyIntensi
             line and what is allowed).
     """
     where = f"{name} {path}"
-    try:  # a FIFO or a huge file must not hang finwatt (docs/decisions.md#hostile-input)
-        text = read_small_text(path, max_bytes=CARBON_HOURLY_MAX_BYTES)
-    except SmallFileError as err:
-        raise SiteError(f"{where}: cannot read it ({err}); give a UTF-8 CSV file") from err
-    lines = [
-        (number, line)
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    header = ",".join(CARBON_HOURLY_COLUMNS)
-    if not lines or [c.strip().lower() for c in lines[0][1].split(",")] != list(
-        CARBON_HOURLY_COLUMNS
-    ):
-        raise SiteError(f"{where}: the first line must be the header {header}")
+    lines = csv_lines(path, where, CARBON_HOURLY_MAX_BYTES, CARBON_HOURLY_COLUMNS)
     if len(lines) < 2:
         raise SiteError(f"{where}: no data line after the header; give one line per hour")
     if len(lines) > MAX_LINES + 1:
@@ -127,3 +114,26 @@ def _has_offset(stamp: str) -> bool:
         return datetime.fromisoformat(text).tzinfo is not None
     except ValueError:
         return False
+
+
+def csv_lines(
+    path: Path, where: str, max_bytes: int, columns: tuple[str, ...]
+) -> list[tuple[int, str]]:
+    """Return a site CSV's (line number, line) pairs, header first, blanks and `#` left out.
+
+    Raises:
+        SiteError: the file is unreadable or larger than `max_bytes`, or its first line
+            is not the header `columns` (one line naming `where`).
+    """
+    try:  # a FIFO or a huge file must not hang finwatt (docs/decisions.md#hostile-input)
+        text = read_small_text(path, max_bytes=max_bytes)
+    except SmallFileError as err:
+        raise SiteError(f"{where}: cannot read it ({err}); give a UTF-8 CSV file") from err
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines or [c.strip().lower() for c in lines[0][1].split(",")] != list(columns):
+        raise SiteError(f"{where}: the first line must be the header {','.join(columns)}")
+    return lines
