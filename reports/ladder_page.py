@@ -29,7 +29,9 @@ class LadderFigures:
     Attributes:
         j_per_1000_units: at 100 % load, from its valid, undisturbed phase (None without).
         units_per_j: at 100 % load, from the same phase.
-        overall_units_per_j: the SPECpower overall figure over the ladder.
+        overall_units_per_j: the SPECpower overall figure over the ladder; on a shared
+            host the workload's own units/J by CPU time over its loaded levels, as the
+            CLI's summary gives it.
         idle_w: the active-idle level's mean power.
         note: why EP and IPR are missing, or that they restate a model.
         shared: True when no undisturbed 100 % level exists and the two 100 % figures are
@@ -104,7 +106,7 @@ def ladder_figures(
                 s.provenance,
                 full.metrics.j_per_1000_units if full else (1000.0 / own if own else None),
                 full.metrics.units_per_j if full else own,
-                m.overall_units_per_j if m else None,
+                m.overall_units_per_j if m else s.attributed_units_per_j,  # as the CLI's summary
                 m.ep if m else None,
                 m.ipr if m else None,
                 m.curve[0][1] if m else None,

@@ -55,6 +55,20 @@ def test_a_shared_100_percent_level_gives_its_own_units_per_joule() -> None:
     assert figures.j_per_1000_units == 4.0
 
 
+def test_the_overall_tile_on_a_shared_host_is_the_clis_summary_figure() -> None:
+    """Page one's "overall over the ladder" is the CLI summary's units/J, not n/a."""
+    phases = [
+        _phase(1.0, shared=True, units=1_000.0, own_j=4.0),
+        _phase(0.5, shared=True, units=500.0, own_j=3.0),
+        _phase(0.0, shared=True, units=0.0, own_j=1.0),
+    ]
+    [summary] = summarise_ladders(phases)
+    [figures] = ladder_figures([summary], phases)
+    assert summary.attributed_units_per_j == pytest.approx(1_500.0 / 7.0)
+    assert figures.overall_units_per_j == summary.attributed_units_per_j
+    assert figures.units_per_j == 250.0  # the 100 % level's own, as before
+
+
 def test_without_a_shared_share_the_figures_stay_absent() -> None:
     phases = [_phase(1.0, shared=False, units=1_000.0, own_j=4.0)]
     [figures] = ladder_figures([_summary()], phases)
