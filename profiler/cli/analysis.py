@@ -162,7 +162,14 @@ def analyze(
     site = site_options(settings, site_flags)
     if (prometheus_flags.prometheus, prometheus_flags.step, prometheus_flags.match) != (None,) * 3:
         _analyze_prometheus(
-            prometheus_flags, run_id, since_s, site, thresholds, as_json, tz=settings.tz
+            prometheus_flags,
+            run_id,
+            since_s,
+            site,
+            thresholds,
+            as_json,
+            tz=settings.tz,
+            embodied=settings.embodied,
         )
         return
     with open_store(settings, read_only=True) as store:
@@ -298,14 +305,20 @@ def _analyze_prometheus(
     thresholds: Thresholds,
     as_json: bool,
     tz: str | None = None,
+    embodied: dict[str, Any] | None = None,
 ) -> None:
-    """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes (`tz`: its zone)."""
+    """`finwatt analyze --prometheus URL`: the fleet a Prometheus scrapes (`tz`: its zone).
+
+    `embodied`: the `[embodied]` table; hosts a finding frees get their embodied carbon.
+    """
     url = flags.prometheus
     if url is None:
         fail("--step and --match apply to --prometheus URL only", EXIT_USAGE)
     if run_id is not None:
         fail("RUN_ID and --prometheus: give one or the other, not both", EXIT_USAGE)
-    document, assumptions = _fleet_document(url, flags, since_s, site, thresholds, tz=tz)
+    document, assumptions = _fleet_document(
+        url, flags, since_s, site, thresholds, tz=tz, embodied=embodied
+    )
     if as_json:
         emit_json(document, doc="analyze-fleet")
     else:
@@ -319,11 +332,12 @@ def _fleet_document(
     site: Site,
     thresholds: Thresholds,
     tz: str | None = None,
+    embodied: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Read and assess the fleet a Prometheus scrapes (FleetError exits 1, FleetUsageError 2).
 
     `url` is `flags.prometheus`, given; `tz`: the site's zone, for the findings that see
-    time (None: none of them).
+    time (None: none of them); `embodied`: the `[embodied]` table, for the hosts freed.
     """
     step, match, client_config = flags.step, flags.match, flags.prometheus_config
     import time
@@ -346,6 +360,11 @@ def _fleet_document(
         client=load_client_config(client_config) if client_config else ClientConfig(),
     )
     result = analyze_prometheus(options, site, thresholds, now_s=time.time(), tz=tz)
+    if embodied:
+        from profiler.workflows.embodied import with_freed_embodied
+
+        findings = with_freed_embodied(result.findings, embodied)
+        result = dataclasses.replace(result, findings=findings)
     return result.as_dict(epoch_to_iso), result.assumptions
 
 

@@ -27,6 +27,9 @@ from profiler.workflows.analyze import AnalyzeResult, analyze_run, analyze_since
 RETIRE_RULES = ("IDLE_HOST",)
 """Findings that retire the host: their evidence gains its embodied carbon per year."""
 
+FREEING_RULES = {"CONSOLIDATE_HOSTS": "free_hosts", "COMPLEMENTARY_PEAKS": "free"}
+"""Fleet findings that free hosts, and the recommendation key that says which or how many."""
+
 
 class EmbodiedError(FinwattInputError):
     """`[embodied]` lacks a key the model needs for the analysed host (exit 2)."""
@@ -107,3 +110,61 @@ def analyzed(
         result = analyze_run(store, run, site, thresholds)
         analysed_host = run.host
     return with_embodied(result, settings.embodied, analysed_host, site)
+
+
+def with_freed_embodied(findings: list[Finding], table: dict[str, Any]) -> list[Finding]:
+    """Return fleet findings that free hosts with the embodied carbon of the hosts freed.
+
+    COMPLEMENTARY_PEAKS names the hosts it frees: their own figures are summed.
+    CONSOLIDATE_HOSTS frees N of a group of similar hosts without naming them: N times
+    the group's mean. Without `[embodied]` the findings are returned as they are.
+
+    Raises:
+        EmbodiedError: `[embodied]` lacks a key for one of the hosts.
+    """
+    if not table:
+        return findings
+    return [_freeing(f, table) for f in findings]
+
+
+def _freeing(finding: Finding, table: dict[str, Any]) -> Finding:
+    """One fleet finding with the freed hosts' embodied CO2e per year beside its saving."""
+    key = FREEING_RULES.get(finding.rule)
+    freed = (finding.recommendation or {}).get(key) if key else None
+    if isinstance(freed, list):
+        figures = [_host_figure(table, str(name)) for name in freed]
+    elif isinstance(freed, int) and freed > 0:
+        group = [_host_figure(table, str(h)) for h in finding.evidence.get("hosts", [])]
+        mean = sum(g[0] for g in group) / len(group) if group else 0.0
+        figures = [(mean, group[0][1])] * freed if group else []
+    else:
+        return finding
+    if not figures:
+        return finding
+    kg = sum(f[0] for f in figures)
+    evidence = {
+        **finding.evidence,
+        "embodied_kg_per_year_freed": kg,
+        "embodied_provenance": PROVENANCE,
+    }
+    line = (
+        f"embodied {kg:.4g} kg CO2e/yr of the {len(figures)} freed hosts ({PROVENANCE}, "
+        f"{figures[0][1]}): not replacing them avoids it; not in the savings above"
+    )
+    return replace(finding, evidence=evidence, assumptions=(*finding.assumptions, line))
+
+
+def _host_figure(table: dict[str, Any], host: str) -> tuple[float, str]:
+    """A host's embodied kg CO2e per year and its service-life line."""
+    try:
+        inventory = host_inventory(table, host)
+    except ValueError as err:
+        raise EmbodiedError(str(err)) from None
+    if inventory is None:
+        return 0.0, ""
+    life = inventory.pop("life_years", None)
+    figure = embodied(ServerInventory(**inventory), life or DEFAULT_LIFE_YEARS)
+    life_line = f"service life {figure.life_years:g} years" + (
+        "" if life else " (default; set [embodied] life_years)"
+    )
+    return figure.kg_per_year, life_line

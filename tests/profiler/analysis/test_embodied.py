@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from profiler.analysis.embodied import PROVENANCE, ServerInventory, embodied
+from profiler.model.findings import Finding
+from profiler.workflows.embodied import with_freed_embodied
 from tests.fakes.cli import run_finwatt
 from tests.profiler.cli.test_analyze_cli import idle_doc, import_doc
 
@@ -107,3 +109,49 @@ def test_a_missing_inventory_key_is_one_line_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "lacks cpu_cores" in lines[0], lines
+
+
+def _fleet_finding(
+    rule: str, evidence: dict[str, object], recommendation: dict[str, object]
+) -> Finding:
+    return Finding(
+        rule=rule,
+        device="fleet",
+        severity="warning",
+        message="m",
+        evidence=evidence,
+        recommendation=recommendation,
+    )
+
+
+FLEET_TABLE = {
+    "life_years": 5,
+    "cpu_units": 2,
+    "cpu_cores": 20,
+    "cpu_die_cm2_per_core": 0.245,
+    "ram_units": 12,
+    "ram_gb": 32,
+    "ssd_units": 2,
+    "ssd_gb": 960,
+    "ssd_density_gb_per_cm2": 48.5,
+    "hosts": {"small": {"ram_units": 6}},
+}
+
+
+def test_fleet_findings_that_free_hosts_carry_the_freed_hosts_embodied_carbon() -> None:
+    big = 1921.707 / 5  # the named server, per year over 5 years
+    small = big - 6 * (32 / 0.625 * 2.20 + 5.22) / 5  # six modules fewer
+    pooled = _fleet_finding("COMPLEMENTARY_PEAKS", {}, {"free": ["a", "small"]})
+    consolidate = _fleet_finding(
+        "CONSOLIDATE_HOSTS", {"hosts": ["a", "b", "small"]}, {"hosts": 1, "free_hosts": 2}
+    )
+    other = _fleet_finding("IDLE_HOST", {}, {})
+    out = with_freed_embodied([pooled, consolidate, other], FLEET_TABLE)
+    assert out[0].evidence["embodied_kg_per_year_freed"] == pytest.approx(big + small, abs=1e-3)
+    assert out[1].evidence["embodied_kg_per_year_freed"] == pytest.approx(
+        2 * (2 * big + small) / 3, abs=1e-3
+    )
+    assert out[0].evidence["embodied_provenance"] == PROVENANCE
+    assert "not in the savings above" in out[1].assumptions[-1]
+    assert out[2] is other
+    assert with_freed_embodied([pooled], {}) == [pooled]
