@@ -153,6 +153,35 @@ def _complementary(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     return "%(text)s", {"text": text}
 
 
+def _shift_window(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
+    """SHIFT_WINDOW (`profiler.analysis.shift_rules`): when to start, and what it saves."""
+    ev = f.get("evidence") or {}
+    start = (f.get("recommendation") or {}).get("start_local")
+    if not isinstance(start, str):
+        raise MissingFigureError("start_local")
+    saved = ((f.get("savings") or {}).get("co2e_kg_per_year") or {}).get("point")
+    if not isinstance(saved, (int, float)):
+        raise MissingFigureError("co2e_kg_per_year")
+    fields = {
+        "group": str(f.get("device", "")),
+        "best": start,
+        "now": text_of(ev, "usual_start_local"),
+        "deadline": text_of(ev, "deadline_local"),
+        "grid_best": f"{number_of(ev, 'grid_best_g_per_kwh'):.0f}",
+        "grid_now": f"{number_of(ev, 'grid_now_g_per_kwh'):.0f}",
+        "runs": count(number_of(ev, "runs")),
+        "saved": numbers.mass_kg(float(saved)),
+    }
+    return (
+        N_(
+            "Start %(group)s at %(best)s instead of %(now)s: it still finishes by its deadline "
+            "%(deadline)s and runs on a grid of %(grid_best)s instead of %(grid_now)s g/kWh, "
+            "saving about %(saved)s CO2e a year (%(runs)s runs seen)."
+        ),
+        fields,
+    )
+
+
 def under_cpu_in_windows(f: Mapping[str, Any], lang: Language) -> tuple[str, Fields]:
     """The sentence of an UNDER_PROVISIONED_CPU finding that names its hot windows."""
     ev = f.get("evidence") or {}
@@ -186,5 +215,6 @@ DEMAND_BUILDERS: dict[str, Builder] = {
     "OFF_HOURS_IDLE": _schedule,
     "PEAK_SIZED_GPU": _schedule,
     "COMPLEMENTARY_PEAKS": _complementary,
+    "SHIFT_WINDOW": _shift_window,
 }
 """Rule id -> the builder of its sentence, for the rules that see time."""

@@ -114,3 +114,18 @@ def test_analyze_since_finds_the_stored_batch_end_to_end(tmp_path: Path) -> None
         )
     (finding,) = [f for f in result.assessment.findings if f.rule == "SHIFT_WINDOW"]
     assert finding.device == "price" and finding.recommendation == {"start_local": "20:00"}
+
+
+def test_the_zh_cn_report_gives_the_move_and_its_saving_from_the_evidence(tmp_path: Path) -> None:
+    """The report's zh-CN sentence carries the finding's own figures, not the generic action."""
+    from reports.finding_text import RULES, finding_text
+    from reports.i18n import language
+
+    site = make_site(carbon_intensity=400.0, pue=1.0, carbon_hourly=hourly_file(tmp_path))
+    (finding,) = shift_findings(batch("23:00"), site, LONDON)
+    zh = language("zh-CN")
+    text = finding_text(finding.as_dict(), zh)
+    assert not text.english and text.text != zh.gettext(RULES["SHIFT_WINDOW"][1])
+    for figure in ("20:00", "18:00", "23:00", "320", "450", "94.9 kg"):
+        assert figure in text.text, text.text
+    assert "启动" in text.text
