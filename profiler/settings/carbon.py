@@ -29,7 +29,7 @@ from typing import Any
 
 from profiler.model.carbon import MarketInstruments
 from profiler.model.savings import Site
-from profiler.settings.carbon_hourly import csv_lines, read_carbon_hourly
+from profiler.settings.carbon_hourly import csv_lines, grid_grams, read_carbon_hourly
 from profiler.settings.site_error import SiteError
 
 _DATA = ("data", "private_infra")
@@ -202,14 +202,7 @@ def _table_row(row: list[str], where: str) -> tuple[str, GridFactor]:
     code = code.upper()
     if not _CODE.fullmatch(code):
         raise SiteError(f"{where}: code {code!r} is not a grid code (e.g. FRA, CN-BJ, US-NY)")
-    try:
-        grams = float(grams_text)
-    except ValueError:
-        grams = math.nan
-    if not (math.isfinite(grams) and grams >= 0):
-        raise SiteError(f"{where}: g_per_kwh must be a number >= 0, got {grams_text!r}")
-    if gas not in ("CO2", "CO2e"):
-        raise SiteError(f"{where}: gas must be CO2 or CO2e (what the source counts), got {gas!r}")
+    grams = grid_grams(where, grams_text, gas)
     if not (year_text.isdigit() and 1900 <= int(year_text) <= 2100):
         raise SiteError(f"{where}: year must be the data year (e.g. 2024), got {year_text!r}")
     if not source:

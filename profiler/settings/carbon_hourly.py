@@ -92,14 +92,7 @@ def _row(line: str, where: str) -> tuple[float, float, str, str]:
             f"{where}: timestamp {stamp!r} has no Z or offset; local times are ambiguous "
             "at a DST change: write 2024-01-31T18:00Z or 2024-01-31T18:00+00:00"
         )
-    try:
-        grams = float(grams_text)
-    except ValueError:
-        grams = math.nan
-    if not (math.isfinite(grams) and grams >= 0):
-        raise SiteError(f"{where}: g_per_kwh must be a number >= 0, got {grams_text!r}")
-    if gas not in ("CO2", "CO2e"):
-        raise SiteError(f"{where}: gas must be CO2 or CO2e (what the source counts), got {gas!r}")
+    grams = grid_grams(where, grams_text, gas)
     if not source:
         raise SiteError(f"{where}: source is empty; say where the figure comes from")
     return when.timestamp(), grams, gas, source
@@ -137,3 +130,21 @@ def csv_lines(
     if not lines or [c.strip().lower() for c in lines[0][1].split(",")] != list(columns):
         raise SiteError(f"{where}: the first line must be the header {','.join(columns)}")
     return lines
+
+
+def grid_grams(where: str, grams_text: str, gas: str) -> float:
+    """Return a site CSV line's g per kWh, checked with its gas.
+
+    Raises:
+        SiteError: the figure is not a finite number >= 0, or the gas is not CO2 or
+            CO2e (one line naming `where`).
+    """
+    try:
+        grams = float(grams_text)
+    except ValueError:
+        grams = math.nan
+    if not (math.isfinite(grams) and grams >= 0):
+        raise SiteError(f"{where}: g_per_kwh must be a number >= 0, got {grams_text!r}")
+    if gas not in ("CO2", "CO2e"):
+        raise SiteError(f"{where}: gas must be CO2 or CO2e (what the source counts), got {gas!r}")
+    return grams
